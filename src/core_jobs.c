@@ -1,0 +1,18 @@
+/* core_jobs.c -- see core_jobs.h. */
+#include "config.h"
+#include "core_jobs.h"
+#include "jobkind.h"
+#include "runtime.h"
+
+static int run_noop(void *state, struct atum_job *job)
+{
+    (void)state;
+    (void)job;
+    return ATUM_JOB_DONE;
+}
+
+int core_jobs_register(struct runtime *rt, void *arg, const char **error_r)
+{
+    (void)arg;
+    return jobkind_register(&rt->kinds, "core.noop", "core", run_noop, NULL, 3, 0, error_r);
+}

@@ -1,0 +1,19 @@
+/*
+ * core_jobs.h -- the job kinds the core itself runs.
+ *
+ *   core.noop    does nothing and succeeds: a probe that the queue, the
+ *                workers and the database work end to end
+ *                (`atumctl jobs enqueue core.noop`), and the unit of the
+ *                queue benchmark.
+ *
+ * Mail kinds (mail.ingest, mail.send) register here as they land.
+ * core_jobs_register() has the signature of runtime.register_core.
+ */
+#ifndef ATUM_CORE_JOBS_H
+#define ATUM_CORE_JOBS_H
+
+struct runtime;
+
+int core_jobs_register(struct runtime *rt, void *arg, const char **error_r);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * queue.h -- the job queue in PostgreSQL: the heart of atumd.
+ *
+ * Life of a job (table `jobs`, see sql/001_core.sql):
+ *
+ *   enqueue ──► available ──claim──► running ──complete──► (moved to job_archive)
+ *                   ▲                  │  │
+ *                   └──retry/backoff───┘  └──dead (kept with last_error)
+ *                   ▲                  │         │
+ *                   └──lease expired───┘         └──requeue (operator)
+ *
+ *  - queue_enqueue() runs in the caller's transaction when one is open, so a
+ *    change and the work it causes commit together; it asks db_commit() for
+ *    one NOTIFY.  Outside a transaction it commits (and notifies) itself.
+ *    A unique_key makes it idempotent: while a job with that key is pending
+ *    (available, running or dead) no second one is made and *id_r is 0.
+ *  - queue_claim() takes up to n available jobs in one short transaction:
+ *    a CTE with ORDER BY priority, run_at, id ... FOR UPDATE SKIP LOCKED
+ *    feeding an UPDATE ... RETURNING that sets state running, locked_by
+ *    and a lease.  Jobs whose concurrency_key already has a running job
+ *    are skipped.  Attempts are counted at claim time, so a job that kills
+ *    its worker still runs out of attempts and goes dead.
+ *  - every finish (complete, retry, dead, release, extend) is guarded by
+ *    state = 'running' AND locked_by = worker: a worker that lost its lease
+ *    changes nothing, and learns so (the count it gets back is smaller).
+ *  - queue_rescue_expired() makes jobs with an expired lease available again
+ *    (or dead when out of attempts); queue_prune_archive() deletes finished
+ *    jobs older than keep_done in bounded batches.
+ *
+ * Memory: a struct queue_batch is filled by queue_claim() and owned by the
+ * caller until queue_batch_free().  Errors follow err.h.
+ */
+#ifndef ATUM_QUEUE_H
+#define ATUM_QUEUE_H
+
+#include <atum/plugin.h>
+#include <stdbool.h>
+#include "db.h"
+#include "strbuf.h"
+
+#define QUEUE_DEFAULT_PRIORITY 100
+#define QUEUE_KIND_MAX 64
+#define QUEUE_KEY_MAX 256
+
+struct queue_job {
+    long long id;
+    char *kind;
+    char *payload;
+    size_t payload_len;
+    int attempts;            /* including this run */
+    int max_attempts;
+    char *concurrency_key;   /* NULL when none */
+    int priority;
+    char run_at[40];         /* as PostgreSQL printed it; orders the batch */
+};
+
+struct queue_batch {
+    struct queue_job *jobs;
+    int n;
+};
+
+void queue_batch_free(struct queue_batch *b);
+
+/* Checks a spec without touching the database (kind syntax, key sizes,
+ * priority range).  queue_enqueue() calls it too. */
+int queue_spec_check(const struct atum_job_spec *spec, const char **error_r);
+
+int queue_enqueue(struct db_conn *c, const struct atum_job_spec *spec, long long *id_r,
+                  const char **error_r);
+
+int queue_claim(struct db_conn *c, const char *worker, int limit, long long lease_ms,
+                struct queue_batch *batch_r, const char **error_r);
+
+/* Finishes n jobs at once.  keep: move them to job_archive (else delete).
+ * *finished_r (may be NULL): how many were still ours. */
+int queue_complete(struct db_conn *c, const char *worker, const long long *ids, int n,
+                   bool keep, int *finished_r, const char **error_r);
+
+/* Back to available after delay_ms, or dead when out of attempts.
+ * *state_r (may be NULL) receives "available", "dead" or "" if the job
+ * was no longer ours. */
+int queue_retry(struct db_conn *c, const char *worker, long long id, long long delay_ms,
+                const char *error, char state_r[16], const char **error_r);
+int queue_dead(struct db_conn *c, const char *worker, long long id, const char *error,
+               bool *was_ours_r, const char **error_r);
+
+/* Gives unrun jobs back without counting the attempt (shutdown, reload,
+ * concurrency conflict). */
+int queue_release(struct db_conn *c, const char *worker, const long long *ids, int n,
+                  long long delay_ms, const char **error_r);
+
+/* Extends the lease of jobs still ours; *still_ours_r counts them and
+ * ours[i] (may be NULL) says which of ids[] they are. */
+int queue_extend(struct db_conn *c, const char *worker, const long long *ids, int n,
+                 long long lease_ms, bool *ours, int *still_ours_r, const char **error_r);
+
+int queue_rescue_expired(struct db_conn *c, int limit, int *rescued_r, const char **error_r);
+int queue_prune_archive(struct db_conn *c, long long keep_ms, int batch, int *deleted_r,
+                        const char **error_r);
+
+/* Operator: a dead job (or, with id 0 and kind, all dead jobs of a kind,
+ * or every dead job when kind is NULL too) back to available. */
+int queue_requeue_dead(struct db_conn *c, long long id, const char *kind, int *count_r,
+                       const char **error_r);
+
+/* Session advisory lock for a concurrency key: 1 taken, 0 busy, -1 error. */
+int queue_key_lock(struct db_conn *c, const char *key, const char **error_r);
+int queue_key_unlock(struct db_conn *c, const char *key, const char **error_r);
+
+/* ---- pure helpers (unit-tested without a database) ------------------- */
+
+/* attempt^4 seconds, +/-10 % jitter from unit in [0,1), capped at max_ms. */
+long long queue_backoff_ms(int attempt, long long max_ms, double unit);
+
+/* "{1,2,3}": a PostgreSQL bigint[] literal, sent as a parameter. */
+void queue_ids_literal(struct strbuf *out, const long long *ids, int n);
+
+/* Kind names: [a-z0-9] then [a-z0-9._:-], at most QUEUE_KIND_MAX. */
+bool queue_kind_valid(const char *kind);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * util.h -- clocks, randomness and small string helpers shared by modules.
+ */
+#ifndef ATUM_UTIL_H
+#define ATUM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock (for timeouts and backoff). */
+long long time_mono_ms(void);
+/* Milliseconds since the epoch (for display and SQL). */
+long long time_real_ms(void);
+
+/* A fast, non-cryptographic random double in [0, 1), per thread (jitter). */
+double rand_unit(void);
+/* Cryptographically random bytes (OpenSSL); 0 or -1. */
+int rand_bytes(void *buf, size_t n);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* SHA-256 of data as 64 hex characters + NUL into out. */
+void sha256_hex(const void *data, size_t n, char out[65]);
+
+bool str_has_prefix(const char *s, const char *prefix);
+
+#endif

@@ -1,0 +1,301 @@
+/* web/server.c -- see web/server.h. */
+#include "config.h"
+#include "web/server.h"
+#include "web/http.h"
+#include "dbpool.h"
+#include "err.h"
+#include "hostapi.h"
+#include "log.h"
+#include "migrate.h"
+#include "plugin_host.h"
+#include "runtime.h"
+#include "xalloc.h"
+
+#include <civetweb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLUGIN_PREFIX "/api/v1/plugins/"
+
+struct web_server {
+    struct mg_context *ctx;
+    struct runtime *rt;
+    struct db_pool *pool;
+    long long max_body;
+    char node_id[128];
+};
+
+/* ---- health ----------------------------------------------------------- */
+
+static void handle_health(struct web_server *ws, struct mg_connection *conn, bool ready)
+{
+    const char *e = NULL;
+    struct db_conn *c = db_pool_acquire(ws->pool, 2000, &e);
+    if (c == NULL) {
+        http_send_json(conn, 503, json_pack("{s:s, s:s}", "status", "unavailable", "database", e));
+        return;
+    }
+    PGresult *r = db_exec(c, "SELECT 1", 0, NULL, &e);
+    if (r == NULL) {
+        db_pool_release(ws->pool, c);
+        http_send_json(conn, 503, json_pack("{s:s, s:s}", "status", "unavailable", "database", e));
+        return;
+    }
+    PQclear(r);
+    if (ready) {
+        int cur = 0, latest = 0;
+        if (migrate_versions(c, "core", core_migrations, &cur, &latest, &e) < 0 || cur != latest) {
+            db_pool_release(ws->pool, c);
+            http_send_json(conn, 503, json_pack("{s:s, s:i, s:i}", "status", "schema not current",
+                                                "schema", cur, "expected", latest));
+            return;
+        }
+    }
+    db_pool_release(ws->pool, c);
+    http_send_json(conn, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "database", "ok",
+                                        "node", ws->node_id));
+}
+
+/* ---- status page ------------------------------------------------------ */
+
+static void handle_status_page(struct web_server *ws, struct mg_connection *conn)
+{
+    struct strbuf b = STRBUF_INIT;
+    const char *e = NULL;
+    strbuf_adds(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<title>ATUM DESK</title></head><body><h1>ATUM DESK</h1>");
+    strbuf_adds(&b, "<p>atumd ");
+    html_escape(&b, PACKAGE_VERSION);
+    strbuf_adds(&b, " on node <code>");
+    html_escape(&b, ws->node_id);
+    strbuf_adds(&b, "</code></p>");
+
+    struct db_conn *c = db_pool_acquire(ws->pool, 2000, &e);
+    PGresult *r = c ? db_exec(c, "SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state",
+                              0, NULL, &e) : NULL;
+    if (r == NULL) {
+        strbuf_adds(&b, "<p>Database: <strong>unavailable</strong> (");
+        html_escape(&b, e);
+        strbuf_adds(&b, ")</p>");
+    } else {
+        strbuf_adds(&b, "<p>Database: ok</p><h2>Jobs</h2><table><tr><th>state</th><th>count</th></tr>");
+        for (int i = 0; i < PQntuples(r); i++) {
+            strbuf_adds(&b, "<tr><td>");
+            html_escape(&b, PQgetvalue(r, i, 0));
+            strbuf_adds(&b, "</td><td>");
+            html_escape(&b, PQgetvalue(r, i, 1));
+            strbuf_adds(&b, "</td></tr>");
+        }
+        strbuf_adds(&b, "</table>");
+        PQclear(r);
+    }
+    db_pool_release(ws->pool, c);
+
+    strbuf_adds(&b, "<h2>Plugins</h2><ul>");
+    runtime_rdlock(ws->rt);
+    for (size_t i = 0; i < ws->rt->plugins.n; i++) {
+        const struct plugin_instance *pi = &ws->rt->plugins.v[i];
+        strbuf_adds(&b, "<li>");
+        html_escape(&b, pi->name);
+        strbuf_adds(&b, ": ");
+        html_escape(&b, pi->state == PLUGIN_LOADED ? "loaded"
+                        : pi->state == PLUGIN_DISABLED ? "disabled" : "refused");
+        if (pi->reason) {
+            strbuf_adds(&b, " (");
+            html_escape(&b, pi->reason);
+            strbuf_adds(&b, ")");
+        }
+        strbuf_adds(&b, "</li>");
+    }
+    runtime_rdunlock(ws->rt);
+    strbuf_adds(&b, "</ul><p><a href=\"/healthz\">/healthz</a></p></body></html>\n");
+    http_send(conn, 200, "text/html; charset=utf-8", b.s, b.len, NULL);
+    strbuf_free(&b);
+}
+
+/* ---- plugin routes ---------------------------------------------------- */
+
+static void handle_plugin(struct web_server *ws, struct mg_connection *conn, const char *rest)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char name[72];
+    const char *slash = strchr(rest, '/');
+    size_t nlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *sub = slash ? slash : "/";
+    struct strbuf body = STRBUF_INIT;
+    struct atum_http_resp resp = { 0, "", STRBUF_INIT };
+    struct db_conn *c = NULL;
+    const char *e = NULL;
+
+    if (nlen == 0 || nlen >= sizeof(name)) {
+        http_problem(conn, 404, "Not Found", "no such plugin");
+        return;
+    }
+    memcpy(name, rest, nlen);
+    name[nlen] = '\0';
+
+    runtime_rdlock(ws->rt);
+    const struct plugin_instance *pi = plugin_set_find(&ws->rt->plugins, name);
+    if (pi == NULL || pi->state != PLUGIN_LOADED) {
+        http_problem(conn, 404, "Not Found", "no such plugin is loaded");
+        goto out;
+    }
+    const struct atum_route *route = NULL;
+    bool path_known = false;
+    for (const struct atum_route *r = pi->desc.routes; r && r->path; r++) {
+        if (strcmp(r->path, sub) != 0)
+            continue;
+        path_known = true;
+        if (strcmp(r->method, ri->request_method) == 0)
+            route = r;
+    }
+    if (route == NULL) {
+        if (path_known)
+            http_problem(conn, 405, "Method Not Allowed", NULL);
+        else
+            http_problem(conn, 404, "Not Found", "the plugin has no such route");
+        goto out;
+    }
+    if (route->min_role != ATUM_ROLE_NONE) {
+        /* sessions and API tokens arrive with the accounts issue; until
+         * then only public plugin routes can be reached */
+        http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
+        goto out;
+    }
+    int st = http_read_body(conn, ws->max_body, &body);
+    if (st != 0) {
+        http_problem(conn, st, NULL, st == 413 ? "request body too large" : "malformed request body");
+        goto out;
+    }
+    c = db_pool_acquire(ws->pool, 5000, &e);
+    if (c == NULL) {
+        http_problem(conn, 503, "Service Unavailable", e);
+        goto out;
+    }
+    struct atum_db adb = { c, ws->rt };
+    struct atum_http_req req = {
+        .method = ri->request_method,
+        .path = sub,
+        .query = ri->query_string,
+        .body = body.len ? body.s : NULL,
+        .body_len = body.len,
+        .user_id = 0,
+        .role = ATUM_ROLE_NONE,
+        .db = &adb,
+    };
+    plugin_host_enter(pi->name);
+    int rc = route->handle(pi->pstate, &req, &resp);
+    plugin_host_leave();
+    if (db_in_transaction(c)) {
+        log_warn("plugin.tx_left_open", "plugin=%s route=%s", pi->name, route->path);
+        db_rollback(c);
+    }
+    if (resp.status == 0) {
+        log_error("plugin.route_failed", "plugin=%s route=%s rc=%d", pi->name, route->path, rc);
+        http_problem(conn, 500, "Internal Server Error", "the plugin did not answer");
+    } else {
+        http_send(conn, resp.status, resp.content_type, resp.body.s ? resp.body.s : "",
+                  resp.body.len, NULL);
+    }
+out:
+    runtime_rdunlock(ws->rt);
+    db_pool_release(ws->pool, c);
+    strbuf_free(&body);
+    strbuf_free(&resp.body);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static int dispatch(struct mg_connection *conn, void *arg)
+{
+    struct web_server *ws = arg;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *path = ri->local_uri ? ri->local_uri : "/";
+    bool get = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
+
+    if (strncmp(path, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) == 0) {
+        handle_plugin(ws, conn, path + strlen(PLUGIN_PREFIX));
+    } else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        if (get)
+            handle_health(ws, conn, path[1] == 'r');
+        else
+            http_problem(conn, 405, "Method Not Allowed", NULL);
+    } else if (strcmp(path, "/") == 0) {
+        if (get)
+            handle_status_page(ws, conn);
+        else
+            http_problem(conn, 405, "Method Not Allowed", NULL);
+    } else {
+        http_problem(conn, 404, "Not Found", NULL);
+    }
+    return 1;   /* handled: civetweb must not look for files */
+}
+
+static int on_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    log_warn("web.civetweb", "msg=%s", message);
+    return 1;
+}
+
+int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime *rt,
+              struct db_pool *pool, const char **error_r)
+{
+    struct web_server *ws = xcalloc(1, sizeof(*ws));
+    ws->rt = rt;
+    ws->pool = pool;
+    ws->max_body = o->max_body;
+    snprintf(ws->node_id, sizeof(ws->node_id), "%s", o->node_id ? o->node_id : "");
+
+    char threads[16], timeout[32];
+    snprintf(threads, sizeof(threads), "%d", o->threads);
+    snprintf(timeout, sizeof(timeout), "%lld", o->request_timeout_ms);
+    const char *options[] = {
+        "listening_ports", o->listen,
+        "num_threads", threads,
+        "request_timeout_ms", timeout,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "5000",
+        /* civetweb answers CORS preflights with '*' by default */
+        "access_control_allow_origin", "",
+        "max_request_size", "16384",
+        NULL
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.log_message = on_log_message;
+    struct mg_init_data init = { &cb, ws, options };
+    char errtext[256] = "";
+    unsigned errcode = 0;
+    struct mg_error_data err = { &errcode, errtext, sizeof(errtext) };
+
+    ws->ctx = mg_start2(&init, &err);
+    if (ws->ctx == NULL) {
+        free(ws);
+        return err_set(error_r, "web server cannot listen on %s: %s", o->listen,
+                       errtext[0] ? errtext : "unknown error");
+    }
+    mg_set_request_handler(ws->ctx, "/", dispatch, ws);
+    log_info("web.listening", "listen=%s port=%d threads=%d", o->listen, web_port(ws), o->threads);
+    *ws_r = ws;
+    return 0;
+}
+
+int web_port(const struct web_server *ws)
+{
+    struct mg_server_port ports[4];
+    memset(ports, 0, sizeof(ports));
+    int n = mg_get_server_ports(ws->ctx, 4, ports);
+    return n > 0 ? ports[0].port : -1;
+}
+
+void web_stop(struct web_server **wsp)
+{
+    struct web_server *ws = *wsp;
+    if (ws == NULL)
+        return;
+    mg_stop(ws->ctx);   /* waits for running handlers */
+    free(ws);
+    *wsp = NULL;
+}

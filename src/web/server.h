@@ -1,0 +1,40 @@
+/*
+ * web/server.h -- the embedded HTTP server (civetweb).
+ *
+ * Plain HTTP on loopback only: the Debian civetweb crashes on its own TLS
+ * with OpenSSL 3, so TLS belongs to a reverse proxy (etc/nginx/).  No
+ * document_root (no directory listing, no CGI), CORS preflights not
+ * answered by civetweb, request bodies limited by our handlers.
+ *
+ * Routes:
+ *   GET /healthz                 200 when the database answers, else 503
+ *   GET /readyz                  200 when the schema is current and the
+ *                                workers run, else 503
+ *   GET /                        a small status page
+ *   *   /api/v1/plugins/NAME/... routes declared by plugins
+ *
+ * Ownership: the server borrows the runtime and the pool; both must outlive
+ * web_stop().
+ */
+#ifndef ATUM_WEB_SERVER_H
+#define ATUM_WEB_SERVER_H
+
+struct runtime;
+struct db_pool;
+struct web_server;
+
+struct web_opts {
+    const char *listen;          /* "127.0.0.1:8080" or "127.0.0.1:0" (tests) */
+    int threads;
+    long long max_body;
+    long long request_timeout_ms;
+    const char *node_id;
+};
+
+int web_start(struct web_server **ws_r, const struct web_opts *opts, struct runtime *rt,
+              struct db_pool *pool, const char **error_r);
+void web_stop(struct web_server **ws);
+/* The first listening port (useful with port 0). */
+int web_port(const struct web_server *ws);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * testplug -- a plugin used only by the tests (never installed).
+ *
+ * It exercises every part of the ABI against a real host:
+ *  - a migration creating its own tables;
+ *  - a job kind "testplug.work" whose payload says how to behave
+ *    ({"fail_times": N, "permanent": true, "sleep_ms": M, "in_tx": true});
+ *  - a hook on "ticket.created" that records the event;
+ *  - routes GET /hello, POST /echo, GET /events, GET /secret (agents only);
+ *  - a config key "greeting".
+ * It includes only <atum/plugin.h>, like any real plugin.
+ */
+#include <atum/plugin.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct testplug {
+    const struct atum_host *host;
+    const struct atum_conf *conf;
+    char greeting[128];
+};
+
+/* Tiny helpers: the payload is trusted test input. */
+static long payload_int(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (p == NULL) {
+        snprintf(pat, sizeof(pat), "\"%s\": ", key);
+        p = strstr(json, pat);
+    }
+    return p ? strtol(p + strlen(pat), NULL, 10) : 0;
+}
+
+static int payload_true(const char *json, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": true", key);
+    return strstr(json, pat) != NULL;
+}
+
+static int run_work(void *state, struct atum_job *job)
+{
+    struct testplug *t = state;
+    const struct atum_host *h = t->host;
+    const char *e = NULL;
+    char id[32], attempt[16], pid[16];
+    snprintf(id, sizeof(id), "%lld", job->id);
+    snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+
+    long sleep_ms = payload_int(job->payload, "sleep_ms");
+    if (sleep_ms > 0) {
+        struct timespec ts = { sleep_ms / 1000, (sleep_ms % 1000) * 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    if (job->attempt <= payload_int(job->payload, "fail_times")) {
+        h->job_retry_in(job, 0.05);
+        return h->job_error(job, "planned failure on attempt %d", job->attempt);
+    }
+    if (payload_true(job->payload, "permanent"))
+        return h->job_error(job, "planned permanent failure"), ATUM_JOB_PERMANENT;
+
+    const char *params[] = { id, attempt, pid };
+    if (payload_true(job->payload, "in_tx")) {
+        if (h->tx_begin(job->db, &e) < 0)
+            return h->job_error(job, "begin: %s", e);
+        if (h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
+                   3, params, NULL, &e) < 0
+            || h->job_complete_in_tx(job, &e) < 0) {
+            h->tx_rollback(job->db);
+            return h->job_error(job, "%s", e);
+        }
+        if (h->tx_commit(job->db, &e) < 0)
+            return h->job_error(job, "commit: %s", e);
+        return ATUM_JOB_DONE;
+    }
+    if (h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
+               3, params, NULL, &e) < 0)
+        return h->job_error(job, "%s", e);
+    h->counter_add("testplug_work_total", NULL, 1);
+    return ATUM_JOB_DONE;
+}
+
+static int on_ticket_created(void *state, struct atum_job *job)
+{
+    struct testplug *t = state;
+    const char *e = NULL;
+    const char *params[] = { job->payload };
+    if (t->host->sql(job->db, "INSERT INTO testplug_events (event, payload) VALUES ('ticket.created', $1::jsonb)",
+                     1, params, NULL, &e) < 0)
+        return t->host->job_error(job, "%s", e);
+    t->host->log(ATUM_LOG_INFO, "saw ticket.created: %s", job->payload);
+    return ATUM_JOB_DONE;
+}
+
+static int route_hello(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct testplug *t = state;
+    char body[256];
+    (void)req;
+    int n = snprintf(body, sizeof(body), "{\"greeting\":\"%s\"}", t->greeting);
+    t->host->http_reply(resp, 200, "application/json", body, (size_t)n);
+    return 0;
+}
+
+static int route_echo(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct testplug *t = state;
+    t->host->http_reply(resp, 200, "application/octet-stream", req->body ? req->body : "", req->body_len);
+    return 0;
+}
+
+static int route_events(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct testplug *t = state;
+    struct atum_rows *rows = NULL;
+    const char *e = NULL;
+    if (t->host->sql(req->db, "SELECT count(*) FROM testplug_events", 0, NULL, &rows, &e) < 0) {
+        t->host->http_reply(resp, 500, "text/plain", e, strlen(e));
+        return -1;
+    }
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"events\":%s}", t->host->rows_value(rows, 0, 0));
+    t->host->rows_free(&rows);
+    t->host->http_reply(resp, 200, "application/json", body, (size_t)n);
+    return 0;
+}
+
+static int init(const struct atum_host *host, const struct atum_conf *conf, void **state)
+{
+    if (host->abi != ATUM_PLUGIN_ABI || host->size < sizeof(struct atum_host))
+        return -1;
+    struct testplug *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->host = host;
+    t->conf = conf;
+    snprintf(t->greeting, sizeof(t->greeting), "%s", host->conf_get(conf, "greeting"));
+    host->log(ATUM_LOG_INFO, "testplug ready, greeting=%s", t->greeting);
+    *state = t;
+    return 0;
+}
+
+static void fini(void *state)
+{
+    free(state);
+}
+
+static const struct atum_job_kind jobs[] = {
+    { "testplug.work", run_work, 3, 0 },
+    { NULL, NULL, 0, 0 }
+};
+
+static const struct atum_hook hooks[] = {
+    { "ticket.created", on_ticket_created },
+    { NULL, NULL }
+};
+
+static const struct atum_route routes[] = {
+    { "GET", "/hello", ATUM_ROLE_NONE, route_hello },
+    { "POST", "/echo", ATUM_ROLE_NONE, route_echo },
+    { "GET", "/events", ATUM_ROLE_NONE, route_events },
+    { "GET", "/secret", ATUM_ROLE_AGENT, route_hello },
+    { NULL, NULL, 0, NULL }
+};
+
+static const struct atum_conf_key conf_keys[] = {
+    { "greeting", "hello", "what GET /hello answers" },
+    { NULL, NULL, NULL }
+};
+
+static const struct atum_migration migrations[] = {
+    { 1, "tables",
+      "CREATE TABLE testplug_runs (id bigserial PRIMARY KEY, job_id bigint NOT NULL,"
+      " attempt int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT now());"
+      "CREATE TABLE testplug_events (id bigserial PRIMARY KEY, event text NOT NULL,"
+      " payload jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now());" },
+    { 0, NULL, NULL }
+};
+
+static const struct atum_plugin descriptor = {
+    .abi = ATUM_PLUGIN_ABI,
+    .size = sizeof(struct atum_plugin),
+    .name = "testplug",
+    .version = "1.0",
+    .summary = "exercises the plugin ABI in tests",
+    .init = init,
+    .fini = fini,
+    .jobs = jobs,
+    .hooks = hooks,
+    .routes = routes,
+    .conf_keys = conf_keys,
+    .migrations = migrations,
+};
+
+const struct atum_plugin *atum_plugin_entry(void)
+{
+    return &descriptor;
+}
