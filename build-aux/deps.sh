@@ -1,0 +1,49 @@
+# build-aux/deps.sh -- install the Debian packages ATUM DESK needs.
+#
+# Sourced by run.sh and test.sh.  ensure_packages PKG... installs what is
+# missing with apt-get (as root, or through sudo), and does nothing when
+# everything is there, so a second run starts at once.
+
+ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
+  libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
+  libssl-dev libcrypt-dev check postgresql postgresql-client python3 curl"
+ATUM_TEST_PACKAGES="procps"
+
+ensure_packages() {
+    local missing=() p
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "==> installing: ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "error: missing packages (${missing[*]}) and not root; install them or run as root" >&2
+            return 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+        "${sudo[@]}" apt-get update -q
+        "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# build_tree: autoreconf/configure when needed, then make.
+build_tree() {
+    if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+        echo "==> autoreconf"
+        autoreconf -fi >/dev/null
+    fi
+    if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+        echo "==> configure"
+        ./configure -q ${ATUM_CONFIGURE_FLAGS:-}
+    fi
+    echo "==> make"
+    make -s -j"$(nproc)"
+}
