@@ -297,7 +297,7 @@ int main(int argc, char **argv)
         log_error("atumd.fatal", "error=%s", e);
         goto out_cfg;
     }
-    node_make_id(d.node_id, sizeof(d.node_id));
+    node_make_id(d.node_id, sizeof(d.node_id), d.cfg->node_name);
     log_info("atumd.starting", "version=%s node=%s config=%s", PACKAGE_VERSION, d.node_id, conf_path);
 
     fill_db_params(&d, "atumd");

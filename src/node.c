@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void node_make_id(char *buf, size_t size)
+void node_make_id(char *buf, size_t size, const char *name)
 {
     char host[64] = "localhost";
     unsigned char rnd[3] = { 0, 0, 0 };
@@ -17,7 +17,7 @@ void node_make_id(char *buf, size_t size)
     host[sizeof(host) - 1] = '\0';
     (void)rand_bytes(rnd, sizeof(rnd));
     hex_encode(rnd, sizeof(rnd), hex);
-    snprintf(buf, size, "%s:%ld:%s", host, (long)getpid(), hex);
+    snprintf(buf, size, "%s:%ld:%s", name && *name ? name : host, (long)getpid(), hex);
 }
 
 int node_heartbeat(struct db_conn *c, const char *node_id, const char *info_json,

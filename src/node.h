@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include "db.h"
 
-/* "host:pid:random" into buf. */
-void node_make_id(char *buf, size_t size);
+/* "NAME:pid:random" into buf; NAME is name when not empty, else the host
+ * name.  The pid and random part keep ids unique even when two processes
+ * share a name, which the queue's ownership checks rely on. */
+void node_make_id(char *buf, size_t size, const char *name);
 int node_heartbeat(struct db_conn *c, const char *node_id, const char *info_json,
                    const char **error_r);
 int node_unregister(struct db_conn *c, const char *node_id, const char **error_r);
