@@ -1,0 +1,34 @@
+/*
+ * mail/html.h -- mail HTML made safe to show, and turned into text.
+ *
+ * Parsed with gumbo (the HTML5 algorithm, so broken markup ends up as a
+ * browser would see it), then written out from an allow-list:
+ *  - elements with their content removed: script, style, head, title,
+ *    iframe, frame(set), object, embed, applet, noscript, template, svg,
+ *    math, form controls, meta, link, base;
+ *  - elements kept: text formatting, paragraphs, lists, tables, links,
+ *    images; any other element is unwrapped (its children stay);
+ *  - attributes kept: a small presentational set; no style, no event
+ *    handlers, no id/class;
+ *  - links only http(s), mailto and in-page anchors, opened with
+ *    rel="noopener noreferrer nofollow";
+ *  - images only cid: (inline attachments) and small data: images; remote
+ *    images are not loaded (src removed, counted in remote_images).
+ * Output is UTF-8 appended to `out`.  Input must be UTF-8.
+ */
+#ifndef ATUM_MAIL_HTML_H
+#define ATUM_MAIL_HTML_H
+
+#include <stddef.h>
+#include "strbuf.h"
+
+struct html_info {
+    int remote_images;       /* images whose remote src was dropped */
+    int dropped_elements;    /* script, iframe ... removed */
+    int too_deep;            /* subtrees cut at the nesting limit */
+};
+
+void html_sanitize(const char *html, size_t len, struct strbuf *out, struct html_info *info);
+void html_to_text(const char *html, size_t len, struct strbuf *out);
+
+#endif

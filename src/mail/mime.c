@@ -1,0 +1,777 @@
+/* mail/mime.c -- see mail/mime.h. */
+#include "config.h"
+#include "mail/mime.h"
+#include "mail/charset.h"
+#include "mail/html.h"
+#include "mail/quote.h"
+#include "mail/rfc2047.h"
+#include "mail/robot.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <libetpan/libetpan.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void mail_limits_default(struct mail_limits *lim)
+{
+    lim->max_header_bytes = 1024 * 1024;
+    lim->max_attachment = 25 * 1024 * 1024;
+    lim->max_parts = 1000;
+    lim->max_depth = 40;
+}
+
+const char *mail_robot_name(enum mail_robot r)
+{
+    switch (r) {
+    case MAIL_ROBOT_AUTOREPLY: return "autoreply";
+    case MAIL_ROBOT_BOUNCE: return "bounce";
+    case MAIL_ROBOT_LIST: return "list";
+    default: return "none";
+    }
+}
+
+struct walk {
+    struct mail_msg *msg;
+    const struct mail_limits *lim;
+    int parts;
+    bool parts_noted, depth_noted;
+    bool have_html;
+};
+
+static void problem(struct mail_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct mail_msg *m, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* the same problem once */
+    if (m->problems.s && strstr(m->problems.s, line) != NULL)
+        return;
+    strbuf_adds(&m->problems, line);
+    strbuf_addc(&m->problems, '\n');
+}
+
+/* ---- reading a part's MIME headers ------------------------------------ */
+
+struct part {
+    char major[32];
+    char minor[64];
+    struct mime_param *ct_params;    /* Content-Type parameters */
+    size_t nct;
+    struct mime_param *disp_params;  /* Content-Disposition parameters */
+    size_t ndisp;
+    int disposition;                 /* 0 none, 1 inline, 2 attachment */
+    int encoding;                    /* MAILMIME_MECHANISM_* after normalising tokens */
+    const char *encoding_token;
+    const char *content_id;
+};
+
+static void lower_copy(char *dst, size_t size, const char *src)
+{
+    size_t k = 0;
+    for (; src && *src && k + 1 < size; src++)
+        dst[k++] = (char)tolower((unsigned char)*src);
+    dst[k] = '\0';
+}
+
+static void part_type(const struct mailmime *m, bool digest_parent, struct part *p)
+{
+    const struct mailmime_content *ct = m->mm_content_type;
+    if (ct == NULL || ct->ct_type == NULL) {
+        snprintf(p->major, sizeof(p->major), "%s", digest_parent ? "message" : "text");
+        snprintf(p->minor, sizeof(p->minor), "%s", digest_parent ? "rfc822" : "plain");
+        return;
+    }
+    const struct mailmime_type *t = ct->ct_type;
+    const char *maj = "application";
+    if (t->tp_type == MAILMIME_TYPE_DISCRETE_TYPE) {
+        switch (t->tp_data.tp_discrete_type->dt_type) {
+        case MAILMIME_DISCRETE_TYPE_TEXT: maj = "text"; break;
+        case MAILMIME_DISCRETE_TYPE_IMAGE: maj = "image"; break;
+        case MAILMIME_DISCRETE_TYPE_AUDIO: maj = "audio"; break;
+        case MAILMIME_DISCRETE_TYPE_VIDEO: maj = "video"; break;
+        case MAILMIME_DISCRETE_TYPE_APPLICATION: maj = "application"; break;
+        case MAILMIME_DISCRETE_TYPE_EXTENSION:
+            maj = t->tp_data.tp_discrete_type->dt_extension ? t->tp_data.tp_discrete_type->dt_extension : "application";
+            break;
+        }
+    } else if (t->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE) {
+        switch (t->tp_data.tp_composite_type->ct_type) {
+        case MAILMIME_COMPOSITE_TYPE_MESSAGE: maj = "message"; break;
+        case MAILMIME_COMPOSITE_TYPE_MULTIPART: maj = "multipart"; break;
+        default:
+            maj = t->tp_data.tp_composite_type->ct_token ? t->tp_data.tp_composite_type->ct_token : "application";
+        }
+    }
+    lower_copy(p->major, sizeof(p->major), maj);
+    lower_copy(p->minor, sizeof(p->minor), ct->ct_subtype ? ct->ct_subtype : "octet-stream");
+    size_t n = 0;
+    for (clistiter *it = ct->ct_parameters ? clist_begin(ct->ct_parameters) : NULL; it; it = clist_next(it))
+        n++;
+    p->ct_params = n ? xcalloc(n, sizeof(*p->ct_params)) : NULL;
+    for (clistiter *it = ct->ct_parameters ? clist_begin(ct->ct_parameters) : NULL; it; it = clist_next(it)) {
+        const struct mailmime_parameter *pa = clist_content(it);
+        p->ct_params[p->nct].name = pa->pa_name ? pa->pa_name : "";
+        p->ct_params[p->nct].value = pa->pa_value ? pa->pa_value : "";
+        p->nct++;
+    }
+}
+
+static void part_fields(const struct mailmime *m, struct part *p)
+{
+    p->encoding = MAILMIME_MECHANISM_7BIT;
+    if (m->mm_mime_fields == NULL)
+        return;
+    for (clistiter *it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+        const struct mailmime_field *f = clist_content(it);
+        if (f->fld_type == MAILMIME_FIELD_TRANSFER_ENCODING && f->fld_data.fld_encoding) {
+            p->encoding = f->fld_data.fld_encoding->enc_type;
+            p->encoding_token = f->fld_data.fld_encoding->enc_token;
+            if (p->encoding == MAILMIME_MECHANISM_TOKEN && p->encoding_token) {
+                /* "quoted printable", "Base64 ", "x-base64": what was meant */
+                char t[64];
+                lower_copy(t, sizeof(t), p->encoding_token);
+                if (strstr(t, "quoted") || strstr(t, "qp"))
+                    p->encoding = MAILMIME_MECHANISM_QUOTED_PRINTABLE;
+                else if (strstr(t, "base64"))
+                    p->encoding = MAILMIME_MECHANISM_BASE64;
+            }
+        } else if (f->fld_type == MAILMIME_FIELD_ID) {
+            p->content_id = f->fld_data.fld_id;
+        } else if (f->fld_type == MAILMIME_FIELD_DISPOSITION && f->fld_data.fld_disposition) {
+            const struct mailmime_disposition *d = f->fld_data.fld_disposition;
+            if (d->dsp_type) {
+                if (d->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+                    p->disposition = 2;
+                else if (d->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_INLINE)
+                    p->disposition = 1;
+            }
+            size_t n = 0;
+            for (clistiter *k = d->dsp_parms ? clist_begin(d->dsp_parms) : NULL; k; k = clist_next(k))
+                n++;
+            free(p->disp_params);
+            p->disp_params = n ? xcalloc(n, sizeof(*p->disp_params)) : NULL;
+            p->ndisp = 0;
+            for (clistiter *k = d->dsp_parms ? clist_begin(d->dsp_parms) : NULL; k; k = clist_next(k)) {
+                const struct mailmime_disposition_parm *dp = clist_content(k);
+                struct mime_param *mp = &p->disp_params[p->ndisp];
+                if (dp->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME) {
+                    mp->name = "filename";
+                    mp->value = dp->pa_data.pa_filename ? dp->pa_data.pa_filename : "";
+                } else if (dp->pa_type == MAILMIME_DISPOSITION_PARM_PARAMETER && dp->pa_data.pa_parameter) {
+                    mp->name = dp->pa_data.pa_parameter->pa_name ? dp->pa_data.pa_parameter->pa_name : "";
+                    mp->value = dp->pa_data.pa_parameter->pa_value ? dp->pa_data.pa_parameter->pa_value : "";
+                } else {
+                    continue;
+                }
+                p->ndisp++;
+            }
+        }
+    }
+}
+
+static void part_free(struct part *p)
+{
+    free(p->ct_params);
+    free(p->disp_params);
+}
+
+/* The part's filename, decoded (RFC 2231, RFC 2047), or empty. */
+static void part_filename(const struct part *p, struct strbuf *out)
+{
+    if (rfc2231_param(p->disp_params, p->ndisp, "filename", out) && out->len > 0)
+        return;
+    strbuf_reset(out);
+    if (rfc2231_param(p->ct_params, p->nct, "name", out) && out->len > 0)
+        return;
+    strbuf_reset(out);
+}
+
+static void part_charset(const struct part *p, char *buf, size_t size)
+{
+    struct strbuf cs = STRBUF_INIT;
+    buf[0] = '\0';
+    if (rfc2231_param(p->ct_params, p->nct, "charset", &cs) && cs.len > 0)
+        snprintf(buf, size, "%s", cs.s);
+    strbuf_free(&cs);
+}
+
+/* Decoded bytes of a single part. */
+static void part_decode(const struct mailmime_data *d, int encoding, struct strbuf *out)
+{
+    if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT || d->dt_data.dt_text.dt_data == NULL)
+        return;
+    const char *s = d->dt_data.dt_text.dt_data;
+    size_t n = d->dt_data.dt_text.dt_length;
+    if (!d->dt_encoded) {
+        strbuf_add(out, s, n);
+        return;
+    }
+    switch (encoding) {
+    case MAILMIME_MECHANISM_BASE64: decode_base64(s, n, out); break;
+    case MAILMIME_MECHANISM_QUOTED_PRINTABLE: decode_qp(s, n, 0, out); break;
+    default: strbuf_add(out, s, n);
+    }
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+static const char *ext_for(const char *major, const char *minor)
+{
+    static const struct { const char *type, *ext; } t[] = {
+        { "message/rfc822", "eml" }, { "message/delivery-status", "txt" },
+        { "message/feedback-report", "txt" }, { "message/disposition-notification", "txt" },
+        { "text/rfc822-headers", "txt" }, { "text/plain", "txt" }, { "text/html", "html" },
+        { "image/png", "png" }, { "image/jpeg", "jpg" }, { "image/gif", "gif" },
+        { "application/pdf", "pdf" }, { "application/pgp-signature", "asc" },
+        { "application/ms-tnef", "dat" }, { "text/calendar", "ics" },
+    };
+    char full[128];
+    snprintf(full, sizeof(full), "%s/%s", major, minor);
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strcmp(full, t[i].type) == 0)
+            return t[i].ext;
+    return "bin";
+}
+
+static struct mail_attachment *add_attachment(struct walk *w, const struct part *p,
+                                              struct strbuf *filename, struct strbuf *data)
+{
+    struct mail_msg *m = w->msg;
+    m->att = xrealloc(m->att, (m->natt + 1) * sizeof(*m->att));
+    struct mail_attachment *a = &m->att[m->natt++];
+    memset(a, 0, sizeof(*a));
+    if (filename->len == 0)
+        strbuf_addf(filename, "part-%zu.%s", m->natt, ext_for(p->major, p->minor));
+    /* names come from strangers: no path separators, no control chars */
+    struct strbuf clean = STRBUF_INIT;
+    for (size_t i = 0; i < filename->len; i++) {
+        unsigned char c = (unsigned char)filename->s[i];
+        strbuf_addc(&clean, (c < 0x20 || c == '/' || c == '\\' || c == 0x7f) ? '_' : (char)c);
+    }
+    a->filename = strbuf_steal(&clean, NULL);
+    a->content_type = xasprintf("%s/%s", p->major, p->minor);
+    if (p->content_id) {
+        struct strbuf cid = STRBUF_INIT;
+        mailhdr_msgids(p->content_id, &cid);
+        if (cid.len > 0) {
+            cid.s[strcspn(cid.s, "\n")] = '\0';
+            a->content_id = xstrdup(cid.s);
+        }
+        strbuf_free(&cid);
+    }
+    a->is_inline = p->disposition == 1 || (p->disposition == 0 && a->content_id != NULL);
+    a->size = data->len;
+    sha256_hex(data->s ? data->s : "", data->len, a->sha256);
+    if (data->len > w->lim->max_attachment) {
+        a->too_large = true;
+        problem(m, "attachment %s larger than the limit (%zu bytes): not kept", a->filename, data->len);
+    } else {
+        a->data = strbuf_steal(data, NULL);
+    }
+    return a;
+}
+
+/* Subject and Message-ID of an embedded message or header block. */
+static void describe_embedded(struct mail_attachment *a, const char *bytes, size_t len,
+                              const struct mail_limits *lim)
+{
+    struct mail_headers h = { NULL, 0 };
+    struct strbuf probs = STRBUF_INIT, s = STRBUF_INIT, ids = STRBUF_INIT;
+    size_t off = 0;
+    if (len > 5 && memcmp(bytes, "From ", 5) == 0) {
+        const char *nl = memchr(bytes, '\n', len);
+        off = nl ? (size_t)(nl - bytes) + 1 : len;
+    }
+    mailhdr_parse_block(bytes + off, len - off, lim->max_header_bytes, &h, &probs);
+    const char *subj = mailhdr_get(&h, "Subject");
+    if (subj) {
+        rfc2047_decode(subj, strlen(subj), NULL, &s);
+        a->subject = strbuf_steal(&s, NULL);
+    }
+    mailhdr_msgids(mailhdr_get(&h, "Message-ID"), &ids);
+    if (ids.len > 0) {
+        ids.s[strcspn(ids.s, "\n")] = '\0';
+        a->message_id = xstrdup(ids.s);
+    }
+    strbuf_free(&s);
+    strbuf_free(&ids);
+    strbuf_free(&probs);
+    mailhdr_free(&h);
+}
+
+static void add_text(struct mail_msg *m, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (m->text.len > 0 && m->text.s[m->text.len - 1] != '\n')
+        strbuf_addc(&m->text, '\n');
+    if (m->text.len > 0)
+        strbuf_addc(&m->text, '\n');
+    strbuf_add(&m->text, s, n);
+}
+
+/* ---- the walk --------------------------------------------------------- */
+
+enum text_mode { TEXT_ALL, TEXT_HTML_ONLY_IF_NEEDED };
+
+static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_parent, bool html_gives_text);
+
+static void leaf(struct walk *w, struct mailmime *m, struct part *p, bool html_gives_text)
+{
+    struct mail_msg *msg = w->msg;
+    struct strbuf filename = STRBUF_INIT, data = STRBUF_INIT;
+    part_filename(p, &filename);
+    bool is_plain = strcmp(p->major, "text") == 0 && strcmp(p->minor, "plain") == 0;
+    bool is_html = strcmp(p->major, "text") == 0 && strcmp(p->minor, "html") == 0;
+    bool body = (is_plain || is_html) && filename.len == 0 && p->disposition != 2;
+
+    part_decode(m->mm_data.mm_single, p->encoding, &data);
+    if (body) {
+        char cs[64];
+        part_charset(p, cs, sizeof(cs));
+        struct strbuf utf8 = STRBUF_INIT;
+        struct charset_result r;
+        charset_to_utf8(data.s ? data.s : "", data.len, cs, &utf8, &r);
+        if (r.unknown_declared)
+            problem(msg, "unknown charset '%s': decoded as %s", cs, r.used);
+        else if (r.bad > 0)
+            problem(msg, "%zu bytes not valid in charset %s", r.bad, r.used);
+        if (msg->body_charset == NULL && cs[0])
+            msg->body_charset = xstrdup(cs);
+        if (is_plain) {
+            add_text(msg, utf8.s ? utf8.s : "", utf8.len);
+        } else {
+            if (!w->have_html) {
+                struct html_info info;
+                html_sanitize(utf8.s ? utf8.s : "", utf8.len, &msg->html, &info);
+                msg->remote_images += info.remote_images;
+                if (info.too_deep)
+                    problem(msg, "HTML nested too deeply: cut");
+                w->have_html = true;
+            }
+            if (html_gives_text) {
+                struct strbuf t = STRBUF_INIT;
+                html_to_text(utf8.s ? utf8.s : "", utf8.len, &t);
+                add_text(msg, t.s ? t.s : "", t.len);
+                strbuf_free(&t);
+            }
+        }
+        strbuf_free(&utf8);
+    } else {
+        struct mail_attachment *a = add_attachment(w, p, &filename, &data);
+        bool report_part = strcmp(p->major, "message") == 0 || strcmp(p->minor, "rfc822-headers") == 0;
+        if (report_part && a->data != NULL) {
+            if (strcmp(p->minor, "rfc822-headers") == 0 || strcmp(p->minor, "rfc822") == 0
+                || strcmp(p->minor, "global") == 0)
+                describe_embedded(a, a->data, a->size, w->lim);
+            else
+                robot_parse_report_part(msg, p->minor, a->data, a->size);
+        }
+    }
+    strbuf_free(&filename);
+    strbuf_free(&data);
+}
+
+static void embedded_message(struct walk *w, struct mailmime *m, struct part *p)
+{
+    struct strbuf filename = STRBUF_INIT, data = STRBUF_INIT;
+    part_filename(p, &filename);
+    const struct mailmime_data *b = m->mm_body;
+    if (b && b->dt_type == MAILMIME_DATA_TEXT && b->dt_data.dt_text.dt_data)
+        part_decode(b, p->encoding, &data);
+    struct mail_attachment *a;
+    if (filename.len == 0)
+        strbuf_adds(&filename, "message.eml");
+    snprintf(p->major, sizeof(p->major), "message");
+    if (p->minor[0] == '\0')
+        snprintf(p->minor, sizeof(p->minor), "rfc822");
+    a = add_attachment(w, p, &filename, &data);
+    if (a->data)
+        describe_embedded(a, a->data, a->size, w->lim);
+    strbuf_free(&filename);
+    strbuf_free(&data);
+}
+
+static bool is_body_text(struct mailmime *child, bool digest_parent, const char *minor)
+{
+    if (child->mm_type != MAILMIME_SINGLE)
+        return false;
+    struct part p;
+    memset(&p, 0, sizeof(p));
+    part_type(child, digest_parent, &p);
+    part_fields(child, &p);
+    struct strbuf fn = STRBUF_INIT;
+    part_filename(&p, &fn);
+    bool r = strcmp(p.major, "text") == 0 && strcmp(p.minor, minor) == 0 && fn.len == 0 && p.disposition != 2;
+    strbuf_free(&fn);
+    part_free(&p);
+    return r;
+}
+
+static bool has_type_field(const struct mailmime *m)
+{
+    if (m->mm_mime_fields == NULL)
+        return false;
+    for (clistiter *it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+        const struct mailmime_field *f = clist_content(it);
+        if (f->fld_type == MAILMIME_FIELD_TYPE)
+            return true;
+    }
+    return false;
+}
+
+/* A digest member without Content-Type is a message/rfc822 (RFC 2046
+ * 5.1.5); libetpan reads it as text/plain, so take the raw part. */
+static void digest_member(struct walk *w, struct mailmime *m)
+{
+    struct part p;
+    memset(&p, 0, sizeof(p));
+    snprintf(p.major, sizeof(p.major), "message");
+    snprintf(p.minor, sizeof(p.minor), "rfc822");
+    struct strbuf filename = STRBUF_INIT, data = STRBUF_INIT;
+    strbuf_adds(&filename, "message.eml");
+    if (m->mm_mime_start && m->mm_length) {
+        const char *s = m->mm_mime_start;
+        size_t n = m->mm_length;
+        while (n > 0 && (*s == '\n' || *s == '\r')) {
+            s++;
+            n--;
+        }
+        strbuf_add(&data, s, n);
+    }
+    struct mail_attachment *a = add_attachment(w, &p, &filename, &data);
+    if (a->data)
+        describe_embedded(a, a->data, a->size, w->lim);
+    strbuf_free(&filename);
+    strbuf_free(&data);
+}
+
+static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_parent, bool html_gives_text)
+{
+    struct mail_msg *msg = w->msg;
+    if (digest_parent && m->mm_type == MAILMIME_SINGLE && !has_type_field(m)) {
+        if (++w->parts <= w->lim->max_parts)
+            digest_member(w, m);
+        return;
+    }
+    if (++w->parts > w->lim->max_parts) {
+        if (!w->parts_noted)
+            problem(msg, "more than %d MIME parts: the rest was ignored", w->lim->max_parts);
+        w->parts_noted = true;
+        return;
+    }
+    if (depth > w->lim->max_depth) {
+        if (!w->depth_noted)
+            problem(msg, "MIME parts nested deeper than %d: ignored", w->lim->max_depth);
+        w->depth_noted = true;
+        return;
+    }
+    struct part p;
+    memset(&p, 0, sizeof(p));
+    part_type(m, digest_parent, &p);
+    part_fields(m, &p);
+
+    if (m->mm_type == MAILMIME_MULTIPLE) {
+        clist *kids = m->mm_data.mm_multipart.mm_mp_list;
+        bool digest = strcmp(p.minor, "digest") == 0;
+        if (kids == NULL || clist_begin(kids) == NULL) {
+            problem(msg, "multipart/%s without any part", p.minor);
+            const struct mailmime_data *pre = m->mm_data.mm_multipart.mm_preamble;
+            if (depth <= 1 && pre && pre->dt_data.dt_text.dt_length > 0 && msg->text.len == 0) {
+                struct strbuf utf8 = STRBUF_INIT;
+                struct charset_result r;
+                charset_to_utf8(pre->dt_data.dt_text.dt_data, pre->dt_data.dt_text.dt_length, NULL, &utf8, &r);
+                add_text(msg, utf8.s ? utf8.s : "", utf8.len);
+                strbuf_free(&utf8);
+            }
+        } else if (strcmp(p.minor, "alternative") == 0) {
+            /* one body from the alternatives: plain text if there is one */
+            bool has_plain = false;
+            for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
+                has_plain = has_plain || is_body_text(clist_content(it), false, "plain");
+            bool plain_done = false;
+            for (clistiter *it = clist_begin(kids); it; it = clist_next(it)) {
+                struct mailmime *k = clist_content(it);
+                if (is_body_text(k, false, "plain")) {
+                    if (!plain_done)
+                        walk(w, k, depth + 1, false, html_gives_text);
+                    else
+                        w->parts++;   /* a second plain alternative adds nothing */
+                    plain_done = true;
+                } else {
+                    walk(w, k, depth + 1, false, html_gives_text && !has_plain);
+                }
+            }
+        } else {
+            for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
+                walk(w, clist_content(it), depth + 1, digest, html_gives_text);
+        }
+        if (strcmp(p.minor, "report") == 0) {
+            struct strbuf rt = STRBUF_INIT;
+            if (rfc2231_param(p.ct_params, p.nct, "report-type", &rt) && rt.len > 0 && msg->report_type == NULL) {
+                char low[64];
+                lower_copy(low, sizeof(low), rt.s);
+                msg->report_type = xstrdup(low);
+            }
+            strbuf_free(&rt);
+        }
+    } else if (m->mm_type == MAILMIME_MESSAGE) {
+        if (depth == 0) {
+            if (m->mm_data.mm_message.mm_msg_mime)
+                walk(w, m->mm_data.mm_message.mm_msg_mime, depth + 1, false, html_gives_text);
+        } else {
+            embedded_message(w, m, &p);   /* counted, not descended */
+        }
+    } else if (m->mm_type == MAILMIME_SINGLE) {
+        if (strcmp(p.major, "multipart") == 0) {
+            /* a multipart the parser could not split (no usable boundary):
+             * its content is all we have, shown as text */
+            problem(msg, "multipart/%s without a usable boundary: shown as text", p.minor);
+            snprintf(p.major, sizeof(p.major), "text");
+            snprintf(p.minor, sizeof(p.minor), "plain");
+            free(p.disp_params);
+            p.disp_params = NULL;
+            p.ndisp = 0;
+            p.disposition = 0;
+        }
+        leaf(w, m, &p, html_gives_text);
+    }
+    part_free(&p);
+}
+
+/* ---- headers ---------------------------------------------------------- */
+
+static char *decoded_header(const struct mail_msg *m, const char *name)
+{
+    const char *v = mailhdr_get(&m->headers, name);
+    if (v == NULL)
+        return NULL;
+    struct strbuf out = STRBUF_INIT;
+    rfc2047_decode(v, strlen(v), m->body_charset, &out);
+    if (out.s == NULL)
+        strbuf_adds(&out, "");
+    return strbuf_steal(&out, NULL);
+}
+
+static void unquote_display(const char *in, size_t n, struct strbuf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] == '"')
+            continue;
+        if (in[i] == '\\' && i + 1 < n)
+            i++;
+        strbuf_addc(out, in[i]);
+    }
+}
+
+static void read_headers(struct mail_msg *m)
+{
+    m->subject = decoded_header(m, "Subject");
+    if (m->subject == NULL)
+        m->subject = xstrdup("");
+
+    struct strbuf addr = STRBUF_INIT, disp = STRBUF_INIT, lines = STRBUF_INIT;
+    const char *from = mailhdr_get(&m->headers, "From");
+    if (from != NULL) {
+        mailhdr_first_address(from, &addr, &disp);
+        if (addr.len > 0)
+            m->from_addr = xstrndup(addr.s, addr.len);
+        if (disp.len > 0) {
+            struct strbuf raw = STRBUF_INIT, dec = STRBUF_INIT;
+            unquote_display(disp.s, disp.len, &raw);
+            rfc2047_decode(raw.s ? raw.s : "", raw.len, m->body_charset, &dec);
+            if (dec.len > 0)
+                m->from_name = strbuf_steal(&dec, NULL);
+            strbuf_free(&raw);
+            strbuf_free(&dec);
+        }
+    }
+    strbuf_reset(&addr);
+    const char *rt = mailhdr_get(&m->headers, "Reply-To");
+    if (rt != NULL) {
+        mailhdr_first_address(rt, &addr, NULL);
+        if (addr.len > 0)
+            m->reply_to = xstrndup(addr.s, addr.len);
+    }
+
+    const char *mid = mailhdr_get(&m->headers, "Message-ID");
+    if (mid != NULL) {
+        struct strbuf c = STRBUF_INIT;
+        mailhdr_collapse_ws(mid, &c);
+        if (c.len > 0)
+            m->message_id_raw = strbuf_steal(&c, NULL);
+        strbuf_free(&c);
+        mailhdr_msgids(mid, &lines);
+        if (lines.len > 0) {
+            lines.s[strcspn(lines.s, "\n")] = '\0';
+            if (lines.s[0] && strlen(lines.s) <= 900)
+                m->message_id = xstrdup(lines.s);
+        }
+        strbuf_reset(&lines);
+    }
+
+    /* threading references: References first (oldest..newest), then
+     * In-Reply-To, without duplicates */
+    mailhdr_msgids(mailhdr_get(&m->headers, "References"), &lines);
+    size_t refs_end = lines.len;
+    mailhdr_msgids(mailhdr_get(&m->headers, "In-Reply-To"), &lines);
+    if (refs_end < lines.len) {
+        const char *irt = lines.s + refs_end;
+        m->in_reply_to = xstrndup(irt, strcspn(irt, "\n"));
+    }
+    for (char *s = lines.s, *nl; s && *s; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        bool dup = strlen(s) > 900;
+        for (size_t i = 0; i < m->nrefs && !dup; i++)
+            dup = strcmp(m->refs[i], s) == 0;
+        if (!dup && m->nrefs < 200) {
+            m->refs = xrealloc(m->refs, (m->nrefs + 1) * sizeof(*m->refs));
+            m->refs[m->nrefs++] = xstrdup(s);
+        }
+    }
+    strbuf_reset(&lines);
+    mailhdr_addresses(mailhdr_get(&m->headers, "To"), &lines);
+    mailhdr_addresses(mailhdr_get(&m->headers, "Cc"), &lines);
+    for (char *s = lines.s, *nl; s && *s && m->nto < 500; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        m->to = xrealloc(m->to, (m->nto + 1) * sizeof(*m->to));
+        m->to[m->nto++] = xstrdup(s);
+    }
+    const char *date = mailhdr_get(&m->headers, "Date");
+    if (date)
+        m->date = xstrdup(date);
+    strbuf_free(&addr);
+    strbuf_free(&disp);
+    strbuf_free(&lines);
+}
+
+/* ---- entry ------------------------------------------------------------ */
+
+/* A message cut short (no closing boundary) makes libetpan drop every
+ * part; with the closing delimiter added the parts it has come back. */
+static void close_truncated_multipart(struct mail_msg *m, struct strbuf *buf)
+{
+    const char *ct = mailhdr_get(&m->headers, "Content-Type");
+    if (ct == NULL || strncasecmp(ct, "multipart/", 10) != 0)
+        return;
+    size_t idx = 0;
+    struct mailmime_content *content = NULL;
+    if (mailmime_content_parse(ct, strlen(ct), &idx, &content) != MAILIMF_NO_ERROR)
+        return;
+    char *boundary = mailmime_content_param_get(content, "boundary");
+    if (boundary != NULL && *boundary != '\0' && strlen(boundary) < 200) {
+        char delim[256], close[256];
+        snprintf(delim, sizeof(delim), "\n--%s", boundary);
+        snprintf(close, sizeof(close), "\n--%s--", boundary);
+        if (memmem(buf->s, buf->len, delim, strlen(delim)) != NULL
+            && memmem(buf->s, buf->len, close, strlen(close)) == NULL) {
+            strbuf_addf(buf, "\n--%s--\n", boundary);
+            problem(m, "missing final MIME boundary (message truncated?)");
+        }
+    }
+    mailmime_content_free(content);
+}
+
+struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limits *lim)
+{
+    struct mail_msg *m = xcalloc(1, sizeof(*m));
+    struct strbuf parsebuf = STRBUF_INIT;
+    struct walk w = { m, lim, 0, false, false, false };
+
+    if (len == 0)
+        problem(m, "empty message");
+    mailhdr_prepare(raw ? raw : "", len, lim->max_header_bytes, &parsebuf, &m->headers, &m->problems);
+
+    close_truncated_multipart(m, &parsebuf);
+
+    size_t idx = 0;
+    struct mailmime *mime = NULL;
+    int r = mailmime_parse(parsebuf.s ? parsebuf.s : "", parsebuf.len, &idx, &mime);
+    if (r == MAILIMF_NO_ERROR && mime != NULL) {
+        walk(&w, mime, 0, false, true);
+        mailmime_free(mime);
+    } else {
+        /* not even a MIME tree: the body as text */
+        problem(m, "MIME structure could not be parsed (libetpan error %d): body kept as text", r);
+        const char *body = strstr(parsebuf.s ? parsebuf.s : "", "\n\n");
+        body = body ? body + 2 : (parsebuf.s ? parsebuf.s : "");
+        struct strbuf utf8 = STRBUF_INIT;
+        struct charset_result cr;
+        charset_to_utf8(body, strlen(body), NULL, &utf8, &cr);
+        add_text(m, utf8.s ? utf8.s : "", utf8.len);
+        strbuf_free(&utf8);
+    }
+    strbuf_free(&parsebuf);
+
+    read_headers(m);
+    robot_classify(m);
+    quote_new_text(m->text.s ? m->text.s : "", m->text.len, &m->new_text);
+    if (m->from_addr == NULL)
+        problem(m, "no sender address in From");
+    if (m->message_id == NULL)
+        problem(m, "no Message-ID");
+    return m;
+}
+
+void mail_msg_free(struct mail_msg **mp)
+{
+    struct mail_msg *m = *mp;
+    if (m == NULL)
+        return;
+    mailhdr_free(&m->headers);
+    free(m->subject);
+    free(m->from_addr);
+    free(m->from_name);
+    free(m->reply_to);
+    free(m->message_id);
+    free(m->message_id_raw);
+    free(m->in_reply_to);
+    for (size_t i = 0; i < m->nrefs; i++)
+        free(m->refs[i]);
+    free(m->refs);
+    for (size_t i = 0; i < m->nto; i++)
+        free(m->to[i]);
+    free(m->to);
+    free(m->date);
+    strbuf_free(&m->text);
+    strbuf_free(&m->html);
+    strbuf_free(&m->new_text);
+    for (size_t i = 0; i < m->natt; i++) {
+        struct mail_attachment *a = &m->att[i];
+        free(a->filename);
+        free(a->content_type);
+        free(a->content_id);
+        free(a->data);
+        free(a->subject);
+        free(a->message_id);
+    }
+    free(m->att);
+    free(m->robot_reason);
+    free(m->report_type);
+    free(m->report_original_id);
+    for (size_t i = 0; i < m->ndsn; i++) {
+        free(m->dsn[i].recipient);
+        free(m->dsn[i].action);
+        free(m->dsn[i].status);
+        free(m->dsn[i].diagnostic);
+    }
+    free(m->dsn);
+    strbuf_free(&m->problems);
+    free(m->body_charset);
+    free(m);
+    *mp = NULL;
+}

@@ -1,0 +1,435 @@
+/* test_mime -- the MIME normaliser against the 75 real-world messages of
+ * tests/data/mail and their EXPECT.tsv (subject, sender, Message-ID,
+ * attachment count), plus targeted cases for the hard parts. */
+#include "config.h"
+#include "mail/charset.h"
+#include "mail/html.h"
+#include "mail/mailhdr.h"
+#include "mail/mime.h"
+#include "mail/quote.h"
+#include "mail/rfc2047.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    *len = got;
+    return b;
+}
+
+static struct mail_msg *parse_str(const char *s)
+{
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    return mail_parse(s, strlen(s), &lim);
+}
+
+/* EXPECT.tsv cell unescaping: \t \n \\ */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+            *o++ = *s == 't' ? '\t' : *s == 'n' ? '\n' : *s;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+START_TEST(corpus_matches_expect)
+{
+    char path[1024];
+    const char *dir = getenv("ATUM_MAIL_TESTDATA");
+    ck_assert_msg(dir != NULL, "ATUM_MAIL_TESTDATA not set");
+    snprintf(path, sizeof(path), "%s/EXPECT.tsv", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    int files = 0, failures = 0, uncertain_misses = 0;
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    getline(&line, &cap, f);   /* header row */
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *cols[7] = { 0 };
+        int nc = 0;
+        for (char *p = line, *tab; nc < 7; p = tab + 1) {
+            cols[nc++] = p;
+            tab = strchr(p, '\t');
+            if (tab == NULL)
+                break;
+            *tab = '\0';
+        }
+        if (nc < 6)
+            continue;
+        for (int i = 0; i < nc; i++)
+            unescape(cols[i]);
+        snprintf(path, sizeof(path), "%s/%s", dir, cols[0]);
+        size_t len = 0;
+        char *raw = slurp(path, &len);
+        ck_assert_msg(raw != NULL, "cannot read %s", path);
+        struct mail_msg *m = mail_parse(raw, len, &lim);
+        files++;
+
+        char natt[16];
+        snprintf(natt, sizeof(natt), "%zu", m->natt);
+        const char *got[4] = { m->subject, m->from_addr ? m->from_addr : "",
+                               m->message_id_raw ? m->message_id_raw : "", natt };
+        const char *what[4] = { "subject", "from", "message-id", "attachments" };
+        for (int k = 0; k < 4; k++) {
+            const char *want = cols[2 + k];
+            bool uncertain = want[0] == '?';
+            if (uncertain)
+                want++;
+            if (strcmp(got[k], want) == 0)
+                continue;
+            if (uncertain) {
+                uncertain_misses++;
+                fprintf(stderr, "note: %s %s: got '%s', best reading '%s' (uncertain)\n",
+                        cols[0], what[k], got[k], want);
+            } else {
+                failures++;
+                fprintf(stderr, "FAIL: %s %s: got '%s', want '%s'\n", cols[0], what[k], got[k], want);
+            }
+        }
+        /* robot classes follow the corpus's kinds */
+        const char *kind = cols[1];
+        const char *robot = mail_robot_name(m->robot);
+        const char *want_robot = NULL;
+        if (strcmp(kind, "bounce") == 0 || strcmp(kind, "feedback-report") == 0)
+            want_robot = "bounce";
+        else if (strcmp(kind, "autoreply") == 0 || strcmp(kind, "mdn") == 0)
+            want_robot = "autoreply";
+        else if (strcmp(kind, "list") == 0)
+            want_robot = "list";
+        if (want_robot && strcmp(robot, want_robot) != 0) {
+            failures++;
+            fprintf(stderr, "FAIL: %s robot: got %s (%s), want %s\n", cols[0], robot,
+                    m->robot_reason ? m->robot_reason : "-", want_robot);
+        }
+        /* everything that comes out is valid UTF-8 */
+        ck_assert_msg(utf8_valid(m->subject, strlen(m->subject)), "%s: subject not UTF-8", cols[0]);
+        ck_assert_msg(utf8_valid(m->text.s ? m->text.s : "", m->text.len), "%s: text not UTF-8", cols[0]);
+        ck_assert_msg(utf8_valid(m->html.s ? m->html.s : "", m->html.len), "%s: html not UTF-8", cols[0]);
+        for (size_t i = 0; i < m->natt; i++)
+            ck_assert_msg(utf8_valid(m->att[i].filename, strlen(m->att[i].filename)), "%s: filename", cols[0]);
+        mail_msg_free(&m);
+        free(raw);
+    }
+    free(line);
+    fclose(f);
+    fprintf(stderr, "corpus: %d messages, %d mismatches, %d uncertain cells read differently\n",
+            files, failures, uncertain_misses);
+    ck_assert_int_eq(files, 75);
+    ck_assert_int_eq(failures, 0);
+}
+END_TEST
+
+START_TEST(encoded_words)
+{
+    struct strbuf o = STRBUF_INIT;
+    const char *in = "=?utf-8?q?caf=C3=A9?= =?utf-8?q?_au_lait?= and =?ISO-8859-1?B?Zm/u?=";
+    rfc2047_decode(in, strlen(in), NULL, &o);
+    ck_assert_str_eq(o.s, "café au lait and foî");
+    strbuf_reset(&o);
+    /* a UTF-8 character split over two words survives */
+    in = "=?UTF-8?B?4pyT?= =?UTF-8?Q?=E2=9C?= =?UTF-8?Q?=93?=";
+    rfc2047_decode(in, strlen(in), NULL, &o);
+    ck_assert_str_eq(o.s, "✓✓");
+    strbuf_reset(&o);
+    /* broken words stay text; raw 8-bit latin-1 is converted */
+    in = "=?utf-8?x?nope?= gr\xfc\xdf";
+    rfc2047_decode(in, strlen(in), "iso-8859-1", &o);
+    ck_assert_str_eq(o.s, "=?utf-8?x?nope?= grüß");
+    strbuf_reset(&o);
+    in = "=?unknown-charset?Q?abc?=";
+    rfc2047_decode(in, strlen(in), NULL, &o);
+    ck_assert_str_eq(o.s, "abc");
+    strbuf_free(&o);
+}
+END_TEST
+
+START_TEST(rfc2231_parameters)
+{
+    struct strbuf o = STRBUF_INIT;
+    struct mime_param p1[] = { { "filename*", "UTF-8''na%C3%AFve%20file.txt" } };
+    ck_assert_int_eq(rfc2231_param(p1, 1, "filename", &o), 1);
+    ck_assert_str_eq(o.s, "naïve file.txt");
+    strbuf_reset(&o);
+    struct mime_param p2[] = { { "filename*1", "part2.pdf" }, { "filename*0*", "iso-8859-1'de'Gr%FC%DFe_" } };
+    ck_assert_int_eq(rfc2231_param(p2, 2, "filename", &o), 1);
+    ck_assert_str_eq(o.s, "Grüße_part2.pdf");
+    strbuf_reset(&o);
+    struct mime_param p3[] = { { "name", "=?utf-8?B?0L/RgNC40LLQtdGCLnR4dA==?=" } };
+    ck_assert_int_eq(rfc2231_param(p3, 1, "name", &o), 1);
+    ck_assert_str_eq(o.s, "привет.txt");
+    strbuf_reset(&o);
+    ck_assert_int_eq(rfc2231_param(p3, 1, "filename", &o), 0);
+    strbuf_free(&o);
+}
+END_TEST
+
+START_TEST(charsets)
+{
+    struct strbuf o = STRBUF_INIT;
+    struct charset_result r;
+    /* declared us-ascii, really UTF-8 */
+    charset_to_utf8("na\xc3\xafve", 6, "us-ascii", &o, &r);
+    ck_assert_str_eq(o.s, "naïve");
+    ck_assert(r.guessed);
+    strbuf_reset(&o);
+    /* iso-8859-1 label over windows-1252 quotes */
+    charset_to_utf8("\x93quoted\x94", 8, "iso-8859-1", &o, &r);
+    ck_assert_str_eq(o.s, "“quoted”");
+    strbuf_reset(&o);
+    /* gb2312 label over GB18030 text */
+    charset_to_utf8("\xb2\xe2\xca\xd4", 4, "gb2312", &o, &r);
+    ck_assert_str_eq(o.s, "测试");
+    strbuf_reset(&o);
+    /* NUL bytes and junk never reach the database */
+    charset_to_utf8("a\0b\xff", 4, "utf-8", &o, &r);
+    ck_assert(utf8_valid(o.s, o.len));
+    ck_assert_ptr_null(memchr(o.s, '\0', o.len));
+    strbuf_reset(&o);
+    charset_to_utf8("abc\xe9", 4, "x-no-such-charset", &o, &r);
+    ck_assert(r.unknown_declared);
+    ck_assert(utf8_valid(o.s, o.len));
+    strbuf_free(&o);
+}
+END_TEST
+
+START_TEST(addresses)
+{
+    struct strbuf a = STRBUF_INIT, d = STRBUF_INIT;
+    mailhdr_first_address("\"Doe, Jane\" <jane@example.com>, bob@x.org", &a, &d);
+    ck_assert_str_eq(a.s, "jane@example.com");
+    ck_assert_str_eq(d.s, "\"Doe, Jane\"");
+    mailhdr_first_address("joe@example.com (Joe Bloggs)", &a, &d);
+    ck_assert_str_eq(a.s, "joe@example.com");
+    ck_assert_str_eq(d.s, "Joe Bloggs");
+    mailhdr_first_address("Team: a@x.org, b@y.org;", &a, &d);
+    ck_assert_str_eq(a.s, "a@x.org");
+    mailhdr_first_address("<@relay.example:user@host.example>", &a, &d);
+    ck_assert_str_eq(a.s, "user@host.example");
+    mailhdr_first_address("undisclosed-recipients:;", &a, &d);
+    ck_assert_uint_eq(a.len, 0);
+    strbuf_free(&a);
+    strbuf_free(&d);
+}
+END_TEST
+
+START_TEST(lenient_header_block)
+{
+    struct mail_msg *m = parse_str(
+        "From Someone Mon Jan  1 00:00:00 2024\n"
+        "Received: from a\n"
+        "by b with SMTP\n"             /* lost its folding */
+        "Subject: kept\n"
+        "From: x@example.com\n"
+        "\n"
+        "body\n");
+    ck_assert_str_eq(m->subject, "kept");
+    ck_assert_str_eq(m->from_addr, "x@example.com");
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "lost folding"));
+    ck_assert_str_eq(m->text.s, "body\n");
+    mail_msg_free(&m);
+
+    m = parse_str("Subject: no separator\nthis is the body\nmore\n");
+    ck_assert_str_eq(m->subject, "no separator");
+    ck_assert_ptr_nonnull(strstr(m->text.s, "this is the body"));
+    mail_msg_free(&m);
+
+    m = parse_str("Subject: old mac\rFrom: a@b.c\r\rbody\r");
+    ck_assert_str_eq(m->subject, "old mac");
+    ck_assert_str_eq(m->from_addr, "a@b.c");
+    mail_msg_free(&m);
+}
+END_TEST
+
+START_TEST(bad_inputs_do_not_crash)
+{
+    const char *cases[] = {
+        "",
+        "\n\n\n",
+        "Content-Type: multipart/mixed; boundary=x\n\n--x\n--x\n--x--\n",
+        "Content-Type: multipart/mixed\n\nno boundary at all\n",
+        "Content-Type: text/plain; charset=\"\n\nx\n",
+        "Content-Transfer-Encoding: base64\n\n!!!!not base64 at all====\n",
+        "Content-Type: text/html\n\n<script>alert(1)</script><p onclick=x>hi</p>\n",
+        "Subject: =?utf-8?B?\n\n",
+        "Subject: =?\xff\xfe?Q?x?=\n\n",
+        "Content-Type: message/rfc822\n\n",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mail_msg *m = parse_str(cases[i]);
+        ck_assert(utf8_valid(m->text.s ? m->text.s : "", m->text.len));
+        ck_assert_ptr_null(strstr(m->html.s ? m->html.s : "", "<script"));
+        ck_assert_ptr_null(strstr(m->html.s ? m->html.s : "", "onclick"));
+        mail_msg_free(&m);
+    }
+    struct mail_msg *m = parse_str("");
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "empty message"));
+    mail_msg_free(&m);
+
+    /* deep nesting is bounded */
+    struct strbuf deep = STRBUF_INIT;
+    for (int i = 0; i < 200; i++)
+        strbuf_addf(&deep, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+    strbuf_adds(&deep, "Content-Type: text/plain\n\nbottom\n");
+    m = parse_str(deep.s);
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "nested deeper"));
+    mail_msg_free(&m);
+    strbuf_free(&deep);
+}
+END_TEST
+
+START_TEST(attachments_and_bodies)
+{
+    struct mail_msg *m = parse_str(
+        "From: a@example.com\nSubject: files\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=\"B\"\n\n"
+        "--B\nContent-Type: multipart/alternative; boundary=\"A\"\n\n"
+        "--A\nContent-Type: text/plain; charset=utf-8\n\nHello plain\n"
+        "--A\nContent-Type: text/html; charset=utf-8\n\n<p>Hello <b>html</b><img src=\"http://evil/x.png\"><img src=\"cid:logo@x\"></p>\n"
+        "--A--\n"
+        "--B\nContent-Type: image/png\nContent-ID: <logo@x>\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n"
+        "--B\nContent-Type: application/pdf; name=\"=?utf-8?Q?r=C3=A9sum=C3=A9.pdf?=\"\n"
+        "Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\nJVBERg==\n"
+        "--B\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\"../../etc/passwd\"\n\nroot\n"
+        "--B\nContent-Type: message/rfc822\n\nSubject: inner one\nMessage-ID: <in@x>\n\ninner body\n"
+        "--B--\n");
+    ck_assert_str_eq(m->text.s, "Hello plain");
+    ck_assert_ptr_nonnull(strstr(m->html.s, "<b>html</b>"));
+    ck_assert_ptr_null(strstr(m->html.s, "evil"));
+    ck_assert_ptr_nonnull(strstr(m->html.s, "src=\"cid:logo@x\""));
+    ck_assert_int_eq(m->remote_images, 1);
+    ck_assert_uint_eq(m->natt, 4);
+    ck_assert_str_eq(m->att[0].content_type, "image/png");
+    ck_assert_str_eq(m->att[0].content_id, "logo@x");
+    ck_assert(m->att[0].is_inline);
+    ck_assert_uint_eq(m->att[0].size, 5);
+    ck_assert_int_eq(memcmp(m->att[0].data, "hello", 5), 0);
+    ck_assert_str_eq(m->att[1].filename, "résumé.pdf");
+    ck_assert_str_eq(m->att[2].filename, ".._.._etc_passwd");
+    ck_assert_str_eq(m->att[3].content_type, "message/rfc822");
+    ck_assert_str_eq(m->att[3].subject, "inner one");
+    ck_assert_str_eq(m->att[3].message_id, "in@x");
+    mail_msg_free(&m);
+}
+END_TEST
+
+START_TEST(html_sanitiser)
+{
+    struct strbuf o = STRBUF_INIT;
+    struct html_info info;
+    const char *h = "<html><head><style>x{}</style><title>t</title></head><body>"
+        "<a href=\"javascript:alert(1)\">x</a><a href=\" JaVaScRiPt:alert(1)\">y</a>"
+        "<a href=\"https://ok.example/\">ok</a><iframe src=x></iframe>"
+        "<img src=x onerror=alert(1)><div style=\"background:url(http://t/)\">s</div>"
+        "<svg><script>alert(1)</script></svg><form><input value=x></form>"
+        "<p title='\"><script>'>q</p></body></html>";
+    html_sanitize(h, strlen(h), &o, &info);
+    ck_assert_ptr_null(strstr(o.s, "javascript"));
+    ck_assert_ptr_null(strstr(o.s, "JaVaScRiPt"));
+    ck_assert_ptr_null(strstr(o.s, "<script"));
+    ck_assert_ptr_null(strstr(o.s, "onerror"));
+    ck_assert_ptr_null(strstr(o.s, "style"));
+    ck_assert_ptr_null(strstr(o.s, "iframe"));
+    ck_assert_ptr_null(strstr(o.s, "<input"));
+    ck_assert_ptr_nonnull(strstr(o.s, "href=\"https://ok.example/\" rel=\"noopener noreferrer nofollow\""));
+    ck_assert_ptr_nonnull(strstr(o.s, "title=\"&quot;&gt;&lt;script&gt;\""));
+    strbuf_reset(&o);
+    html_to_text("<p>Hello<br>world</p><ul><li>one</li><li>two</li></ul><a href=\"https://x.y/\">site</a>",
+                 85, &o);
+    ck_assert_str_eq(o.s, "Hello\nworld\n\n- one\n- two\n\nsite <https://x.y/>");
+    strbuf_free(&o);
+}
+END_TEST
+
+START_TEST(new_text_without_quotes)
+{
+    struct strbuf o = STRBUF_INIT;
+    const char *t = "Thanks, that fixed it.\n\nOn Tue, 3 Apr 2012 at 10:00, Support <s@x> wrote:\n> Try turning it off\n> and on again.\n";
+    quote_new_text(t, strlen(t), &o);
+    ck_assert_str_eq(o.s, "Thanks, that fixed it.");
+    strbuf_reset(&o);
+    t = "Short answer.\n\n-- \nJane Doe\nACME Corp\n";
+    quote_new_text(t, strlen(t), &o);
+    ck_assert_str_eq(o.s, "Short answer.");
+    strbuf_reset(&o);
+    t = "See below\n\n-----Original Message-----\nFrom: a\nSent: b\nTo: c\nSubject: d\n\nold\n";
+    quote_new_text(t, strlen(t), &o);
+    ck_assert_str_eq(o.s, "See below");
+    strbuf_reset(&o);
+    t = "> only a quote\n> nothing new\n";
+    quote_new_text(t, strlen(t), &o);
+    ck_assert_str_eq(o.s, t);
+    strbuf_free(&o);
+}
+END_TEST
+
+START_TEST(dsn_details)
+{
+    struct mail_msg *m = parse_str(
+        "From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\nMessage-ID: <dsn1@mx>\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\n\n"
+        "--R\nContent-Type: text/plain\n\nsorry\n"
+        "--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\n"
+        "Final-Recipient: rfc822; gone@customer.example\nAction: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\n\n"
+        "Final-Recipient: rfc822; slow@customer.example\nAction: delayed\nStatus: 4.4.1\n\n"
+        "--R\nContent-Type: text/rfc822-headers\n\nMessage-ID: <ours-42@desk.example>\nSubject: [#42] hi\n\n"
+        "--R--\n");
+    ck_assert_int_eq(m->robot, MAIL_ROBOT_BOUNCE);
+    ck_assert_str_eq(m->report_type, "delivery-status");
+    ck_assert_str_eq(m->report_original_id, "ours-42@desk.example");
+    ck_assert_uint_eq(m->ndsn, 2);
+    ck_assert_str_eq(m->dsn[0].recipient, "gone@customer.example");
+    ck_assert_str_eq(m->dsn[0].action, "failed");
+    ck_assert_str_eq(m->dsn[0].status, "5.1.1");
+    ck_assert_str_eq(m->dsn[0].diagnostic, "smtp; 550 5.1.1 no such user");
+    ck_assert_str_eq(m->dsn[1].action, "delayed");
+    mail_msg_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mime");
+    TCase *tc = tcase_create("mime");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, corpus_matches_expect);
+    tcase_add_test(tc, encoded_words);
+    tcase_add_test(tc, rfc2231_parameters);
+    tcase_add_test(tc, charsets);
+    tcase_add_test(tc, addresses);
+    tcase_add_test(tc, lenient_header_block);
+    tcase_add_test(tc, bad_inputs_do_not_crash);
+    tcase_add_test(tc, attachments_and_bodies);
+    tcase_add_test(tc, html_sanitiser);
+    tcase_add_test(tc, new_text_without_quotes);
+    tcase_add_test(tc, dsn_details);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
