@@ -15,6 +15,9 @@
 #include "err.h"
 #include "inbound.h"
 #include "log.h"
+#include "mail/ingest.h"
+#include "mail/mime.h"
+#include "mail/summary.h"
 #include "migrate.h"
 #include "plugin_host.h"
 #include "queue.h"
@@ -67,6 +70,14 @@ static void usage(FILE *out)
         "  jobs retry ID | --all-dead [--kind K]\n"
         "  jobs enqueue KIND [JSON] [--priority N] [--delay SECONDS] [--unique KEY]\n"
         "  plugins                            configured plugins: ABI, version, state\n"
+        "  inbound show ID                    what became of a received mail\n"
+        "  inbound list [--failed] [--limit N]\n"
+        "  reprocess ID                       run a received mail through ingest again\n"
+        "  parse < mail.eml                   how atumd reads a mail (stores nothing)\n"
+        "  mailbox add NAME --queue Q --host H [--port P] [--security tls|starttls|none]\n"
+        "              --user U --password-env VAR [--folder F] [--after move|delete|seen]\n"
+        "              [--move-to F] [--trust-any-certificate] [--no-idle] [--poll S]\n"
+        "  mailbox list | mailbox remove NAME\n"
         "\n"
         "  -c, --config FILE   configuration (default $ATUM_CONFIG or %s)\n"
         "      --json          machine-readable output\n",
@@ -404,7 +415,8 @@ static int cmd_inject(struct ctl *ctl, int argc, char **argv)
     json_t *rcpt = json_array();
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    /* no subcommand: argv[-1] is "inject", which getopt wants in front */
+    while ((ch = getopt_long(argc + 1, argv - 1, "", opts, NULL)) != -1) {
         if (ch == 'f')
             from = optarg;
         else if (ch == 't')
@@ -626,6 +638,265 @@ static int cmd_plugins(struct ctl *ctl, int argc, char **argv)
     return refused ? 1 : 0;
 }
 
+/* ---- received mail ---------------------------------------------------- */
+
+static struct mail_limits ctl_limits(const struct ctl *ctl)
+{
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    lim.max_attachment = (size_t)ctl->cfg->mail_max_attachment;
+    lim.max_header_bytes = (size_t)ctl->cfg->mail_max_header_bytes;
+    lim.max_parts = ctl->cfg->mail_max_parts;
+    return lim;
+}
+
+static void print_summary_text(json_t *s)
+{
+    const char *from_name = json_string_value(json_object_get(s, "from_name"));
+    const char *from = json_string_value(json_object_get(s, "from"));
+    printf("subject:     %s\n", json_string_value(json_object_get(s, "subject")));
+    if (from_name)
+        printf("from:        %s <%s>\n", from_name, from ? from : "");
+    else
+        printf("from:        %s\n", from ? from : "(no address)");
+    const char *mid = json_string_value(json_object_get(s, "message_id"));
+    printf("message-id:  %s\n", mid ? mid : "(none)");
+    printf("robot:       %s", json_string_value(json_object_get(s, "robot")));
+    const char *why = json_string_value(json_object_get(s, "robot_reason"));
+    printf("%s%s%s\n", why ? " (" : "", why ? why : "", why ? ")" : "");
+    json_t *att = json_object_get(s, "attachments");
+    printf("attachments: %zu\n", json_array_size(att));
+    size_t i;
+    json_t *a;
+    json_array_foreach(att, i, a)
+        printf("  %s  %s  %lld bytes%s\n", json_string_value(json_object_get(a, "filename")),
+               json_string_value(json_object_get(a, "content_type")),
+               (long long)json_integer_value(json_object_get(a, "size")),
+               json_is_true(json_object_get(a, "kept")) ? "" : "  (not kept: too large)");
+    json_t *pr = json_object_get(s, "problems");
+    if (json_array_size(pr) > 0) {
+        printf("problems:\n");
+        json_array_foreach(pr, i, a)
+            printf("  %s\n", json_string_value(a));
+    }
+}
+
+static int inbound_show(struct ctl *ctl, const char *sid)
+{
+    const char *e = NULL;
+    const char *p[] = { sid };
+    PGresult *r = db_exec(ctl->db,
+        "SELECT id, state, error, source, received_at::timestamp(0)::text, size, ticket_id,"
+        "       message_id, duplicate, envelope::text, summary::text, raw"
+        "  FROM inbound_mail WHERE id = $1::bigint", 1, p, &e);
+    if (r == NULL)
+        return fail("inbound show", e);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return fail("inbound show", err_fmt("no inbound mail %s", sid));
+    }
+    json_t *summary = PQgetisnull(r, 0, 10) ? NULL : json_loads(PQgetvalue(r, 0, 10), 0, NULL);
+    if (summary == NULL) {
+        /* not ingested yet (or failed early): read the raw mail now */
+        size_t n = 0;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 11), &n);
+        struct mail_limits lim = ctl_limits(ctl);
+        struct mail_msg *m = mail_parse((const char *)raw, n, &lim);
+        summary = mail_summary_json(m);
+        mail_msg_free(&m);
+        PQfreemem(raw);
+    }
+    json_t *o = json_pack("{s:I, s:s, s:s?, s:s, s:s, s:I, s:o, s:o, s:b, s:o}",
+        "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)), "state", PQgetvalue(r, 0, 1),
+        "error", PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2),
+        "source", PQgetvalue(r, 0, 3), "received_at", PQgetvalue(r, 0, 4),
+        "size", (json_int_t)atoll(PQgetvalue(r, 0, 5)),
+        "ticket", PQgetisnull(r, 0, 6) ? json_null() : json_integer(atoll(PQgetvalue(r, 0, 6))),
+        "message", PQgetisnull(r, 0, 7) ? json_null() : json_integer(atoll(PQgetvalue(r, 0, 7))),
+        "duplicate", strcmp(PQgetvalue(r, 0, 8), "t") == 0,
+        "envelope", json_loads(PQgetvalue(r, 0, 9), 0, NULL));
+    json_object_update(o, summary);
+    json_decref(summary);
+    PQclear(r);
+    if (ctl->json) {
+        print_json(o);
+        return 0;
+    }
+    printf("inbound %lld: %s%s (%s, %lld bytes, received %s)\n",
+           (long long)json_integer_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "state")),
+           json_is_true(json_object_get(o, "duplicate")) ? ", duplicate" : "",
+           json_string_value(json_object_get(o, "source")),
+           (long long)json_integer_value(json_object_get(o, "size")),
+           json_string_value(json_object_get(o, "received_at")));
+    if (json_string_value(json_object_get(o, "error")))
+        printf("error:       %s\n", json_string_value(json_object_get(o, "error")));
+    if (json_is_integer(json_object_get(o, "ticket")))
+        printf("ticket:      #%lld (message %lld)\n",
+               (long long)json_integer_value(json_object_get(o, "ticket")),
+               (long long)json_integer_value(json_object_get(o, "message")));
+    print_summary_text(o);
+    json_decref(o);
+    return 0;
+}
+
+static int cmd_inbound(struct ctl *ctl, int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[0], "show") == 0)
+        return inbound_show(ctl, argv[1]);
+    if (argc >= 1 && strcmp(argv[0], "list") == 0) {
+        static const struct option opts[] = {
+            { "failed", no_argument, NULL, 'f' }, { "limit", required_argument, NULL, 'l' },
+            { NULL, 0, NULL, 0 }
+        };
+        bool failed = false;
+        const char *limit = "50";
+        int ch;
+        optind = 1;
+        while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+            if (ch == 'f')
+                failed = true;
+            else if (ch == 'l')
+                limit = optarg;
+            else
+                return 2;
+        }
+        const char *params[] = { failed ? "failed" : NULL, limit };
+        return query_print(ctl,
+            "SELECT id, state, source, received_at::timestamp(0)::text AS received, size,"
+            "       ticket_id AS ticket, robot, left(coalesce(summary->>'subject', ''), 50) AS subject,"
+            "       left(error, 60) AS error"
+            "  FROM inbound_mail WHERE ($1::text IS NULL OR state = $1)"
+            " ORDER BY id DESC LIMIT $2::int", 2, params);
+    }
+    usage(stderr);
+    return 2;
+}
+
+static int cmd_reprocess(struct ctl *ctl, int argc, char **argv)
+{
+    const char *e = NULL;
+    long long id = argc == 1 ? atoll(argv[0]) : 0;
+    if (id <= 0) {
+        fprintf(stderr, "atumctl: reprocess needs an inbound mail ID\n");
+        return 2;
+    }
+    if (ingest_reprocess(ctl->db, id, &e) < 0)
+        return fail("reprocess", e);
+    if (!ctl->json)
+        printf("inbound %lld queued for ingest\n", id);
+    return 0;
+}
+
+static int cmd_parse(struct ctl *ctl, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    struct strbuf raw = STRBUF_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+        strbuf_add(&raw, buf, n);
+    struct mail_limits lim = ctl_limits(ctl);
+    struct mail_msg *m = mail_parse(raw.s ? raw.s : "", raw.len, &lim);
+    json_t *s = mail_summary_json(m);
+    if (ctl->json) {
+        json_object_set_new(s, "text", json_stringn(m->text.s ? m->text.s : "", m->text.len));
+        json_object_set_new(s, "new_text", json_stringn(m->new_text.s ? m->new_text.s : "", m->new_text.len));
+        json_object_set_new(s, "html", json_stringn(m->html.s ? m->html.s : "", m->html.len));
+        print_json(s);
+    } else {
+        print_summary_text(s);
+        printf("\n%s\n", m->new_text.s ? m->new_text.s : "");
+        json_decref(s);
+    }
+    mail_msg_free(&m);
+    strbuf_free(&raw);
+    return 0;
+}
+
+/* ---- IMAP mailboxes --------------------------------------------------- */
+
+static int cmd_mailbox(struct ctl *ctl, int argc, char **argv)
+{
+    const char *e = NULL;
+    if (argc >= 1 && strcmp(argv[0], "list") == 0)
+        return query_print(ctl,
+            "SELECT m.id, m.name, q.name AS queue, m.host || ':' || m.port AS server, m.security,"
+            "       m.username, m.folder, m.after_fetch, m.enabled, m.idle, m.last_uid,"
+            "       m.locked_by, m.last_ok_at::timestamp(0)::text AS last_ok, left(m.last_error, 60) AS last_error"
+            "  FROM mailboxes m JOIN queues q ON q.id = m.queue_id ORDER BY m.id", 0, NULL);
+    if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+        const char *p[] = { argv[1] };
+        PGresult *r = db_exec(ctl->db, "DELETE FROM mailboxes WHERE name = $1", 1, p, &e);
+        if (r == NULL)
+            return fail("mailbox remove", e);
+        bool gone = atoi(PQcmdTuples(r)) > 0;
+        PQclear(r);
+        if (!gone)
+            return fail("mailbox remove", err_fmt("no mailbox named %s", argv[1]));
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[0], "add") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    static const struct option opts[] = {
+        { "queue", required_argument, NULL, 'q' }, { "host", required_argument, NULL, 'h' },
+        { "port", required_argument, NULL, 'p' }, { "security", required_argument, NULL, 's' },
+        { "user", required_argument, NULL, 'u' }, { "password-env", required_argument, NULL, 'P' },
+        { "folder", required_argument, NULL, 'f' }, { "after", required_argument, NULL, 'a' },
+        { "move-to", required_argument, NULL, 'm' }, { "trust-any-certificate", no_argument, NULL, 'T' },
+        { "no-idle", no_argument, NULL, 'I' }, { "poll", required_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *queue = NULL, *host = NULL, *port = NULL, *sec = "tls", *user = NULL, *pwenv = NULL,
+               *folder = "INBOX", *after = "move", *move_to = "Processed", *poll = "60";
+    bool trust = false, idle = true;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'q': queue = optarg; break;
+        case 'h': host = optarg; break;
+        case 'p': port = optarg; break;
+        case 's': sec = optarg; break;
+        case 'u': user = optarg; break;
+        case 'P': pwenv = optarg; break;
+        case 'f': folder = optarg; break;
+        case 'a': after = optarg; break;
+        case 'm': move_to = optarg; break;
+        case 'T': trust = true; break;
+        case 'I': idle = false; break;
+        case 'o': poll = optarg; break;
+        default: return 2;
+        }
+    }
+    if (optind + 1 != argc || queue == NULL || host == NULL || user == NULL || pwenv == NULL) {
+        fprintf(stderr, "atumctl: mailbox add NAME --queue Q --host H --user U --password-env VAR\n");
+        return 2;
+    }
+    if (port == NULL)
+        port = strcmp(sec, "tls") == 0 ? "993" : "143";
+    const char *p[] = { argv[optind], queue, host, port, sec, trust ? "true" : "false", user, pwenv,
+                        folder, after, move_to, idle ? "true" : "false", poll };
+    PGresult *r = db_exec(ctl->db,
+        "INSERT INTO mailboxes (name, queue_id, host, port, security, trust_any_certificate,"
+        " username, password_env, folder, after_fetch, move_to, idle, poll_interval_s)"
+        " SELECT $1, q.id, $3, $4::int, $5, $6::bool, $7, $8, $9, $10, $11, $12::bool, $13::int"
+        "   FROM queues q WHERE q.name = $2 RETURNING id", 13, p, &e);
+    if (r == NULL)
+        return fail("mailbox add", e);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return fail("mailbox add", err_fmt("no queue named %s", queue));
+    }
+    printf("mailbox %s: %s@%s:%s (%s), folder %s -> queue %s\n", PQgetvalue(r, 0, 0), user, host,
+           port, sec, folder, queue);
+    PQclear(r);
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 struct command {
@@ -642,6 +913,10 @@ static const struct command commands[] = {
     { "inject", cmd_inject, true },
     { "jobs", cmd_jobs, true },
     { "plugins", cmd_plugins, false },
+    { "inbound", cmd_inbound, true },
+    { "reprocess", cmd_reprocess, true },
+    { "parse", cmd_parse, false },
+    { "mailbox", cmd_mailbox, true },
 };
 
 int main(int argc, char **argv)

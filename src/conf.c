@@ -60,6 +60,30 @@ static const struct conf_def conf_defs[] = {
     { "web", "threads", CT_INT, OFF(web_threads), "32", 2, 1024, NULL },
     { "web", "max_body", CT_SIZE, OFF(web_max_body), "25M", 1024, 1LL << 32, NULL },
     { "web", "request_timeout", CT_DURATION, OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL },
+
+    { "mail", "max_message_size", CT_SIZE, OFF(mail_max_message_size), "25M", 1024, 1LL << 30, NULL },
+    { "mail", "max_attachment_size", CT_SIZE, OFF(mail_max_attachment), "25M", 1024, 1LL << 30, NULL },
+    { "mail", "max_header_bytes", CT_SIZE, OFF(mail_max_header_bytes), "1M", 1024, 64LL << 20, NULL },
+    { "mail", "max_parts", CT_INT, OFF(mail_max_parts), "1000", 1, 100000, NULL },
+    { "mail", "default_queue", CT_STR, OFF(mail_default_queue), "", 0, 0, NULL },
+    { "mail", "org_by_domain", CT_BOOL, OFF(mail_org_by_domain), "yes", 0, 0, NULL },
+
+    { "smtp", "listen", CT_STR, OFF(smtp_listen), "", 0, 0, NULL },
+    { "smtp", "mode", CT_ENUM, OFF(smtp_mode), "smtp", 0, 0, "smtp|lmtp" },
+    { "smtp", "hostname", CT_STR, OFF(smtp_hostname), "", 0, 0, NULL },
+    { "smtp", "max_connections", CT_INT, OFF(smtp_max_connections), "100", 1, 10000, NULL },
+    { "smtp", "max_recipients", CT_INT, OFF(smtp_max_recipients), "100", 1, 10000, NULL },
+    { "smtp", "max_line_length", CT_INT, OFF(smtp_max_line), "8192", 1000, 1048576, NULL },
+    { "smtp", "idle_timeout", CT_DURATION, OFF(smtp_idle_timeout_ms), "5m", 1000, 3600000LL, NULL },
+    { "smtp", "tls_cert", CT_STR, OFF(smtp_tls_cert), "", 0, 0, NULL },
+    { "smtp", "tls_key", CT_STR, OFF(smtp_tls_key), "", 0, 0, NULL },
+
+    { "imap", "enabled", CT_BOOL, OFF(imap_enabled), "yes", 0, 0, NULL },
+    { "imap", "idle_refresh", CT_DURATION, OFF(imap_idle_refresh_ms), "25m", 1000, 29LL * 60000, NULL },
+    { "imap", "timeout", CT_DURATION, OFF(imap_timeout_ms), "60s", 1000, 3600000LL, NULL },
+    { "imap", "reconnect_max", CT_DURATION, OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL },
+    { "imap", "ca_file", CT_STR, OFF(imap_ca_file), "", 0, 0, NULL },
+    { "imap", "rescan", CT_DURATION, OFF(imap_rescan_ms), "30s", 1000, 86400000LL, NULL },
 };
 #define N_DEFS (sizeof(conf_defs) / sizeof(conf_defs[0]))
 

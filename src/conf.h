@@ -79,6 +79,33 @@ struct atum_config {
     long long web_max_body;
     long long web_request_timeout_ms;
 
+    /* [mail] */
+    long long mail_max_message_size;
+    long long mail_max_attachment;
+    long long mail_max_header_bytes;
+    int mail_max_parts;
+    char *mail_default_queue;
+    bool mail_org_by_domain;
+
+    /* [smtp] */
+    char *smtp_listen;
+    char *smtp_mode;
+    char *smtp_hostname;
+    int smtp_max_connections;
+    int smtp_max_recipients;
+    int smtp_max_line;
+    long long smtp_idle_timeout_ms;
+    char *smtp_tls_cert;
+    char *smtp_tls_key;
+
+    /* [imap] */
+    bool imap_enabled;
+    long long imap_idle_refresh_ms;
+    long long imap_timeout_ms;
+    long long imap_reconnect_max_ms;
+    char *imap_ca_file;
+    long long imap_rescan_ms;
+
     /* plugin sections in file order */
     struct conf_plugin *plugins;
     size_t nplugins;

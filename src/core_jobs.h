@@ -6,7 +6,7 @@
  *                (`atumctl jobs enqueue core.noop`), and the unit of the
  *                queue benchmark.
  *
- * Mail kinds (mail.ingest, mail.send) register here as they land.
+ *   mail.ingest  a stored raw mail becomes a ticket or a reply (mail/ingest.h)
  * core_jobs_register() has the signature of runtime.register_core.
  */
 #ifndef ATUM_CORE_JOBS_H

@@ -1,0 +1,751 @@
+/* mail/ingest.c -- see mail/ingest.h. */
+#include "config.h"
+#include "mail/ingest.h"
+#include "mail/mime.h"
+#include "mail/summary.h"
+#include "mail/thread.h"
+#include "mail/token.h"
+#include "email.h"
+#include "err.h"
+#include "event.h"
+#include "hostapi.h"
+#include "inbound.h"
+#include "jobkind.h"
+#include "log.h"
+#include "metrics.h"
+#include "plugin_host.h"
+#include "queue.h"
+#include "runtime.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNKNOWN_SENDER "unknown-sender@invalid"
+
+struct inbound {
+    long long id;
+    char *raw;
+    size_t len;
+    char *source;
+    char *state;
+    long long mailbox_id;
+    long long message_id;       /* set when already ingested (reprocess) */
+    long long ticket_id;
+    json_t *envelope;
+};
+
+static void inbound_free(struct inbound *in)
+{
+    if (in->raw)
+        PQfreemem(in->raw);
+    free(in->source);
+    free(in->state);
+    json_decref(in->envelope);
+}
+
+/* ---- statements ------------------------------------------------------- */
+
+static const struct db_stmt st_load = {
+    "ingest_load",
+    "SELECT raw, source, state, coalesce(mailbox_id, 0),"
+    "       CASE WHEN duplicate THEN 0 ELSE coalesce(message_id, 0) END,"
+    "       CASE WHEN duplicate THEN 0 ELSE coalesce(ticket_id, 0) END, envelope::text"
+    "  FROM inbound_mail WHERE id = $1",
+    1
+};
+static const struct db_stmt st_dup = {
+    "ingest_dup", "SELECT id, ticket_id FROM messages WHERE message_id = $1", 1
+};
+static const struct db_stmt st_user_find = {
+    "ingest_user_find", "SELECT id, org_id, role FROM users WHERE lower(email) = lower($1)", 1
+};
+static const struct db_stmt st_user_add = {
+    "ingest_user_add",
+    "INSERT INTO users (email, name, role, org_id)"
+    " VALUES ($1, $2, 'customer',"
+    "         (SELECT id FROM orgs WHERE $3::bool AND lower(domain) = lower(split_part($1, '@', 2)) LIMIT 1))"
+    " ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, org_id, role",
+    3
+};
+static const struct db_stmt st_queue_by_addr = {
+    "ingest_queue_by_addr",
+    "SELECT id, lower(address) FROM queues WHERE lower(address) = ANY($1::text[])", 1
+};
+static const struct db_stmt st_queue_default = {
+    "ingest_queue_default",
+    "SELECT id FROM queues WHERE ($1 <> '' AND name = $1) OR $1 = ''"
+    " ORDER BY (name = $1) DESC, id LIMIT 1",
+    1
+};
+static const struct db_stmt st_queue_mailbox = {
+    "ingest_queue_mailbox", "SELECT queue_id FROM mailboxes WHERE id = $1", 1
+};
+static const struct db_stmt st_ticket_new = {
+    "ingest_ticket_new",
+    "INSERT INTO tickets (queue_id, subject, requester_id, org_id) VALUES ($1, $2, $3, $4)"
+    " RETURNING id",
+    4
+};
+/* A customer writing on a ticket that waits for them or was solved
+ * reopens it; staff or robots do not. */
+static const struct db_stmt st_ticket_touch = {
+    "ingest_ticket_touch",
+    "UPDATE tickets SET updated_at = now(),"
+    "       status = CASE WHEN $2 AND status IN ('pending', 'solved', 'closed') THEN 'open' ELSE status END,"
+    "       solved_at = CASE WHEN $2 AND status IN ('solved', 'closed') THEN NULL ELSE solved_at END,"
+    "       closed_at = CASE WHEN $2 AND status = 'closed' THEN NULL ELSE closed_at END"
+    " WHERE id = $1 RETURNING status, queue_id",
+    2
+};
+static const struct db_stmt st_message_new = {
+    "ingest_message_new",
+    "INSERT INTO messages (ticket_id, inbound_id, author_id, direction, message_id, in_reply_to,"
+    "                      refs, subject, from_addr, body_text, body_html, new_text, to_addrs,"
+    "                      date_header, robot, problems, remote_images)"
+    " VALUES ($1, $2, $3, 'in', $4, $5, $6::text[], $7, $8, $9, $10, $11, $12::text[], $13, $14,"
+    "         $15::text[], $16) RETURNING id",
+    16
+};
+static const struct db_stmt st_message_rewrite = {
+    "ingest_message_rewrite",
+    "UPDATE messages SET message_id = $2, in_reply_to = $3, refs = $4::text[], subject = $5,"
+    "       from_addr = $6, body_text = $7, body_html = $8, new_text = $9, to_addrs = $10::text[],"
+    "       date_header = $11, robot = $12, problems = $13::text[], remote_images = $14"
+    " WHERE id = $1",
+    14
+};
+static const struct db_stmt st_inbound_done = {
+    "ingest_inbound_done",
+    "UPDATE inbound_mail SET state = 'ingested', error = NULL, processed_at = now(),"
+    "       ticket_id = $2, message_id = $3, summary = $4::jsonb, robot = $5, duplicate = $6,"
+    "       rfc_message_id = $7"
+    " WHERE id = $1",
+    7
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void text_array(struct strbuf *b, char *const *v, size_t n)
+{
+    strbuf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_addc(b, ',');
+        strbuf_addc(b, '"');
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                strbuf_addc(b, '\\');
+            strbuf_addc(b, *p);
+        }
+        strbuf_addc(b, '"');
+    }
+    strbuf_addc(b, '}');
+}
+
+/* problems ("a\nb\n") as a text[] literal */
+static void lines_array(struct strbuf *b, const char *lines)
+{
+    char **v = NULL;
+    size_t n = 0;
+    char *copy = xstrdup(lines ? lines : "");
+    for (char *s = copy, *nl; *s; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (nl)
+            *nl = '\0';
+        v = xrealloc(v, (n + 1) * sizeof(*v));
+        v[n++] = s;
+        if (nl == NULL)
+            break;
+    }
+    text_array(b, v, n);
+    free(v);
+    free(copy);
+}
+
+/* At most max bytes, cut on a UTF-8 character boundary. */
+static char *utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return xstrdup(s);
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return xstrndup(s, max);
+}
+
+static void mark_failed(struct db_conn *c, long long id, const char *why)
+{
+    char sid[32];
+    const char *e = NULL;
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid, why };
+    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'failed', error = $2 WHERE id = $1", 2, p, &e);
+    if (r == NULL)
+        log_error("ingest.mark_failed", "inbound=%lld error=%s", id, e);
+    PQclear(r);
+}
+
+static int load(struct db_conn *c, long long id, struct inbound *in, const char **error_r)
+{
+    char sid[32];
+    const char *e = NULL;
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid };
+    PGresult *r = db_exec_stmt(c, &st_load, p, &e);
+    if (r == NULL)
+        return err_set(error_r, "loading inbound mail %lld: %s", id, e);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(error_r, "inbound mail %lld does not exist", id);
+    }
+    size_t n = 0;
+    in->id = id;
+    in->raw = (char *)PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
+    in->len = n;
+    in->source = xstrdup(PQgetvalue(r, 0, 1));
+    in->state = xstrdup(PQgetvalue(r, 0, 2));
+    in->mailbox_id = atoll(PQgetvalue(r, 0, 3));
+    in->message_id = atoll(PQgetvalue(r, 0, 4));
+    in->ticket_id = atoll(PQgetvalue(r, 0, 5));
+    in->envelope = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+    PQclear(r);
+    if (in->raw == NULL)
+        return err_set(error_r, "inbound mail %lld: cannot decode raw bytes", id);
+    return 0;
+}
+
+/* Recipients to look at: the envelope's, then To/Cc. */
+static void collect_rcpts(const struct inbound *in, const struct mail_msg *m, char ***v, size_t *n)
+{
+    json_t *rc = json_object_get(in->envelope, "rcpt_to");
+    size_t i;
+    json_t *x;
+    json_array_foreach(rc, i, x) {
+        if (json_is_string(x) && *n < 1000) {
+            *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+            (*v)[(*n)++] = xstrdup(json_string_value(x));
+        }
+    }
+    for (size_t k = 0; k < m->nto && *n < 1000; k++) {
+        *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+        (*v)[(*n)++] = xstrdup(m->to[k]);
+    }
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int pick_queue(struct db_conn *c, const struct inbound *in, char *const *rcpts, size_t nrcpt,
+                      const char *default_queue, long long *queue_r, const char **error_r)
+{
+    const char *e = NULL;
+    PGresult *r;
+    *queue_r = 0;
+    if (nrcpt > 0) {
+        char **bases = xcalloc(nrcpt, sizeof(*bases));
+        for (size_t i = 0; i < nrcpt; i++) {
+            bases[i] = xmalloc(strlen(rcpts[i]) + 1);
+            token_base_address(rcpts[i], bases[i], strlen(rcpts[i]) + 1);
+        }
+        struct strbuf arr = STRBUF_INIT;
+        text_array(&arr, bases, nrcpt);
+        const char *p[] = { arr.s };
+        r = db_exec_stmt(c, &st_queue_by_addr, p, &e);
+        strbuf_free(&arr);
+        if (r != NULL) {
+            /* the first recipient (envelope order) that is a queue wins */
+            for (size_t i = 0; i < nrcpt && *queue_r == 0; i++)
+                for (int k = 0; k < PQntuples(r); k++)
+                    if (strcmp(PQgetvalue(r, k, 1), bases[i]) == 0) {
+                        *queue_r = atoll(PQgetvalue(r, k, 0));
+                        break;
+                    }
+            PQclear(r);
+        }
+        free_list(bases, nrcpt);
+        if (r == NULL)
+            return err_set(error_r, "finding the queue: %s", e);
+        if (*queue_r)
+            return 0;
+    }
+    if (in->mailbox_id > 0) {
+        char mb[32];
+        snprintf(mb, sizeof(mb), "%lld", in->mailbox_id);
+        const char *p[] = { mb };
+        r = db_exec_stmt(c, &st_queue_mailbox, p, &e);
+        if (r == NULL)
+            return err_set(error_r, "finding the queue: %s", e);
+        if (PQntuples(r) > 0)
+            *queue_r = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (*queue_r)
+            return 0;
+    }
+    const char *p[] = { default_queue ? default_queue : "" };
+    r = db_exec_stmt(c, &st_queue_default, p, &e);
+    if (r == NULL)
+        return err_set(error_r, "finding the queue: %s", e);
+    if (PQntuples(r) > 0)
+        *queue_r = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (*queue_r == 0)
+        return err_set(error_r, "no queue to put the mail in: create one (atumctl queue add NAME ADDRESS), then atumctl reprocess");
+    return 0;
+}
+
+/* The sender as a user: found by address, or created as a customer. */
+static int sender_user(struct db_conn *c, const char *addr, const char *name, bool org_by_domain,
+                       long long *user_r, long long *org_r, bool *staff_r, const char **error_r)
+{
+    const char *e = NULL;
+    const char *p1[] = { addr };
+    for (int round = 0; round < 2; round++) {
+        PGresult *r = db_exec_stmt(c, &st_user_find, p1, &e);
+        if (r == NULL)
+            return err_set(error_r, "finding sender: %s", e);
+        if (PQntuples(r) > 0) {
+            *user_r = atoll(PQgetvalue(r, 0, 0));
+            *org_r = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
+            *staff_r = strcmp(PQgetvalue(r, 0, 2), "customer") != 0;
+            PQclear(r);
+            return 0;
+        }
+        PQclear(r);
+        if (round == 1)
+            break;
+        const char *p2[] = { addr, name ? name : "", org_by_domain ? "true" : "false" };
+        r = db_exec_stmt(c, &st_user_add, p2, &e);
+        if (r == NULL)
+            return err_set(error_r, "adding sender %s: %s", addr, e);
+        if (PQntuples(r) > 0) {
+            *user_r = atoll(PQgetvalue(r, 0, 0));
+            *org_r = PQgetisnull(r, 0, 1) ? 0 : atoll(PQgetvalue(r, 0, 1));
+            *staff_r = false;
+            PQclear(r);
+            return 0;
+        }
+        PQclear(r);   /* someone else added them just now: read it */
+    }
+    return err_set(error_r, "sender %s could not be found or added", addr);
+}
+
+static int store_attachments(struct db_conn *c, long long message_id, const struct mail_msg *m,
+                             const char **error_r)
+{
+    const char *e = NULL;
+    char mid[32];
+    snprintf(mid, sizeof(mid), "%lld", message_id);
+    for (size_t i = 0; i < m->natt; i++) {
+        const struct mail_attachment *a = &m->att[i];
+        if (a->data == NULL)
+            continue;      /* too large: listed in the summary only */
+        char size[32];
+        snprintf(size, sizeof(size), "%zu", a->size);
+        const char *bp[] = { a->sha256, size, a->data };
+        const int bl[] = { 0, 0, (int)a->size };
+        const int bf[] = { 0, 0, 1 };
+        PGresult *r = db_exec_bin(c,
+            "INSERT INTO attachment_blobs (sha256, size, content) VALUES ($1, $2, $3)"
+            " ON CONFLICT (sha256) DO NOTHING", 3, bp, bl, bf, 0, &e);
+        if (r == NULL)
+            return err_set(error_r, "storing attachment %s: %s", a->filename, e);
+        PQclear(r);
+        const char *ap[] = { mid, a->sha256, a->filename, a->content_type, a->content_id, size,
+                             a->is_inline ? "true" : "false" };
+        r = db_exec(c, "INSERT INTO attachments (message_id, sha256, filename, content_type, content_id,"
+                       " size, inline) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, ap, &e);
+        if (r == NULL)
+            return err_set(error_r, "storing attachment %s: %s", a->filename, e);
+        PQclear(r);
+    }
+    return 0;
+}
+
+static int finish_inbound(struct db_conn *c, const struct inbound *in, long long ticket_id,
+                          long long message_id, const char *summary, const struct mail_msg *m,
+                          bool duplicate, const char **error_r)
+{
+    char sid[32], st[32], sm[32];
+    const char *e = NULL;
+    snprintf(sid, sizeof(sid), "%lld", in->id);
+    snprintf(st, sizeof(st), "%lld", ticket_id);
+    snprintf(sm, sizeof(sm), "%lld", message_id);
+    const char *p[] = { sid, ticket_id ? st : NULL, message_id ? sm : NULL, summary,
+                        mail_robot_name(m->robot), duplicate ? "true" : "false", m->message_id };
+    PGresult *r = db_exec_stmt(c, &st_inbound_done, p, &e);
+    if (r == NULL)
+        return err_set(error_r, "marking inbound mail: %s", e);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- the modes -------------------------------------------------------- */
+
+static int ingest_bounce(struct db_conn *c, struct runtime *rt, const struct inbound *in,
+                         const struct mail_msg *m, const char *summary, const char **error_r)
+{
+    const char *e = NULL;
+    long long ours = 0;
+    if (m->report_original_id) {
+        const char *p[] = { m->report_original_id };
+        PGresult *r = db_exec(c, "SELECT id FROM messages WHERE message_id = $1 AND direction = 'out'",
+                              1, p, &e);
+        if (r == NULL)
+            return err_set(error_r, "bounce lookup: %s", e);
+        if (PQntuples(r) > 0)
+            ours = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    char sid[32], so[32];
+    snprintf(sid, sizeof(sid), "%lld", in->id);
+    snprintf(so, sizeof(so), "%lld", ours);
+    const char *dp[] = { sid };   /* reprocessing replaces earlier rows */
+    PGresult *dr = db_exec(c, "DELETE FROM mail_bounces WHERE inbound_id = $1", 1, dp, &e);
+    if (dr == NULL)
+        return err_set(error_r, "bounce: %s", e);
+    PQclear(dr);
+    const char *rtype = m->report_type ? m->report_type : "bounce";
+    size_t rows = m->ndsn ? m->ndsn : 1;
+    for (size_t i = 0; i < rows; i++) {
+        const struct mail_dsn_rcpt *d = m->ndsn ? &m->dsn[i] : NULL;
+        const char *p[] = { sid, ours ? so : NULL, m->report_original_id, rtype,
+                            d ? d->recipient : NULL, d ? d->action : NULL, d ? d->status : NULL,
+                            d ? d->diagnostic : NULL };
+        PGresult *r = db_exec(c,
+            "INSERT INTO mail_bounces (inbound_id, message_id, original_message_id, report_type,"
+            " recipient, action, status, diagnostic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            8, p, &e);
+        if (r == NULL)
+            return err_set(error_r, "recording bounce: %s", e);
+        PQclear(r);
+    }
+    json_t *ev = json_pack("{s:I, s:o, s:s?}", "inbound_id", (json_int_t)in->id,
+                           "message_id", ours ? json_integer(ours) : json_null(),
+                           "report_type", rtype);
+    char *evs = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    int rc = event_emit(rt, c, "mail.bounced", evs, &e);
+    free(evs);
+    if (rc < 0)
+        return err_set(error_r, "%s", e);
+    return finish_inbound(c, in, 0, 0, summary, m, false, error_r);
+}
+
+static int emit(struct runtime *rt, struct db_conn *c, const char *event, json_t *data,
+                const char **error_r)
+{
+    char *s = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    int rc = event_emit(rt, c, event, s, error_r);
+    free(s);
+    return rc;
+}
+
+static int ingest_message(struct db_conn *c, struct runtime *rt, const struct atum_config *cfg,
+                          const struct inbound *in, const struct mail_msg *m, const char *summary,
+                          const char **error_r)
+{
+    const char *e = NULL;
+    char **rcpts = NULL;
+    size_t nrcpt = 0;
+    int ret = -1;
+    struct strbuf refs = STRBUF_INIT, to = STRBUF_INIT, probs = STRBUF_INIT;
+    char *subject = NULL;
+    PGresult *r = NULL;
+
+    /* one Message-ID, one message */
+    if (m->message_id != NULL && in->message_id == 0) {
+        const char *p[] = { m->message_id };
+        r = db_exec_stmt(c, &st_dup, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "duplicate check: %s", e);
+            goto out;
+        }
+        if (PQntuples(r) > 0) {
+            long long mid = atoll(PQgetvalue(r, 0, 0)), tid = atoll(PQgetvalue(r, 0, 1));
+            PQclear(r);
+            r = NULL;
+            log_info("ingest.duplicate", "inbound=%lld message=%lld ticket=%lld", in->id, mid, tid);
+            ret = finish_inbound(c, in, tid, mid, summary, m, true, error_r);
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+
+    collect_rcpts(in, m, &rcpts, &nrcpt);
+    const char *sender = m->from_addr;
+    const char *env_from = json_string_value(json_object_get(in->envelope, "mail_from"));
+    if (sender == NULL || !email_valid(sender))
+        sender = env_from && email_valid(env_from) ? env_from : UNKNOWN_SENDER;
+
+    struct thread_in ti = { cfg->secret_key, rcpts, nrcpt, m->subject, m->refs, m->nrefs, sender };
+    struct thread_out to_;
+    long long ticket = in->ticket_id;
+    const char *method = "reprocess";
+    if (ticket == 0) {
+        if (thread_find(c, &ti, &to_, error_r) < 0)
+            goto out;
+        ticket = to_.ticket_id;
+        method = to_.method;
+        if (to_.token == TOKEN_INVALID)
+            log_warn("ingest.token_invalid", "inbound=%lld from=%s hint=%s", in->id, sender,
+                     "a reply token that does not verify: not trusted");
+    }
+
+    long long user = 0, org = 0;
+    bool staff = false;
+    char *name = m->from_name ? utf8_cut(m->from_name, 200) : NULL;
+    int urc = sender_user(c, sender, name, cfg->mail_org_by_domain, &user, &org, &staff, error_r);
+    free(name);
+    if (urc < 0)
+        goto out;
+
+    subject = utf8_cut(m->subject[0] ? m->subject : "(no subject)", 998);
+    bool new_ticket = false;
+    long long queue = 0;
+    char st[32], su[32], so[32], sq[32], sid[32];
+    snprintf(sid, sizeof(sid), "%lld", in->id);
+    snprintf(su, sizeof(su), "%lld", user);
+    snprintf(so, sizeof(so), "%lld", org);
+    if (ticket == 0) {
+        if (pick_queue(c, in, rcpts, nrcpt, cfg->mail_default_queue, &queue, error_r) < 0)
+            goto out;
+        snprintf(sq, sizeof(sq), "%lld", queue);
+        const char *p[] = { sq, subject, su, org ? so : NULL };
+        r = db_exec_stmt(c, &st_ticket_new, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "creating ticket: %s", e);
+            goto out;
+        }
+        ticket = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = NULL;
+        new_ticket = true;
+    } else {
+        snprintf(st, sizeof(st), "%lld", ticket);
+        bool reopen = !staff && m->robot == MAIL_ROBOT_NONE && in->message_id == 0;
+        const char *p[] = { st, reopen ? "true" : "false" };
+        r = db_exec_stmt(c, &st_ticket_touch, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "updating ticket %lld: %s", ticket, e);
+            goto out;
+        }
+        if (PQntuples(r) > 0)
+            queue = atoll(PQgetvalue(r, 0, 1));
+        PQclear(r);
+        r = NULL;
+    }
+    snprintf(st, sizeof(st), "%lld", ticket);
+
+    text_array(&refs, m->refs, m->nrefs);
+    text_array(&to, m->to, m->nto);
+    lines_array(&probs, m->problems.s);
+    char remote[16];
+    snprintf(remote, sizeof(remote), "%d", m->remote_images);
+    long long message = in->message_id;
+    if (message == 0) {
+        const char *p[] = { st, sid, su, m->message_id, m->in_reply_to, refs.s, subject, sender,
+                            m->text.s ? m->text.s : "", m->html.len ? m->html.s : NULL,
+                            m->new_text.s ? m->new_text.s : "", to.s, m->date,
+                            mail_robot_name(m->robot), probs.s, remote };
+        r = db_exec_stmt(c, &st_message_new, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "storing message: %s", e);
+            goto out;
+        }
+        message = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = NULL;
+    } else {
+        char sm[32];
+        snprintf(sm, sizeof(sm), "%lld", message);
+        const char *p[] = { sm, m->message_id, m->in_reply_to, refs.s, subject, sender,
+                            m->text.s ? m->text.s : "", m->html.len ? m->html.s : NULL,
+                            m->new_text.s ? m->new_text.s : "", to.s, m->date,
+                            mail_robot_name(m->robot), probs.s, remote };
+        r = db_exec_stmt(c, &st_message_rewrite, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "rewriting message %lld: %s", message, e);
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+        const char *dp[] = { sm };
+        r = db_exec(c, "DELETE FROM attachments WHERE message_id = $1", 1, dp, &e);
+        if (r == NULL) {
+            err_set(error_r, "rewriting message %lld: %s", message, e);
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (store_attachments(c, message, m, error_r) < 0)
+        goto out;
+    if (finish_inbound(c, in, ticket, message, summary, m, false, error_r) < 0)
+        goto out;
+
+    if (in->message_id == 0) {
+        if (new_ticket && emit(rt, c, "ticket.created",
+                json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "ticket_id", (json_int_t)ticket,
+                          "queue_id", (json_int_t)queue, "message_id", (json_int_t)message,
+                          "requester_id", (json_int_t)user, "subject", subject,
+                          "robot", mail_robot_name(m->robot), "source", in->source), error_r) < 0)
+            goto out;
+        if (emit(rt, c, "message.received",
+                json_pack("{s:I, s:I, s:I, s:b, s:b, s:s, s:s}", "ticket_id", (json_int_t)ticket,
+                          "message_id", (json_int_t)message, "author_id", (json_int_t)user,
+                          "new_ticket", new_ticket, "from_staff", staff,
+                          "robot", mail_robot_name(m->robot), "threaded_by", method), error_r) < 0)
+            goto out;
+    }
+    log_info("ingest.done", "inbound=%lld ticket=%lld message=%lld new=%d by=%s robot=%s",
+             in->id, ticket, message, new_ticket, method, mail_robot_name(m->robot));
+    ret = 0;
+out:
+    PQclear(r);
+    free_list(rcpts, nrcpt);
+    strbuf_free(&refs);
+    strbuf_free(&to);
+    strbuf_free(&probs);
+    free(subject);
+    return ret;
+}
+
+/* ---- the job ---------------------------------------------------------- */
+
+int ingest_run(void *state, struct atum_job *job)
+{
+    (void)state;
+    struct job_run *jr = (struct job_run *)job;
+    struct db_conn *c = job->db->conn;
+    struct runtime *rt = job->db->rt;
+    const struct atum_config *cfg = rt->cfg;
+    const struct atum_host *host = plugin_host_table();
+    struct inbound in;
+    struct mail_msg *m = NULL;
+    char *summary = NULL;
+    const char *e = NULL;
+    int rc = ATUM_JOB_RETRY;
+
+    memset(&in, 0, sizeof(in));
+    json_t *pl = json_loads(job->payload, 0, NULL);
+    long long id = (long long)json_integer_value(json_object_get(pl, "inbound_id"));
+    json_decref(pl);
+    if (id <= 0)
+        return host->job_error(job, "payload has no inbound_id"), ATUM_JOB_PERMANENT;
+
+    if (load(c, id, &in, &e) < 0) {
+        host->job_error(job, "%s", e);
+        rc = db_conn_is_up(c) && strstr(e, "does not exist") ? ATUM_JOB_PERMANENT : ATUM_JOB_RETRY;
+        goto out;
+    }
+    if ((long long)in.len > cfg->mail_max_message_size) {
+        char why[160];
+        snprintf(why, sizeof(why), "message of %zu bytes is larger than mail.max_message_size", in.len);
+        mark_failed(c, id, why);
+        host->job_error(job, "%s", why);
+        rc = ATUM_JOB_PERMANENT;
+        goto out;
+    }
+
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    lim.max_attachment = (size_t)cfg->mail_max_attachment;
+    lim.max_header_bytes = (size_t)cfg->mail_max_header_bytes;
+    lim.max_parts = cfg->mail_max_parts;
+    m = mail_parse(in.raw, in.len, &lim);
+    json_t *sj = mail_summary_json(m);
+    summary = json_dumps(sj, JSON_COMPACT);
+    json_decref(sj);
+
+    if (db_begin(c, &e) < 0) {
+        host->job_error(job, "%s", e);
+        goto out;
+    }
+    int r = m->robot == MAIL_ROBOT_BOUNCE && in.message_id == 0
+                ? ingest_bounce(c, rt, &in, m, summary, &e)
+                : ingest_message(c, rt, cfg, &in, m, summary, &e);
+    if (r < 0 || host->job_complete_in_tx(job, &e) < 0) {
+        char state_copy[6];
+        snprintf(state_copy, sizeof(state_copy), "%s", db_last_sqlstate(c));
+        db_rollback(c);
+        host->job_error(job, "%s", e);
+        /* a concurrent copy of the same Message-ID won the race: next
+         * attempt finds it and records a duplicate */
+        if (strcmp(state_copy, "23505") == 0)
+            host->job_retry_in(job, 0.2);
+        if (strstr(e, "no queue to put the mail in") != NULL)
+            rc = ATUM_JOB_PERMANENT;
+        goto out;
+    }
+    if (db_commit(c, &e) < 0) {
+        host->job_error(job, "commit: %s", e);
+        goto out;
+    }
+    metrics_counter_add("atum_mail_ingested_total", m->robot == MAIL_ROBOT_BOUNCE ? "kind=\"bounce\"" : "kind=\"message\"", 1);
+    rc = ATUM_JOB_DONE;
+out:
+    if (rc != ATUM_JOB_DONE && (rc == ATUM_JOB_PERMANENT || job->attempt >= job->max_attempts)
+        && db_conn_is_up(c))
+        mark_failed(c, id, jr->error[0] ? jr->error : "ingest failed");
+    free(summary);
+    mail_msg_free(&m);
+    inbound_free(&in);
+    return rc;
+}
+
+int ingest_register(struct runtime *rt, const char **error_r)
+{
+    return jobkind_register(&rt->kinds, INBOUND_INGEST_KIND, "core", ingest_run, NULL, 5, 0, error_r);
+}
+
+int ingest_reprocess(struct db_conn *c, long long inbound_id, const char **error_r)
+{
+    const char *e = NULL;
+    char sid[32], key[48], payload[64];
+    snprintf(sid, sizeof(sid), "%lld", inbound_id);
+    snprintf(key, sizeof(key), "ingest:%lld", inbound_id);
+    snprintf(payload, sizeof(payload), "{\"inbound_id\":%lld}", inbound_id);
+    if (db_begin(c, &e) < 0)
+        return err_set(error_r, "%s", e);
+    const char *p[] = { sid };
+    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'queued', error = NULL WHERE id = $1"
+                             " RETURNING id", 1, p, &e);
+    if (r == NULL || PQntuples(r) == 0) {
+        PQclear(r);
+        db_rollback(c);
+        return err_set(error_r, r ? "no inbound mail %lld" : "reprocess %lld: %s", inbound_id, e);
+    }
+    PQclear(r);
+    const char *k[] = { key };
+    r = db_exec(c, "UPDATE jobs SET state = 'available', attempts = 0, run_at = now(), last_error = NULL"
+                   " WHERE unique_key = $1 AND state = 'dead' RETURNING id", 1, k, &e);
+    if (r == NULL) {
+        db_rollback(c);
+        return err_set(error_r, "reprocess %lld: %s", inbound_id, e);
+    }
+    bool requeued = PQntuples(r) > 0;
+    PQclear(r);
+    if (requeued) {
+        db_want_notify(c);
+    } else {
+        struct atum_job_spec s = { .kind = INBOUND_INGEST_KIND, .payload = payload, .priority = 50,
+                                   .max_attempts = 5, .unique_key = key };
+        if (queue_enqueue(c, &s, NULL, &e) < 0) {
+            db_rollback(c);
+            return err_set(error_r, "reprocess %lld: %s", inbound_id, e);
+        }
+    }
+    if (db_commit(c, &e) < 0)
+        return err_set(error_r, "reprocess %lld: %s", inbound_id, e);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* mail/thread.c -- see mail/thread.h. */
+#include "config.h"
+#include "mail/thread.h"
+#include "err.h"
+#include "strbuf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+long long thread_subject_tag(const char *s)
+{
+    for (const char *p = s ? strstr(s, "[#") : NULL; p; p = strstr(p + 2, "[#")) {
+        char *end;
+        if (!isdigit((unsigned char)p[2]))
+            continue;
+        long long n = strtoll(p + 2, &end, 10);
+        if (*end == ']' && n > 0)
+            return n;
+    }
+    return 0;
+}
+
+static const struct db_stmt st_ticket_exists = {
+    "thread_ticket_exists", "SELECT 1 FROM tickets WHERE id = $1", 1
+};
+
+/* The sender may use the tag when the ticket is theirs, they wrote on it,
+ * or they are staff. */
+static const struct db_stmt st_tag_allowed = {
+    "thread_tag_allowed",
+    "SELECT 1 FROM tickets t"
+    " WHERE t.id = $1 AND ("
+    "   EXISTS (SELECT 1 FROM users u WHERE u.id = t.requester_id AND lower(u.email) = lower($2))"
+    "   OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND lower(m.from_addr) = lower($2))"
+    "   OR EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower($2) AND u.role <> 'customer'))",
+    2
+};
+
+static const struct db_stmt st_by_refs = {
+    "thread_by_refs",
+    "SELECT ticket_id FROM messages WHERE message_id = ANY($1::text[])"
+    " ORDER BY created_at DESC, id DESC LIMIT 1",
+    1
+};
+
+static void text_array(struct strbuf *b, char *const *v, size_t n)
+{
+    strbuf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_addc(b, ',');
+        strbuf_addc(b, '"');
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                strbuf_addc(b, '\\');
+            strbuf_addc(b, *p);
+        }
+        strbuf_addc(b, '"');
+    }
+    strbuf_addc(b, '}');
+}
+
+int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out *out,
+                const char **error_r)
+{
+    const char *e = NULL;
+    char sid[32];
+    memset(out, 0, sizeof(*out));
+    out->method = "new";
+
+    /* 1. reply token */
+    for (size_t i = 0; i < in->nrcpt; i++) {
+        long long t = 0;
+        enum token_status st = token_from_address(in->secret, in->rcpts[i], &t);
+        if (st == TOKEN_INVALID && out->token == TOKEN_NONE)
+            out->token = TOKEN_INVALID;
+        if (st != TOKEN_VALID)
+            continue;
+        out->token = TOKEN_VALID;
+        out->token_ticket = t;
+        snprintf(sid, sizeof(sid), "%lld", t);
+        const char *p[] = { sid };
+        PGresult *r = db_exec_stmt(c, &st_ticket_exists, p, &e);
+        if (r == NULL)
+            return err_set(error_r, "threading: %s", e);
+        bool exists = PQntuples(r) > 0;
+        PQclear(r);
+        if (exists) {
+            out->ticket_id = t;
+            out->method = "token";
+            return 0;
+        }
+    }
+    /* 2. [#N] in the subject */
+    long long tag = thread_subject_tag(in->subject);
+    if (tag > 0 && in->sender != NULL) {
+        snprintf(sid, sizeof(sid), "%lld", tag);
+        const char *p[] = { sid, in->sender };
+        PGresult *r = db_exec_stmt(c, &st_tag_allowed, p, &e);
+        if (r == NULL)
+            return err_set(error_r, "threading: %s", e);
+        bool ok = PQntuples(r) > 0;
+        PQclear(r);
+        if (ok) {
+            out->ticket_id = tag;
+            out->method = "subject";
+            return 0;
+        }
+    }
+    /* 3. In-Reply-To / References */
+    if (in->nrefs > 0) {
+        struct strbuf arr = STRBUF_INIT;
+        text_array(&arr, in->refs, in->nrefs);
+        const char *p[] = { arr.s };
+        PGresult *r = db_exec_stmt(c, &st_by_refs, p, &e);
+        strbuf_free(&arr);
+        if (r == NULL)
+            return err_set(error_r, "threading: %s", e);
+        if (PQntuples(r) > 0) {
+            out->ticket_id = atoll(PQgetvalue(r, 0, 0));
+            out->method = "references";
+        }
+        PQclear(r);
+    }
+    return 0;
+}

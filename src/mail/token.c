@@ -1,0 +1,93 @@
+/* mail/token.c -- see mail/token.h. */
+#include "config.h"
+#include "mail/token.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void mac_for(const char *secret, long long id, char out[TOKEN_MAC_LEN + 1])
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    char msg[48];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int n = snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, md, &mdlen);
+    /* 5 bits per character from the front of the digest */
+    unsigned acc = 0;
+    int bits = 0, k = 0;
+    for (unsigned i = 0; i < mdlen && k < TOKEN_MAC_LEN; i++) {
+        acc = (acc << 8) | md[i];
+        bits += 8;
+        while (bits >= 5 && k < TOKEN_MAC_LEN) {
+            bits -= 5;
+            out[k++] = b32[(acc >> bits) & 31];
+        }
+    }
+    out[k] = '\0';
+}
+
+int token_make(const char *secret, long long ticket_id, char *out, size_t size)
+{
+    if (secret == NULL || *secret == '\0' || ticket_id <= 0)
+        return -1;
+    char mac[TOKEN_MAC_LEN + 1];
+    mac_for(secret, ticket_id, mac);
+    snprintf(out, size, "t%lld.%s", ticket_id, mac);
+    return 0;
+}
+
+enum token_status token_from_address(const char *secret, const char *addr, long long *ticket_r)
+{
+    if (addr == NULL)
+        return TOKEN_NONE;
+    const char *at = strrchr(addr, '@');
+    const char *plus = strchr(addr, '+');
+    if (plus == NULL || (at && plus > at))
+        return TOKEN_NONE;
+    const char *p = plus + 1;
+    if (*p != 't' && *p != 'T')
+        return TOKEN_NONE;
+    p++;
+    if (!isdigit((unsigned char)*p))
+        return TOKEN_NONE;
+    char *end;
+    long long id = strtoll(p, &end, 10);
+    if (*end != '.' || id <= 0)
+        return TOKEN_NONE;
+    const char *mac = end + 1;
+    size_t ml = at ? (size_t)(at - mac) : strlen(mac);
+    if (secret == NULL || *secret == '\0' || ml != TOKEN_MAC_LEN)
+        return TOKEN_INVALID;
+    char want[TOKEN_MAC_LEN + 1], got[TOKEN_MAC_LEN + 1];
+    mac_for(secret, id, want);
+    for (size_t i = 0; i < ml; i++)
+        got[i] = (char)tolower((unsigned char)mac[i]);
+    got[ml] = '\0';
+    if (CRYPTO_memcmp(want, got, TOKEN_MAC_LEN) != 0)
+        return TOKEN_INVALID;
+    *ticket_r = id;
+    return TOKEN_VALID;
+}
+
+void token_base_address(const char *addr, char *out, size_t size)
+{
+    size_t k = 0;
+    const char *at = strrchr(addr, '@');
+    const char *plus = strchr(addr, '+');
+    bool skipping = false;
+    for (const char *p = addr; *p && k + 1 < size; p++) {
+        if (p == plus && (at == NULL || plus < at))
+            skipping = true;
+        if (p == at)
+            skipping = false;
+        if (!skipping)
+            out[k++] = (char)tolower((unsigned char)*p);
+    }
+    out[k] = '\0';
+}

@@ -1,0 +1,31 @@
+/*
+ * mail/token.h -- reply tokens: which ticket a reply belongs to, in a form
+ * nobody can forge.
+ *
+ * A token is "t<ticket>.<mac>", mac = the first 12 characters of the
+ * lower-case base32 HMAC-SHA256 of "atum-reply:<ticket>" under the server
+ * secret (core.secret_key).  Outgoing mail carries it as a subaddress of
+ * the queue address (support+t123.k4f9x2ab7q3m@example.com); a reply
+ * addressed there names its ticket, checked in constant time.
+ */
+#ifndef ATUM_MAIL_TOKEN_H
+#define ATUM_MAIL_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TOKEN_MAC_LEN 12
+
+/* Writes the token for a ticket ("t42.abc..."); -1 without a secret. */
+int token_make(const char *secret, long long ticket_id, char *out, size_t size);
+
+enum token_status { TOKEN_NONE = 0, TOKEN_VALID = 1, TOKEN_INVALID = -1 };
+
+/* Looks at the +detail of an address.  TOKEN_VALID sets *ticket_r;
+ * TOKEN_INVALID is a token-shaped detail whose MAC does not verify. */
+enum token_status token_from_address(const char *secret, const char *addr, long long *ticket_r);
+
+/* The address without its +detail, lower case: "support@example.com". */
+void token_base_address(const char *addr, char *out, size_t size);
+
+#endif
