@@ -24,6 +24,7 @@
 #include "runtime.h"
 #include "util.h"
 #include "web/server.h"
+#include "mail/smtpd.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -51,6 +52,7 @@ struct atumd {
     struct db_pool *pool;
     struct worker_pool *workers;
     struct web_server *web;
+    struct smtpd *smtp;
     long long last_heartbeat_ms;
 };
 
@@ -173,6 +175,9 @@ static void warn_restart_needed(const struct atum_config *a, const struct atum_c
         log_warn("reload.needs_restart", "key=%s", "web.listen/web.threads");
     if (a->pool_size != b->pool_size)
         log_warn("reload.needs_restart", "key=%s", "db.pool_size");
+    if (strcmp(a->smtp_listen, b->smtp_listen) != 0 || strcmp(a->smtp_mode, b->smtp_mode) != 0
+        || strcmp(a->smtp_tls_cert, b->smtp_tls_cert) != 0)
+        log_warn("reload.needs_restart", "key=%s", "smtp.*");
 }
 
 static void reload(struct atumd *d)
@@ -348,9 +353,30 @@ int main(int argc, char **argv)
         log_error("atumd.fatal", "error=%s", e);
         goto out_workers;
     }
+    if (d.cfg->smtp_listen[0] != '\0') {
+        struct smtpd_opts so = {
+            .listen = d.cfg->smtp_listen,
+            .lmtp = strcmp(d.cfg->smtp_mode, "lmtp") == 0,
+            .hostname = d.cfg->smtp_hostname,
+            .max_connections = d.cfg->smtp_max_connections,
+            .max_recipients = d.cfg->smtp_max_recipients,
+            .max_message_size = d.cfg->mail_max_message_size,
+            .max_line = d.cfg->smtp_max_line,
+            .idle_timeout_ms = d.cfg->smtp_idle_timeout_ms,
+            .tls_cert = d.cfg->smtp_tls_cert,
+            .tls_key = d.cfg->smtp_tls_key,
+            .db = d.dbp,
+            .db_connections = d.cfg->pool_size,
+        };
+        if (smtpd_start(&d.smtp, &so, &e) < 0) {
+            log_error("atumd.fatal", "error=%s", e);
+            web_stop(&d.web);
+            goto out_workers;
+        }
+    }
     maintenance(&d);
-    log_info("atumd.ready", "node=%s web=http://%s workers=%d", d.node_id, d.cfg->web_listen,
-             d.cfg->workers);
+    log_info("atumd.ready", "node=%s web=http://%s smtp=%s workers=%d", d.node_id, d.cfg->web_listen,
+             d.cfg->smtp_listen[0] ? d.cfg->smtp_listen : "off", d.cfg->workers);
 
     for (;;) {
         int sig = wait_signal(&sigs, d.cfg->maintenance_interval_ms);
@@ -364,6 +390,7 @@ int main(int argc, char **argv)
             maintenance(&d);
     }
     exit_code = 0;
+    smtpd_stop(&d.smtp);       /* first: no new mail is accepted */
     web_stop(&d.web);
 out_workers:
     if (worker_pool_stop(&d.workers, d.cfg->shutdown_timeout_ms) < 0) {
