@@ -25,6 +25,7 @@
 #include "util.h"
 #include "web/server.h"
 #include "mail/smtpd.h"
+#include "mail/imap.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -53,6 +54,7 @@ struct atumd {
     struct worker_pool *workers;
     struct web_server *web;
     struct smtpd *smtp;
+    struct imap_manager *imap;
     long long last_heartbeat_ms;
 };
 
@@ -374,6 +376,24 @@ int main(int argc, char **argv)
             goto out_workers;
         }
     }
+    if (d.cfg->imap_enabled) {
+        struct imap_opts io = {
+            .db = d.dbp,
+            .node_id = d.node_id,
+            .idle_refresh_ms = d.cfg->imap_idle_refresh_ms,
+            .timeout_ms = d.cfg->imap_timeout_ms,
+            .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
+            .rescan_ms = d.cfg->imap_rescan_ms,
+            .ca_file = d.cfg->imap_ca_file,
+            .max_message_size = d.cfg->mail_max_message_size,
+        };
+        if (imap_start(&d.imap, &io, &e) < 0) {
+            log_error("atumd.fatal", "error=%s", e);
+            smtpd_stop(&d.smtp);
+            web_stop(&d.web);
+            goto out_workers;
+        }
+    }
     maintenance(&d);
     log_info("atumd.ready", "node=%s web=http://%s smtp=%s workers=%d", d.node_id, d.cfg->web_listen,
              d.cfg->smtp_listen[0] ? d.cfg->smtp_listen : "off", d.cfg->workers);
@@ -391,6 +411,7 @@ int main(int argc, char **argv)
     }
     exit_code = 0;
     smtpd_stop(&d.smtp);       /* first: no new mail is accepted */
+    imap_stop(&d.imap);
     web_stop(&d.web);
 out_workers:
     if (worker_pool_stop(&d.workers, d.cfg->shutdown_timeout_ms) < 0) {
