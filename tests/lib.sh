@@ -42,3 +42,32 @@ finish() {
     echo "$T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# ---- atumd in tests ------------------------------------------------------
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# atumd_start CONF LOG: starts atumd in the background (ATUMD_PID) and waits
+# until its web server answers /healthz on WEBPORT.
+atumd_start() {
+    "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    ATUMD_PID=$!
+    wait_until 20 curl -sf "http://127.0.0.1:$WEBPORT/healthz"
+}
+
+atumd_stop() {
+    [ -n "${ATUMD_PID:-}" ] || return 0
+    kill -TERM "$ATUMD_PID" 2>/dev/null
+    wait "$ATUMD_PID" 2>/dev/null
+    local rc=$?
+    ATUMD_PID=
+    return $rc
+}
+
+# make_cert DIR: a self-signed certificate for localhost / 127.0.0.1
+make_cert() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1
+}

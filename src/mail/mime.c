@@ -679,7 +679,9 @@ static void close_truncated_multipart(struct mail_msg *m, struct strbuf *buf)
         snprintf(close, sizeof(close), "\n--%s--", boundary);
         if (memmem(buf->s, buf->len, delim, strlen(delim)) != NULL
             && memmem(buf->s, buf->len, close, strlen(close)) == NULL) {
-            strbuf_addf(buf, "\n--%s--\n", boundary);
+            /* in the buffer's own line ending, or libetpan misses it */
+            bool crlf = memmem(buf->s, buf->len, "\r\n", 2) != NULL;
+            strbuf_addf(buf, crlf ? "\r\n--%s--\r\n" : "\n--%s--\n", boundary);
             problem(m, "missing final MIME boundary (message truncated?)");
         }
     }
