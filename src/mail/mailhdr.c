@@ -187,21 +187,28 @@ int mailhdr_prepare(const char *raw, size_t len, size_t max_header_bytes,
     const char *buf = raw;
     size_t pos = 0;
 
-    /* bare CR line ends (old Mac mail) would hide every line from the parser */
-    bool bare_cr = false;
-    for (size_t i = 0; i < len && !bare_cr; i++)
-        bare_cr = raw[i] == '\r' && (i + 1 >= len || raw[i + 1] != '\n');
-    if (bare_cr) {
+    /* One line ending for the parser: LF.  Mail arrives with CRLF, with
+     * LF, with both (an LF file sent by a client that appends CRLF) and
+     * with bare CR (old Mac mail, which would hide every line); libetpan
+     * loses parts when they are mixed. */
+    bool bare_cr = false, any_cr = false;
+    for (size_t i = 0; i < len && !bare_cr; i++) {
+        if (raw[i] == '\r') {
+            any_cr = true;
+            bare_cr = i + 1 >= len || raw[i + 1] != '\n';
+        }
+    }
+    if (any_cr) {
         strbuf_reserve(&fixed, len);
         for (size_t i = 0; i < len; i++) {
-            if (raw[i] == '\r' && (i + 1 >= len || raw[i + 1] != '\n'))
-                strbuf_addc(&fixed, '\n');
-            else
-                strbuf_addc(&fixed, raw[i]);
+            if (raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
+                continue;                        /* CRLF -> LF */
+            strbuf_addc(&fixed, raw[i] == '\r' ? '\n' : raw[i]);
         }
         buf = fixed.s;
         len = fixed.len;
-        strbuf_adds(problems, "bare CR line endings\n");
+        if (bare_cr)
+            strbuf_adds(problems, "bare CR line endings\n");
     }
     /* leading blank lines, then an mbox "From " separator */
     while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r'))

@@ -679,9 +679,16 @@ static void close_truncated_multipart(struct mail_msg *m, struct strbuf *buf)
         snprintf(close, sizeof(close), "\n--%s--", boundary);
         if (memmem(buf->s, buf->len, delim, strlen(delim)) != NULL
             && memmem(buf->s, buf->len, close, strlen(close)) == NULL) {
-            /* in the buffer's own line ending, or libetpan misses it */
-            bool crlf = memmem(buf->s, buf->len, "\r\n", 2) != NULL;
-            strbuf_addf(buf, crlf ? "\r\n--%s--\r\n" : "\n--%s--\n", boundary);
+            /* a last delimiter with nothing after it goes, then close
+             * (the buffer uses LF) */
+            size_t end = buf->len, dl = strlen(delim);
+            while (end > 0 && buf->s[end - 1] == '\n')
+                end--;
+            if (end >= dl && memcmp(buf->s + end - dl, delim, dl) == 0) {
+                buf->len = end - dl;
+                buf->s[buf->len] = '\0';
+            }
+            strbuf_addf(buf, "\n--%s--\n", boundary);
             problem(m, "missing final MIME boundary (message truncated?)");
         }
     }
