@@ -7,7 +7,7 @@
 ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
   libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
   libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev check postgresql postgresql-client python3 curl"
-ATUM_TEST_PACKAGES="procps"
+ATUM_TEST_PACKAGES="procps swaks dovecot-imapd python3-minimal openssl"
 
 ensure_packages() {
     local missing=() p

@@ -142,6 +142,59 @@ START_TEST(corpus_matches_expect)
 }
 END_TEST
 
+/* The same mail with LF, CRLF, or LF plus the CRLF a client appends reads
+ * the same: line endings change in transit. */
+START_TEST(line_endings_do_not_matter)
+{
+    const char *dir = getenv("ATUM_MAIL_TESTDATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/EXPECT.tsv", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char *line = NULL;
+    size_t cap = 0;
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    getline(&line, &cap, f);
+    int differ = 0;
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\t")] = '\0';
+        snprintf(path, sizeof(path), "%s/%s", dir, line);
+        size_t len;
+        char *raw = slurp(path, &len);
+        struct strbuf lf = STRBUF_INIT, crlf = STRBUF_INIT, tail = STRBUF_INIT;
+        for (size_t i = 0; i < len; i++) {
+            if (raw[i] == '\r')
+                continue;
+            strbuf_addc(&lf, raw[i]);
+            if (raw[i] == '\n')
+                strbuf_addc(&crlf, '\r');
+            strbuf_addc(&crlf, raw[i]);
+        }
+        strbuf_add(&tail, lf.s, lf.len);
+        strbuf_adds(&tail, "\r\n");
+        struct mail_msg *m0 = mail_parse(raw, len, &lim);
+        struct strbuf *variants[] = { &lf, &crlf, &tail };
+        for (int v = 0; v < 3; v++) {
+            struct mail_msg *m1 = mail_parse(variants[v]->s, variants[v]->len, &lim);
+            if (strcmp(m0->subject, m1->subject) != 0 || m0->natt != m1->natt || m0->robot != m1->robot) {
+                fprintf(stderr, "FAIL: %s reads differently in variant %d\n", line, v);
+                differ++;
+            }
+            mail_msg_free(&m1);
+        }
+        mail_msg_free(&m0);
+        strbuf_free(&lf);
+        strbuf_free(&crlf);
+        strbuf_free(&tail);
+        free(raw);
+    }
+    free(line);
+    fclose(f);
+    ck_assert_int_eq(differ, 0);
+}
+END_TEST
+
 START_TEST(encoded_words)
 {
     struct strbuf o = STRBUF_INIT;
@@ -416,6 +469,7 @@ int main(void)
     TCase *tc = tcase_create("mime");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, corpus_matches_expect);
+    tcase_add_test(tc, line_endings_do_not_matter);
     tcase_add_test(tc, encoded_words);
     tcase_add_test(tc, rfc2231_parameters);
     tcase_add_test(tc, charsets);
