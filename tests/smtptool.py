@@ -71,8 +71,12 @@ def cmd_send(args):
         s.quit()
 
 
+RUN = uuid.uuid4().hex
+
+
 def make_mail(n):
-    mid = "<%s.%d@blast.example>" % (uuid.uuid4().hex, n)
+    # the same mail keeps its Message-ID when it is sent again
+    mid = "<%s.%d@blast.example>" % (RUN, n)
     body = ("Line %d of a support request about the printer.\r\n" % n) * (1 + (n * 37) % 200)
     return mid, ("From: Customer %d <c%d@blast.example>\r\nTo: support@example.com\r\n"
                  "Subject: Crash test %d\r\nMessage-ID: %s\r\n\r\n%s" % (n, n % 50, n, mid, body)).encode()

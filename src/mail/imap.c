@@ -75,11 +75,18 @@ static void record(struct poller *p, const char *error)
     char sid[32];
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", p->id);
-    const char *params[] = { sid, error, p->mgr->node_id };
-    PGresult *r = db_exec(p->db,
-        error ? "UPDATE mailboxes SET last_error = $2, locked_by = $3 WHERE id = $1"
-              : "UPDATE mailboxes SET last_error = NULL, last_ok_at = now(), locked_by = $3 WHERE id = $1",
-        error ? 3 : 3, params, &e);
+    PGresult *r;
+    if (error != NULL) {
+        const char *params[] = { sid, error, p->mgr->node_id };
+        r = db_exec(p->db, "UPDATE mailboxes SET last_error = $2, locked_by = $3 WHERE id = $1",
+                    3, params, &e);
+    } else {
+        const char *params[] = { sid, p->mgr->node_id };
+        r = db_exec(p->db, "UPDATE mailboxes SET last_error = NULL, last_ok_at = now(), locked_by = $2"
+                           " WHERE id = $1", 2, params, &e);
+    }
+    if (r == NULL)
+        log_warn("imap.record_failed", "error=%s", e);
     PQclear(r);
 }
 
@@ -568,6 +575,14 @@ static void *poller_main(void *arg)
         disconnect(p);
     }
     disconnect(p);
+    if (locked && db_conn_is_up(p->db)) {
+        char sid[32];
+        snprintf(sid, sizeof(sid), "%lld", p->id);
+        const char *params[] = { sid, p->mgr->node_id };
+        PGresult *r = db_exec(p->db, "UPDATE mailboxes SET locked_by = NULL WHERE id = $1 AND locked_by = $2",
+                              2, params, &e);
+        PQclear(r);
+    }
     db_conn_free(&p->db);    /* closes the connection: the lock goes with it */
     log_context_clear();
     atomic_store(&p->exited, true);

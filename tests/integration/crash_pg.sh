@@ -1,0 +1,54 @@
+#!/bin/bash
+# crash_pg.sh -- kill -9 atumd (twice) while 1,000 mails arrive over SMTP
+# from 8 clients: every mail that got a 250 is a message afterwards,
+# exactly once; mails that got no 250 are sent again by the clients.
+set -u
+. "$ATUM_SRCDIR/tests/lib.sh"
+T=$ATUM_TEST_TMP
+PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
+WEBPORT=$(free_port)
+SMTPPORT=$(free_port)
+cat >"$T/atum.conf" <<CONF
+[core]
+database_url = $ATUM_TEST_DATABASE_URL
+secret_key = test-secret
+workers = 2
+[queue]
+lease = 3s
+maintenance_interval = 500ms
+[web]
+listen = 127.0.0.1:$WEBPORT
+[smtp]
+listen = 127.0.0.1:$SMTPPORT
+[imap]
+enabled = no
+CONF
+export ATUM_CONFIG=$T/atum.conf
+"$ATUM_BUILDDIR/atumctl" migrate >/dev/null
+"$ATUM_BUILDDIR/atumctl" queue add support support@example.com >/dev/null
+atumd_start "$T/atum.conf" "$T/atumd.log" || exit 1
+
+/usr/bin/python3 "$ATUM_SRCDIR/tests/smtptool.py" blast "$SMTPPORT" support@example.com 1000 8 "$T/accepted" 240 >"$T/blast.out" 2>&1 &
+BLAST=$!
+# kill when about 15 %, 45 % and 75 % are through, whatever the speed
+for at in 150 450 750; do
+    wait_until 60 bash -c "[ \$(grep -c '' '$T/accepted' 2>/dev/null || echo 0) -ge $at ]"
+    kill -KILL "$ATUMD_PID"; wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
+    echo "    killed atumd after $(grep -c '' "$T/accepted") acknowledged mails"
+    sleep 0.5
+    atumd_start "$T/atum.conf" "$T/atumd.log" || { echo "restart failed"; exit 1; }
+done
+wait "$BLAST"
+check "the clients got a 250 for all 1,000 mails (retrying what was not acknowledged)" grep -qx "left 0" "$T/blast.out"
+check "1,000 distinct Message-IDs were acknowledged" bash -c "[ \"\$(sort -u '$T/accepted' | grep -c '')\" = 1000 ]"
+sed 's/^<//; s/>$//' "$T/accepted" | sort -u >"$T/want"
+check "every acknowledged mail became a message" wait_until 120 bash -c \
+    "$PSQL -c \"SELECT message_id FROM messages WHERE message_id LIKE '%@blast.example'\" | sort >'$T/have'; cmp -s '$T/want' '$T/have'"
+check "exactly once: no Message-ID twice among messages" bash -c \
+    "[ \"\$($PSQL -c \"SELECT count(*) - count(DISTINCT message_id) FROM messages WHERE message_id LIKE '%@blast.example'\")\" = 0 ]"
+check "re-sent copies were recognised as duplicates, nothing failed" bash -c \
+    "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE state <> 'ingested'\")\" = 0 ]"
+dups=$($PSQL -c "SELECT count(*) FROM inbound_mail WHERE duplicate")
+echo "    stored copies recognised as duplicates: $dups"
+check "atumd stops cleanly" atumd_stop
+finish
