@@ -120,7 +120,7 @@ static const struct db_stmt st_message_rewrite = {
 };
 static const struct db_stmt st_inbound_done = {
     "ingest_inbound_done",
-    "UPDATE inbound_mail SET state = 'ingested', error = NULL, processed_at = now(),"
+    "UPDATE inbound_mail SET state = 'ingested', error = NULL, processed_at = clock_timestamp(),"
     "       ticket_id = $2, message_id = $3, summary = $4::jsonb, robot = $5, duplicate = $6,"
     "       rfc_message_id = $7"
     " WHERE id = $1",

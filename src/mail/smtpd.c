@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -574,6 +575,9 @@ static void *accept_main(void *arg)
         ss->srv = s;
         ss->fd = fd;
         snprintf(ss->peer, sizeof(ss->peer), "%s:%s", host, serv);
+        /* replies are small and flushed on purpose: no Nagle delay */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct timeval tv = { (time_t)(s->o.idle_timeout_ms / 1000), 0 };
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));   /* TLS handshake */
