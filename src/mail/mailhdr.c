@@ -200,11 +200,14 @@ int mailhdr_prepare(const char *raw, size_t len, size_t max_header_bytes,
     }
     if (any_cr) {
         strbuf_reserve(&fixed, len);
+        char *o = fixed.s;
         for (size_t i = 0; i < len; i++) {
             if (raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
                 continue;                        /* CRLF -> LF */
-            strbuf_addc(&fixed, raw[i] == '\r' ? '\n' : raw[i]);
+            *o++ = raw[i] == '\r' ? '\n' : raw[i];
         }
+        fixed.len = (size_t)(o - fixed.s);
+        fixed.s[fixed.len] = '\0';
         buf = fixed.s;
         len = fixed.len;
         if (bare_cr)

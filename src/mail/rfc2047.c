@@ -34,6 +34,7 @@ void decode_base64(const char *in, size_t len, struct strbuf *out)
     unsigned acc = 0;
     int bits = 0;
     strbuf_reserve(out, len * 3 / 4 + 4);
+    unsigned char *o = (unsigned char *)out->s + out->len;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
         if (c == '=')
@@ -44,9 +45,11 @@ void decode_base64(const char *in, size_t len, struct strbuf *out)
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            strbuf_addc(out, (char)((acc >> bits) & 0xFF));
+            *o++ = (unsigned char)((acc >> bits) & 0xFF);
         }
     }
+    out->len = (size_t)((char *)o - out->s);
+    out->s[out->len] = '\0';
 }
 
 void decode_qp(const char *in, size_t len, int header_mode, struct strbuf *out)
