@@ -180,6 +180,9 @@ static void warn_restart_needed(const struct atum_config *a, const struct atum_c
     if (strcmp(a->smtp_listen, b->smtp_listen) != 0 || strcmp(a->smtp_mode, b->smtp_mode) != 0
         || strcmp(a->smtp_tls_cert, b->smtp_tls_cert) != 0)
         log_warn("reload.needs_restart", "key=%s", "smtp.*");
+    if (a->imap_enabled != b->imap_enabled || strcmp(a->imap_ca_file, b->imap_ca_file) != 0
+        || a->imap_idle_refresh_ms != b->imap_idle_refresh_ms)
+        log_warn("reload.needs_restart", "key=%s", "imap.*");
 }
 
 static void reload(struct atumd *d)
@@ -305,6 +308,9 @@ int main(int argc, char **argv)
         goto out_cfg;
     }
     node_make_id(d.node_id, sizeof(d.node_id), d.cfg->node_name);
+    if (d.cfg->secret_key == NULL || d.cfg->secret_key[0] == '\0')
+        log_warn("atumd.no_secret_key", "hint=%s",
+                 "core.secret_key (or ATUM_CORE_SECRET_KEY) is not set: reply tokens are not recognised");
     log_info("atumd.starting", "version=%s node=%s config=%s", PACKAGE_VERSION, d.node_id, conf_path);
 
     fill_db_params(&d, "atumd");
