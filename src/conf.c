@@ -34,7 +34,7 @@ struct conf_def {
 static const struct conf_def conf_defs[] = {
     { "core", "database_url", CT_STR, OFF(database_url), "postgresql:///atum", 0, 0, NULL },
     { "core", "node_name", CT_STR, OFF(node_name), NULL, 0, 0, NULL },
-    { "core", "workers", CT_INT, OFF(workers), "4", 1, 256, NULL },
+    { "core", "workers", CT_INT, OFF(workers), "8", 1, 256, NULL },
     { "core", "plugin_dir", CT_STR, OFF(plugin_dir), PLUGIN_DIR, 0, 0, NULL },
     { "core", "log_level", CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error" },
     { "core", "log_target", CT_ENUM, OFF(log_target), "stderr", 0, 0, "stderr|syslog" },

@@ -248,15 +248,16 @@ static bool is_prepared(const struct db_conn *c, const char *name)
     return false;
 }
 
-PGresult *db_exec_stmt(struct db_conn *c, const struct db_stmt *stmt,
-                       const char *const *params, const char **error_r)
+PGresult *db_exec_stmt_bin(struct db_conn *c, const struct db_stmt *stmt,
+                           const char *const *params, const int *lengths, const int *formats,
+                           const char **error_r)
 {
     if (require_conn(c, error_r) < 0)
         return NULL;
     if (!is_prepared(c, stmt->name)) {
         if (c->nprepared >= DB_MAX_PREPARED) {
             /* not expected: fall back to an unnamed statement */
-            return db_exec(c, stmt->sql, stmt->nparams, params, error_r);
+            return db_exec_bin(c, stmt->sql, stmt->nparams, params, lengths, formats, 0, error_r);
         }
         PGresult *pr = check_result(c, PQprepare(c->pg, stmt->name, stmt->sql, stmt->nparams, NULL),
                                     error_r);
@@ -265,8 +266,14 @@ PGresult *db_exec_stmt(struct db_conn *c, const struct db_stmt *stmt,
         PQclear(pr);
         c->prepared[c->nprepared++] = stmt->name;
     }
-    PGresult *res = PQexecPrepared(c->pg, stmt->name, stmt->nparams, params, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(c->pg, stmt->name, stmt->nparams, params, lengths, formats, 0);
     return check_result(c, res, error_r);
+}
+
+PGresult *db_exec_stmt(struct db_conn *c, const struct db_stmt *stmt,
+                       const char *const *params, const char **error_r)
+{
+    return db_exec_stmt_bin(c, stmt, params, NULL, NULL, error_r);
 }
 
 int db_command(struct db_conn *c, const char *sql, const char **error_r)

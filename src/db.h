@@ -70,6 +70,11 @@ PGresult *db_exec_bin(struct db_conn *c, const char *sql, int nparams,
                       const int *formats, int result_format, const char **error_r);
 PGresult *db_exec_stmt(struct db_conn *c, const struct db_stmt *stmt,
                        const char *const *params, const char **error_r);
+/* A prepared statement with binary parameters (lengths/formats as in
+ * PQexecPrepared); results in text format. */
+PGresult *db_exec_stmt_bin(struct db_conn *c, const struct db_stmt *stmt,
+                           const char *const *params, const int *lengths, const int *formats,
+                           const char **error_r);
 /* A command without parameters or results: "BEGIN", "SET ...". */
 int db_command(struct db_conn *c, const char *sql, const char **error_r);
 

@@ -40,8 +40,7 @@ struct inbound {
 
 static void inbound_free(struct inbound *in)
 {
-    if (in->raw)
-        PQfreemem(in->raw);
+    free(in->raw);
     free(in->source);
     free(in->state);
     json_decref(in->envelope);
@@ -51,9 +50,9 @@ static void inbound_free(struct inbound *in)
 
 static const struct db_stmt st_load = {
     "ingest_load",
-    "SELECT raw, source, state, coalesce(mailbox_id, 0),"
-    "       CASE WHEN duplicate THEN 0 ELSE coalesce(message_id, 0) END,"
-    "       CASE WHEN duplicate THEN 0 ELSE coalesce(ticket_id, 0) END, envelope::text"
+    "SELECT raw, source, state, coalesce(mailbox_id, 0)::text,"
+    "       (CASE WHEN duplicate THEN 0 ELSE coalesce(message_id, 0) END)::text,"
+    "       (CASE WHEN duplicate THEN 0 ELSE coalesce(ticket_id, 0) END)::text, envelope::text"
     "  FROM inbound_mail WHERE id = $1",
     1
 };
@@ -195,17 +194,20 @@ static int load(struct db_conn *c, long long id, struct inbound *in, const char 
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", id);
     const char *p[] = { sid };
-    PGresult *r = db_exec_stmt(c, &st_load, p, &e);
+    /* binary results: the raw bytes come as they are, not hex-encoded;
+     * every other column is text (cast in the query) */
+    PGresult *r = db_exec_bin(c, st_load.sql, 1, p, NULL, NULL, 1, &e);
     if (r == NULL)
         return err_set(error_r, "loading inbound mail %lld: %s", id, e);
     if (PQntuples(r) == 0) {
         PQclear(r);
         return err_set(error_r, "inbound mail %lld does not exist", id);
     }
-    size_t n = 0;
     in->id = id;
-    in->raw = (char *)PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
-    in->len = n;
+    in->len = (size_t)PQgetlength(r, 0, 0);
+    in->raw = xmalloc(in->len + 1);
+    memcpy(in->raw, PQgetvalue(r, 0, 0), in->len);
+    in->raw[in->len] = '\0';
     in->source = xstrdup(PQgetvalue(r, 0, 1));
     in->state = xstrdup(PQgetvalue(r, 0, 2));
     in->mailbox_id = atoll(PQgetvalue(r, 0, 3));
@@ -213,8 +215,6 @@ static int load(struct db_conn *c, long long id, struct inbound *in, const char 
     in->ticket_id = atoll(PQgetvalue(r, 0, 5));
     in->envelope = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
     PQclear(r);
-    if (in->raw == NULL)
-        return err_set(error_r, "inbound mail %lld: cannot decode raw bytes", id);
     return 0;
 }
 
@@ -551,11 +551,14 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
     lines_array(&probs, m->problems.s);
     char remote[16];
     snprintf(remote, sizeof(remote), "%d", m->remote_images);
+    /* new_text is stored only when it differs from the whole text */
+    const char *new_text = m->new_text.len == m->text.len ? NULL
+                           : (m->new_text.s ? m->new_text.s : "");
     long long message = in->message_id;
     if (message == 0) {
         const char *p[] = { st, sid, su, m->message_id, m->in_reply_to, refs.s, subject, sender,
                             m->text.s ? m->text.s : "", m->html.len ? m->html.s : NULL,
-                            m->new_text.s ? m->new_text.s : "", to.s, m->date,
+                            new_text, to.s, m->date,
                             mail_robot_name(m->robot), probs.s, remote };
         r = db_exec_stmt(c, &st_message_new, p, &e);
         if (r == NULL) {
@@ -570,7 +573,7 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
         snprintf(sm, sizeof(sm), "%lld", message);
         const char *p[] = { sm, m->message_id, m->in_reply_to, refs.s, subject, sender,
                             m->text.s ? m->text.s : "", m->html.len ? m->html.s : NULL,
-                            m->new_text.s ? m->new_text.s : "", to.s, m->date,
+                            new_text, to.s, m->date,
                             mail_robot_name(m->robot), probs.s, remote };
         r = db_exec_stmt(c, &st_message_rewrite, p, &e);
         if (r == NULL) {

@@ -34,7 +34,7 @@ START_TEST(defaults_apply)
     const char *e = NULL;
     struct atum_config *c = load("# nothing\n", &e);
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(c->workers, 4);
+    ck_assert_int_eq(c->workers, 8);
     ck_assert_int_eq(c->batch_size, 32);
     ck_assert_int_eq(c->lease_ms, 300000);
     ck_assert_int_eq(c->web_max_body, 25 * 1024 * 1024);
