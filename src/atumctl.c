@@ -36,7 +36,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define INJECT_MAX (64LL * 1024 * 1024)
 
 struct ctl {
     struct atum_config *cfg;
@@ -429,11 +428,12 @@ static int cmd_inject(struct ctl *ctl, int argc, char **argv)
     struct strbuf raw = STRBUF_INIT;
     char buf[65536];
     size_t n;
+    long long max = ctl->cfg->mail_max_message_size;
     while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
-        if ((long long)(raw.len + n) > INJECT_MAX) {
+        if ((long long)(raw.len + n) > max) {
             strbuf_free(&raw);
             json_decref(rcpt);
-            return fail("inject", err_fmt("message larger than %lld bytes: nothing stored", INJECT_MAX));
+            return fail("inject", err_fmt("message larger than mail.max_message_size (%lld bytes): nothing stored", max));
         }
         strbuf_add(&raw, buf, n);
     }
