@@ -72,6 +72,7 @@ MAIL
 check "inject stores the raw bytes unchanged and prints the id" bash -c "id=\$('$CTL' inject --from c@example.org --to support@example.com < '$T/mail.eml') && [ \"\$($PSQL -c \"SELECT md5(raw) FROM inbound_mail WHERE id = \$id\")\" = \"\$(md5sum < '$T/mail.eml' | cut -d' ' -f1)\" ]"
 check "inject enqueued mail.ingest with the mail" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE kind = 'mail.ingest' AND (payload->>'inbound_id')::bigint = (SELECT max(id) FROM inbound_mail)\")\" = 1 ]"
 check_fails "inject refuses an empty message" bash -c "'$CTL' inject < /dev/null"
+check_fails "inject refuses a message over mail.max_message_size" bash -c "head -c 5000 /dev/zero | tr '\\0' x | ATUM_MAIL_MAX_MESSAGE_SIZE=1K '$CTL' inject"
 check "an empty message stores nothing" bash -c "[ \"\$($PSQL -c 'SELECT count(*) FROM inbound_mail')\" = 1 ]"
 check "plugins lists testplug ok" bash -c "'$CTL' plugins | grep -q '^testplug *ok *v1.0 ABI 1'"
 check "jobs enqueue + list" bash -c "id=\$('$CTL' jobs enqueue core.noop '{\"x\":1}' --priority 5) && '$CTL' jobs list | grep -q \"^\$id \""
