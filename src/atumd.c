@@ -343,6 +343,8 @@ int main(int argc, char **argv)
         .max_body = d.cfg->web_max_body,
         .request_timeout_ms = d.cfg->web_request_timeout_ms,
         .node_id = d.node_id,
+        .cfg = d.cfg,
+        .keep_alive_ms = d.cfg->web_keep_alive_ms,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);

@@ -3,6 +3,7 @@
 #include "core_jobs.h"
 #include "jobkind.h"
 #include "runtime.h"
+#include "webhook.h"
 
 static int run_noop(void *state, struct atum_job *job)
 {
@@ -14,5 +15,7 @@ static int run_noop(void *state, struct atum_job *job)
 int core_jobs_register(struct runtime *rt, void *arg, const char **error_r)
 {
     (void)arg;
-    return jobkind_register(&rt->kinds, "core.noop", "core", run_noop, NULL, 3, 0, error_r);
+    if (jobkind_register(&rt->kinds, "core.noop", "core", run_noop, NULL, 3, 0, error_r) < 0)
+        return -1;
+    return webhook_register(rt, error_r);
 }

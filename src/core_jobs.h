@@ -6,6 +6,9 @@
  *                (`atumctl jobs enqueue core.noop`), and the unit of the
  *                queue benchmark.
  *
+ *   webhook.deliver  one signed POST of an event to a registered webhook
+ *                (webhook.h)
+ *
  * Mail kinds (mail.ingest, mail.send) register here as they land.
  * core_jobs_register() has the signature of runtime.register_core.
  */
