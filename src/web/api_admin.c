@@ -30,7 +30,9 @@ struct crud {
     enum atum_role read_role, write_role;
     const struct api_field *fields;
     const char *list_sql;           /* $1 limit, $2 after id, $3 user id, $4 role */
+    int list_np;                    /* how many of those it uses: 2 or 4 */
     const char *get_sql;            /* $1 id, $2 user id, $3 role: one JSON cell */
+    int get_np;                     /* 1 or 3 */
     const char *insert_sql;         /* field values in order; RETURNING id */
     const char *update_sql;         /* $1 id, then (present, value) per field; RETURNING id */
     const char *delete_sql;         /* $1 id; RETURNING id */
@@ -121,7 +123,7 @@ static int crud_list(struct api_req *r, const struct crud *c)
     if (api_query_check(r, allowed) < 0 || page_params(r, lim, after) < 0)
         return 0;
     const char *p[] = { lim, after, api_uid(r), r->user.role };
-    PGresult *res = db_exec(r->db, c->list_sql, 4, p, &e);
+    PGresult *res = db_exec(r->db, c->list_sql, c->list_np, p, &e);
     if (res == NULL)
         return api_db_fail(r, "listing", e);
     api_send_cell(r, 200, res);
@@ -133,7 +135,7 @@ static int crud_send_one(struct api_req *r, const struct crud *c, int status, co
 {
     const char *e = NULL;
     const char *p[] = { id, api_uid(r), r->user.role };
-    PGresult *res = db_exec(r->db, c->get_sql, 3, p, &e);
+    PGresult *res = db_exec(r->db, c->get_sql, c->get_np, p, &e);
     if (res == NULL)
         return api_db_fail(r, "reading", e);
     if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
@@ -174,11 +176,6 @@ static int crud_write(struct api_req *r, const struct crud *c, bool create)
         return 0;
     if (c->check && c->check(r, b, create) < 0)
         return 0;
-    if (create) {
-        for (const struct api_field *f = c->fields; f->name; f++)
-            if (f->required == false && strcmp(f->name, "name") == 0 && !json_object_get(b, "name"))
-                return api_problem(r, 400, "name", "field 'name' is required");
-    }
     const char **p = xcalloc(2 * nf + 1, sizeof(*p));
     char (*bufs)[4096] = xcalloc(nf, sizeof(*bufs));
     char id[24] = "";
@@ -261,6 +258,8 @@ static const struct api_field org_fields[] = {
 static int org_check(struct api_req *r, json_t *b, bool create)
 {
     const char *n = api_str(b, "name");
+    if (create && n == NULL)
+        return api_problem(r, 400, "name", "field 'name' is required"), -1;
     if (n && n[0] == '\0')
         return api_problem(r, 400, "name", "field 'name' must not be empty"), -1;
     const char *d = api_str(b, "domain");
@@ -272,8 +271,8 @@ static int org_check(struct api_req *r, json_t *b, bool create)
 static const struct crud orgs = {
     "org", ATUM_ROLE_AGENT, ATUM_ROLE_MANAGER, org_fields,
     "SELECT json_build_object('items', coalesce(json_agg(o ORDER BY o.id), '[]')) FROM"
-    " (SELECT id, name, domain, created_at FROM orgs WHERE id > $2::bigint ORDER BY id LIMIT $1::int) o",
-    "SELECT row_to_json(o) FROM (SELECT id, name, domain, created_at FROM orgs WHERE id = $1) o",
+    " (SELECT id, name, domain, created_at FROM orgs WHERE id > $2::bigint ORDER BY id LIMIT $1::int) o", 2,
+    "SELECT row_to_json(o) FROM (SELECT id, name, domain, created_at FROM orgs WHERE id = $1) o", 1,
     "INSERT INTO orgs (name, domain) VALUES ($1, $2) RETURNING id",
     "UPDATE orgs SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
     " domain = CASE WHEN $4::boolean THEN $5 ELSE domain END WHERE id = $1 RETURNING id",
@@ -305,12 +304,12 @@ static const struct crud queues = {
     " (SELECT id, name, address, created_at,"
     "         EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = queues.id"
     "                 AND m.user_id = $3::bigint) AS member"
-    "    FROM queues WHERE id > $2::bigint ORDER BY id LIMIT $1::int) q",
+    "    FROM queues WHERE id > $2::bigint AND $4::text <> '' ORDER BY id LIMIT $1::int) q", 4,
     "SELECT row_to_json(q) FROM (SELECT id, name, address, created_at,"
     " (SELECT coalesce(json_agg(json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     "   ORDER BY u.id), '[]') FROM queue_members m JOIN users u ON u.id = m.user_id"
     "   WHERE m.queue_id = queues.id AND $3::text <> 'customer') AS members"
-    " FROM queues WHERE id = $1) q",
+    " FROM queues WHERE id = $1 AND $2::bigint > 0) q", 3,
     "INSERT INTO queues (name, address) VALUES ($1, $2) RETURNING id",
     "UPDATE queues SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
     " address = CASE WHEN $4::boolean THEN $5 ELSE address END WHERE id = $1 RETURNING id",
@@ -356,8 +355,8 @@ static int mailbox_check(struct api_req *r, json_t *b, bool create)
 static const struct crud mailboxes = {
     "mailbox", ATUM_ROLE_ADMIN, ATUM_ROLE_ADMIN, mailbox_fields,
     "SELECT json_build_object('items', coalesce(json_agg(x ORDER BY x.id), '[]')) FROM"
-    " (SELECT " MAILBOX_COLS " FROM mailboxes WHERE id > $2::bigint ORDER BY id LIMIT $1::int) x",
-    "SELECT row_to_json(x) FROM (SELECT " MAILBOX_COLS " FROM mailboxes WHERE id = $1) x",
+    " (SELECT " MAILBOX_COLS " FROM mailboxes WHERE id > $2::bigint ORDER BY id LIMIT $1::int) x", 2,
+    "SELECT row_to_json(x) FROM (SELECT " MAILBOX_COLS " FROM mailboxes WHERE id = $1) x", 1,
     "INSERT INTO mailboxes (name, queue_id, host, port, security, trust_any_certificate, username,"
     " password_env, folder, after_fetch, move_to, enabled) VALUES ($1, $2, $3, $4,"
     " coalesce($5, 'tls'), coalesce($6::boolean, false), $7, $8, coalesce($9, 'INBOX'),"
@@ -408,9 +407,9 @@ static const struct crud canned = {
     "SELECT json_build_object('items', coalesce(json_agg(x ORDER BY x.id), '[]')) FROM"
     " (SELECT c.id, c.title, c.body, c.queue_id, c.created_by, c.created_at, c.updated_at"
     "    FROM canned_responses c WHERE c.id > $2::bigint AND " CANNED_VISIBLE
-    "   ORDER BY c.id LIMIT $1::int) x",
+    "   ORDER BY c.id LIMIT $1::int) x", 4,
     "SELECT row_to_json(x) FROM (SELECT c.id, c.title, c.body, c.queue_id, c.created_by,"
-    " c.created_at, c.updated_at FROM canned_responses c WHERE c.id = $1 AND " CANNED_VISIBLE1 ") x",
+    " c.created_at, c.updated_at FROM canned_responses c WHERE c.id = $1 AND " CANNED_VISIBLE1 ") x", 3,
     "INSERT INTO canned_responses (title, body, queue_id) VALUES ($1, $2, $3::bigint) RETURNING id",
     "UPDATE canned_responses SET title = CASE WHEN $2::boolean THEN $3 ELSE title END,"
     " body = CASE WHEN $4::boolean THEN $5 ELSE body END,"

@@ -20,7 +20,7 @@ static bool seg_id(const char *s, size_t n, long long *v)
 
 static bool seg_name(const char *s, size_t n)
 {
-    if (n == 0 || n >= ROUTER_NAME_MAX)
+    if (n == 0 || n >= ROUTER_NAME_MAX || s[0] == '.')
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];

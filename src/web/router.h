@@ -3,7 +3,7 @@
  *
  * A pattern is a path whose segments are literals or placeholders:
  *   {id}, {xxx_id}   a positive decimal integer below 10^18 (captured)
- *   {name}           [a-z0-9_.-]{1,64} (captured as text)
+ *   {name}           [a-z0-9_.-]{1,64}, not starting with '.' (captured)
  * e.g. "/api/v1/tickets/{id}/links/{other_id}".  Matching is exact: no
  * trailing slash, no empty segments, no percent-decoding of ids.  Pure code
  * (no I/O), unit-tested in tests/unit/test_router.c.

@@ -304,6 +304,14 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
     return 0;
 }
 
+void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg)
+{
+    fn("GET", "/", arg);
+    fn("GET", "/healthz", arg);
+    fn("GET", "/readyz", arg);
+    api_foreach_route(fn, arg);
+}
+
 int web_port(const struct web_server *ws)
 {
     struct mg_server_port ports[4];

@@ -43,6 +43,9 @@ struct web_opts {
 int web_start(struct web_server **ws_r, const struct web_opts *opts, struct runtime *rt,
               struct db_pool *pool, const char **error_r);
 void web_stop(struct web_server **ws);
+/* Every fixed route the server answers (its own and the API's, not the
+ * plugins'), for the test that the OpenAPI document lists them all. */
+void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg);
 /* The first listening port (useful with port 0). */
 int web_port(const struct web_server *ws);
 

@@ -15,6 +15,7 @@ write_conf() {
     cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL
+secret_key = test-secret-0123456789abcdef0123456789
 workers = 2
 plugin_dir = $ATUM_TEST_PLUGIN_DIR
 shutdown_timeout = 10s
