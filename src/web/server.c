@@ -281,6 +281,8 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
         /* civetweb answers CORS preflights with '*' by default */
         "access_control_allow_origin", "",
         "max_request_size", "16384",
+        /* answers go out at once, not after the peer's delayed ACK */
+        "tcp_nodelay", "1",
         NULL
     };
     struct mg_callbacks cb;
