@@ -107,6 +107,12 @@ kill -HUP "$ATUMD_PID"
 check "a bad config on SIGHUP is refused, atumd runs on" wait_until 10 bash -c "grep -q 'reload.refused' '$T/atumd.log' && curl -sf http://127.0.0.1:$WEBPORT/healthz"
 GREETING=salut write_conf
 
+# a plugin switched off through the API (plugin_settings) on another node
+$PSQL -c "INSERT INTO plugin_settings (name, enabled) VALUES ('testplug', false)"
+check "plugin_settings changes reach this node" wait_until 10 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$WEBPORT/api/v1/plugins/testplug/hello)\" = 404 ]"
+$PSQL -c "UPDATE plugin_settings SET enabled = true, changed_at = now()"
+check "and back on" wait_until 10 curl -sf "http://127.0.0.1:$WEBPORT/api/v1/plugins/testplug/hello"
+
 # PostgreSQL goes away and comes back
 "$ATUM_TEST_PGCTL" stop
 check "healthz says 503 while the database is down" wait_until 10 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$WEBPORT/healthz)\" = 503 ]"
