@@ -653,9 +653,9 @@ static int cmd_token(struct ctl *ctl, int argc, char **argv)
     long long d = 0;
     if (days && (conf_parse_int(days, &d) < 0 || d < 1 || d > 3650))
         return fail("token", "--days must be from 1 to 3650");
-    if (ctl->cfg->secret_key == NULL || strlen(ctl->cfg->secret_key) < 32)
-        return fail("token", "core.secret_key (ATUM_CORE_SECRET_KEY) must be set, with at least "
-                    "32 characters, and be the one atumd uses");
+    if (ctl->cfg->secret_key == NULL || ctl->cfg->secret_key[0] == '\0')
+        return fail("token", "core.secret_key (ATUM_CORE_SECRET_KEY) must be set, and be the "
+                    "one atumd uses");
     if (name[0] == '\0' || strlen(name) > 100)
         return fail("token", "--name must have 1 to 100 characters");
     char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], prefix[16];

@@ -42,12 +42,14 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long m
                  struct runtime *rt, struct db_pool *pool, const char **error_r)
 {
     memset(api, 0, sizeof(*api));
-    if (cfg == NULL || cfg->secret_key == NULL || strlen(cfg->secret_key) < 32)
-        return err_set(error_r, "core.secret_key is %s: the web API needs at least 32 random "
-                       "characters to hash sessions and API tokens and to sign CSRF tokens "
-                       "(set ATUM_CORE_SECRET_KEY, e.g. to the output of "
-                       "`openssl rand -hex 32`)",
-                       cfg && cfg->secret_key && cfg->secret_key[0] ? "too short" : "not set");
+    if (cfg == NULL || cfg->secret_key == NULL || cfg->secret_key[0] == '\0')
+        return err_set(error_r, "core.secret_key is not set: the web API needs it to hash "
+                       "sessions and API tokens and to sign CSRF tokens (set "
+                       "ATUM_CORE_SECRET_KEY to at least 32 random characters, e.g. the output "
+                       "of `openssl rand -hex 32`)");
+    if (strlen(cfg->secret_key) < 32)
+        log_warn("web.weak_secret", "hint=%s", "core.secret_key is shorter than 32 characters; "
+                 "use `openssl rand -hex 32`");
     api->rt = rt;
     api->pool = pool;
     api->secret = xstrdup(cfg->secret_key);

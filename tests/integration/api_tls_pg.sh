@@ -71,6 +71,11 @@ no_secret() {
     [ $rc -eq 1 ] && grep -q 'core.secret_key is not set' <<<"$out"
 }
 check "atumd refuses to start the API without a secret key, and says why" no_secret
+weak_secret() {
+    ATUM_CORE_SECRET_KEY=short ATUM_WEB_LISTEN=127.0.0.1:0 timeout -s TERM 3 "$B/atumd" -c "$T/atum.conf" --foreground >"$T/weak.log" 2>&1
+    grep -q 'event=web.weak_secret' "$T/weak.log"
+}
+check "a short secret key is logged as weak" weak_secret
 "$B/atumd" -c "$T/atum.conf" --foreground >"$T/atumd.log" 2>&1 &
 ATUMD_PID=$!
 U=https://127.0.0.1:$TLS
