@@ -706,11 +706,57 @@ dbfail:
     return db_problem(r, "user", "updating the user", e);
 }
 
+/* Accounts are never deleted (tickets, messages and the audit log point at
+ * them): DELETE disables the account and ends its sessions and tokens. */
+static int user_delete(struct api_req *r)
+{
+    const char *e = NULL;
+    char id[24], target[40];
+    snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
+    snprintf(target, sizeof(target), "user:%s", id);
+    if (r->m.ids[0] == r->user.id)
+        return api_problem(r, 409, NULL, "you cannot disable yourself");
+    const char *p[] = { id };
+    if (db_begin(r->db, &e) < 0)
+        goto fail;
+    PGresult *cur = db_exec(r->db, "SELECT role FROM users WHERE id = $1 FOR UPDATE", 1, p, &e);
+    if (cur == NULL)
+        goto fail;
+    if (PQntuples(cur) != 1 || !may_grant(r, PQgetvalue(cur, 0, 0))) {
+        bool exists = PQntuples(cur) == 1;
+        PQclear(cur);
+        db_rollback(r->db);
+        return exists ? api_problem(r, 403, NULL, "only admins disable managers and admins")
+                      : api_problem(r, 404, NULL, "no such user");
+    }
+    PQclear(cur);
+    PGresult *res = db_exec(r->db,
+        "WITH u AS (UPDATE users SET disabled = true, updated_at = now() WHERE id = $1 RETURNING id),"
+        "     s AS (DELETE FROM sessions WHERE user_id = $1 RETURNING 1),"
+        "     t AS (UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
+        "           AND revoked_at IS NULL RETURNING 1)"
+        " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)", 1, p, &e);
+    if (res == NULL)
+        goto fail;
+    json_t *d = json_pack("{s:i, s:i}", "sessions_ended", atoi(PQgetvalue(res, 0, 0)),
+                          "tokens_revoked", atoi(PQgetvalue(res, 0, 1)));
+    PQclear(res);
+    int rc = api_audit(r, "user.disable", target, d, &e);
+    json_decref(d);
+    if (rc < 0 || db_commit(r->db, &e) < 0)
+        goto fail;
+    return api_no_content(r);
+fail:
+    db_rollback(r->db);
+    return api_db_fail(r, "disabling the user", e);
+}
+
 const struct api_route api_admin_routes[] = {
     { "GET", "/api/v1/users", ATUM_ROLE_AGENT, 0, user_list },
     { "POST", "/api/v1/users", ATUM_ROLE_MANAGER, 0, user_create },
     { "GET", "/api/v1/users/{id}", ATUM_ROLE_AGENT, 0, user_get },
     { "PATCH", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_update },
+    { "DELETE", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_delete },
     { "GET", "/api/v1/orgs", ATUM_ROLE_AGENT, 0, org_list },
     { "POST", "/api/v1/orgs", ATUM_ROLE_MANAGER, 0, org_create },
     { "GET", "/api/v1/orgs/{id}", ATUM_ROLE_AGENT, 0, org_get },

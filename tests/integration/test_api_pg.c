@@ -1372,9 +1372,36 @@ START_TEST(directory_crud_and_roles)
     EXPECT(r, 200);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 1);
     reply_free(&r);
-    /* disabling ends tokens */
-    long long cust_tokens = qintf("SELECT count(*) FROM api_tokens WHERE user_id = %lld AND revoked_at IS NULL", uid[CUST3]);
-    ck_assert_int_ge(cust_tokens, 1);
+    /* disabling ends sessions and tokens; accounts are never deleted */
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"leaver@example.com\", \"password\": \"a long enough password\"}");
+    EXPECT(r, 201);
+    long long leaver = jint(r.json, "id");
+    reply_free(&r);
+    struct session ls;
+    {
+        struct reply lr = login("leaver@example.com", "a long enough password", NULL);
+        EXPECT(lr, 200);
+        cookie_of(&lr, ls.cookie, sizeof(ls.cookie));
+        reply_free(&lr);
+    }
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", leaver);
+    expect_status(AGENT_A, "DELETE", path, NULL, 404);
+    expect_status(MANAGER, "DELETE", path, NULL, 204);
+    struct call lme = { .method = "GET", .path = "/api/v1/auth/me", .cookie = ls.cookie };
+    r = http(&lme);
+    EXPECT(r, 401);
+    reply_free(&r);
+    r = login("leaver@example.com", "a long enough password", NULL);
+    EXPECT(r, 401);
+    reply_free(&r);
+    r = T(MANAGER, "GET", path, NULL);
+    EXPECT(r, 200);
+    ck_assert(json_is_true(json_object_get(r.json, "disabled")));
+    reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.disable' AND target = 'user:%lld'", leaver), 1);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", uid[ADMIN]);
+    expect_status(MANAGER, "DELETE", path, NULL, 403);
+    expect_status(ADMIN, "DELETE", path, NULL, 409);
 
     /* orgs */
     r = T(MANAGER, "POST", "/api/v1/orgs", "{\"name\": \"Acme\", \"domain\": \"acme.example\"}");
