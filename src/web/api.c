@@ -63,6 +63,7 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long m
     api->cookie_secure = strcmp(cfg->auth_cookie_secure, "yes") == 0 ? 1
                          : strcmp(cfg->auth_cookie_secure, "no") == 0 ? 0 : 2;
     split_trusted(api, cfg->web_trusted_proxies);
+    api->token_cache = auth_cache_new();
     api->dummy_hash = passwd_hash("no such user, no such password", error_r);
     if (api->dummy_hash == NULL) {
         api_ctx_destroy(api);
@@ -84,6 +85,7 @@ void api_ctx_destroy(struct api_ctx *api)
     }
     free(api->totp_issuer);
     free(api->dummy_hash);
+    auth_cache_free(&api->token_cache);
     for (size_t i = 0; i < api->ntrusted; i++)
         free(api->trusted[i]);
     free(api->trusted);
@@ -580,6 +582,10 @@ void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
     }
     bool safe = strcmp(r.method, "GET") == 0 || head;
     if (!safe && !(r.route->flags & API_NO_CSRF) && auth_csrf_check(&r) < 0)
+        goto out;
+    /* handlers of authenticated routes use r.db directly (a cached token
+     * did not need it for authentication) */
+    if (!is_public && api_db(&r) == NULL)
         goto out;
     r.route->handle(&r);
     if (!r.answered) {

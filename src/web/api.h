@@ -60,6 +60,7 @@ struct api_ctx {
     size_t ntrusted;
     const struct api_route **routes;
     size_t nroutes;
+    struct auth_cache *token_cache;   /* auth.h */
 };
 
 struct api_user {

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 #include "web/api.h"
+#include "web/auth.h"
 #include "email.h"
 #include "err.h"
 #include "log.h"
@@ -698,6 +699,7 @@ static int user_update(struct api_req *r)
     }
     if (rc < 0 || db_commit(r->db, &e) < 0)
         goto dbfail;
+    auth_cache_forget_user(r->api->token_cache, r->m.ids[0]);
     free(hash);
     return user_send(r, 200, id);
 dbfail:
@@ -745,6 +747,7 @@ static int user_delete(struct api_req *r)
     json_decref(d);
     if (rc < 0 || db_commit(r->db, &e) < 0)
         goto fail;
+    auth_cache_forget_user(r->api->token_cache, r->m.ids[0]);
     return api_no_content(r);
 fail:
     db_rollback(r->db);

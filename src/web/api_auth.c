@@ -664,6 +664,7 @@ static int h_token_revoke(struct api_req *r)
         db_rollback(r->db);
         return api_db_fail(r, "revoking the token", e);
     }
+    auth_cache_forget_token(r->api->token_cache, r->m.ids[0]);
     return api_no_content(r);
 }
 

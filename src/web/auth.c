@@ -4,6 +4,10 @@
 #include "err.h"
 #include "log.h"
 #include "token.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <pthread.h>
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -112,6 +116,89 @@ static int unauthorized(struct api_req *r, const char *detail)
     return -1;
 }
 
+/* ---- the token cache: 256 direct-mapped slots ---------------------------- */
+
+struct auth_cache_entry {
+    char hash[TOKEN_HASH_HEX];
+    long long token_id;
+    long long until_ms;
+    struct api_user user;
+};
+
+struct auth_cache {
+    pthread_mutex_t lock;
+    struct auth_cache_entry slot[256];
+};
+
+struct auth_cache *auth_cache_new(void)
+{
+    struct auth_cache *c = xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void auth_cache_free(struct auth_cache **cp)
+{
+    if (*cp == NULL)
+        return;
+    pthread_mutex_destroy(&(*cp)->lock);
+    free(*cp);
+    *cp = NULL;
+}
+
+static struct auth_cache_entry *slot_for(struct auth_cache *c, const char *hash)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 2; i++) {
+        char ch = hash[i];
+        v = v * 16 + (unsigned)(ch >= 'a' ? ch - 'a' + 10 : ch - '0');
+    }
+    return &c->slot[v & 255];
+}
+
+static bool cache_get(struct auth_cache *c, const char *hash, struct api_user *u)
+{
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    struct auth_cache_entry *e = slot_for(c, hash);
+    if (e->until_ms > time_mono_ms() && strcmp(e->hash, hash) == 0) {
+        *u = e->user;
+        hit = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void cache_put(struct auth_cache *c, const char *hash, long long token_id,
+                      const struct api_user *u)
+{
+    pthread_mutex_lock(&c->lock);
+    struct auth_cache_entry *e = slot_for(c, hash);
+    memcpy(e->hash, hash, TOKEN_HASH_HEX);
+    e->token_id = token_id;
+    e->user = *u;
+    e->until_ms = time_mono_ms() + AUTH_CACHE_MS;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void auth_cache_forget_token(struct auth_cache *c, long long token_id)
+{
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < 256; i++)
+        if (c->slot[i].token_id == token_id)
+            c->slot[i].until_ms = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void auth_cache_forget_user(struct auth_cache *c, long long user_id)
+{
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < 256; i++)
+        if (c->slot[i].user.id == user_id)
+            c->slot[i].until_ms = 0;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static int by_token(struct api_req *r, const char *authz)
 {
     const char *e = NULL;
@@ -124,6 +211,10 @@ static int by_token(struct api_req *r, const char *authz)
         return unauthorized(r, "invalid, expired or revoked API token");
     char h[TOKEN_HASH_HEX];
     token_hash(r->api->secret, tok, strlen(tok), h);
+    if (cache_get(r->api->token_cache, h, &r->user)) {
+        r->via = API_AUTH_TOKEN;
+        return 1;
+    }
     if (api_db(r) == NULL)
         return -1;
     const char *p[] = { h };
@@ -136,6 +227,7 @@ static int by_token(struct api_req *r, const char *authz)
     }
     fill_user(r, res);
     r->via = API_AUTH_TOKEN;
+    cache_put(r->api->token_cache, h, atoll(PQgetvalue(res, 0, 5)), &r->user);
     bool stale = PQgetvalue(res, 0, 6)[0] == 't';
     if (stale) {
         const char *tp[] = { PQgetvalue(res, 0, 5) };

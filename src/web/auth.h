@@ -15,6 +15,19 @@
 
 #include "web/api.h"
 
+/* Recently checked API tokens are remembered for AUTH_CACHE_MS, so a busy
+ * integration costs one query per request instead of two.  Revoking a
+ * token, and changing or disabling a user, through this node's API
+ * forgets the entries at once; a change made elsewhere (another node,
+ * atumctl, SQL) takes effect within AUTH_CACHE_MS. */
+#define AUTH_CACHE_MS 5000
+
+struct auth_cache;
+struct auth_cache *auth_cache_new(void);
+void auth_cache_free(struct auth_cache **cache);
+void auth_cache_forget_token(struct auth_cache *cache, long long token_id);
+void auth_cache_forget_user(struct auth_cache *cache, long long user_id);
+
 /* Fills r->ip and r->https from the connection and, when it comes from a
  * trusted proxy, X-Forwarded-For / X-Forwarded-Proto. */
 void auth_client(struct api_req *r);

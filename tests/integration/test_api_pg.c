@@ -1372,6 +1372,28 @@ START_TEST(directory_crud_and_roles)
     EXPECT(r, 200);
     ck_assert_int_eq(json_array_size(json_object_get(r.json, "items")), 1);
     reply_free(&r);
+    /* a role change takes effect at once, even for a token just used */
+    r = T(ADMIN, "POST", "/api/v1/users", "{\"email\": \"demote@example.com\", \"role\": \"agent\"}");
+    EXPECT(r, 201);
+    long long dem = jint(r.json, "id");
+    reply_free(&r);
+    char dtok[TOKEN_MAX], dh[TOKEN_HASH_HEX], dsql[512];
+    const char *te = NULL;
+    ck_assert_int_eq(token_new("atum_", dtok, sizeof(dtok), &te), 0);
+    token_hash(SECRET, dtok, strlen(dtok), dh);
+    snprintf(dsql, sizeof(dsql), "INSERT INTO api_tokens (user_id, name, token_hash, prefix)"
+                                 " VALUES (%lld, 't', '%s', 'atum_x')", dem, dh);
+    testdb_exec(DB(), dsql);
+    struct call dc = { .method = "GET", .path = "/api/v1/users", .token = dtok };
+    r = http(&dc);
+    EXPECT(r, 200);
+    reply_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", dem);
+    expect_status(ADMIN, "PATCH", path, "{\"role\": \"customer\"}", 200);
+    r = http(&dc);
+    EXPECT(r, 403);
+    reply_free(&r);
+
     /* disabling ends sessions and tokens; accounts are never deleted */
     r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"leaver@example.com\", \"password\": \"a long enough password\"}");
     EXPECT(r, 201);
