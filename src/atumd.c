@@ -56,6 +56,7 @@ struct atumd {
     struct smtpd *smtp;
     struct imap_manager *imap;
     long long last_heartbeat_ms;
+    char *plugin_stamp;        /* last change seen in plugin_settings */
 };
 
 static void usage(FILE *out)
@@ -134,6 +135,24 @@ static char *node_info(struct atumd *d)
     return s;
 }
 
+/* Plugins switched on or off through the API (plugin_settings) on any
+ * node: reload here too, so every node runs the same set. */
+static void follow_plugin_settings(struct atumd *d)
+{
+    const char *e = NULL;
+    char *v = db_query_value(d->db, "SELECT coalesce(max(changed_at)::text, '-') FROM plugin_settings",
+                             0, NULL, &e);
+    if (v == NULL)
+        return;
+    if (d->plugin_stamp != NULL && strcmp(v, d->plugin_stamp) != 0) {
+        log_info("plugin.settings_changed", "hint=%s", "reloading plugins");
+        if (runtime_reload(&d->rt, d->cfg, d->db, &e) < 0)
+            log_error("plugin.reload_failed", "error=%s", e);
+    }
+    free(d->plugin_stamp);
+    d->plugin_stamp = v;
+}
+
 static void maintenance(struct atumd *d)
 {
     const char *e = NULL;
@@ -157,6 +176,7 @@ static void maintenance(struct atumd *d)
         if (deleted < d->cfg->prune_batch)
             break;
     }
+    follow_plugin_settings(d);
     if (time_mono_ms() - d->last_heartbeat_ms >= 10000) {
         char *info = node_info(d);
         if (node_heartbeat(d->db, d->node_id, info, &e) < 0)
@@ -356,6 +376,8 @@ int main(int argc, char **argv)
         .max_body = d.cfg->web_max_body,
         .request_timeout_ms = d.cfg->web_request_timeout_ms,
         .node_id = d.node_id,
+        .cfg = d.cfg,
+        .keep_alive_ms = d.cfg->web_keep_alive_ms,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);
@@ -442,6 +464,7 @@ out_cfg:
     log_info("atumd.stopped", "exit=%d", exit_code);
     conf_free(&d.cfg);
     free(d.conf_path);
+    free(d.plugin_stamp);
     metrics_reset();
     return exit_code;
 }

@@ -60,6 +60,16 @@ static const struct conf_def conf_defs[] = {
     { "web", "threads", CT_INT, OFF(web_threads), "32", 2, 1024, NULL },
     { "web", "max_body", CT_SIZE, OFF(web_max_body), "25M", 1024, 1LL << 32, NULL },
     { "web", "request_timeout", CT_DURATION, OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL },
+    { "web", "keep_alive", CT_DURATION, OFF(web_keep_alive_ms), "5s", 0, 600000LL, NULL },
+    { "web", "trusted_proxies", CT_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
+
+    { "auth", "session_idle", CT_DURATION, OFF(auth_session_idle_ms), "2h", 60000, 30LL * 86400000LL, NULL },
+    { "auth", "session_lifetime", CT_DURATION, OFF(auth_session_lifetime_ms), "1d", 60000, 365LL * 86400000LL, NULL },
+    { "auth", "login_failures_account", CT_INT, OFF(auth_login_failures_account), "5", 1, 1000, NULL },
+    { "auth", "login_failures_ip", CT_INT, OFF(auth_login_failures_ip), "50", 1, 100000, NULL },
+    { "auth", "login_window", CT_DURATION, OFF(auth_login_window_ms), "15m", 1000, 86400000LL, NULL },
+    { "auth", "totp_issuer", CT_STR, OFF(auth_totp_issuer), "ATUM DESK", 0, 0, NULL },
+    { "auth", "cookie_secure", CT_ENUM, OFF(auth_cookie_secure), "auto", 0, 0, "auto|yes|no" },
 
     { "mail", "max_message_size", CT_SIZE, OFF(mail_max_message_size), "25M", 1024, 1LL << 30, NULL },
     { "mail", "max_attachment_size", CT_SIZE, OFF(mail_max_attachment), "25M", 1024, 1LL << 30, NULL },

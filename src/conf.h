@@ -78,6 +78,17 @@ struct atum_config {
     int web_threads;
     long long web_max_body;
     long long web_request_timeout_ms;
+    long long web_keep_alive_ms;
+    char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
+
+    /* [auth] */
+    long long auth_session_idle_ms;
+    long long auth_session_lifetime_ms;
+    int auth_login_failures_account;
+    int auth_login_failures_ip;
+    long long auth_login_window_ms;
+    char *auth_totp_issuer;
+    char *auth_cookie_secure;    /* auto, yes, no */
 
     /* [mail] */
     long long mail_max_message_size;

@@ -7,6 +7,8 @@
  *                queue benchmark.
  *
  *   mail.ingest  a stored raw mail becomes a ticket or a reply (mail/ingest.h)
+ *   webhook.deliver  one signed POST of an event to a registered webhook
+ *                (webhook.h)
  * core_jobs_register() has the signature of runtime.register_core.
  */
 #ifndef ATUM_CORE_JOBS_H

@@ -4,7 +4,8 @@
  * connection for its whole life.
  *
  * db_pool_acquire() blocks up to timeout_ms for a free connection and makes
- * sure it is connected (reconnecting with the connection's backoff).  The
+ * sure it is connected (reconnecting with the connection's backoff).
+ * Borrowers that have to wait are served first come, first served.  The
  * borrower gives it back with db_pool_release(); a connection returned in
  * the middle of a transaction is rolled back first, so a handler that
  * bailed out early cannot leak an open transaction to the next borrower.

@@ -6,6 +6,7 @@
 #include "queue.h"
 #include "runtime.h"
 #include "strbuf.h"
+#include "webhook.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -61,8 +62,14 @@ int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const
         }
         n++;
     }
+    /* webhooks registered by admins hear the same events */
+    int nw = 0;
+    if (webhook_fanout(c, event, json_data ? json_data : "{}", &nw, &e) < 0) {
+        err_set(error_r, "emit %s: %s", event, e);
+        goto out;
+    }
     if (jobs_r)
-        *jobs_r = n;
+        *jobs_r = n + nw;
     ret = 0;
 out:
     free(payload);

@@ -18,7 +18,8 @@
 
 struct runtime;
 
-/* *jobs_r (may be NULL): how many hook jobs were enqueued. */
+/* Also enqueues the deliveries of admins' webhooks for the event (webhook.h).
+ * *jobs_r (may be NULL): how many hook and webhook jobs were enqueued. */
 int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const char *json_data,
                  int *jobs_r, const char **error_r);
 int event_emit(struct runtime *rt, struct db_conn *c, const char *event, const char *json_data,

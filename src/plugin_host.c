@@ -461,6 +461,22 @@ refused:
     }
 }
 
+/* The config's enabled = ..., unless an admin changed it through the API
+ * (table plugin_settings, sql/010_api.sql). */
+static bool plugin_enabled(const struct conf_plugin *sec, struct db_conn *db)
+{
+    if (db == NULL || db_in_transaction(db))
+        return sec->enabled;
+    const char *e = NULL;
+    const char *p[] = { sec->name };
+    PGresult *r = db_exec(db, "SELECT enabled FROM plugin_settings WHERE name = $1", 1, p, &e);
+    bool on = sec->enabled;
+    if (r != NULL && PQntuples(r) == 1)
+        on = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return on;
+}
+
 void plugin_set_load(struct plugin_set *set, const struct atum_config *cfg,
                      struct jobkind_registry *reg, struct db_conn *db)
 {
@@ -471,7 +487,7 @@ void plugin_set_load(struct plugin_set *set, const struct atum_config *cfg,
         struct plugin_instance *pi = &set->v[set->n++];
         pi->name = xstrdup(sec->name);
         pi->path = plugin_path_for(cfg, sec);
-        if (!sec->enabled) {
+        if (!plugin_enabled(sec, db)) {
             pi->state = PLUGIN_DISABLED;
             log_info("plugin.disabled", "plugin=%s", pi->name);
             continue;

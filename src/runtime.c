@@ -74,6 +74,18 @@ int runtime_reload(struct runtime *rt, const struct atum_config *cfg, struct db_
     return ret;
 }
 
+int runtime_reload_current(struct runtime *rt, struct db_conn *db, const char **error_r)
+{
+    pthread_rwlock_wrlock(&rt->lock);
+    /* rt->cfg only changes under this lock, and its owner frees an old one
+     * only after runtime_reload() returned: it is current and alive here */
+    const struct atum_config *cfg = rt->cfg;
+    unload_locked(rt);
+    int ret = load_locked(rt, cfg, db, error_r);
+    pthread_rwlock_unlock(&rt->lock);
+    return ret;
+}
+
 void runtime_unload(struct runtime *rt)
 {
     pthread_rwlock_wrlock(&rt->lock);

@@ -43,6 +43,10 @@ int runtime_load(struct runtime *rt, const struct atum_config *cfg, struct db_co
  * half-built registry.  cfg replaces the borrowed config. */
 int runtime_reload(struct runtime *rt, const struct atum_config *cfg, struct db_conn *db,
                    const char **error_r);
+/* runtime_reload() with the configuration already in effect (the web API
+ * after an admin enabled or disabled a plugin).  Must be called without
+ * the read lock held. */
+int runtime_reload_current(struct runtime *rt, struct db_conn *db, const char **error_r);
 /* fini + dlclose every plugin and clear the registry (write lock). */
 void runtime_unload(struct runtime *rt);
 

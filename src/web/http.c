@@ -2,6 +2,7 @@
 #include "config.h"
 #include "web/http.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,20 @@ void http_send(struct mg_connection *conn, int status, const char *content_type,
         status, http_status_text(status), content_type, len, extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         return;
+    bool with_body = len > 0 && strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0;
+    if (with_body && len <= 256 * 1024) {
+        /* one write: head and body in one segment, no Nagle/delayed-ACK
+         * stall between them */
+        struct strbuf b = STRBUF_INIT;
+        strbuf_reserve(&b, (size_t)n + len);
+        strbuf_add(&b, head, (size_t)n);
+        strbuf_add(&b, body, len);
+        mg_write(conn, b.s, b.len);
+        strbuf_free(&b);
+        return;
+    }
     mg_write(conn, head, (size_t)n);
-    if (len > 0 && strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0)
+    if (with_body)
         mg_write(conn, body, len);
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "web/server.h"
 #include "web/http.h"
+#include "web/api.h"
 #include "dbpool.h"
 #include "err.h"
 #include "hostapi.h"
@@ -24,6 +25,7 @@ struct web_server {
     struct db_pool *pool;
     long long max_body;
     char node_id[128];
+    struct api_ctx api;
 };
 
 /* ---- health ----------------------------------------------------------- */
@@ -157,11 +159,20 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
             http_problem(conn, 404, "Not Found", "the plugin has no such route");
         goto out;
     }
+    long long user_id = 0;
+    enum atum_role role = ATUM_ROLE_NONE;
     if (route->min_role != ATUM_ROLE_NONE) {
-        /* sessions and API tokens arrive with the accounts issue; until
-         * then only public plugin routes can be reached */
-        http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
-        goto out;
+        bool csrf_ok = false;
+        if (api_authenticate_plugin(&ws->api, conn, &user_id, &role, &csrf_ok) < 0)
+            goto out;   /* answered (bad credential, missing CSRF token) */
+        if (user_id == 0) {
+            http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
+            goto out;
+        }
+        if (role < route->min_role) {
+            http_problem(conn, 404, "Not Found", "the plugin has no such route");
+            goto out;
+        }
     }
     int st = http_read_body(conn, ws->max_body, &body);
     if (st != 0) {
@@ -180,8 +191,8 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
         .query = ri->query_string,
         .body = body.len ? body.s : NULL,
         .body_len = body.len,
-        .user_id = 0,
-        .role = ATUM_ROLE_NONE,
+        .user_id = user_id,
+        .role = role,
         .db = &adb,
     };
     plugin_host_enter(pi->name);
@@ -214,8 +225,11 @@ static int dispatch(struct mg_connection *conn, void *arg)
     const char *path = ri->local_uri ? ri->local_uri : "/";
     bool get = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
 
-    if (strncmp(path, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) == 0) {
+    if (strncmp(path, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) == 0
+        && strchr(path + strlen(PLUGIN_PREFIX), '/') != NULL) {
         handle_plugin(ws, conn, path + strlen(PLUGIN_PREFIX));
+    } else if (strncmp(path, API_PREFIX "/", strlen(API_PREFIX) + 1) == 0) {
+        api_dispatch(&ws->api, conn);
     } else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         if (get)
             handle_health(ws, conn, path[1] == 'r');
@@ -247,19 +261,28 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
     ws->pool = pool;
     ws->max_body = o->max_body;
     snprintf(ws->node_id, sizeof(ws->node_id), "%s", o->node_id ? o->node_id : "");
+    if (api_ctx_init(&ws->api, o->cfg, o->max_body, rt, pool, error_r) < 0) {
+        free(ws);
+        return -1;
+    }
 
-    char threads[16], timeout[32];
+    char threads[16], timeout[32], keep[32];
     snprintf(threads, sizeof(threads), "%d", o->threads);
     snprintf(timeout, sizeof(timeout), "%lld", o->request_timeout_ms);
+    snprintf(keep, sizeof(keep), "%lld", o->keep_alive_ms);
     const char *options[] = {
         "listening_ports", o->listen,
         "num_threads", threads,
         "request_timeout_ms", timeout,
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "5000",
+        /* each open keep-alive connection holds one of num_threads: the
+         * timeout bounds how long an idle client keeps it */
+        "enable_keep_alive", o->keep_alive_ms > 0 ? "yes" : "no",
+        "keep_alive_timeout_ms", keep,
         /* civetweb answers CORS preflights with '*' by default */
         "access_control_allow_origin", "",
         "max_request_size", "16384",
+        /* answers go out at once, not after the peer's delayed ACK */
+        "tcp_nodelay", "1",
         NULL
     };
     struct mg_callbacks cb;
@@ -272,6 +295,7 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
 
     ws->ctx = mg_start2(&init, &err);
     if (ws->ctx == NULL) {
+        api_ctx_destroy(&ws->api);
         free(ws);
         return err_set(error_r, "web server cannot listen on %s: %s", o->listen,
                        errtext[0] ? errtext : "unknown error");
@@ -280,6 +304,14 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
     log_info("web.listening", "listen=%s port=%d threads=%d", o->listen, web_port(ws), o->threads);
     *ws_r = ws;
     return 0;
+}
+
+void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg)
+{
+    fn("GET", "/", arg);
+    fn("GET", "/healthz", arg);
+    fn("GET", "/readyz", arg);
+    api_foreach_route(fn, arg);
 }
 
 int web_port(const struct web_server *ws)
@@ -296,6 +328,7 @@ void web_stop(struct web_server **wsp)
     if (ws == NULL)
         return;
     mg_stop(ws->ctx);   /* waits for running handlers */
+    api_ctx_destroy(&ws->api);
     free(ws);
     *wsp = NULL;
 }

@@ -11,7 +11,13 @@
  *   GET /readyz                  200 when the schema is current and the
  *                                workers run, else 503
  *   GET /                        a small status page
- *   *   /api/v1/plugins/NAME/... routes declared by plugins
+ *   *   /api/v1/...              the REST API (web/api.h, OpenAPI document at
+ *                                /api/v1/openapi.json)
+ *   *   /api/v1/plugins/NAME/... routes declared by plugins (authenticated
+ *                                like the API when they need a role)
+ *
+ * The API needs core.secret_key (at least 32 characters): web_start()
+ * refuses to start without it.
  *
  * Ownership: the server borrows the runtime and the pool; both must outlive
  * web_stop().
@@ -21,6 +27,7 @@
 
 struct runtime;
 struct db_pool;
+struct atum_config;
 struct web_server;
 
 struct web_opts {
@@ -29,11 +36,16 @@ struct web_opts {
     long long max_body;
     long long request_timeout_ms;
     const char *node_id;
+    const struct atum_config *cfg;   /* secret_key, [auth], web.trusted_proxies */
+    long long keep_alive_ms;         /* 0: no keep-alive */
 };
 
 int web_start(struct web_server **ws_r, const struct web_opts *opts, struct runtime *rt,
               struct db_pool *pool, const char **error_r);
 void web_stop(struct web_server **ws);
+/* Every fixed route the server answers (its own and the API's, not the
+ * plugins'), for the test that the OpenAPI document lists them all. */
+void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg);
 /* The first listening port (useful with port 0). */
 int web_port(const struct web_server *ws);
 

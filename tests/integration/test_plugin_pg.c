@@ -237,7 +237,9 @@ START_TEST(routes_over_http)
     struct db_params pp = testdb_params("web");
     struct db_pool *pool = db_pool_new(&pp, 2);
     struct web_server *ws = NULL;
-    struct web_opts wo = { "127.0.0.1:0", 4, 1024, 10000, "plugtest" };
+    free(cfg->secret_key);
+    cfg->secret_key = strdup("test-secret-0123456789abcdef0123456789");
+    struct web_opts wo = { "127.0.0.1:0", 4, 1024, 10000, "plugtest", cfg, 5000 };
     ck_assert_msg(web_start(&ws, &wo, &rt, pool, &e) == 0, "%s", e);
     int port = web_port(ws);
     ck_assert_int_gt(port, 0);

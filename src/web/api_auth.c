@@ -1,0 +1,683 @@
+/*
+ * web/api_auth.c -- /api/v1/auth: login (password, then TOTP when
+ * enrolled), logout, me, TOTP enrolment with recovery codes, API tokens.
+ *
+ * Failed logins are counted per account and per client address in
+ * auth_throttle (shared by every atumd on the database); past the limits
+ * the login answers 429 with Retry-After before any password is hashed.
+ * Every login, failed login, TOTP change and token change is audited.
+ */
+#include "config.h"
+#include "web/api.h"
+#include "web/auth.h"
+#include "err.h"
+#include "log.h"
+#include "passwd.h"
+#include "token.h"
+#include "totp.h"
+#include "util.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHALLENGE_TTL "5 minutes"
+#define CHALLENGE_ATTEMPTS 5
+#define RECOVERY_CODES 10
+
+/* ---- throttling ----------------------------------------------------------- */
+
+/* Seconds to wait when key is over limit, 0 when not. -1 on error. */
+static long long throttle_wait(struct api_req *r, const char *key, int limit, const char **error_r)
+{
+    char lim[16], win[24];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    snprintf(win, sizeof(win), "%lld", r->api->login_window_ms);
+    const char *p[] = { key, lim, win };
+    PGresult *res = db_exec(r->db,
+        "SELECT greatest(1, ceil(extract(epoch FROM window_start"
+        "        + $3::bigint * interval '1 millisecond' - now())))::bigint"
+        "  FROM auth_throttle WHERE key = $1 AND failures >= $2::int"
+        "   AND window_start > now() - $3::bigint * interval '1 millisecond'", 3, p, error_r);
+    if (res == NULL)
+        return -1;
+    long long wait = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return wait;
+}
+
+static int throttle_fail(struct api_req *r, const char *key, const char **error_r)
+{
+    char win[24];
+    snprintf(win, sizeof(win), "%lld", r->api->login_window_ms);
+    const char *p[] = { key, win };
+    PGresult *res = db_exec(r->db,
+        "INSERT INTO auth_throttle AS a (key, failures, window_start) VALUES ($1, 1, now())"
+        " ON CONFLICT (key) DO UPDATE SET"
+        "  failures = CASE WHEN a.window_start > now() - $2::bigint * interval '1 millisecond'"
+        "                  THEN a.failures + 1 ELSE 1 END,"
+        "  window_start = CASE WHEN a.window_start > now() - $2::bigint * interval '1 millisecond'"
+        "                  THEN a.window_start ELSE now() END", 2, p, error_r);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+static void keys_for(struct api_req *r, const char *email, char *acct, size_t an, char *ip, size_t in)
+{
+    snprintf(acct, an, "acct:%s", email);
+    for (char *p = acct; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    snprintf(ip, in, "ip:%s", r->ip);
+}
+
+/* 0 when the login may go on; -1 when 429 (or an error) was sent. */
+static int throttle_check(struct api_req *r, const char *acct, const char *ipkey)
+{
+    const char *e = NULL;
+    long long w1 = throttle_wait(r, acct, r->api->fail_account, &e);
+    long long w2 = w1 < 0 ? -1 : throttle_wait(r, ipkey, r->api->fail_ip, &e);
+    if (w1 < 0 || w2 < 0)
+        return api_db_fail(r, "checking the login throttle", e), -1;
+    long long w = w1 > w2 ? w1 : w2;
+    if (w > 0) {
+        log_warn("auth.throttled", "key=%s ip=%s retry_after=%lld", w1 > 0 ? acct : ipkey, r->ip, w);
+        api_add_header(r, "Retry-After: %lld", w);
+        api_problem(r, 429, NULL, "too many failed logins; try again in %lld seconds", w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Records a failure on both keys and the audit row, in one transaction. */
+static void login_failed(struct api_req *r, const char *acct, const char *ipkey, const char *email,
+                         long long user_id, const char *reason)
+{
+    const char *e = NULL;
+    if (db_begin(r->db, &e) < 0)
+        goto fail;
+    if (throttle_fail(r, acct, &e) < 0 || throttle_fail(r, ipkey, &e) < 0)
+        goto fail;
+    json_t *d = json_pack("{s:s?, s:s}", "email", email, "reason", reason);
+    long long saved = r->user.id;
+    r->user.id = 0;
+    char target[40];
+    snprintf(target, sizeof(target), "user:%lld", user_id);
+    int rc = api_audit(r, "login.failed", user_id ? target : NULL, d, &e);
+    r->user.id = saved;
+    json_decref(d);
+    if (rc < 0 || db_commit(r->db, &e) < 0)
+        goto fail;
+    log_info("auth.login_failed", "email=%s ip=%s reason=%s", email ? email : "", r->ip, reason);
+    return;
+fail:
+    db_rollback(r->db);
+    log_error("auth.record_failure", "error=%s", e);
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+static json_t *user_json(struct api_req *r, long long id)
+{
+    char sid[24];
+    const char *e = NULL;
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid };
+    PGresult *res = db_exec(r->db,
+        "SELECT u.id, u.email, u.name, u.role, u.org_id, u.org_access,"
+        "       coalesce(t.enabled, false) AS totp_enabled"
+        "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id WHERE u.id = $1", 1, p, &e);
+    if (res == NULL || PQntuples(res) != 1) {
+        PQclear(res);
+        return NULL;
+    }
+    json_t *o = api_row(res, 0);
+    PQclear(res);
+    return o;
+}
+
+/* Creates a session for user id inside the open transaction, sets the
+ * cookie and answers 200 with the user and the CSRF token; commits. */
+static int session_start(struct api_req *r, long long uid, const char *mfa)
+{
+    const char *e = NULL;
+    char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], sid[24], life[24], csrf[65];
+    if (token_new("", tok, sizeof(tok), &e) < 0)
+        return api_problem(r, 500, NULL, "%s", e);
+    token_hash(r->api->secret, tok, strlen(tok), h);
+    snprintf(sid, sizeof(sid), "%lld", uid);
+    snprintf(life, sizeof(life), "%lld", r->api->session_lifetime_ms);
+    const char *ua = mg_get_header(r->conn, "User-Agent");
+    char uabuf[256];
+    snprintf(uabuf, sizeof(uabuf), "%s", ua ? ua : "");
+    for (char *p = uabuf; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    const char *p[] = { h, sid, life, r->ip, uabuf };
+    PGresult *res = db_exec(r->db,
+        "INSERT INTO sessions (token_hash, user_id, expires_at, ip, user_agent)"
+        " VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond', $4::inet, $5)"
+        " RETURNING to_json(expires_at)#>>'{}'", 5, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "creating the session", e);
+    }
+    char expires[64];
+    snprintf(expires, sizeof(expires), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    /* expired sessions of anybody go away a few at a time */
+    res = db_exec(r->db, "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+                         " WHERE expires_at < now() LIMIT 20)", 0, NULL, &e);
+    PQclear(res);
+    char target[40];
+    snprintf(target, sizeof(target), "user:%lld", uid);
+    r->user.id = uid;
+    json_t *d = json_pack("{s:s}", "mfa", mfa);
+    int rc = api_audit(r, "login", target, d, &e);
+    json_decref(d);
+    if (rc < 0 || db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "creating the session", e);
+    }
+    auth_csrf_token(r->api, h, csrf);
+    bool secure = r->api->cookie_secure == 1 || (r->api->cookie_secure == 2 && r->https);
+    api_add_header(r, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%lld%s",
+                   API_COOKIE, tok, r->api->session_lifetime_ms / 1000, secure ? "; Secure" : "");
+    OPENSSL_cleanse(tok, sizeof(tok));
+    json_t *u = user_json(r, uid);
+    log_info("auth.login", "user=%lld ip=%s mfa=%s", uid, r->ip, mfa);
+    return api_json(r, 200, json_pack("{s:o?, s:s, s:s}", "user", u, "csrf_token", csrf,
+                                      "expires_at", expires));
+}
+
+static int h_login(struct api_req *r)
+{
+    static const struct api_field f[] = {
+        { "email", F_STR, true, 320 }, { "password", F_STR, true, 1024 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    const char *email = api_str(b, "email"), *pw = api_str(b, "password");
+    char acct[360], ipkey[80];
+    keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
+    if (throttle_check(r, acct, ipkey) < 0)
+        return 0;
+    const char *p[] = { email };
+    PGresult *res = db_exec(r->db,
+        "SELECT u.id, u.password_hash, coalesce(t.enabled, false)"
+        "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
+        " WHERE lower(u.email) = lower($1) AND NOT u.disabled", 1, p, &e);
+    if (res == NULL)
+        return api_db_fail(r, "checking the login", e);
+    long long uid = 0;
+    const char *hash = r->api->dummy_hash;
+    bool totp = false;
+    if (PQntuples(res) == 1) {
+        uid = atoll(PQgetvalue(res, 0, 0));
+        if (!PQgetisnull(res, 0, 1))
+            hash = PQgetvalue(res, 0, 1);
+        totp = PQgetvalue(res, 0, 2)[0] == 't';
+    }
+    int ok = passwd_verify(pw, hash, &e);
+    bool rehash = ok == 1 && uid != 0 && hash != r->api->dummy_hash && passwd_needs_rehash(hash);
+    PQclear(res);
+    if (ok != 1 || uid == 0 || hash == r->api->dummy_hash) {
+        login_failed(r, acct, ipkey, email, uid, uid ? "password" : "unknown account");
+        return api_problem(r, 401, NULL, "wrong e-mail address or password");
+    }
+    if (rehash) {
+        char *nh = passwd_hash(pw, &e);
+        char sid[24];
+        snprintf(sid, sizeof(sid), "%lld", uid);
+        const char *up[] = { sid, nh };
+        if (nh != NULL) {
+            PQclear(db_exec(r->db, "UPDATE users SET password_hash = $2 WHERE id = $1", 2, up, &e));
+            log_info("auth.rehashed", "user=%lld", uid);
+        }
+        free(nh);
+    }
+    if (totp) {
+        char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], sid[24];
+        if (token_new("lc_", tok, sizeof(tok), &e) < 0)
+            return api_problem(r, 500, NULL, "%s", e);
+        token_hash(r->api->secret, tok, strlen(tok), h);
+        snprintf(sid, sizeof(sid), "%lld", uid);
+        const char *cp[] = { h, sid, r->ip };
+        res = db_exec(r->db, "INSERT INTO login_challenges (token_hash, user_id, expires_at, ip)"
+                             " VALUES ($1, $2, now() + interval '" CHALLENGE_TTL "', $3::inet)",
+                      3, cp, &e);
+        if (res == NULL)
+            return api_db_fail(r, "starting the second login step", e);
+        PQclear(res);
+        PQclear(db_exec(r->db, "DELETE FROM login_challenges WHERE expires_at < now()", 0, NULL, &e));
+        return api_json(r, 200, json_pack("{s:b, s:s}", "totp_required", 1, "challenge", tok));
+    }
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "creating the session", e);
+    /* a complete login clears the account's counter (not the address's) */
+    const char *dp[] = { acct };
+    PQclear(db_exec(r->db, "DELETE FROM auth_throttle WHERE key = $1", 1, dp, &e));
+    return session_start(r, uid, "none");
+}
+
+static int check_recovery(struct api_req *r, long long uid, const char *code, const char **error_r)
+{
+    char norm[64], h[TOKEN_HASH_HEX], sid[24];
+    size_t n = 0;
+    for (const char *p = code; *p && n + 1 < sizeof(norm); p++)
+        if (*p != '-' && *p != ' ')
+            norm[n++] = (char)tolower((unsigned char)*p);
+    norm[n] = '\0';
+    token_hash(r->api->secret, norm, n, h);
+    snprintf(sid, sizeof(sid), "%lld", uid);
+    const char *p[] = { sid, h };
+    PGresult *res = db_exec(r->db, "UPDATE recovery_codes SET used_at = now()"
+                                   " WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"
+                                   " RETURNING id", 2, p, error_r);
+    if (res == NULL)
+        return -1;
+    int ok = PQntuples(res) == 1;
+    PQclear(res);
+    return ok;
+}
+
+/* 1 the code is right (and recorded against replay), 0 wrong, -1 error. */
+static int check_totp(struct api_req *r, long long uid, const char *code, bool enabled_only,
+                      const char **error_r)
+{
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", uid);
+    const char *p[] = { sid };
+    PGresult *res = db_exec(r->db, "SELECT secret, last_step, enabled FROM user_totp"
+                                   " WHERE user_id = $1 FOR UPDATE", 1, p, error_r);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1 || (enabled_only && PQgetvalue(res, 0, 2)[0] != 't')) {
+        PQclear(res);
+        return 0;
+    }
+    unsigned char key[64];
+    int klen = base32_decode(PQgetvalue(res, 0, 0), key, sizeof(key));
+    long long last = atoll(PQgetvalue(res, 0, 1)), step = 0;
+    PQclear(res);
+    if (klen <= 0)
+        return err_set(error_r, "stored TOTP secret of user %lld is unusable", uid);
+    int ok = totp_verify(key, (size_t)klen, code, (long long)time(NULL), last, &step);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (!ok)
+        return 0;
+    char st[24];
+    snprintf(st, sizeof(st), "%lld", step);
+    const char *up[] = { sid, st };
+    res = db_exec(r->db, "UPDATE user_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2",
+                  2, up, error_r);
+    if (res == NULL)
+        return -1;
+    ok = atoi(PQcmdTuples(res)) == 1;
+    PQclear(res);
+    return ok;
+}
+
+static int h_login_totp(struct api_req *r)
+{
+    static const struct api_field f[] = {
+        { "challenge", F_STR, true, 200 }, { "code", F_STR, false, 16 },
+        { "recovery_code", F_STR, false, 64 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    const char *ch = api_str(b, "challenge"), *code = api_str(b, "code"),
+               *rec = api_str(b, "recovery_code");
+    if ((code == NULL) == (rec == NULL))
+        return api_problem(r, 400, code ? "recovery_code" : "code",
+                           "give exactly one of 'code' and 'recovery_code'");
+    if (!token_syntax_ok(ch))
+        return api_problem(r, 401, "challenge", "the login challenge is invalid or has expired");
+    char h[TOKEN_HASH_HEX];
+    token_hash(r->api->secret, ch, strlen(ch), h);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "checking the code", e);
+    const char *p[] = { h };
+    PGresult *res = db_exec(r->db,
+        "SELECT c.id, c.user_id, u.email FROM login_challenges c JOIN users u ON u.id = c.user_id"
+        " WHERE c.token_hash = $1 AND c.expires_at > now() AND c.attempts < " "5"
+        "   AND NOT u.disabled FOR UPDATE OF c", 1, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "checking the code", e);
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        db_rollback(r->db);
+        return api_problem(r, 401, "challenge", "the login challenge is invalid or has expired; "
+                           "log in with your password again");
+    }
+    char cid[24], email[321];
+    snprintf(cid, sizeof(cid), "%s", PQgetvalue(res, 0, 0));
+    long long uid = atoll(PQgetvalue(res, 0, 1));
+    snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    char acct[360], ipkey[80];
+    keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
+    if (throttle_check(r, acct, ipkey) < 0) {
+        db_rollback(r->db);
+        return 0;
+    }
+    int ok = code ? check_totp(r, uid, code, true, &e) : check_recovery(r, uid, rec, &e);
+    if (ok < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "checking the code", e);
+    }
+    const char *cp[] = { cid };
+    if (!ok) {
+        PQclear(db_exec(r->db, "UPDATE login_challenges SET attempts = attempts + 1 WHERE id = $1",
+                        1, cp, &e));
+        if (db_commit(r->db, &e) < 0)
+            return api_db_fail(r, "checking the code", e);
+        login_failed(r, acct, ipkey, email, uid, code ? "totp" : "recovery code");
+        return api_problem(r, 401, code ? "code" : "recovery_code",
+                           "the code is wrong or was already used");
+    }
+    PQclear(db_exec(r->db, "DELETE FROM login_challenges WHERE id = $1", 1, cp, &e));
+    const char *dp[] = { acct };
+    PQclear(db_exec(r->db, "DELETE FROM auth_throttle WHERE key = $1", 1, dp, &e));
+    return session_start(r, uid, code ? "totp" : "recovery_code");
+}
+
+static int h_logout(struct api_req *r)
+{
+    const char *e = NULL;
+    if (r->via != API_AUTH_SESSION)
+        return api_problem(r, 400, NULL, "logout ends a session; API tokens are revoked with "
+                           "DELETE /api/v1/auth/tokens/{id}");
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", r->session_id);
+    const char *p[] = { sid };
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "logging out", e);
+    PGresult *res = db_exec(r->db, "DELETE FROM sessions WHERE id = $1", 1, p, &e);
+    if (res == NULL || api_audit(r, "logout", NULL, NULL, &e) < 0 || db_commit(r->db, &e) < 0) {
+        PQclear(res);
+        db_rollback(r->db);
+        return api_db_fail(r, "logging out", e);
+    }
+    PQclear(res);
+    api_add_header(r, "Set-Cookie: %s=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", API_COOKIE);
+    return api_no_content(r);
+}
+
+static int h_me(struct api_req *r)
+{
+    json_t *u = user_json(r, r->user.id);
+    if (u == NULL)
+        return api_problem(r, 404, NULL, "no such user");
+    json_t *o = json_pack("{s:o, s:s}", "user", u, "auth",
+                          r->via == API_AUTH_SESSION ? "session" : "token");
+    if (r->via == API_AUTH_SESSION) {
+        char csrf[65];
+        auth_csrf_token(r->api, r->session_hash, csrf);
+        json_object_set_new(o, "csrf_token", json_string(csrf));
+    }
+    return api_json(r, 200, o);
+}
+
+/* ---- TOTP ------------------------------------------------------------------ */
+
+static int h_totp_enrol(struct api_req *r)
+{
+    const char *e = NULL;
+    if (api_db(r) == NULL)
+        return 0;
+    unsigned char key[TOTP_SECRET_BYTES];
+    char b32[64];
+    if (rand_bytes(key, sizeof(key)) < 0)
+        return api_problem(r, 500, NULL, "no random bytes available");
+    base32_encode(key, sizeof(key), b32);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "enrolling TOTP", e);
+    const char *p[] = { api_uid(r), b32 };
+    PGresult *res = db_exec(r->db,
+        "INSERT INTO user_totp AS t (user_id, secret) VALUES ($1, $2)"
+        " ON CONFLICT (user_id) DO UPDATE SET secret = $2, last_step = 0, created_at = now()"
+        "   WHERE NOT t.enabled RETURNING user_id", 2, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "enrolling TOTP", e);
+    }
+    int n = PQntuples(res);
+    PQclear(res);
+    if (n == 0) {
+        db_rollback(r->db);
+        return api_problem(r, 409, NULL, "TOTP is already enabled; disable it first");
+    }
+    if (api_audit(r, "totp.enrol", NULL, NULL, &e) < 0 || db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "enrolling TOTP", e);
+    }
+    char *uri = totp_uri(r->api->totp_issuer, r->user.email, b32);
+    json_t *o = json_pack("{s:s, s:s?, s:i, s:i}", "secret", b32, "otpauth_uri", uri,
+                          "digits", TOTP_DIGITS, "period", TOTP_STEP_SECONDS);
+    free(uri);
+    OPENSSL_cleanse(b32, sizeof(b32));
+    return api_json(r, 201, o);
+}
+
+static int h_totp_verify(struct api_req *r)
+{
+    static const struct api_field f[] = { { "code", F_STR, true, 16 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "verifying TOTP", e);
+    const char *p[] = { api_uid(r) };
+    PGresult *res = db_exec(r->db, "SELECT enabled FROM user_totp WHERE user_id = $1", 1, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "verifying TOTP", e);
+    }
+    int st = PQntuples(res) == 0 ? 0 : PQgetvalue(res, 0, 0)[0] == 't' ? 2 : 1;
+    PQclear(res);
+    if (st != 1) {
+        db_rollback(r->db);
+        return api_problem(r, 409, NULL, st == 0 ? "start with POST /api/v1/auth/totp"
+                                                 : "TOTP is already enabled");
+    }
+    int ok = check_totp(r, r->user.id, api_str(b, "code"), false, &e);
+    if (ok <= 0) {
+        db_rollback(r->db);
+        if (ok < 0)
+            return api_db_fail(r, "verifying TOTP", e);
+        return api_problem(r, 400, "code", "the code does not match; check the device's clock");
+    }
+    PQclear(db_exec(r->db, "UPDATE user_totp SET enabled = true WHERE user_id = $1", 1, p, &e));
+    PQclear(db_exec(r->db, "DELETE FROM recovery_codes WHERE user_id = $1", 1, p, &e));
+    json_t *codes = json_array();
+    for (int i = 0; i < RECOVERY_CODES; i++) {
+        unsigned char raw[8];
+        char b32[16], shown[20], h[TOKEN_HASH_HEX];
+        if (rand_bytes(raw, sizeof(raw)) < 0)
+            break;
+        base32_encode(raw, 7, b32);   /* 12 characters: 60 bits */
+        b32[12] = '\0';
+        for (char *q = b32; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        token_hash(r->api->secret, b32, strlen(b32), h);
+        snprintf(shown, sizeof(shown), "%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8);
+        const char *ip[] = { api_uid(r), h };
+        res = db_exec(r->db, "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)",
+                      2, ip, &e);
+        if (res == NULL)
+            break;
+        PQclear(res);
+        json_array_append_new(codes, json_string(shown));
+    }
+    if (json_array_size(codes) != RECOVERY_CODES || api_audit(r, "totp.enable", NULL, NULL, &e) < 0
+        || db_commit(r->db, &e) < 0) {
+        json_decref(codes);
+        db_rollback(r->db);
+        return api_db_fail(r, "enabling TOTP", e);
+    }
+    return api_json(r, 200, json_pack("{s:b, s:o}", "enabled", 1, "recovery_codes", codes));
+}
+
+static int h_totp_disable(struct api_req *r)
+{
+    static const struct api_field f[] = {
+        { "code", F_STR, false, 16 }, { "recovery_code", F_STR, false, 64 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    const char *code = api_str(b, "code"), *rec = api_str(b, "recovery_code");
+    if ((code == NULL) == (rec == NULL))
+        return api_problem(r, 400, "code", "give exactly one of 'code' and 'recovery_code'");
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "disabling TOTP", e);
+    int ok = code ? check_totp(r, r->user.id, code, true, &e) : check_recovery(r, r->user.id, rec, &e);
+    if (ok <= 0) {
+        db_rollback(r->db);
+        if (ok < 0)
+            return api_db_fail(r, "disabling TOTP", e);
+        return api_problem(r, 400, code ? "code" : "recovery_code",
+                           "the code is wrong or was already used (or TOTP is not enabled)");
+    }
+    const char *p[] = { api_uid(r) };
+    PQclear(db_exec(r->db, "DELETE FROM user_totp WHERE user_id = $1", 1, p, &e));
+    PQclear(db_exec(r->db, "DELETE FROM recovery_codes WHERE user_id = $1", 1, p, &e));
+    if (api_audit(r, "totp.disable", NULL, NULL, &e) < 0 || db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "disabling TOTP", e);
+    }
+    return api_no_content(r);
+}
+
+/* ---- API tokens -------------------------------------------------------------- */
+
+static int h_token_create(struct api_req *r)
+{
+    static const struct api_field f[] = {
+        { "name", F_STR, true, 100 }, { "expires_in_days", F_INT_NULL, false, 0 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    const char *name = api_str(b, "name");
+    if (name[0] == '\0')
+        return api_problem(r, 400, "name", "field 'name' must not be empty");
+    json_t *ex = json_object_get(b, "expires_in_days");
+    char days[24] = "";
+    if (json_is_integer(ex)) {
+        long long d = json_integer_value(ex);
+        if (d < 1 || d > 3650)
+            return api_problem(r, 400, "expires_in_days", "field 'expires_in_days' must be from 1 to 3650");
+        snprintf(days, sizeof(days), "%lld", d);
+    }
+    char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], prefix[16];
+    if (token_new("atum_", tok, sizeof(tok), &e) < 0)
+        return api_problem(r, 500, NULL, "%s", e);
+    token_hash(r->api->secret, tok, strlen(tok), h);
+    snprintf(prefix, sizeof(prefix), "%.12s", tok);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "creating the token", e);
+    const char *p[] = { api_uid(r), name, h, prefix, days[0] ? days : NULL };
+    PGresult *res = db_exec(r->db,
+        "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
+        " VALUES ($1, $2, $3, $4, now() + $5::int * interval '1 day')"
+        " RETURNING id, name, prefix, created_at, expires_at", 5, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "creating the token", e);
+    }
+    json_t *o = api_row(res, 0);
+    char target[40];
+    snprintf(target, sizeof(target), "token:%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    json_t *d = json_pack("{s:s, s:s}", "name", name, "prefix", prefix);
+    int rc = api_audit(r, "token.create", target, d, &e);
+    json_decref(d);
+    if (rc < 0 || db_commit(r->db, &e) < 0) {
+        json_decref(o);
+        db_rollback(r->db);
+        return api_db_fail(r, "creating the token", e);
+    }
+    json_object_set_new(o, "token", json_string(tok));
+    OPENSSL_cleanse(tok, sizeof(tok));
+    return api_json(r, 201, o);
+}
+
+static int h_token_list(struct api_req *r)
+{
+    const char *e = NULL;
+    if (api_query_check(r, NULL) < 0 || api_db(r) == NULL)
+        return 0;
+    const char *p[] = { api_uid(r) };
+    PGresult *res = db_exec(r->db,
+        "SELECT json_build_object('items', coalesce(json_agg(json_build_object("
+        "  'id', id, 'name', name, 'prefix', prefix, 'created_at', created_at,"
+        "  'last_used_at', last_used_at, 'expires_at', expires_at, 'revoked_at', revoked_at)"
+        "  ORDER BY id), '[]'))"
+        "  FROM api_tokens WHERE user_id = $1", 1, p, &e);
+    if (res == NULL)
+        return api_db_fail(r, "listing tokens", e);
+    api_send_cell(r, 200, res);
+    PQclear(res);
+    return 0;
+}
+
+static int h_token_revoke(struct api_req *r)
+{
+    const char *e = NULL;
+    if (api_db(r) == NULL)
+        return 0;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
+    const char *p[] = { id, api_uid(r), r->user.level >= ATUM_ROLE_ADMIN ? "t" : "f" };
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "revoking the token", e);
+    PGresult *res = db_exec(r->db,
+        "UPDATE api_tokens SET revoked_at = now()"
+        " WHERE id = $1 AND (user_id = $2 OR $3::boolean) AND revoked_at IS NULL RETURNING id",
+        3, p, &e);
+    if (res == NULL) {
+        db_rollback(r->db);
+        return api_db_fail(r, "revoking the token", e);
+    }
+    int n = PQntuples(res);
+    PQclear(res);
+    if (n == 0) {
+        db_rollback(r->db);
+        return api_problem(r, 404, NULL, "no such token");
+    }
+    char target[40];
+    snprintf(target, sizeof(target), "token:%s", id);
+    if (api_audit(r, "token.revoke", target, NULL, &e) < 0 || db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "revoking the token", e);
+    }
+    auth_cache_forget_token(r->api->token_cache, r->m.ids[0]);
+    return api_no_content(r);
+}
+
+const struct api_route api_auth_routes[] = {
+    { "POST", "/api/v1/auth/login", ATUM_ROLE_NONE, API_PUBLIC | API_NO_CSRF, h_login },
+    { "POST", "/api/v1/auth/login/totp", ATUM_ROLE_NONE, API_PUBLIC | API_NO_CSRF, h_login_totp },
+    { "POST", "/api/v1/auth/logout", ATUM_ROLE_CUSTOMER, 0, h_logout },
+    { "GET", "/api/v1/auth/me", ATUM_ROLE_CUSTOMER, 0, h_me },
+    { "POST", "/api/v1/auth/totp", ATUM_ROLE_CUSTOMER, 0, h_totp_enrol },
+    { "POST", "/api/v1/auth/totp/verify", ATUM_ROLE_CUSTOMER, 0, h_totp_verify },
+    { "POST", "/api/v1/auth/totp/disable", ATUM_ROLE_CUSTOMER, 0, h_totp_disable },
+    { "POST", "/api/v1/auth/tokens", ATUM_ROLE_CUSTOMER, 0, h_token_create },
+    { "GET", "/api/v1/auth/tokens", ATUM_ROLE_CUSTOMER, 0, h_token_list },
+    { "DELETE", "/api/v1/auth/tokens/{id}", ATUM_ROLE_CUSTOMER, 0, h_token_revoke },
+    { NULL, NULL, 0, 0, NULL }
+};
