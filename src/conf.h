@@ -98,6 +98,26 @@ struct atum_config {
     char *mail_default_queue;
     bool mail_org_by_domain;
 
+    bool mail_acknowledge;
+    int mail_ack_limit;
+    long long mail_ack_window_ms;
+    bool mail_notify_agents;
+    char *mail_note_marker;
+    int mail_agent_token_days;
+
+    /* [smarthost] */
+    char *sh_url;
+    bool sh_starttls;
+    bool sh_verify;
+    char *sh_ca_file;
+    char *sh_username;
+    char *sh_password;
+    char *sh_helo;
+    long long sh_timeout_ms;
+    long long sh_retry_for_ms;
+    long long sh_retry_min_ms;
+    long long sh_retry_max_ms;
+
     /* [smtp] */
     char *smtp_listen;
     char *smtp_mode;

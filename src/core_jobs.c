@@ -4,6 +4,7 @@
 #include "jobkind.h"
 #include "runtime.h"
 #include "mail/ingest.h"
+#include "mail/outbox.h"
 #include "webhook.h"
 
 static int run_noop(void *state, struct atum_job *job)
@@ -19,6 +20,8 @@ int core_jobs_register(struct runtime *rt, void *arg, const char **error_r)
     if (jobkind_register(&rt->kinds, "core.noop", "core", run_noop, NULL, 3, 0, error_r) < 0)
         return -1;
     if (webhook_register(rt, error_r) < 0)
+        return -1;
+    if (outbox_register(rt, error_r) < 0)
         return -1;
     return ingest_register(rt, error_r);
 }

@@ -1,6 +1,8 @@
 /* plugin_host.c -- see plugin_host.h. */
 #include "config.h"
 #include "plugin_host.h"
+#include "mail/outbox.h"
+#include "email.h"
 #include "err.h"
 #include "event.h"
 #include "hostapi.h"
@@ -350,6 +352,19 @@ static void h_http_reply(struct atum_http_resp *resp, int status, const char *co
         strbuf_add(&resp->body, body, len);
 }
 
+static int h_mail_notice(struct atum_db *db, long long ticket_id, const char *to, const char *title,
+                         const char *body, const char **error_r)
+{
+    if (db->rt == NULL)
+        return err_set(error_r, "mail_notice: no runtime on this connection");
+    if (!db_in_transaction(db->conn))
+        return err_set(error_r, "mail_notice needs an open transaction (tx_begin)");
+    if (to == NULL || !email_valid(to))
+        return err_set(error_r, "mail_notice: '%s' is not a mail address", to ? to : "(null)");
+    return outbox_notice(db->conn, db->rt->cfg, ticket_id, to, title ? title : "", body ? body : "",
+                         error_r);
+}
+
 static const struct atum_host host_table = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_host),
@@ -374,6 +389,7 @@ static const struct atum_host host_table = {
     .http_reply = h_http_reply,
     .counter_add = metrics_counter_add,
     .gauge_set = metrics_gauge_set,
+    .mail_notice = h_mail_notice,
 };
 
 const struct atum_host *plugin_host_table(void)

@@ -216,6 +216,17 @@ struct atum_host {
      * optional label set in Prometheus form ('queue="support"'). */
     void (*counter_add)(const char *name, const char *labels, double value);
     void (*gauge_set)(const char *name, const char *labels, double value);
+
+    /* Added after the first release of ABI 1: check
+     * host->size >= offsetof(struct atum_host, mail_notice) + sizeof(void *).
+     *
+     * Mails a notice about a ticket to one address through the outbox,
+     * in the caller's transaction (tx_begin ... tx_commit): the built-in
+     * "notice" template (overridable per queue) with the title as subject
+     * and the body as text.  It is marked Auto-Submitted: auto-generated,
+     * so well-behaved robots do not answer it. */
+    int (*mail_notice)(struct atum_db *db, long long ticket_id, const char *to,
+                       const char *title, const char *body, const char **error_r);
 };
 
 /* ---- the descriptor --------------------------------------------------- */

@@ -1,10 +1,13 @@
 /* mail/ingest.c -- see mail/ingest.h. */
 #include "config.h"
 #include "mail/ingest.h"
+#include "mail/agent_reply.h"
+#include "mail/outbox.h"
 #include "mail/mime.h"
 #include "mail/summary.h"
 #include "mail/thread.h"
 #include "mail/token.h"
+#include "audit.h"
 #include "email.h"
 #include "err.h"
 #include "event.h"
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define UNKNOWN_SENDER "unknown-sender@invalid"
 
@@ -35,6 +39,7 @@ struct inbound {
     long long mailbox_id;
     long long message_id;       /* set when already ingested (reprocess) */
     long long ticket_id;
+    bool message_out;           /* that message is an agent's reply by mail */
     json_t *envelope;
 };
 
@@ -52,12 +57,35 @@ static const struct db_stmt st_load = {
     "ingest_load",
     "SELECT raw, source, state, coalesce(mailbox_id, 0)::text,"
     "       (CASE WHEN duplicate THEN 0 ELSE coalesce(message_id, 0) END)::text,"
-    "       (CASE WHEN duplicate THEN 0 ELSE coalesce(ticket_id, 0) END)::text, envelope::text"
-    "  FROM inbound_mail WHERE id = $1",
+    "       (CASE WHEN duplicate THEN 0 ELSE coalesce(ticket_id, 0) END)::text, envelope::text,"
+    "       coalesce((SELECT m.direction = 'out' FROM messages m WHERE m.id = i.message_id), false)::text"
+    "  FROM inbound_mail i WHERE id = $1",
     1
 };
 static const struct db_stmt st_dup = {
     "ingest_dup", "SELECT id, ticket_id FROM messages WHERE message_id = $1", 1
+};
+/* One of our own outgoing mails came back (a customer's forward to the
+ * support address, a list echoing it): it is not news. */
+static const struct db_stmt st_own = {
+    "ingest_own", "SELECT coalesce(ticket_id, 0) FROM outbound_mail WHERE rfc_message_id = $1", 1
+};
+static const struct db_stmt st_agent_message = {
+    "ingest_agent_message",
+    "INSERT INTO messages (ticket_id, inbound_id, author_id, direction, visibility, message_id,"
+    "                      in_reply_to, refs, subject, from_addr, body_text, to_addrs, date_header,"
+    "                      problems)"
+    " VALUES ($1, $2, $3, 'out', $4, $5, $6, $7::text[], $8, $9, $10, $11::text[], $12, $13::text[])"
+    " RETURNING id",
+    13
+};
+/* An agent's answer opens a new ticket, like one from the desk. */
+static const struct db_stmt st_ticket_answered = {
+    "ingest_ticket_answered",
+    "UPDATE tickets t SET updated_at = now(),"
+    "       status = CASE WHEN t.status = 'new' THEN 'open' ELSE t.status END"
+    "  FROM tickets old WHERE old.id = t.id AND t.id = $1 RETURNING old.status, t.status",
+    1
 };
 static const struct db_stmt st_user_find = {
     "ingest_user_find", "SELECT id, org_id, role FROM users WHERE lower(email) = lower($1)", 1
@@ -214,6 +242,7 @@ static int load(struct db_conn *c, long long id, struct inbound *in, const char 
     in->message_id = atoll(PQgetvalue(r, 0, 4));
     in->ticket_id = atoll(PQgetvalue(r, 0, 5));
     in->envelope = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+    in->message_out = strcmp(PQgetvalue(r, 0, 7), "true") == 0;
     PQclear(r);
     return 0;
 }
@@ -393,42 +422,60 @@ static int ingest_bounce(struct db_conn *c, struct runtime *rt, const struct inb
                          const struct mail_msg *m, const char *summary, const char **error_r)
 {
     const char *e = NULL;
-    long long ours = 0;
+    long long outbound = 0, ours = 0;
     if (m->report_original_id) {
+        /* the report names a mail we sent: which one, and which reply */
         const char *p[] = { m->report_original_id };
-        PGresult *r = db_exec(c, "SELECT id FROM messages WHERE message_id = $1 AND direction = 'out'",
-                              1, p, &e);
+        PGresult *r = db_exec(c, "SELECT id, coalesce(message_id, 0) FROM outbound_mail"
+                                 " WHERE rfc_message_id = $1", 1, p, &e);
         if (r == NULL)
             return err_set(error_r, "bounce lookup: %s", e);
-        if (PQntuples(r) > 0)
-            ours = atoll(PQgetvalue(r, 0, 0));
+        if (PQntuples(r) > 0) {
+            outbound = atoll(PQgetvalue(r, 0, 0));
+            ours = atoll(PQgetvalue(r, 0, 1));
+        }
         PQclear(r);
     }
-    char sid[32], so[32];
+    char sid[32], so[32], sob[32];
     snprintf(sid, sizeof(sid), "%lld", in->id);
     snprintf(so, sizeof(so), "%lld", ours);
+    snprintf(sob, sizeof(sob), "%lld", outbound);
     const char *dp[] = { sid };   /* reprocessing replaces earlier rows */
     PGresult *dr = db_exec(c, "DELETE FROM mail_bounces WHERE inbound_id = $1", 1, dp, &e);
     if (dr == NULL)
         return err_set(error_r, "bounce: %s", e);
     PQclear(dr);
     const char *rtype = m->report_type ? m->report_type : "bounce";
+    /* a feedback report (complaint) is not a failed delivery */
+    bool delivery = strcmp(rtype, "feedback-report") != 0;
     size_t rows = m->ndsn ? m->ndsn : 1;
     for (size_t i = 0; i < rows; i++) {
         const struct mail_dsn_rcpt *d = m->ndsn ? &m->dsn[i] : NULL;
         const char *p[] = { sid, ours ? so : NULL, m->report_original_id, rtype,
                             d ? d->recipient : NULL, d ? d->action : NULL, d ? d->status : NULL,
-                            d ? d->diagnostic : NULL };
+                            d ? d->diagnostic : NULL, outbound ? sob : NULL };
         PGresult *r = db_exec(c,
             "INSERT INTO mail_bounces (inbound_id, message_id, original_message_id, report_type,"
-            " recipient, action, status, diagnostic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            8, p, &e);
+            " recipient, action, status, diagnostic, outbound_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            9, p, &e);
         if (r == NULL)
             return err_set(error_r, "recording bounce: %s", e);
         PQclear(r);
+        /* "failed" (or a 5.x.x status without an action) is final; a
+         * "delayed" report only says the mail is still on its way */
+        bool failed = d == NULL
+                      || (d->action ? strcmp(d->action, "failed") == 0
+                                    : d->status != NULL && d->status[0] == '5');
+        long long marked = 0;
+        if (outbound && delivery && failed
+            && outbox_bounced(c, m->report_original_id, d ? d->recipient : NULL,
+                              d ? d->status : NULL, d ? d->diagnostic : NULL, &marked, error_r) < 0)
+            return -1;
     }
-    json_t *ev = json_pack("{s:I, s:o, s:s?}", "inbound_id", (json_int_t)in->id,
+    json_t *ev = json_pack("{s:I, s:o, s:o, s:s?}", "inbound_id", (json_int_t)in->id,
                            "message_id", ours ? json_integer(ours) : json_null(),
+                           "outbound_id", outbound ? json_integer(outbound) : json_null(),
                            "report_type", rtype);
     char *evs = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
@@ -447,6 +494,90 @@ static int emit(struct runtime *rt, struct db_conn *c, const char *event, json_t
     int rc = event_emit(rt, c, event, s, error_r);
     free(s);
     return rc;
+}
+
+/* A mail that agent_reply_check() accepted: the agent's public reply
+ * (mailed to the customer through the outbox, in this transaction) or,
+ * behind the note marker, an internal note. */
+static int ingest_agent_reply(struct db_conn *c, struct runtime *rt, const struct atum_config *cfg,
+                              const struct inbound *in, const struct mail_msg *m,
+                              const char *summary, long long ticket, long long agent,
+                              const char *sender, const char **error_r)
+{
+    const char *e = NULL;
+    struct strbuf body = STRBUF_INIT, refs = STRBUF_INIT, to = STRBUF_INIT, probs = STRBUF_INIT;
+    char *subject = utf8_cut(m->subject[0] ? m->subject : "(no subject)", 998);
+    PGresult *r = NULL;
+    int ret = -1;
+    const char *text = m->new_text.len ? m->new_text.s : strbuf_str(&m->text);
+    bool note = agent_reply_note(text, cfg->mail_note_marker, &body);
+    strbuf_add(&probs, strbuf_str(&m->problems), m->problems.len);
+    if (body.len == 0) {
+        /* nothing but quoted history: keep it for the record, send nothing */
+        note = true;
+        strbuf_add(&body, strbuf_str(&m->text), m->text.len);
+        strbuf_adds(&probs, "an agent's reply by mail without new text: kept as an internal note, not sent\n");
+    }
+    const char *vis = note ? "internal" : "public";
+    text_array(&refs, m->refs, m->nrefs);
+    text_array(&to, m->to, m->nto);
+    struct strbuf pa = STRBUF_INIT;
+    lines_array(&pa, probs.s);
+    char st[32], sid[32], sa[32];
+    snprintf(st, sizeof(st), "%lld", ticket);
+    snprintf(sid, sizeof(sid), "%lld", in->id);
+    snprintf(sa, sizeof(sa), "%lld", agent);
+    const char *p[] = { st, sid, sa, vis, m->message_id, m->in_reply_to, refs.s, subject, sender,
+                        strbuf_str(&body), to.s, m->date, pa.s };
+    r = db_exec_stmt(c, &st_agent_message, p, &e);
+    strbuf_free(&pa);
+    if (r == NULL) {
+        err_set(error_r, "storing the agent's reply: %s", e);
+        goto out;
+    }
+    long long message = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *tp[] = { st };
+    r = db_exec_stmt(c, &st_ticket_answered, tp, &e);
+    if (r == NULL) {
+        err_set(error_r, "updating ticket %lld: %s", ticket, e);
+        goto out;
+    }
+    if (store_attachments(c, message, m, error_r) < 0
+        || finish_inbound(c, in, ticket, message, summary, m, false, error_r) < 0)
+        goto out;
+    if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) != 0
+        && emit(rt, c, "ticket.updated",
+                json_pack("{s:I, s:{s:{s:s, s:s}}}", "ticket_id", (json_int_t)ticket, "changes",
+                          "status", "from", PQgetvalue(r, 0, 0), "to", PQgetvalue(r, 0, 1)),
+                error_r) < 0)
+        goto out;
+    if (emit(rt, c, "message.created",
+             json_pack("{s:I, s:I, s:s, s:s, s:I, s:s}", "ticket_id", (json_int_t)ticket,
+                       "message_id", (json_int_t)message, "direction", "out", "visibility", vis,
+                       "author_id", (json_int_t)agent, "source", "mail"), error_r) < 0)
+        goto out;
+    char actor[40], target[40], detail[96];
+    snprintf(actor, sizeof(actor), "user:%lld", agent);
+    snprintf(target, sizeof(target), "ticket:%lld", ticket);
+    snprintf(detail, sizeof(detail), "{\"message_id\":%lld,\"visibility\":\"%s\",\"via\":\"mail\"}",
+             message, vis);
+    if (audit_append(c, agent, actor, note ? "ticket.note" : "ticket.reply", target, detail, NULL,
+                     error_r) < 0)
+        goto out;
+    if (!note && outbox_reply(c, cfg, message, true, NULL, error_r) < 0)
+        goto out;
+    log_info("ingest.agent_reply", "inbound=%lld ticket=%lld message=%lld agent=%lld visibility=%s",
+             in->id, ticket, message, agent, vis);
+    ret = 0;
+out:
+    PQclear(r);
+    strbuf_free(&body);
+    strbuf_free(&refs);
+    strbuf_free(&to);
+    strbuf_free(&probs);
+    free(subject);
+    return ret;
 }
 
 static int ingest_message(struct db_conn *c, struct runtime *rt, const struct atum_config *cfg,
@@ -479,6 +610,30 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
         }
         PQclear(r);
         r = NULL;
+        r = db_exec_stmt(c, &st_own, p, &e);
+        if (r == NULL) {
+            err_set(error_r, "duplicate check: %s", e);
+            goto out;
+        }
+        if (PQntuples(r) > 0) {
+            long long tid = atoll(PQgetvalue(r, 0, 0));
+            PQclear(r);
+            r = NULL;
+            log_info("ingest.own_mail", "inbound=%lld ticket=%lld message_id=%s hint=%s", in->id, tid,
+                     m->message_id, "a mail we sent came back: not a new message");
+            ret = finish_inbound(c, in, tid, 0, summary, m, true, error_r);
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (in->message_out) {
+        /* an agent's reply by mail was posted (and mailed) once: reading
+         * it again must not rewrite the reply nor send it a second time */
+        log_info("ingest.reprocess_kept", "inbound=%lld message=%lld reason=%s", in->id,
+                 in->message_id, "an agent's reply by mail is kept as posted");
+        ret = finish_inbound(c, in, in->ticket_id, in->message_id, summary, m, false, error_r);
+        goto out;
     }
 
     collect_rcpts(in, m, &rcpts, &nrcpt);
@@ -489,6 +644,7 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
 
     struct thread_in ti = { cfg->secret_key, rcpts, nrcpt, m->subject, m->refs, m->nrefs, sender };
     struct thread_out to_;
+    memset(&to_, 0, sizeof(to_));
     long long ticket = in->ticket_id;
     const char *method = "reprocess";
     if (ticket == 0) {
@@ -500,6 +656,21 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
             log_warn("ingest.token_invalid", "inbound=%lld from=%s hint=%s", in->id, sender,
                      "a reply token that does not verify: not trusted");
     }
+
+    /* an agent answering their notification by mail */
+    long long agent = 0;
+    char refused[300] = "";
+    if (ticket > 0 && in->message_id == 0
+        && agent_reply_check(c, cfg, &to_, ticket, sender, (long long)(time(NULL) / 86400), &agent,
+                             refused, sizeof(refused), error_r) < 0)
+        goto out;
+    if (agent > 0) {
+        ret = ingest_agent_reply(c, rt, cfg, in, m, summary, ticket, agent, sender, error_r);
+        goto out;
+    }
+    if (refused[0])
+        log_warn("ingest.agent_token_refused", "inbound=%lld ticket=%lld from=%s reason=%s hint=%s",
+                 in->id, ticket, sender, refused, "stored as an ordinary incoming message");
 
     long long user = 0, org = 0;
     bool staff = false;
@@ -548,7 +719,15 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
 
     text_array(&refs, m->refs, m->nrefs);
     text_array(&to, m->to, m->nto);
-    lines_array(&probs, m->problems.s);
+    if (refused[0]) {
+        struct strbuf all = STRBUF_INIT;
+        strbuf_add(&all, strbuf_str(&m->problems), m->problems.len);
+        strbuf_addf(&all, "agent reply token refused: %s\n", refused);
+        lines_array(&probs, all.s);
+        strbuf_free(&all);
+    } else {
+        lines_array(&probs, m->problems.s);
+    }
     char remote[16];
     snprintf(remote, sizeof(remote), "%d", m->remote_images);
     /* new_text is stored only when it differs from the whole text */

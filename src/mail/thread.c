@@ -40,8 +40,12 @@ static const struct db_stmt st_tag_allowed = {
 
 static const struct db_stmt st_by_refs = {
     "thread_by_refs",
-    "SELECT ticket_id FROM messages WHERE message_id = ANY($1::text[])"
-    " ORDER BY created_at DESC, id DESC LIMIT 1",
+    "SELECT ticket_id FROM ("
+    "  SELECT ticket_id, created_at FROM messages WHERE message_id = ANY($1::text[])"
+    "  UNION ALL"
+    "  SELECT ticket_id, created_at FROM outbound_mail"
+    "   WHERE rfc_message_id = ANY($1::text[]) AND ticket_id IS NOT NULL) x"
+    " ORDER BY created_at DESC LIMIT 1",
     1
 };
 
@@ -72,14 +76,17 @@ int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out
 
     /* 1. reply token */
     for (size_t i = 0; i < in->nrcpt; i++) {
-        long long t = 0;
-        enum token_status st = token_from_address(in->secret, in->rcpts[i], &t);
+        struct token_info ti;
+        enum token_status st = token_parse(in->secret, in->rcpts[i], &ti);
         if (st == TOKEN_INVALID && out->token == TOKEN_NONE)
             out->token = TOKEN_INVALID;
         if (st != TOKEN_VALID)
             continue;
+        long long t = ti.ticket;
         out->token = TOKEN_VALID;
         out->token_ticket = t;
+        out->token_user = ti.user;
+        out->token_day = ti.day;
         snprintf(sid, sizeof(sid), "%lld", t);
         const char *p[] = { sid };
         PGresult *r = db_exec_stmt(c, &st_ticket_exists, p, &e);

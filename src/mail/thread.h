@@ -6,7 +6,9 @@
  *  2. a "[#N]" tag in the subject, for a ticket that exists and where the
  *     sender is the requester, has written on it before, or is staff --
  *     a stranger cannot add to someone else's ticket by typing its number;
- *  3. In-Reply-To / References matching any Message-ID we stored or sent;
+ *  3. In-Reply-To / References matching any Message-ID we stored
+ *     (messages) or sent (outbound_mail: acknowledgements, replies,
+ *     notifications);
  *  4. otherwise a new ticket.
  * A token-shaped address whose MAC fails is reported (TOKEN_INVALID) and
  * ignored for threading: it is never trusted.
@@ -33,6 +35,8 @@ struct thread_out {
     const char *method;          /* "token", "subject", "references", "new" */
     enum token_status token;     /* what the recipients' tokens said */
     long long token_ticket;
+    long long token_user;        /* > 0: an agent's token (token.h) ... */
+    long long token_day;         /* ... issued on this day */
 };
 
 int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out *out,

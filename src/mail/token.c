@@ -10,13 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void mac_for(const char *secret, long long id, char out[TOKEN_MAC_LEN + 1])
+static void mac_for(const char *secret, long long id, long long user, long long day,
+                    char out[TOKEN_MAC_LEN + 1])
 {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-    char msg[48];
+    char msg[96];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int n = snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
+    int n = user > 0 ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld", id, user, day)
+                     : snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
     HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, md, &mdlen);
     /* 5 bits per character from the front of the digest */
     unsigned acc = 0;
@@ -37,12 +39,23 @@ int token_make(const char *secret, long long ticket_id, char *out, size_t size)
     if (secret == NULL || *secret == '\0' || ticket_id <= 0)
         return -1;
     char mac[TOKEN_MAC_LEN + 1];
-    mac_for(secret, ticket_id, mac);
+    mac_for(secret, ticket_id, 0, 0, mac);
     snprintf(out, size, "t%lld.%s", ticket_id, mac);
     return 0;
 }
 
-enum token_status token_from_address(const char *secret, const char *addr, long long *ticket_r)
+int token_make_agent(const char *secret, long long ticket_id, long long user_id, long long day,
+                     char *out, size_t size)
+{
+    if (secret == NULL || *secret == '\0' || ticket_id <= 0 || user_id <= 0 || day < 0)
+        return -1;
+    char mac[TOKEN_MAC_LEN + 1];
+    mac_for(secret, ticket_id, user_id, day, mac);
+    snprintf(out, size, "t%llda%lldd%lld.%s", ticket_id, user_id, day, mac);
+    return 0;
+}
+
+enum token_status token_parse(const char *secret, const char *addr, struct token_info *info)
 {
     if (addr == NULL)
         return TOKEN_NONE;
@@ -57,21 +70,33 @@ enum token_status token_from_address(const char *secret, const char *addr, long 
     if (!isdigit((unsigned char)*p))
         return TOKEN_NONE;
     char *end;
-    long long id = strtoll(p, &end, 10);
-    if (*end != '.' || id <= 0)
+    long long id = strtoll(p, &end, 10), user = 0, day = 0;
+    if (id <= 0)
+        return TOKEN_NONE;
+    if (*end == 'a' || *end == 'A') {
+        user = strtoll(end + 1, &end, 10);
+        if ((*end != 'd' && *end != 'D') || user <= 0)
+            return TOKEN_NONE;
+        day = strtoll(end + 1, &end, 10);
+        if (day < 0)
+            return TOKEN_NONE;
+    }
+    if (*end != '.')
         return TOKEN_NONE;
     const char *mac = end + 1;
     size_t ml = at ? (size_t)(at - mac) : strlen(mac);
     if (secret == NULL || *secret == '\0' || ml != TOKEN_MAC_LEN)
         return TOKEN_INVALID;
     char want[TOKEN_MAC_LEN + 1], got[TOKEN_MAC_LEN + 1];
-    mac_for(secret, id, want);
+    mac_for(secret, id, user, day, want);
     for (size_t i = 0; i < ml; i++)
         got[i] = (char)tolower((unsigned char)mac[i]);
     got[ml] = '\0';
     if (CRYPTO_memcmp(want, got, TOKEN_MAC_LEN) != 0)
         return TOKEN_INVALID;
-    *ticket_r = id;
+    info->ticket = id;
+    info->user = user;
+    info->day = day;
     return TOKEN_VALID;
 }
 

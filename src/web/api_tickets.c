@@ -13,6 +13,7 @@
 #include "email.h"
 #include "err.h"
 #include "log.h"
+#include "mail/outbox.h"
 #include "queue.h"
 #include "xalloc.h"
 
@@ -230,6 +231,16 @@ static int h_list(struct api_req *r)
 
 /* ---- one ticket -------------------------------------------------------------- */
 
+/* One outgoing mail and the fate of each recipient (staff only). */
+#define OUTBOUND_JSON(o) \
+    "json_build_object('id', " o ".id, 'kind', " o ".kind, 'message_id', " o ".message_id," \
+    " 'rfc_message_id', " o ".rfc_message_id, 'subject', " o ".subject, 'state', " o ".state," \
+    " 'attempts', " o ".attempts, 'last_error', " o ".last_error, 'unconfirmed', " o ".unconfirmed," \
+    " 'created_at', " o ".created_at, 'last_attempt_at', " o ".last_attempt_at," \
+    " 'sent_at', " o ".sent_at, 'recipients', coalesce((SELECT json_agg(json_build_object(" \
+    "   'address', rc.address, 'state', rc.state, 'reply', rc.reply, 'updated_at', rc.updated_at)" \
+    "   ORDER BY rc.address) FROM outbound_recipients rc WHERE rc.outbound_id = " o ".id), '[]'))"
+
 static const char get_sql[] =
     "SELECT json_build_object("
     " 'id', t.id, 'subject', t.subject, 'status', t.status, 'priority', t.priority,"
@@ -245,7 +256,9 @@ static const char get_sql[] =
     "     'body_text', m.body_text, 'body_html', m.body_html, 'created_at', m.created_at,"
     "     'attachments', coalesce((SELECT json_agg(json_build_object('id', a.id,"
     "         'filename', a.filename, 'content_type', a.content_type, 'size', a.size,"
-    "         'inline', a.inline) ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id), '[]'))"
+    "         'inline', a.inline) ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id), '[]'),"
+    "     'delivery', CASE WHEN $2::text <> 'customer' THEN (SELECT " OUTBOUND_JSON("o")
+    "         FROM outbound_mail o WHERE o.message_id = m.id AND o.kind = 'reply') END)"
     "     ORDER BY m.created_at, m.id)"
     "   FROM messages m WHERE m.ticket_id = t.id"
     "    AND ($2::text <> 'customer' OR m.visibility = 'public')), '[]'),"
@@ -333,10 +346,7 @@ static int queue_usable(struct api_req *r, long long queue_id, const char **erro
 
 static int enqueue_mail_send(struct api_req *r, long long message_id, const char **error_r)
 {
-    char payload[64];
-    snprintf(payload, sizeof(payload), "{\"message_id\": %lld}", message_id);
-    struct atum_job_spec spec = { .kind = "mail.send", .payload = payload };
-    return queue_enqueue(r->db, &spec, NULL, error_r);
+    return outbox_enqueue_reply(r->db, message_id, error_r);
 }
 
 /* Inserts a message; *id_r its id. */
@@ -450,8 +460,9 @@ static int h_create(struct api_req *r)
     long long mid;
     if (add_message(r, tid, dir, "public", subject, body, &mid, &e) < 0)
         goto dbfail;
-    json_t *d = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "ticket_id", (json_int_t)tid,
-                          "queue_id", (json_int_t)queue_id, "requester_id", (json_int_t)requester,
+    json_t *d = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s}", "ticket_id", (json_int_t)tid,
+                          "queue_id", (json_int_t)queue_id, "message_id", (json_int_t)mid,
+                          "requester_id", (json_int_t)requester,
                           "subject", subject, "priority", prio ? prio : "normal", "source", "api");
     int rc = d ? api_emit(r, "ticket.created", d, &e) : err_set(&e, "cannot encode the event");
     if (rc == 0)
@@ -931,6 +942,33 @@ dbfail:
     return api_db_fail(r, "locking", e);
 }
 
+/* ---- outgoing mail of a ticket ------------------------------------------------ */
+
+static int h_mail(struct api_req *r)
+{
+    const char *e = NULL;
+    if (api_query_check(r, NULL) < 0 || api_db(r) == NULL)
+        return 0;
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", r->m.ids[0]);
+    struct ticket_vis v;
+    ticket_vis_params(r, &v);
+    const char *p[5] = { v.p[0], v.p[1], v.p[2], v.p[3], sid };
+    PGresult *res = db_exec(r->db,
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(" OUTBOUND_JSON("o") " ORDER BY o.id)"
+        "   FROM outbound_mail o WHERE o.ticket_id = t.id), '[]'))"
+        "  FROM tickets t WHERE t.id = $5 AND " TICKET_VISIBLE("t"), 5, p, &e);
+    if (res == NULL)
+        return api_db_fail(r, "reading the ticket's mail", e);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return api_problem(r, 404, NULL, "no such ticket");
+    }
+    api_send_cell(r, 200, res);
+    PQclear(res);
+    return 0;
+}
+
 static int h_unlock(struct api_req *r)
 {
     const char *e = NULL;
@@ -963,5 +1001,6 @@ const struct api_route api_ticket_routes[] = {
     { "DELETE", "/api/v1/tickets/{id}/links/{other_id}", ATUM_ROLE_AGENT, 0, h_unlink },
     { "POST", "/api/v1/tickets/{id}/lock", ATUM_ROLE_AGENT, 0, h_lock },
     { "DELETE", "/api/v1/tickets/{id}/lock", ATUM_ROLE_AGENT, 0, h_unlock },
+    { "GET", "/api/v1/tickets/{id}/mail", ATUM_ROLE_AGENT, 0, h_mail },
     { NULL, NULL, 0, 0, NULL }
 };

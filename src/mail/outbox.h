@@ -1,0 +1,77 @@
+/*
+ * mail/outbox.h -- outgoing mail: built once, stored, sent by jobs.
+ *
+ * Every outgoing mail is a row in outbound_mail holding the exact bytes to
+ * send (so every attempt sends the same message, with the same
+ * Message-ID), one row per recipient in outbound_recipients, and a
+ * mail.send job -- all written in the transaction of the change that
+ * causes the mail (a new ticket, an agent's reply, an assignment).
+ *
+ * What is built (templates in templates/mail, overridable per queue):
+ *  - reply:   an agent's public reply to the customer (From the queue,
+ *             Reply-To the ticket's token address, In-Reply-To/References
+ *             chained to the customer's last message, "[#N]" in Subject);
+ *  - ack:     the acknowledgement of a human's new ticket (Auto-Submitted:
+ *             auto-replied), at most mail.ack_limit per sender per
+ *             mail.ack_window, never to robots or our own addresses;
+ *  - notify:  agents hear of new tickets, customer replies and
+ *             assignments, with a Reply-To token bound to each agent;
+ *  - notice:  a generic mail for plugins.
+ *
+ * mail.send (the job) talks to the smarthost (smtp_client.h), records the
+ * answer per recipient, retries 4xx with backoff until smarthost.retry_for
+ * has passed (then "expired"), and records 5xx as permanent failures, with
+ * an internal note on the ticket.  Before the final "." of the message the
+ * attempt is marked "data_end" and committed: a worker that dies after the
+ * smarthost accepted the mail and before recording it leaves that mark,
+ * and the next run does not send again (at most once; see
+ * docs/decisions/0007).
+ */
+#ifndef ATUM_MAIL_OUTBOX_H
+#define ATUM_MAIL_OUTBOX_H
+
+#include "db.h"
+
+struct atum_config;
+struct runtime;
+
+#define OUTBOX_SEND_KIND "mail.send"
+
+int outbox_register(struct runtime *rt, const char **error_r);
+
+/* All of these run in the caller's open transaction. */
+
+/* The mail.send job for a reply saved elsewhere (the API): the job builds
+ * the mail when it first runs (outbox_reply), so the request that saved
+ * the reply does not wait for templates and MIME. */
+int outbox_enqueue_reply(struct db_conn *c, long long message_id, const char **error_r);
+
+/* An agent's public reply (a messages row, direction out) to the
+ * customer.  Idempotent: one outbound mail per reply.  *outbound_r (may be
+ * NULL) gets its id.  enqueue: also add the mail.send job. */
+int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long message_id,
+                 bool enqueue, long long *outbound_r, const char **error_r);
+
+/* The acknowledgement of a new ticket whose first message is message_id;
+ * 0 also when it is skipped by the rules (*sent_r false then). */
+int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+               long long message_id, bool *sent_r, const char **error_r);
+
+/* Agent notifications: template notify_new, notify_reply or
+ * notify_assign.  only_user > 0 notifies that agent only; otherwise the
+ * ticket's assignee (notify_reply) or the queue's agents. */
+int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *template_name,
+                  long long ticket_id, long long message_id, long long only_user,
+                  const char **error_r);
+
+/* A message from a plugin to one address about a ticket. */
+int outbox_notice(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+                  const char *to, const char *title, const char *body, const char **error_r);
+
+/* A delivery report (bounce) named this outgoing Message-ID: mark the
+ * recipient bounced.  *outbound_r gets the outbound id (0 unknown). */
+int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *recipient,
+                   const char *status, const char *diagnostic, long long *outbound_r,
+                   const char **error_r);
+
+#endif
