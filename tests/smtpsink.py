@@ -10,7 +10,8 @@ control file F before every command it answers, so a test can change its
 behaviour while it runs:
 
     {"data": ["451 4.3.0 busy", "250 ok"],   replies to DATA, one used per
-                                             mail, then 250 for the rest
+                                             mail since the list last changed,
+                                             then 250 for the rest
      "rcpt": {"x@y": "550 5.1.1 unknown"},   reply to RCPT TO for an address
      "hang": true,                           never answer the end of DATA
      "autorespond": {"port": 2525,           answer every stored mail to
@@ -33,7 +34,10 @@ import time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-counter = itertools.count(1)
+def first_free(d):
+    """Numbers go on after what a previous run of the sink stored."""
+    nums = [int(f[:4]) for f in os.listdir(d) if f.endswith(".eml") and f[:4].isdigit()]
+    return max(nums, default=0) + 1
 
 
 def control(path):
@@ -49,7 +53,9 @@ def control(path):
 class Sink:
     def __init__(self, args):
         self.args = args
-        self.data_replies_used = 0
+        self.counter = itertools.count(first_free(args.dir))
+        self.data_replies = None     # the "data" list last seen ...
+        self.data_replies_used = 0   # ... and how many of it were used
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         c = control(self.args.control)
@@ -64,13 +70,15 @@ class Sink:
         if c.get("hang"):
             await asyncio.sleep(3600)
         replies = c.get("data", [])
+        if replies != self.data_replies:
+            self.data_replies, self.data_replies_used = replies, 0
         reply = "250 2.0.0 OK: stored"
         if self.data_replies_used < len(replies):
             reply = replies[self.data_replies_used]
         self.data_replies_used += 1
         if not reply.startswith("250"):
             return reply
-        n = next(counter)
+        n = next(self.counter)
         base = os.path.join(self.args.dir, "%04d" % n)
         with open(base + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
@@ -78,7 +86,7 @@ class Sink:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "tls": session.ssl is not None,
-            "auth": session.authenticated and session.login_data is not None,
+            "auth": bool(session.authenticated),
         }
         with open(base + ".json", "w") as f:
             json.dump(meta, f)

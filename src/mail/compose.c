@@ -101,7 +101,9 @@ void compose_header(struct strbuf *out, const char *name, const char *value)
     size_t left = strlen(value);
     bool first = true;
     while (left > 0) {
-        size_t room = 75 - 12;            /* "=?UTF-8?B?" + "?=" */
+        /* each encoded word ends its line; "=?UTF-8?B?" + "?=" is 12 */
+        size_t start = first ? col : 1;
+        size_t room = start + 12 < 76 ? (76 - start - 12) / 4 * 4 : 4;
         size_t n = word_chunk(p, left, room);
         struct strbuf w = STRBUF_INIT;
         compose_base64(&w, p, n);

@@ -101,11 +101,15 @@ static int load_refs(struct db_conn *c, long long ticket_id, long long message_i
     snprintf(st, sizeof(st), "%lld", ticket_id);
     snprintf(sm, sizeof(sm), "%lld", message_id);
     const char *p[] = { st, message_id > 0 ? sm : NULL };
+    /* without a message: the requester's own latest mail -- the one in
+     * the customer's mailbox -- else the latest incoming one */
     PGresult *r = db_exec(c,
-        "SELECT message_id, array_to_string(refs, ' ') FROM messages"
-        " WHERE ticket_id = $1 AND message_id IS NOT NULL"
-        "   AND (CASE WHEN $2::bigint IS NULL THEN direction = 'in' ELSE id = $2::bigint END)"
-        " ORDER BY created_at DESC, id DESC LIMIT 1", 2, p, &e);
+        "SELECT m.message_id, array_to_string(m.refs, ' ') FROM messages m"
+        "  JOIN tickets t ON t.id = m.ticket_id"
+        " WHERE m.ticket_id = $1 AND m.message_id IS NOT NULL"
+        "   AND (CASE WHEN $2::bigint IS NULL THEN m.direction = 'in' ELSE m.id = $2::bigint END)"
+        " ORDER BY (m.author_id IS NOT DISTINCT FROM t.requester_id) DESC, m.created_at DESC, m.id DESC"
+        " LIMIT 1", 2, p, &e);
     if (r == NULL)
         return err_set(error_r, "threading headers: %s", e);
     if (PQntuples(r) > 0) {

@@ -25,6 +25,7 @@ struct session {
     char last_reply[300];
     int last_code;
     bool connected;
+    bool quit_sent;              /* replies after QUIT say nothing about the mail */
 };
 
 /* Mark the point of no return before curl can send the final ".": curl
@@ -90,12 +91,14 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
             }
         } else if (strncasecmp(line, "DATA", 4) == 0) {
             s->in_data = true;
+        } else if (strncasecmp(line, "QUIT", 4) == 0) {
+            s->quit_sent = true;
         }
     } else if (type == CURLINFO_HEADER_IN) {
         if (strlen(line) >= 3 && line[0] >= '1' && line[0] <= '5') {
             s->connected = true;
             /* the last line of a multi-line reply carries the final word */
-            if (line[3] != '-') {
+            if (line[3] != '-' && !s->quit_sent) {
                 s->last_code = atoi(line);
                 snprintf(s->last_reply, sizeof(s->last_reply), "%s", line);
                 if (s->current_rcpt >= 0) {
@@ -127,7 +130,7 @@ int smtp_send(const struct smarthost *sh, const char *mail_from, char *const *rc
     CURL *h = curl_easy_init();
     if (h == NULL)
         return err_set(error_r, "curl_easy_init failed");
-    struct session s = { data, len, 0, false, on_data_end, arg, res, n, -1, false, false, "", 0, false };
+    struct session s = { data, len, 0, false, on_data_end, arg, res, n, -1, false, false, "", 0, false, false };
 
     /* the URL path is the EHLO name */
     snprintf(url, sizeof(url), "%s%s%s", sh->url, sh->url[strlen(sh->url) - 1] == '/' ? "" : "/",

@@ -143,7 +143,7 @@ check "atumd starts again" start_atumd
 wait_until 10 bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE state = 'running'\")\" = 1 ]"
 kill -KILL "$ATUMD_PID"; wait "$ATUMD_PID" 2>/dev/null
 check "atumd restarts after kill -9" start_atumd
-check "the killed job is rescued and completed on attempt 2" wait_until 20 bash -c "[ \"\$($PSQL -c 'SELECT count(*) FROM testplug_runs WHERE attempt = 2')\" = 1 ] && [ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE state <> 'dead'\")\" = 0 ]"
+check "the killed job is rescued and completed on attempt 2" wait_until 20 bash -c "[ \"\$($PSQL -c 'SELECT count(*) FROM testplug_runs WHERE attempt = 2')\" = 1 ] && [ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE kind = 'testplug.work' AND state <> 'dead'\")\" = 0 ]"
 kill -TERM "$ATUMD_PID"; wait "$ATUMD_PID"
 
 # a port already in use is a clear start-up error
