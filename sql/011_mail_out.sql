@@ -18,6 +18,8 @@ CREATE TABLE outbound_mail (
     attempts         integer NOT NULL DEFAULT 0,
     last_error       text,
     created_at       timestamptz NOT NULL DEFAULT now(),
+    queued_at        timestamptz NOT NULL DEFAULT now(),  -- smarthost.retry_for runs from here
+
     last_attempt_at  timestamptz,
     sent_at          timestamptz,
     CONSTRAINT outbound_mail_rfc_message_id_key UNIQUE (rfc_message_id)

@@ -37,13 +37,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-
-
-struct ctl {
-    struct atum_config *cfg;
-    struct db_conn *db;
-    bool json;
-};
+#include "atumctl.h"
 
 static int fail(const char *what, const char *e)
 {
@@ -78,6 +72,11 @@ static void usage(FILE *out)
         "  mailbox add NAME --queue Q --host H [--port P] [--security tls|starttls|none]\n"
         "              --user U --password-env VAR [--folder F] [--after move|delete|seen]\n"
         "              [--move-to F] [--trust-any-certificate] [--no-idle] [--poll S]\n"
+        "  outbox list [--failed] [--ticket N] [--limit N]   outgoing mail and its state\n"
+        "  outbox show ID [--raw]             one outgoing mail, its recipients (or its bytes)\n"
+        "  outbox retry ID                    send a failed or expired mail again\n"
+        "  template list | show NAME [--queue Q] | set QUEUE NAME < FILE | reset QUEUE NAME\n"
+        "                                     mail templates and per-queue overrides\n"
         "  mailbox list | mailbox remove NAME\n"
         "  token add EMAIL [--name N] [--days D]  create an API token (printed once)\n"
         "  audit verify                       check the audit log's hash chain\n"
@@ -149,6 +148,21 @@ static int query_print(struct ctl *ctl, const char *sql, int n, const char *cons
         print_table(r);
     PQclear(r);
     return 0;
+}
+
+int ctl_fail(const char *what, const char *e)
+{
+    return fail(what, e);
+}
+
+int ctl_query_print(struct ctl *ctl, const char *sql, int n, const char *const *params)
+{
+    return query_print(ctl, sql, n, params);
+}
+
+void ctl_print_json(json_t *v)
+{
+    print_json(v);
 }
 
 /* Reads a password: one line from stdin, or prompted twice without echo. */
@@ -1012,6 +1026,8 @@ static const struct command commands[] = {
     { "mailbox", cmd_mailbox, true },
     { "token", cmd_token, true },
     { "audit", cmd_audit, true },
+    { "outbox", ctl_outbox, true },
+    { "template", ctl_template, true },
 };
 
 int main(int argc, char **argv)

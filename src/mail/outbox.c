@@ -234,6 +234,7 @@ static int enqueue_send(struct db_conn *c, const char *field, long long id, cons
 
 struct outbound_spec {
     const struct ticket_ctx *t;
+    const char *from_name;           /* NULL: the queue's name */
     long long message_id;            /* the reply this sends, or 0 */
     const char *kind;
     char *const *to;
@@ -256,7 +257,7 @@ static int create_outbound(struct db_conn *c, const struct outbound_spec *o, boo
     PGresult *r = NULL;
     new_message_id(domain_of(o->t->queue_address), rfc, sizeof(rfc));
     struct compose_mail m = {
-        .from_name = o->t->queue_name, .from_addr = o->t->queue_address, .reply_to = o->reply_to,
+        .from_name = o->from_name ? o->from_name : o->t->queue_name, .from_addr = o->t->queue_address, .reply_to = o->reply_to,
         .to = o->to, .nto = o->nto, .subject = o->subject, .message_id = rfc,
         .in_reply_to = o->refs ? o->refs->in_reply_to : NULL,
         .references = o->refs ? o->refs->refs : NULL, .nrefs = o->refs ? o->refs->n : 0,
@@ -360,7 +361,7 @@ int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long mes
     struct compose_attachment *att = NULL;
     size_t natt = 0;
     PGresult *ar = NULL;
-    char *rs = NULL, *portal = NULL, *reply_to = NULL;
+    char *rs = NULL, *portal = NULL, *reply_to = NULL, *from = NULL;
     int ret = -1;
     memset(&refs, 0, sizeof(refs));
     if (load_ticket(c, ticket, &t, error_r) < 0) {
@@ -401,8 +402,10 @@ int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long mes
         att[i].len = (size_t)PQgetlength(ar, (int)i, 2);
     }
     char *to[] = { t.customer_email };
+    /* "Ann Agent (Support)": a person answered, from the queue's address */
+    from = agent[0] ? xasprintf("%s (%s)", agent, t.queue_name) : NULL;
     struct outbound_spec o = {
-        .t = &t, .message_id = message_id, .kind = "reply", .to = to, .nto = 1,
+        .t = &t, .from_name = from, .message_id = message_id, .kind = "reply", .to = to, .nto = 1,
         .reply_to = reply_to, .refs = &refs, .subject = subj.s, .text = text.s, .html = html.s,
         .att = att, .natt = natt,
     };
@@ -415,6 +418,7 @@ out:
     free(rs);
     free(portal);
     free(reply_to);
+    free(from);
     strbuf_free(&subj);
     strbuf_free(&text);
     strbuf_free(&html);
@@ -874,7 +878,7 @@ static int send_run(void *state, struct atum_job *job)
     snprintf(sid, sizeof(sid), "%lld", id);
     const char *p[] = { sid };
     r = db_exec_bin(c, "SELECT raw, state, coalesce(stage, ''), mail_from, coalesce(ticket_id, 0)::text,"
-                       "       (extract(epoch FROM now() - created_at) * 1000)::bigint::text"
+                       "       (extract(epoch FROM now() - queued_at) * 1000)::bigint::text"
                        "  FROM outbound_mail WHERE id = $1", 1, p, NULL, NULL, 1, &e);
     if (r == NULL)
         return host->job_error(job, "loading outbound mail %lld: %s", id, e);
@@ -1025,6 +1029,53 @@ out:
     free(raw);
     free(from);
     return rc;
+}
+
+/* ---- operators ---------------------------------------------------------- */
+
+int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char **error_r)
+{
+    const char *e = NULL;
+    char sid[32];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid };
+    *recipients_r = 0;
+    if (db_begin(c, &e) < 0)
+        return err_set(error_r, "%s", e);
+    PGresult *r = db_exec(c, "SELECT state FROM outbound_mail WHERE id = $1 FOR UPDATE", 1, p, &e);
+    if (r == NULL)
+        goto dbfail;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        db_rollback(c);
+        return err_set(error_r, "no outgoing mail %lld", id);
+    }
+    char state[16];
+    snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (strcmp(state, "failed") != 0 && strcmp(state, "expired") != 0 && strcmp(state, "partial") != 0) {
+        db_rollback(c);
+        return err_set(error_r, "outgoing mail %lld is %s: only failed, partial or expired mail is retried",
+                       id, state);
+    }
+    /* the recipients that did not get it, bounced ones included: the
+     * operator says the address works now */
+    r = db_exec(c, "UPDATE outbound_recipients SET state = 'pending', updated_at = now()"
+                   " WHERE outbound_id = $1 AND state IN ('failed', 'bounced') RETURNING 1", 1, p, &e);
+    if (r == NULL)
+        goto dbfail;
+    *recipients_r = PQntuples(r);
+    PQclear(r);
+    if (exec1(c, "UPDATE outbound_mail SET state = 'queued', stage = NULL, last_error = NULL,"
+                 " queued_at = now() WHERE id = $1", 1, p, &e) < 0
+        || enqueue_send(c, "outbound_id", id, &e) < 0)
+        goto dbfail;
+    if (db_commit(c, &e) < 0)
+        return err_set(error_r, "%s", e);
+    return 0;
+dbfail:
+    db_rollback(c);
+    return err_set(error_r, "retrying outgoing mail %lld: %s", id, e);
 }
 
 /* ---- the hooks: what the core mails when something happens -------------- */

@@ -17,6 +17,56 @@ struct embedded_file {
 };
 extern const struct embedded_file mail_templates_builtin[];
 
+static const char *const vars_ack[] = {
+    "ticket", "subject", "queue_name", "portal_url", "customer_name", "customer_email", NULL
+};
+static const char *const vars_reply[] = {
+    "ticket", "subject", "reply_subject", "message", "queue_name", "portal_url", "agent_name",
+    "customer_name", "customer_email", NULL
+};
+static const char *const vars_notify[] = {
+    "ticket", "subject", "queue_name", "desk_url", "customer_name", "customer_email", "message",
+    "agent_name", "note_marker", NULL
+};
+static const char *const vars_notice[] = {
+    "ticket", "subject", "queue_name", "desk_url", "notice_title", "notice_body", NULL
+};
+
+static const struct {
+    const char *name;
+    const char *const *vars;
+} template_vars[] = {
+    { "ack", vars_ack }, { "reply", vars_reply }, { "notify_new", vars_notify },
+    { "notify_reply", vars_notify }, { "notify_assign", vars_notify }, { "notice", vars_notice },
+};
+
+const char *const *tmpl_variables(const char *name)
+{
+    for (size_t i = 0; i < sizeof(template_vars) / sizeof(template_vars[0]); i++)
+        if (strcmp(template_vars[i].name, name) == 0)
+            return template_vars[i].vars;
+    return NULL;
+}
+
+int tmpl_check(const char *name, const char *source, const char **error_r)
+{
+    const char *const *names = tmpl_variables(name);
+    if (names == NULL)
+        return err_set(error_r, "no mail template named '%s'", name);
+    struct tmpl_var v[16];
+    size_t n = 0;
+    for (; names[n] && n < sizeof(v) / sizeof(v[0]); n++) {
+        v[n].name = names[n];
+        v[n].value = "x";
+    }
+    struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+    int rc = tmpl_render(source, v, n, &s, &t, &h, error_r);
+    strbuf_free(&s);
+    strbuf_free(&t);
+    strbuf_free(&h);
+    return rc;
+}
+
 const char *tmpl_builtin(const char *name)
 {
     for (const struct embedded_file *f = mail_templates_builtin; f->name; f++)

@@ -33,6 +33,14 @@ int tmpl_render(const char *source, const struct tmpl_var *vars, size_t nvars,
                 struct strbuf *subject, struct strbuf *text, struct strbuf *html,
                 const char **error_r);
 
+/* The variables a template may use (NULL-terminated), or NULL for an
+ * unknown template name.  The outbox gives each template exactly these. */
+const char *const *tmpl_variables(const char *name);
+
+/* Whether source is a usable template for name: it parses and uses only
+ * that template's variables.  0, or -1 with *error_r. */
+int tmpl_check(const char *name, const char *source, const char **error_r);
+
 /* The built-in source of a template, or NULL. */
 const char *tmpl_builtin(const char *name);
 

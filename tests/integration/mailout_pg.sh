@@ -35,6 +35,7 @@ database_url = $ATUM_TEST_DATABASE_URL
 secret_key = $SECRET
 workers = 3
 public_url = https://desk.example.com
+plugin_dir = $ATUM_TEST_PLUGIN_DIR
 [web]
 listen = 127.0.0.1:$WEBPORT
 [smtp]
@@ -42,6 +43,7 @@ listen = 127.0.0.1:$SMTPPORT
 hostname = mx.test
 [imap]
 enabled = no
+[plugin.noticeplug]
 [mail]
 ack_limit = 3
 ack_window = 1h
@@ -291,6 +293,44 @@ check "GET /tickets/{id} shows the reply's delivery as sent" wait_until 5 bash -
 check "GET /tickets/{id}/mail lists acknowledgement, notifications and replies" bash -c \
     "api GET /api/v1/tickets/$TICKET/mail | jq -e '[.items[].kind] | index(\"ack\") != null and index(\"notify\") != null and index(\"reply\") != null' >/dev/null"
 
+# ---- the agent's name on their reply; operators' view --------------------
+check "the customer sees who answered: From \"Ann Agent (Support)\" at the queue address" bash -c \
+    "$MC header \$($MC find $SINK --to carla@customer.example --last) From | grep -qE '^\"?Ann Agent \(Support\)\"? <support@example.com>\$'"
+check "atumctl outbox list shows the ticket's mail" bash -c \
+    "'$CTL' outbox list --ticket $TICKET | grep -q 'reply' && '$CTL' outbox list --ticket $TICKET | grep -q 'ack'"
+OB=$(q "SELECT id FROM outbound_mail WHERE kind = 'ack' AND ticket_id = $TICKET")
+check "atumctl outbox show: state and each recipient's answer" bash -c \
+    "'$CTL' outbox show $OB | grep -q 'to carla@customer.example: sent -- 250'"
+check "atumctl outbox show --raw: the bytes that were sent" bash -c \
+    "'$CTL' outbox show $OB --raw | tr -d '\r' | grep -q '^Auto-Submitted: auto-replied\$'"
+check "atumctl outbox retry refuses a mail that was sent" bash -c \
+    "! '$CTL' outbox retry $OB 2>/dev/null && '$CTL' outbox retry $OB 2>&1 | grep -q 'only failed'"
+
+# ---- per-queue templates -----------------------------------------------------
+cat >"$T/ack.md" <<'EOF'
+Subject: [#{{ticket}}] We have your mail: {{subject}}
+---
+Dear {{customer_name}}, ticket **#{{ticket}}** is open. -- The printer people
+EOF
+check "atumctl template set installs a queue's acknowledgement" "$CTL" template set Support ack <"$T/ack.md"
+printf 'Subject: {{ticket}}\n---\n{{desk_url}}\n' >"$T/bad.md"
+check_fails "a template with a variable it cannot have is refused" "$CTL" template set Support ack <"$T/bad.md"
+check "atumctl template show --queue prints the override" bash -c \
+    "'$CTL' template show ack --queue Support | grep -q 'printer people'"
+printf 'From: dora@customer.example\nTo: support@example.com\nSubject: paper jam\nMessage-ID: <d1@customer.example>\n\nJammed.\n' >"$T/d1.eml"
+send "$T/d1.eml" support@example.com
+check "the next acknowledgement uses the queue's template" wait_until 10 bash -c \
+    "f=\$($MC find $SINK --to dora@customer.example) && $MC header \$f Subject | grep -q 'We have your mail: paper jam' && $MC text \$f | grep -q 'printer people'"
+check "atumctl template reset goes back to the built-in" bash -c \
+    "'$CTL' template reset Support ack && ! '$CTL' template show ack --queue Support | grep -q 'printer people'"
+
+# ---- a plugin mails a notice through the host ---------------------------------
+"$CTL" jobs enqueue noticeplug.send "{\"ticket_id\": $TICKET, \"to\": \"ann@example.com\"}" >/dev/null
+check "a plugin's notice (host->mail_notice) reaches the agent" wait_until 10 bash -c \
+    "[ \$($MC count $SINK --to ann@example.com --subject 'SLA warning <soon>') = 1 ]"
+check "the notice: Auto-Submitted, escaped title, the body's text" bash -c \
+    "f=\$($MC find $SINK --to ann@example.com --subject 'SLA warning') && [ \"\$($MC header \$f Auto-Submitted)\" = auto-generated ] && $MC html \$f | grep -q 'SLA warning &lt;soon&gt;' && $MC text \$f | grep -q 'First response due'"
+
 # ---- 4xx, then 250: retried, delivered once ---------------------------------
 control '{"data": ["451 4.3.0 Try again later"]}'
 BEFORE=$(count --to carla@customer.example)
@@ -310,6 +350,12 @@ check "the failure is an internal note on the ticket, with the server's words" b
 check "the API shows the failed recipient" bash -c \
     "api GET /api/v1/tickets/$TICKET/mail | jq -e '[.items[] | select(.state == \"failed\")][0].recipients[0] | .state == \"failed\" and (.reply | startswith(\"550\"))' >/dev/null"
 control '{}'
+FAILED=$(q "SELECT o.id FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'This one bounces at RCPT.'")
+check "atumctl outbox list --failed lists it" bash -c "'$CTL' outbox list --failed | grep -qE '^ *$FAILED '"
+check "atumctl outbox retry sends a failed mail again once the address works" bash -c \
+    "'$CTL' outbox retry $FAILED | grep -q '1 recipient'"
+check "... and it is delivered" wait_until 10 bash -c \
+    "[ \"\$(q \"SELECT state FROM outbound_mail WHERE id = $FAILED\")\" = sent ]"
 
 # ---- the smarthost is down: backoff, then delivery once it is back -----------
 sink_stop

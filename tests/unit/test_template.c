@@ -1,0 +1,130 @@
+/* test_template -- mail templates (mail/template.h): values can never change
+ * the markup, unknown variables are errors, the built-in templates all
+ * render with the variables the outbox gives them. */
+#include "config.h"
+#include "mail/template.h"
+#include "strbuf.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int render(const char *src, const struct tmpl_var *v, size_t n, struct strbuf *subj,
+                  struct strbuf *text, struct strbuf *html, const char **e)
+{
+    return tmpl_render(src, v, n, subj, text, html, e);
+}
+
+START_TEST(values_are_escaped_not_markup)
+{
+    struct tmpl_var v[] = {
+        { "name", "<script>alert(1)</script> **bold** [link](javascript:x)" },
+        { "url", "https://desk.example.com/t?a=1&b=\"2\"" },
+    };
+    struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+    ck_assert_int_eq(render("Subject: Hi {{name}}\n---\nHello {{name}}, see [here]({{url}}).\n",
+                            v, 2, &s, &t, &h, NULL), 0);
+    ck_assert_ptr_null(strstr(h.s, "<script>"));
+    ck_assert_ptr_nonnull(strstr(h.s, "&lt;script&gt;"));
+    ck_assert_ptr_null(strstr(h.s, "<strong>bold"));          /* markdown in a value stays text */
+    ck_assert_ptr_null(strstr(h.s, "href=\"javascript"));
+    ck_assert_ptr_nonnull(strstr(h.s, "href=\"https://desk.example.com/t?a=1&amp;b=&quot;2&quot;\""));
+    /* the subject gets the raw value, the text part the readable one */
+    ck_assert_str_eq(s.s, "Hi <script>alert(1)</script> **bold** [link](javascript:x)");
+    ck_assert_ptr_nonnull(strstr(t.s, "<script>alert(1)</script>"));
+    strbuf_free(&s);
+    strbuf_free(&t);
+    strbuf_free(&h);
+}
+END_TEST
+
+START_TEST(template_markup_is_rendered_raw_html_is_not)
+{
+    struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+    ck_assert_int_eq(render("Subject: x\n---\n**Ticket** <img src=x onerror=alert(1)>\n", NULL, 0,
+                            &s, &t, &h, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(h.s, "<strong>Ticket</strong>"));
+    ck_assert_ptr_null(strstr(h.s, "<img"));                  /* raw HTML in a template is dropped */
+    strbuf_free(&s);
+    strbuf_free(&t);
+    strbuf_free(&h);
+}
+END_TEST
+
+START_TEST(multi_line_values_keep_their_shape)
+{
+    struct tmpl_var v[] = { { "message", "line one\nline two\n\n> quoted <b>" } };
+    struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+    ck_assert_int_eq(render("Subject: {{message}}\n---\n{{message}}\n", v, 1, &s, &t, &h, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(h.s, "<pre"));
+    ck_assert_ptr_nonnull(strstr(h.s, "&gt; quoted &lt;b&gt;"));
+    ck_assert_ptr_null(strstr(h.s, "<p><pre"));               /* the block replaces the paragraph */
+    ck_assert_ptr_nonnull(strstr(t.s, "line one\nline two"));
+    ck_assert_ptr_null(strchr(s.s, '\n'));                     /* a subject is one line */
+    strbuf_free(&s);
+    strbuf_free(&t);
+    strbuf_free(&h);
+}
+END_TEST
+
+START_TEST(mistakes_are_errors)
+{
+    struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+    const char *e = NULL;
+    struct tmpl_var v[] = { { "ticket", "1" } };
+    ck_assert_int_eq(render("Subject: [#{{ticket}}]\n---\n{{tikcet}}\n", v, 1, &s, &t, &h, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e, "tikcet"));
+    ck_assert_int_eq(render("no subject line\n---\nbody\n", v, 1, &s, &t, &h, &e), -1);
+    ck_assert_int_eq(render("Subject: x\nbody without separator\n", v, 1, &s, &t, &h, &e), -1);
+    ck_assert_int_eq(render("Subject: x\n---\n{{ticket\n", v, 1, &s, &t, &h, &e), -1);
+    strbuf_free(&s);
+    strbuf_free(&t);
+    strbuf_free(&h);
+}
+END_TEST
+
+START_TEST(builtins_render)
+{
+    static const char *const names[] = { "ack", "reply", "notify_new", "notify_reply",
+                                         "notify_assign", "notice" };
+    struct tmpl_var v[] = {
+        { "ticket", "42" }, { "subject", "Printer" }, { "reply_subject", "Re: [#42] Printer" },
+        { "message", "text" }, { "queue_name", "Support" }, { "portal_url", "https://x/p/42" },
+        { "desk_url", "https://x/d/42" }, { "agent_name", "Ann" }, { "customer_name", "Carla" },
+        { "customer_email", "carla@example.org" }, { "note_marker", "#note" },
+        { "notice_title", "SLA breach" }, { "notice_body", "late" },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *src = tmpl_builtin(names[i]);
+        ck_assert_msg(src != NULL, "no built-in %s", names[i]);
+        struct strbuf s = STRBUF_INIT, t = STRBUF_INIT, h = STRBUF_INIT;
+        const char *e = NULL;
+        ck_assert_msg(render(src, v, sizeof(v) / sizeof(v[0]), &s, &t, &h, &e) == 0, "%s: %s",
+                      names[i], e);
+        ck_assert_msg(strstr(s.s, "42") != NULL, "%s: subject without the ticket number", names[i]);
+        if (strcmp(names[i], "notify_new") == 0 || strcmp(names[i], "notify_reply") == 0)
+            ck_assert_msg(strstr(t.s, "carla@example.org") != NULL, "%s lost the address", names[i]);
+        strbuf_free(&s);
+        strbuf_free(&t);
+        strbuf_free(&h);
+    }
+    ck_assert_ptr_null(tmpl_builtin("nope"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("template");
+    TCase *tc = tcase_create("template");
+    tcase_add_test(tc, values_are_escaped_not_markup);
+    tcase_add_test(tc, template_markup_is_rendered_raw_html_is_not);
+    tcase_add_test(tc, multi_line_values_keep_their_shape);
+    tcase_add_test(tc, mistakes_are_errors);
+    tcase_add_test(tc, builtins_render);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
