@@ -4,7 +4,9 @@
  * It exercises every part of the ABI against a real host:
  *  - a migration creating its own tables;
  *  - a job kind "testplug.work" whose payload says how to behave
- *    ({"fail_times": N, "permanent": true, "sleep_ms": M, "in_tx": true});
+ *    ({"fail_times": N, "permanent": true, "sleep_ms": M, "in_tx": true,
+ *    "record_first": true: record the run before the sleep, then touch no
+ *    database});
  *  - a hook on "ticket.created" that records the event;
  *  - routes GET /hello, POST /echo, GET /events, GET /secret (agents only);
  *  - a config key "greeting".
@@ -54,6 +56,12 @@ static int run_work(void *state, struct atum_job *job)
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 
+    const char *params[] = { id, attempt, pid };
+    int record_first = payload_true(job->payload, "record_first");
+    if (record_first
+        && h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
+                  3, params, NULL, &e) < 0)
+        return h->job_error(job, "%s", e);
     long sleep_ms = payload_int(job->payload, "sleep_ms");
     if (sleep_ms > 0) {
         struct timespec ts = { sleep_ms / 1000, (sleep_ms % 1000) * 1000000 };
@@ -65,8 +73,8 @@ static int run_work(void *state, struct atum_job *job)
     }
     if (payload_true(job->payload, "permanent"))
         return h->job_error(job, "planned permanent failure"), ATUM_JOB_PERMANENT;
-
-    const char *params[] = { id, attempt, pid };
+    if (record_first)
+        return ATUM_JOB_DONE;   /* touches no database after the sleep */
     if (payload_true(job->payload, "in_tx")) {
         if (h->tx_begin(job->db, &e) < 0)
             return h->job_error(job, "begin: %s", e);
