@@ -83,6 +83,23 @@ check "jobs enqueue --unique is idempotent" bash -c "'$CTL' jobs enqueue core.no
 check_fails "jobs enqueue refuses bad JSON" "$CTL" jobs enqueue core.noop '{nope'
 check_fails "jobs retry of a job that is not dead" "$CTL" jobs retry 1
 
+# stats_is KIND "READY SCHEDULED RUNNING DEAD DONE_LAST_HOUR": atumctl jobs stats
+stats_is() {
+    local got
+    got=$("$CTL" --json jobs stats | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["kind"] == sys.argv[1]]
+cols = ("ready", "scheduled", "running", "dead", "done_last_hour")
+print(" ".join(str(rows[0][c]) for c in cols) if len(rows) == 1 else "rows=%d" % len(rows))' "$1")
+    [ "$got" = "$2" ] || { echo "jobs stats for $1: '$got', want '$2'"; "$CTL" jobs stats; return 1; }
+}
+"$CTL" jobs enqueue stats.probe --delay 3600 >/dev/null
+check "jobs stats: ready jobs by kind" stats_is core.noop "2 0 0 0 0"
+check "jobs stats: the injected mail is ready" stats_is mail.ingest "1 0 0 0 0"
+check "jobs stats: a delayed job is scheduled, not ready" stats_is stats.probe "0 1 0 0 0"
+check "jobs stats: a table with every column" bash -c "'$CTL' jobs stats | head -n 1 | grep -qE '^kind +ready +scheduled +running +dead +done_last_hour'"
+$PSQL -c "DELETE FROM jobs WHERE kind = 'stats.probe'"
+
 # ---- atumd: start, serve, work ----------------------------------------
 # tests/lib.sh's atumd_start: honours ATUMD_WRAPPER (valgrind)
 start_atumd() { atumd_start "$T/atum.conf" "$T/atumd.log"; }
@@ -96,6 +113,8 @@ for i in 1 2 3 4 5; do "$CTL" jobs enqueue testplug.work '{}' >/dev/null; done
 check "plugin jobs run" wait_until 10 bash -c "[ \"\$($PSQL -c 'SELECT count(*) FROM testplug_runs')\" = 5 ]"
 "$CTL" jobs enqueue testplug.work '{"permanent": true}' >/dev/null
 check "a failing job goes dead with its error" wait_until 10 bash -c "'$CTL' jobs list --state dead | grep -q 'planned permanent failure'"
+check "jobs stats: done in the last hour and dead" stats_is testplug.work "0 0 0 1 5"
+check "jobs stats: finished kinds stay listed" stats_is core.noop "0 0 0 0 2"
 check "jobs retry requeues a dead job" bash -c "id=\$($PSQL -c \"SELECT id FROM jobs WHERE state = 'dead' LIMIT 1\"); '$CTL' jobs retry \$id | grep -q 'requeued 1 job'"
 
 # SIGHUP: reload config and plugins
