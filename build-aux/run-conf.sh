@@ -18,8 +18,9 @@
 #       Prints the value of KEY in [SECTION] (quotes removed), or nothing.
 #   run_plugins_link TOP
 #       Creates TOP/var/plugins and links every plugin built in the tree
-#       (TOP/plugins/.libs/*.so) into it; drops links to plugins that are
-#       gone.  Plugins copied there by hand are left alone.
+#       (libtool leaves plugins/NAME/NAME.la's object in
+#       TOP/plugins/NAME/.libs/NAME.so) into it; drops links to plugins
+#       that are gone.  Plugins copied there by hand are left alone.
 
 RUN_CONF_WEB_DEFAULT=127.0.0.1:8080
 RUN_CONF_SMTP_DEFAULT=127.0.0.1:2525
@@ -109,7 +110,7 @@ run_conf_get() {
 run_plugins_link() {
     local top=$1 dir=$1/var/plugins so l
     mkdir -p "$dir"
-    for so in "$top"/plugins/.libs/*.so; do
+    for so in "$top"/plugins/.libs/*.so "$top"/plugins/*/.libs/*.so; do
         [ -e "$so" ] || continue
         ln -sfn "$so" "$dir/$(basename "$so")"
     done

@@ -25,11 +25,11 @@ run_conf "$T/new.conf" "$TOP" 54329
 check "a second run changes nothing" cmp "$T/new.conf" "$T/new.copy"
 
 # run_plugins_link: the plugin directory exists and holds the built plugins
-touch "$TOP/plugins/.libs/demo.so"
+mkdir -p "$TOP/plugins/demo/.libs"; touch "$TOP/plugins/demo/.libs/demo.so"
 run_plugins_link "$TOP"
 check "plugin_dir exists" test -d "$TOP/var/plugins"
-check "built plugins are linked into it" test "$(readlink "$TOP/var/plugins/demo.so")" = "$TOP/plugins/.libs/demo.so"
-rm "$TOP/plugins/.libs/demo.so"
+check "built plugins are linked into it" test "$(readlink "$TOP/var/plugins/demo.so")" = "$TOP/plugins/demo/.libs/demo.so"
+rm "$TOP/plugins/demo/.libs/demo.so"
 touch "$TOP/var/plugins/mine.so"
 run_plugins_link "$TOP"
 check "links to removed plugins go, copied plugins stay" bash -c "[ ! -L '$TOP/var/plugins/demo.so' ] && [ -f '$TOP/var/plugins/mine.so' ]"
