@@ -89,7 +89,7 @@ run_conf_upgrade() {
         return 0
     fi
     echo "==> $conf: brought up to date (older run.sh):"
-    diff "$conf" "$new" | sed -n 's/^> /    + /p; s/^< /    - /p'
+    { diff "$conf" "$new" || true; } | sed -n 's/^> /    + /p; s/^< /    - /p'
     cat "$new" >"$conf"      # keeps the file's owner and mode
     rm -f "$new"
 }

@@ -6,13 +6,15 @@
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 . "$ATUM_SRCDIR/build-aux/run-conf.sh"
+# run.sh runs with `set -euo pipefail`: so do these, in a subshell
+strict() { ( set -euo pipefail; "$@" ); }
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 TOP=$T/top
 mkdir -p "$TOP/var" "$TOP/plugins/.libs"
 
 # ---- a new file, with run.sh's defaults ----------------------------------
-run_conf "$T/new.conf" "$TOP" 54329
+strict run_conf "$T/new.conf" "$TOP" 54329
 check "a new file is private (mode 600)" test "$(stat -c %a "$T/new.conf")" = 600
 check "web listens on 127.0.0.1:8080" test "$(run_conf_get "$T/new.conf" web listen)" = 127.0.0.1:8080
 check "SMTP listens on 127.0.0.1:2525" test "$(run_conf_get "$T/new.conf" smtp listen)" = 127.0.0.1:2525
@@ -21,24 +23,24 @@ hex64() { [[ $(run_conf_get "$1" core secret_key) =~ ^[0-9a-f]{64}$ ]]; }
 check "a random 256-bit secret key" hex64 "$T/new.conf"
 check "atumd accepts the new file" "$B/atumd" -c "$T/new.conf" -t
 cp "$T/new.conf" "$T/new.copy"
-run_conf "$T/new.conf" "$TOP" 54329
+strict run_conf "$T/new.conf" "$TOP" 54329
 check "a second run changes nothing" cmp "$T/new.conf" "$T/new.copy"
 
 # run_plugins_link: the plugin directory exists and holds the built plugins
 mkdir -p "$TOP/plugins/demo/.libs"; touch "$TOP/plugins/demo/.libs/demo.so"
-run_plugins_link "$TOP"
+strict run_plugins_link "$TOP"
 check "plugin_dir exists" test -d "$TOP/var/plugins"
 check "built plugins are linked into it" test "$(readlink "$TOP/var/plugins/demo.so")" = "$TOP/plugins/demo/.libs/demo.so"
 rm "$TOP/plugins/demo/.libs/demo.so"
 touch "$TOP/var/plugins/mine.so"
-run_plugins_link "$TOP"
+strict run_plugins_link "$TOP"
 check "links to removed plugins go, copied plugins stay" bash -c "[ ! -L '$TOP/var/plugins/demo.so' ] && [ -f '$TOP/var/plugins/mine.so' ]"
 rm "$TOP/var/plugins/mine.so"
 
 # ---- the file as atumd runs it: both ports answer ------------------------
 WEBPORT=$(free_port)
 SMTPPORT=$(free_port)
-run_conf "$T/live.conf" "$TOP" "$ATUM_TEST_PG_PORT" "127.0.0.1:$WEBPORT" "127.0.0.1:$SMTPPORT"
+strict run_conf "$T/live.conf" "$TOP" "$ATUM_TEST_PG_PORT" "127.0.0.1:$WEBPORT" "127.0.0.1:$SMTPPORT"
 check "the database URL points at the cluster" test "$(run_conf_get "$T/live.conf" core database_url)" = "$ATUM_TEST_DATABASE_URL"
 export ATUM_CONFIG=$T/live.conf
 check "migrate" "$B/atumctl" migrate
@@ -79,7 +81,7 @@ listen = 127.0.0.1:8080
 CONF
 chmod 640 "$T/old.conf"
 cp "$T/old.conf" "$T/old.orig"
-run_conf "$T/old.conf" "$TOP" 54329 >"$T/upgrade.out"
+strict run_conf "$T/old.conf" "$TOP" 54329 >"$T/upgrade.out"
 check "the missing [smtp] listen is added" test "$(run_conf_get "$T/old.conf" smtp listen)" = 127.0.0.1:2525
 check "the old plugin_dir becomes one that exists" test "$(run_conf_get "$T/old.conf" core plugin_dir)" = "$TOP/var/plugins"
 check "every other line is kept" bash -c "diff '$T/old.orig' '$T/old.conf' | grep '^<' | grep -v '^< plugin_dir = $TOP/plugins/.libs\$' | grep -q . && exit 1; exit 0"
@@ -88,13 +90,13 @@ check "the file keeps its mode" test "$(stat -c %a "$T/old.conf")" = 640
 check "run.sh says what it changed" grep -q 'listen = 127.0.0.1:2525' "$T/upgrade.out"
 check "atumd accepts the updated file" "$B/atumd" -c "$T/old.conf" -t
 cp "$T/old.conf" "$T/old.copy"
-run_conf "$T/old.conf" "$TOP" 54329 >/dev/null
+strict run_conf "$T/old.conf" "$TOP" 54329 >/dev/null
 check "updating twice changes nothing more" cmp "$T/old.conf" "$T/old.copy"
 
 # an [smtp] section without listen: the key goes into that section
 printf '[core]\nsecret_key = %s\n[smtp]\nmax_connections = 10\n[web]\nlisten = 127.0.0.1:8080\n' \
     0123456789abcdef0123456789abcdef >"$T/sect.conf"
-run_conf "$T/sect.conf" "$TOP" 54329 >/dev/null
+strict run_conf "$T/sect.conf" "$TOP" 54329 >/dev/null
 in_section() {
     [ "$(grep -c '^\[smtp\]' "$1")" = 1 ] && [ "$(run_conf_get "$1" smtp listen)" = 127.0.0.1:2525 ] \
         && [ "$(run_conf_get "$1" smtp max_connections)" = 10 ]
@@ -105,7 +107,7 @@ check "atumd accepts it" "$B/atumd" -c "$T/sect.conf" -t
 # SMTP switched off by the user stays off
 printf '[core]\nsecret_key = %s\n[smtp]\nlisten = ""\n' 0123456789abcdef0123456789abcdef >"$T/off.conf"
 cp "$T/off.conf" "$T/off.orig"
-run_conf "$T/off.conf" "$TOP" 54329 >/dev/null
+strict run_conf "$T/off.conf" "$TOP" 54329 >/dev/null
 check "an empty [smtp] listen (SMTP off) is left alone" cmp "$T/off.conf" "$T/off.orig"
 
 finish
