@@ -4,15 +4,19 @@
 # Installs what is missing (apt), builds, creates the embedded PostgreSQL
 # cluster under var/pg (loopback only, its own port), migrates, creates
 # the demo admin and the demo queue support@localhost, prints the login and
-# runs atumd in the foreground (web on http://127.0.0.1:8080).  Ctrl-C
-# stops atumd and the cluster; the next run reuses both and all data.
+# runs atumd in the foreground (web on http://127.0.0.1:8080, SMTP on
+# 127.0.0.1:2525).  Ctrl-C stops atumd and the cluster; the next run
+# reuses both and all data.
 #
-# Environment: ATUM_PG_PORT (default 54329), ATUM_WEB_LISTEN (default
-# 127.0.0.1:8080).
+# Environment: ATUM_PG_PORT (default 54329, for a new cluster), and any
+# atumd key as ATUM_<SECTION>_<KEY>, e.g. ATUM_WEB_LISTEN or
+# ATUM_SMTP_LISTEN (defaults in var/atum-desk.conf: 127.0.0.1:8080 and
+# 127.0.0.1:2525).
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$PWD
 . build-aux/deps.sh
+. build-aux/run-conf.sh
 . tests/pg.sh
 
 ensure_packages $ATUM_BUILD_PACKAGES
@@ -57,20 +61,9 @@ if ! psql -X -q -h 127.0.0.1 -p "$port" -U atum -d atum -c 'SELECT 1' >/dev/null
 fi
 
 # ---- configuration (written once, then yours to edit) -------------------
-if [ ! -f "$conf" ]; then
-    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    cat >"$conf" <<CONF
-# Written by run.sh for the embedded cluster; see etc/atum-desk.conf.sample.
-[core]
-database_url = postgresql://atum@127.0.0.1:$port/atum
-plugin_dir = $top/plugins/.libs
-secret_key = $secret
-public_url = http://127.0.0.1:8080
-[web]
-listen = 127.0.0.1:8080
-CONF
-    chmod 600 "$conf"
-fi
+# build-aux/run-conf.sh: a file from an older run.sh only gets what it lacks
+run_conf "$conf" "$top" "$port"
+run_plugins_link "$top"
 export ATUM_CONFIG=$conf
 
 # ---- schema and demo data ------------------------------------------------
@@ -87,11 +80,13 @@ if [ "$(q "SELECT count(*) FROM queues WHERE lower(address) = 'support@localhost
     ./atumctl queue member support admin@localhost
 fi
 
-web=${ATUM_WEB_LISTEN:-127.0.0.1:8080}
+web=${ATUM_WEB_LISTEN:-$(run_conf_get "$conf" web listen)}
+smtp=${ATUM_SMTP_LISTEN-$(run_conf_get "$conf" smtp listen)}
 cat <<MSG
 
   ATUM DESK
-  web (portal and desk):  http://$web
+  web (portal and desk):  http://${web:-127.0.0.1:8080}
+  SMTP (mail in):         ${smtp:-off (set [smtp] listen in var/atum-desk.conf)}
   demo admin login:       admin@localhost / $(cat "$pwfile" 2>/dev/null || echo "(set earlier: atumctl user passwd admin@localhost)")
   demo queue:             support@localhost
   database:               postgresql://atum@127.0.0.1:$port/atum (var/pg)

@@ -7,8 +7,16 @@
  * producer thread enqueue N jobs in transactions of 100 (one NOTIFY each,
  * as the application does), and time until the pool has finished all N.
  * The figure is N / that time: the end-to-end rate of the queue, enqueue
- * included.  Dead tuples left in `jobs` are read from pg_stat_user_tables
- * after the run.
+ * included.
+ *
+ * Dead tuples: each job leaves two dead row versions in `jobs` (the
+ * INSERT's, made dead by the claim's UPDATE, and the claim's, made dead by
+ * the DELETE that archives the job), so without any vacuum a run leaves
+ * 2 x N.  Reported from pg_stat_user_tables, once the backends have
+ * flushed their statistics: dead_tuples (n_dead_tup when the run ends),
+ * autovacuums (autovacuum runs on `jobs` during the run) and
+ * dead_after_vacuum (n_dead_tup after a plain VACUUM right after the run:
+ * 0 means nothing, e.g. an open transaction, kept any of them alive).
  *
  * usage: queue_bench DATABASE_URL [N] [WORKER_COUNTS...]
  * Last line: queue_jobs_per_s_w1=... queue_jobs_per_s_w2=... ...
@@ -123,6 +131,7 @@ int main(int argc, char **argv)
         db_command(c, "TRUNCATE jobs, job_archive", &e);
         db_command(c, "VACUUM ANALYZE jobs", &e);
         metrics_reset();
+        long long av0 = query_int(c, "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'jobs'");
 
         struct worker_opts wo = {
             .db = params, .node_id = "bench", .nworkers = w, .batch_size = cfg->batch_size,
@@ -156,14 +165,19 @@ int main(int argc, char **argv)
         struct timespec ts = { 1, 500000000 };
         nanosleep(&ts, NULL);
         long long dead = query_int(c, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'");
+        long long av = query_int(c, "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'jobs'") - av0;
         long long left = query_int(c, "SELECT count(*) FROM jobs");
+        db_command(c, "VACUUM jobs", &e);
+        long long dead_vac = query_int(c, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'");
         double rate = (double)n * 1000.0 / (double)elapsed;
         printf("workers=%d jobs=%d seconds=%.2f jobs_per_s=%.0f enqueue_per_s=%.0f "
-               "jobs_left=%lld dead_tuples=%lld\n",
-               w, n, elapsed / 1000.0, rate, (double)n * 1000.0 / (double)prod.elapsed_ms, left, dead);
+               "jobs_left=%lld dead_tuples=%lld autovacuums=%lld dead_after_vacuum=%lld\n",
+               w, n, elapsed / 1000.0, rate, (double)n * 1000.0 / (double)prod.elapsed_ms, left, dead,
+               av, dead_vac);
         fflush(stdout);
-        strbuf_addf(&last, "%squeue_jobs_per_s_w%d=%.0f queue_dead_tuples_w%d=%lld", ci ? " " : "",
-                    w, rate, w, dead);
+        strbuf_addf(&last, "%squeue_jobs_per_s_w%d=%.0f queue_dead_tuples_w%d=%lld"
+                    " queue_autovacuums_w%d=%lld queue_dead_after_vacuum_w%d=%lld", ci ? " " : "",
+                    w, rate, w, dead, w, av, w, dead_vac);
     }
     printf("%s\n", last.s);
     strbuf_free(&last);

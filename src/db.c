@@ -6,6 +6,7 @@
 #include "util.h"
 #include "xalloc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,16 @@ struct db_conn {
     /* backoff while the server is unreachable */
     long long next_try_ms;
     long long backoff_ms;
-    bool outage_logged;
+    unsigned outage_epoch;                   /* outage_count when connected */
 };
+
+/* One db.down per outage and process, not one per connection: the first
+ * connection that notices logs it, the first one back logs db.up.  A
+ * connection opened before the last logged outage that breaks later was
+ * killed by that outage: it stays quiet, unless it cannot reconnect. */
+static pthread_mutex_t outage_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool outage_down;                     /* db.down logged, db.up not yet */
+static unsigned outage_count;                /* db.down lines logged */
 
 struct db_conn *db_conn_new(const struct db_params *p)
 {
@@ -56,7 +65,7 @@ void db_conn_free(struct db_conn **cp)
     *cp = NULL;
 }
 
-static void conn_lost(struct db_conn *c, const char *why)
+static void conn_lost(struct db_conn *c, const char *why, bool connect_failed)
 {
     if (c->pg != NULL) {
         PQfinish(c->pg);
@@ -64,10 +73,13 @@ static void conn_lost(struct db_conn *c, const char *why)
     }
     c->nprepared = 0;
     c->notify_pending = false;
-    if (!c->outage_logged) {
+    pthread_mutex_lock(&outage_lock);
+    if (!outage_down && (connect_failed || c->outage_epoch == outage_count)) {
         log_warn("db.down", "app=%s error=%s", c->app_name, why);
-        c->outage_logged = true;
+        outage_down = true;
+        outage_count++;
     }
+    pthread_mutex_unlock(&outage_lock);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
     if (c->backoff_ms > c->reconnect_max_ms)
         c->backoff_ms = c->reconnect_max_ms;
@@ -120,7 +132,7 @@ int db_conn_connect(struct db_conn *c, const char **error_r)
             *nl = '\0';
         if (pg)
             PQfinish(pg);
-        conn_lost(c, e);
+        conn_lost(c, e, true);
         return err_set(error_r, "cannot connect to PostgreSQL: %s", e);
     }
     PQsetNoticeReceiver(pg, notice_quiet, NULL);
@@ -130,10 +142,13 @@ int db_conn_connect(struct db_conn *c, const char **error_r)
     c->notify_pending = false;
     c->backoff_ms = 0;
     c->next_try_ms = 0;
-    if (c->outage_logged) {
+    pthread_mutex_lock(&outage_lock);
+    if (outage_down) {
         log_info("db.up", "app=%s", c->app_name);
-        c->outage_logged = false;
+        outage_down = false;
     }
+    c->outage_epoch = outage_count;
+    pthread_mutex_unlock(&outage_lock);
     return 0;
 }
 
@@ -142,7 +157,7 @@ int db_conn_ensure(struct db_conn *c, const char **error_r)
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
         return 0;
     if (c->pg != NULL)
-        conn_lost(c, "connection broken");
+        conn_lost(c, "connection broken", false);
     long long wait = c->next_try_ms - time_mono_ms();
     if (wait > 0)
         return err_set(error_r, "database unavailable (next attempt in %lld ms)", wait);
@@ -195,7 +210,7 @@ static const char *result_error(struct db_conn *c, PGresult *res)
     if (nl)
         *nl = '\0';
     if (broken && c->pg != NULL)
-        conn_lost(c, e);
+        conn_lost(c, e, false);
     return e;
 }
 
@@ -218,7 +233,7 @@ static int require_conn(struct db_conn *c, const char **error_r)
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         snprintf(c->sqlstate, sizeof(c->sqlstate), "08006");
         if (c->pg != NULL)
-            conn_lost(c, "connection broken");
+            conn_lost(c, "connection broken", false);
         return err_set(error_r, "no database connection");
     }
     return 0;

@@ -50,10 +50,24 @@ free_port() {
 
 # atumd_start CONF LOG: starts atumd in the background (ATUMD_PID) and waits
 # until its web server answers /healthz on WEBPORT.
+# ATUMD_WRAPPER, when set, is a command line put in front of atumd (split on
+# blanks), e.g. to run every test's atumd under valgrind:
+#   ATUMD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full
+#     --suppressions=$PWD/tests/valgrind.supp" make check TESTS=tests/integration/daemon_pg.sh
+# atumd_stop (and a test's own `kill -TERM; wait`) then sees exit code 99
+# when valgrind found an error or a leak.  Start-up waits 120 s instead of
+# 20 under a wrapper (ATUMD_START_TIMEOUT overrides both).
 atumd_start() {
-    "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    local wait_s=${ATUMD_START_TIMEOUT:-20}
+    # shellcheck disable=SC2086  # the wrapper is a command line on purpose
+    if [ -n "${ATUMD_WRAPPER:-}" ]; then
+        wait_s=${ATUMD_START_TIMEOUT:-120}
+        $ATUMD_WRAPPER "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    else
+        "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    fi
     ATUMD_PID=$!
-    wait_until 20 curl -sf "http://127.0.0.1:$WEBPORT/healthz"
+    wait_until "$wait_s" curl -sf "http://127.0.0.1:$WEBPORT/healthz"
 }
 
 atumd_stop() {

@@ -1,5 +1,6 @@
 /* test_plugin_pg -- real plugins in a real host: load and refusal, their
- * migrations, a job kind, hook delivery, HTTP routes and reload. */
+ * migrations, a job kind, hook delivery, HTTP routes and reload, and the
+ * host's enqueue, emit and HTTP client as a plugin uses them. */
 #include "config.h"
 #include "core_jobs.h"
 #include "dbpool.h"
@@ -310,6 +311,69 @@ START_TEST(routes_over_http)
 }
 END_TEST
 
+/* host->enqueue, host->emit and host->http used by a plugin's job: the
+ * HTTP calls go to the plugin's own routes on a web server in this process
+ * (and to a port where nothing listens). */
+START_TEST(host_enqueue_emit_http)
+{
+    const char *e = NULL;
+    testdb_exec(db, "TRUNCATE testplug_runs, testplug_events");
+    struct db_params pp = testdb_params("web");
+    struct db_pool *pool = db_pool_new(&pp, 2);
+    struct web_server *ws = NULL;
+    free(cfg->secret_key);
+    cfg->secret_key = strdup("test-secret-0123456789abcdef0123456789");
+    struct web_opts wo = { "127.0.0.1:0", 4, 1024, 10000, "plugtest", cfg, 5000 };
+    ck_assert_msg(web_start(&ws, &wo, &rt, pool, &e) == 0, "%s", e);
+    int port = web_port(ws);
+    struct worker_pool *p = start_pool();
+
+    char get[256], post[256], sql[512];
+    snprintf(get, sizeof(get), "{\"fetch\": \"http://127.0.0.1:%d/api/v1/plugins/testplug/hello\"}", port);
+    snprintf(post, sizeof(post), "{\"fetch\": \"http://127.0.0.1:%d/api/v1/plugins/testplug/echo\","
+             " \"post\": \"ping\"}", port);
+    struct atum_job_spec jobs[] = {
+        { .kind = "testplug.work", .payload = "{\"spawn\": true, \"emit\": true, \"in_tx\": true}" },
+        { .kind = "testplug.work", .payload = get },
+        { .kind = "testplug.work", .payload = post },
+        { .kind = "testplug.work", .payload = "{\"fetch\": \"http://127.0.0.1:1/\"}" },
+    };
+    long long parent = 0;
+    for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
+        ck_assert_msg(queue_enqueue(db, &jobs[i], i == 0 ? &parent : NULL, &e) == 0, "%s", e);
+
+    /* four jobs, the spawned child, and the hook run of the emitted event */
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM job_archive WHERE kind = 'testplug.work'", 5), 5);
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM testplug_events WHERE event = 'ticket.created'", 1), 1);
+    ck_assert_int_eq(worker_pool_stop(&p, 5000), 0);
+    web_stop(&ws);
+    db_pool_free(&pool);
+
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM testplug_runs"), 5);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM job_archive WHERE kind = 'testplug.work'"
+             " AND payload->>'spawned_by' = '%lld'", parent);
+    ck_assert_int_eq(testdb_int(db, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM testplug_events WHERE event = 'ticket.created'"
+             " AND payload->>'event' = 'ticket.created' AND payload->'data'->>'from' = 'testplug'"
+             " AND payload->'data'->>'job' = '%lld'", parent);
+    ck_assert_int_eq(testdb_int(db, sql), 1);
+
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM testplug_events WHERE event = 'http'"), 3);
+    char *v = testdb_str(db, "SELECT (payload->>'status') || ' ' || (payload->>'body') FROM testplug_events"
+                             " WHERE event = 'http' AND payload->>'url' LIKE '%/hello'");
+    ck_assert_str_eq(v, "200 {\"greeting\":\"bonjour\"}");
+    free(v);
+    v = testdb_str(db, "SELECT (payload->>'status') || ' ' || (payload->>'body') FROM testplug_events"
+                       " WHERE event = 'http' AND payload->>'url' LIKE '%/echo'");
+    ck_assert_str_eq(v, "200 ping");
+    free(v);
+    v = testdb_str(db, "SELECT coalesce(payload->>'error', 'no error: ' || payload::text) FROM testplug_events"
+                       " WHERE event = 'http' AND payload->>'url' = 'http://127.0.0.1:1/'");
+    ck_assert_msg(strstr(v, "http://127.0.0.1:1/") != NULL && strstr(v, "onnect") != NULL, "%s", v);
+    free(v);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -322,6 +386,7 @@ int main(void)
     tcase_add_test(tc, unknown_plugin_key_refused);
     tcase_add_test(tc, job_kind_and_hooks_run);
     tcase_add_test(tc, routes_over_http);
+    tcase_add_test(tc, host_enqueue_emit_http);
     suite_add_tcase(s, tc);
     int rc = testdb_run_suite(s);
     curl_global_cleanup();

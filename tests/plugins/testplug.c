@@ -4,7 +4,12 @@
  * It exercises every part of the ABI against a real host:
  *  - a migration creating its own tables;
  *  - a job kind "testplug.work" whose payload says how to behave
- *    ({"fail_times": N, "permanent": true, "sleep_ms": M, "in_tx": true});
+ *    ({"fail_times": N, "permanent": true, "sleep_ms": M, "in_tx": true,
+ *    "record_first": true: record the run before the sleep, then touch no
+ *    database}) and that uses the host's queue, events and HTTP client
+ *    ({"spawn": true} enqueues a child job, {"emit": true} emits
+ *    ticket.created, {"fetch": "URL", "post": "BODY"} calls URL and records
+ *    the answer in testplug_events as event "http");
  *  - a hook on "ticket.created" that records the event;
  *  - routes GET /hello, POST /echo, GET /events, GET /secret (agents only);
  *  - a config key "greeting".
@@ -44,6 +49,74 @@ static int payload_true(const char *json, const char *key)
     return strstr(json, pat) != NULL;
 }
 
+/* The string value of "key" (no escapes: trusted test input); 1 if found. */
+static int payload_str(const char *json, const char *key, char *out, size_t size)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+    const char *p = strstr(json, pat);
+    if (p == NULL) {
+        snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+        p = strstr(json, pat);
+    }
+    if (p == NULL)
+        return 0;
+    p += strlen(pat);
+    const char *end = strchr(p, '"');
+    if (end == NULL || (size_t)(end - p) >= size)
+        return 0;
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = '\0';
+    return 1;
+}
+
+/* host->enqueue, host->emit and host->http, as the payload asks; inside the
+ * job's transaction when there is one. */
+static int use_host(const struct atum_host *h, struct atum_job *job, const char **error_r)
+{
+    char buf[256], url[256], post[256];
+    if (payload_true(job->payload, "spawn")) {
+        char key[64];
+        snprintf(buf, sizeof(buf), "{\"spawned_by\": %lld}", job->id);
+        snprintf(key, sizeof(key), "testplug-spawn-%lld", job->id);
+        struct atum_job_spec spec = { .kind = "testplug.work", .payload = buf, .unique_key = key };
+        long long child = 0;
+        if (h->enqueue(job->db, &spec, &child, error_r) < 0)
+            return -1;
+        h->log(ATUM_LOG_INFO, "job %lld spawned job %lld", job->id, child);
+    }
+    if (payload_true(job->payload, "emit")) {
+        snprintf(buf, sizeof(buf), "{\"from\": \"testplug\", \"job\": %lld}", job->id);
+        if (h->emit(job->db, "ticket.created", buf, error_r) < 0)
+            return -1;
+    }
+    if (payload_str(job->payload, "fetch", url, sizeof(url))) {
+        int has_post = payload_str(job->payload, "post", post, sizeof(post));
+        const char *hdrs[] = { "Content-Type: text/plain", NULL };
+        struct atum_http_call call = {
+            .url = url, .headers = hdrs, .timeout_ms = 5000,
+            .body = has_post ? post : NULL, .body_len = has_post ? strlen(post) : 0,
+        };
+        struct atum_http_result res;
+        const char *he = NULL;
+        char status[16];
+        if (h->http(&call, &res, &he) < 0) {
+            const char *params[] = { url, he };
+            return h->sql(job->db, "INSERT INTO testplug_events (event, payload) VALUES"
+                          " ('http', jsonb_build_object('url', $1::text, 'error', $2::text))",
+                          2, params, NULL, error_r);
+        }
+        snprintf(status, sizeof(status), "%ld", res.status);
+        const char *params[] = { url, status, res.body };
+        int rc = h->sql(job->db, "INSERT INTO testplug_events (event, payload) VALUES"
+                        " ('http', jsonb_build_object('url', $1::text, 'status', $2::int, 'body', $3::text))",
+                        3, params, NULL, error_r);
+        h->http_result_free(&res);
+        return rc;
+    }
+    return 0;
+}
+
 static int run_work(void *state, struct atum_job *job)
 {
     struct testplug *t = state;
@@ -54,6 +127,12 @@ static int run_work(void *state, struct atum_job *job)
     snprintf(attempt, sizeof(attempt), "%d", job->attempt);
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 
+    const char *params[] = { id, attempt, pid };
+    int record_first = payload_true(job->payload, "record_first");
+    if (record_first
+        && h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
+                  3, params, NULL, &e) < 0)
+        return h->job_error(job, "%s", e);
     long sleep_ms = payload_int(job->payload, "sleep_ms");
     if (sleep_ms > 0) {
         struct timespec ts = { sleep_ms / 1000, (sleep_ms % 1000) * 1000000 };
@@ -65,12 +144,13 @@ static int run_work(void *state, struct atum_job *job)
     }
     if (payload_true(job->payload, "permanent"))
         return h->job_error(job, "planned permanent failure"), ATUM_JOB_PERMANENT;
-
-    const char *params[] = { id, attempt, pid };
+    if (record_first)
+        return ATUM_JOB_DONE;   /* touches no database after the sleep */
     if (payload_true(job->payload, "in_tx")) {
         if (h->tx_begin(job->db, &e) < 0)
             return h->job_error(job, "begin: %s", e);
-        if (h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
+        if (use_host(h, job, &e) < 0
+            || h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
                    3, params, NULL, &e) < 0
             || h->job_complete_in_tx(job, &e) < 0) {
             h->tx_rollback(job->db);
@@ -80,6 +160,8 @@ static int run_work(void *state, struct atum_job *job)
             return h->job_error(job, "commit: %s", e);
         return ATUM_JOB_DONE;
     }
+    if (use_host(h, job, &e) < 0)
+        return h->job_error(job, "%s", e);
     if (h->sql(job->db, "INSERT INTO testplug_runs (job_id, attempt, pid) VALUES ($1, $2, $3)",
                3, params, NULL, &e) < 0)
         return h->job_error(job, "%s", e);
