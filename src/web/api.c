@@ -11,6 +11,7 @@
 #include "log.h"
 #include "passwd.h"
 #include "runtime.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -356,6 +357,34 @@ int api_query(struct api_req *r, const char *name, char *buf, size_t size)
         api_problem(r, 400, name, "query parameter '%s' contains a NUL character", name);
         return -1;
     }
+    if (!str_utf8_valid(buf, (size_t)n)) {
+        api_problem(r, 400, name, "query parameter '%s' is not valid UTF-8", name);
+        return -1;
+    }
+    return 1;
+}
+
+int api_query_time(struct api_req *r, const char *name, char *buf, size_t size)
+{
+    const char *e = NULL;
+    int n = api_query(r, name, buf, size);
+    if (n <= 0)
+        return n;
+    if (api_db(r) == NULL)
+        return -1;
+    /* one more round trip, only when the filter is used: PostgreSQL
+     * accepts more spellings than an ISO 8601 parser here would */
+    const char *p[] = { buf };
+    PGresult *res = db_exec(r->db, "SELECT $1::timestamptz", 1, p, &e);
+    if (res == NULL) {
+        if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
+            api_problem(r, 400, name, "query parameter '%s' must be an ISO 8601 timestamp, "
+                        "e.g. 2026-01-31T12:00:00Z", name);
+        else
+            api_db_fail(r, "reading a timestamp parameter", e);
+        return -1;
+    }
+    PQclear(res);
     return 1;
 }
 
