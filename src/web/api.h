@@ -90,7 +90,9 @@ struct api_req {
     long long session_id;
     char session_hash[65];
     json_t *body;             /* api_body() */
+    bool body_checked;        /* api_body() or api_no_body() ran */
     bool answered;
+    int status;               /* of the answer */
     struct strbuf headers;    /* extra response headers (Set-Cookie ...) */
 };
 
@@ -133,6 +135,10 @@ struct api_field {
 /* Reads and validates the JSON body: an object with only these fields,
  * of these types.  NULL when a problem was sent (400/413/415). */
 json_t *api_body(struct api_req *r, const struct api_field *fields);
+/* For a route that takes no body: 0 when there is none (or it is an
+ * empty JSON object, which some clients always send); -1 after sending
+ * 400 (anything else, naming an unknown field) or 413. */
+int api_no_body(struct api_req *r);
 /* Checks that the query has only these parameter names (NULL-terminated);
  * -1 when a problem was sent. */
 int api_query_check(struct api_req *r, const char *const *allowed);

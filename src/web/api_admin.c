@@ -223,6 +223,8 @@ static int crud_delete(struct api_req *r, const struct crud *c)
 {
     const char *e = NULL;
     char id[24];
+    if (api_no_body(r) < 0)
+        return 0;
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     const char *p[] = { id };
     if (db_begin(r->db, &e) < 0)
@@ -438,6 +440,8 @@ static int member_change(struct api_req *r, bool add)
 {
     const char *e = NULL;
     NEED(ATUM_ROLE_MANAGER);
+    if (api_no_body(r) < 0)
+        return 0;
     char q[24], u[24];
     snprintf(q, sizeof(q), "%lld", r->m.ids[0]);
     snprintf(u, sizeof(u), "%lld", r->m.ids[1]);
@@ -716,6 +720,8 @@ static int user_delete(struct api_req *r)
     char id[24], target[40];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     snprintf(target, sizeof(target), "user:%s", id);
+    if (api_no_body(r) < 0)
+        return 0;
     if (r->m.ids[0] == r->user.id)
         return api_problem(r, 409, NULL, "you cannot disable yourself");
     const char *p[] = { id };

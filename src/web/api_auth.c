@@ -394,6 +394,8 @@ static int h_login_totp(struct api_req *r)
 static int h_logout(struct api_req *r)
 {
     const char *e = NULL;
+    if (api_no_body(r) < 0)
+        return 0;
     if (r->via != API_AUTH_SESSION)
         return api_problem(r, 400, NULL, "logout ends a session; API tokens are revoked with "
                            "DELETE /api/v1/auth/tokens/{id}");
@@ -433,7 +435,7 @@ static int h_me(struct api_req *r)
 static int h_totp_enrol(struct api_req *r)
 {
     const char *e = NULL;
-    if (api_db(r) == NULL)
+    if (api_no_body(r) < 0 || api_db(r) == NULL)
         return 0;
     unsigned char key[TOTP_SECRET_BYTES];
     char b32[64];
@@ -637,7 +639,7 @@ static int h_token_list(struct api_req *r)
 static int h_token_revoke(struct api_req *r)
 {
     const char *e = NULL;
-    if (api_db(r) == NULL)
+    if (api_no_body(r) < 0 || api_db(r) == NULL)
         return 0;
     char id[24];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);

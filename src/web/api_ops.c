@@ -195,6 +195,8 @@ fail:
 
 static int h_job_retry(struct api_req *r)
 {
+    if (api_no_body(r) < 0)
+        return 0;
     return requeue(r, r->m.ids[0], NULL);
 }
 
@@ -530,6 +532,8 @@ static int h_hook_delete(struct api_req *r)
 {
     const char *e = NULL;
     char id[24], target[40];
+    if (api_no_body(r) < 0)
+        return 0;
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     snprintf(target, sizeof(target), "webhook:%s", id);
     const char *p[] = { id };

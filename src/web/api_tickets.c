@@ -865,6 +865,8 @@ static int h_unlink(struct api_req *r)
     const char *e = NULL;
     PGresult *ra = NULL, *rb = NULL;
     long long a = r->m.ids[0], o = r->m.ids[1];
+    if (api_no_body(r) < 0)
+        return 0;
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "unlinking", e);
     int ok = lock_pair(r, a, o, &ra, &rb, &e);
@@ -908,6 +910,8 @@ static int h_lock(struct api_req *r)
     const char *e = NULL;
     PGresult *t = NULL;
     long long id = r->m.ids[0];
+    if (api_no_body(r) < 0)
+        return 0;
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "locking", e);
     int found = ticket_lock_row(r, id, &t, &e);
@@ -954,6 +958,8 @@ dbfail:
 static int h_unlock(struct api_req *r)
 {
     const char *e = NULL;
+    if (api_no_body(r) < 0)
+        return 0;
     struct ticket_vis v;
     ticket_vis_params(r, &v);
     char sid[24];

@@ -98,6 +98,12 @@ int http_read_body(struct mg_connection *conn, long long max, struct strbuf *out
     const struct mg_request_info *ri = mg_get_request_info(conn);
     if (ri->content_length > max)
         return 413;
+    /* Neither Content-Length nor chunked: a request has no body then
+     * (RFC 9112, 6.3), where civetweb would wait for the client to close
+     * the connection */
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    if (ri->content_length < 0 && (te == NULL || strcasestr(te, "chunked") == NULL))
+        return 0;
     char buf[8192];
     for (;;) {
         int n = mg_read(conn, buf, sizeof(buf));

@@ -512,6 +512,91 @@ START_TEST(oversize_bodies_are_413)
 }
 END_TEST
 
+/* Routes that take no body refuse one rather than ignore it. */
+START_TEST(bodyless_routes_refuse_bodies)
+{
+    long long t = new_ticket(AGENT_A, queue_a, "Bodyless", "x"), t2 = new_ticket(AGENT_A, queue_a, "Other", "y");
+    long long dead = qint("INSERT INTO jobs (kind, state, last_error) VALUES ('never.runs', 'dead', 'x') RETURNING id");
+    long long hook = qint("INSERT INTO webhooks (url, events, secret) VALUES ('http://127.0.0.1:1/', '{ticket.created}', 's')"
+                          " RETURNING id");
+    long long tokid = qintf("SELECT min(id) FROM api_tokens WHERE user_id = %lld", uid[AGENT_B]);
+    char p[16][128];
+    snprintf(p[0], sizeof(p[0]), "/api/v1/tickets/%lld/links/%lld", t, t2);
+    snprintf(p[1], sizeof(p[1]), "/api/v1/tickets/%lld/lock", t);
+    snprintf(p[2], sizeof(p[2]), "/api/v1/users/%lld", uid[CUST3]);
+    snprintf(p[3], sizeof(p[3]), "/api/v1/orgs/%lld", org2);
+    snprintf(p[4], sizeof(p[4]), "/api/v1/queues/%lld", queue_b);
+    snprintf(p[5], sizeof(p[5]), "/api/v1/queues/%lld/members/%lld", queue_b, uid[AGENT_A]);
+    snprintf(p[6], sizeof(p[6]), "/api/v1/queues/%lld/members/%lld", queue_b, uid[AGENT_B]);
+    snprintf(p[7], sizeof(p[7]), "/api/v1/jobs/%lld/retry", dead);
+    snprintf(p[8], sizeof(p[8]), "/api/v1/webhooks/%lld", hook);
+    snprintf(p[9], sizeof(p[9]), "/api/v1/auth/tokens/%lld", tokid);
+    snprintf(p[10], sizeof(p[10]), "/api/v1/mailboxes/999999");
+    snprintf(p[11], sizeof(p[11]), "/api/v1/canned-responses/999999");
+    const struct { const char *m, *path; } routes[] = {
+        { "POST", "/api/v1/auth/totp" }, { "POST", "/api/v1/auth/logout" }, { "DELETE", p[9] },
+        { "DELETE", p[0] }, { "POST", p[1] }, { "DELETE", p[1] }, { "DELETE", p[2] }, { "DELETE", p[3] },
+        { "DELETE", p[4] }, { "PUT", p[5] }, { "DELETE", p[6] }, { "POST", p[7] }, { "DELETE", p[8] },
+        { "DELETE", p[10] }, { "DELETE", p[11] },
+    };
+    const struct { const char *body, *ctype, *field; } bodies[] = {
+        { "{\"bogus\": 1}", NULL, "bogus" }, { "{\"id\": 5}", NULL, "id" },
+        { "[]", NULL, NULL }, { "null", NULL, NULL }, { "{", NULL, NULL },
+        { "anything at all", "text/plain", NULL }, { "a=1", "application/x-www-form-urlencoded", NULL },
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+            int who = strstr(routes[i].path, "/auth/tokens/") ? AGENT_B : ADMIN;
+            struct call c = { .method = routes[i].m, .path = routes[i].path, .token = tok[who],
+                              .body = bodies[b].body, .ctype = bodies[b].ctype };
+            struct reply r = http(&c);
+            ck_assert_msg(r.status == 400, "%s %s with %s: %ld %s", routes[i].m, routes[i].path,
+                          bodies[b].body, r.status, strbuf_str(&r.body));
+            ck_assert_msg(strstr(r.headers.s, "application/problem+json") != NULL, "%s", routes[i].path);
+            if (bodies[b].field)
+                ck_assert_msg(jstr(r.json, "field") && strcmp(jstr(r.json, "field"), bodies[b].field) == 0,
+                              "%s %s: field %s", routes[i].m, routes[i].path, jstr(r.json, "field"));
+            reply_free(&r);
+        }
+    /* nothing was done */
+    ck_assert_int_eq(qintf("SELECT count(*) FROM user_totp WHERE user_id = %lld", uid[ADMIN]), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM ticket_locks WHERE ticket_id = %lld", t), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM users WHERE id = %lld AND NOT disabled", uid[CUST3]), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM orgs WHERE id = %lld", org2), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM queue_members WHERE queue_id = %lld AND user_id = %lld",
+                           queue_b, uid[AGENT_A]), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM queue_members WHERE queue_id = %lld AND user_id = %lld",
+                           queue_b, uid[AGENT_B]), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM jobs WHERE id = %lld AND state = 'dead'", dead), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM webhooks WHERE id = %lld", hook), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE id = %lld AND revoked_at IS NULL", tokid), 1);
+    /* no body at all, or an empty JSON object (some clients always send
+     * one), is fine */
+    struct call lock = { .method = "POST", .path = p[1], .token = tok[AGENT_A], .body = "{}" };
+    struct reply r = http(&lock);
+    EXPECT(r, 200);
+    reply_free(&r);
+    lock.method = "DELETE";
+    lock.body = NULL;
+    r = http(&lock);
+    EXPECT(r, 204);
+    reply_free(&r);
+    snprintf(p[12], sizeof(p[12]), "/api/v1/jobs/%lld/retry", dead);
+    expect_status(ADMIN, "POST", p[12], "{}", 200);
+    testdb_exec(DB(), "DELETE FROM jobs WHERE kind = 'never.runs'");
+    expect_status(ADMIN, "DELETE", p[8], NULL, 204);
+    /* a POST with neither Content-Length nor a chunked body has no body:
+     * answered at once, not after civetweb waited for the client */
+    long long t0 = time_mono_ms();
+    struct call nolen = { .method = "POST", .path = "/api/v1/auth/tokens", .token = tok[AGENT_B],
+                          .header = "Content-Type: application/json" };
+    r = http(&nolen);
+    EXPECT(r, 400);
+    reply_free(&r);
+    ck_assert_int_lt(time_mono_ms() - t0, 3000);
+}
+END_TEST
+
 /* ---- sessions, CSRF, throttling ------------------------------------------- */
 
 struct session {
@@ -1753,6 +1838,7 @@ int main(void)
     tcase_add_test(tc, headers_cors_and_errors);
     tcase_add_test(tc, bad_input_is_400_naming_the_field);
     tcase_add_test(tc, oversize_bodies_are_413);
+    tcase_add_test(tc, bodyless_routes_refuse_bodies);
     tcase_add_test(tc, sessions_cookies_and_csrf);
     tcase_add_test(tc, password_hash_upgraded_at_login);
     tcase_add_test(tc, brute_force_is_429);
