@@ -1514,7 +1514,41 @@ START_TEST(directory_crud_and_roles)
     expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"weak@example.com\", \"password\": \"short\"}", 400);
     expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"r@example.com\", \"role\": \"god\"}", 400);
     expect_status(AGENT_A, "POST", "/api/v1/users", "{\"email\": \"x@example.com\"}", 403);
-    char path[96], body[128];
+    char path[96], body[192];
+    /* a reference to nothing is 422 naming the field (not 409), and the
+     * duplicate names its field too */
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"fk@example.com\", \"org_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "org_id");
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM users WHERE email = 'fk@example.com'"), 0);
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"New.Agent@example.com\"}");
+    EXPECT(r, 409);
+    ck_assert_str_eq(jstr(r.json, "field"), "email");
+    reply_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", nu);
+    r = T(MANAGER, "PATCH", path, "{\"org_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "org_id");
+    reply_free(&r);
+    /* POST /users takes "disabled", as documented: an account made ahead */
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"dormant@example.com\", \"disabled\": true,"
+                                             " \"password\": \"a long enough password\"}");
+    EXPECT(r, 201);
+    ck_assert(json_is_true(json_object_get(r.json, "disabled")));
+    long long dormant = jint(r.json, "id");
+    reply_free(&r);
+    r = login("dormant@example.com", "a long enough password", "X-Forwarded-For: 192.0.2.210");
+    EXPECT(r, 401);
+    reply_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", dormant);
+    expect_status(MANAGER, "PATCH", path, "{\"disabled\": false}", 200);
+    r = login("dormant@example.com", "a long enough password", "X-Forwarded-For: 192.0.2.210");
+    EXPECT(r, 200);
+    reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.create' AND target = 'user:%lld'"
+                           " AND detail->>'disabled' = 'true'", dormant), 1);
+    expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"d2@example.com\", \"disabled\": \"yes\"}", 400);
     snprintf(path, sizeof(path), "/api/v1/users/%lld", nu);
     expect_status(ADMIN, "PATCH", path, "{\"role\": \"manager\"}", 200);
     ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.role' AND target = 'user:%lld'"
@@ -1631,7 +1665,16 @@ START_TEST(directory_crud_and_roles)
     ck_assert_str_eq(jstr(r.json, "security"), "tls");
     reply_free(&r);
     expect_status(ADMIN, "POST", "/api/v1/mailboxes", "{\"name\": \"imap2\"}", 400);
+    r = T(ADMIN, "POST", "/api/v1/mailboxes", "{\"name\": \"imap3\", \"queue_id\": 999999, \"host\": \"imap.example\","
+                                              " \"port\": 993, \"username\": \"u\"}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     snprintf(path, sizeof(path), "/api/v1/mailboxes/%lld", mb);
+    r = T(ADMIN, "PATCH", path, "{\"queue_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     expect_status(ADMIN, "PATCH", path, "{\"port\": 70000}", 400);
     expect_status(ADMIN, "PATCH", path, "{\"password_env\": \"X; rm -rf /\"}", 400);
     r = T(ADMIN, "PATCH", path, "{\"security\": \"starttls\", \"port\": 143, \"password_env\": \"IMAP1_PASSWORD\"}");
@@ -1647,6 +1690,10 @@ START_TEST(directory_crud_and_roles)
     long long cb = jint(r.json, "id");
     reply_free(&r);
     expect_status(MANAGER, "POST", "/api/v1/canned-responses", "{\"title\": \"Global\", \"body\": \"hi\"}", 201);
+    r = T(MANAGER, "POST", "/api/v1/canned-responses", "{\"title\": \"Lost\", \"body\": \"hi\", \"queue_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     expect_status(AGENT_A, "POST", "/api/v1/canned-responses", "{\"title\": \"No\", \"body\": \"no\"}", 403);
     snprintf(path, sizeof(path), "/api/v1/canned-responses/%lld", cb);
     expect_status(AGENT_A, "GET", path, NULL, 404);
