@@ -817,6 +817,71 @@ START_TEST(brute_force_is_429)
 }
 END_TEST
 
+/* Parallel wrong logins: the throttle is taken before the password is
+ * checked, so no more than the account limit (3) get that far. */
+#define RACERS 20
+static pthread_barrier_t race_start;
+static long race_status[RACERS];
+
+static void *race_login(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    pthread_barrier_wait(&race_start);
+    struct reply r = login("racer@example.com", "wrong password 123", "X-Forwarded-For: 192.0.2.150");
+    race_status[i] = r.status;
+    reply_free(&r);
+    return NULL;
+}
+
+START_TEST(parallel_logins_respect_the_limit)
+{
+    const char *e = NULL;
+    long long racer;
+    ck_assert_msg(users_add(DB(), "racer@example.com", "Racer", "customer", PW, "test", &racer, &e) == 0, "%s", e);
+    for (int round = 0; round < 2; round++) {
+        testdb_exec(DB(), "DELETE FROM auth_throttle");
+        long long failed_before = qint("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
+                                       " AND detail->>'email' = 'racer@example.com'");
+        pthread_t th[RACERS];
+        pthread_barrier_init(&race_start, NULL, RACERS);
+        for (long i = 0; i < RACERS; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, race_login, (void *)(intptr_t)i), 0);
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&race_start);
+        int checked = 0, refused = 0;
+        for (int i = 0; i < RACERS; i++) {
+            if (race_status[i] == 401)
+                checked++;
+            else if (race_status[i] == 429)
+                refused++;
+            else
+                ck_abort_msg("login %d: status %ld", i, race_status[i]);
+        }
+        /* exactly the limit reached the password check: never more, and
+         * refusals did not use up the budget of the ones let through */
+        ck_assert_msg(checked == 3, "round %d: %d logins reached the password check (limit 3)", round, checked);
+        ck_assert_int_eq(refused, RACERS - 3);
+        ck_assert_int_eq(qint("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
+                              " AND detail->>'email' = 'racer@example.com'") - failed_before, 3);
+        /* refused attempts do not count, on either key */
+        ck_assert_int_eq(qint("SELECT failures FROM auth_throttle WHERE key = 'ip:192.0.2.150'"), 3);
+        ck_assert_int_eq(qint("SELECT failures FROM auth_throttle WHERE key = 'acct:racer@example.com'"), 3);
+    }
+    /* a good login from another address is still refused for the account,
+     * and gives its address's unit back */
+    struct reply r = login("racer@example.com", PW, "X-Forwarded-For: 192.0.2.151");
+    EXPECT(r, 429);
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM auth_throttle WHERE key = 'ip:192.0.2.151' AND failures > 0"), 0);
+    testdb_exec(DB(), "DELETE FROM auth_throttle");
+    r = login("racer@example.com", PW, "X-Forwarded-For: 192.0.2.151");
+    EXPECT(r, 200);
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM auth_throttle WHERE failures > 0"), 0);
+}
+END_TEST
+
 static void totp_code(const char *b32, long long offset_steps, char out[8])
 {
     unsigned char key[64];
@@ -1889,6 +1954,7 @@ int main(void)
     tcase_add_test(tc, sessions_cookies_and_csrf);
     tcase_add_test(tc, password_hash_upgraded_at_login);
     tcase_add_test(tc, brute_force_is_429);
+    tcase_add_test(tc, parallel_logins_respect_the_limit);
     tcase_add_test(tc, totp_enrol_login_replay_recovery);
     tcase_add_test(tc, api_tokens_create_list_revoke);
     tcase_add_test(tc, ticket_life_with_events_and_outbox);
