@@ -390,6 +390,27 @@ START_TEST(headers_cors_and_errors)
     reply_free(&r);
     expect_status(AGENT_A, "GET", "/api/v1/plugins/testplug/secret", NULL, 200);
     expect_status(CUST1, "GET", "/api/v1/plugins/testplug/secret", NULL, 404);
+
+    /* what civetweb answers by itself (a header block over its 16 KB
+     * limit) carries the same headers, as a problem document */
+    char *big = malloc(20 * 1024 + 16);
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', 20 * 1024);
+    big[7 + 20 * 1024] = '\0';
+    struct call huge = { .method = "GET", .path = "/api/v1/auth/me", .token = tok[ADMIN], .header = big };
+    r = http(&huge);
+    free(big);
+    ck_assert_msg(r.status >= 400 && r.status < 500, "status %ld", r.status);
+    static const char *const own[] = { "Content-Security-Policy: default-src 'self'", "frame-ancestors 'none'",
+        "X-Content-Type-Options: nosniff", "X-Frame-Options: DENY", "Referrer-Policy: same-origin",
+        "Content-Type: application/problem+json" };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        ck_assert_msg(strstr(r.headers.s, own[i]) != NULL, "civetweb's %ld lacks %s: %s", r.status, own[i],
+                      strbuf_str(&r.headers));
+    ck_assert_int_eq(jint(r.json, "status"), r.status);
+    reply_free(&r);
+    /* and the server goes on */
+    expect_status(ADMIN, "GET", "/api/v1/auth/me", NULL, 200);
 }
 END_TEST
 
