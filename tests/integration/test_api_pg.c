@@ -1336,6 +1336,155 @@ START_TEST(list_filters_search_and_cursor)
 }
 END_TEST
 
+/* Pages through GET /api/v1/tickets?<query>&limit=<limit> with token,
+ * calling between(page) after each page; the ids seen, in order, into
+ * ids (at most max); returns how many. */
+static int page_all(const char *token, const char *query, int limit, long long *ids, int max,
+                    void (*between)(int page))
+{
+    char path[512], cursor[80] = "";
+    int n = 0;
+    for (int page = 0; page < 100; page++) {
+        snprintf(path, sizeof(path), "/api/v1/tickets?%s%slimit=%d%s%s", query, query[0] ? "&" : "",
+                 limit, cursor[0] ? "&cursor=" : "", cursor);
+        struct call c = { .method = "GET", .path = path, .token = token };
+        struct reply r = http(&c);
+        EXPECT(r, 200);
+        json_t *items = json_object_get(r.json, "items");
+        ck_assert_int_le(json_array_size(items), limit);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            ck_assert_int_lt(n, max);
+            ids[n++] = jint(it, "id");
+        }
+        const char *nc = jstr(r.json, "next_cursor");
+        snprintf(cursor, sizeof(cursor), "%s", nc ? nc : "");
+        reply_free(&r);
+        if (!nc)
+            return n;
+        if (between)
+            between(page);
+    }
+    ck_abort_msg("paging did not end");
+    return n;
+}
+
+static int count_of(const long long *ids, int n, long long id)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += ids[i] == id;
+    return k;
+}
+
+#define NPAGED 12
+static long long paged[NPAGED];
+static int touches[NPAGED];
+
+/* A staff change to paged[i] while somebody pages: it moves to the top. */
+static void touch(int i)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/api/v1/tickets/%lld", paged[i]);
+    struct reply r = T(AGENT_B, "PATCH", path, touches[i]++ % 2 ? "{\"priority\": \"normal\"}"
+                                                                : "{\"priority\": \"urgent\"}");
+    EXPECT(r, 200);
+    reply_free(&r);
+}
+
+/* paged[] is created oldest first, so the list shows paged[11] first:
+ * page 0 (limit 4) has 11..8, page 1 has 7..4, page 2 has 3..0 */
+static void touch_while_paging(int page)
+{
+    if (page == 0) {
+        touch(10);   /* seen already */
+        touch(2);    /* not yet: moves ahead of the cursor */
+    } else if (page == 1) {
+        touch(6);    /* seen */
+        touch(0);    /* not yet */
+    }
+}
+
+START_TEST(paging_while_tickets_change)
+{
+    const char *e = NULL;
+    long long pager;
+    char ptok[TOKEN_MAX], h[TOKEN_HASH_HEX], sql[512];
+    ck_assert_msg(users_add(DB(), "pager@example.com", "Pager", "customer", PW, "test", &pager, &e) == 0, "%s", e);
+    ck_assert_int_eq(token_new("atum_", ptok, sizeof(ptok), &e), 0);
+    token_hash(SECRET, ptok, strlen(ptok), h);
+    snprintf(sql, sizeof(sql), "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES"
+                               " (%lld, 'pager', '%s', 'atum_x')", pager, h);
+    testdb_exec(DB(), sql);
+    for (int i = 0; i < NPAGED; i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"subject\": \"Paged %d\", \"body\": \"%s\", \"queue_id\": %lld,"
+                 " \"requester_id\": %lld}", i, i % 3 == 0 ? "walrus sighting" : "plain", queue_b, pager);
+        struct reply r = T(AGENT_B, "POST", "/api/v1/tickets", body);
+        EXPECT(r, 201);
+        paged[i] = jint(r.json, "id");
+        reply_free(&r);
+    }
+    long long ids[64];
+
+    /* the plain list (a prepared statement per role), tickets changing
+     * between pages: no ticket twice, and every one that did not change
+     * exactly once, in (updated_at, id) order */
+    int n = page_all(ptok, "", 4, ids, 64, touch_while_paging);
+    for (int i = 0; i < NPAGED; i++) {
+        int k = count_of(ids, n, paged[i]);
+        ck_assert_msg(k <= 1, "ticket %lld seen %d times", paged[i], k);
+        if (i != 2 && i != 0)   /* changed before they were reached */
+            ck_assert_msg(k == 1, "unchanged ticket %lld (Paged %d) skipped", paged[i], i);
+    }
+    ck_assert_int_eq(n, NPAGED - 2);
+    /* newest first as they were when seen: created in id order, and a
+     * change after a ticket was seen does not show it again */
+    for (int i = 1; i < n; i++)
+        ck_assert_int_lt(ids[i], ids[i - 1]);
+
+    /* with filters the general query pages: the same guarantees (from
+     * the order of creation again) */
+    snprintf(sql, sizeof(sql), "UPDATE tickets SET updated_at = created_at WHERE requester_id = %lld", pager);
+    testdb_exec(DB(), sql);
+    n = page_all(ptok, "status=new", 4, ids, 64, touch_while_paging);
+    ck_assert_int_eq(n, NPAGED - 2);
+    for (int i = 0; i < NPAGED; i++) {
+        int k = count_of(ids, n, paged[i]);
+        ck_assert_msg(k <= 1, "filtered: ticket %lld seen %d times", paged[i], k);
+        if (i != 2 && i != 0)
+            ck_assert_msg(k == 1, "filtered: unchanged ticket %lld (Paged %d) skipped", paged[i], i);
+    }
+
+    /* a cursor with filters: only matching tickets, each once, pages of 2 */
+    testdb_exec(DB(), "UPDATE tickets SET priority = 'high' WHERE subject IN ('Paged 1', 'Paged 4', 'Paged 5',"
+                      " 'Paged 8', 'Paged 11') AND requester_id = (SELECT id FROM users WHERE email = 'pager@example.com')");
+    n = page_all(ptok, "priority=high", 2, ids, 64, NULL);
+    ck_assert_int_eq(n, 5);
+    static const int high[] = { 1, 4, 5, 8, 11 };
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(count_of(ids, n, paged[high[i]]), 1);
+    for (int i = 1; i < n; i++)
+        ck_assert_int_ne(ids[i], ids[i - 1]);
+    /* full-text search with a cursor: the walrus tickets 0, 3, 6, 9 */
+    n = page_all(ptok, "q=walrus", 1, ids, 64, NULL);
+    ck_assert_int_eq(n, 4);
+    static const int walrus[] = { 0, 3, 6, 9 };
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(count_of(ids, n, paged[walrus[i]]), 1);
+    /* two filters and a search together, staff view */
+    char q[128];
+    snprintf(q, sizeof(q), "q=walrus&requester_id=%lld&status=new", pager);
+    n = page_all(tok[MANAGER], q, 3, ids, 64, NULL);
+    ck_assert_int_eq(n, 4);
+    /* a cursor from one filter set used with another still only returns
+     * what matches the filters it is sent with */
+    n = page_all(ptok, "priority=high&q=walrus", 1, ids, 64, NULL);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 /* ---- security ------------------------------------------------------------------ */
 
 /* Every filter of every list endpoint. */
@@ -1469,27 +1618,27 @@ START_TEST(xss_is_stored_and_returned_as_data)
 }
 END_TEST
 
-START_TEST(cross_tenant_ids_are_404)
+/* An attachment on the first message of ticket t. */
+static long long attach_to(long long t)
 {
-    /* cust1's ticket in queue A with an attachment; cust3 (other org),
-     * cust2 (same org, with org access) and agent B (queue B) probe it */
-    long long t = new_ticket(CUST1, queue_a, "Tenant one", "private");
-    char sql[512];
-    snprintf(sql, sizeof(sql), "INSERT INTO attachment_blobs (sha256, size, content) VALUES (repeat('a', 64), 5, 'hello')"
-                               " ON CONFLICT DO NOTHING");
-    testdb_exec(DB(), sql);
-    long long att = qintf("INSERT INTO attachments (message_id, sha256, filename, content_type, size)"
-                          " SELECT min(id), repeat('a', 64), 'x.txt', 'text/plain', 5 FROM messages WHERE ticket_id = %lld"
-                          " RETURNING id", t);
-    long long other = new_ticket(CUST3, queue_b, "Tenant two", "other");
-    char p[16][128], lnk[160], merge[64], body[96];
+    testdb_exec(DB(), "INSERT INTO attachment_blobs (sha256, size, content) VALUES (repeat('a', 64), 5, 'hello')"
+                      " ON CONFLICT DO NOTHING");
+    return qintf("INSERT INTO attachments (message_id, sha256, filename, content_type, size)"
+                 " SELECT min(id), repeat('a', 64), 'x.txt', 'text/plain', 5 FROM messages WHERE ticket_id = %lld"
+                 " RETURNING id", t);
+}
+
+/* Every id route on ticket t (and its attachment att) answers who 404;
+ * other is a ticket who can see, or any other ticket. */
+static void probe_404(int who, long long t, long long other, long long att)
+{
+    char p[6][128], lnk[160], merge[64], body[96], attp[64];
     const char *sub[] = { "", "/replies", "/notes", "/merge", "/links", "/lock" };
     for (int i = 0; i < 6; i++)
         snprintf(p[i], sizeof(p[i]), "/api/v1/tickets/%lld%s", t, sub[i]);
     snprintf(lnk, sizeof(lnk), "/api/v1/tickets/%lld/links/%lld", t, other);
     snprintf(merge, sizeof(merge), "{\"into_id\": %lld}", other);
     snprintf(body, sizeof(body), "{\"ticket_id\": %lld}", other);
-    char attp[64];
     snprintf(attp, sizeof(attp), "/api/v1/attachments/%lld", att);
     const struct { const char *m, *path, *body; } probes[] = {
         { "GET", p[0], NULL }, { "PATCH", p[0], "{\"status\": \"closed\"}" },
@@ -1497,10 +1646,36 @@ START_TEST(cross_tenant_ids_are_404)
         { "POST", p[3], merge }, { "POST", p[4], body }, { "DELETE", lnk, NULL },
         { "POST", p[5], NULL }, { "DELETE", p[5], NULL }, { "GET", attp, NULL },
     };
-    const int who[] = { CUST3, AGENT_B };
-    for (size_t w = 0; w < 2; w++)
-        for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
-            expect_status(who[w], probes[i].m, probes[i].path, probes[i].body, 404);
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+        expect_status(who, probes[i].m, probes[i].path, probes[i].body, 404);
+}
+
+START_TEST(cross_tenant_ids_are_404)
+{
+    /* cust1's ticket in queue A with an attachment; cust3 (other org),
+     * cust2 (same org, with org access) and agent B (queue B) probe it */
+    long long t = new_ticket(CUST1, queue_a, "Tenant one", "private");
+    long long att = attach_to(t);
+    long long other = new_ticket(CUST3, queue_b, "Tenant two", "other");
+    char p[1][128], attp[64];
+    snprintf(p[0], sizeof(p[0]), "/api/v1/tickets/%lld", t);
+    snprintf(attp, sizeof(attp), "/api/v1/attachments/%lld", att);
+    probe_404(CUST3, t, other, att);
+    probe_404(AGENT_B, t, other, att);
+    /* the same organisation is not enough: cust1 has no org_access, so
+     * cust2's ticket is as invisible to cust1 as another tenant's */
+    long long t2 = new_ticket(CUST2, queue_a, "Org mate's", "mine only");
+    long long att2 = attach_to(t2);
+    probe_404(CUST1, t2, t, att2);
+    struct reply l = T(CUST1, "GET", "/api/v1/tickets?limit=200", NULL);
+    EXPECT(l, 200);
+    ck_assert_ptr_null(strstr(l.body.s, "Org mate's"));
+    ck_assert_ptr_nonnull(strstr(l.body.s, "Tenant one"));
+    reply_free(&l);
+    l = T(CUST1, "GET", "/api/v1/tickets?q=mine", NULL);
+    ck_assert_int_eq(json_array_size(json_object_get(l.json, "items")), 0);
+    reply_free(&l);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM tickets WHERE id = %lld AND status = 'new'", t2), 1);
     /* the answer is the same as for an id that does not exist */
     struct reply a = T(CUST3, "GET", p[0], NULL), b = T(CUST3, "GET", "/api/v1/tickets/999999999", NULL);
     ck_assert_str_eq(a.body.s, b.body.s);
@@ -1980,6 +2155,7 @@ int main(void)
     tcase_add_test(tc, api_tokens_create_list_revoke);
     tcase_add_test(tc, ticket_life_with_events_and_outbox);
     tcase_add_test(tc, list_filters_search_and_cursor);
+    tcase_add_test(tc, paging_while_tickets_change);
     tcase_add_test(tc, sql_injection_everywhere_is_data);
     tcase_add_test(tc, bad_bytes_in_filters_are_400);
     tcase_add_test(tc, xss_is_stored_and_returned_as_data);
