@@ -26,6 +26,7 @@ struct db_conn {
     int nprepared;
     bool notify_pending;
     char sqlstate[6];
+    char err_table[64], err_constraint[64];   /* of the last failure, if named */
 
     /* backoff while the server is unreachable */
     long long next_try_ms;
@@ -190,6 +191,16 @@ const char *db_last_sqlstate(const struct db_conn *c)
     return c->sqlstate;
 }
 
+const char *db_last_table(const struct db_conn *c)
+{
+    return c->err_table;
+}
+
+const char *db_last_constraint(const struct db_conn *c)
+{
+    return c->err_constraint;
+}
+
 /* Classifies a failed result; drops the connection when it is unusable. */
 static const char *result_error(struct db_conn *c, PGresult *res)
 {
@@ -204,6 +215,10 @@ static const char *result_error(struct db_conn *c, PGresult *res)
     bool broken = c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK
                   || (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0));
     snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : (broken ? "08006" : "XX000"));
+    const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    snprintf(c->err_table, sizeof(c->err_table), "%s", table ? table : "");
+    snprintf(c->err_constraint, sizeof(c->err_constraint), "%s", cons ? cons : "");
     const char *e = detail ? err_fmt("%s (%s)", msg, detail) : err_fmt("%s", msg);
     /* libpq messages end in a newline */
     char *nl = strchr(e, '\n');
@@ -219,6 +234,7 @@ static PGresult *check_result(struct db_conn *c, PGresult *res, const char **err
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         c->sqlstate[0] = '\0';
+        c->err_table[0] = c->err_constraint[0] = '\0';
         return res;
     }
     const char *e = result_error(c, res);
@@ -232,6 +248,7 @@ static int require_conn(struct db_conn *c, const char **error_r)
 {
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
         snprintf(c->sqlstate, sizeof(c->sqlstate), "08006");
+        c->err_table[0] = c->err_constraint[0] = '\0';
         if (c->pg != NULL)
             conn_lost(c, "connection broken", false);
         return err_set(error_r, "no database connection");

@@ -59,6 +59,10 @@ unsigned db_conn_generation(const struct db_conn *c);
 /* SQLSTATE of the last failed statement ("" if none, "08006" when the
  * connection itself failed). */
 const char *db_last_sqlstate(const struct db_conn *c);
+/* Table and constraint the last failure was about (integrity violations:
+ * unique, foreign key, check), "" when it named none. */
+const char *db_last_table(const struct db_conn *c);
+const char *db_last_constraint(const struct db_conn *c);
 
 /* Text parameters (NULL = SQL NULL).  Returns a result with status
  * COMMAND_OK or TUPLES_OK, or NULL with *error_r set. */

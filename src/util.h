@@ -26,4 +26,9 @@ void sha256_hex(const void *data, size_t n, char out[65]);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* true when s[0..len) is well-formed UTF-8 as PostgreSQL accepts it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF.  NUL bytes are
+ * valid UTF-8; callers that pass strings on to SQL check them apart. */
+bool str_utf8_valid(const char *s, size_t len);
+
 #endif

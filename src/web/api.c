@@ -11,6 +11,7 @@
 #include "log.h"
 #include "passwd.h"
 #include "runtime.h"
+#include "util.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -122,6 +123,7 @@ int api_raw(struct api_req *r, int status, const char *content_type, const char 
         return 0;
     }
     r->answered = true;
+    r->status = status;
     http_send(r->conn, status, content_type, body, len, r->headers.len ? r->headers.s : NULL);
     return 0;
 }
@@ -184,31 +186,38 @@ static bool is_id_field(const char *name)
     return n >= 3 && strcmp(name + n - 3, "_id") == 0;
 }
 
-json_t *api_body(struct api_req *r, const struct api_field *fields)
+static bool json_content_type(struct api_req *r)
 {
-    struct strbuf b = STRBUF_INIT;
-    json_t *o = NULL;
     const char *ct = mg_get_header(r->conn, "Content-Type");
-    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0
-        || (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
-        api_problem(r, 415, NULL, "the request body must be JSON (Content-Type: application/json)");
-        goto out;
-    }
-    int st = http_read_body(r->conn, r->api->max_body, &b);
-    if (st != 0) {
-        if (st == 413)
-            api_problem(r, 413, NULL, "the request body is larger than web.max_body (%lld bytes)",
-                        r->api->max_body);
-        else
-            api_problem(r, 400, NULL, "the request body could not be read completely");
-        goto out;
-    }
+    return ct != NULL && strncasecmp(ct, "application/json", 16) == 0
+           && (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+/* The whole body into b, within web.max_body; -1 when a problem was sent. */
+static int read_body(struct api_req *r, struct strbuf *b)
+{
+    int st = http_read_body(r->conn, r->api->max_body, b);
+    if (st == 0)
+        return 0;
+    if (st == 413)
+        api_problem(r, 413, NULL, "the request body is larger than web.max_body (%lld bytes)",
+                    r->api->max_body);
+    else
+        api_problem(r, 400, NULL, "the request body could not be read completely");
+    return -1;
+}
+
+/* Parses s as a JSON object with only these fields, of these types; NULL
+ * when a problem was sent.  No fields at all: only {} passes. */
+static json_t *parse_fields(struct api_req *r, const char *s, size_t len,
+                            const struct api_field *fields)
+{
     json_error_t je;
-    o = json_loadb(b.s ? b.s : "", b.len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(s ? s : "", len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         api_problem(r, 400, NULL, "the body is not valid JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);
-        goto out;
+        return NULL;
     }
     if (!json_is_object(o)) {
         api_problem(r, 400, NULL, "the body must be a JSON object");
@@ -222,7 +231,10 @@ json_t *api_body(struct api_req *r, const struct api_field *fields)
             if (strcmp(k->name, key) == 0)
                 f = k;
         if (f == NULL) {
-            api_problem(r, 400, key, "unknown field '%s'", key);
+            if (fields == NULL || fields->name == NULL)
+                api_problem(r, 400, key, "unknown field '%s': this request takes no body", key);
+            else
+                api_problem(r, 400, key, "unknown field '%s'", key);
             goto bad;
         }
         size_t maxl = f->max_len ? f->max_len : 10000;
@@ -293,14 +305,54 @@ json_t *api_body(struct api_req *r, const struct api_field *fields)
             goto bad;
         }
     }
-    r->body = o;
-    goto out;
+    return o;
 bad:
     json_decref(o);
-    o = NULL;
+    return NULL;
+}
+
+json_t *api_body(struct api_req *r, const struct api_field *fields)
+{
+    struct strbuf b = STRBUF_INIT;
+    json_t *o = NULL;
+    r->body_checked = true;
+    if (!json_content_type(r)) {
+        api_problem(r, 415, NULL, "the request body must be JSON (Content-Type: application/json)");
+        goto out;
+    }
+    if (read_body(r, &b) < 0)
+        goto out;
+    o = parse_fields(r, b.s, b.len, fields);
+    r->body = o;
 out:
     strbuf_free(&b);
     return o;
+}
+
+int api_no_body(struct api_req *r)
+{
+    static const struct api_field none[] = { { NULL, 0, false, 0 } };
+    struct strbuf b = STRBUF_INIT;
+    int ret = -1;
+    r->body_checked = true;
+    if (read_body(r, &b) < 0)
+        goto out;
+    if (b.len > 0) {
+        /* whatever a client meant with it, the request would be carried
+         * out without it: refuse rather than pretend it was understood */
+        if (!json_content_type(r)) {
+            api_problem(r, 400, NULL, "this request takes no body");
+            goto out;
+        }
+        json_t *o = parse_fields(r, b.s, b.len, none);
+        if (o == NULL)
+            goto out;
+        json_decref(o);
+    }
+    ret = 0;
+out:
+    strbuf_free(&b);
+    return ret;
 }
 
 const char *api_str(json_t *body, const char *name)
@@ -356,6 +408,34 @@ int api_query(struct api_req *r, const char *name, char *buf, size_t size)
         api_problem(r, 400, name, "query parameter '%s' contains a NUL character", name);
         return -1;
     }
+    if (!str_utf8_valid(buf, (size_t)n)) {
+        api_problem(r, 400, name, "query parameter '%s' is not valid UTF-8", name);
+        return -1;
+    }
+    return 1;
+}
+
+int api_query_time(struct api_req *r, const char *name, char *buf, size_t size)
+{
+    const char *e = NULL;
+    int n = api_query(r, name, buf, size);
+    if (n <= 0)
+        return n;
+    if (api_db(r) == NULL)
+        return -1;
+    /* one more round trip, only when the filter is used: PostgreSQL
+     * accepts more spellings than an ISO 8601 parser here would */
+    const char *p[] = { buf };
+    PGresult *res = db_exec(r->db, "SELECT $1::timestamptz", 1, p, &e);
+    if (res == NULL) {
+        if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
+            api_problem(r, 400, name, "query parameter '%s' must be an ISO 8601 timestamp, "
+                        "e.g. 2026-01-31T12:00:00Z", name);
+        else
+            api_db_fail(r, "reading a timestamp parameter", e);
+        return -1;
+    }
+    PQclear(res);
     return 1;
 }
 
@@ -592,6 +672,11 @@ void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
         log_error("api.no_answer", "path=%s", r.path);
         api_problem(&r, 500, NULL, "the handler did not answer");
     }
+    /* a state change carried out without looking at the body would
+     * accept anything a client sent: every such handler calls
+     * api_body() or api_no_body() first */
+    if (!safe && !r.body_checked && r.status < 300)
+        log_error("api.body_unchecked", "method=%s path=%s", r.method, r.route->pattern);
 out:
     if (r.db != NULL) {
         if (db_in_transaction(r.db)) {

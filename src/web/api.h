@@ -90,7 +90,9 @@ struct api_req {
     long long session_id;
     char session_hash[65];
     json_t *body;             /* api_body() */
+    bool body_checked;        /* api_body() or api_no_body() ran */
     bool answered;
+    int status;               /* of the answer */
     struct strbuf headers;    /* extra response headers (Set-Cookie ...) */
 };
 
@@ -133,12 +135,21 @@ struct api_field {
 /* Reads and validates the JSON body: an object with only these fields,
  * of these types.  NULL when a problem was sent (400/413/415). */
 json_t *api_body(struct api_req *r, const struct api_field *fields);
+/* For a route that takes no body: 0 when there is none (or it is an
+ * empty JSON object, which some clients always send); -1 after sending
+ * 400 (anything else, naming an unknown field) or 413. */
+int api_no_body(struct api_req *r);
 /* Checks that the query has only these parameter names (NULL-terminated);
  * -1 when a problem was sent. */
 int api_query_check(struct api_req *r, const char *const *allowed);
-/* Copies a query parameter into buf: 1 found, 0 absent, -1 problem sent
- * (too long). */
+/* Copies a query parameter into buf, URL-decoded: 1 found, 0 absent, -1
+ * problem sent (too long, a NUL byte, not UTF-8 -- PostgreSQL would refuse
+ * the value, so it never reaches SQL). */
 int api_query(struct api_req *r, const char *name, char *buf, size_t size);
+/* api_query() for a timestamp, checked by PostgreSQL's own parser so that
+ * it means what the query compares with, and a bad value is blamed on its
+ * own parameter: 1 found and valid, 0 absent, -1 problem sent. */
+int api_query_time(struct api_req *r, const char *name, char *buf, size_t size);
 /* Parses an optional positive integer parameter; -1 when a problem was sent. */
 int api_query_id(struct api_req *r, const char *name, long long *v_r, bool *set_r);
 /* Reads a string member of a validated body (NULL when absent or null). */

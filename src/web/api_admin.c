@@ -79,17 +79,47 @@ static const char *param_text(json_t *v, char *buf, size_t size)
     return NULL;
 }
 
-/* Maps constraint failures to client errors; anything else is ours. */
-static int db_problem(struct api_req *r, const char *what, const char *doing, const char *e)
+/* The body field a failed constraint is about, from the names the schema
+ * gives its constraints and indexes: <table>_<column>_fkey, _key or
+ * _check (see sql/).  NULL when that column is not one of fields. */
+static const char *constraint_field(struct api_req *r, const struct api_field *fields)
+{
+    const char *t = db_last_table(r->db), *c = db_last_constraint(r->db);
+    size_t tl = strlen(t);
+    if (tl == 0 || strncmp(c, t, tl) != 0 || c[tl] != '_')
+        return NULL;
+    const char *col = c + tl + 1;
+    for (const struct api_field *f = fields; f && f->name; f++) {
+        size_t fl = strlen(f->name);
+        if (strncmp(col, f->name, fl) == 0
+            && (strcmp(col + fl, "_fkey") == 0 || strcmp(col + fl, "_key") == 0
+                || strcmp(col + fl, "_check") == 0))
+            return f->name;
+    }
+    return NULL;
+}
+
+/* Maps constraint failures of a write with these body fields (NULL for a
+ * delete) to client errors; anything else is ours. */
+static int db_problem(struct api_req *r, const char *what, const char *doing, const char *e,
+                      const struct api_field *fields)
 {
     const char *st = db_last_sqlstate(r->db);
+    const char *field = constraint_field(r, fields);
     if (strcmp(st, "23505") == 0)
-        return api_problem(r, 409, NULL, "a %s with this name or address already exists", what);
-    if (strcmp(st, "23503") == 0)
-        return api_problem(r, 409, NULL, "the %s is still referenced, or refers to something "
-                           "that does not exist", what);
+        return api_problem(r, 409, field, "a %s with this name or address already exists", what);
+    if (strcmp(st, "23503") == 0) {
+        /* deleting: something still points here; writing: the body
+         * points at something that is not there */
+        if (fields == NULL)
+            return api_problem(r, 409, NULL, "the %s is still referenced", what);
+        if (field)
+            return api_problem(r, 422, field, "field '%s' refers to something that does not "
+                               "exist", field);
+        return api_problem(r, 422, NULL, "the %s refers to something that does not exist", what);
+    }
     if (strcmp(st, "23514") == 0 || strncmp(st, "22", 2) == 0)
-        return api_problem(r, 422, NULL, "a value is not acceptable for a %s: %s", what, e);
+        return api_problem(r, 422, field, "a value is not acceptable for a %s: %s", what, e);
     return api_db_fail(r, doing, e);
 }
 
@@ -216,13 +246,15 @@ dbfail:
     free(p);
     free(bufs);
     db_rollback(r->db);
-    return db_problem(r, c->what, "saving", e);
+    return db_problem(r, c->what, "saving", e, c->fields);
 }
 
 static int crud_delete(struct api_req *r, const struct crud *c)
 {
     const char *e = NULL;
     char id[24];
+    if (api_no_body(r) < 0)
+        return 0;
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     const char *p[] = { id };
     if (db_begin(r->db, &e) < 0)
@@ -230,7 +262,7 @@ static int crud_delete(struct api_req *r, const struct crud *c)
     PGresult *res = db_exec(r->db, c->delete_sql, 1, p, &e);
     if (res == NULL) {
         db_rollback(r->db);
-        return db_problem(r, c->what, "deleting", e);
+        return db_problem(r, c->what, "deleting", e, NULL);
     }
     int n = PQntuples(res);
     PQclear(res);
@@ -438,6 +470,8 @@ static int member_change(struct api_req *r, bool add)
 {
     const char *e = NULL;
     NEED(ATUM_ROLE_MANAGER);
+    if (api_no_body(r) < 0)
+        return 0;
     char q[24], u[24];
     snprintf(q, sizeof(q), "%lld", r->m.ids[0]);
     snprintf(u, sizeof(u), "%lld", r->m.ids[1]);
@@ -586,27 +620,30 @@ static int user_create(struct api_req *r)
         return 0;
     if (api_str(b, "email") == NULL)
         return api_problem(r, 400, "email", "field 'email' is required");
-    if (json_object_get(b, "disabled"))
-        return api_problem(r, 400, "disabled", "a new account cannot start disabled");
     if (user_validate(r, b, &hash) < 0)
         return 0;
-    char org[24], buf[8];
+    char org[24], buf[8], dis[8];
     const char *role = api_str(b, "role") ? api_str(b, "role") : "customer";
+    /* an account may be made disabled, to be switched on later (PATCH) */
+    json_t *jd = json_object_get(b, "disabled");
     const char *p[] = { api_str(b, "email"), api_str(b, "name") ? api_str(b, "name") : "", role,
                         param_text(json_object_get(b, "org_id"), org, sizeof(org)), hash,
-                        param_text(json_object_get(b, "org_access"), buf, sizeof(buf)) };
+                        param_text(json_object_get(b, "org_access"), buf, sizeof(buf)),
+                        param_text(jd, dis, sizeof(dis)) };
     if (db_begin(r->db, &e) < 0)
         goto dbfail;
     PGresult *res = db_exec(r->db,
-        "INSERT INTO users (email, name, role, org_id, password_hash, org_access)"
-        " VALUES ($1, $2, $3, $4::bigint, $5, coalesce($6::boolean, false)) RETURNING id", 6, p, &e);
+        "INSERT INTO users (email, name, role, org_id, password_hash, org_access, disabled)"
+        " VALUES ($1, $2, $3, $4::bigint, $5, coalesce($6::boolean, false),"
+        "         coalesce($7::boolean, false)) RETURNING id", 7, p, &e);
     if (res == NULL)
         goto dbfail;
     char id[24], target[40];
     snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     snprintf(target, sizeof(target), "user:%s", id);
-    json_t *d = json_pack("{s:s, s:s}", "email", api_str(b, "email"), "role", role);
+    json_t *d = json_pack("{s:s, s:s, s:b}", "email", api_str(b, "email"), "role", role,
+                          "disabled", json_is_true(jd));
     int rc = d ? api_audit(r, "user.create", target, d, &e) : -1;
     json_decref(d);
     if (rc < 0 || db_commit(r->db, &e) < 0)
@@ -616,7 +653,7 @@ static int user_create(struct api_req *r)
 dbfail:
     free(hash);
     db_rollback(r->db);
-    return db_problem(r, "user", "creating the user", e);
+    return db_problem(r, "user", "creating the user", e, user_fields);
 }
 
 static int user_update(struct api_req *r)
@@ -705,7 +742,7 @@ static int user_update(struct api_req *r)
 dbfail:
     free(hash);
     db_rollback(r->db);
-    return db_problem(r, "user", "updating the user", e);
+    return db_problem(r, "user", "updating the user", e, user_fields);
 }
 
 /* Accounts are never deleted (tickets, messages and the audit log point at
@@ -716,6 +753,8 @@ static int user_delete(struct api_req *r)
     char id[24], target[40];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     snprintf(target, sizeof(target), "user:%s", id);
+    if (api_no_body(r) < 0)
+        return 0;
     if (r->m.ids[0] == r->user.id)
         return api_problem(r, 409, NULL, "you cannot disable yourself");
     const char *p[] = { id };

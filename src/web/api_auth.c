@@ -2,9 +2,10 @@
  * web/api_auth.c -- /api/v1/auth: login (password, then TOTP when
  * enrolled), logout, me, TOTP enrolment with recovery codes, API tokens.
  *
- * Failed logins are counted per account and per client address in
- * auth_throttle (shared by every atumd on the database); past the limits
- * the login answers 429 with Retry-After before any password is hashed.
+ * Login attempts are counted per account and per client address in
+ * auth_throttle (shared by every atumd on the database), atomically and
+ * before the password is checked; past the limits the login answers 429
+ * with Retry-After before any password is hashed.
  * Every login, failed login, TOTP change and token change is audited.
  */
 #include "config.h"
@@ -31,41 +32,97 @@
 
 /* ---- throttling ----------------------------------------------------------- */
 
-/* Seconds to wait when key is over limit, 0 when not. -1 on error. */
-static long long throttle_wait(struct api_req *r, const char *key, int limit, const char **error_r)
+/*
+ * Each login (and TOTP) attempt takes one unit of the budget of its
+ * account and of its client address *before* anything is checked, in one
+ * statement: concurrent attempts serialise on the two rows, so within a
+ * window no more than the limit ever reach the password check, however
+ * many arrive at once.  (Checking first and counting after the slow
+ * password hash let every racer through.)  A full key is left as it is
+ * (ON CONFLICT ... WHERE), so a refused attempt costs nothing; the unit
+ * taken stays as the failure when the attempt fails and is given back when
+ * it succeeds or is refused for the other key.  Rows are always taken
+ * account first ("acct:" < "ip:"), so two attempts never wait in a cycle.
+ */
+struct throttle {
+    const char *key[2];       /* account, address */
+    char window[2][64];       /* window_start of the unit taken; "" none */
+};
+
+static const char throttle_take_sql[] =
+    "WITH k (key, lim) AS (VALUES ($1::text, $3::int), ($2::text, $4::int)),"
+    " up AS (INSERT INTO auth_throttle AS a (key, failures, window_start)"
+    "        SELECT k.key, 1, now() FROM k ORDER BY k.key"
+    "        ON CONFLICT (key) DO UPDATE SET"
+    "         failures = CASE WHEN a.window_start > now() - $5::bigint * interval '1 millisecond'"
+    "                         THEN a.failures + 1 ELSE 1 END,"
+    "         window_start = CASE WHEN a.window_start > now() - $5::bigint * interval '1 millisecond'"
+    "                             THEN a.window_start ELSE now() END"
+    "        WHERE a.window_start <= now() - $5::bigint * interval '1 millisecond'"
+    "           OR a.failures < (SELECT k.lim FROM k WHERE k.key = a.key)"
+    "        RETURNING a.key, a.window_start)"
+    /* no row in up: the key is full; its wait comes from the row as it was */
+    " SELECT k.key, up.window_start::text,"
+    "        greatest(1, ceil(extract(epoch FROM coalesce(up.window_start, t.window_start)"
+    "                 + $5::bigint * interval '1 millisecond' - now())))::bigint"
+    "   FROM k LEFT JOIN up ON up.key = k.key LEFT JOIN auth_throttle t ON t.key = k.key";
+
+/* Gives back the unit taken on key i (no longer a failure, or never
+ * checked); only in the window it was taken from. */
+static void throttle_release(struct api_req *r, struct throttle *t, int i)
 {
-    char lim[16], win[24];
-    snprintf(lim, sizeof(lim), "%d", limit);
-    snprintf(win, sizeof(win), "%lld", r->api->login_window_ms);
-    const char *p[] = { key, lim, win };
-    PGresult *res = db_exec(r->db,
-        "SELECT greatest(1, ceil(extract(epoch FROM window_start"
-        "        + $3::bigint * interval '1 millisecond' - now())))::bigint"
-        "  FROM auth_throttle WHERE key = $1 AND failures >= $2::int"
-        "   AND window_start > now() - $3::bigint * interval '1 millisecond'", 3, p, error_r);
+    const char *e = NULL;
+    if (t->window[i][0] == '\0')
+        return;
+    const char *p[] = { t->key[i], t->window[i] };
+    PGresult *res = db_exec(r->db, "UPDATE auth_throttle SET failures = failures - 1"
+                                   " WHERE key = $1 AND window_start = $2::timestamptz"
+                                   "   AND failures > 0", 2, p, &e);
     if (res == NULL)
-        return -1;
-    long long wait = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+        log_error("auth.throttle_release", "key=%s error=%s", t->key[i], e);
     PQclear(res);
-    return wait;
+    t->window[i][0] = '\0';
 }
 
-static int throttle_fail(struct api_req *r, const char *key, const char **error_r)
+/* Takes a unit on both keys: 0 taken; -1 after answering 429 (nothing
+ * kept) or an error. */
+static int throttle_take(struct api_req *r, struct throttle *t, const char *acct, const char *ipkey)
 {
-    char win[24];
+    const char *e = NULL;
+    char la[16], li[16], win[24];
+    memset(t, 0, sizeof(*t));
+    t->key[0] = acct;
+    t->key[1] = ipkey;
+    snprintf(la, sizeof(la), "%d", r->api->fail_account);
+    snprintf(li, sizeof(li), "%d", r->api->fail_ip);
     snprintf(win, sizeof(win), "%lld", r->api->login_window_ms);
-    const char *p[] = { key, win };
-    PGresult *res = db_exec(r->db,
-        "INSERT INTO auth_throttle AS a (key, failures, window_start) VALUES ($1, 1, now())"
-        " ON CONFLICT (key) DO UPDATE SET"
-        "  failures = CASE WHEN a.window_start > now() - $2::bigint * interval '1 millisecond'"
-        "                  THEN a.failures + 1 ELSE 1 END,"
-        "  window_start = CASE WHEN a.window_start > now() - $2::bigint * interval '1 millisecond'"
-        "                  THEN a.window_start ELSE now() END", 2, p, error_r);
+    const char *p[] = { acct, ipkey, la, li, win };
+    PGresult *res = db_exec(r->db, throttle_take_sql, 5, p, &e);
     if (res == NULL)
-        return -1;
+        return api_db_fail(r, "checking the login throttle", e), -1;
+    long long wait = 0;
+    const char *over_key = NULL;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int i = strcmp(PQgetvalue(res, row, 0), acct) == 0 ? 0 : 1;
+        if (PQgetisnull(res, row, 1)) {
+            long long w = atoll(PQgetvalue(res, row, 2));
+            if (over_key == NULL || w > wait) {
+                wait = w;
+                over_key = t->key[i];
+            }
+        } else {
+            snprintf(t->window[i], sizeof(t->window[i]), "%s", PQgetvalue(res, row, 1));
+        }
+    }
     PQclear(res);
-    return 0;
+    if (over_key == NULL)
+        return 0;
+    throttle_release(r, t, 0);
+    throttle_release(r, t, 1);
+    log_warn("auth.throttled", "key=%s ip=%s retry_after=%lld", over_key, r->ip, wait);
+    api_add_header(r, "Retry-After: %lld", wait);
+    api_problem(r, 429, NULL, "too many failed logins; try again in %lld seconds", wait);
+    return -1;
 }
 
 static void keys_for(struct api_req *r, const char *email, char *acct, size_t an, char *ip, size_t in)
@@ -76,33 +133,10 @@ static void keys_for(struct api_req *r, const char *email, char *acct, size_t an
     snprintf(ip, in, "ip:%s", r->ip);
 }
 
-/* 0 when the login may go on; -1 when 429 (or an error) was sent. */
-static int throttle_check(struct api_req *r, const char *acct, const char *ipkey)
+/* The audit row of a failed attempt (its unit of the budget stays taken). */
+static void login_failed(struct api_req *r, const char *email, long long user_id, const char *reason)
 {
     const char *e = NULL;
-    long long w1 = throttle_wait(r, acct, r->api->fail_account, &e);
-    long long w2 = w1 < 0 ? -1 : throttle_wait(r, ipkey, r->api->fail_ip, &e);
-    if (w1 < 0 || w2 < 0)
-        return api_db_fail(r, "checking the login throttle", e), -1;
-    long long w = w1 > w2 ? w1 : w2;
-    if (w > 0) {
-        log_warn("auth.throttled", "key=%s ip=%s retry_after=%lld", w1 > 0 ? acct : ipkey, r->ip, w);
-        api_add_header(r, "Retry-After: %lld", w);
-        api_problem(r, 429, NULL, "too many failed logins; try again in %lld seconds", w);
-        return -1;
-    }
-    return 0;
-}
-
-/* Records a failure on both keys and the audit row, in one transaction. */
-static void login_failed(struct api_req *r, const char *acct, const char *ipkey, const char *email,
-                         long long user_id, const char *reason)
-{
-    const char *e = NULL;
-    if (db_begin(r->db, &e) < 0)
-        goto fail;
-    if (throttle_fail(r, acct, &e) < 0 || throttle_fail(r, ipkey, &e) < 0)
-        goto fail;
     json_t *d = json_pack("{s:s?, s:s}", "email", email, "reason", reason);
     long long saved = r->user.id;
     r->user.id = 0;
@@ -111,13 +145,11 @@ static void login_failed(struct api_req *r, const char *acct, const char *ipkey,
     int rc = api_audit(r, "login.failed", user_id ? target : NULL, d, &e);
     r->user.id = saved;
     json_decref(d);
-    if (rc < 0 || db_commit(r->db, &e) < 0)
-        goto fail;
+    if (rc < 0) {
+        log_error("auth.record_failure", "error=%s", e);
+        return;
+    }
     log_info("auth.login_failed", "email=%s ip=%s reason=%s", email ? email : "", r->ip, reason);
-    return;
-fail:
-    db_rollback(r->db);
-    log_error("auth.record_failure", "error=%s", e);
 }
 
 /* ---- sessions --------------------------------------------------------------- */
@@ -205,16 +237,21 @@ static int h_login(struct api_req *r)
         return 0;
     const char *email = api_str(b, "email"), *pw = api_str(b, "password");
     char acct[360], ipkey[80];
+    struct throttle th;
     keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
-    if (throttle_check(r, acct, ipkey) < 0)
+    if (throttle_take(r, &th, acct, ipkey) < 0)
         return 0;
     const char *p[] = { email };
     PGresult *res = db_exec(r->db,
         "SELECT u.id, u.password_hash, coalesce(t.enabled, false)"
         "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
         " WHERE lower(u.email) = lower($1) AND NOT u.disabled", 1, p, &e);
-    if (res == NULL)
-        return api_db_fail(r, "checking the login", e);
+    if (res == NULL) {
+        api_db_fail(r, "checking the login", e);
+        throttle_release(r, &th, 0);
+        throttle_release(r, &th, 1);
+        return 0;
+    }
     long long uid = 0;
     const char *hash = r->api->dummy_hash;
     bool totp = false;
@@ -228,7 +265,7 @@ static int h_login(struct api_req *r)
     bool rehash = ok == 1 && uid != 0 && hash != r->api->dummy_hash && passwd_needs_rehash(hash);
     PQclear(res);
     if (ok != 1 || uid == 0 || hash == r->api->dummy_hash) {
-        login_failed(r, acct, ipkey, email, uid, uid ? "password" : "unknown account");
+        login_failed(r, email, uid, uid ? "password" : "unknown account");
         return api_problem(r, 401, NULL, "wrong e-mail address or password");
     }
     if (rehash) {
@@ -243,6 +280,9 @@ static int h_login(struct api_req *r)
         free(nh);
     }
     if (totp) {
+        /* the password was right: the TOTP step takes units of its own */
+        throttle_release(r, &th, 0);
+        throttle_release(r, &th, 1);
         char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], sid[24];
         if (token_new("lc_", tok, sizeof(tok), &e) < 0)
             return api_problem(r, 500, NULL, "%s", e);
@@ -260,9 +300,11 @@ static int h_login(struct api_req *r)
     }
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "creating the session", e);
-    /* a complete login clears the account's counter (not the address's) */
+    /* a complete login clears the account's counter; the address gets
+     * its unit back */
     const char *dp[] = { acct };
     PQclear(db_exec(r->db, "DELETE FROM auth_throttle WHERE key = $1", 1, dp, &e));
+    throttle_release(r, &th, 1);
     return session_start(r, uid, "none");
 }
 
@@ -365,8 +407,11 @@ static int h_login_totp(struct api_req *r)
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
     char acct[360], ipkey[80];
+    struct throttle th;
     keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
-    if (throttle_check(r, acct, ipkey) < 0) {
+    /* in the transaction: a refused or failing attempt rolls its units
+     * back with everything else, a wrong code commits them */
+    if (throttle_take(r, &th, acct, ipkey) < 0) {
         db_rollback(r->db);
         return 0;
     }
@@ -381,19 +426,22 @@ static int h_login_totp(struct api_req *r)
                         1, cp, &e));
         if (db_commit(r->db, &e) < 0)
             return api_db_fail(r, "checking the code", e);
-        login_failed(r, acct, ipkey, email, uid, code ? "totp" : "recovery code");
+        login_failed(r, email, uid, code ? "totp" : "recovery code");
         return api_problem(r, 401, code ? "code" : "recovery_code",
                            "the code is wrong or was already used");
     }
     PQclear(db_exec(r->db, "DELETE FROM login_challenges WHERE id = $1", 1, cp, &e));
     const char *dp[] = { acct };
     PQclear(db_exec(r->db, "DELETE FROM auth_throttle WHERE key = $1", 1, dp, &e));
+    throttle_release(r, &th, 1);
     return session_start(r, uid, code ? "totp" : "recovery_code");
 }
 
 static int h_logout(struct api_req *r)
 {
     const char *e = NULL;
+    if (api_no_body(r) < 0)
+        return 0;
     if (r->via != API_AUTH_SESSION)
         return api_problem(r, 400, NULL, "logout ends a session; API tokens are revoked with "
                            "DELETE /api/v1/auth/tokens/{id}");
@@ -433,7 +481,7 @@ static int h_me(struct api_req *r)
 static int h_totp_enrol(struct api_req *r)
 {
     const char *e = NULL;
-    if (api_db(r) == NULL)
+    if (api_no_body(r) < 0 || api_db(r) == NULL)
         return 0;
     unsigned char key[TOTP_SECRET_BYTES];
     char b32[64];
@@ -637,7 +685,7 @@ static int h_token_list(struct api_req *r)
 static int h_token_revoke(struct api_req *r)
 {
     const char *e = NULL;
-    if (api_db(r) == NULL)
+    if (api_no_body(r) < 0 || api_db(r) == NULL)
         return 0;
     char id[24];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);

@@ -124,6 +124,8 @@ static int h_jobs(struct api_req *r)
         return 0;
     if (ns && strcmp(state, "available") && strcmp(state, "running") && strcmp(state, "dead"))
         return api_problem(r, 400, "state", "state must be available, running or dead");
+    if (nk && !queue_kind_valid(kind))
+        return api_problem(r, 400, "kind", "kind is not a job kind name (like mail.send)");
     long long l = 100;
     if (nl) {
         char *end;
@@ -193,6 +195,8 @@ fail:
 
 static int h_job_retry(struct api_req *r)
 {
+    if (api_no_body(r) < 0)
+        return 0;
     return requeue(r, r->m.ids[0], NULL);
 }
 
@@ -308,8 +312,8 @@ static int h_audit(struct api_req *r)
         return 0;
     if ((na = api_query(r, "action", action, sizeof(action))) < 0
         || (nt = api_query(r, "target", target, sizeof(target))) < 0
-        || (ns = api_query(r, "since", since, sizeof(since))) < 0
-        || (nu = api_query(r, "until", until, sizeof(until))) < 0
+        || (ns = api_query_time(r, "since", since, sizeof(since))) < 0
+        || (nu = api_query_time(r, "until", until, sizeof(until))) < 0
         || (nl = api_query(r, "limit", lim, sizeof(lim))) < 0
         || api_query_id(r, "actor_id", &actor, &aset) < 0
         || api_query_id(r, "before_seq", &before, &bset) < 0)
@@ -335,9 +339,10 @@ static int h_audit(struct api_req *r)
         "     AND ($7::bigint IS NULL OR seq < $7)"
         "   ORDER BY seq DESC LIMIT $6::int) x", 7, p, &e);
     if (res == NULL) {
+        /* every parameter was checked above (see h_list in api_tickets.c) */
         if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
-            return api_problem(r, 400, ns ? "since" : "until", "since and until must be ISO 8601 "
-                               "timestamps");
+            return api_problem(r, 400, NULL, "a query parameter has a value the database "
+                               "cannot use");
         return api_db_fail(r, "reading the audit log", e);
     }
     api_send_cell(r, 200, res);
@@ -527,6 +532,8 @@ static int h_hook_delete(struct api_req *r)
 {
     const char *e = NULL;
     char id[24], target[40];
+    if (api_no_body(r) < 0)
+        return 0;
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     snprintf(target, sizeof(target), "webhook:%s", id);
     const char *p[] = { id };

@@ -17,6 +17,8 @@
 #include "queue.h"
 #include "xalloc.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,24 +51,41 @@ void ticket_vis_params(struct api_req *r, struct ticket_vis *v)
 
 /* ---- list ------------------------------------------------------------------ */
 
+/* A cursor's microseconds become 'epoch' + n * 1 microsecond in SQL, which
+ * PostgreSQL computes in double precision: it works from its first
+ * timestamp (4714-11-24 BC) to 294247 AD, and every updated_at a cursor
+ * is made from lies in between.  Outside, the query would fail. */
+#define CURSOR_US_MIN (-210866803200000000LL)
+#define CURSOR_US_MAX 9223371331200000000LL
+
+/* Digits only (an optional '-' for the time), in range: strtoll alone
+ * would take spaces, '+' and overflow. */
+static bool cursor_number(const char *s, char stop, long long lo, long long hi, long long *v_r,
+                          const char **end_r)
+{
+    const char *d = s[0] == '-' && lo < 0 ? s + 1 : s;
+    if (*d < '0' || *d > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != stop || v < lo || v > hi)
+        return false;
+    *v_r = v;
+    *end_r = end;
+    return true;
+}
+
 static int parse_cursor(const char *s, char *us, size_t usz, char *id, size_t idsz)
 {
     /* "c1_<microseconds>_<id>" */
-    if (strncmp(s, "c1_", 3) != 0)
+    long long u, i;
+    const char *end;
+    if (strncmp(s, "c1_", 3) != 0 || !cursor_number(s + 3, '_', CURSOR_US_MIN, CURSOR_US_MAX, &u, &end)
+        || !cursor_number(end + 1, '\0', 1, LLONG_MAX, &i, &end))
         return -1;
-    const char *a = s + 3, *u = strchr(a, '_');
-    if (u == NULL || u == a || (size_t)(u - a) >= usz || strlen(u + 1) == 0 || strlen(u + 1) >= idsz)
-        return -1;
-    for (const char *p = a; p < u; p++)
-        if ((*p < '0' || *p > '9') && !(p == a && *p == '-'))
-            return -1;
-    for (const char *p = u + 1; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    snprintf(us, usz, "%.*s", (int)(u - a), a);
-    snprintf(id, idsz, "%s", u + 1);
-    if (strlen(us) > 19 || strlen(id) > 18)
-        return -1;
+    snprintf(us, usz, "%lld", u);
+    snprintf(id, idsz, "%lld", i);
     return 0;
 }
 
@@ -190,7 +209,7 @@ static int h_list(struct api_req *r)
             idp[i] = ids[i];
         }
     }
-    if ((n = api_query(r, "updated_since", since, sizeof(since))) < 0)
+    if ((n = api_query_time(r, "updated_since", since, sizeof(since))) < 0)
         return 0;
     const char *psince = n ? since : NULL;
     if ((n = api_query(r, "q", q, sizeof(q))) < 0)
@@ -218,10 +237,11 @@ static int h_list(struct api_req *r)
     PGresult *res = plain ? list_page(r, lim, n ? us : NULL, n ? cid : NULL, &e)
                           : db_exec(r->db, list_sql, 15, p, &e);
     if (res == NULL) {
-        const char *st = db_last_sqlstate(r->db);
-        if (strncmp(st, "22", 2) == 0)   /* the one cast the client controls */
-            return api_problem(r, 400, "updated_since", "updated_since must be an ISO 8601 "
-                               "timestamp, e.g. 2026-01-31T12:00:00Z");
+        /* every parameter was checked above; should one still upset
+         * PostgreSQL, it is the client's input, but which one is unknown */
+        if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
+            return api_problem(r, 400, NULL, "a query parameter has a value the database "
+                               "cannot use");
         return api_db_fail(r, "listing tickets", e);
     }
     api_send_cell(r, 200, res);
@@ -856,6 +876,8 @@ static int h_unlink(struct api_req *r)
     const char *e = NULL;
     PGresult *ra = NULL, *rb = NULL;
     long long a = r->m.ids[0], o = r->m.ids[1];
+    if (api_no_body(r) < 0)
+        return 0;
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "unlinking", e);
     int ok = lock_pair(r, a, o, &ra, &rb, &e);
@@ -899,6 +921,8 @@ static int h_lock(struct api_req *r)
     const char *e = NULL;
     PGresult *t = NULL;
     long long id = r->m.ids[0];
+    if (api_no_body(r) < 0)
+        return 0;
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "locking", e);
     int found = ticket_lock_row(r, id, &t, &e);
@@ -972,6 +996,8 @@ static int h_mail(struct api_req *r)
 static int h_unlock(struct api_req *r)
 {
     const char *e = NULL;
+    if (api_no_body(r) < 0)
+        return 0;
     struct ticket_vis v;
     ticket_vis_params(r, &v);
     char sid[24];

@@ -22,14 +22,20 @@ const char *http_status_text(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
 }
@@ -53,7 +59,9 @@ void http_send(struct mg_connection *conn, int status, const char *content_type,
         status, http_status_text(status), content_type, len, extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof(head))
         return;
-    bool with_body = len > 0 && strcmp(mg_get_request_info(conn)->request_method, "HEAD") != 0;
+    /* no method when civetweb could not parse the request (on_http_error) */
+    const char *method = mg_get_request_info(conn)->request_method;
+    bool with_body = len > 0 && (method == NULL || strcmp(method, "HEAD") != 0);
     if (with_body && len <= 256 * 1024) {
         /* one write: head and body in one segment, no Nagle/delayed-ACK
          * stall between them */
@@ -98,6 +106,12 @@ int http_read_body(struct mg_connection *conn, long long max, struct strbuf *out
     const struct mg_request_info *ri = mg_get_request_info(conn);
     if (ri->content_length > max)
         return 413;
+    /* Neither Content-Length nor chunked: a request has no body then
+     * (RFC 9112, 6.3), where civetweb would wait for the client to close
+     * the connection */
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    if (ri->content_length < 0 && (te == NULL || strcasestr(te, "chunked") == NULL))
+        return 0;
     char buf[8192];
     for (;;) {
         int n = mg_read(conn, buf, sizeof(buf));

@@ -253,6 +253,22 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* civetweb answers some requests itself -- a header block over
+ * max_request_size, a request line it cannot parse -- and its own page
+ * has none of our security headers.  Answer them through http_send() like
+ * everything else; civetweb closes the connection afterwards. */
+static int on_http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s?}", "title", http_status_text(status), "status", status,
+                          "detail", msg && msg[0] ? msg : NULL);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    const char *body = s ? s : "{\"title\":\"Bad Request\",\"status\":400}";
+    http_send(conn, status, "application/problem+json", body, strlen(body), "Connection: close\r\n");
+    free(s);
+    return 0;   /* handled: civetweb sends nothing more */
+}
+
 int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime *rt,
               struct db_pool *pool, const char **error_r)
 {
@@ -288,6 +304,7 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log_message;
+    cb.http_error = on_http_error;
     struct mg_init_data init = { &cb, ws, options };
     char errtext[256] = "";
     unsigned errcode = 0;

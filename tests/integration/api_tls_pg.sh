@@ -89,6 +89,29 @@ for h in "Strict-Transport-Security: max-age" "Content-Security-Policy: default-
          "X-Content-Type-Options: nosniff" "Referrer-Policy: same-origin"; do
     check "header $h through the proxy" grep -qiF "$h" <<<"$hdrs"
 done
+# every response through the proxy has the security headers: atumd's own,
+# civetweb's own errors, nginx's own errors -- once each, and an
+# attachment keeps its stricter CSP
+sec_headers() {   # sec_headers FILE: all four (and HSTS), each exactly once
+    local f=$1 h
+    for h in "content-security-policy: default-src 'self'" "frame-ancestors 'none'" "x-content-type-options: nosniff" \
+             "x-frame-options: deny" "referrer-policy: same-origin" "strict-transport-security: max-age"; do
+        grep -qiF "$h" "$f" || { echo "missing $h in:"; cat "$f"; return 1; }
+    done
+    for h in content-security-policy x-content-type-options x-frame-options referrer-policy; do
+        [ "$(grep -ci "^$h:" "$f")" = 1 ] || { echo "$h not exactly once in:"; cat "$f"; return 1; }
+    done
+}
+"${C[@]}" -D "$T/h.404" -o /dev/null "$U/api/v1/nope"
+check "security headers on atumd's 404, once each" sec_headers "$T/h.404"
+# (HTTP/1.1: over HTTP/2 nginx passes such a header on to atumd)
+"${C[@]}" --http1.1 -D "$T/h.ngx400" -o /dev/null -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "$U/api/v1/auth/me"
+check "nginx's own 400 for a 20 KB header line has them" bash -c "grep -q '^HTTP/1.1 400' '$T/h.ngx400' && ! grep -qi '^cache-control: no-store' '$T/h.ngx400' && $(declare -f sec_headers); sec_headers '$T/h.ngx400'"
+big=$(head -c 9000 /dev/zero | tr '\0' b)
+"${C[@]}" -D "$T/h.civet" -o "$T/b.civet" -H "X-Big1: $big" -H "X-Big2: $big" "$U/api/v1/auth/me"
+check "civetweb's own error for an 18 KB header block has them" bash -c "grep -q '^HTTP/[0-9.]* 4' '$T/h.civet' && $(declare -f sec_headers); sec_headers '$T/h.civet'"
+check "and it is a problem document" bash -c "grep -qi '^content-type: application/problem+json' '$T/h.civet' && jq -e '.status >= 400' '$T/b.civet'"
+check "the 301 of plain http has them" bash -c "curl -s -D - -o /dev/null http://127.0.0.1:$PLAIN/ | grep -qi '^x-content-type-options: nosniff'"
 check "the OpenAPI document is served" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' $U/api/v1/openapi.json | jq -e '.openapi == \"3.1.0\" and (.paths | length) > 40'"
 
 # ---- login through TLS: Secure cookie, CSRF ----------------------------------
@@ -118,6 +141,15 @@ check "create a ticket with curl + token" test "$TID" -gt 0
 check "list it" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' -H 'Authorization: Bearer $TOKEN' '$U/api/v1/tickets?limit=50&q=TLS' | jq -e '.items[0].subject == \"Via TLS\"'"
 MID=$("${C[@]}" "${A[@]}" -H 'Content-Type: application/json' -d '{"body": "answer"}' "$U/api/v1/tickets/$TID/replies" | jq -r .id)
 check "a public reply enqueues mail.send with the message id" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE kind = 'mail.send' AND payload = '{\\\"message_id\\\": $MID}'::jsonb\")\" = 1 ]"
+ATT=$($PSQL -c "INSERT INTO attachment_blobs (sha256, size, content) VALUES (repeat('d', 64), 4, 'data') ON CONFLICT DO NOTHING;
+                INSERT INTO attachments (message_id, sha256, filename, content_type, size) VALUES ($MID, repeat('d', 64), 'a.html', 'text/html', 4) RETURNING id" | tail -n 1)
+"${C[@]}" "${A[@]}" -D "$T/h.att" -o /dev/null "$U/api/v1/attachments/$ATT"
+check "an attachment keeps its sandbox CSP through the proxy, and gets no second default" \
+    bash -c "grep -qi '^content-security-policy: sandbox' '$T/h.att' && [ \"\$(grep -ci '^content-security-policy:' '$T/h.att')\" = 2 ]"
+head -c 30000000 /dev/zero | tr '\0' x >"$T/huge"
+"${C[@]}" -D "$T/h.ngx413" -o /dev/null -H 'Content-Type: application/json' --data-binary @"$T/huge" "$U/api/v1/tickets"
+check "nginx's own 413 above client_max_body_size has them" bash -c "grep -q '^HTTP/[0-9.]* 413' '$T/h.ngx413' && $(declare -f sec_headers); sec_headers '$T/h.ngx413'"
+rm -f "$T/huge"
 check "a body over web.max_body is 413 problem+json" bash -c "head -c 100000 /dev/zero | tr '\\\\0' x | '${C[0]}' -s --cacert '$T/nginx/cert.pem' -D - -o /dev/null -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' --data-binary @- $U/api/v1/tickets | grep -q '^HTTP/[0-9.]* 413' "
 check "a revoked token is refused" bash -c "id=\$($PSQL -c \"SELECT id FROM api_tokens WHERE name = 't'\"); '${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -X DELETE -H 'X-CSRF-Token: $CSRF' $U/api/v1/auth/tokens/\$id -o /dev/null; [ \"\$('${C[0]}' -s --cacert '$T/nginx/cert.pem' -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $T2' $U/api/v1/auth/me)\" = 401 ]"
 
@@ -140,5 +172,7 @@ check "a deleted row is caught too" bash -c "'$B/atumctl' --json audit verify | 
 kill -TERM "$ATUMD_PID"; wait "$ATUMD_PID"; rc=$?
 check "SIGTERM stops atumd cleanly" test "$rc" -eq 0
 check "nginx answers 502 once atumd is gone (no crash, no hang)" bash -c "[ \"\$('${C[0]}' -s --cacert '$T/nginx/cert.pem' -o /dev/null -w '%{http_code}' $U/healthz)\" = 502 ]"
+"${C[@]}" -D "$T/h.502" -o /dev/null "$U/api/v1/tickets"
+check "and its 502 has the security headers" sec_headers "$T/h.502"
 stop_nginx
 finish

@@ -390,6 +390,27 @@ START_TEST(headers_cors_and_errors)
     reply_free(&r);
     expect_status(AGENT_A, "GET", "/api/v1/plugins/testplug/secret", NULL, 200);
     expect_status(CUST1, "GET", "/api/v1/plugins/testplug/secret", NULL, 404);
+
+    /* what civetweb answers by itself (a header block over its 16 KB
+     * limit) carries the same headers, as a problem document */
+    char *big = malloc(20 * 1024 + 16);
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', 20 * 1024);
+    big[7 + 20 * 1024] = '\0';
+    struct call huge = { .method = "GET", .path = "/api/v1/auth/me", .token = tok[ADMIN], .header = big };
+    r = http(&huge);
+    free(big);
+    ck_assert_msg(r.status >= 400 && r.status < 500, "status %ld", r.status);
+    static const char *const own[] = { "Content-Security-Policy: default-src 'self'", "frame-ancestors 'none'",
+        "X-Content-Type-Options: nosniff", "X-Frame-Options: DENY", "Referrer-Policy: same-origin",
+        "Content-Type: application/problem+json" };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        ck_assert_msg(strstr(r.headers.s, own[i]) != NULL, "civetweb's %ld lacks %s: %s", r.status, own[i],
+                      strbuf_str(&r.headers));
+    ck_assert_int_eq(jint(r.json, "status"), r.status);
+    reply_free(&r);
+    /* and the server goes on */
+    expect_status(ADMIN, "GET", "/api/v1/auth/me", NULL, 200);
 }
 END_TEST
 
@@ -438,6 +459,25 @@ START_TEST(bad_input_is_400_naming_the_field)
         { "/api/v1/tickets?queue_id=-1", "queue_id" }, { "/api/v1/tickets?cursor=garbage", "cursor" },
         { "/api/v1/tickets?cursor=c1_1_x", "cursor" }, { "/api/v1/tickets?updated_since=not-a-date", "updated_since" },
         { "/api/v1/audit?since=nope", "since" }, { "/api/v1/jobs?state=sleeping", "state" },
+        /* each bad value is blamed on its own parameter, never a neighbour */
+        { "/api/v1/tickets?q=%ff", "q" }, { "/api/v1/audit?action=%ff", "action" },
+        { "/api/v1/users?q=%ff", "q" }, { "/api/v1/jobs?kind=%ff", "kind" },
+        { "/api/v1/jobs?kind=Not%20A%20Kind", "kind" },
+        { "/api/v1/audit?since=2026-01-01&until=nope", "until" },
+        { "/api/v1/audit?since=2026-13-45&until=2026-01-01", "since" },
+        { "/api/v1/tickets?updated_since=2026-02-30", "updated_since" },
+        { "/api/v1/tickets?q=printer&updated_since=yesterday-ish", "updated_since" },
+        /* cursor numbers: bigint, then what PostgreSQL can add to the epoch */
+        { "/api/v1/tickets?cursor=c1_9999999999999999999_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_1_99999999999999999999", "cursor" },
+        { "/api/v1/tickets?cursor=c1_9223372036854775807_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_-9223372036854775808_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_9223371331200000001_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_-210866803200000001_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_%2B5_1", "cursor" }, { "/api/v1/tickets?cursor=c1_%205_1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_5_0", "cursor" }, { "/api/v1/tickets?cursor=c1_5_-1", "cursor" },
+        { "/api/v1/tickets?cursor=c1_-_1", "cursor" }, { "/api/v1/tickets?cursor=c1__1", "cursor" },
+        { "/api/v1/tickets?status=open&cursor=c1_9999999999999999999_1", "cursor" },
     };
     for (size_t i = 0; i < sizeof(q400) / sizeof(q400[0]); i++) {
         struct reply r = T(ADMIN, "GET", q400[i][0], NULL);
@@ -446,6 +486,17 @@ START_TEST(bad_input_is_400_naming_the_field)
                       "%s: field %s", q400[i][0], jstr(r.json, "field"));
         reply_free(&r);
     }
+    /* the ends of the cursor range are still answered (with nothing or
+     * everything older), with and without filters */
+    static const char *const edges[] = {
+        "/api/v1/tickets?cursor=c1_9223371331200000000_9223372036854775807",
+        "/api/v1/tickets?cursor=c1_-210866803200000000_1",
+        "/api/v1/tickets?priority=low&cursor=c1_9223371331200000000_1",
+        "/api/v1/tickets?q=x&cursor=c1_-210866803200000000_1",
+        "/api/v1/audit?since=2026-01-31T12:00:00Z&until=infinity",
+    };
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        expect_status(ADMIN, "GET", edges[i], NULL, 200);
 }
 END_TEST
 
@@ -479,6 +530,91 @@ START_TEST(oversize_bodies_are_413)
     EXPECT(r, 201);
     reply_free(&r);
     free(ok);
+}
+END_TEST
+
+/* Routes that take no body refuse one rather than ignore it. */
+START_TEST(bodyless_routes_refuse_bodies)
+{
+    long long t = new_ticket(AGENT_A, queue_a, "Bodyless", "x"), t2 = new_ticket(AGENT_A, queue_a, "Other", "y");
+    long long dead = qint("INSERT INTO jobs (kind, state, last_error) VALUES ('never.runs', 'dead', 'x') RETURNING id");
+    long long hook = qint("INSERT INTO webhooks (url, events, secret) VALUES ('http://127.0.0.1:1/', '{ticket.created}', 's')"
+                          " RETURNING id");
+    long long tokid = qintf("SELECT min(id) FROM api_tokens WHERE user_id = %lld", uid[AGENT_B]);
+    char p[16][128];
+    snprintf(p[0], sizeof(p[0]), "/api/v1/tickets/%lld/links/%lld", t, t2);
+    snprintf(p[1], sizeof(p[1]), "/api/v1/tickets/%lld/lock", t);
+    snprintf(p[2], sizeof(p[2]), "/api/v1/users/%lld", uid[CUST3]);
+    snprintf(p[3], sizeof(p[3]), "/api/v1/orgs/%lld", org2);
+    snprintf(p[4], sizeof(p[4]), "/api/v1/queues/%lld", queue_b);
+    snprintf(p[5], sizeof(p[5]), "/api/v1/queues/%lld/members/%lld", queue_b, uid[AGENT_A]);
+    snprintf(p[6], sizeof(p[6]), "/api/v1/queues/%lld/members/%lld", queue_b, uid[AGENT_B]);
+    snprintf(p[7], sizeof(p[7]), "/api/v1/jobs/%lld/retry", dead);
+    snprintf(p[8], sizeof(p[8]), "/api/v1/webhooks/%lld", hook);
+    snprintf(p[9], sizeof(p[9]), "/api/v1/auth/tokens/%lld", tokid);
+    snprintf(p[10], sizeof(p[10]), "/api/v1/mailboxes/999999");
+    snprintf(p[11], sizeof(p[11]), "/api/v1/canned-responses/999999");
+    const struct { const char *m, *path; } routes[] = {
+        { "POST", "/api/v1/auth/totp" }, { "POST", "/api/v1/auth/logout" }, { "DELETE", p[9] },
+        { "DELETE", p[0] }, { "POST", p[1] }, { "DELETE", p[1] }, { "DELETE", p[2] }, { "DELETE", p[3] },
+        { "DELETE", p[4] }, { "PUT", p[5] }, { "DELETE", p[6] }, { "POST", p[7] }, { "DELETE", p[8] },
+        { "DELETE", p[10] }, { "DELETE", p[11] },
+    };
+    const struct { const char *body, *ctype, *field; } bodies[] = {
+        { "{\"bogus\": 1}", NULL, "bogus" }, { "{\"id\": 5}", NULL, "id" },
+        { "[]", NULL, NULL }, { "null", NULL, NULL }, { "{", NULL, NULL },
+        { "anything at all", "text/plain", NULL }, { "a=1", "application/x-www-form-urlencoded", NULL },
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+            int who = strstr(routes[i].path, "/auth/tokens/") ? AGENT_B : ADMIN;
+            struct call c = { .method = routes[i].m, .path = routes[i].path, .token = tok[who],
+                              .body = bodies[b].body, .ctype = bodies[b].ctype };
+            struct reply r = http(&c);
+            ck_assert_msg(r.status == 400, "%s %s with %s: %ld %s", routes[i].m, routes[i].path,
+                          bodies[b].body, r.status, strbuf_str(&r.body));
+            ck_assert_msg(strstr(r.headers.s, "application/problem+json") != NULL, "%s", routes[i].path);
+            if (bodies[b].field)
+                ck_assert_msg(jstr(r.json, "field") && strcmp(jstr(r.json, "field"), bodies[b].field) == 0,
+                              "%s %s: field %s", routes[i].m, routes[i].path, jstr(r.json, "field"));
+            reply_free(&r);
+        }
+    /* nothing was done */
+    ck_assert_int_eq(qintf("SELECT count(*) FROM user_totp WHERE user_id = %lld", uid[ADMIN]), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM ticket_locks WHERE ticket_id = %lld", t), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM users WHERE id = %lld AND NOT disabled", uid[CUST3]), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM orgs WHERE id = %lld", org2), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM queue_members WHERE queue_id = %lld AND user_id = %lld",
+                           queue_b, uid[AGENT_A]), 0);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM queue_members WHERE queue_id = %lld AND user_id = %lld",
+                           queue_b, uid[AGENT_B]), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM jobs WHERE id = %lld AND state = 'dead'", dead), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM webhooks WHERE id = %lld", hook), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE id = %lld AND revoked_at IS NULL", tokid), 1);
+    /* no body at all, or an empty JSON object (some clients always send
+     * one), is fine */
+    struct call lock = { .method = "POST", .path = p[1], .token = tok[AGENT_A], .body = "{}" };
+    struct reply r = http(&lock);
+    EXPECT(r, 200);
+    reply_free(&r);
+    lock.method = "DELETE";
+    lock.body = NULL;
+    r = http(&lock);
+    EXPECT(r, 204);
+    reply_free(&r);
+    snprintf(p[12], sizeof(p[12]), "/api/v1/jobs/%lld/retry", dead);
+    expect_status(ADMIN, "POST", p[12], "{}", 200);
+    testdb_exec(DB(), "DELETE FROM jobs WHERE kind = 'never.runs'");
+    expect_status(ADMIN, "DELETE", p[8], NULL, 204);
+    /* a POST with neither Content-Length nor a chunked body has no body:
+     * answered at once, not after civetweb waited for the client */
+    long long t0 = time_mono_ms();
+    struct call nolen = { .method = "POST", .path = "/api/v1/auth/tokens", .token = tok[AGENT_B],
+                          .header = "Content-Type: application/json" };
+    r = http(&nolen);
+    EXPECT(r, 400);
+    reply_free(&r);
+    ck_assert_int_lt(time_mono_ms() - t0, 3000);
 }
 END_TEST
 
@@ -699,6 +835,71 @@ START_TEST(brute_force_is_429)
     /* API tokens are not throttled by failed logins */
     expect_status(MANAGER, "GET", "/api/v1/auth/me", NULL, 200);
     testdb_exec(DB(), "DELETE FROM auth_throttle");
+}
+END_TEST
+
+/* Parallel wrong logins: the throttle is taken before the password is
+ * checked, so no more than the account limit (3) get that far. */
+#define RACERS 20
+static pthread_barrier_t race_start;
+static long race_status[RACERS];
+
+static void *race_login(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    pthread_barrier_wait(&race_start);
+    struct reply r = login("racer@example.com", "wrong password 123", "X-Forwarded-For: 192.0.2.150");
+    race_status[i] = r.status;
+    reply_free(&r);
+    return NULL;
+}
+
+START_TEST(parallel_logins_respect_the_limit)
+{
+    const char *e = NULL;
+    long long racer;
+    ck_assert_msg(users_add(DB(), "racer@example.com", "Racer", "customer", PW, "test", &racer, &e) == 0, "%s", e);
+    for (int round = 0; round < 2; round++) {
+        testdb_exec(DB(), "DELETE FROM auth_throttle");
+        long long failed_before = qint("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
+                                       " AND detail->>'email' = 'racer@example.com'");
+        pthread_t th[RACERS];
+        pthread_barrier_init(&race_start, NULL, RACERS);
+        for (long i = 0; i < RACERS; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, race_login, (void *)(intptr_t)i), 0);
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&race_start);
+        int checked = 0, refused = 0;
+        for (int i = 0; i < RACERS; i++) {
+            if (race_status[i] == 401)
+                checked++;
+            else if (race_status[i] == 429)
+                refused++;
+            else
+                ck_abort_msg("login %d: status %ld", i, race_status[i]);
+        }
+        /* exactly the limit reached the password check: never more, and
+         * refusals did not use up the budget of the ones let through */
+        ck_assert_msg(checked == 3, "round %d: %d logins reached the password check (limit 3)", round, checked);
+        ck_assert_int_eq(refused, RACERS - 3);
+        ck_assert_int_eq(qint("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
+                              " AND detail->>'email' = 'racer@example.com'") - failed_before, 3);
+        /* refused attempts do not count, on either key */
+        ck_assert_int_eq(qint("SELECT failures FROM auth_throttle WHERE key = 'ip:192.0.2.150'"), 3);
+        ck_assert_int_eq(qint("SELECT failures FROM auth_throttle WHERE key = 'acct:racer@example.com'"), 3);
+    }
+    /* a good login from another address is still refused for the account,
+     * and gives its address's unit back */
+    struct reply r = login("racer@example.com", PW, "X-Forwarded-For: 192.0.2.151");
+    EXPECT(r, 429);
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM auth_throttle WHERE key = 'ip:192.0.2.151' AND failures > 0"), 0);
+    testdb_exec(DB(), "DELETE FROM auth_throttle");
+    r = login("racer@example.com", PW, "X-Forwarded-For: 192.0.2.151");
+    EXPECT(r, 200);
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM auth_throttle WHERE failures > 0"), 0);
 }
 END_TEST
 
@@ -1135,7 +1336,201 @@ START_TEST(list_filters_search_and_cursor)
 }
 END_TEST
 
+/* Pages through GET /api/v1/tickets?<query>&limit=<limit> with token,
+ * calling between(page) after each page; the ids seen, in order, into
+ * ids (at most max); returns how many. */
+static int page_all(const char *token, const char *query, int limit, long long *ids, int max,
+                    void (*between)(int page))
+{
+    char path[512], cursor[80] = "";
+    int n = 0;
+    for (int page = 0; page < 100; page++) {
+        snprintf(path, sizeof(path), "/api/v1/tickets?%s%slimit=%d%s%s", query, query[0] ? "&" : "",
+                 limit, cursor[0] ? "&cursor=" : "", cursor);
+        struct call c = { .method = "GET", .path = path, .token = token };
+        struct reply r = http(&c);
+        EXPECT(r, 200);
+        json_t *items = json_object_get(r.json, "items");
+        ck_assert_int_le(json_array_size(items), limit);
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) {
+            ck_assert_int_lt(n, max);
+            ids[n++] = jint(it, "id");
+        }
+        const char *nc = jstr(r.json, "next_cursor");
+        snprintf(cursor, sizeof(cursor), "%s", nc ? nc : "");
+        reply_free(&r);
+        if (!nc)
+            return n;
+        if (between)
+            between(page);
+    }
+    ck_abort_msg("paging did not end");
+    return n;
+}
+
+static int count_of(const long long *ids, int n, long long id)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += ids[i] == id;
+    return k;
+}
+
+#define NPAGED 12
+static long long paged[NPAGED];
+static int touches[NPAGED];
+
+/* A staff change to paged[i] while somebody pages: it moves to the top. */
+static void touch(int i)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/api/v1/tickets/%lld", paged[i]);
+    struct reply r = T(AGENT_B, "PATCH", path, touches[i]++ % 2 ? "{\"priority\": \"normal\"}"
+                                                                : "{\"priority\": \"urgent\"}");
+    EXPECT(r, 200);
+    reply_free(&r);
+}
+
+/* paged[] is created oldest first, so the list shows paged[11] first:
+ * page 0 (limit 4) has 11..8, page 1 has 7..4, page 2 has 3..0 */
+static void touch_while_paging(int page)
+{
+    if (page == 0) {
+        touch(10);   /* seen already */
+        touch(2);    /* not yet: moves ahead of the cursor */
+    } else if (page == 1) {
+        touch(6);    /* seen */
+        touch(0);    /* not yet */
+    }
+}
+
+START_TEST(paging_while_tickets_change)
+{
+    const char *e = NULL;
+    long long pager;
+    char ptok[TOKEN_MAX], h[TOKEN_HASH_HEX], sql[512];
+    ck_assert_msg(users_add(DB(), "pager@example.com", "Pager", "customer", PW, "test", &pager, &e) == 0, "%s", e);
+    ck_assert_int_eq(token_new("atum_", ptok, sizeof(ptok), &e), 0);
+    token_hash(SECRET, ptok, strlen(ptok), h);
+    snprintf(sql, sizeof(sql), "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES"
+                               " (%lld, 'pager', '%s', 'atum_x')", pager, h);
+    testdb_exec(DB(), sql);
+    for (int i = 0; i < NPAGED; i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"subject\": \"Paged %d\", \"body\": \"%s\", \"queue_id\": %lld,"
+                 " \"requester_id\": %lld}", i, i % 3 == 0 ? "walrus sighting" : "plain", queue_b, pager);
+        struct reply r = T(AGENT_B, "POST", "/api/v1/tickets", body);
+        EXPECT(r, 201);
+        paged[i] = jint(r.json, "id");
+        reply_free(&r);
+    }
+    long long ids[64];
+
+    /* the plain list (a prepared statement per role), tickets changing
+     * between pages: no ticket twice, and every one that did not change
+     * exactly once, in (updated_at, id) order */
+    int n = page_all(ptok, "", 4, ids, 64, touch_while_paging);
+    for (int i = 0; i < NPAGED; i++) {
+        int k = count_of(ids, n, paged[i]);
+        ck_assert_msg(k <= 1, "ticket %lld seen %d times", paged[i], k);
+        if (i != 2 && i != 0)   /* changed before they were reached */
+            ck_assert_msg(k == 1, "unchanged ticket %lld (Paged %d) skipped", paged[i], i);
+    }
+    ck_assert_int_eq(n, NPAGED - 2);
+    /* newest first as they were when seen: created in id order, and a
+     * change after a ticket was seen does not show it again */
+    for (int i = 1; i < n; i++)
+        ck_assert_int_lt(ids[i], ids[i - 1]);
+
+    /* with filters the general query pages: the same guarantees (from
+     * the order of creation again) */
+    snprintf(sql, sizeof(sql), "UPDATE tickets SET updated_at = created_at WHERE requester_id = %lld", pager);
+    testdb_exec(DB(), sql);
+    n = page_all(ptok, "status=new", 4, ids, 64, touch_while_paging);
+    ck_assert_int_eq(n, NPAGED - 2);
+    for (int i = 0; i < NPAGED; i++) {
+        int k = count_of(ids, n, paged[i]);
+        ck_assert_msg(k <= 1, "filtered: ticket %lld seen %d times", paged[i], k);
+        if (i != 2 && i != 0)
+            ck_assert_msg(k == 1, "filtered: unchanged ticket %lld (Paged %d) skipped", paged[i], i);
+    }
+
+    /* a cursor with filters: only matching tickets, each once, pages of 2 */
+    testdb_exec(DB(), "UPDATE tickets SET priority = 'high' WHERE subject IN ('Paged 1', 'Paged 4', 'Paged 5',"
+                      " 'Paged 8', 'Paged 11') AND requester_id = (SELECT id FROM users WHERE email = 'pager@example.com')");
+    n = page_all(ptok, "priority=high", 2, ids, 64, NULL);
+    ck_assert_int_eq(n, 5);
+    static const int high[] = { 1, 4, 5, 8, 11 };
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(count_of(ids, n, paged[high[i]]), 1);
+    for (int i = 1; i < n; i++)
+        ck_assert_int_ne(ids[i], ids[i - 1]);
+    /* full-text search with a cursor: the walrus tickets 0, 3, 6, 9 */
+    n = page_all(ptok, "q=walrus", 1, ids, 64, NULL);
+    ck_assert_int_eq(n, 4);
+    static const int walrus[] = { 0, 3, 6, 9 };
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(count_of(ids, n, paged[walrus[i]]), 1);
+    /* two filters and a search together, staff view */
+    char q[128];
+    snprintf(q, sizeof(q), "q=walrus&requester_id=%lld&status=new", pager);
+    n = page_all(tok[MANAGER], q, 3, ids, 64, NULL);
+    ck_assert_int_eq(n, 4);
+    /* a cursor from one filter set used with another still only returns
+     * what matches the filters it is sent with */
+    n = page_all(ptok, "priority=high&q=walrus", 1, ids, 64, NULL);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 /* ---- security ------------------------------------------------------------------ */
+
+/* Every filter of every list endpoint. */
+static const struct { const char *path; const char *const params[11]; } list_filters[] = {
+    { "/api/v1/tickets", { "status", "priority", "queue_id", "assignee_id", "requester_id", "org_id",
+                           "updated_since", "q", "limit", "cursor", NULL } },
+    { "/api/v1/users", { "limit", "after_id", "role", "q", "org_id", NULL } },
+    { "/api/v1/orgs", { "limit", "after_id", NULL } },
+    { "/api/v1/queues", { "limit", "after_id", NULL } },
+    { "/api/v1/mailboxes", { "limit", "after_id", NULL } },
+    { "/api/v1/canned-responses", { "limit", "after_id", NULL } },
+    { "/api/v1/jobs", { "state", "kind", "limit", "after_id", NULL } },
+    { "/api/v1/audit", { "action", "actor_id", "target", "since", "until", "limit", "before_seq", NULL } },
+};
+
+/* Bytes PostgreSQL refuses in text: every filter answers 400 naming itself
+ * (they used to reach SQL and answer 500, or blame another parameter). */
+START_TEST(bad_bytes_in_filters_are_400)
+{
+    static const char *const bytes[] = {
+        "%ff", "%fe%ff", "%80", "%00", "a%00b", "%c0%af", "%c1%bf", "%e0%80%af", "%f0%80%80%af",
+        "%ed%a0%80", "%f4%90%80%80", "%e2%82", "ok%c3", "%f8%88%80%80%80", "2026-01-01%ff",
+    };
+    for (size_t l = 0; l < sizeof(list_filters) / sizeof(list_filters[0]); l++)
+        for (const char *const *p = list_filters[l].params; *p; p++)
+            for (size_t b = 0; b < sizeof(bytes) / sizeof(bytes[0]); b++) {
+                char path[256];
+                snprintf(path, sizeof(path), "%s?%s=%s", list_filters[l].path, *p, bytes[b]);
+                struct reply r = T(ADMIN, "GET", path, NULL);
+                ck_assert_msg(r.status == 400, "%s: %ld %s", path, r.status, strbuf_str(&r.body));
+                ck_assert_msg(strstr(r.headers.s, "application/problem+json") != NULL, "%s", path);
+                ck_assert_msg(jstr(r.json, "field") && strcmp(jstr(r.json, "field"), *p) == 0,
+                              "%s: field %s", path, jstr(r.json, "field"));
+                reply_free(&r);
+            }
+    /* and next to a valid filter, the bad one is still the one named */
+    struct reply r = T(ADMIN, "GET", "/api/v1/tickets?status=open&q=%c0%af&updated_since=2026-01-01", NULL);
+    EXPECT(r, 400);
+    ck_assert_str_eq(jstr(r.json, "field"), "q");
+    reply_free(&r);
+    /* valid UTF-8 beyond ASCII is data */
+    expect_status(ADMIN, "GET", "/api/v1/tickets?q=caf%c3%a9%20%e2%82%ac%20%f0%9f%98%80", NULL, 200);
+    expect_status(ADMIN, "GET", "/api/v1/users?q=%c3%a9", NULL, 200);
+    expect_status(ADMIN, "GET", "/api/v1/audit?target=%e2%82%ac", NULL, 200);
+}
+END_TEST
 
 START_TEST(sql_injection_everywhere_is_data)
 {
@@ -1145,28 +1540,22 @@ START_TEST(sql_injection_everywhere_is_data)
         "\"; SELECT pg_sleep(5); --", "x'::text; TRUNCATE audit_log; --",
     };
     long long users = qint("SELECT count(*) FROM users"), tickets = qint("SELECT count(*) FROM tickets");
-    static const char *const params[] = { "status", "priority", "queue_id", "assignee_id", "requester_id",
-                                          "org_id", "updated_since", "q", "limit", "cursor" };
     for (size_t i = 0; i < sizeof(inj) / sizeof(inj[0]); i++) {
         char *esc = curl_easy_escape(NULL, inj[i], 0);
-        for (size_t p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
-            char path[512];
-            snprintf(path, sizeof(path), "/api/v1/tickets?%s=%s", params[p], esc);
-            struct reply r = T(ADMIN, "GET", path, NULL);
-            ck_assert_msg(r.status == 200 || r.status == 400, "%s: %ld %s", path, r.status, strbuf_str(&r.body));
-            if (strcmp(params[p], "q") == 0)
-                ck_assert_int_eq(r.status, 200);   /* search text is data */
-            reply_free(&r);
-        }
-        static const char *const other[] = { "/api/v1/users?q=", "/api/v1/users?role=", "/api/v1/audit?action=",
-                                             "/api/v1/audit?target=", "/api/v1/jobs?kind=" };
-        for (size_t p = 0; p < sizeof(other) / sizeof(other[0]); p++) {
-            char path[512];
-            snprintf(path, sizeof(path), "%s%s", other[p], esc);
-            struct reply r = T(ADMIN, "GET", path, NULL);
-            ck_assert_msg(r.status == 200 || r.status == 400, "%s: %ld", path, r.status);
-            reply_free(&r);
-        }
+        for (size_t l = 0; l < sizeof(list_filters) / sizeof(list_filters[0]); l++)
+            for (const char *const *p = list_filters[l].params; *p; p++) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s?%s=%s", list_filters[l].path, *p, esc);
+                struct reply r = T(ADMIN, "GET", path, NULL);
+                ck_assert_msg(r.status == 200 || r.status == 400, "%s: %ld %s", path, r.status,
+                              strbuf_str(&r.body));
+                if (l == 0 && strcmp(*p, "q") == 0)
+                    ck_assert_int_eq(r.status, 200);   /* search text is data */
+                if (r.status == 400)   /* refused: then for the right reason */
+                    ck_assert_msg(jstr(r.json, "field") && strcmp(jstr(r.json, "field"), *p) == 0,
+                                  "%s: field %s", path, jstr(r.json, "field"));
+                reply_free(&r);
+            }
         curl_free(esc);
         /* as field values: stored verbatim */
         json_t *b = json_pack("{s:s, s:s, s:s}", "subject", inj[i], "body", inj[i], "category", inj[i]);
@@ -1229,27 +1618,27 @@ START_TEST(xss_is_stored_and_returned_as_data)
 }
 END_TEST
 
-START_TEST(cross_tenant_ids_are_404)
+/* An attachment on the first message of ticket t. */
+static long long attach_to(long long t)
 {
-    /* cust1's ticket in queue A with an attachment; cust3 (other org),
-     * cust2 (same org, with org access) and agent B (queue B) probe it */
-    long long t = new_ticket(CUST1, queue_a, "Tenant one", "private");
-    char sql[512];
-    snprintf(sql, sizeof(sql), "INSERT INTO attachment_blobs (sha256, size, content) VALUES (repeat('a', 64), 5, 'hello')"
-                               " ON CONFLICT DO NOTHING");
-    testdb_exec(DB(), sql);
-    long long att = qintf("INSERT INTO attachments (message_id, sha256, filename, content_type, size)"
-                          " SELECT min(id), repeat('a', 64), 'x.txt', 'text/plain', 5 FROM messages WHERE ticket_id = %lld"
-                          " RETURNING id", t);
-    long long other = new_ticket(CUST3, queue_b, "Tenant two", "other");
-    char p[16][128], lnk[160], merge[64], body[96];
+    testdb_exec(DB(), "INSERT INTO attachment_blobs (sha256, size, content) VALUES (repeat('a', 64), 5, 'hello')"
+                      " ON CONFLICT DO NOTHING");
+    return qintf("INSERT INTO attachments (message_id, sha256, filename, content_type, size)"
+                 " SELECT min(id), repeat('a', 64), 'x.txt', 'text/plain', 5 FROM messages WHERE ticket_id = %lld"
+                 " RETURNING id", t);
+}
+
+/* Every id route on ticket t (and its attachment att) answers who 404;
+ * other is a ticket who can see, or any other ticket. */
+static void probe_404(int who, long long t, long long other, long long att)
+{
+    char p[6][128], lnk[160], merge[64], body[96], attp[64];
     const char *sub[] = { "", "/replies", "/notes", "/merge", "/links", "/lock" };
     for (int i = 0; i < 6; i++)
         snprintf(p[i], sizeof(p[i]), "/api/v1/tickets/%lld%s", t, sub[i]);
     snprintf(lnk, sizeof(lnk), "/api/v1/tickets/%lld/links/%lld", t, other);
     snprintf(merge, sizeof(merge), "{\"into_id\": %lld}", other);
     snprintf(body, sizeof(body), "{\"ticket_id\": %lld}", other);
-    char attp[64];
     snprintf(attp, sizeof(attp), "/api/v1/attachments/%lld", att);
     const struct { const char *m, *path, *body; } probes[] = {
         { "GET", p[0], NULL }, { "PATCH", p[0], "{\"status\": \"closed\"}" },
@@ -1257,10 +1646,36 @@ START_TEST(cross_tenant_ids_are_404)
         { "POST", p[3], merge }, { "POST", p[4], body }, { "DELETE", lnk, NULL },
         { "POST", p[5], NULL }, { "DELETE", p[5], NULL }, { "GET", attp, NULL },
     };
-    const int who[] = { CUST3, AGENT_B };
-    for (size_t w = 0; w < 2; w++)
-        for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
-            expect_status(who[w], probes[i].m, probes[i].path, probes[i].body, 404);
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+        expect_status(who, probes[i].m, probes[i].path, probes[i].body, 404);
+}
+
+START_TEST(cross_tenant_ids_are_404)
+{
+    /* cust1's ticket in queue A with an attachment; cust3 (other org),
+     * cust2 (same org, with org access) and agent B (queue B) probe it */
+    long long t = new_ticket(CUST1, queue_a, "Tenant one", "private");
+    long long att = attach_to(t);
+    long long other = new_ticket(CUST3, queue_b, "Tenant two", "other");
+    char p[1][128], attp[64];
+    snprintf(p[0], sizeof(p[0]), "/api/v1/tickets/%lld", t);
+    snprintf(attp, sizeof(attp), "/api/v1/attachments/%lld", att);
+    probe_404(CUST3, t, other, att);
+    probe_404(AGENT_B, t, other, att);
+    /* the same organisation is not enough: cust1 has no org_access, so
+     * cust2's ticket is as invisible to cust1 as another tenant's */
+    long long t2 = new_ticket(CUST2, queue_a, "Org mate's", "mine only");
+    long long att2 = attach_to(t2);
+    probe_404(CUST1, t2, t, att2);
+    struct reply l = T(CUST1, "GET", "/api/v1/tickets?limit=200", NULL);
+    EXPECT(l, 200);
+    ck_assert_ptr_null(strstr(l.body.s, "Org mate's"));
+    ck_assert_ptr_nonnull(strstr(l.body.s, "Tenant one"));
+    reply_free(&l);
+    l = T(CUST1, "GET", "/api/v1/tickets?q=mine", NULL);
+    ck_assert_int_eq(json_array_size(json_object_get(l.json, "items")), 0);
+    reply_free(&l);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM tickets WHERE id = %lld AND status = 'new'", t2), 1);
     /* the answer is the same as for an id that does not exist */
     struct reply a = T(CUST3, "GET", p[0], NULL), b = T(CUST3, "GET", "/api/v1/tickets/999999999", NULL);
     ck_assert_str_eq(a.body.s, b.body.s);
@@ -1360,7 +1775,41 @@ START_TEST(directory_crud_and_roles)
     expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"weak@example.com\", \"password\": \"short\"}", 400);
     expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"r@example.com\", \"role\": \"god\"}", 400);
     expect_status(AGENT_A, "POST", "/api/v1/users", "{\"email\": \"x@example.com\"}", 403);
-    char path[96], body[128];
+    char path[96], body[192];
+    /* a reference to nothing is 422 naming the field (not 409), and the
+     * duplicate names its field too */
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"fk@example.com\", \"org_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "org_id");
+    reply_free(&r);
+    ck_assert_int_eq(qint("SELECT count(*) FROM users WHERE email = 'fk@example.com'"), 0);
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"New.Agent@example.com\"}");
+    EXPECT(r, 409);
+    ck_assert_str_eq(jstr(r.json, "field"), "email");
+    reply_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", nu);
+    r = T(MANAGER, "PATCH", path, "{\"org_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "org_id");
+    reply_free(&r);
+    /* POST /users takes "disabled", as documented: an account made ahead */
+    r = T(MANAGER, "POST", "/api/v1/users", "{\"email\": \"dormant@example.com\", \"disabled\": true,"
+                                             " \"password\": \"a long enough password\"}");
+    EXPECT(r, 201);
+    ck_assert(json_is_true(json_object_get(r.json, "disabled")));
+    long long dormant = jint(r.json, "id");
+    reply_free(&r);
+    r = login("dormant@example.com", "a long enough password", "X-Forwarded-For: 192.0.2.210");
+    EXPECT(r, 401);
+    reply_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", dormant);
+    expect_status(MANAGER, "PATCH", path, "{\"disabled\": false}", 200);
+    r = login("dormant@example.com", "a long enough password", "X-Forwarded-For: 192.0.2.210");
+    EXPECT(r, 200);
+    reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.create' AND target = 'user:%lld'"
+                           " AND detail->>'disabled' = 'true'", dormant), 1);
+    expect_status(MANAGER, "POST", "/api/v1/users", "{\"email\": \"d2@example.com\", \"disabled\": \"yes\"}", 400);
     snprintf(path, sizeof(path), "/api/v1/users/%lld", nu);
     expect_status(ADMIN, "PATCH", path, "{\"role\": \"manager\"}", 200);
     ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.role' AND target = 'user:%lld'"
@@ -1477,7 +1926,16 @@ START_TEST(directory_crud_and_roles)
     ck_assert_str_eq(jstr(r.json, "security"), "tls");
     reply_free(&r);
     expect_status(ADMIN, "POST", "/api/v1/mailboxes", "{\"name\": \"imap2\"}", 400);
+    r = T(ADMIN, "POST", "/api/v1/mailboxes", "{\"name\": \"imap3\", \"queue_id\": 999999, \"host\": \"imap.example\","
+                                              " \"port\": 993, \"username\": \"u\"}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     snprintf(path, sizeof(path), "/api/v1/mailboxes/%lld", mb);
+    r = T(ADMIN, "PATCH", path, "{\"queue_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     expect_status(ADMIN, "PATCH", path, "{\"port\": 70000}", 400);
     expect_status(ADMIN, "PATCH", path, "{\"password_env\": \"X; rm -rf /\"}", 400);
     r = T(ADMIN, "PATCH", path, "{\"security\": \"starttls\", \"port\": 143, \"password_env\": \"IMAP1_PASSWORD\"}");
@@ -1493,6 +1951,10 @@ START_TEST(directory_crud_and_roles)
     long long cb = jint(r.json, "id");
     reply_free(&r);
     expect_status(MANAGER, "POST", "/api/v1/canned-responses", "{\"title\": \"Global\", \"body\": \"hi\"}", 201);
+    r = T(MANAGER, "POST", "/api/v1/canned-responses", "{\"title\": \"Lost\", \"body\": \"hi\", \"queue_id\": 999999}");
+    EXPECT(r, 422);
+    ck_assert_str_eq(jstr(r.json, "field"), "queue_id");
+    reply_free(&r);
     expect_status(AGENT_A, "POST", "/api/v1/canned-responses", "{\"title\": \"No\", \"body\": \"no\"}", 403);
     snprintf(path, sizeof(path), "/api/v1/canned-responses/%lld", cb);
     expect_status(AGENT_A, "GET", path, NULL, 404);
@@ -1684,14 +2146,18 @@ int main(void)
     tcase_add_test(tc, headers_cors_and_errors);
     tcase_add_test(tc, bad_input_is_400_naming_the_field);
     tcase_add_test(tc, oversize_bodies_are_413);
+    tcase_add_test(tc, bodyless_routes_refuse_bodies);
     tcase_add_test(tc, sessions_cookies_and_csrf);
     tcase_add_test(tc, password_hash_upgraded_at_login);
     tcase_add_test(tc, brute_force_is_429);
+    tcase_add_test(tc, parallel_logins_respect_the_limit);
     tcase_add_test(tc, totp_enrol_login_replay_recovery);
     tcase_add_test(tc, api_tokens_create_list_revoke);
     tcase_add_test(tc, ticket_life_with_events_and_outbox);
     tcase_add_test(tc, list_filters_search_and_cursor);
+    tcase_add_test(tc, paging_while_tickets_change);
     tcase_add_test(tc, sql_injection_everywhere_is_data);
+    tcase_add_test(tc, bad_bytes_in_filters_are_400);
     tcase_add_test(tc, xss_is_stored_and_returned_as_data);
     tcase_add_test(tc, cross_tenant_ids_are_404);
     tcase_add_test(tc, attachments_are_served_safely);

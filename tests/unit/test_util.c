@@ -107,6 +107,27 @@ START_TEST(hashing_and_random)
 }
 END_TEST
 
+START_TEST(utf8_validation)
+{
+    static const struct { const char *s; size_t len; bool ok; } cases[] = {
+        { "", 0, true }, { "plain ascii", 11, true }, { "caf\xc3\xa9", 5, true },
+        { "\xe2\x82\xac", 3, true }, { "\xf0\x9f\x98\x80", 4, true },
+        { "\xf4\x8f\xbf\xbf", 4, true },                 /* U+10FFFF */
+        { "a\0b", 3, true },                               /* NUL is UTF-8 */
+        { "\xff", 1, false }, { "\xfe\xff", 2, false }, { "\x80", 1, false },
+        { "\xc3", 1, false }, { "\xc3\x28", 2, false },   /* truncated, bad continuation */
+        { "\xc0\xaf", 2, false }, { "\xc1\xbf", 2, false }, /* overlong '/' and DEL */
+        { "\xe0\x80\xaf", 3, false }, { "\xf0\x80\x80\xaf", 4, false },
+        { "\xed\xa0\x80", 3, false },                     /* a surrogate */
+        { "\xf4\x90\x80\x80", 4, false },                 /* above U+10FFFF */
+        { "\xf8\x88\x80\x80\x80", 5, false },             /* five-byte form */
+        { "ok\xe2\x82", 5, false },                        /* cut at the end */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(str_utf8_valid(cases[i].s, cases[i].len) == cases[i].ok, "case %zu", i);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -117,6 +138,7 @@ int main(void)
     tcase_add_test(tc, passwords_yescrypt);
     tcase_add_test(tc, metrics_exposition);
     tcase_add_test(tc, hashing_and_random);
+    tcase_add_test(tc, utf8_validation);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
