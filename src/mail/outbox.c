@@ -1042,7 +1042,8 @@ int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char 
     *recipients_r = 0;
     if (db_begin(c, &e) < 0)
         return err_set(error_r, "%s", e);
-    PGresult *r = db_exec(c, "SELECT state FROM outbound_mail WHERE id = $1 FOR UPDATE", 1, p, &e);
+    PGresult *r = db_exec(c, "SELECT CASE WHEN state = 'sent' AND unconfirmed THEN 'unconfirmed' ELSE state END"
+                             "  FROM outbound_mail WHERE id = $1 FOR UPDATE", 1, p, &e);
     if (r == NULL)
         goto dbfail;
     if (PQntuples(r) == 0) {
@@ -1053,21 +1054,23 @@ int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char 
     char state[16];
     snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (strcmp(state, "failed") != 0 && strcmp(state, "expired") != 0 && strcmp(state, "partial") != 0) {
+    if (strcmp(state, "failed") != 0 && strcmp(state, "expired") != 0 && strcmp(state, "partial") != 0
+        && strcmp(state, "unconfirmed") != 0) {
         db_rollback(c);
-        return err_set(error_r, "outgoing mail %lld is %s: only failed, partial or expired mail is retried",
-                       id, state);
+        return err_set(error_r, "outgoing mail %lld is %s: only failed, partial, expired or unconfirmed "
+                       "mail is retried", id, state);
     }
-    /* the recipients that did not get it, bounced ones included: the
-     * operator says the address works now */
+    /* the recipients that did not get it, bounced ones included (the
+     * operator says the address works now), and those nobody knows about */
     r = db_exec(c, "UPDATE outbound_recipients SET state = 'pending', updated_at = now()"
-                   " WHERE outbound_id = $1 AND state IN ('failed', 'bounced') RETURNING 1", 1, p, &e);
+                   " WHERE outbound_id = $1 AND (state IN ('failed', 'bounced')"
+                   "       OR (state = 'sent' AND reply LIKE 'unconfirmed:%')) RETURNING 1", 1, p, &e);
     if (r == NULL)
         goto dbfail;
     *recipients_r = PQntuples(r);
     PQclear(r);
     if (exec1(c, "UPDATE outbound_mail SET state = 'queued', stage = NULL, last_error = NULL,"
-                 " queued_at = now() WHERE id = $1", 1, p, &e) < 0
+                 " unconfirmed = false, queued_at = now() WHERE id = $1", 1, p, &e) < 0
         || enqueue_send(c, "outbound_id", id, &e) < 0)
         goto dbfail;
     if (db_commit(c, &e) < 0)

@@ -74,8 +74,8 @@ int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *re
                    const char *status, const char *diagnostic, long long *outbound_r,
                    const char **error_r);
 
-/* An operator's retry of a failed, partial or expired mail: its failed
- * and bounced recipients become pending, smarthost.retry_for starts
+/* An operator's retry of a failed, partial, expired or unconfirmed mail:
+ * its failed, bounced and unconfirmed recipients become pending, smarthost.retry_for starts
  * again, a mail.send job is queued.  Its own transaction.
  * *recipients_r: how many recipients get it again. */
 int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char **error_r);

@@ -468,6 +468,11 @@ atumd_start "$T/atum.conf" "$T/atumd.log" || { tail -n 30 "$T/atumd.log"; exit 1
 check "after the restart it counts as sent, flagged unconfirmed, not sent again" wait_until 20 bash -c \
     "[ \"\$(q \"SELECT o.state || ':' || o.unconfirmed FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'The smarthost never answers the final dot.'\")\" = sent:true ] && [ \$($MC count $SINK --to carla@customer.example) = $BEFORE ]"
 check "and says so in the log" grep -q 'event=outbox.unconfirmed' "$T/atumd.log"
+UNC=$(q "SELECT o.id FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'The smarthost never answers the final dot.'")
+check "an operator can send an unconfirmed mail again" bash -c \
+    "'$CTL' outbox retry $UNC | grep -q '1 recipient'"
+check "... and then it is delivered, confirmed" wait_until 10 bash -c \
+    "[ \"\$(q \"SELECT state || ':' || unconfirmed FROM outbound_mail WHERE id = $UNC\")\" = sent:false ] && [ \$($MC count $SINK --to carla@customer.example) = $((BEFORE + 1)) ]"
 
 # ---- STARTTLS, AUTH and certificate checks ----------------------------------
 sink_stop
