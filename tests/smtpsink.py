@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """smtpsink.py -- a real SMTP server (aiosmtpd) that plays atumd's smarthost.
 
-    smtpsink.py --port P --dir D [--control F] [--tls-cert C --tls-key K]
+    smtpsink.py --port P --dir D [--control F] [--tls-cert C --tls-key K [--implicit-tls]]
                 [--auth USER:PASS] [--pidfile F]
 
 Every mail it accepts is stored as D/NNNN.eml (the bytes as received) with
@@ -85,7 +85,7 @@ class Sink:
         meta = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or bool(self.args.implicit_tls),
             "auth": bool(session.authenticated),
         }
         with open(base + ".json", "w") as f:
@@ -127,6 +127,7 @@ def main():
     ap.add_argument("--control")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps)")
     ap.add_argument("--auth")
     ap.add_argument("--pidfile")
     args = ap.parse_args()
@@ -135,11 +136,14 @@ def main():
     if args.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        kw["tls_context"] = ctx
-        kw["require_starttls"] = True
+        if args.implicit_tls:
+            kw["ssl_context"] = ctx
+        else:
+            kw["tls_context"] = ctx
+            kw["require_starttls"] = True
     if args.auth:
         kw["authenticator"] = authenticator(args.auth)
-        kw["auth_require_tls"] = bool(args.tls_cert)
+        kw["auth_require_tls"] = bool(args.tls_cert) and not args.implicit_tls
         kw["auth_required"] = True
     controller = Controller(Sink(args), hostname="127.0.0.1", port=args.port,
                             server_hostname="sink.test", **kw)

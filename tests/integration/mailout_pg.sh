@@ -506,6 +506,16 @@ check "a trusted certificate for another host name is refused" wait_until 10 bas
     "q \"SELECT o.state || ' ' || coalesce(o.last_error, '') FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Host name mismatch.'\" | grep -qiE '^queued .*(name|host|certificate)'"
 check "and nothing was sent for it" bash -c "sleep 1; [ \$($MC count $SINK) = $BEFORE ]"
 
+# implicit TLS (smtps://, port 465 style)
+sink_stop
+SINK=$T/sink-smtps
+sink_start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --implicit-tls --auth "relay:relay-secret"
+conf "url = smtps://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/cert.pem"
+kill -HUP "$ATUMD_PID"
+api POST /api/v1/tickets/$TICKET/replies '{"body":"Over implicit TLS."}' >/dev/null
+check "smtps:// (implicit TLS) with AUTH delivers" wait_until 15 bash -c \
+    "f=\$(grep -l 'Over implicit TLS' $SINK/*.eml) && grep -q '\"auth\": true' \${f%.eml}.json"
+
 atumd_stop
 sink_stop
 check "atumd logged no errors on the way" bash -c "! grep -E 'level=error' $T/atumd.log | grep -v 'job.dead' | grep ."
