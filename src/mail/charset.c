@@ -1,6 +1,7 @@
 /* mail/charset.c -- see mail/charset.h. */
 #include "config.h"
 #include "mail/charset.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -61,33 +62,6 @@ const char *charset_canonical(const char *label, char *buf, size_t size)
     return buf;
 }
 
-bool utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p;
-        size_t n;
-        if (c < 0x80) { p++; continue; }
-        else if ((c & 0xE0) == 0xC0) n = 1;
-        else if ((c & 0xF0) == 0xE0) n = 2;
-        else if ((c & 0xF8) == 0xF0) n = 3;
-        else return false;
-        if ((size_t)(end - p) <= n)
-            return false;
-        unsigned cp = c & (0x3F >> n);
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
-            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
-    }
-    return true;
-}
-
 static const char replacement[] = "\xEF\xBF\xBD";
 
 /* Length of the valid UTF-8 sequence at p (0 if invalid). */
@@ -100,7 +74,7 @@ static size_t utf8_seq(const unsigned char *p, size_t avail)
     else if ((c & 0xF0) == 0xE0) n = 3;
     else if ((c & 0xF8) == 0xF0) n = 4;
     else return 0;
-    if (avail < n || !utf8_valid((const char *)p, n))
+    if (avail < n || !str_utf8_valid((const char *)p, n))
         return 0;
     return n;
 }
@@ -207,7 +181,7 @@ int charset_to_utf8(const char *in, size_t len, const char *declared, struct str
     }
     /* A label that promises ASCII/Latin-1 (or nothing) over bytes that
      * are valid UTF-8 is a mislabel: UTF-8 by chance is vanishingly rare. */
-    if (declared_weak && utf8_valid(in, len)) {
+    if (declared_weak && str_utf8_valid(in, len)) {
         utf8_sanitize_append(out, in, len);
         snprintf(res->used, sizeof(res->used), "UTF-8");
         res->guessed = canon[0] != '\0' && strcmp(canon, "UTF-8") != 0;
@@ -221,7 +195,7 @@ int charset_to_utf8(const char *in, size_t len, const char *declared, struct str
             return 0;
         }
         res->unknown_declared = true;
-        if (utf8_valid(in, len)) {
+        if (str_utf8_valid(in, len)) {
             utf8_sanitize_append(out, in, len);
             snprintf(res->used, sizeof(res->used), "UTF-8");
             res->guessed = true;

@@ -34,7 +34,6 @@ struct charset_result {
 int charset_to_utf8(const char *in, size_t len, const char *declared, struct strbuf *out,
                     struct charset_result *res);
 
-bool utf8_valid(const char *s, size_t len);
 /* Appends s, replacing invalid sequences and NUL by U+FFFD. */
 void utf8_sanitize_append(struct strbuf *out, const char *s, size_t len);
 /* The iconv name for a MIME charset label (aliases and supersets). */

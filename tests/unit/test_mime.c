@@ -8,6 +8,7 @@
 #include "mail/mime.h"
 #include "mail/quote.h"
 #include "mail/rfc2047.h"
+#include "util.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -125,11 +126,11 @@ START_TEST(corpus_matches_expect)
                     m->robot_reason ? m->robot_reason : "-", want_robot);
         }
         /* everything that comes out is valid UTF-8 */
-        ck_assert_msg(utf8_valid(m->subject, strlen(m->subject)), "%s: subject not UTF-8", cols[0]);
-        ck_assert_msg(utf8_valid(m->text.s ? m->text.s : "", m->text.len), "%s: text not UTF-8", cols[0]);
-        ck_assert_msg(utf8_valid(m->html.s ? m->html.s : "", m->html.len), "%s: html not UTF-8", cols[0]);
+        ck_assert_msg(str_utf8_valid(m->subject, strlen(m->subject)), "%s: subject not UTF-8", cols[0]);
+        ck_assert_msg(str_utf8_valid(m->text.s ? m->text.s : "", m->text.len), "%s: text not UTF-8", cols[0]);
+        ck_assert_msg(str_utf8_valid(m->html.s ? m->html.s : "", m->html.len), "%s: html not UTF-8", cols[0]);
         for (size_t i = 0; i < m->natt; i++)
-            ck_assert_msg(utf8_valid(m->att[i].filename, strlen(m->att[i].filename)), "%s: filename", cols[0]);
+            ck_assert_msg(str_utf8_valid(m->att[i].filename, strlen(m->att[i].filename)), "%s: filename", cols[0]);
         mail_msg_free(&m);
         free(raw);
     }
@@ -258,12 +259,12 @@ START_TEST(charsets)
     strbuf_reset(&o);
     /* NUL bytes and junk never reach the database */
     charset_to_utf8("a\0b\xff", 4, "utf-8", &o, &r);
-    ck_assert(utf8_valid(o.s, o.len));
+    ck_assert(str_utf8_valid(o.s, o.len));
     ck_assert_ptr_null(memchr(o.s, '\0', o.len));
     strbuf_reset(&o);
     charset_to_utf8("abc\xe9", 4, "x-no-such-charset", &o, &r);
     ck_assert(r.unknown_declared);
-    ck_assert(utf8_valid(o.s, o.len));
+    ck_assert(str_utf8_valid(o.s, o.len));
     strbuf_free(&o);
 }
 END_TEST
@@ -332,7 +333,7 @@ START_TEST(bad_inputs_do_not_crash)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct mail_msg *m = parse_str(cases[i]);
-        ck_assert(utf8_valid(m->text.s ? m->text.s : "", m->text.len));
+        ck_assert(str_utf8_valid(m->text.s ? m->text.s : "", m->text.len));
         ck_assert_ptr_null(strstr(m->html.s ? m->html.s : "", "<script"));
         ck_assert_ptr_null(strstr(m->html.s ? m->html.s : "", "onclick"));
         mail_msg_free(&m);
