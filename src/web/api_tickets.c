@@ -276,7 +276,8 @@ static const char get_sql[] =
     "     'body_text', m.body_text, 'body_html', m.body_html, 'created_at', m.created_at,"
     "     'attachments', coalesce((SELECT json_agg(json_build_object('id', a.id,"
     "         'filename', a.filename, 'content_type', a.content_type, 'size', a.size,"
-    "         'inline', a.inline) ORDER BY a.id) FROM attachments a WHERE a.message_id = m.id), '[]'),"
+    "         'inline', a.inline, 'content_id', a.content_id) ORDER BY a.id)"
+    "       FROM attachments a WHERE a.message_id = m.id), '[]'),"
     "     'delivery', CASE WHEN $2::text <> 'customer' THEN (SELECT " OUTBOUND_JSON("o")
     "         FROM outbound_mail o WHERE o.message_id = m.id AND o.kind = 'reply') END)"
     "     ORDER BY m.created_at, m.id)"

@@ -293,9 +293,34 @@ check "GET /tickets/{id} shows the reply's delivery as sent" wait_until 5 bash -
 check "GET /tickets/{id}/mail lists acknowledgement, notifications and replies" bash -c \
     "api GET /api/v1/tickets/$TICKET/mail | jq -e '[.items[].kind] | index(\"ack\") != null and index(\"notify\") != null and index(\"reply\") != null' >/dev/null"
 
+# an inline image: the HTML says cid:..., the API names the attachment
+cat >"$T/cid.eml" <<'EOF'
+From: carla@customer.example
+To: support@example.com
+Subject: screenshot
+Message-ID: <cid1@customer.example>
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: text/html; charset=utf-8
+
+<p>See <img src="cid:shot1@customer.example"></p>
+--rel
+Content-Type: image/png
+Content-ID: <shot1@customer.example>
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==
+--rel--
+EOF
+send "$T/cid.eml" support@example.com
+check "an inline image keeps its cid: in the HTML and its content_id in the API" wait_until 10 bash -c \
+    "t=\$(q \"SELECT ticket_id FROM messages WHERE message_id = 'cid1@customer.example'\") && [ -n \"\$t\" ] && api GET /api/v1/tickets/\$t | jq -e '.messages[0] | (.body_html | contains(\"cid:shot1@customer.example\")) and .attachments[0].content_id == \"shot1@customer.example\" and .attachments[0].inline' >/dev/null"
+
 # ---- the agent's name on their reply; operators' view --------------------
 check "the customer sees who answered: From \"Ann Agent (Support)\" at the queue address" bash -c \
-    "$MC header \$($MC find $SINK --to carla@customer.example --last) From | grep -qE '^\"?Ann Agent \(Support\)\"? <support@example.com>\$'"
+    "$MC header \$(grep -l 'sending a technician' $SINK/*.eml | head -n 1) From | grep -qE '^\"?Ann Agent \(Support\)\"? <support@example.com>\$'"
 check "atumctl outbox list shows the ticket's mail" bash -c \
     "'$CTL' outbox list --ticket $TICKET | grep -q 'reply' && '$CTL' outbox list --ticket $TICKET | grep -q 'ack'"
 OB=$(q "SELECT id FROM outbound_mail WHERE kind = 'ack' AND ticket_id = $TICKET")
