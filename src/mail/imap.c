@@ -664,8 +664,12 @@ static int sync_folder(struct poller *p, const char **error_r)
         goto out;
     /* UIDs up to last_uid still in the folder: stored but not moved yet (a
      * crash in between), or held -- which are never moved or deleted */
-    if (p->last_uid > 0 && (strcmp(p->after, "seen") != 0 || nheld > 0)) {
-        if (search_uids(p, 1, (uint32_t)p->last_uid, &uids, &n, error_r) < 0)
+    bool seen_mode = strcmp(p->after, "seen") == 0;
+    if (p->last_uid > 0 && (!seen_mode || nheld > 0)) {
+        /* "seen" leaves every mail in place: look only where held ones are */
+        uint32_t from = seen_mode ? held[0].uid : 1;
+        uint32_t to = seen_mode ? held[nheld - 1].uid : (uint32_t)p->last_uid;
+        if (search_uids(p, from, to, &uids, &n, error_r) < 0)
             goto out;
         for (size_t i = 0; i < n && !should_stop(p); i++) {
             const struct held *h = held_find(held, nheld, uids[i]);
@@ -674,7 +678,7 @@ static int sync_folder(struct poller *p, const char **error_r)
             else if (h != NULL) {
                 if (take_in(p, uids[i], h->id, error_r) < 0)   /* the limit was raised */
                     goto out;
-            } else if (strcmp(p->after, "seen") != 0 && after_fetch(p, uids[i], error_r) < 0)
+            } else if (!seen_mode && after_fetch(p, uids[i], error_r) < 0)
                 goto out;
         }
         free(uids);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # imap_limits_pg.sh -- the IMAP poller against Dovecot at its limits:
 #  - a mail over mail.max_message_size is held, never lost: with
-#    --after delete and --after move it stays in its folder through later
+#    --after delete, move and seen it stays in its folder, unflagged, through later
 #    passes, shows up in `atumctl inbound list --failed` (headers kept) and
 #    in the mailbox's last_error, cannot be reprocessed into a headers-only
 #    ticket, and is taken in once the limit is raised;
@@ -49,6 +49,8 @@ export ATUM_CONFIG=$T/atum.conf
 "$CTL" mailbox add movebox --queue support --host 127.0.0.1 --port "$PORT" --security none \
     --user desk --password-env IMAP_PASSWORD --folder MoveIn --after move --move-to MoveDone \
     --poll 600 >/dev/null
+"$CTL" mailbox add seenbox --queue support --host 127.0.0.1 --port "$PORT" --security none \
+    --user desk --password-env IMAP_PASSWORD --folder SeenIn --after seen --poll 600 >/dev/null
 
 mkmail() {   # mkmail ID SUBJECT [BODY_KB] -> file
     {
@@ -71,6 +73,7 @@ $IMAP "$PORT" desk imap-secret append DelIn "$(mkmail d1 'del small 1')" \
     "$(mkmail dbig 'del big one' 100)" "$(mkmail d2 'del small 2')"
 $IMAP "$PORT" desk imap-secret append MoveIn "$(mkmail m1 'move small 1')" \
     "$(mkmail mbig 'move big one' 100)" "$(mkmail m2 'move small 2')"
+$IMAP "$PORT" desk imap-secret append SeenIn "$(mkmail s1 'seen small 1')" "$(mkmail sbig 'seen big one' 100)"
 atumd_start "$T/atum.conf" "$T/atumd.log" || { cat "$T/atumd.log"; exit 1; }
 check "the small mails around the big ones are ingested" wait_until 20 bash -c \
     "[ \"\$(messages_like d)\" = 2 ] && [ \"\$(messages_like m)\" = 2 ]"
@@ -89,11 +92,14 @@ check "--after move: the big mail is still in its folder, the rest moved" \
     bash -c "[ \"\$(count MoveIn)\" = 1 ] && [ \"\$(count MoveDone)\" = 3 ]"
 check "the big mails were never flagged \\Seen" bash -c \
     "[ \"\$($IMAP $PORT desk imap-secret seen DelIn)\" = 0 ] && [ \"\$($IMAP $PORT desk imap-secret seen MoveIn)\" = 0 ]"
-check "no message was made of them" bash -c "[ \"\$(messages_like dbig)\" = 0 ] && [ \"\$(messages_like mbig)\" = 0 ]"
+check "--after seen: the small mail is flagged, the big one is not" bash -c \
+    "[ \"\$(messages_like s1)\" = 1 ] && [ \"\$(count SeenIn)\" = 2 ] && [ \"\$($IMAP $PORT desk imap-secret seen SeenIn)\" = 1 ]"
+check "no message was made of them" bash -c \
+    "[ \"\$(messages_like dbig)\" = 0 ] && [ \"\$(messages_like mbig)\" = 0 ] && [ \"\$(messages_like sbig)\" = 0 ]"
 
 "$CTL" inbound list --failed >"$T/failed.txt"
-check "atumctl inbound list --failed shows both, with the reason" bash -c \
-    "[ \$(grep -c 'larger than mail.max_message_size' '$T/failed.txt') = 2 ]"
+check "atumctl inbound list --failed shows all three, with the reason" bash -c \
+    "[ \$(grep -c 'larger than mail.max_message_size' '$T/failed.txt') = 3 ]"
 check "... and their subjects (headers are kept)" bash -c \
     "grep -q 'del big one' '$T/failed.txt' && grep -q 'move big one' '$T/failed.txt'"
 DBIG=$($PSQL -c "SELECT id FROM inbound_mail WHERE envelope->>'mailbox' = 'delbox' AND state = 'failed'")
@@ -106,7 +112,8 @@ check "inbound show: failed, real size, where it is, the headers, no body" bash 
 check "no ingest job was queued for them, none is dead" bash -c \
     "[ \"\$($PSQL -c \"SELECT count(*) FROM jobs WHERE state = 'dead' OR payload->>'inbound_id' = '$DBIG'\")\" = 0 ]"
 check "the mailbox status says mail is held" bash -c \
-    "$CTL mailbox list | grep delbox | grep -q '1 mail held in DelIn (over mail.max_message_size)'"
+    "$CTL mailbox list | grep delbox | grep -q '1 mail held in DelIn (over mail.max_message_size)' &&
+     $CTL mailbox list | grep seenbox | grep -q '1 mail held in SeenIn'"
 check_fails "atumctl reprocess refuses to make a headers-only ticket of it" "$CTL" reprocess "$DBIG"
 check "... and says why and what to do" bash -c \
     "$CTL reprocess $DBIG 2>&1 | grep -q 'raise mail.max_message_size'"
@@ -125,16 +132,17 @@ atumd_stop
 conf 1M
 atumd_start "$T/atum.conf" "$T/atumd.log" || { cat "$T/atumd.log"; exit 1; }
 check "with a higher limit the held mails become messages" wait_until 20 bash -c \
-    "[ \"\$(messages_like dbig)\" = 1 ] && [ \"\$(messages_like mbig)\" = 1 ]"
+    "[ \"\$(messages_like dbig)\" = 1 ] && [ \"\$(messages_like mbig)\" = 1 ] && [ \"\$(messages_like sbig)\" = 1 ]"
 check "... in full" bash -c \
     "[ \"\$($PSQL -c \"SELECT length(body_text) > 100000 FROM messages WHERE message_id = 'lim-dbig@example.org'\")\" = t ]"
 check "... and then deleted / moved like any other" wait_until 10 bash -c \
-    "[ \"\$(count DelIn)\" = 0 ] && [ \"\$(count MoveIn)\" = 0 ] && [ \"\$(count MoveDone)\" = 5 ]"
+    "[ \"\$(count DelIn)\" = 0 ] && [ \"\$(count MoveIn)\" = 0 ] && [ \"\$(count MoveDone)\" = 5 ] &&
+     [ \"\$($IMAP $PORT desk imap-secret seen SeenIn)\" = 2 ]"
 check "their held rows are gone, nothing is failed" bash -c \
     "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE state <> 'ingested'\")\" = 0 ]"
 check "the mailbox status is clear again" wait_until 5 bash -c \
     "[ \"\$($PSQL -c \"SELECT count(*) FROM mailboxes WHERE last_error IS NOT NULL\")\" = 0 ]"
 check "every mail is stored exactly once" bash -c \
-    "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail\")\" = 9 ]"
+    "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail\")\" = 11 ]"
 check "atumd stops cleanly" atumd_stop
 finish
