@@ -7,12 +7,13 @@
 ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
   libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
   libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev check postgresql postgresql-client python3 curl"
-# Tests: swaks + Python (SMTP clients), dovecot-imapd (a real IMAP server),
+# Tests: swaks + Python (SMTP clients; Net::SSLeay for swaks --tls), dovecot-imapd (a real IMAP server),
 # nginx + openssl (TLS proxy test, test certificates), jq (shell API
-# tests), npm (the OpenAPI linter, @redocly/cli, installed from npm by the
-# test itself).  Node from another source often ships its own npm: ask
-# Debian's only when there is none.
-ATUM_TEST_PACKAGES="procps swaks dovecot-imapd python3-minimal python3-aiosmtpd nginx-light openssl jq"
+# tests), clang + its sanitizer/libFuzzer runtime (tests/fuzz), npm (the
+# OpenAPI linter, @redocly/cli, installed from npm by the test itself).
+# Node from another source often ships its own npm: ask Debian's only when
+# there is none.
+ATUM_TEST_PACKAGES="procps swaks libnet-ssleay-perl dovecot-imapd python3-minimal python3-aiosmtpd nginx-light openssl jq clang libclang-rt-14-dev"
 command -v npm >/dev/null 2>&1 || ATUM_TEST_PACKAGES="$ATUM_TEST_PACKAGES npm"
 # bench/run api
 ATUM_BENCH_PACKAGES="wrk"

@@ -799,6 +799,21 @@ static int cmd_reprocess(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "atumctl: reprocess needs an inbound mail ID\n");
         return 2;
     }
+    /* a held IMAP mail (over mail.max_message_size) has only its headers
+     * here: ingesting them would make a ticket without the mail */
+    const char *p[] = { argv[0] };
+    PGresult *r = db_exec(ctl->db, "SELECT error FROM inbound_mail WHERE id = $1::bigint"
+                                   " AND envelope->>'too_large' = 'true'", 1, p, &e);
+    if (r == NULL)
+        return fail("reprocess", e);
+    if (PQntuples(r) > 0) {
+        fprintf(stderr, "atumctl: reprocess: inbound %lld was %s\n"
+                "  raise mail.max_message_size and restart atumd: the poller then takes it in\n",
+                id, PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return 1;
+    }
+    PQclear(r);
     if (ingest_reprocess(ctl->db, id, &e) < 0)
         return fail("reprocess", e);
     if (!ctl->json)
@@ -842,7 +857,7 @@ static int cmd_mailbox(struct ctl *ctl, int argc, char **argv)
         return query_print(ctl,
             "SELECT m.id, m.name, q.name AS queue, m.host || ':' || m.port AS server, m.security,"
             "       m.username, m.folder, m.after_fetch, m.enabled, m.idle, m.last_uid,"
-            "       m.locked_by, m.last_ok_at::timestamp(0)::text AS last_ok, left(m.last_error, 60) AS last_error"
+            "       m.locked_by, m.last_ok_at::timestamp(0)::text AS last_ok, left(m.last_error, 90) AS last_error"
             "  FROM mailboxes m JOIN queues q ON q.id = m.queue_id ORDER BY m.id", 0, NULL);
     if (argc == 2 && strcmp(argv[0], "remove") == 0) {
         const char *p[] = { argv[1] };

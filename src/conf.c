@@ -107,7 +107,9 @@ static const struct conf_def conf_defs[] = {
     { "smtp", "tls_key", CT_STR, OFF(smtp_tls_key), "", 0, 0, NULL },
 
     { "imap", "enabled", CT_BOOL, OFF(imap_enabled), "yes", 0, 0, NULL },
-    { "imap", "idle_refresh", CT_DURATION, OFF(imap_idle_refresh_ms), "25m", 1000, 29LL * 60000, NULL },
+    /* RFC 2177: servers may drop an IDLE after 30 minutes; libetpan's IDLE
+     * can hang, so it is re-issued at least every 25 minutes */
+    { "imap", "idle_refresh", CT_DURATION, OFF(imap_idle_refresh_ms), "25m", 1000, 25LL * 60000, NULL },
     { "imap", "timeout", CT_DURATION, OFF(imap_timeout_ms), "60s", 1000, 3600000LL, NULL },
     { "imap", "reconnect_max", CT_DURATION, OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL },
     { "imap", "ca_file", CT_STR, OFF(imap_ca_file), "", 0, 0, NULL },

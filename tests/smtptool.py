@@ -4,12 +4,18 @@
   smtptool.py send PORT RCPT FILE...  [--lmtp] [--starttls CAFILE]
       one session per file; prints "FILE ID" for each mail accepted
       (ID from "queued as N"), "FILE REFUSED CODE TEXT" otherwise
-  smtptool.py blast PORT RCPT COUNT CLIENTS OUT SECONDS
+  smtptool.py blast PORT RCPT COUNT CLIENTS OUT SECONDS [--kill-at N,N.. PIDFILE]
       COUNT generated mails (mixed sizes) from CLIENTS threads; writes the
       Message-ID of every mail that got 250 to OUT, one per line; keeps
       retrying refused/failed mails until SECONDS pass (atumd may be killed
-      and restarted meanwhile)
+      and restarted meanwhile).  With --kill-at it kills (SIGKILL) the
+      process named in PIDFILE itself the moment the N-th 250 arrives, so
+      the other clients are mid-transaction whatever the speed; prints
+      "killed PID at N" each time and "retries R" (mails sent again) at
+      the end
 """
+import os
+import signal
 import re
 import smtplib
 import ssl
@@ -84,6 +90,10 @@ def make_mail(n):
 
 def cmd_blast(args):
     port, rcpt, count, clients, out, seconds = int(args[0]), args[1], int(args[2]), int(args[3]), args[4], float(args[5])
+    kill_at, pidfile = set(), None
+    if len(args) > 6 and args[6] == "--kill-at":
+        kill_at, pidfile = {int(x) for x in args[7].split(",")}, args[8]
+    done = [0, 0]                 # acknowledged, re-sent
     todo = list(range(count))
     lock = threading.Lock()
     accepted = open(out, "w")
@@ -114,9 +124,16 @@ def cmd_blast(args):
                 with lock:
                     accepted.write(mid + "\n")
                     accepted.flush()
+                    done[0] += 1
+                    if done[0] in kill_at:
+                        with open(pidfile) as f:
+                            pid = int(f.read().strip())
+                        os.kill(pid, signal.SIGKILL)
+                        print("killed", pid, "at", done[0], flush=True)
             else:
                 with lock:
                     todo.append(n)        # not acknowledged: send it again
+                    done[1] += 1
                 time.sleep(0.05)
         if s is not None:
             try:
@@ -130,6 +147,7 @@ def cmd_blast(args):
     for t in threads:
         t.join()
     accepted.close()
+    print("retries", done[1])
     print("left", len(todo))
 
 

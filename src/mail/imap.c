@@ -1,6 +1,8 @@
 /* mail/imap.c -- see mail/imap.h. */
 #include "config.h"
 #include "mail/imap.h"
+#include "mail/mime.h"
+#include "mail/summary.h"
 #include "mail/tlsverify.h"
 #include "err.h"
 #include "inbound.h"
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <libetpan/libetpan.h>
 #include <poll.h>
@@ -50,6 +53,24 @@ struct poller {
     mailimap *imap;
     long long last_uid;
     long long uidvalidity;
+    int held;                    /* held mails still in the folder (last pass) */
+};
+
+/* A mail over mail.max_message_size is "held": never stored in full and
+ * never flagged, moved or deleted.  An inbound_mail row in state failed
+ * (no job) records it with its headers -- at most HOLD_HEADER_MAX bytes --
+ * and envelope {"too_large": true, "size": N, "uid": U, ...}, so operators
+ * see it in `atumctl inbound list --failed` and in the mailbox's
+ * last_error.  When the limit is raised, the next pass fetches it in full
+ * and the stored mail replaces the held row.
+ * Invariant: every UID up to last_uid is stored or held, so the pass
+ * that moves "stored but not moved yet" mails skips exactly the held ones. */
+#define HOLD_HEADER_MAX 65536
+
+struct held {
+    uint32_t uid;
+    long long size;
+    long long id;                /* its inbound_mail row */
 };
 
 static bool should_stop(const struct poller *p)
@@ -76,7 +97,15 @@ static void record(struct poller *p, const char *error)
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", p->id);
     PGresult *r;
-    if (error != NULL) {
+    char held[200];
+    if (error == NULL && p->held > 0) {
+        /* not an error of the connection: last_ok_at moves on */
+        snprintf(held, sizeof(held), "%d mail%s held in %s (over mail.max_message_size):"
+                 " atumctl inbound list --failed", p->held, p->held == 1 ? "" : "s", p->folder);
+        const char *params[] = { sid, held, p->mgr->node_id };
+        r = db_exec(p->db, "UPDATE mailboxes SET last_error = $2, last_ok_at = now(), locked_by = $3"
+                           " WHERE id = $1", 3, params, &e);
+    } else if (error != NULL) {
         const char *params[] = { sid, error, p->mgr->node_id };
         r = db_exec(p->db, "UPDATE mailboxes SET last_error = $2, locked_by = $3 WHERE id = $1",
                     3, params, &e);
@@ -214,13 +243,22 @@ static int search_uids(struct poller *p, uint32_t from, uint32_t to, uint32_t **
     return 0;
 }
 
-static int fetch_one(struct poller *p, uint32_t uid, char **data, size_t *len, const char **error_r)
+/* The whole mail (BODY.PEEK[]), or with headers_only its header block
+ * (BODY.PEEK[HEADER], at most HOLD_HEADER_MAX bytes) -- never \Seen. */
+static int fetch_one(struct poller *p, uint32_t uid, bool headers_only, char **data, size_t *len,
+                     const char **error_r)
 {
     clist *res = NULL;
     struct mailimap_set *set = mailimap_set_new_single(uid);
     struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
     mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
-    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
+    if (headers_only)
+        mailimap_fetch_type_new_fetch_att_list_add(ft,
+            mailimap_fetch_att_new_body_peek_section_partial(mailimap_section_new_header(), 0,
+                                                             HOLD_HEADER_MAX));
+    else
+        mailimap_fetch_type_new_fetch_att_list_add(ft,
+            mailimap_fetch_att_new_body_peek_section(mailimap_section_new(NULL)));
     int r = mailimap_uid_fetch(p->imap, set, ft, &res);
     mailimap_fetch_type_free(ft);
     mailimap_set_free(set);
@@ -254,6 +292,55 @@ static int fetch_one(struct poller *p, uint32_t uid, char **data, size_t *len, c
     mailimap_fetch_list_free(res);
     if (*data == NULL)
         return err_set(error_r, "UID FETCH %u: message not returned", uid);
+    return 0;
+}
+
+/* RFC822.SIZE of uids[0..n-1] (ascending) into sizes[], -1 where the
+ * server did not say: one command for the whole range, so a big mail is
+ * recognised before its body is transferred. */
+static int fetch_sizes(struct poller *p, const uint32_t *uids, size_t n, long long *sizes,
+                       const char **error_r)
+{
+    for (size_t i = 0; i < n; i++)
+        sizes[i] = -1;
+    if (n == 0)
+        return 0;
+    clist *res = NULL;
+    struct mailimap_set *set = mailimap_set_new_interval(uids[0], uids[n - 1]);
+    struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+    mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+    int r = mailimap_uid_fetch(p->imap, set, ft, &res);
+    mailimap_fetch_type_free(ft);
+    mailimap_set_free(set);
+    if (!ok(r))
+        return err_set(error_r, "UID FETCH RFC822.SIZE: %s", imap_err(r));
+    for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+        struct mailimap_msg_att *ma = clist_content(it);
+        uint32_t uid = 0;
+        long long size = -1;
+        for (clistiter *k = clist_begin(ma->att_list); k; k = clist_next(k)) {
+            struct mailimap_msg_att_item *item = clist_content(k);
+            if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+                continue;
+            struct mailimap_msg_att_static *st = item->att_data.att_static;
+            if (st->att_type == MAILIMAP_MSG_ATT_UID)
+                uid = st->att_data.att_uid;
+            else if (st->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE)
+                size = st->att_data.att_rfc822_size;
+        }
+        size_t lo = 0, hi = n;   /* binary search: servers answer in any order */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (uids[mid] < uid)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && uids[lo] == uid)
+            sizes[lo] = size;
+    }
+    mailimap_fetch_list_free(res);
     return 0;
 }
 
@@ -344,37 +431,128 @@ static int load_position(struct poller *p, const char **error_r)
     return 0;
 }
 
-/* Stores the mail and advances last_uid in one transaction. */
-static int store(struct poller *p, uint32_t uid, const char *data, size_t len, long long *id_r,
-                 const char **error_r)
+/* The envelope of a mail from this mailbox (caller frees). */
+static char *envelope_json(struct poller *p, uint32_t uid, long long held_size)
 {
-    const char *e = NULL;
     json_t *env = json_pack("{s:s, s:s, s:I, s:I}", "mailbox", p->name, "folder", p->folder,
                             "uid", (json_int_t)uid, "uidvalidity", (json_int_t)p->uidvalidity);
-    char *envs = json_dumps(env, JSON_COMPACT);
+    if (held_size >= 0) {
+        json_object_set_new(env, "too_large", json_true());
+        json_object_set_new(env, "size", json_integer((json_int_t)held_size));
+    }
+    char *s = json_dumps(env, JSON_COMPACT);
     json_decref(env);
+    return s;
+}
+
+/* last_uid only grows: a held mail taken in later has a lower UID. */
+static int advance_uid(struct poller *p, uint32_t uid, const char **error_r)
+{
     char sid[32], su[32];
+    const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", p->id);
     snprintf(su, sizeof(su), "%u", uid);
+    const char *params[] = { sid, su };
+    PGresult *r = db_exec(p->db, "UPDATE mailboxes SET last_uid = greatest(last_uid, $2::bigint),"
+                                 " last_ok_at = now() WHERE id = $1", 2, params, &e);
+    if (r == NULL)
+        return err_set(error_r, "%s", e);
+    PQclear(r);
+    if (uid > p->last_uid)
+        p->last_uid = uid;
+    return 0;
+}
+
+/* Stores the mail and advances last_uid in one transaction; a held mail
+ * taken in now (replaces > 0) loses its held row in the same one. */
+static int store(struct poller *p, uint32_t uid, const char *data, size_t len, long long replaces,
+                 long long *id_r, const char **error_r)
+{
+    const char *e = NULL;
+    char *envs = envelope_json(p, uid, -1);
     int ret = -1;
     if (db_begin(p->db, &e) < 0) {
         err_set(error_r, "%s", e);
         goto out;
     }
     if (inbound_store(p->db, "imap", p->id, envs, data, len, id_r, &e) < 0) {
-        db_rollback(p->db);
+        err_set(error_r, "%s", e);
+        goto rollback;
+    }
+    if (replaces > 0) {
+        char sr[32];
+        snprintf(sr, sizeof(sr), "%lld", replaces);
+        const char *params[] = { sr };
+        PGresult *r = db_exec(p->db, "DELETE FROM inbound_mail WHERE id = $1 AND state = 'failed'",
+                              1, params, &e);
+        if (r == NULL) {
+            err_set(error_r, "%s", e);
+            goto rollback;
+        }
+        PQclear(r);
+    }
+    if (advance_uid(p, uid, error_r) < 0)
+        goto rollback;
+    if (db_commit(p->db, &e) < 0) {
         err_set(error_r, "%s", e);
         goto out;
     }
-    const char *params[] = { sid, su };
-    PGresult *r = db_exec(p->db, "UPDATE mailboxes SET last_uid = $2, last_ok_at = now(), last_error = NULL"
-                                 " WHERE id = $1", 2, params, &e);
+    ret = 0;
+    goto out;
+rollback:
+    db_rollback(p->db);
+out:
+    free(envs);
+    return ret;
+}
+
+/* Records a mail over the limit as held (see HOLD_HEADER_MAX) and
+ * advances last_uid past it, in one transaction. */
+static int hold(struct poller *p, uint32_t uid, long long size, const char *hdr, size_t hlen,
+                long long *id_r, const char **error_r)
+{
+    const char *e = NULL;
+    if (hlen > HOLD_HEADER_MAX)
+        hlen = HOLD_HEADER_MAX;
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    struct mail_msg *m = mail_parse(hdr, hlen, &lim);   /* so the list shows its subject */
+    json_t *sum = mail_summary_json(m);
+    mail_msg_free(&m);
+    char *sums = json_dumps(sum, JSON_COMPACT);
+    json_decref(sum);
+    char *envs = envelope_json(p, uid, size);
+    char error[300], sid[32], ssize[32];
+    snprintf(error, sizeof(error), "larger than mail.max_message_size (%lld > %lld bytes): not stored,"
+             " only its headers; left in mailbox %s, folder %s, UID %u", size,
+             p->mgr->o.max_message_size, p->name, p->folder, uid);
+    snprintf(sid, sizeof(sid), "%lld", p->id);
+    snprintf(ssize, sizeof(ssize), "%lld", size > INT_MAX ? (long long)INT_MAX : size);
+    const char *params[] = { sid, envs, hdr, ssize, error, sums };
+    const int lengths[] = { 0, 0, (int)hlen, 0, 0, 0 };
+    const int formats[] = { 0, 0, 1, 0, 0, 0 };
+    int ret = -1;
+    if (db_begin(p->db, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto out;
+    }
+    /* no mail.ingest job: there is no mail to ingest, only its trace */
+    PGresult *r = db_exec_bin(p->db,
+        "INSERT INTO inbound_mail (source, mailbox_id, envelope, raw, size, state, error, summary,"
+        "                          processed_at)"
+        " VALUES ('imap', $1, $2::jsonb, $3, $4::int, 'failed', $5, $6::jsonb, now()) RETURNING id",
+        6, params, lengths, formats, 0, &e);
     if (r == NULL) {
         db_rollback(p->db);
-        err_set(error_r, "%s", e);
+        err_set(error_r, "recording held mail: %s", e);
         goto out;
     }
+    *id_r = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (advance_uid(p, uid, error_r) < 0) {
+        db_rollback(p->db);
+        goto out;
+    }
     if (db_commit(p->db, &e) < 0) {
         err_set(error_r, "%s", e);
         goto out;
@@ -382,21 +560,93 @@ static int store(struct poller *p, uint32_t uid, const char *data, size_t len, l
     ret = 0;
 out:
     free(envs);
+    free(sums);
     return ret;
 }
 
-static int skip_uid(struct poller *p, uint32_t uid, const char **error_r)
+/* The held mails of this folder (ascending UID) into *v (caller frees).
+ * Failed rows are few and indexed (inbound_mail_state_idx). */
+static int load_held(struct poller *p, struct held **v, size_t *n, const char **error_r)
 {
-    char sid[32], su[32];
+    char sid[32], sv[32];
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", p->id);
-    snprintf(su, sizeof(su), "%u", uid);
-    const char *params[] = { sid, su };
-    PGresult *r = db_exec(p->db, "UPDATE mailboxes SET last_uid = $2 WHERE id = $1", 2, params, &e);
+    snprintf(sv, sizeof(sv), "%lld", p->uidvalidity);
+    const char *params[] = { sid, sv, p->folder };
+    PGresult *r = db_exec(p->db,
+        "SELECT (envelope->>'uid')::bigint AS uid, coalesce((envelope->>'size')::bigint, 0), max(id)"
+        "  FROM inbound_mail"
+        " WHERE state = 'failed' AND mailbox_id = $1 AND envelope->>'too_large' = 'true'"
+        "   AND envelope->>'uidvalidity' = $2 AND envelope->>'folder' = $3"
+        " GROUP BY 1, 2 ORDER BY 1", 3, params, &e);
     if (r == NULL)
-        return err_set(error_r, "%s", e);
+        return err_set(error_r, "reading held mails: %s", e);
+    *n = (size_t)PQntuples(r);
+    *v = xcalloc(*n + 1, sizeof(**v));
+    for (size_t i = 0; i < *n; i++) {
+        (*v)[i].uid = (uint32_t)atoll(PQgetvalue(r, (int)i, 0));
+        (*v)[i].size = atoll(PQgetvalue(r, (int)i, 1));
+        (*v)[i].id = atoll(PQgetvalue(r, (int)i, 2));
+    }
     PQclear(r);
     return 0;
+}
+
+static const struct held *held_find(const struct held *v, size_t n, uint32_t uid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].uid == uid)
+            return &v[i];
+    return NULL;
+}
+
+/* Fetches a mail's headers and records it as held. */
+static int hold_uid(struct poller *p, uint32_t uid, long long size, const char **error_r)
+{
+    char *hdr = NULL;
+    size_t hlen = 0;
+    long long id = 0;
+    if (fetch_one(p, uid, true, &hdr, &hlen, error_r) < 0)
+        return -1;
+    int rc = hold(p, uid, size, hdr, hlen, &id, error_r);
+    free(hdr);
+    if (rc < 0)
+        return -1;
+    p->held++;
+    log_error("imap.too_large", "uid=%u bytes=%lld max=%lld inbound=%lld hint=%s", uid, size,
+              p->mgr->o.max_message_size, id,
+              "left in the mailbox, not moved or deleted; raise mail.max_message_size to take it in");
+    metrics_counter_add("atum_imap_held_total", NULL, 1);
+    return 0;
+}
+
+/* Fetches, stores, then flags/moves/deletes one mail; replaces > 0 is
+ * the row of a held mail now taken in. */
+static int take_in(struct poller *p, uint32_t uid, long long replaces, const char **error_r)
+{
+    char *data = NULL;
+    size_t len = 0;
+    long long id = 0;
+    if (fetch_one(p, uid, false, &data, &len, error_r) < 0)
+        return -1;
+    if ((long long)len > p->mgr->o.max_message_size) {
+        /* the server's RFC822.SIZE was wrong (or missing) */
+        free(data);
+        if (replaces > 0) {
+            p->held++;
+            return 0;
+        }
+        return hold_uid(p, uid, (long long)len, error_r);
+    }
+    int rc = store(p, uid, data, len, replaces, &id, error_r);
+    free(data);
+    if (rc < 0)
+        return -1;
+    log_info("imap.stored", "uid=%u inbound=%lld bytes=%zu%s", uid, id, len,
+             replaces > 0 ? " was_held=yes" : "");
+    metrics_counter_add("atum_imap_messages_total", NULL, 1);
+    /* on failure: stored, so it is moved on the next pass */
+    return after_fetch(p, uid, error_r);
 }
 
 /* ---- one pass --------------------------------------------------------- */
@@ -404,57 +654,52 @@ static int skip_uid(struct poller *p, uint32_t uid, const char **error_r)
 static int sync_folder(struct poller *p, const char **error_r)
 {
     uint32_t *uids = NULL;
-    size_t n = 0;
-    /* mails stored before but not moved yet (a crash in between) */
-    if (strcmp(p->after, "seen") != 0 && p->last_uid > 0) {
-        if (search_uids(p, 1, (uint32_t)p->last_uid, &uids, &n, error_r) < 0)
-            return -1;
+    size_t n = 0, nheld = 0;
+    struct held *held = NULL;
+    long long *sizes = NULL;
+    long long max = p->mgr->o.max_message_size;
+    int ret = -1;
+    p->held = 0;
+    if (load_held(p, &held, &nheld, error_r) < 0)
+        goto out;
+    /* UIDs up to last_uid still in the folder: stored but not moved yet (a
+     * crash in between), or held -- which are never moved or deleted */
+    bool seen_mode = strcmp(p->after, "seen") == 0;
+    if (p->last_uid > 0 && (!seen_mode || nheld > 0)) {
+        /* "seen" leaves every mail in place: look only where held ones are */
+        uint32_t from = seen_mode ? held[0].uid : 1;
+        uint32_t to = seen_mode ? held[nheld - 1].uid : (uint32_t)p->last_uid;
+        if (search_uids(p, from, to, &uids, &n, error_r) < 0)
+            goto out;
         for (size_t i = 0; i < n && !should_stop(p); i++) {
-            if (after_fetch(p, uids[i], error_r) < 0) {
-                free(uids);
-                return -1;
-            }
+            const struct held *h = held_find(held, nheld, uids[i]);
+            if (h != NULL && h->size > max)
+                p->held++;
+            else if (h != NULL) {
+                if (take_in(p, uids[i], h->id, error_r) < 0)   /* the limit was raised */
+                    goto out;
+            } else if (!seen_mode && after_fetch(p, uids[i], error_r) < 0)
+                goto out;
         }
         free(uids);
         uids = NULL;
     }
     if (search_uids(p, (uint32_t)p->last_uid + 1, 0, &uids, &n, error_r) < 0)
-        return -1;
-    int ret = 0;
+        goto out;
+    sizes = xcalloc(n + 1, sizeof(*sizes));
+    if (fetch_sizes(p, uids, n, sizes, error_r) < 0)
+        goto out;
     for (size_t i = 0; i < n && !should_stop(p); i++) {
-        char *data = NULL;
-        size_t len = 0;
-        if (fetch_one(p, uids[i], &data, &len, error_r) < 0) {
-            ret = -1;
-            break;
-        }
-        if ((long long)len > p->mgr->o.max_message_size) {
-            /* left in the mailbox for a person to look at; not fetched again */
-            log_error("imap.too_large", "uid=%u bytes=%zu", uids[i], len);
-            free(data);
-            if (skip_uid(p, uids[i], error_r) < 0) {
-                ret = -1;
-                break;
-            }
-            p->last_uid = uids[i];
-            continue;
-        }
-        long long id = 0;
-        int rc = store(p, uids[i], data, len, &id, error_r);
-        free(data);
-        if (rc < 0) {
-            ret = -1;
-            break;
-        }
-        p->last_uid = uids[i];
-        log_info("imap.stored", "uid=%u inbound=%lld bytes=%zu", uids[i], id, len);
-        metrics_counter_add("atum_imap_messages_total", NULL, 1);
-        if (after_fetch(p, uids[i], error_r) < 0) {
-            ret = -1;            /* stored: it will be moved on the next pass */
-            break;
-        }
+        int rc = sizes[i] > max ? hold_uid(p, uids[i], sizes[i], error_r)
+                                : take_in(p, uids[i], 0, error_r);
+        if (rc < 0)
+            goto out;
     }
+    ret = 0;
+out:
     free(uids);
+    free(held);
+    free(sizes);
     return ret;
 }
 
@@ -472,8 +717,11 @@ static int idle_wait(struct poller *p, const char **error_r)
         if (p->imap->imap_stream && p->imap->imap_stream->read_buffer_len > 0)
             break;
         long long left = end - time_mono_ms();
-        if (left <= 0)
+        if (left <= 0) {
+            /* DONE, a resync, then a fresh IDLE: servers drop old ones */
+            log_debug("imap.idle_refresh", "after_ms=%lld", p->mgr->o.idle_refresh_ms);
             break;
+        }
         struct pollfd pf[2] = { { fd, POLLIN, 0 }, { p->mgr->wake[0], POLLIN, 0 } };
         int pr = poll(pf, 2, (int)(left > 1000 ? 1000 : left));
         if (pr > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))

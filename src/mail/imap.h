@@ -17,6 +17,11 @@
  *    (inbound_store), and only then flags it \Seen and moves it to the
  *    configured folder (or deletes it); mails already stored but not yet
  *    moved (a crash in between) are moved on the next pass;
+ *  - holds a mail over max_message_size (RFC822.SIZE, checked before its
+ *    body is fetched): it is never flagged, moved or deleted; a failed
+ *    inbound_mail row with its headers (no job) and the mailbox's
+ *    last_error show it to operators; once the limit is raised it is
+ *    fetched in full and replaces that row;
  *  - waits with IDLE where the server has it (re-issued every
  *    imap.idle_refresh, any failure means reconnect and resync by UID),
  *    else polls every poll_interval_s;

@@ -347,7 +347,8 @@ static const char *one_mailbox(const char *p, struct strbuf *addr, struct strbuf
             /* a group: "Team: a@b, c@d;" -- restart after the colon */
             start = p + 1;
             p++;
-            strbuf_reset(display);
+            if (display)         /* optional: Reply-To passes NULL */
+                strbuf_reset(display);
         } else {
             p++;
         }

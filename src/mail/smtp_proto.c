@@ -36,7 +36,8 @@ static const char *parse_path(const char *s, const char *end, char *out, size_t 
             return NULL;
         memcpy(out, s, (size_t)(t - s));
         out[t - s] = '\0';
-        return strchr(out, '@') ? t : NULL;
+        const char *at = strrchr(out, '@');   /* as strict as with brackets */
+        return at != NULL && at != out && at[1] != '\0' ? t : NULL;
     }
     s++;
     const char *gt = memchr(s, '>', (size_t)(end - s));
@@ -103,8 +104,9 @@ static int parse_params(const char *s, const char *end, struct smtp_cmd *cmd, bo
         } else if (!mail && n > 7 && strncasecmp(s, "NOTIFY=", 7) == 0) {
             /* DSN requests: accepted and ignored (we are the final hop) */
         } else if (!mail && n > 6 && strncasecmp(s, "ORCPT=", 6) == 0) {
-        } else if (mail && (strncasecmp(s, "RET=", 4) == 0 || strncasecmp(s, "ENVID=", 6) == 0
-                            || strncasecmp(s, "AUTH=", 5) == 0)) {
+        } else if (mail && ((n >= 4 && strncasecmp(s, "RET=", 4) == 0)    /* n: no NUL after */
+                            || (n >= 6 && strncasecmp(s, "ENVID=", 6) == 0)
+                            || (n >= 5 && strncasecmp(s, "AUTH=", 5) == 0))) {
         } else {
             return reply_err(reply, size, "555 5.5.4 Unsupported parameter");
         }

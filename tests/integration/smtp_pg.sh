@@ -54,6 +54,12 @@ check "swaks: a mail is accepted (250 queued as N)" bash -c \
     "swaks -s 127.0.0.1:$SMTPPORT -t support@example.com -f c@example.org --header 'Subject: swaks plain' | grep -q '250 2.0.0 Ok: queued as'"
 check "swaks: pipelining" bash -c \
     "swaks -s 127.0.0.1:$SMTPPORT --pipeline -t support@example.com -f c@example.org --header 'Subject: swaks pipelined' | grep -q 'queued as'"
+swaks -s 127.0.0.1:$SMTPPORT --tls -t support@example.com -f c@example.org \
+    --header 'Subject: swaks tls' >"$T/swaks-tls.out" 2>&1
+check "swaks --tls: STARTTLS negotiated, then accepted" bash -c \
+    "grep -q 'STARTTLS' '$T/swaks-tls.out' && grep -q 'TLS started' '$T/swaks-tls.out' && grep -q '250 2.0.0 Ok: queued as' '$T/swaks-tls.out'"
+check "swaks --tls: the mail is recorded as received over TLS" wait_until 10 bash -c \
+    "[ \"\$($PSQL -c \"SELECT envelope->>'tls' FROM inbound_mail WHERE convert_from(raw, 'UTF8') LIKE '%swaks tls%'\")\" = true ]"
 check "swaks: relaying to a foreign address is refused with 550 5.1.1" bash -c \
     "swaks -s 127.0.0.1:$SMTPPORT -t victim@elsewhere.example -f spammer@example.net | grep -q '550 5.1.1'"
 check "swaks: a +detail of a queue address is ours" bash -c \
@@ -66,7 +72,7 @@ check "smtplib: STARTTLS, certificate verified by the client" bash -c \
 check "the TLS session is recorded in the envelope" wait_until 10 bash -c \
     "[ \"\$($PSQL -c \"SELECT envelope->>'tls' FROM inbound_mail WHERE convert_from(raw, 'UTF8') LIKE '%smtplib tls%'\")\" = true ]"
 check "all accepted mail becomes tickets" wait_until 15 bash -c \
-    "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE state = 'ingested' AND ticket_id IS NOT NULL\")\" = 5 ]"
+    "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE state = 'ingested' AND ticket_id IS NOT NULL\")\" = 6 ]"
 check "the +detail mail went to the sales queue" bash -c \
     "[ \"\$($PSQL -c \"SELECT q.name FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.subject = 'detail'\")\" = sales ]"
 

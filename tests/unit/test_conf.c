@@ -70,6 +70,10 @@ START_TEST(values_parse)
     ck_assert_int_eq(c->web_max_body, 65536);
     ck_assert_str_eq(c->web_listen, "127.0.0.1:0");
     conf_free(&c);
+    c = load("[imap]\nidle_refresh = 25m\n", &e);   /* the maximum itself */
+    ck_assert_msg(c != NULL, "%s", e);
+    ck_assert_int_eq(c->imap_idle_refresh_ms, 25 * 60000);
+    conf_free(&c);
 }
 END_TEST
 
@@ -94,6 +98,9 @@ static const struct { const char *text; int line; const char *needle; } bad[] = 
     { "[plugin.x]\nenabled = perhaps\n", 2, "plugin.x.enabled must be yes or no" },
     { "[plugin.x]\na = 1\na = 2\n", 3, "set twice" },
     { "[core]\n= 3\n", 2, "missing key" },
+    /* IDLE must be re-issued at least every 25 minutes (issue 3) */
+    { "[imap]\nidle_refresh = 26m\n", 2, "imap.idle_refresh must be a duration from 1000ms to 1500000ms" },
+    { "[imap]\nidle_refresh = 1501s\n", 2, "imap.idle_refresh" },
 };
 
 START_TEST(bad_inputs_name_file_and_line)

@@ -284,6 +284,12 @@ START_TEST(addresses)
     ck_assert_str_eq(a.s, "user@host.example");
     mailhdr_first_address("undisclosed-recipients:;", &a, &d);
     ck_assert_uint_eq(a.len, 0);
+    /* found by tests/fuzz: a group without a display buffer crashed */
+    mailhdr_first_address("Team: a@x.org, b@y.org;", &a, NULL);
+    ck_assert_str_eq(a.s, "a@x.org");
+    struct mail_msg *m = parse_str("From: c@example.org\r\nReply-To: Team: r@example.org;\r\n\r\nhi\r\n");
+    ck_assert_str_eq(m->reply_to, "r@example.org");
+    mail_msg_free(&m);
     strbuf_free(&a);
     strbuf_free(&d);
 }
