@@ -1192,12 +1192,41 @@ static int hook_ticket_updated(void *state, struct atum_job *job)
     return in_tx(job, on_ticket_updated);
 }
 
+/* What the hooks never act on is filtered out before a job exists (the
+ * handlers check again against the database, which has the last word). */
+static bool want_received(const json_t *data)
+{
+    /* mail-in's message.received: a customer's reply, not a new ticket's
+     * first mail, not staff's, not a robot's */
+    const char *robot = json_string_value(json_object_get(data, "robot"));
+    return !json_is_true(json_object_get(data, "new_ticket"))
+           && !json_is_true(json_object_get(data, "from_staff"))
+           && (robot == NULL || strcmp(robot, "none") == 0);
+}
+
+static bool want_created(const json_t *data)
+{
+    /* the API's message.created: only what a customer wrote */
+    const char *dir = json_string_value(json_object_get(data, "direction"));
+    return dir == NULL || strcmp(dir, "in") == 0;
+}
+
+static bool want_updated(const json_t *data)
+{
+    json_t *change = json_object_get(json_object_get(data, "changes"), "assignee_id");
+    return change != NULL && !json_is_null(json_object_get(change, "to"));
+}
+
 int outbox_register(struct runtime *rt, const char **error_r)
 {
-    if (jobkind_register(&rt->kinds, OUTBOX_SEND_KIND, "core", send_run, NULL, SEND_ATTEMPTS, 0, error_r) < 0
-        || jobkind_register_hook(&rt->kinds, "core", "ticket.created", hook_ticket_created, NULL, error_r) < 0
-        || jobkind_register_hook(&rt->kinds, "core", "message.received", hook_message, NULL, error_r) < 0
-        || jobkind_register_hook(&rt->kinds, "core", "message.created", hook_message, NULL, error_r) < 0)
+    struct jobkind_registry *k = &rt->kinds;
+    if (jobkind_register(k, OUTBOX_SEND_KIND, "core", send_run, NULL, SEND_ATTEMPTS, 0, error_r) < 0
+        || jobkind_register_hook(k, "core", "ticket.created", hook_ticket_created, NULL, error_r) < 0
+        || jobkind_register_hook_if(k, "core", "message.received", hook_message, want_received, NULL,
+                                    error_r) < 0
+        || jobkind_register_hook_if(k, "core", "message.created", hook_message, want_created, NULL,
+                                    error_r) < 0)
         return -1;
-    return jobkind_register_hook(&rt->kinds, "core", "ticket.updated", hook_ticket_updated, NULL, error_r);
+    return jobkind_register_hook_if(k, "core", "ticket.updated", hook_ticket_updated, want_updated, NULL,
+                                    error_r);
 }

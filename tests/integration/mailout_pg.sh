@@ -331,6 +331,15 @@ check "atumctl outbox show --raw: the bytes that were sent" bash -c \
 check "atumctl outbox retry refuses a mail that was sent" bash -c \
     "! '$CTL' outbox retry $OB 2>/dev/null && '$CTL' outbox retry $OB 2>&1 | grep -q 'only failed'"
 
+check "assigning the ticket mails the new assignee" bash -c \
+    "api PATCH /api/v1/tickets/$TICKET '{\"assignee_id\": $ANN}' | jq -e '.assignee_id == $ANN' >/dev/null"
+check "... a notify_assign mail with the agent's token" wait_until 10 bash -c \
+    "f=\$($MC find $SINK --to ann@example.com --subject 'Assigned to you') && $MC token \$f | grep -qE '^t${TICKET}a${ANN}d'"
+HOOKJOBS="SELECT (SELECT count(*) FROM jobs WHERE kind = 'hook.core.ticket.updated') + (SELECT count(*) FROM job_archive WHERE kind = 'hook.core.ticket.updated')"
+HOOKS_BEFORE=$(q "$HOOKJOBS")
+check "a change that is not an assignment mails nobody (filtered before a job exists)" bash -c \
+    "api PATCH /api/v1/tickets/$TICKET '{\"priority\": \"high\"}' >/dev/null; sleep 1; [ \$($MC count $SINK --to ann@example.com --subject 'Assigned to you') = 1 ] && [ \"\$(q \"$HOOKJOBS\")\" = $HOOKS_BEFORE ]"
+
 # ---- per-queue templates -----------------------------------------------------
 cat >"$T/ack.md" <<'EOF'
 Subject: [#{{ticket}}] We have your mail: {{subject}}
