@@ -28,7 +28,7 @@ CREATE TABLE outbound_mail (
 CREATE UNIQUE INDEX outbound_mail_reply_key ON outbound_mail (message_id) WHERE kind = 'reply';
 CREATE INDEX outbound_mail_ticket_idx ON outbound_mail (ticket_id, id);
 CREATE INDEX outbound_mail_state_idx ON outbound_mail (state, id) WHERE state NOT IN ('sent');
-ALTER TABLE outbound_mail ALTER COLUMN raw SET STORAGE EXTERNAL;
+ALTER TABLE outbound_mail ALTER COLUMN raw SET COMPRESSION lz4;
 
 CREATE TABLE outbound_recipients (
     outbound_id  bigint NOT NULL REFERENCES outbound_mail (id) ON DELETE CASCADE,

@@ -121,7 +121,7 @@ int ctl_outbox(struct ctl *ctl, int argc, char **argv)
     if (argc == 2 && strcmp(argv[0], "retry") == 0 && atoll(argv[1]) > 0) {
         const char *e = NULL;
         int n = 0;
-        if (outbox_retry(ctl->db, atoll(argv[1]), &n, &e) < 0)
+        if (outbox_retry(ctl->db, ctl->cfg, atoll(argv[1]), &n, &e) < 0)
             return ctl_fail("outbox retry", e);
         if (!ctl->json)
             printf("outbound %s queued again for %d recipient(s)\n", argv[1], n);

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "httpc.h"
 #include "log.h"
+#include "mail/outbox.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "node.h"
@@ -221,6 +222,11 @@ static void reload(struct atumd *d)
     if (runtime_reload(&d->rt, next, db_conn_is_up(d->db) ? d->db : NULL, &e) < 0) {
         log_error("reload.failed", "error=%s", e);
     }
+    /* mail that slept for want of a smarthost goes now */
+    if (strcmp(d->cfg->sh_url ? d->cfg->sh_url : "", next->sh_url ? next->sh_url : "") != 0
+        && next->sh_url && next->sh_url[0] && db_conn_is_up(d->db)
+        && outbox_smarthost_changed(d->db, &e) < 0)
+        log_warn("reload.outbox", "error=%s", e);
     /* the old config is no longer referenced by the runtime */
     struct atum_config *old = d->cfg;
     d->cfg = next;

@@ -83,6 +83,7 @@ static const struct conf_def conf_defs[] = {
     { "mail", "notify_agents", CT_BOOL, OFF(mail_notify_agents), "yes", 0, 0, NULL },
     { "mail", "note_marker", CT_STR, OFF(mail_note_marker), "#note", 0, 0, NULL },
     { "mail", "agent_token_days", CT_INT, OFF(mail_agent_token_days), "90", 1, 3650, NULL },
+    { "mail", "compose_lanes", CT_INT, OFF(mail_compose_lanes), "2", 1, 64, NULL },
 
     { "smarthost", "url", CT_STR, OFF(sh_url), "", 0, 0, NULL },
     { "smarthost", "starttls", CT_BOOL, OFF(sh_starttls), "yes", 0, 0, NULL },

@@ -104,6 +104,7 @@ struct atum_config {
     bool mail_notify_agents;
     char *mail_note_marker;
     int mail_agent_token_days;
+    int mail_compose_lanes;
 
     /* [smarthost] */
     char *sh_url;

@@ -388,3 +388,20 @@ char *db_query_value(struct db_conn *c, const char *sql, int nparams,
     PQclear(res);
     return v;
 }
+
+void db_text_array(struct strbuf *b, char *const *v, size_t n)
+{
+    strbuf_addc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_addc(b, ',');
+        strbuf_addc(b, '"');
+        for (const char *p = v[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                strbuf_addc(b, '\\');
+            strbuf_addc(b, *p);
+        }
+        strbuf_addc(b, '"');
+    }
+    strbuf_addc(b, '}');
+}

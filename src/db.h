@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include "strbuf.h"
 
 #define DB_NOTIFY_CHANNEL "atum_jobs"
 
@@ -95,5 +96,9 @@ void db_want_notify(struct db_conn *c);
  * simply no row). */
 char *db_query_value(struct db_conn *c, const char *sql, int nparams,
                      const char *const *params, const char **error_r);
+
+/* Appends a text[] literal ({"a","b"}) of v to b, for a parameter cast
+ * with ::text[]: the values are quoted, never parsed as SQL. */
+void db_text_array(struct strbuf *b, char *const *v, size_t n);
 
 #endif

@@ -47,8 +47,6 @@ int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const
         const struct jobkind *k = &rt->kinds.v[i];
         if (k->event == NULL || strcmp(k->event, event) != 0)
             continue;
-        if (k->accept != NULL && !k->accept(data))
-            continue;
         char key[QUEUE_KEY_MAX];
         if (ckey[0])
             snprintf(key, sizeof(key), "%s:%s", k->kind, ckey);

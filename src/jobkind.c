@@ -41,7 +41,6 @@ static int add(struct jobkind_registry *reg, const char *kind, const char *owner
     k->owner = xstrdup(owner);
     k->event = event ? xstrdup(event) : NULL;
     k->run = run;
-    k->accept = NULL;
     k->state = state;
     k->max_attempts = max_attempts;
     k->lease_ms = lease_ms;
@@ -59,9 +58,8 @@ int jobkind_register(struct jobkind_registry *reg, const char *kind, const char 
     return add(reg, kind, owner, NULL, run, state, max_attempts, lease_ms, error_r);
 }
 
-int jobkind_register_hook_if(struct jobkind_registry *reg, const char *plugin, const char *event,
-                             jobkind_run_fn run, jobkind_accept_fn accept, void *state,
-                             const char **error_r)
+int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, const char *event,
+                          jobkind_run_fn run, void *state, const char **error_r)
 {
     if (!jobkind_event_valid(event))
         return err_set(error_r, "plugin %s: invalid event name '%s'", plugin, event ? event : "(null)");
@@ -70,16 +68,7 @@ int jobkind_register_hook_if(struct jobkind_registry *reg, const char *plugin, c
     if (n < 0 || (size_t)n > QUEUE_KIND_MAX)
         return err_set(error_r, "plugin %s: hook kind for '%s' longer than %d characters",
                        plugin, event, QUEUE_KIND_MAX);
-    if (add(reg, kind, plugin, event, run, state, 0, 0, error_r) < 0)
-        return -1;
-    reg->v[reg->n - 1].accept = accept;
-    return 0;
-}
-
-int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, const char *event,
-                          jobkind_run_fn run, void *state, const char **error_r)
-{
-    return jobkind_register_hook_if(reg, plugin, event, run, NULL, state, error_r);
+    return add(reg, kind, plugin, event, run, state, 0, 0, error_r);
 }
 
 const struct jobkind *jobkind_find(const struct jobkind_registry *reg, const char *kind)

@@ -16,22 +16,15 @@
 #define ATUM_JOBKIND_H
 
 #include <atum/plugin.h>
-#include <stdbool.h>
 #include <stddef.h>
 
 typedef int (*jobkind_run_fn)(void *state, struct atum_job *job);
-struct json_t;
-/* A hook's filter, asked at emit time with the event's data: false means
- * the event is none of this hook's business and no job is enqueued (a job
- * that would only look and finish costs a commit). */
-typedef bool (*jobkind_accept_fn)(const struct json_t *data);
 
 struct jobkind {
     char *kind;
     char *owner;             /* "core" or the plugin's name */
     char *event;             /* for hooks: the event; NULL for plain kinds */
     jobkind_run_fn run;
-    jobkind_accept_fn accept;  /* hooks: NULL takes every event */
     void *state;
     int max_attempts;        /* 0: queue default */
     long long lease_ms;      /* 0: queue default */
@@ -47,10 +40,6 @@ int jobkind_register(struct jobkind_registry *reg, const char *kind, const char 
                      const char **error_r);
 int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, const char *event,
                           jobkind_run_fn run, void *state, const char **error_r);
-/* The same with a filter (core hooks; the plugin ABI has none yet). */
-int jobkind_register_hook_if(struct jobkind_registry *reg, const char *plugin, const char *event,
-                             jobkind_run_fn run, jobkind_accept_fn accept, void *state,
-                             const char **error_r);
 const struct jobkind *jobkind_find(const struct jobkind_registry *reg, const char *kind);
 /* Removes every kind owned by owner (a plugin that failed half-way). */
 void jobkind_remove_owner(struct jobkind_registry *reg, const char *owner);

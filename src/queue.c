@@ -195,6 +195,12 @@ void queue_batch_free(struct queue_batch *b)
 int queue_enqueue(struct db_conn *c, const struct atum_job_spec *spec, long long *id_r,
                   const char **error_r)
 {
+    return queue_enqueue_ex(c, spec, spec->delay_seconds <= 0, id_r, error_r);
+}
+
+int queue_enqueue_ex(struct db_conn *c, const struct atum_job_spec *spec, bool wake,
+                     long long *id_r, const char **error_r)
+{
     const char *e = NULL;
     if (id_r)
         *id_r = 0;
@@ -221,7 +227,7 @@ int queue_enqueue(struct db_conn *c, const struct atum_job_spec *spec, long long
     }
     long long id = PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
-    if (id > 0)
+    if (id > 0 && wake)
         db_want_notify(c);
     if (own_tx && db_commit(c, &e) < 0)
         return err_set(error_r, "enqueue %s: commit: %s", spec->kind, e);

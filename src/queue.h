@@ -67,6 +67,14 @@ int queue_spec_check(const struct atum_job_spec *spec, const char **error_r);
 
 int queue_enqueue(struct db_conn *c, const struct atum_job_spec *spec, long long *id_r,
                   const char **error_r);
+/* queue_enqueue() decides to wake idle workers (one NOTIFY at commit) for
+ * jobs that are due now.  wake = false enqueues without: the job is found
+ * by the next claim -- at once by busy workers, within poll_interval by
+ * idle ones.  A NOTIFY takes PostgreSQL's single notification lock at
+ * commit, serialising every notifying transaction; work that is not
+ * urgent should not pay for it on the hot path (mail/outbox.h). */
+int queue_enqueue_ex(struct db_conn *c, const struct atum_job_spec *spec, bool wake,
+                     long long *id_r, const char **error_r);
 
 int queue_claim(struct db_conn *c, const char *worker, int limit, long long lease_ms,
                 struct queue_batch *batch_r, const char **error_r);

@@ -156,23 +156,6 @@ static const struct db_stmt st_inbound_done = {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void text_array(struct strbuf *b, char *const *v, size_t n)
-{
-    strbuf_addc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strbuf_addc(b, ',');
-        strbuf_addc(b, '"');
-        for (const char *p = v[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                strbuf_addc(b, '\\');
-            strbuf_addc(b, *p);
-        }
-        strbuf_addc(b, '"');
-    }
-    strbuf_addc(b, '}');
-}
-
 /* problems ("a\nb\n") as a text[] literal */
 static void lines_array(struct strbuf *b, const char *lines)
 {
@@ -188,7 +171,7 @@ static void lines_array(struct strbuf *b, const char *lines)
         if (nl == NULL)
             break;
     }
-    text_array(b, v, n);
+    db_text_array(b, v, n);
     free(v);
     free(copy);
 }
@@ -285,7 +268,7 @@ static int pick_queue(struct db_conn *c, const struct inbound *in, char *const *
             token_base_address(rcpts[i], bases[i], strlen(rcpts[i]) + 1);
         }
         struct strbuf arr = STRBUF_INIT;
-        text_array(&arr, bases, nrcpt);
+        db_text_array(&arr, bases, nrcpt);
         const char *p[] = { arr.s };
         r = db_exec_stmt(c, &st_queue_by_addr, p, &e);
         strbuf_free(&arr);
@@ -519,8 +502,8 @@ static int ingest_agent_reply(struct db_conn *c, struct runtime *rt, const struc
         strbuf_adds(&probs, "an agent's reply by mail without new text: kept as an internal note, not sent\n");
     }
     const char *vis = note ? "internal" : "public";
-    text_array(&refs, m->refs, m->nrefs);
-    text_array(&to, m->to, m->nto);
+    db_text_array(&refs, m->refs, m->nrefs);
+    db_text_array(&to, m->to, m->nto);
     struct strbuf pa = STRBUF_INIT;
     lines_array(&pa, probs.s);
     char st[32], sid[32], sa[32];
@@ -717,8 +700,8 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
     }
     snprintf(st, sizeof(st), "%lld", ticket);
 
-    text_array(&refs, m->refs, m->nrefs);
-    text_array(&to, m->to, m->nto);
+    db_text_array(&refs, m->refs, m->nrefs);
+    db_text_array(&to, m->to, m->nto);
     if (refused[0]) {
         struct strbuf all = STRBUF_INIT;
         strbuf_add(&all, strbuf_str(&m->problems), m->problems.len);
@@ -787,6 +770,12 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
                           "message_id", (json_int_t)message, "author_id", (json_int_t)user,
                           "new_ticket", new_ticket, "from_staff", staff,
                           "robot", mail_robot_name(m->robot), "threaded_by", method), error_r) < 0)
+            goto out;
+        /* the acknowledgement and the agents' notifications: their
+         * mail.compose job commits with the message (outbox.h) */
+        if (new_ticket ? outbox_later(c, cfg, OUTBOX_OPENED, ticket, message, error_r) < 0
+                       : (!staff && m->robot == MAIL_ROBOT_NONE
+                          && outbox_later(c, cfg, OUTBOX_CUSTOMER_WROTE, ticket, message, error_r) < 0))
             goto out;
     }
     log_info("ingest.done", "inbound=%lld ticket=%lld message=%lld new=%d by=%s robot=%s",

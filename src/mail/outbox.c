@@ -28,54 +28,7 @@
 
 #define MAX_REFS 12
 
-/* ---- the ticket a mail is about --------------------------------------- */
-
-struct ticket_ctx {
-    long long id, queue_id, requester_id, assignee_id;
-    char *subject, *status, *queue_name, *queue_address, *customer_email, *customer_name;
-};
-
-static void ticket_ctx_free(struct ticket_ctx *t)
-{
-    free(t->subject);
-    free(t->status);
-    free(t->queue_name);
-    free(t->queue_address);
-    free(t->customer_email);
-    free(t->customer_name);
-}
-
-static int load_ticket(struct db_conn *c, long long id, struct ticket_ctx *t, const char **error_r)
-{
-    char sid[32];
-    const char *e = NULL;
-    snprintf(sid, sizeof(sid), "%lld", id);
-    const char *p[] = { sid };
-    PGresult *r = db_exec(c,
-        "SELECT t.id, t.subject, t.status, q.id, q.name, q.address, u.id, u.email, u.name,"
-        "       coalesce(t.assignee_id, 0)"
-        "  FROM tickets t JOIN queues q ON q.id = t.queue_id JOIN users u ON u.id = t.requester_id"
-        " WHERE t.id = $1", 1, p, &e);
-    if (r == NULL)
-        return err_set(error_r, "loading ticket %lld: %s", id, e);
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return err_set(error_r, "no ticket %lld", id);
-    }
-    memset(t, 0, sizeof(*t));
-    t->id = id;
-    t->subject = xstrdup(PQgetvalue(r, 0, 1));
-    t->status = xstrdup(PQgetvalue(r, 0, 2));
-    t->queue_id = atoll(PQgetvalue(r, 0, 3));
-    t->queue_name = xstrdup(PQgetvalue(r, 0, 4));
-    t->queue_address = xstrdup(PQgetvalue(r, 0, 5));
-    t->requester_id = atoll(PQgetvalue(r, 0, 6));
-    t->customer_email = xstrdup(PQgetvalue(r, 0, 7));
-    t->customer_name = xstrdup(PQgetvalue(r, 0, 8)[0] ? PQgetvalue(r, 0, 8) : PQgetvalue(r, 0, 7));
-    t->assignee_id = atoll(PQgetvalue(r, 0, 9));
-    PQclear(r);
-    return 0;
-}
+/* ---- what a mail about a ticket needs to know ------------------------- */
 
 /* In-Reply-To and References: the given message, or else the customer's
  * latest one; its own references first (first one plus the latest few). */
@@ -85,52 +38,146 @@ struct thread_refs {
     size_t n;
 };
 
-static void refs_free(struct thread_refs *t)
+struct mail_ctx {
+    long long id, queue_id, requester_id, assignee_id;
+    char *subject, *queue_name, *queue_address, *customer_email, *customer_name;
+    char *override;              /* the queue's version of the template, or NULL */
+    char *text;                  /* the message's text (want_text), "" without */
+    struct thread_refs refs;
+};
+
+static void ctx_free(struct mail_ctx *t)
 {
-    free(t->in_reply_to);
-    for (size_t i = 0; i < t->n; i++)
-        free(t->refs[i]);
+    free(t->subject);
+    free(t->queue_name);
+    free(t->queue_address);
+    free(t->customer_email);
+    free(t->customer_name);
+    free(t->override);
+    free(t->text);
+    free(t->refs.in_reply_to);
+    for (size_t i = 0; i < t->refs.n; i++)
+        free(t->refs.refs[i]);
 }
 
-static int load_refs(struct db_conn *c, long long ticket_id, long long message_id,
-                     struct thread_refs *out, const char **error_r)
+/* Everything in one round trip -- this runs inside the ingest transaction
+ * of every new ticket, so each statement saved is throughput: the ticket,
+ * its queue and requester; the queue's override of template $3; the
+ * message to thread under ($2, or without one the requester's own latest
+ * mail -- the one in the customer's mailbox -- else the latest incoming
+ * one); with $4 the text of message $2 (or of the latest public one).
+ * Prepared once per connection. */
+static const struct db_stmt st_context = {
+    "outbox_context",
+    "SELECT t.subject, q.id, q.name, q.address, u.id, u.email, u.name, coalesce(t.assignee_id, 0),"
+    "       (SELECT mt.source FROM mail_templates mt WHERE mt.queue_id = q.id AND mt.name = $3),"
+    "       r.message_id, array_to_string(r.refs, ' '),"
+    "       CASE WHEN $4::boolean THEN coalesce((SELECT coalesce(x.new_text, x.body_text) FROM messages x"
+    "         WHERE x.ticket_id = t.id AND ($2::bigint IS NULL OR x.id = $2::bigint)"
+    "           AND ($2::bigint IS NOT NULL OR x.visibility = 'public')"
+    "         ORDER BY x.created_at DESC, x.id DESC LIMIT 1), '') END"
+    "  FROM tickets t JOIN queues q ON q.id = t.queue_id JOIN users u ON u.id = t.requester_id"
+    "  LEFT JOIN LATERAL (SELECT m.message_id, m.refs FROM messages m"
+    "        WHERE m.ticket_id = t.id AND m.message_id IS NOT NULL"
+    "          AND (CASE WHEN $2::bigint IS NULL THEN m.direction = 'in' ELSE m.id = $2::bigint END)"
+    "        ORDER BY (m.author_id IS NOT DISTINCT FROM t.requester_id) DESC, m.created_at DESC, m.id DESC"
+    "        LIMIT 1) r ON true"
+    " WHERE t.id = $1",
+    4
+};
+
+static void split_refs(const char *in_reply_to, const char *list, struct thread_refs *out)
+{
+    out->in_reply_to = xstrdup(in_reply_to);
+    /* the first reference and the newest, so the header stays short */
+    char *all = xstrdup(list);
+    char *v[256], *save = NULL;
+    size_t n = 0;
+    for (char *tok = strtok_r(all, " ", &save); tok && n < 256; tok = strtok_r(NULL, " ", &save))
+        v[n++] = tok;
+    size_t keep_tail = MAX_REFS - 2;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || i + keep_tail >= n)
+            out->refs[out->n++] = xstrdup(v[i]);
+    out->refs[out->n++] = xstrdup(in_reply_to);
+    free(all);
+}
+
+static int load_ctx(struct db_conn *c, long long ticket_id, long long message_id, const char *template_name,
+                    bool want_text, struct mail_ctx *t, const char **error_r)
 {
     char st[32], sm[32];
     const char *e = NULL;
-    memset(out, 0, sizeof(*out));
+    memset(t, 0, sizeof(*t));
     snprintf(st, sizeof(st), "%lld", ticket_id);
     snprintf(sm, sizeof(sm), "%lld", message_id);
-    const char *p[] = { st, message_id > 0 ? sm : NULL };
-    /* without a message: the requester's own latest mail -- the one in
-     * the customer's mailbox -- else the latest incoming one */
-    PGresult *r = db_exec(c,
-        "SELECT m.message_id, array_to_string(m.refs, ' ') FROM messages m"
-        "  JOIN tickets t ON t.id = m.ticket_id"
-        " WHERE m.ticket_id = $1 AND m.message_id IS NOT NULL"
-        "   AND (CASE WHEN $2::bigint IS NULL THEN m.direction = 'in' ELSE m.id = $2::bigint END)"
-        " ORDER BY (m.author_id IS NOT DISTINCT FROM t.requester_id) DESC, m.created_at DESC, m.id DESC"
-        " LIMIT 1", 2, p, &e);
+    const char *p[] = { st, message_id > 0 ? sm : NULL, template_name, want_text ? "t" : "f" };
+    PGresult *r = db_exec_stmt(c, &st_context, p, &e);
     if (r == NULL)
-        return err_set(error_r, "threading headers: %s", e);
-    if (PQntuples(r) > 0) {
-        out->in_reply_to = xstrdup(PQgetvalue(r, 0, 0));
-        /* split the references, keep the first and the newest */
-        char *all = xstrdup(PQgetvalue(r, 0, 1));
-        char *v[256];
-        size_t n = 0;
-        for (char *tok = strtok(all, " "); tok && n < 256; tok = strtok(NULL, " "))
-            v[n++] = tok;
-        size_t keep_tail = MAX_REFS - 2;
-        for (size_t i = 0; i < n; i++) {
-            if (i == 0 || i + keep_tail >= n)
-                out->refs[out->n++] = xstrdup(v[i]);
-        }
-        out->refs[out->n++] = xstrdup(out->in_reply_to);
-        free(all);
+        return err_set(error_r, "loading ticket %lld: %s", ticket_id, e);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return err_set(error_r, "no ticket %lld", ticket_id);
     }
+    t->id = ticket_id;
+    t->subject = xstrdup(PQgetvalue(r, 0, 0));
+    t->queue_id = atoll(PQgetvalue(r, 0, 1));
+    t->queue_name = xstrdup(PQgetvalue(r, 0, 2));
+    t->queue_address = xstrdup(PQgetvalue(r, 0, 3));
+    t->requester_id = atoll(PQgetvalue(r, 0, 4));
+    t->customer_email = xstrdup(PQgetvalue(r, 0, 5));
+    t->customer_name = xstrdup(PQgetvalue(r, 0, 6)[0] ? PQgetvalue(r, 0, 6) : PQgetvalue(r, 0, 5));
+    t->assignee_id = atoll(PQgetvalue(r, 0, 7));
+    t->override = PQgetisnull(r, 0, 8) ? NULL : xstrdup(PQgetvalue(r, 0, 8));
+    if (!PQgetisnull(r, 0, 9))
+        split_refs(PQgetvalue(r, 0, 9), PQgetvalue(r, 0, 10), &t->refs);
+    t->text = xstrdup(PQgetvalue(r, 0, 11));
     PQclear(r);
     return 0;
 }
+
+/* The outgoing mail and its recipients in one statement. */
+static const struct db_stmt st_outbound_new = {
+    "outbox_outbound_new",
+    "WITH o AS (INSERT INTO outbound_mail (ticket_id, message_id, kind, rfc_message_id, mail_from,"
+    "                                      subject, raw)"
+    "           VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    "           ON CONFLICT (message_id) WHERE kind = 'reply' DO NOTHING RETURNING id),"
+    "     r AS (INSERT INTO outbound_recipients (outbound_id, address)"
+    "           SELECT DISTINCT o.id, a FROM o, unnest($8::text[]) a RETURNING 1)"
+    " SELECT o.id, (SELECT count(*) FROM r) FROM o",
+    8
+};
+/* acknowledgement rules: ours?, acks to the address in the window, the
+ * first message's direction:robot, the requester's role.  Two composers
+ * (lanes) may count at the same time: the limit can be passed by one,
+ * which does not matter to a loop it is there to stop. */
+static const struct db_stmt st_ack_rules = {
+    "outbox_ack_rules",
+    "SELECT EXISTS (SELECT 1 FROM queues WHERE lower(address) ="
+    "                 lower(regexp_replace($1, '\\+[^@]*@', '@'))),"
+    "       (SELECT count(*) FROM outbound_mail o JOIN outbound_recipients r ON r.outbound_id = o.id"
+    "         WHERE o.kind = 'ack' AND lower(r.address) = lower($1)"
+    "           AND o.created_at > now() - $2::bigint * interval '1 millisecond'),"
+    "       coalesce((SELECT m.direction || ':' || m.robot FROM messages m"
+    "                  WHERE m.ticket_id = $4::bigint AND ($3::bigint IS NULL OR m.id = $3::bigint)"
+    "                  ORDER BY m.created_at, m.id LIMIT 1), 'none:none'),"
+    "       coalesce((SELECT u.role FROM users u WHERE lower(u.email) = lower($1)), 'customer')",
+    4
+};
+/* who hears of a ticket: one user ($2), the assignee when asked for ($3)
+ * and there is one, else the queue's agents; never customers or the
+ * disabled */
+static const struct db_stmt st_notify_who = {
+    "outbox_notify_who",
+    "SELECT u.id, u.email, coalesce(nullif(u.name, ''), u.email) FROM tickets t, users u"
+    " WHERE t.id = $1 AND NOT u.disabled AND u.role <> 'customer'"
+    "   AND CASE WHEN $2::bigint > 0 THEN u.id = $2::bigint"
+    "            WHEN $3::boolean AND t.assignee_id IS NOT NULL THEN u.id = t.assignee_id"
+    "            ELSE EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = t.queue_id AND m.user_id = u.id) END"
+    " ORDER BY u.id",
+    3
+};
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -192,48 +239,52 @@ static int add_note(struct db_conn *c, long long ticket_id, const char *text, co
     return 0;
 }
 
-/* Renders a template for a ticket's queue. */
-static int render(struct db_conn *c, long long queue_id, const char *name, const struct tmpl_var *vars,
-                  size_t nvars, struct strbuf *subject, struct strbuf *text, struct strbuf *html,
-                  const char **error_r)
+/* Renders a template: the queue's override when it has one. */
+static int render(const struct mail_ctx *t, const char *name, const struct tmpl_var *vars, size_t nvars,
+                  struct strbuf *subject, struct strbuf *text, struct strbuf *html, const char **error_r)
 {
     const char *e = NULL;
-    char *src = tmpl_source(c, queue_id, name, error_r);
-    if (src == NULL)
-        return -1;
-    int rc = tmpl_render(src, vars, nvars, subject, text, html, &e);
-    free(src);
-    if (rc == 0)
-        return 0;
-    /* a broken per-queue override must not stop the mail: use the built-in */
-    log_warn("outbox.template_broken", "queue=%lld template=%s error=%s", queue_id, name, e);
-    strbuf_reset(subject);
-    strbuf_reset(text);
-    strbuf_reset(html);
+    if (t->override != NULL) {
+        if (tmpl_render(t->override, vars, nvars, subject, text, html, &e) == 0)
+            return 0;
+        /* a broken override (edited in the database behind atumctl's
+         * back) must not stop the mail: use the built-in */
+        log_warn("outbox.template_broken", "queue=%lld template=%s error=%s", t->queue_id, name, e);
+        strbuf_reset(subject);
+        strbuf_reset(text);
+        strbuf_reset(html);
+    }
     if (tmpl_render(tmpl_builtin(name), vars, nvars, subject, text, html, &e) < 0)
         return err_set(error_r, "template %s: %s", name, e);
     return 0;
 }
 
 #define SEND_PRIORITY 60
+#define COMPOSE_PRIORITY 70     /* after ingest (50) and sending (60) */
 #define SEND_ATTEMPTS 1000      /* the real limit is smarthost.retry_for */
 
-static int enqueue_send(struct db_conn *c, const char *field, long long id, const char **error_r)
+#define NO_SMARTHOST_WAIT 300     /* seconds; a reload with a smarthost wakes them */
+
+static int enqueue_send(struct db_conn *c, const struct atum_config *cfg, const char *field,
+                        long long id, const char **error_r)
 {
     char payload[64], key[48];
     const char *e = NULL;
     snprintf(payload, sizeof(payload), "{\"%s\":%lld}", field, id);
     snprintf(key, sizeof(key), "send:%s:%lld", field, id);
+    /* without a smarthost there is nobody to send to: the job sleeps
+     * instead of waking a worker only to fail */
+    bool none = cfg->sh_url == NULL || cfg->sh_url[0] == '\0';
     struct atum_job_spec spec = { .kind = OUTBOX_SEND_KIND, .payload = payload,
                                   .priority = SEND_PRIORITY, .max_attempts = SEND_ATTEMPTS,
-                                  .unique_key = key };
+                                  .unique_key = key, .delay_seconds = none ? NO_SMARTHOST_WAIT : 0 };
     if (queue_enqueue(c, &spec, NULL, &e) < 0)
         return err_set(error_r, "%s", e);
     return 0;
 }
 
 struct outbound_spec {
-    const struct ticket_ctx *t;
+    const struct mail_ctx *t;
     const char *from_name;           /* NULL: the queue's name */
     long long message_id;            /* the reply this sends, or 0 */
     const char *kind;
@@ -241,14 +292,15 @@ struct outbound_spec {
     size_t nto;
     const char *reply_to;
     const char *auto_submitted;
-    const struct thread_refs *refs;
+    bool threaded;                   /* In-Reply-To/References from t->refs */
     const char *subject, *text, *html;
     const struct compose_attachment *att;
     size_t natt;
 };
 
-static int create_outbound(struct db_conn *c, const struct outbound_spec *o, bool enqueue,
-                           long long *id_r, const char **error_r)
+static int create_outbound(struct db_conn *c, const struct atum_config *cfg,
+                           const struct outbound_spec *o, bool enqueue, long long *id_r,
+                           const char **error_r)
 {
     const char *e = NULL;
     char rfc[300];
@@ -257,27 +309,27 @@ static int create_outbound(struct db_conn *c, const struct outbound_spec *o, boo
     PGresult *r = NULL;
     new_message_id(domain_of(o->t->queue_address), rfc, sizeof(rfc));
     struct compose_mail m = {
-        .from_name = o->from_name ? o->from_name : o->t->queue_name, .from_addr = o->t->queue_address, .reply_to = o->reply_to,
+        .from_name = o->from_name ? o->from_name : o->t->queue_name,
+        .from_addr = o->t->queue_address, .reply_to = o->reply_to,
         .to = o->to, .nto = o->nto, .subject = o->subject, .message_id = rfc,
-        .in_reply_to = o->refs ? o->refs->in_reply_to : NULL,
-        .references = o->refs ? o->refs->refs : NULL, .nrefs = o->refs ? o->refs->n : 0,
+        .in_reply_to = o->threaded ? o->t->refs.in_reply_to : NULL,
+        .references = o->threaded ? o->t->refs.refs : NULL, .nrefs = o->threaded ? o->t->refs.n : 0,
         .text = o->text, .html = o->html, .att = o->att, .natt = o->natt,
         .auto_submitted = o->auto_submitted,
     };
     if (compose_build(&m, &raw, error_r) < 0)
         goto out;
-    char st[32], sm[32], len[32];
+    char st[32], sm[32];
     snprintf(st, sizeof(st), "%lld", o->t->id);
     snprintf(sm, sizeof(sm), "%lld", o->message_id);
-    snprintf(len, sizeof(len), "%zu", raw.len);
-    const char *p[] = { st, o->message_id ? sm : NULL, o->kind, rfc, o->t->queue_address, o->subject, raw.s };
-    const int lens[] = { 0, 0, 0, 0, 0, 0, (int)raw.len };
-    const int fmts[] = { 0, 0, 0, 0, 0, 0, 1 };
-    r = db_exec_bin(c,
-        "INSERT INTO outbound_mail (ticket_id, message_id, kind, rfc_message_id, mail_from, subject, raw)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (message_id) WHERE kind = 'reply' DO NOTHING RETURNING id",
-        7, p, lens, fmts, 0, &e);
+    struct strbuf to = STRBUF_INIT;
+    db_text_array(&to, o->to, o->nto);
+    const char *p[] = { st, o->message_id ? sm : NULL, o->kind, rfc, o->t->queue_address, o->subject,
+                        raw.s, to.s };
+    const int lens[] = { 0, 0, 0, 0, 0, 0, (int)raw.len, 0 };
+    const int fmts[] = { 0, 0, 0, 0, 0, 0, 1, 0 };
+    r = db_exec_stmt_bin(c, &st_outbound_new, p, lens, fmts, &e);
+    strbuf_free(&to);
     if (r == NULL) {
         err_set(error_r, "storing outgoing mail: %s", e);
         goto out;
@@ -299,19 +351,7 @@ static int create_outbound(struct db_conn *c, const struct outbound_spec *o, boo
     long long id = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     r = NULL;
-    char sid[32];
-    snprintf(sid, sizeof(sid), "%lld", id);
-    for (size_t i = 0; i < o->nto; i++) {
-        const char *rp[] = { sid, o->to[i] };
-        PGresult *x = db_exec(c, "INSERT INTO outbound_recipients (outbound_id, address) VALUES ($1, $2)"
-                                 " ON CONFLICT DO NOTHING", 2, rp, &e);
-        if (x == NULL) {
-            err_set(error_r, "storing recipients: %s", e);
-            goto out;
-        }
-        PQclear(x);
-    }
-    if (enqueue && enqueue_send(c, "outbound_id", id, error_r) < 0)
+    if (enqueue && enqueue_send(c, cfg, "outbound_id", id, error_r) < 0)
         goto out;
     if (id_r)
         *id_r = id;
@@ -325,9 +365,10 @@ out:
 
 /* ---- reply ------------------------------------------------------------ */
 
-int outbox_enqueue_reply(struct db_conn *c, long long message_id, const char **error_r)
+int outbox_enqueue_reply(struct db_conn *c, const struct atum_config *cfg, long long message_id,
+                         const char **error_r)
 {
-    return enqueue_send(c, "message_id", message_id, error_r);
+    return enqueue_send(c, cfg, "message_id", message_id, error_r);
 }
 
 int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long message_id,
@@ -355,22 +396,18 @@ int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long mes
     char *agent = xstrdup(PQgetvalue(r, 0, 2));
     PQclear(r);
 
-    struct ticket_ctx t;
-    struct thread_refs refs;
+    struct mail_ctx t;
     struct strbuf subj = STRBUF_INIT, text = STRBUF_INIT, html = STRBUF_INIT;
     struct compose_attachment *att = NULL;
     size_t natt = 0;
     PGresult *ar = NULL;
     char *rs = NULL, *portal = NULL, *reply_to = NULL, *from = NULL;
     int ret = -1;
-    memset(&refs, 0, sizeof(refs));
-    if (load_ticket(c, ticket, &t, error_r) < 0) {
+    if (load_ctx(c, ticket, 0, "reply", false, &t, error_r) < 0) {
         free(body);
         free(agent);
         return -1;
     }
-    if (load_refs(c, ticket, 0, &refs, error_r) < 0)
-        goto out;
     char token[96], num[32];
     snprintf(num, sizeof(num), "%lld", ticket);
     if (token_make(cfg->secret_key, ticket, token, sizeof(token)) == 0)
@@ -382,7 +419,7 @@ int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long mes
         { "queue_name", t.queue_name }, { "portal_url", portal }, { "agent_name", agent },
         { "customer_name", t.customer_name }, { "customer_email", t.customer_email },
     };
-    if (render(c, t.queue_id, "reply", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) < 0)
+    if (render(&t, "reply", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) < 0)
         goto out;
 
     /* the reply's attachments go along */
@@ -406,10 +443,10 @@ int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long mes
     from = agent[0] ? xasprintf("%s (%s)", agent, t.queue_name) : NULL;
     struct outbound_spec o = {
         .t = &t, .from_name = from, .message_id = message_id, .kind = "reply", .to = to, .nto = 1,
-        .reply_to = reply_to, .refs = &refs, .subject = subj.s, .text = text.s, .html = html.s,
+        .reply_to = reply_to, .threaded = true, .subject = subj.s, .text = text.s, .html = html.s,
         .att = att, .natt = natt,
     };
-    ret = create_outbound(c, &o, enqueue, outbound_r, error_r);
+    ret = create_outbound(c, cfg, &o, enqueue, outbound_r, error_r);
 out:
     PQclear(ar);
     free(att);
@@ -422,8 +459,7 @@ out:
     strbuf_free(&subj);
     strbuf_free(&text);
     strbuf_free(&html);
-    refs_free(&refs);
-    ticket_ctx_free(&t);
+    ctx_free(&t);
     return ret;
 }
 
@@ -433,17 +469,15 @@ int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticke
                long long message_id, bool *sent_r, const char **error_r)
 {
     const char *e = NULL;
-    struct ticket_ctx t;
+    struct mail_ctx t;
     *sent_r = false;
     if (!cfg->mail_acknowledge)
         return 0;
-    if (load_ticket(c, ticket_id, &t, error_r) < 0)
+    if (load_ctx(c, ticket_id, message_id, "ack", false, &t, error_r) < 0)
         return -1;
     int ret = -1;
-    struct thread_refs refs;
     struct strbuf subj = STRBUF_INIT, text = STRBUF_INIT, html = STRBUF_INIT;
     char *portal = NULL, *reply_to = NULL;
-    memset(&refs, 0, sizeof(refs));
 
     /* only a human customer's own first message is acknowledged: never
      * a robot's (auto-reply, bounce, list), never staff's, never our own
@@ -455,18 +489,7 @@ int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticke
     snprintf(sm, sizeof(sm), "%lld", message_id);
     snprintf(st, sizeof(st), "%lld", ticket_id);
     const char *p[] = { t.customer_email, window, message_id > 0 ? sm : NULL, st };
-    PGresult *r = db_exec(c,
-        "WITH lock AS (SELECT pg_advisory_xact_lock(hashtext('atum-ack:' || lower($1))))"
-        " SELECT EXISTS (SELECT 1 FROM queues WHERE lower(address) ="
-        "                 lower(regexp_replace($1, '\\+[^@]*@', '@'))),"
-        "       (SELECT count(*) FROM lock, outbound_mail o JOIN outbound_recipients r ON r.outbound_id = o.id"
-        "         WHERE o.kind = 'ack' AND lower(r.address) = lower($1)"
-        "           AND o.created_at > now() - $2::bigint * interval '1 millisecond'),"
-        "       coalesce((SELECT m.direction || ':' || m.robot FROM messages m"
-        "                  WHERE m.ticket_id = $4::bigint AND ($3::bigint IS NULL OR m.id = $3::bigint)"
-        "                  ORDER BY m.id LIMIT 1), 'none:none'),"
-        "       coalesce((SELECT u.role FROM users u WHERE lower(u.email) = lower($1)), 'customer')",
-        4, p, &e);
+    PGresult *r = db_exec_stmt(c, &st_ack_rules, p, &e);
     if (r == NULL) {
         err_set(error_r, "acknowledgement rules: %s", e);
         goto out;
@@ -499,8 +522,6 @@ int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticke
         ret = 0;
         goto out;
     }
-    if (load_refs(c, ticket_id, message_id, &refs, error_r) < 0)
-        goto out;
     char token[96], num[32];
     snprintf(num, sizeof(num), "%lld", ticket_id);
     if (token_make(cfg->secret_key, ticket_id, token, sizeof(token)) == 0)
@@ -511,15 +532,15 @@ int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticke
         { "portal_url", portal }, { "customer_name", t.customer_name },
         { "customer_email", t.customer_email },
     };
-    if (render(c, t.queue_id, "ack", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) < 0)
+    if (render(&t, "ack", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) < 0)
         goto out;
     char *to[] = { t.customer_email };
     struct outbound_spec o = {
         .t = &t, .kind = "ack", .to = to, .nto = 1, .reply_to = reply_to,
-        .auto_submitted = "auto-replied", .refs = &refs, .subject = subj.s, .text = text.s,
+        .auto_submitted = "auto-replied", .threaded = true, .subject = subj.s, .text = text.s,
         .html = html.s,
     };
-    if (create_outbound(c, &o, true, NULL, error_r) < 0)
+    if (create_outbound(c, cfg, &o, true, NULL, error_r) < 0)
         goto out;
     *sent_r = true;
     ret = 0;
@@ -529,8 +550,7 @@ out:
     strbuf_free(&subj);
     strbuf_free(&text);
     strbuf_free(&html);
-    refs_free(&refs);
-    ticket_ctx_free(&t);
+    ctx_free(&t);
     return ret;
 }
 
@@ -541,55 +561,28 @@ int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *
                   const char **error_r)
 {
     const char *e = NULL;
-    struct ticket_ctx t;
+    struct mail_ctx t;
     if (!cfg->mail_notify_agents)
         return 0;
-    if (load_ticket(c, ticket_id, &t, error_r) < 0)
-        return -1;
-    int ret = -1;
-    struct thread_refs refs;
-    char *desk = NULL, *message = NULL;
-    PGresult *r = NULL;
-    memset(&refs, 0, sizeof(refs));
-
-    {
-        /* the message it is about; without one, the latest public one */
-        char sm[32], st[32];
-        snprintf(sm, sizeof(sm), "%lld", message_id);
-        snprintf(st, sizeof(st), "%lld", ticket_id);
-        const char *p[] = { message_id > 0 ? sm : NULL, st };
-        r = db_exec(c, "SELECT coalesce(new_text, body_text) FROM messages"
-                       " WHERE ticket_id = $2 AND ($1::bigint IS NULL OR id = $1::bigint)"
-                       "   AND ($1::bigint IS NOT NULL OR visibility = 'public')"
-                       " ORDER BY id DESC LIMIT 1", 2, p, &e);
-        if (r == NULL) {
-            err_set(error_r, "%s", e);
-            goto out;
-        }
-        message = xstrdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    /* who hears of it, first: usually nobody is a cheap answer */
+    char st[32], su[32], sm[32];
+    snprintf(st, sizeof(st), "%lld", ticket_id);
+    snprintf(su, sizeof(su), "%lld", only_user);
+    snprintf(sm, sizeof(sm), "%lld", message_id);
+    const char *wp[] = { st, su, strcmp(template_name, "notify_reply") == 0 ? "t" : "f" };
+    PGresult *r = db_exec_stmt(c, &st_notify_who, wp, &e);
+    if (r == NULL)
+        return err_set(error_r, "notification recipients: %s", e);
+    if (PQntuples(r) == 0) {
         PQclear(r);
-        r = NULL;
+        return 0;
     }
-    /* who hears of it */
-    char sq[32], su[32], sa[32];
-    snprintf(sq, sizeof(sq), "%lld", t.queue_id);
-    snprintf(su, sizeof(su), "%lld", only_user > 0 ? only_user
-                                      : (strcmp(template_name, "notify_reply") == 0 ? t.assignee_id : 0));
-    snprintf(sa, sizeof(sa), "%lld", t.assignee_id);
-    const char *p[] = { sq, su };
-    r = db_exec(c,
-        "SELECT u.id, u.email, coalesce(nullif(u.name, ''), u.email) FROM users u"
-        " WHERE NOT u.disabled AND u.role <> 'customer'"
-        "   AND CASE WHEN $2::bigint > 0 THEN u.id = $2::bigint"
-        "            ELSE EXISTS (SELECT 1 FROM queue_members m WHERE m.queue_id = $1::bigint AND m.user_id = u.id) END"
-        " ORDER BY u.id", 2, p, &e);
-    if (r == NULL) {
-        err_set(error_r, "notification recipients: %s", e);
-        goto out;
+    if (load_ctx(c, ticket_id, message_id, template_name, true, &t, error_r) < 0) {
+        PQclear(r);
+        return -1;
     }
-    if (load_refs(c, ticket_id, message_id, &refs, error_r) < 0)
-        goto out;
-    desk = url_for(cfg, "desk", ticket_id);
+    int ret = -1;
+    char *desk = url_for(cfg, "desk", ticket_id);
     char num[32];
     snprintf(num, sizeof(num), "%lld", ticket_id);
     long long today = (long long)(time(NULL) / 86400);
@@ -602,20 +595,20 @@ int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *
         struct tmpl_var vars[] = {
             { "ticket", num }, { "subject", t.subject }, { "queue_name", t.queue_name },
             { "desk_url", desk }, { "customer_name", t.customer_name },
-            { "customer_email", t.customer_email }, { "message", message ? message : "" },
+            { "customer_email", t.customer_email }, { "message", t.text },
             { "agent_name", PQgetvalue(r, i, 2) }, { "note_marker", cfg->mail_note_marker },
         };
         struct strbuf subj = STRBUF_INIT, text = STRBUF_INIT, html = STRBUF_INIT;
-        int rc = render(c, t.queue_id, template_name, vars, sizeof(vars) / sizeof(vars[0]), &subj,
-                        &text, &html, error_r);
+        int rc = render(&t, template_name, vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html,
+                        error_r);
         if (rc == 0) {
             char *to[] = { PQgetvalue(r, i, 1) };
             struct outbound_spec o = {
                 .t = &t, .kind = "notify", .to = to, .nto = 1, .reply_to = reply_to,
-                .auto_submitted = "auto-generated", .refs = &refs, .subject = subj.s,
+                .auto_submitted = "auto-generated", .threaded = true, .subject = subj.s,
                 .text = text.s, .html = html.s,
             };
-            rc = create_outbound(c, &o, true, NULL, error_r);
+            rc = create_outbound(c, cfg, &o, true, NULL, error_r);
         }
         free(reply_to);
         strbuf_free(&subj);
@@ -628,43 +621,38 @@ int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *
 out:
     PQclear(r);
     free(desk);
-    free(message);
-    refs_free(&refs);
-    ticket_ctx_free(&t);
+    ctx_free(&t);
     return ret;
 }
 
 int outbox_notice(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
                   const char *to_addr, const char *title, const char *body, const char **error_r)
 {
-    struct ticket_ctx t;
-    if (load_ticket(c, ticket_id, &t, error_r) < 0)
+    struct mail_ctx t;
+    if (load_ctx(c, ticket_id, 0, "notice", false, &t, error_r) < 0)
         return -1;
-    struct thread_refs refs;
     struct strbuf subj = STRBUF_INIT, text = STRBUF_INIT, html = STRBUF_INIT;
     char num[32];
     snprintf(num, sizeof(num), "%lld", ticket_id);
     char *desk = url_for(cfg, "desk", ticket_id);
     int ret = -1;
-    memset(&refs, 0, sizeof(refs));
     struct tmpl_var vars[] = {
         { "ticket", num }, { "subject", t.subject }, { "queue_name", t.queue_name },
         { "desk_url", desk }, { "notice_title", title }, { "notice_body", body },
     };
-    if (render(c, t.queue_id, "notice", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) == 0) {
+    if (render(&t, "notice", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) == 0) {
         char *to[] = { (char *)to_addr };
         struct outbound_spec o = {
             .t = &t, .kind = "notice", .to = to, .nto = 1, .auto_submitted = "auto-generated",
             .subject = subj.s, .text = text.s, .html = html.s,
         };
-        ret = create_outbound(c, &o, true, NULL, error_r);
+        ret = create_outbound(c, cfg, &o, true, NULL, error_r);
     }
     free(desk);
     strbuf_free(&subj);
     strbuf_free(&text);
     strbuf_free(&html);
-    refs_free(&refs);
-    ticket_ctx_free(&t);
+    ctx_free(&t);
     return ret;
 }
 
@@ -931,7 +919,7 @@ static int send_run(void *state, struct atum_job *job)
     }
     if (cfg->sh_url == NULL || cfg->sh_url[0] == '\0') {
         PQclear(r);
-        host->job_retry_in(job, 300);
+        host->job_retry_in(job, NO_SMARTHOST_WAIT);
         return host->job_error(job, "no smarthost configured ([smarthost] url): the mail waits");
     }
     size_t len = (size_t)PQgetlength(r, 0, 0);
@@ -1033,7 +1021,8 @@ out:
 
 /* ---- operators ---------------------------------------------------------- */
 
-int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char **error_r)
+int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
+                 const char **error_r)
 {
     const char *e = NULL;
     char sid[32];
@@ -1071,7 +1060,7 @@ int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char 
     PQclear(r);
     if (exec1(c, "UPDATE outbound_mail SET state = 'queued', stage = NULL, last_error = NULL,"
                  " unconfirmed = false, queued_at = now() WHERE id = $1", 1, p, &e) < 0
-        || enqueue_send(c, "outbound_id", id, &e) < 0)
+        || enqueue_send(c, cfg, "outbound_id", id, &e) < 0)
         goto dbfail;
     if (db_commit(c, &e) < 0)
         return err_set(error_r, "%s", e);
@@ -1081,152 +1070,129 @@ dbfail:
     return err_set(error_r, "retrying outgoing mail %lld: %s", id, e);
 }
 
-/* ---- the hooks: what the core mails when something happens -------------- */
+/* ---- what a change in the helpdesk mails ---------------------------------- */
 
-/* Runs fn in one transaction with the hook job's completion. */
-static int in_tx(struct atum_job *job, int (*fn)(struct atum_job *job, json_t *data, const char **error_r))
+static int ticket_opened(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+                         long long message_id, const char **error_r)
 {
-    const struct atum_host *host = plugin_host_table();
-    struct db_conn *c = job->db->conn;
-    const char *e = NULL;
-    json_t *pl = json_loads(job->payload, 0, NULL);
-    json_t *data = json_object_get(pl, "data");
-    if (!json_is_object(data)) {
-        json_decref(pl);
-        return host->job_error(job, "hook payload without data"), ATUM_JOB_PERMANENT;
-    }
-    if (db_begin(c, &e) < 0) {
-        json_decref(pl);
-        return host->job_error(job, "%s", e);
-    }
-    if (fn(job, data, &e) < 0 || host->job_complete_in_tx(job, &e) < 0) {
-        db_rollback(c);
-        json_decref(pl);
-        return host->job_error(job, "%s", e);
-    }
-    json_decref(pl);
-    if (db_commit(c, &e) < 0)
-        return host->job_error(job, "%s", e);
-    return ATUM_JOB_DONE;
-}
-
-static long long data_id(json_t *data, const char *key)
-{
-    json_t *v = json_object_get(data, key);
-    return json_is_integer(v) ? (long long)json_integer_value(v)
-           : json_is_string(v) ? atoll(json_string_value(v)) : 0;
-}
-
-/* ticket.created: the customer's acknowledgement, the queue's agents */
-static int on_ticket_created(struct atum_job *job, json_t *data, const char **error_r)
-{
-    struct db_conn *c = job->db->conn;
-    const struct atum_config *cfg = job->db->rt->cfg;
-    long long ticket = data_id(data, "ticket_id"), message = data_id(data, "message_id");
     bool sent = false;
-    if (ticket <= 0)
-        return 0;
-    if (outbox_ack(c, cfg, ticket, message, &sent, error_r) < 0)
+    if (outbox_ack(c, cfg, ticket_id, message_id, &sent, error_r) < 0)
         return -1;
-    return outbox_notify(c, cfg, "notify_new", ticket, message, 0, error_r);
+    return outbox_notify(c, cfg, "notify_new", ticket_id, message_id, 0, error_r);
 }
 
 static const struct db_stmt st_customer_reply = {
     "outbox_customer_reply",
     /* a customer's (not staff's, not a robot's) public message that is
      * not the one that opened the ticket */
-    "SELECT m.ticket_id FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+    "SELECT 1 FROM messages m LEFT JOIN users u ON u.id = m.author_id"
     " WHERE m.id = $1 AND m.direction = 'in' AND m.visibility = 'public' AND m.robot = 'none'"
     "   AND coalesce(u.role, 'customer') = 'customer'"
-    "   AND m.id <> (SELECT min(f.id) FROM messages f WHERE f.ticket_id = m.ticket_id)",
+    "   AND m.id <> (SELECT f.id FROM messages f WHERE f.ticket_id = m.ticket_id"
+    "                 ORDER BY f.created_at, f.id LIMIT 1)",
     1
 };
 
-/* message.received (mail) / message.created (API): a customer wrote */
-static int on_message(struct atum_job *job, json_t *data, const char **error_r)
+static int customer_wrote(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+                          long long message_id, const char **error_r)
 {
-    struct db_conn *c = job->db->conn;
     const char *e = NULL;
-    long long message = data_id(data, "message_id");
-    if (message <= 0)
-        return 0;
     char sm[32];
-    snprintf(sm, sizeof(sm), "%lld", message);
+    if (!cfg->mail_notify_agents)
+        return 0;
+    snprintf(sm, sizeof(sm), "%lld", message_id);
     const char *p[] = { sm };
     PGresult *r = db_exec_stmt(c, &st_customer_reply, p, &e);
     if (r == NULL)
         return err_set(error_r, "%s", e);
-    long long ticket = PQntuples(r) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    bool customer = PQntuples(r) > 0;
     PQclear(r);
-    if (ticket <= 0)
+    if (!customer)
         return 0;
-    return outbox_notify(c, job->db->rt->cfg, "notify_reply", ticket, message, 0, error_r);
+    return outbox_notify(c, cfg, "notify_reply", ticket_id, message_id, 0, error_r);
 }
 
-/* ticket.updated with a new assignee: tell that agent */
-static int on_ticket_updated(struct atum_job *job, json_t *data, const char **error_r)
+/* ---- mail.compose: building what a change mails, off the hot path ------- */
+
+static const char *const event_names[] = { "opened", "customer_wrote", "assigned" };
+
+int outbox_later(struct db_conn *c, const struct atum_config *cfg, enum outbox_event ev,
+                 long long ticket_id, long long id, const char **error_r)
 {
-    long long ticket = data_id(data, "ticket_id");
-    json_t *change = json_object_get(json_object_get(data, "changes"), "assignee_id");
-    long long assignee = data_id(change, "to");
-    if (ticket <= 0 || assignee <= 0)
-        return 0;     /* not an assignment */
-    return outbox_notify(job->db->conn, job->db->rt->cfg, "notify_assign", ticket, 0, assignee, error_r);
+    const char *e = NULL;
+    if (ev == OUTBOX_ASSIGNED ? !cfg->mail_notify_agents || id <= 0
+        : ev == OUTBOX_CUSTOMER_WROTE ? !cfg->mail_notify_agents
+        : !cfg->mail_acknowledge && !cfg->mail_notify_agents)
+        return 0;       /* nothing would be mailed */
+    char payload[128], key[96], lane[48];
+    snprintf(payload, sizeof(payload), "{\"event\":\"%s\",\"ticket_id\":%lld,\"id\":%lld}",
+             event_names[ev], ticket_id, id);
+    snprintf(key, sizeof(key), "compose:%s:%lld:%lld", event_names[ev], ticket_id, id);
+    /* a few lanes: at most that many workers compose at once, the others
+     * stay free for ingest however many tickets a burst opens */
+    snprintf(lane, sizeof(lane), "mail.compose:%lld", ticket_id % cfg->mail_compose_lanes);
+    struct atum_job_spec spec = { .kind = OUTBOX_COMPOSE_KIND, .payload = payload,
+                                  .priority = COMPOSE_PRIORITY, .max_attempts = 10,
+                                  .unique_key = key, .concurrency_key = lane };
+    /* no NOTIFY: the transaction that calls this is the ingest of a mail */
+    if (queue_enqueue_ex(c, &spec, false, NULL, &e) < 0)
+        return err_set(error_r, "%s", e);
+    return 0;
 }
 
-static int hook_ticket_created(void *state, struct atum_job *job)
+static int compose_run(void *state, struct atum_job *job)
 {
     (void)state;
-    return in_tx(job, on_ticket_created);
+    const struct atum_host *host = plugin_host_table();
+    struct db_conn *c = job->db->conn;
+    const struct atum_config *cfg = job->db->rt->cfg;
+    const char *e = NULL;
+    json_t *pl = json_loads(job->payload, 0, NULL);
+    const char *ev = json_string_value(json_object_get(pl, "event"));
+    long long ticket = (long long)json_integer_value(json_object_get(pl, "ticket_id"));
+    long long id = (long long)json_integer_value(json_object_get(pl, "id"));
+    int which = -1;
+    for (int i = 0; ev && i < 3; i++)
+        if (strcmp(ev, event_names[i]) == 0)
+            which = i;
+    json_decref(pl);
+    if (which < 0 || ticket <= 0)
+        return host->job_error(job, "payload names no known event and ticket"), ATUM_JOB_PERMANENT;
+    if (db_begin(c, &e) < 0)
+        return host->job_error(job, "%s", e);
+    int rc = which == OUTBOX_OPENED ? ticket_opened(c, cfg, ticket, id, &e)
+             : which == OUTBOX_CUSTOMER_WROTE ? customer_wrote(c, cfg, ticket, id, &e)
+             : outbox_notify(c, cfg, "notify_assign", ticket, 0, id, &e);
+    if (rc < 0 || host->job_complete_in_tx(job, &e) < 0) {
+        db_rollback(c);
+        return host->job_error(job, "%s", e);
+    }
+    if (db_commit(c, &e) < 0)
+        return host->job_error(job, "%s", e);
+    return ATUM_JOB_DONE;
 }
 
-static int hook_message(void *state, struct atum_job *job)
+int outbox_smarthost_changed(struct db_conn *c, const char **error_r)
 {
-    (void)state;
-    return in_tx(job, on_message);
-}
-
-static int hook_ticket_updated(void *state, struct atum_job *job)
-{
-    (void)state;
-    return in_tx(job, on_ticket_updated);
-}
-
-/* What the hooks never act on is filtered out before a job exists (the
- * handlers check again against the database, which has the last word). */
-static bool want_received(const json_t *data)
-{
-    /* mail-in's message.received: a customer's reply, not a new ticket's
-     * first mail, not staff's, not a robot's */
-    const char *robot = json_string_value(json_object_get(data, "robot"));
-    return !json_is_true(json_object_get(data, "new_ticket"))
-           && !json_is_true(json_object_get(data, "from_staff"))
-           && (robot == NULL || strcmp(robot, "none") == 0);
-}
-
-static bool want_created(const json_t *data)
-{
-    /* the API's message.created: only what a customer wrote */
-    const char *dir = json_string_value(json_object_get(data, "direction"));
-    return dir == NULL || strcmp(dir, "in") == 0;
-}
-
-static bool want_updated(const json_t *data)
-{
-    json_t *change = json_object_get(json_object_get(data, "changes"), "assignee_id");
-    return change != NULL && !json_is_null(json_object_get(change, "to"));
+    const char *e = NULL;
+    const char *p[] = { OUTBOX_SEND_KIND };
+    PGresult *r = db_exec(c, "UPDATE jobs SET run_at = now() WHERE kind = $1 AND state = 'available'"
+                             " AND run_at > now() RETURNING 1", 1, p, &e);
+    if (r == NULL)
+        return err_set(error_r, "waking the outbox: %s", e);
+    int n = PQntuples(r);
+    PQclear(r);
+    if (n > 0) {
+        db_want_notify(c);
+        log_info("outbox.woken", "jobs=%d reason=%s", n, "the smarthost changed");
+    }
+    return 0;
 }
 
 int outbox_register(struct runtime *rt, const char **error_r)
 {
-    struct jobkind_registry *k = &rt->kinds;
-    if (jobkind_register(k, OUTBOX_SEND_KIND, "core", send_run, NULL, SEND_ATTEMPTS, 0, error_r) < 0
-        || jobkind_register_hook(k, "core", "ticket.created", hook_ticket_created, NULL, error_r) < 0
-        || jobkind_register_hook_if(k, "core", "message.received", hook_message, want_received, NULL,
-                                    error_r) < 0
-        || jobkind_register_hook_if(k, "core", "message.created", hook_message, want_created, NULL,
-                                    error_r) < 0)
+    if (jobkind_register(&rt->kinds, OUTBOX_SEND_KIND, "core", send_run, NULL, SEND_ATTEMPTS, 0,
+                         error_r) < 0)
         return -1;
-    return jobkind_register_hook_if(k, "core", "ticket.updated", hook_ticket_updated, want_updated, NULL,
-                                    error_r);
+    return jobkind_register(&rt->kinds, OUTBOX_COMPOSE_KIND, "core", compose_run, NULL, 10, 0, error_r);
 }

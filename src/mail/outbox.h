@@ -36,7 +36,9 @@ struct atum_config;
 struct runtime;
 
 #define OUTBOX_SEND_KIND "mail.send"
+#define OUTBOX_COMPOSE_KIND "mail.compose"
 
+/* Registers the mail.send and mail.compose job kinds. */
 int outbox_register(struct runtime *rt, const char **error_r);
 
 /* All of these run in the caller's open transaction. */
@@ -44,7 +46,24 @@ int outbox_register(struct runtime *rt, const char **error_r);
 /* The mail.send job for a reply saved elsewhere (the API): the job builds
  * the mail when it first runs (outbox_reply), so the request that saved
  * the reply does not wait for templates and MIME. */
-int outbox_enqueue_reply(struct db_conn *c, long long message_id, const char **error_r);
+int outbox_enqueue_reply(struct db_conn *c, const struct atum_config *cfg, long long message_id,
+                         const char **error_r);
+
+/* What a change mails: called in the change's own transaction (mail-in,
+ * the API), it enqueues one mail.compose job that builds the mails (and
+ * their mail.send jobs) a moment later, so composing never slows down
+ * the ingest of mail:
+ *  - OUTBOX_OPENED (id: the first message): the customer's acknowledgement
+ *    (outbox_ack's rules) and the queue's agents (notify_new);
+ *  - OUTBOX_CUSTOMER_WROTE (id: the message): when it is a customer's
+ *    public, human one, the assignee or else the queue's agents
+ *    (notify_reply);
+ *  - OUTBOX_ASSIGNED (id: the new assignee): that agent (notify_assign).
+ * The job is enqueued without a NOTIFY (queue_enqueue_ex) and runs in
+ * mail.compose_lanes lanes at most at once. */
+enum outbox_event { OUTBOX_OPENED = 0, OUTBOX_CUSTOMER_WROTE = 1, OUTBOX_ASSIGNED = 2 };
+int outbox_later(struct db_conn *c, const struct atum_config *cfg, enum outbox_event ev,
+                 long long ticket_id, long long id, const char **error_r);
 
 /* An agent's public reply (a messages row, direction out) to the
  * customer.  Idempotent: one outbound mail per reply.  *outbound_r (may be
@@ -78,6 +97,11 @@ int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *re
  * its failed, bounced and unconfirmed recipients become pending, smarthost.retry_for starts
  * again, a mail.send job is queued.  Its own transaction.
  * *recipients_r: how many recipients get it again. */
-int outbox_retry(struct db_conn *c, long long id, int *recipients_r, const char **error_r);
+int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
+                 const char **error_r);
+
+/* The smarthost setting changed (reload): mail.send jobs that sleep for
+ * want of one run now.  Outside a transaction or in the caller's. */
+int outbox_smarthost_changed(struct db_conn *c, const char **error_r);
 
 #endif

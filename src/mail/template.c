@@ -87,8 +87,10 @@ char *tmpl_source(struct db_conn *c, long long queue_id, const char *name, const
         const char *e = NULL;
         snprintf(q, sizeof(q), "%lld", queue_id);
         const char *p[] = { q, name };
-        PGresult *r = db_exec(c, "SELECT source FROM mail_templates WHERE queue_id = $1 AND name = $2",
-                              2, p, &e);
+        static const struct db_stmt st_override = {
+            "tmpl_override", "SELECT source FROM mail_templates WHERE queue_id = $1 AND name = $2", 2
+        };
+        PGresult *r = db_exec_stmt(c, &st_override, p, &e);
         if (r == NULL) {
             err_set(error_r, "loading template %s: %s", name, e);
             return NULL;

@@ -49,23 +49,6 @@ static const struct db_stmt st_by_refs = {
     1
 };
 
-static void text_array(struct strbuf *b, char *const *v, size_t n)
-{
-    strbuf_addc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strbuf_addc(b, ',');
-        strbuf_addc(b, '"');
-        for (const char *p = v[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                strbuf_addc(b, '\\');
-            strbuf_addc(b, *p);
-        }
-        strbuf_addc(b, '"');
-    }
-    strbuf_addc(b, '}');
-}
-
 int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out *out,
                 const char **error_r)
 {
@@ -119,7 +102,7 @@ int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out
     /* 3. In-Reply-To / References */
     if (in->nrefs > 0) {
         struct strbuf arr = STRBUF_INIT;
-        text_array(&arr, in->refs, in->nrefs);
+        db_text_array(&arr, in->refs, in->nrefs);
         const char *p[] = { arr.s };
         PGresult *r = db_exec_stmt(c, &st_by_refs, p, &e);
         strbuf_free(&arr);

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "mail/outbox.h"
+#include "runtime.h"
 #include "queue.h"
 #include "xalloc.h"
 
@@ -365,9 +366,27 @@ static int queue_usable(struct api_req *r, long long queue_id, const char **erro
     return ok;
 }
 
+/* The outbox functions read the configuration: under the runtime's read
+ * lock, like every event emit (a reload swaps it). */
 static int enqueue_mail_send(struct api_req *r, long long message_id, const char **error_r)
 {
-    return outbox_enqueue_reply(r->db, message_id, error_r);
+    runtime_rdlock(r->api->rt);
+    int rc = outbox_enqueue_reply(r->db, r->api->rt->cfg, message_id, error_r);
+    runtime_rdunlock(r->api->rt);
+    return rc;
+}
+
+/* what = 'o' ticket opened, 'w' customer wrote, 'a' assigned (id = assignee) */
+static int mail_for(struct api_req *r, char what, long long ticket_id, long long id,
+                    const char **error_r)
+{
+    runtime_rdlock(r->api->rt);
+    const struct atum_config *cfg = r->api->rt->cfg;
+    int rc = outbox_later(r->db, cfg, what == 'o' ? OUTBOX_OPENED : what == 'w' ? OUTBOX_CUSTOMER_WROTE
+                                                                 : OUTBOX_ASSIGNED,
+                          ticket_id, id, error_r);
+    runtime_rdunlock(r->api->rt);
+    return rc;
 }
 
 /* Inserts a message; *id_r its id. */
@@ -491,6 +510,8 @@ static int h_create(struct api_req *r)
     if (rc == 0 && !own)
         rc = enqueue_mail_send(r, mid, &e);
     if (rc == 0)
+        rc = mail_for(r, 'o', tid, mid, &e);
+    if (rc == 0)
         rc = audit_ticket(r, "ticket.create", tid, d, &e);
     json_decref(d);
     if (rc < 0 || db_commit(r->db, &e) < 0)
@@ -564,6 +585,8 @@ static int post_message(struct api_req *r, bool note)
     int rc = emit_message(r, id, mid, dir, vis, &e);
     if (rc == 0 && !note && staff)
         rc = enqueue_mail_send(r, mid, &e);
+    if (rc == 0 && !staff)
+        rc = mail_for(r, 'w', id, mid, &e);
     if (rc == 0 && next) {
         json_t *d = json_pack("{s:I, s:{s:{s:s, s:s}}}", "ticket_id", (json_int_t)id, "changes",
                               "status", "from", old, "to", next);
@@ -714,6 +737,10 @@ static int h_update(struct api_req *r)
         int rc = d ? api_emit(r, "ticket.updated", d, &e) : err_set(&e, "cannot encode the event");
         if (rc == 0)
             rc = audit_ticket(r, "ticket.update", id, d, &e);
+        if (rc == 0 && new_assignee != NULL
+            && (cur_assignee == NULL || strcmp(cur_assignee, new_assignee) != 0)
+            && atoll(new_assignee) != r->user.id)      /* nobody is told what they did */
+            rc = mail_for(r, 'a', id, atoll(new_assignee), &e);
         json_decref(d);
         if (rc < 0)
             goto dbfail;
