@@ -92,3 +92,17 @@ const char *strbuf_str(const struct strbuf *b)
 {
     return b->s ? b->s : "";
 }
+
+void strbuf_add_html(struct strbuf *out, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': strbuf_adds(out, "&amp;"); break;
+        case '<': strbuf_adds(out, "&lt;"); break;
+        case '>': strbuf_adds(out, "&gt;"); break;
+        case '"': strbuf_adds(out, "&quot;"); break;
+        case '\'': strbuf_adds(out, "&#39;"); break;
+        default: strbuf_addc(out, *s);
+        }
+    }
+}

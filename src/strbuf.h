@@ -26,6 +26,8 @@ void strbuf_addf(struct strbuf *b, const char *fmt, ...) __attribute__((format(p
 void strbuf_reset(struct strbuf *b);
 char *strbuf_steal(struct strbuf *b, size_t *len_r);
 void strbuf_free(struct strbuf *b);
+/* Appends s with & < > " ' as HTML entities: text for HTML. */
+void strbuf_add_html(struct strbuf *out, const char *s);
 /* The content as a C string: "" for an empty, never-grown buffer. */
 const char *strbuf_str(const struct strbuf *b);
 

@@ -830,6 +830,28 @@ static int settle(struct db_conn *c, struct runtime *rt, long long id, long long
     return 0;
 }
 
+/* Settles a mail without sending it: the recipients' and the mail's new
+ * state (each statement takes the outbound id), the ticket note or event
+ * settle() gives, the job's completion -- one transaction. */
+static int close_out(struct atum_job *job, long long id, long long ticket, const char *recipients_sql,
+                     const char *mail_sql)
+{
+    const struct atum_host *host = plugin_host_table();
+    struct db_conn *c = job->db->conn;
+    const char *e = NULL;
+    char sid[32];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid };
+    if (db_begin(c, &e) < 0 || exec1(c, recipients_sql, 1, p, &e) < 0 || exec1(c, mail_sql, 1, p, &e) < 0
+        || settle(c, job->db->rt, id, ticket, &e) < 0 || host->job_complete_in_tx(job, &e) < 0) {
+        db_rollback(c);
+        return host->job_error(job, "%s", e);
+    }
+    if (db_commit(c, &e) < 0)
+        return host->job_error(job, "%s", e);
+    return ATUM_JOB_DONE;
+}
+
 static int send_run(void *state, struct atum_job *job)
 {
     (void)state;
@@ -889,33 +911,19 @@ static int send_run(void *state, struct atum_job *job)
         PQclear(r);
         log_warn("outbox.unconfirmed", "outbound=%lld hint=%s", id,
                  "the previous attempt died after transmitting the message; not sent again");
-        if (db_begin(c, &e) < 0
-            || exec1(c, "UPDATE outbound_recipients SET state = 'sent', updated_at = now(),"
-                        " reply = 'unconfirmed: the sending worker stopped after the message was transmitted'"
-                        " WHERE outbound_id = $1 AND state IN ('pending', 'deferred')", 1, p, &e) < 0
-            || exec1(c, "UPDATE outbound_mail SET unconfirmed = true WHERE id = $1", 1, p, &e) < 0
-            || settle(c, rt, id, ticket, &e) < 0 || host->job_complete_in_tx(job, &e) < 0) {
-            db_rollback(c);
-            return host->job_error(job, "%s", e);
-        }
-        if (db_commit(c, &e) < 0)
-            return host->job_error(job, "%s", e);
-        return ATUM_JOB_DONE;
+        return close_out(job, id, ticket,
+                         "UPDATE outbound_recipients SET state = 'sent', updated_at = now(),"
+                         " reply = 'unconfirmed: the sending worker stopped after the message was transmitted'"
+                         " WHERE outbound_id = $1 AND state IN ('pending', 'deferred')",
+                         "UPDATE outbound_mail SET unconfirmed = true WHERE id = $1");
     }
     if (age_ms > cfg->sh_retry_for_ms) {
         PQclear(r);
-        if (db_begin(c, &e) < 0
-            || exec1(c, "UPDATE outbound_recipients SET state = 'failed', updated_at = now(),"
-                        " reply = 'expired: ' || coalesce(reply, 'never delivered')"
-                        " WHERE outbound_id = $1 AND state IN ('pending', 'deferred')", 1, p, &e) < 0
-            || exec1(c, "UPDATE outbound_mail SET state = 'expired', stage = NULL WHERE id = $1", 1, p, &e) < 0
-            || settle(c, rt, id, ticket, &e) < 0 || host->job_complete_in_tx(job, &e) < 0) {
-            db_rollback(c);
-            return host->job_error(job, "%s", e);
-        }
-        if (db_commit(c, &e) < 0)
-            return host->job_error(job, "%s", e);
-        return ATUM_JOB_DONE;
+        return close_out(job, id, ticket,
+                         "UPDATE outbound_recipients SET state = 'failed', updated_at = now(),"
+                         " reply = 'expired: ' || coalesce(reply, 'never delivered')"
+                         " WHERE outbound_id = $1 AND state IN ('pending', 'deferred')",
+                         "UPDATE outbound_mail SET state = 'expired', stage = NULL WHERE id = $1");
     }
     if (cfg->sh_url == NULL || cfg->sh_url[0] == '\0') {
         PQclear(r);

@@ -149,20 +149,6 @@ static int substitute(const char *src, size_t len, const struct tmpl_var *v, siz
     return 0;
 }
 
-static void html_esc(struct strbuf *out, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': strbuf_adds(out, "&amp;"); break;
-        case '<': strbuf_adds(out, "&lt;"); break;
-        case '>': strbuf_adds(out, "&gt;"); break;
-        case '"': strbuf_adds(out, "&quot;"); break;
-        case '\'': strbuf_adds(out, "&#39;"); break;
-        default: strbuf_addc(out, *s);
-        }
-    }
-}
-
 static bool multi_line(const char *s)
 {
     return s && strchr(s, '\n') != NULL;
@@ -197,10 +183,10 @@ static void fill_tokens(const char *html, const struct tmpl_var *v, size_t n, st
         strbuf_add(out, p, (size_t)(t - p) - (whole_para ? 3 : 0));
         if (multi_line(value)) {
             strbuf_adds(out, PRE_OPEN);
-            html_esc(out, value);
+            strbuf_add_html(out, value);
             strbuf_adds(out, "</pre>");
         } else {
-            html_esc(out, value);
+            strbuf_add_html(out, value);
         }
         p = t + 12 + (whole_para ? 4 : 0);
     }

@@ -128,16 +128,3 @@ int http_read_body(struct mg_connection *conn, long long max, struct strbuf *out
     return 0;
 }
 
-void html_escape(struct strbuf *out, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': strbuf_adds(out, "&amp;"); break;
-        case '<': strbuf_adds(out, "&lt;"); break;
-        case '>': strbuf_adds(out, "&gt;"); break;
-        case '"': strbuf_adds(out, "&quot;"); break;
-        case '\'': strbuf_adds(out, "&#39;"); break;
-        default: strbuf_addc(out, *s);
-        }
-    }
-}

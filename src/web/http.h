@@ -28,7 +28,4 @@ void http_problem(struct mg_connection *conn, int status, const char *title, con
  * that the caller should answer with. */
 int http_read_body(struct mg_connection *conn, long long max, struct strbuf *out);
 
-/* Appends s to out with & < > " ' escaped. */
-void html_escape(struct strbuf *out, const char *s);
-
 #endif

@@ -68,9 +68,9 @@ static void handle_status_page(struct web_server *ws, struct mg_connection *conn
     strbuf_adds(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                     "<title>ATUM DESK</title></head><body><h1>ATUM DESK</h1>");
     strbuf_adds(&b, "<p>atumd ");
-    html_escape(&b, PACKAGE_VERSION);
+    strbuf_add_html(&b, PACKAGE_VERSION);
     strbuf_adds(&b, " on node <code>");
-    html_escape(&b, ws->node_id);
+    strbuf_add_html(&b, ws->node_id);
     strbuf_adds(&b, "</code></p>");
 
     struct db_conn *c = db_pool_acquire(ws->pool, 2000, &e);
@@ -78,15 +78,15 @@ static void handle_status_page(struct web_server *ws, struct mg_connection *conn
                               0, NULL, &e) : NULL;
     if (r == NULL) {
         strbuf_adds(&b, "<p>Database: <strong>unavailable</strong> (");
-        html_escape(&b, e);
+        strbuf_add_html(&b, e);
         strbuf_adds(&b, ")</p>");
     } else {
         strbuf_adds(&b, "<p>Database: ok</p><h2>Jobs</h2><table><tr><th>state</th><th>count</th></tr>");
         for (int i = 0; i < PQntuples(r); i++) {
             strbuf_adds(&b, "<tr><td>");
-            html_escape(&b, PQgetvalue(r, i, 0));
+            strbuf_add_html(&b, PQgetvalue(r, i, 0));
             strbuf_adds(&b, "</td><td>");
-            html_escape(&b, PQgetvalue(r, i, 1));
+            strbuf_add_html(&b, PQgetvalue(r, i, 1));
             strbuf_adds(&b, "</td></tr>");
         }
         strbuf_adds(&b, "</table>");
@@ -99,13 +99,13 @@ static void handle_status_page(struct web_server *ws, struct mg_connection *conn
     for (size_t i = 0; i < ws->rt->plugins.n; i++) {
         const struct plugin_instance *pi = &ws->rt->plugins.v[i];
         strbuf_adds(&b, "<li>");
-        html_escape(&b, pi->name);
+        strbuf_add_html(&b, pi->name);
         strbuf_adds(&b, ": ");
-        html_escape(&b, pi->state == PLUGIN_LOADED ? "loaded"
+        strbuf_add_html(&b, pi->state == PLUGIN_LOADED ? "loaded"
                         : pi->state == PLUGIN_DISABLED ? "disabled" : "refused");
         if (pi->reason) {
             strbuf_adds(&b, " (");
-            html_escape(&b, pi->reason);
+            strbuf_add_html(&b, pi->reason);
             strbuf_adds(&b, ")");
         }
         strbuf_adds(&b, "</li>");
