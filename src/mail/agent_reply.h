@@ -10,7 +10,9 @@
  *  - the From address is the agent's registered address;
  *  - the agent still exists, is not disabled and is staff; an agent (not
  *    a manager or admin) is still a member of the ticket's queue;
- *  - the token is at most mail.agent_token_days old.
+ *  - the token is at most mail.agent_token_days old;
+ *  - the mail is not automatic (mail-in checks that before: an agent's
+ *    out-of-office answering a notification is refused).
  * Anything else is refused with a reason: the mail is then an ordinary
  * incoming message, never trusted as an agent's (mail/ingest.h).
  *

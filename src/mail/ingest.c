@@ -643,9 +643,14 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
     /* an agent answering their notification by mail */
     long long agent = 0;
     char refused[300] = "";
-    if (ticket > 0 && in->message_id == 0
-        && agent_reply_check(c, cfg, &to_, ticket, sender, (long long)(time(NULL) / 86400), &agent,
-                             refused, sizeof(refused), error_r) < 0)
+    if (ticket > 0 && in->message_id == 0 && to_.token_user > 0 && m->robot != MAIL_ROBOT_NONE)
+        /* the agent's out-of-office answering the notification is no
+         * answer to the customer */
+        snprintf(refused, sizeof(refused), "an automatic mail (%s), not the agent's answer",
+                 mail_robot_name(m->robot));
+    else if (ticket > 0 && in->message_id == 0
+             && agent_reply_check(c, cfg, &to_, ticket, sender, (long long)(time(NULL) / 86400), &agent,
+                                  refused, sizeof(refused), error_r) < 0)
         goto out;
     if (agent > 0) {
         ret = ingest_agent_reply(c, rt, cfg, in, m, summary, ticket, agent, sender, error_r);

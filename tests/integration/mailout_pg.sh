@@ -282,6 +282,18 @@ EOF
 send "$T/s4.eml" "support+$BOBTOK@example.com"
 check "a valid token of an agent outside the ticket's queue: refused" wait_until 10 bash -c \
     "[ \"\$(q \"SELECT direction || ':' || (problems::text LIKE '%member%') FROM messages WHERE message_id = 's4@example.com'\")\" = in:true ]"
+cat >"$T/ooo-agent.eml" <<EOF
+From: ann@example.com
+To: support+$AGENT_TOKEN@example.com
+Subject: Automatic reply: [#$TICKET] New ticket
+Message-ID: <ooo-ann@example.com>
+Auto-Submitted: auto-replied
+
+I am out of the office until Monday.
+EOF
+send "$T/ooo-agent.eml" "support+$AGENT_TOKEN@example.com"
+check "the agent's out-of-office answering a notification is not posted to the customer" wait_until 10 bash -c \
+    "[ \"\$(q \"SELECT direction || ':' || (problems::text LIKE '%automatic mail%') FROM messages WHERE message_id = 'ooo-ann@example.com'\")\" = in:true ]"
 check "nothing of the note or the spoofs reached the customer" bash -c \
     "sleep 1; [ \$($MC count $SINK --to carla@customer.example) = $CUST_BEFORE ]"
 check "the refusals are logged" bash -c "[ \$(grep -c 'event=ingest.agent_token_refused' $T/atumd.log) -ge 3 ]"
