@@ -126,9 +126,19 @@ def cmd_blast(args):
                     accepted.flush()
                     done[0] += 1
                     if done[0] in kill_at:
-                        with open(pidfile) as f:
-                            pid = int(f.read().strip())
-                        os.kill(pid, signal.SIGKILL)
+                        # a restarted atumd may take mail before the test
+                        # has written its pid: wait for the new one
+                        end = time.time() + 30
+                        while True:
+                            with open(pidfile) as f:
+                                pid = int(f.read().strip())
+                            try:
+                                os.kill(pid, signal.SIGKILL)
+                                break
+                            except ProcessLookupError:
+                                if time.time() > end:
+                                    raise
+                                time.sleep(0.01)
                         print("killed", pid, "at", done[0], flush=True)
             else:
                 with lock:
