@@ -79,7 +79,7 @@ static const struct db_stmt st_agent_message = {
     " RETURNING id",
     13
 };
-/* An agent's answer opens a new ticket, like one from the desk. */
+/* An agent's answer moves a new ticket to open, as one from the desk does. */
 static const struct db_stmt st_ticket_answered = {
     "ingest_ticket_answered",
     "UPDATE tickets t SET updated_at = now(),"

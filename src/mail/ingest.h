@@ -11,9 +11,18 @@
  * mail turns into exactly one message even if a worker dies anywhere.
  *
  * - A Message-ID already stored makes no second message: the inbound row
- *   is marked a duplicate of the first.
+ *   is marked a duplicate of the first; so does one of our own outgoing
+ *   mails coming back.
+ * - A mail to an agent's reply token that agent_reply.h accepts is posted
+ *   as that agent's public reply (mailed to the customer through the
+ *   outbox in the same transaction) or, behind the note marker, as an
+ *   internal note; a refused one is an ordinary incoming message with the
+ *   reason among its problems.
+ * - A new ticket or a customer's reply enqueues the mail.compose job of
+ *   its acknowledgement and notifications (mail/outbox.h).
  * - Bounces (DSN, complaints) make no ticket: each reported recipient is
- *   recorded in mail_bounces, linked to our outgoing message if known.
+ *   recorded in mail_bounces, linked to our outgoing mail if known, and a
+ *   failed delivery marks that recipient bounced (outbox_bounced).
  * - Reprocessing an ingested mail (atumctl reprocess) parses it again and
  *   rewrites its message in place.
  * - A job that runs out of attempts marks the inbound mail failed with
