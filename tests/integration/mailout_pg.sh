@@ -576,6 +576,18 @@ kill -HUP "$ATUMD_PID"
 check "once a smarthost is set and atumd reloaded, it goes out at once" wait_until 15 bash -c \
     "grep -lq 'Written while no smarthost' $SINK/*.eml"
 
+# a mail that cannot be delivered within retry_for expires: a permanent failure
+sink_stop
+conf "url = smtp://127.0.0.1:$TLSPORT" "starttls = no" "retry_for = 3s"
+kill -HUP "$ATUMD_PID"
+sleep 1
+api POST /api/v1/tickets/$TICKET/replies '{"body":"Nobody will ever take this one."}' >/dev/null
+check "a mail the smarthost never takes expires after retry_for" wait_until 20 bash -c \
+    "[ \"\$(q \"SELECT o.state || ':' || r.state FROM outbound_mail o JOIN outbound_recipients r ON r.outbound_id = o.id JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Nobody will ever take this one.'\")\" = expired:failed ]"
+check "the expiry is noted on the ticket and shown in the API" bash -c \
+    "q \"SELECT body_text FROM messages WHERE ticket_id = $TICKET AND visibility = 'internal'\" | grep -q '(expired)' && api GET /api/v1/tickets/$TICKET/mail | jq -e '[.items[] | select(.state == \"expired\")] | length == 1' >/dev/null"
+sink_start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --implicit-tls --auth "relay:relay-secret"
+
 atumd_stop
 sink_stop
 check "atumd logged no errors on the way" bash -c "! grep -E 'level=error' $T/atumd.log | grep -v 'job.dead' | grep ."
