@@ -450,10 +450,9 @@ static int ingest_bounce(struct db_conn *c, struct runtime *rt, const struct inb
         bool failed = d == NULL
                       || (d->action ? strcmp(d->action, "failed") == 0
                                     : d->status != NULL && d->status[0] == '5');
-        long long marked = 0;
         if (outbound && delivery && failed
             && outbox_bounced(c, m->report_original_id, d ? d->recipient : NULL,
-                              d ? d->status : NULL, d ? d->diagnostic : NULL, &marked, error_r) < 0)
+                              d ? d->status : NULL, d ? d->diagnostic : NULL, error_r) < 0)
             return -1;
     }
     json_t *ev = json_pack("{s:I, s:o, s:o, s:s?}", "inbound_id", (json_int_t)in->id,

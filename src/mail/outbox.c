@@ -465,12 +465,13 @@ out:
 
 /* ---- acknowledgement -------------------------------------------------- */
 
-int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
-               long long message_id, bool *sent_r, const char **error_r)
+/* The acknowledgement of a new ticket whose first message is message_id;
+ * 0 also when the rules skip it. */
+static int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+                      long long message_id, const char **error_r)
 {
     const char *e = NULL;
     struct mail_ctx t;
-    *sent_r = false;
     if (!cfg->mail_acknowledge)
         return 0;
     if (load_ctx(c, ticket_id, message_id, "ack", false, &t, error_r) < 0)
@@ -542,7 +543,6 @@ int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticke
     };
     if (create_outbound(c, cfg, &o, true, NULL, error_r) < 0)
         goto out;
-    *sent_r = true;
     ret = 0;
 out:
     free(portal);
@@ -556,9 +556,12 @@ out:
 
 /* ---- agent notifications ---------------------------------------------- */
 
-int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *template_name,
-                  long long ticket_id, long long message_id, long long only_user,
-                  const char **error_r)
+/* Agent notifications: template notify_new, notify_reply or
+ * notify_assign.  only_user > 0 notifies that agent only; otherwise the
+ * ticket's assignee (notify_reply) or else the queue's agents. */
+static int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *template_name,
+                         long long ticket_id, long long message_id, long long only_user,
+                         const char **error_r)
 {
     const char *e = NULL;
     struct mail_ctx t;
@@ -672,11 +675,9 @@ static const char *summarise_sql =
     " WHERE o.id = $1 RETURNING o.state";
 
 int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *recipient,
-                   const char *status, const char *diagnostic, long long *outbound_r,
-                   const char **error_r)
+                   const char *status, const char *diagnostic, const char **error_r)
 {
     const char *e = NULL;
-    *outbound_r = 0;
     if (rfc_message_id == NULL)
         return 0;
     const char *p[] = { rfc_message_id };
@@ -690,7 +691,6 @@ int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *re
     }
     long long id = atoll(PQgetvalue(r, 0, 0)), ticket = atoll(PQgetvalue(r, 0, 1));
     PQclear(r);
-    *outbound_r = id;
     char sid[32];
     snprintf(sid, sizeof(sid), "%lld", id);
     char *why = xasprintf("bounced: %s%s%s", status ? status : "", diagnostic ? " " : "",
@@ -1083,8 +1083,7 @@ dbfail:
 static int ticket_opened(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
                          long long message_id, const char **error_r)
 {
-    bool sent = false;
-    if (outbox_ack(c, cfg, ticket_id, message_id, &sent, error_r) < 0)
+    if (outbox_ack(c, cfg, ticket_id, message_id, error_r) < 0)
         return -1;
     return outbox_notify(c, cfg, "notify_new", ticket_id, message_id, 0, error_r);
 }

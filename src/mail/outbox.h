@@ -71,31 +71,19 @@ int outbox_later(struct db_conn *c, const struct atum_config *cfg, enum outbox_e
 int outbox_reply(struct db_conn *c, const struct atum_config *cfg, long long message_id,
                  bool enqueue, long long *outbound_r, const char **error_r);
 
-/* The acknowledgement of a new ticket whose first message is message_id;
- * 0 also when it is skipped by the rules (*sent_r false then). */
-int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
-               long long message_id, bool *sent_r, const char **error_r);
-
-/* Agent notifications: template notify_new, notify_reply or
- * notify_assign.  only_user > 0 notifies that agent only; otherwise the
- * ticket's assignee (notify_reply) or the queue's agents. */
-int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const char *template_name,
-                  long long ticket_id, long long message_id, long long only_user,
-                  const char **error_r);
-
 /* A message from a plugin to one address about a ticket. */
 int outbox_notice(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
                   const char *to, const char *title, const char *body, const char **error_r);
 
 /* A delivery report (bounce) named this outgoing Message-ID: mark the
- * recipient bounced.  *outbound_r gets the outbound id (0 unknown). */
+ * recipient (NULL: every recipient) bounced, note it on the ticket.  A
+ * report read again changes nothing; an unknown Message-ID is no error. */
 int outbox_bounced(struct db_conn *c, const char *rfc_message_id, const char *recipient,
-                   const char *status, const char *diagnostic, long long *outbound_r,
-                   const char **error_r);
+                   const char *status, const char *diagnostic, const char **error_r);
 
 /* An operator's retry of a failed, partial, expired or unconfirmed mail:
- * its failed, bounced and unconfirmed recipients become pending, smarthost.retry_for starts
- * again, a mail.send job is queued.  Its own transaction.
+ * its failed, bounced and unconfirmed recipients become pending,
+ * smarthost.retry_for starts again, a mail.send job is queued.  Its own transaction.
  * *recipients_r: how many recipients get it again. */
 int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
                  const char **error_r);
