@@ -1,6 +1,6 @@
 /*
  * queue_bench -- enqueue + claim + complete of N no-op jobs through the
- * real worker pool (worker.c, queue.c, core.noop), with 1, 2 and 4
+ * real worker pool (core/worker.c, core/jobs.c, core.noop), with 1, 2 and 4
  * workers.
  *
  * For each worker count: empty the tables, start the pool, let one
@@ -22,17 +22,18 @@
  * Last line: queue_jobs_per_s_w1=... queue_jobs_per_s_w2=... ...
  */
 #include "config.h"
-#include "conf.h"
-#include "core_jobs.h"
-#include "db.h"
-#include "log.h"
-#include "metrics.h"
-#include "migrate.h"
-#include "queue.h"
-#include "runtime.h"
-#include "strbuf.h"
-#include "util.h"
-#include "worker.h"
+#include "core/conf.h"
+#include "core/core_jobs.h"
+#include "core/db.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "core/migrate.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "core/runtime_load.h"
+#include "lib/strbuf.h"
+#include "lib/util.h"
+#include "core/worker.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static void *produce(void *arg)
             goto fail;
         for (int k = i; k < i + TX_SIZE && k < p->n; k++) {
             struct atum_job_spec s = { .kind = "core.noop" };
-            if (queue_enqueue(c, &s, NULL, &e) < 0)
+            if (jobs_enqueue(c, &s, NULL, &e) < 0)
                 goto fail;
         }
         if (db_commit(c, &e) < 0)
@@ -119,7 +120,7 @@ int main(int argc, char **argv)
     struct atum_config *cfg = conf_defaults(&e);
     struct runtime rt;
     runtime_init(&rt);
-    rt.register_core = core_jobs_register;
+    runtime_add_registrar(&rt, core_jobs_register, NULL);
     if (cfg == NULL || runtime_load(&rt, cfg, c, &e) < 0) {
         fprintf(stderr, "queue_bench: %s\n", e);
         return 1;

@@ -10,25 +10,27 @@
  * owned by main().
  */
 #include "config.h"
-#include "conf.h"
-#include "core_jobs.h"
-#include "db.h"
-#include "dbpool.h"
-#include "err.h"
-#include "httpc.h"
-#include "log.h"
-#include "mail/outbox.h"
-#include "metrics.h"
-#include "migrate.h"
-#include "node.h"
-#include "queue.h"
-#include "runtime.h"
-#include "util.h"
+#include "core/conf.h"
+#include "core/core_jobs.h"
+#include "core/db.h"
+#include "core/dbpool.h"
+#include "lib/err.h"
+#include "lib/httpc.h"
+#include "lib/log.h"
+#include "mailout/outbox.h"
+#include "lib/metrics.h"
+#include "core/migrate.h"
+#include "core/node.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "core/runtime_load.h"
+#include "mailin/ingest.h"
+#include "lib/util.h"
 #include "web/server.h"
-#include "mail/smtpd.h"
-#include "mail/imap.h"
-#include "worker.h"
-#include "xalloc.h"
+#include "mailin/smtpd.h"
+#include "mailin/imap.h"
+#include "core/worker.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,7 +162,7 @@ static void maintenance(struct atumd *d)
     if (db_conn_ensure(d->db, &e) < 0)
         return;
     int n = 0;
-    if (queue_rescue_expired(d->db, 1000, &n, &e) < 0)
+    if (jobs_rescue_expired(d->db, 1000, &n, &e) < 0)
         log_error("maintenance.rescue_failed", "error=%s", e);
     else if (n > 0)
         worker_pool_wake(d->workers, n);
@@ -168,7 +170,7 @@ static void maintenance(struct atumd *d)
     /* bounded work per tick: at most 10 batches of archive rows */
     for (int i = 0; i < 10; i++) {
         int deleted = 0;
-        if (queue_prune_archive(d->db, d->cfg->keep_done_ms, d->cfg->prune_batch, &deleted, &e) < 0) {
+        if (jobs_prune_archive(d->db, d->cfg->keep_done_ms, d->cfg->prune_batch, &deleted, &e) < 0) {
             log_error("maintenance.prune_failed", "error=%s", e);
             break;
         }
@@ -351,8 +353,11 @@ int main(int argc, char **argv)
         goto out_db;
     }
     runtime_init(&d.rt);
-    d.rt.register_core = core_jobs_register;
-    d.rt.register_core_arg = &d;
+    /* the floors above the core register their job kinds (and mail-out
+     * the mailer the lower floors call) at every (re)load */
+    runtime_add_registrar(&d.rt, core_jobs_register, NULL);
+    runtime_add_registrar(&d.rt, ingest_register, NULL);
+    runtime_add_registrar(&d.rt, outbox_register, NULL);
     if (runtime_load(&d.rt, d.cfg, d.db, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);
         goto out_rt;

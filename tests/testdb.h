@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "db.h"
-#include "migrate.h"
+#include "core/db.h"
+#include "core/migrate.h"
 
 static inline const char *testdb_url(void)
 {

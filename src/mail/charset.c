@@ -1,7 +1,7 @@
 /* mail/charset.c -- see mail/charset.h. */
 #include "config.h"
 #include "mail/charset.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -20,7 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 struct charset_result {
     char used[64];           /* the iconv charset that decoded it, "UTF-8", ... */

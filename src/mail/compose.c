@@ -1,8 +1,8 @@
 /* mail/compose.c -- see mail/compose.h. */
 #include "config.h"
 #include "mail/compose.h"
-#include "err.h"
-#include "util.h"
+#include "lib/err.h"
+#include "lib/util.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 struct compose_attachment {
     const char *filename;

@@ -20,7 +20,7 @@
 #define ATUM_MAIL_HTML_H
 
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 struct html_info {
     int remote_images;       /* images whose remote src was dropped */

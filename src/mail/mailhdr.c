@@ -1,7 +1,7 @@
 /* mail/mailhdr.c -- see mail/mailhdr.h. */
 #include "config.h"
 #include "mail/mailhdr.h"
-#include "xalloc.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 struct mail_header {
     char *name;

@@ -6,8 +6,8 @@
 #include "mail/quote.h"
 #include "mail/rfc2047.h"
 #include "mail/robot.h"
-#include "util.h"
-#include "xalloc.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <stdarg.h>

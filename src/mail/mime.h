@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "mail/mailhdr.h"
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 struct mail_limits {
     size_t max_header_bytes;     /* per header block */

@@ -14,7 +14,7 @@
 #define ATUM_MAIL_QUOTE_H
 
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 /* Appends the new text of text[0..len) to out. */
 void quote_new_text(const char *text, size_t len, struct strbuf *out);

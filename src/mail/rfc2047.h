@@ -16,7 +16,7 @@
 #define ATUM_MAIL_RFC2047_H
 
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 void rfc2047_decode(const char *in, size_t len, const char *raw_charset, struct strbuf *out);
 

@@ -2,7 +2,7 @@
 #include "config.h"
 #include "mail/robot.h"
 #include "mail/mime.h"
-#include "xalloc.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <stdbool.h>

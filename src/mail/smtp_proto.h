@@ -19,7 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 #define SMTP_PATH_MAX 320
 

@@ -1,7 +1,7 @@
 /* mail/tlsverify.c -- see mail/tlsverify.h. */
 #include "config.h"
 #include "mail/tlsverify.h"
-#include "err.h"
+#include "lib/err.h"
 
 #include <arpa/inet.h>
 #include <openssl/x509.h>

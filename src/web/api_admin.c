@@ -13,12 +13,12 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/auth.h"
-#include "email.h"
-#include "err.h"
-#include "log.h"
-#include "passwd.h"
-#include "users.h"
-#include "xalloc.h"
+#include "lib/email.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/passwd.h"
+#include "desk/user.h"
+#include "lib/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -550,7 +550,7 @@ static int user_list(struct api_req *r)
     if ((n1 = api_query(r, "role", role, sizeof(role))) < 0 || (n2 = api_query(r, "q", q, sizeof(q))) < 0
         || api_query_id(r, "org_id", &o, &oset) < 0)
         return 0;
-    if (n1 && !users_role_valid(role))
+    if (n1 && !user_role_valid(role))
         return api_problem(r, 400, "role", "role must be customer, agent, manager or admin");
     snprintf(org, sizeof(org), "%lld", oset ? o : 0);
     const char *p[] = { lim, after, n1 ? role : NULL, n2 && q[0] ? q : NULL, oset ? org : NULL };
@@ -597,7 +597,7 @@ static int user_validate(struct api_req *r, json_t *b, char **hash_r)
     const char *email = api_str(b, "email"), *role = api_str(b, "role"), *pw = api_str(b, "password");
     if (email && !email_valid(email))
         return api_problem(r, 400, "email", "field 'email' must be an e-mail address"), -1;
-    if (role && !users_role_valid(role))
+    if (role && !user_role_valid(role))
         return api_problem(r, 400, "role", "field 'role' must be customer, agent, manager or admin"), -1;
     if (role && !may_grant(r, role))
         return api_problem(r, 403, "role", "only admins grant the %s role", role), -1;

@@ -11,13 +11,13 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/auth.h"
-#include "err.h"
-#include "log.h"
-#include "passwd.h"
-#include "token.h"
-#include "totp.h"
-#include "util.h"
-#include "xalloc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/passwd.h"
+#include "lib/token.h"
+#include "lib/totp.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>

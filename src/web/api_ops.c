@@ -5,15 +5,16 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/api_tickets.h"
-#include "audit.h"
-#include "err.h"
-#include "jobkind.h"
-#include "log.h"
-#include "plugin_host.h"
-#include "queue.h"
-#include "runtime.h"
-#include "token.h"
-#include "xalloc.h"
+#include "desk/audit.h"
+#include "lib/err.h"
+#include "core/jobkind.h"
+#include "lib/log.h"
+#include "core/plugin_loader.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "core/runtime_load.h"
+#include "lib/token.h"
+#include "lib/xalloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -112,7 +113,7 @@ static int h_attachment(struct api_req *r)
 static int h_jobs(struct api_req *r)
 {
     static const char *const allowed[] = { "state", "kind", "limit", "after_id", NULL };
-    char state[16], kind[QUEUE_KIND_MAX + 1], lim[16], after[24];
+    char state[16], kind[JOBS_KIND_MAX + 1], lim[16], after[24];
     const char *e = NULL;
     int ns, nk, nl;
     long long a = 0;
@@ -124,7 +125,7 @@ static int h_jobs(struct api_req *r)
         return 0;
     if (ns && strcmp(state, "available") && strcmp(state, "running") && strcmp(state, "dead"))
         return api_problem(r, 400, "state", "state must be available, running or dead");
-    if (nk && !queue_kind_valid(kind))
+    if (nk && !jobs_kind_valid(kind))
         return api_problem(r, 400, "kind", "kind is not a job kind name (like mail.send)");
     long long l = 100;
     if (nl) {
@@ -174,7 +175,7 @@ static int requeue(struct api_req *r, long long id, const char *kind)
 {
     const char *e = NULL;
     int count = 0;
-    if (db_begin(r->db, &e) < 0 || queue_requeue_dead(r->db, id, kind, &count, &e) < 0)
+    if (db_begin(r->db, &e) < 0 || jobs_requeue_dead(r->db, id, kind, &count, &e) < 0)
         goto fail;
     if (count == 0 && id > 0) {
         db_rollback(r->db);
@@ -202,12 +203,12 @@ static int h_job_retry(struct api_req *r)
 
 static int h_job_retry_dead(struct api_req *r)
 {
-    static const struct api_field f[] = { { "kind", F_STR_NULL, false, QUEUE_KIND_MAX }, { NULL, 0, 0, 0 } };
+    static const struct api_field f[] = { { "kind", F_STR_NULL, false, JOBS_KIND_MAX }, { NULL, 0, 0, 0 } };
     json_t *b = api_body(r, f);
     if (b == NULL)
         return 0;
     const char *kind = api_str(b, "kind");
-    if (kind && !queue_kind_valid(kind))
+    if (kind && !jobs_kind_valid(kind))
         return api_problem(r, 400, "kind", "field 'kind' is not a job kind name");
     return requeue(r, 0, kind);
 }

@@ -10,13 +10,13 @@
  */
 #include "config.h"
 #include "web/api_tickets.h"
-#include "email.h"
-#include "err.h"
-#include "log.h"
-#include "mail/outbox.h"
-#include "runtime.h"
-#include "queue.h"
-#include "xalloc.h"
+#include "lib/email.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "core/mailer.h"
+#include "core/runtime.h"
+#include "core/jobs.h"
+#include "lib/xalloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -366,25 +366,21 @@ static int queue_usable(struct api_req *r, long long queue_id, const char **erro
     return ok;
 }
 
-/* The outbox functions read the configuration: under the runtime's read
- * lock, like every event emit (a reload swaps it). */
+/* Mail-out reads the configuration: under the runtime's read lock, like
+ * every event emit (a reload swaps it). */
 static int enqueue_mail_send(struct api_req *r, long long message_id, const char **error_r)
 {
     runtime_rdlock(r->api->rt);
-    int rc = outbox_enqueue_reply(r->db, r->api->rt->cfg, message_id, error_r);
+    int rc = mailer_reply(r->api->rt, r->db, message_id, false, error_r);
     runtime_rdunlock(r->api->rt);
     return rc;
 }
 
-/* what = 'o' ticket opened, 'w' customer wrote, 'a' assigned (id = assignee) */
-static int mail_for(struct api_req *r, char what, long long ticket_id, long long id,
+static int mail_for(struct api_req *r, enum mailer_event what, long long ticket_id, long long id,
                     const char **error_r)
 {
     runtime_rdlock(r->api->rt);
-    const struct atum_config *cfg = r->api->rt->cfg;
-    int rc = outbox_later(r->db, cfg, what == 'o' ? OUTBOX_OPENED : what == 'w' ? OUTBOX_CUSTOMER_WROTE
-                                                                 : OUTBOX_ASSIGNED,
-                          ticket_id, id, error_r);
+    int rc = mailer_later(r->api->rt, r->db, what, ticket_id, id, error_r);
     runtime_rdunlock(r->api->rt);
     return rc;
 }
@@ -510,7 +506,7 @@ static int h_create(struct api_req *r)
     if (rc == 0 && !own)
         rc = enqueue_mail_send(r, mid, &e);
     if (rc == 0)
-        rc = mail_for(r, 'o', tid, mid, &e);
+        rc = mail_for(r, MAILER_OPENED, tid, mid, &e);
     if (rc == 0)
         rc = audit_ticket(r, "ticket.create", tid, d, &e);
     json_decref(d);
@@ -586,7 +582,7 @@ static int post_message(struct api_req *r, bool note)
     if (rc == 0 && !note && staff)
         rc = enqueue_mail_send(r, mid, &e);
     if (rc == 0 && !staff)
-        rc = mail_for(r, 'w', id, mid, &e);
+        rc = mail_for(r, MAILER_CUSTOMER_WROTE, id, mid, &e);
     if (rc == 0 && next) {
         json_t *d = json_pack("{s:I, s:{s:{s:s, s:s}}}", "ticket_id", (json_int_t)id, "changes",
                               "status", "from", old, "to", next);
@@ -740,7 +736,7 @@ static int h_update(struct api_req *r)
         if (rc == 0 && new_assignee != NULL
             && (cur_assignee == NULL || strcmp(cur_assignee, new_assignee) != 0)
             && atoll(new_assignee) != r->user.id)      /* nobody is told what they did */
-            rc = mail_for(r, 'a', id, atoll(new_assignee), &e);
+            rc = mail_for(r, MAILER_ASSIGNED, id, atoll(new_assignee), &e);
         json_decref(d);
         if (rc < 0)
             goto dbfail;

@@ -1,11 +1,11 @@
 /* web/auth.c -- see web/auth.h. */
 #include "config.h"
 #include "web/auth.h"
-#include "err.h"
-#include "log.h"
-#include "token.h"
-#include "util.h"
-#include "xalloc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/token.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
 
 #include <pthread.h>
 

@@ -13,7 +13,7 @@
 #ifndef ATUM_WEB_AUTH_H
 #define ATUM_WEB_AUTH_H
 
-#include "web/api.h"
+#include "web/api_request.h"
 
 /* Recently checked API tokens are remembered for AUTH_CACHE_MS, so a busy
  * integration costs one query per request instead of two.  Revoking a

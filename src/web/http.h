@@ -13,7 +13,7 @@
 #include <civetweb.h>
 #include <jansson.h>
 #include <stddef.h>
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 const char *http_status_text(int status);
 

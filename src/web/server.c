@@ -3,14 +3,15 @@
 #include "web/server.h"
 #include "web/http.h"
 #include "web/api.h"
-#include "dbpool.h"
-#include "err.h"
-#include "hostapi.h"
-#include "log.h"
-#include "migrate.h"
-#include "plugin_host.h"
-#include "runtime.h"
-#include "xalloc.h"
+#include "core/dbpool.h"
+#include "lib/err.h"
+#include "core/host_table.h"
+#include "core/jobrun.h"
+#include "lib/log.h"
+#include "core/migrate.h"
+#include "core/plugin_loader.h"
+#include "core/runtime.h"
+#include "lib/xalloc.h"
 
 #include <civetweb.h>
 #include <stdio.h>
@@ -195,9 +196,9 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
         .role = role,
         .db = &adb,
     };
-    plugin_host_enter(pi->name);
+    log_plugin_enter(pi->name);
     int rc = route->handle(pi->pstate, &req, &resp);
-    plugin_host_leave();
+    log_plugin_leave();
     if (db_in_transaction(c)) {
         log_warn("plugin.tx_left_open", "plugin=%s route=%s", pi->name, route->path);
         db_rollback(c);

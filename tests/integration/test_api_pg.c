@@ -9,19 +9,21 @@
  * child forked from a threaded process would inherit the threads' memory
  * without the threads, which the sanitizers rightly call leaks. */
 #include "config.h"
-#include "core_jobs.h"
-#include "dbpool.h"
-#include "desk_queue.h"
-#include "passwd.h"
-#include "queue.h"
-#include "runtime.h"
+#include "core/core_jobs.h"
+#include "core/dbpool.h"
+#include "desk/queue.h"
+#include "lib/passwd.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "core/runtime_load.h"
+#include "mailout/outbox.h"
 #include "testdb.h"
-#include "token.h"
-#include "totp.h"
-#include "users.h"
-#include "util.h"
+#include "lib/token.h"
+#include "lib/totp.h"
+#include "desk/user.h"
+#include "lib/util.h"
 #include "web/server.h"
-#include "worker.h"
+#include "core/worker.h"
 
 #include <civetweb.h>
 #include <crypt.h>
@@ -276,7 +278,8 @@ static void world_up(void)
     W.cfg->database_url = strdup(testdb_url());
 
     runtime_init(&W.rt);
-    W.rt.register_core = core_jobs_register;
+    runtime_add_registrar(&W.rt, core_jobs_register, NULL);
+    runtime_add_registrar(&W.rt, outbox_register, NULL);
     ck_assert_msg(runtime_load(&W.rt, W.cfg, c, &e) == 0, "%s", e);
 
     /* directory */
@@ -284,10 +287,10 @@ static void world_up(void)
     testdb_exec(c, "INSERT INTO orgs (name, domain) VALUES ('Org One', 'org1.example'), ('Org Two', 'org2.example')");
     org1 = testdb_int(c, "SELECT id FROM orgs WHERE name = 'Org One'");
     org2 = testdb_int(c, "SELECT id FROM orgs WHERE name = 'Org Two'");
-    ck_assert_int_eq(desk_queue_add(c, "Queue A", "a@support.example", "test", &queue_a, &e), 0);
-    ck_assert_int_eq(desk_queue_add(c, "Queue B", "b@support.example", "test", &queue_b, &e), 0);
+    ck_assert_int_eq(queue_add(c, "Queue A", "a@support.example", "test", &queue_a, &e), 0);
+    ck_assert_int_eq(queue_add(c, "Queue B", "b@support.example", "test", &queue_b, &e), 0);
     for (int i = 0; i < NUSERS; i++) {
-        ck_assert_msg(users_add(c, emails[i], emails[i], roles[i], PW, "test", &uid[i], &e) == 0, "%s", e);
+        ck_assert_msg(user_add(c, emails[i], emails[i], roles[i], PW, "test", &uid[i], &e) == 0, "%s", e);
         char h[TOKEN_HASH_HEX];
         ck_assert_int_eq(token_new("atum_", tok[i], sizeof(tok[i]), &e), 0);
         token_hash(SECRET, tok[i], strlen(tok[i]), h);
@@ -300,8 +303,8 @@ static void world_up(void)
     snprintf(sql, sizeof(sql), "UPDATE users SET org_id = %lld WHERE email LIKE '%%@org2.example'", org2);
     testdb_exec(c, sql);
     testdb_exec(c, "UPDATE users SET org_access = true WHERE email = 'cust2@org1.example'");
-    ck_assert_int_eq(desk_queue_add_member(c, "Queue A", emails[AGENT_A], "test", &e), 0);
-    ck_assert_int_eq(desk_queue_add_member(c, "Queue B", emails[AGENT_B], "test", &e), 0);
+    ck_assert_int_eq(queue_add_member(c, "Queue A", emails[AGENT_A], "test", &e), 0);
+    ck_assert_int_eq(queue_add_member(c, "Queue B", emails[AGENT_B], "test", &e), 0);
     db_conn_free(&c);
 
     /* web server, workers, webhook receiver */
@@ -858,7 +861,7 @@ START_TEST(parallel_logins_respect_the_limit)
 {
     const char *e = NULL;
     long long racer;
-    ck_assert_msg(users_add(DB(), "racer@example.com", "Racer", "customer", PW, "test", &racer, &e) == 0, "%s", e);
+    ck_assert_msg(user_add(DB(), "racer@example.com", "Racer", "customer", PW, "test", &racer, &e) == 0, "%s", e);
     for (int round = 0; round < 2; round++) {
         testdb_exec(DB(), "DELETE FROM auth_throttle");
         long long failed_before = qint("SELECT count(*) FROM audit_log WHERE action = 'login.failed'"
@@ -1411,7 +1414,7 @@ START_TEST(paging_while_tickets_change)
     const char *e = NULL;
     long long pager;
     char ptok[TOKEN_MAX], h[TOKEN_HASH_HEX], sql[512];
-    ck_assert_msg(users_add(DB(), "pager@example.com", "Pager", "customer", PW, "test", &pager, &e) == 0, "%s", e);
+    ck_assert_msg(user_add(DB(), "pager@example.com", "Pager", "customer", PW, "test", &pager, &e) == 0, "%s", e);
     ck_assert_int_eq(token_new("atum_", ptok, sizeof(ptok), &e), 0);
     token_hash(SECRET, ptok, strlen(ptok), h);
     snprintf(sql, sizeof(sql), "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES"

@@ -1,9 +1,9 @@
 /* test_dbpool_pg -- the web pool hands connections to waiters first come,
  * first served; a waiter that times out leaves the queue cleanly. */
 #include "config.h"
-#include "dbpool.h"
+#include "core/dbpool.h"
 #include "testdb.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <pthread.h>
 #include <time.h>

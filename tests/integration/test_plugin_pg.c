@@ -2,16 +2,18 @@
  * migrations, a job kind, hook delivery, HTTP routes and reload, and the
  * host's enqueue, emit and HTTP client as a plugin uses them. */
 #include "config.h"
-#include "core_jobs.h"
-#include "dbpool.h"
-#include "event.h"
-#include "httpc.h"
-#include "queue.h"
-#include "runtime.h"
+#include "core/core_jobs.h"
+#include "core/dbpool.h"
+#include "core/event.h"
+#include "lib/httpc.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "core/runtime_load.h"
+#include "mailout/outbox.h"
 #include "testdb.h"
-#include "util.h"
+#include "lib/util.h"
 #include "web/server.h"
-#include "worker.h"
+#include "core/worker.h"
 
 #include <curl/curl.h>
 #include <time.h>
@@ -60,7 +62,8 @@ static void setup(void)
     testdb_exec(db, "TRUNCATE jobs, job_archive");
     cfg = load_conf(all_plugins);
     runtime_init(&rt);
-    rt.register_core = core_jobs_register;
+    runtime_add_registrar(&rt, core_jobs_register, NULL);
+    runtime_add_registrar(&rt, outbox_register, NULL);
     ck_assert_msg(runtime_load(&rt, cfg, db, &e) == 0, "%s", e);
 }
 
@@ -163,10 +166,10 @@ START_TEST(job_kind_and_hooks_run)
     struct atum_job_spec flaky = { .kind = "testplug.work", .payload = "{\"fail_times\": 2}" };
     struct atum_job_spec perm = { .kind = "testplug.work", .payload = "{\"permanent\": true}" };
     struct atum_job_spec intx = { .kind = "testplug.work", .payload = "{\"in_tx\": true}" };
-    ck_assert_int_eq(queue_enqueue(db, &plain, NULL, &e), 0);
-    ck_assert_int_eq(queue_enqueue(db, &flaky, NULL, &e), 0);
-    ck_assert_int_eq(queue_enqueue(db, &perm, NULL, &e), 0);
-    ck_assert_int_eq(queue_enqueue(db, &intx, NULL, &e), 0);
+    ck_assert_int_eq(jobs_enqueue(db, &plain, NULL, &e), 0);
+    ck_assert_int_eq(jobs_enqueue(db, &flaky, NULL, &e), 0);
+    ck_assert_int_eq(jobs_enqueue(db, &perm, NULL, &e), 0);
+    ck_assert_int_eq(jobs_enqueue(db, &intx, NULL, &e), 0);
     runtime_rdlock(&rt);
     ck_assert_int_eq(db_begin(db, &e), 0);
     ck_assert_int_eq(event_emit(&rt, db, "ticket.created", "{\"ticket_id\": 5, \"subject\": \"help\"}", &e), 0);
@@ -340,7 +343,7 @@ START_TEST(host_enqueue_emit_http)
     };
     long long parent = 0;
     for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
-        ck_assert_msg(queue_enqueue(db, &jobs[i], i == 0 ? &parent : NULL, &e) == 0, "%s", e);
+        ck_assert_msg(jobs_enqueue(db, &jobs[i], i == 0 ? &parent : NULL, &e) == 0, "%s", e);
 
     /* four jobs, the spawned child, and the hook run of the emitted event */
     ck_assert_int_eq(wait_for("SELECT count(*) FROM job_archive WHERE kind = 'testplug.work'", 5), 5);

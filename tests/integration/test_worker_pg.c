@@ -1,13 +1,14 @@
 /* test_worker_pg -- worker threads, LISTEN/NOTIFY wake-ups, failures and a
  * PostgreSQL restart under a running pool. */
 #include "config.h"
-#include "hostapi.h"
-#include "jobkind.h"
-#include "queue.h"
-#include "runtime.h"
+#include "core/jobrun.h"
+#include "core/runtime_load.h"
+#include "core/jobkind.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
 #include "testdb.h"
-#include "util.h"
-#include "worker.h"
+#include "lib/util.h"
+#include "core/worker.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -108,7 +109,7 @@ static void setup(void)
     cfg = conf_defaults(&e);
     ck_assert_ptr_nonnull(cfg);
     runtime_init(&rt);
-    rt.register_core = register_test_kinds;
+    runtime_add_registrar(&rt, register_test_kinds, NULL);
     ck_assert_msg(runtime_load(&rt, cfg, db, &e) == 0, "%s", e);
 }
 
@@ -145,7 +146,7 @@ static void enqueue_n(const char *kind, int from, int count)
         char payload[32];
         snprintf(payload, sizeof(payload), "{\"n\": %d}", i);
         struct atum_job_spec s = { .kind = kind, .payload = payload };
-        ck_assert_msg(queue_enqueue(db, &s, NULL, &e) == 0, "%s", e);
+        ck_assert_msg(jobs_enqueue(db, &s, NULL, &e) == 0, "%s", e);
     }
     ck_assert_int_eq(db_commit(db, &e), 0);
 }

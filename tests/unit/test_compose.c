@@ -5,7 +5,7 @@
 #include "config.h"
 #include "mail/compose.h"
 #include "mail/mime.h"
-#include "strbuf.h"
+#include "lib/strbuf.h"
 
 #include <check.h>
 #include <stdio.h>

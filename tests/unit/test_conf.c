@@ -1,6 +1,6 @@
 /* test_conf -- the configuration parser and its documentation. */
 #include "config.h"
-#include "conf.h"
+#include "core/conf.h"
 
 #include <check.h>
 #include <stdio.h>

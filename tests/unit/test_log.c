@@ -1,6 +1,6 @@
 /* test_log -- logfmt lines: quoting, escaping, one line per event. */
 #include "config.h"
-#include "log.h"
+#include "lib/log.h"
 
 #include <check.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #include "mail/mime.h"
 #include "mail/quote.h"
 #include "mail/rfc2047.h"
-#include "util.h"
+#include "lib/util.h"
 
 #include <check.h>
 #include <stdio.h>

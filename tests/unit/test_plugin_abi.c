@@ -1,6 +1,6 @@
 /* test_plugin_abi -- descriptor checks and loading real .so files. */
 #include "config.h"
-#include "plugin_host.h"
+#include "core/plugin_loader.h"
 
 #include <check.h>
 #include <dlfcn.h>

@@ -2,8 +2,8 @@
  * the markup, unknown variables are errors, the built-in templates all
  * render with the variables the outbox gives them. */
 #include "config.h"
-#include "mail/template.h"
-#include "strbuf.h"
+#include "mailout/template.h"
+#include "lib/strbuf.h"
 
 #include <check.h>
 #include <stdlib.h>

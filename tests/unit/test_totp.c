@@ -1,8 +1,8 @@
 /* test_totp -- RFC 6238/4226 vectors, base32, replay refusal, and the
  * token helpers (token.h). */
 #include "config.h"
-#include "token.h"
-#include "totp.h"
+#include "lib/token.h"
+#include "lib/totp.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* test_util -- small shared modules: strbuf, email, passwd, metrics, util. */
 #include "config.h"
-#include "email.h"
-#include "metrics.h"
-#include "passwd.h"
-#include "strbuf.h"
-#include "util.h"
+#include "lib/email.h"
+#include "lib/metrics.h"
+#include "lib/passwd.h"
+#include "lib/strbuf.h"
+#include "lib/util.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,0 +1,170 @@
+/*
+ * core/conf.h -- etc/atum-desk.conf: INI sections, one declarative key table.
+ *
+ * Every core key is one row in conf.c's table (section, key, type, offset
+ * into struct atum_config, default, limits, help).  The same table drives
+ * parsing, defaults, validation, environment overrides and the check that
+ * etc/atum-desk.conf.sample documents every key.
+ *
+ * Syntax:  [section]  key = value  # or ; comments   "quoted values"
+ * Types:   string, integer, boolean (yes/no/true/false/on/off/1/0),
+ *          duration ("250ms", "30s", "5m", "2h", "3d"; a bare number is
+ *          seconds), size ("512", "64K", "25M", "1G"), enum (listed choices).
+ *
+ * Environment: ATUM_<SECTION>_<KEY> (upper case, '.' and '-' as '_')
+ * overrides a key, e.g. ATUM_CORE_DATABASE_URL -- the way to keep secrets
+ * out of the file.  For a plugin key: ATUM_PLUGIN_<NAME>_<KEY>.
+ *
+ * [plugin.NAME] sections are kept as raw key/value pairs with their line
+ * numbers; the plugin host validates them against the keys the plugin
+ * declares once it is loaded.
+ *
+ * Ownership: conf_load() returns a heap struct the caller frees with
+ * conf_free(), which also frees every string inside it.
+ */
+#ifndef ATUM_CORE_CONF_H
+#define ATUM_CORE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf_kv {
+    char *key;
+    char *value;
+    int line;
+};
+
+struct conf_plugin {
+    char *name;              /* NAME of [plugin.NAME] */
+    bool enabled;            /* key "enabled", default yes */
+    char *path;              /* key "path": .so file; default plugin_dir/NAME.so */
+    struct conf_kv *kv;      /* every other key, validated by the plugin host */
+    size_t nkv;
+    int line;                /* line of the section header */
+};
+
+struct atum_config {
+    char *path;              /* the file this came from */
+
+    /* [core] */
+    char *database_url;
+    char *node_name;
+    int workers;
+    char *plugin_dir;
+    char *log_level;
+    char *log_target;
+    long long shutdown_timeout_ms;
+    char *secret_key;        /* HMAC key for reply tokens, sessions ... */
+    char *public_url;
+
+    /* [db] */
+    int pool_size;
+    long long connect_timeout_ms;
+    long long statement_timeout_ms;
+    long long reconnect_max_ms;
+
+    /* [queue] */
+    int batch_size;
+    long long lease_ms;
+    long long poll_interval_ms;
+    int max_attempts;
+    long long backoff_max_ms;
+    long long keep_done_ms;
+    int prune_batch;
+    long long maintenance_interval_ms;
+
+    /* [web] */
+    char *web_listen;
+    int web_threads;
+    long long web_max_body;
+    long long web_request_timeout_ms;
+    long long web_keep_alive_ms;
+    char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
+
+    /* [auth] */
+    long long auth_session_idle_ms;
+    long long auth_session_lifetime_ms;
+    int auth_login_failures_account;
+    int auth_login_failures_ip;
+    long long auth_login_window_ms;
+    char *auth_totp_issuer;
+    char *auth_cookie_secure;    /* auto, yes, no */
+
+    /* [mail] */
+    long long mail_max_message_size;
+    long long mail_max_attachment;
+    long long mail_max_header_bytes;
+    int mail_max_parts;
+    char *mail_default_queue;
+    bool mail_org_by_domain;
+
+    bool mail_acknowledge;
+    int mail_ack_limit;
+    long long mail_ack_window_ms;
+    bool mail_notify_agents;
+    char *mail_note_marker;
+    int mail_agent_token_days;
+    int mail_compose_lanes;
+
+    /* [smarthost] */
+    char *sh_url;
+    bool sh_starttls;
+    bool sh_verify;
+    char *sh_ca_file;
+    char *sh_username;
+    char *sh_password;
+    char *sh_helo;
+    long long sh_timeout_ms;
+    long long sh_retry_for_ms;
+    long long sh_retry_min_ms;
+    long long sh_retry_max_ms;
+
+    /* [smtp] */
+    char *smtp_listen;
+    char *smtp_mode;
+    char *smtp_hostname;
+    int smtp_max_connections;
+    int smtp_max_recipients;
+    int smtp_max_line;
+    long long smtp_idle_timeout_ms;
+    char *smtp_tls_cert;
+    char *smtp_tls_key;
+
+    /* [imap] */
+    bool imap_enabled;
+    long long imap_idle_refresh_ms;
+    long long imap_timeout_ms;
+    long long imap_reconnect_max_ms;
+    char *imap_ca_file;
+    long long imap_rescan_ms;
+
+    /* plugin sections in file order */
+    struct conf_plugin *plugins;
+    size_t nplugins;
+};
+
+/* Loads path, applies defaults and environment overrides, validates.
+ * On error returns NULL and sets *error_r to "file:line: what is wrong". */
+struct atum_config *conf_load(const char *path, const char **error_r);
+
+/* Defaults only (plus the environment): for tools and tests. */
+struct atum_config *conf_defaults(const char **error_r);
+
+void conf_free(struct atum_config **cfg);
+
+/* Finds a plugin section by name, or NULL. */
+const struct conf_plugin *conf_plugin_find(const struct atum_config *cfg, const char *name);
+
+/* For the documentation test: calls fn for every core key in the table. */
+void conf_foreach_key(void (*fn)(const char *section, const char *key, void *ctx), void *ctx);
+
+/* Parses one value of a given kind; exposed for the plugin host and tests. */
+int conf_parse_bool(const char *s, bool *r);
+int conf_parse_duration_ms(const char *s, long long *r);
+int conf_parse_size(const char *s, long long *r);
+int conf_parse_int(const char *s, long long *r);
+
+/* The environment variable that overrides section.key, in buf. */
+void conf_env_name(char *buf, size_t size, const char *section, const char *key);
+
+#endif

@@ -1,0 +1,84 @@
+/* core/event.c -- see core/event.h. */
+#include "config.h"
+#include "core/event.h"
+#include "lib/err.h"
+#include "core/jobkind.h"
+#include "core/jobs.h"
+#include "core/runtime.h"
+#include "lib/strbuf.h"
+#include "core/webhook.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const char *json_data,
+                 int *jobs_r, const char **error_r)
+{
+    int ret = -1, n = 0;
+    json_t *data = NULL;
+    char *payload = NULL;
+    char ckey[96] = "";
+    const char *e = NULL;
+
+    if (jobs_r)
+        *jobs_r = 0;
+    if (!jobkind_event_valid(event))
+        return err_set(error_r, "emit: invalid event name '%s'", event ? event : "(null)");
+
+    json_error_t jerr;
+    data = json_loads(json_data ? json_data : "{}", JSON_DECODE_ANY, &jerr);
+    if (data == NULL)
+        return err_set(error_r, "emit %s: data is not JSON: %s", event, jerr.text);
+    json_t *tid = json_is_object(data) ? json_object_get(data, "ticket_id") : NULL;
+    if (json_is_integer(tid))
+        snprintf(ckey, sizeof(ckey), "ticket:%lld", (long long)json_integer_value(tid));
+
+    json_t *wrap = json_pack("{s:s, s:O}", "event", event, "data", data);
+    payload = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
+    json_decref(wrap);
+    if (payload == NULL) {
+        err_set(error_r, "emit %s: cannot build payload", event);
+        goto out;
+    }
+
+    for (size_t i = 0; i < rt->kinds.n; i++) {
+        const struct jobkind *k = &rt->kinds.v[i];
+        if (k->event == NULL || strcmp(k->event, event) != 0)
+            continue;
+        char key[JOBS_KEY_MAX];
+        if (ckey[0])
+            snprintf(key, sizeof(key), "%s:%s", k->kind, ckey);
+        struct atum_job_spec spec = {
+            .kind = k->kind,
+            .payload = payload,
+            .max_attempts = runtime_default_attempts(rt, k->kind),
+            .concurrency_key = ckey[0] ? key : NULL,
+        };
+        if (jobs_enqueue(c, &spec, NULL, &e) < 0) {
+            err_set(error_r, "emit %s: %s", event, e);
+            goto out;
+        }
+        n++;
+    }
+    /* webhooks registered by admins hear the same events */
+    int nw = 0;
+    if (webhook_fanout(c, event, json_data ? json_data : "{}", &nw, &e) < 0) {
+        err_set(error_r, "emit %s: %s", event, e);
+        goto out;
+    }
+    if (jobs_r)
+        *jobs_r = n + nw;
+    ret = 0;
+out:
+    free(payload);
+    json_decref(data);
+    return ret;
+}
+
+int event_emit(struct runtime *rt, struct db_conn *c, const char *event, const char *json_data,
+               const char **error_r)
+{
+    return event_emit_n(rt, c, event, json_data, NULL, error_r);
+}

@@ -1,0 +1,156 @@
+/* desk/user.c -- see desk/user.h. */
+#include "config.h"
+#include "desk/user.h"
+#include "desk/audit.h"
+#include "lib/email.h"
+#include "lib/err.h"
+#include "lib/passwd.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool user_role_valid(const char *role)
+{
+    return role && (strcmp(role, "customer") == 0 || strcmp(role, "agent") == 0
+                    || strcmp(role, "manager") == 0 || strcmp(role, "admin") == 0);
+}
+
+static char *detail(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    json_t *o = json_pack("{s:s?, s:s?}", k1, v1, k2, v2);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+int user_add(struct db_conn *c, const char *email, const char *name, const char *role,
+              const char *password, const char *actor, long long *id_r, const char **error_r)
+{
+    const char *e = NULL;
+    char *hash = NULL, *det = NULL;
+    int ret = -1;
+    PGresult *r = NULL;
+
+    if (!email_valid(email))
+        return err_set(error_r, "invalid e-mail address '%s'", email ? email : "");
+    if (!user_role_valid(role))
+        return err_set(error_r, "invalid role '%s': customer, agent, manager or admin",
+                       role ? role : "");
+    if (name && strlen(name) > 200)
+        return err_set(error_r, "name longer than 200 characters");
+    if (password != NULL) {
+        if (passwd_policy_check(password, error_r) < 0)
+            return -1;
+        if ((hash = passwd_hash(password, error_r)) == NULL)
+            return -1;
+    }
+    if (db_begin(c, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto out;
+    }
+    const char *params[] = { email, name ? name : "", role, hash };
+    r = db_exec(c, "INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)"
+                   " RETURNING id", 4, params, &e);
+    if (r == NULL) {
+        if (strcmp(db_last_sqlstate(c), "23505") == 0)
+            err_set(error_r, "a user with e-mail %s already exists", email);
+        else
+            err_set(error_r, "adding user: %s", e);
+        goto rollback;
+    }
+    long long id = atoll(PQgetvalue(r, 0, 0));
+    char target[32];
+    snprintf(target, sizeof(target), "user:%lld", id);
+    det = detail("email", email, "role", role);
+    if (audit_append(c, 0, actor, "user.create", target, det, NULL, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto rollback;
+    }
+    if (db_commit(c, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto out;
+    }
+    if (id_r)
+        *id_r = id;
+    ret = 0;
+    goto out;
+rollback:
+    db_rollback(c);
+out:
+    PQclear(r);
+    free(det);
+    free(hash);
+    return ret;
+}
+
+int user_set_password(struct db_conn *c, const char *email, const char *password,
+                       const char *actor, const char **error_r)
+{
+    const char *e = NULL;
+    char *hash = NULL, *det = NULL;
+    int ret = -1;
+    PGresult *r = NULL;
+
+    if (passwd_policy_check(password, error_r) < 0)
+        return -1;
+    if ((hash = passwd_hash(password, error_r)) == NULL)
+        return -1;
+    if (db_begin(c, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto out;
+    }
+    const char *params[] = { email, hash };
+    r = db_exec(c, "UPDATE users SET password_hash = $2, updated_at = now()"
+                   " WHERE lower(email) = lower($1) RETURNING id", 2, params, &e);
+    if (r == NULL) {
+        err_set(error_r, "setting password: %s", e);
+        goto rollback;
+    }
+    if (PQntuples(r) == 0) {
+        err_set(error_r, "no user with e-mail %s", email);
+        goto rollback;
+    }
+    char target[32];
+    snprintf(target, sizeof(target), "user:%s", PQgetvalue(r, 0, 0));
+    det = detail("email", email, "via", actor);
+    if (audit_append(c, 0, actor, "user.password", target, det, NULL, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto rollback;
+    }
+    if (db_commit(c, &e) < 0) {
+        err_set(error_r, "%s", e);
+        goto out;
+    }
+    ret = 0;
+    goto out;
+rollback:
+    db_rollback(c);
+out:
+    PQclear(r);
+    free(det);
+    free(hash);
+    return ret;
+}
+
+int user_check_password(struct db_conn *c, const char *email, const char *password,
+                         long long *id_r, const char **error_r)
+{
+    const char *e = NULL;
+    const char *params[] = { email };
+    PGresult *r = db_exec(c, "SELECT id, password_hash FROM users"
+                             " WHERE lower(email) = lower($1) AND NOT disabled", 1, params, &e);
+    if (r == NULL)
+        return err_set(error_r, "%s", e);
+    int ok = 0;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1)) {
+        ok = passwd_verify(password, PQgetvalue(r, 0, 1), &e);
+        if (ok < 0)
+            ok = 0;
+        if (ok && id_r)
+            *id_r = atoll(PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return ok;
+}

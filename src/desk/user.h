@@ -1,0 +1,26 @@
+/*
+ * desk/user.h -- accounts: customers, agents, managers, admins.
+ *
+ * Used by atumctl now and by the API later.  Every change is written with
+ * an audit_log row in the same transaction.  Passwords are hashed here
+ * (passwd.h) and never stored or logged in clear.
+ */
+#ifndef ATUM_DESK_USER_H
+#define ATUM_DESK_USER_H
+
+#include <stdbool.h>
+#include "core/db.h"
+
+bool user_role_valid(const char *role);
+
+/* password may be NULL (an account that cannot log in yet).  actor: who
+ * does it, for the audit log ("atumctl", "user:5"). */
+int user_add(struct db_conn *c, const char *email, const char *name, const char *role,
+              const char *password, const char *actor, long long *id_r, const char **error_r);
+int user_set_password(struct db_conn *c, const char *email, const char *password,
+                       const char *actor, const char **error_r);
+/* Verifies a login; 1 ok (and *id_r set), 0 wrong email or password. */
+int user_check_password(struct db_conn *c, const char *email, const char *password,
+                         long long *id_r, const char **error_r);
+
+#endif

@@ -1,0 +1,121 @@
+/* lib/totp.c -- see lib/totp.h. */
+#include "config.h"
+#include "lib/totp.h"
+#include "lib/strbuf.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
+
+static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+void base32_encode(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    unsigned buf = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf = buf << 8 | in[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = b32[(buf >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        out[o++] = b32[(buf << (5 - bits)) & 31];
+    out[o] = '\0';
+}
+
+int base32_decode(const char *in, unsigned char *out, size_t size)
+{
+    unsigned buf = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (; *in; in++) {
+        int c = toupper((unsigned char)*in);
+        if (c == ' ' || c == '=' || c == '-')
+            continue;
+        const char *p = c ? strchr(b32, c) : NULL;
+        if (p == NULL)
+            return -1;
+        buf = buf << 5 | (unsigned)(p - b32);
+        bits += 5;
+        if (bits >= 8) {
+            if (o >= size)
+                return -1;
+            out[o++] = (unsigned char)(buf >> (bits - 8));
+            bits -= 8;
+        }
+    }
+    return (int)o;
+}
+
+uint32_t hotp(const unsigned char *key, size_t keylen, uint64_t counter, int digits)
+{
+    unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    for (int i = 7; i >= 0; i--) {
+        msg[i] = (unsigned char)(counter & 0xff);
+        counter >>= 8;
+    }
+    HMAC(EVP_sha1(), key, (int)keylen, msg, sizeof(msg), mac, &maclen);
+    int off = mac[maclen - 1] & 0x0f;
+    uint32_t bin = (uint32_t)(mac[off] & 0x7f) << 24 | (uint32_t)mac[off + 1] << 16
+                   | (uint32_t)mac[off + 2] << 8 | mac[off + 3];
+    uint32_t mod = 1;
+    for (int i = 0; i < digits; i++)
+        mod *= 10;
+    return bin % mod;
+}
+
+int totp_verify(const unsigned char *key, size_t keylen, const char *code, long long now_s,
+                long long last_step, long long *step_r)
+{
+    if (code == NULL || strlen(code) != TOTP_DIGITS)
+        return 0;
+    uint32_t want = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        want = want * 10 + (uint32_t)(*p - '0');
+    }
+    long long now_step = now_s / TOTP_STEP_SECONDS;
+    int found = 0;
+    /* every candidate is computed, so timing does not tell which matched */
+    for (long long s = now_step - 1; s <= now_step + 1; s++) {
+        uint32_t v = hotp(key, keylen, (uint64_t)s, TOTP_DIGITS);
+        if (v == want && s > last_step && !found) {
+            found = 1;
+            *step_r = s;
+        }
+    }
+    return found;
+}
+
+static void pct(struct strbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@')
+            strbuf_addc(b, (char)c);
+        else
+            strbuf_addf(b, "%%%02X", c);
+    }
+}
+
+char *totp_uri(const char *issuer, const char *account, const char *secret_b32)
+{
+    struct strbuf b = STRBUF_INIT;
+    strbuf_adds(&b, "otpauth://totp/");
+    pct(&b, issuer);
+    strbuf_adds(&b, ":");
+    pct(&b, account);
+    strbuf_adds(&b, "?secret=");
+    strbuf_adds(&b, secret_b32);
+    strbuf_adds(&b, "&issuer=");
+    pct(&b, issuer);
+    strbuf_addf(&b, "&algorithm=SHA1&digits=%d&period=%d", TOTP_DIGITS, TOTP_STEP_SECONDS);
+    return strbuf_steal(&b, NULL);
+}

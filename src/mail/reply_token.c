@@ -1,0 +1,118 @@
+/* mail/reply_token.c -- see mail/reply_token.h. */
+#include "config.h"
+#include "mail/reply_token.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void mac_for(const char *secret, long long id, long long user, long long day,
+                    char out[REPLY_TOKEN_MAC_LEN + 1])
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    char msg[96];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int n = user > 0 ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld", id, user, day)
+                     : snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, md, &mdlen);
+    /* 5 bits per character from the front of the digest */
+    unsigned acc = 0;
+    int bits = 0, k = 0;
+    for (unsigned i = 0; i < mdlen && k < REPLY_TOKEN_MAC_LEN; i++) {
+        acc = (acc << 8) | md[i];
+        bits += 8;
+        while (bits >= 5 && k < REPLY_TOKEN_MAC_LEN) {
+            bits -= 5;
+            out[k++] = b32[(acc >> bits) & 31];
+        }
+    }
+    out[k] = '\0';
+}
+
+int reply_token_make(const char *secret, long long ticket_id, char *out, size_t size)
+{
+    if (secret == NULL || *secret == '\0' || ticket_id <= 0)
+        return -1;
+    char mac[REPLY_TOKEN_MAC_LEN + 1];
+    mac_for(secret, ticket_id, 0, 0, mac);
+    snprintf(out, size, "t%lld.%s", ticket_id, mac);
+    return 0;
+}
+
+int reply_token_make_agent(const char *secret, long long ticket_id, long long user_id, long long day,
+                     char *out, size_t size)
+{
+    if (secret == NULL || *secret == '\0' || ticket_id <= 0 || user_id <= 0 || day < 0)
+        return -1;
+    char mac[REPLY_TOKEN_MAC_LEN + 1];
+    mac_for(secret, ticket_id, user_id, day, mac);
+    snprintf(out, size, "t%llda%lldd%lld.%s", ticket_id, user_id, day, mac);
+    return 0;
+}
+
+enum reply_token_status reply_token_parse(const char *secret, const char *addr, struct reply_token_info *info)
+{
+    if (addr == NULL)
+        return REPLY_TOKEN_NONE;
+    const char *at = strrchr(addr, '@');
+    const char *plus = strchr(addr, '+');
+    if (plus == NULL || (at && plus > at))
+        return REPLY_TOKEN_NONE;
+    const char *p = plus + 1;
+    if (*p != 't' && *p != 'T')
+        return REPLY_TOKEN_NONE;
+    p++;
+    if (!isdigit((unsigned char)*p))
+        return REPLY_TOKEN_NONE;
+    char *end;
+    long long id = strtoll(p, &end, 10), user = 0, day = 0;
+    if (id <= 0)
+        return REPLY_TOKEN_NONE;
+    if (*end == 'a' || *end == 'A') {
+        user = strtoll(end + 1, &end, 10);
+        if ((*end != 'd' && *end != 'D') || user <= 0)
+            return REPLY_TOKEN_NONE;
+        day = strtoll(end + 1, &end, 10);
+        if (day < 0)
+            return REPLY_TOKEN_NONE;
+    }
+    if (*end != '.')
+        return REPLY_TOKEN_NONE;
+    const char *mac = end + 1;
+    size_t ml = at ? (size_t)(at - mac) : strlen(mac);
+    if (secret == NULL || *secret == '\0' || ml != REPLY_TOKEN_MAC_LEN)
+        return REPLY_TOKEN_INVALID;
+    char want[REPLY_TOKEN_MAC_LEN + 1], got[REPLY_TOKEN_MAC_LEN + 1];
+    mac_for(secret, id, user, day, want);
+    for (size_t i = 0; i < ml; i++)
+        got[i] = (char)tolower((unsigned char)mac[i]);
+    got[ml] = '\0';
+    if (CRYPTO_memcmp(want, got, REPLY_TOKEN_MAC_LEN) != 0)
+        return REPLY_TOKEN_INVALID;
+    info->ticket = id;
+    info->user = user;
+    info->day = day;
+    return REPLY_TOKEN_VALID;
+}
+
+void reply_token_base_address(const char *addr, char *out, size_t size)
+{
+    size_t k = 0;
+    const char *at = strrchr(addr, '@');
+    const char *plus = strchr(addr, '+');
+    bool skipping = false;
+    for (const char *p = addr; *p && k + 1 < size; p++) {
+        if (p == plus && (at == NULL || plus < at))
+            skipping = true;
+        if (p == at)
+            skipping = false;
+        if (!skipping)
+            out[k++] = (char)tolower((unsigned char)*p);
+    }
+    out[k] = '\0';
+}

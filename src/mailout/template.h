@@ -1,0 +1,52 @@
+/*
+ * mailout/template.h -- mail templates: Markdown with {{variables}}, one
+ * source for the HTML and the plain-text part.
+ *
+ * A template is "Subject: ..." on its first line, a "---" line, then a
+ * CommonMark body.  Built-in templates live in templates/mail/NAME.md and
+ * are compiled in; a queue may override any of them (mail_templates).
+ *
+ * Rendering never lets a value change the markup:
+ *  - the body is rendered by cmark with raw HTML suppressed, with each
+ *    {{name}} replaced by an inert token first;
+ *  - the tokens are then replaced by the HTML-escaped values (a value with
+ *    line breaks becomes a <pre> block, wrapped, so agent and customer
+ *    text keeps its shape);
+ *  - the plain-text part is derived from that HTML (mail/html.h), the
+ *    subject gets the raw values.
+ * An unknown {{name}} is an error, so a typo in an override is caught
+ * rather than mailed to customers.
+ */
+#ifndef ATUM_MAILOUT_TEMPLATE_H
+#define ATUM_MAILOUT_TEMPLATE_H
+
+#include <stddef.h>
+#include "core/db.h"
+#include "lib/strbuf.h"
+
+struct tmpl_var {
+    const char *name;
+    const char *value;           /* UTF-8; NULL renders as "" */
+};
+
+int tmpl_render(const char *source, const struct tmpl_var *vars, size_t nvars,
+                struct strbuf *subject, struct strbuf *text, struct strbuf *html,
+                const char **error_r);
+
+/* The variables a template may use (NULL-terminated), or NULL for an
+ * unknown template name.  The outbox gives each template exactly these. */
+const char *const *tmpl_variables(const char *name);
+
+/* Whether source is a usable template for name: it parses and uses only
+ * that template's variables.  0, or -1 with *error_r. */
+int tmpl_check(const char *name, const char *source, const char **error_r);
+
+/* The built-in source of a template, or NULL. */
+const char *tmpl_builtin(const char *name);
+
+/* The queue's override when there is one, else the built-in (copied;
+ * the caller frees it).  NULL with *error_r on database errors or an
+ * unknown name. */
+char *tmpl_source(struct db_conn *c, long long queue_id, const char *name, const char **error_r);
+
+#endif
