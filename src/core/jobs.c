@@ -453,6 +453,25 @@ int jobs_requeue_dead(struct db_conn *c, long long id, const char *kind, int *co
     return 0;
 }
 
+int jobs_requeue_key(struct db_conn *c, const char *unique_key, int *count_r, const char **error_r)
+{
+    const char *e = NULL;
+    const char *params[] = { unique_key };
+    PGresult *r = db_exec(c,
+        "UPDATE jobs SET state = 'available', attempts = 0, run_at = now(), last_error = NULL,"
+        "       locked_by = NULL, locked_until = NULL, updated_at = now()"
+        " WHERE unique_key = $1 AND state = 'dead' RETURNING id", 1, params, &e);
+    if (r == NULL)
+        return err_set(error_r, "requeue: %s", e);
+    int n = PQntuples(r);
+    PQclear(r);
+    if (n > 0)
+        db_want_notify(c);
+    if (count_r)
+        *count_r = n;
+    return 0;
+}
+
 /* hashtextextended gives a stable 64-bit key; the high bit pattern of the
  * 2-int form of advisory locks is left to migrate.c and the IMAP poller. */
 int jobs_key_lock(struct db_conn *c, const char *key, const char **error_r)

@@ -111,6 +111,10 @@ int jobs_prune_archive(struct db_conn *c, long long keep_ms, int batch, int *del
 int jobs_requeue_dead(struct db_conn *c, long long id, const char *kind, int *count_r,
                        const char **error_r);
 
+/* The dead job with this unique key back to available, in the caller's
+ * transaction (or its own statement); *count_r: 0 when there was none. */
+int jobs_requeue_key(struct db_conn *c, const char *unique_key, int *count_r, const char **error_r);
+
 /* Session advisory lock for a concurrency key: 1 taken, 0 busy, -1 error. */
 int jobs_key_lock(struct db_conn *c, const char *key, const char **error_r);
 int jobs_key_unlock(struct db_conn *c, const char *key, const char **error_r);

@@ -814,7 +814,7 @@ static int cmd_reprocess(struct ctl *ctl, int argc, char **argv)
         return 1;
     }
     PQclear(r);
-    if (ingest_reprocess(ctl->db, id, &e) < 0)
+    if (inbound_reprocess(ctl->db, id, &e) < 0)
         return fail("reprocess", e);
     if (!ctl->json)
         printf("inbound %lld queued for ingest\n", id);

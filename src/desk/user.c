@@ -154,3 +154,50 @@ int user_check_password(struct db_conn *c, const char *email, const char *passwo
     PQclear(r);
     return ok;
 }
+
+/* ---- the sender of a mail ------------------------------------------------------ */
+
+static const struct db_stmt st_user_find = {
+    "desk_user_find", "SELECT id, coalesce(org_id, 0), role FROM users WHERE lower(email) = lower($1)", 1
+};
+static const struct db_stmt st_user_add_customer = {
+    "desk_user_add_customer",
+    "INSERT INTO users (email, name, role, org_id)"
+    " VALUES ($1, $2, 'customer',"
+    "         (SELECT id FROM orgs WHERE $3::bool AND lower(domain) = lower(split_part($1, '@', 2)) LIMIT 1))"
+    " ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, coalesce(org_id, 0), role",
+    3
+};
+
+int user_find_or_add_customer(const struct desk_tx *tx, const char *email, const char *name,
+                              bool org_by_domain, struct user_ref *u, struct err *err)
+{
+    const char *e = NULL;
+    const char *p1[] = { email };
+    memset(u, 0, sizeof(*u));
+    for (int round = 0; round < 2; round++) {
+        PGresult *r = db_exec_stmt(tx->db, &st_user_find, p1, &e);
+        if (r == NULL)
+            return desk_db_fail(err, "finding the sender", e);
+        if (PQntuples(r) == 0 && round == 0) {
+            PQclear(r);
+            const char *p2[] = { email, name ? name : "", org_by_domain ? "true" : "false" };
+            r = db_exec_stmt(tx->db, &st_user_add_customer, p2, &e);
+            if (r == NULL)
+                return desk_db_fail(err, "adding the sender", e);
+            if (PQntuples(r) == 0) {
+                PQclear(r);    /* someone else added them just now: read it */
+                continue;
+            }
+        }
+        if (PQntuples(r) > 0) {
+            u->id = atoll(PQgetvalue(r, 0, 0));
+            u->org_id = atoll(PQgetvalue(r, 0, 1));
+            u->staff = strcmp(PQgetvalue(r, 0, 2), "customer") != 0;
+            PQclear(r);
+            return 0;
+        }
+        PQclear(r);
+    }
+    return err_failed(err, "the sender %s could not be found or added", email);
+}

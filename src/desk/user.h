@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include "core/db.h"
+#include "desk/desk.h"
 
 bool user_role_valid(const char *role);
 
@@ -22,5 +23,18 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
 /* Verifies a login; 1 ok (and *id_r set), 0 wrong email or password. */
 int user_check_password(struct db_conn *c, const char *email, const char *password,
                          long long *id_r, const char **error_r);
+
+/* A user as the mail path needs it. */
+struct user_ref {
+    long long id;
+    long long org_id;        /* 0: none */
+    bool staff;              /* agent, manager or admin */
+};
+
+/* The user with this address, or a new customer (mail-only: no password),
+ * in the organisation whose domain matches when org_by_domain.  Safe
+ * against a concurrent insert of the same address. */
+int user_find_or_add_customer(const struct desk_tx *tx, const char *email, const char *name,
+                              bool org_by_domain, struct user_ref *u, struct err *err);
 
 #endif

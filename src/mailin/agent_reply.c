@@ -23,10 +23,11 @@ static const struct db_stmt st_agent = {
 
 int agent_reply_check(struct db_conn *c, const struct atum_config *cfg,
                       const struct thread_out *th, long long ticket_id, const char *sender,
-                      long long today, long long *agent_r, char *why, size_t why_size,
-                      const char **error_r)
+                      long long today, long long *agent_r, enum atum_role *role_r, char *why,
+                      size_t why_size, const char **error_r)
 {
     *agent_r = 0;
+    *role_r = ATUM_ROLE_NONE;
     why[0] = '\0';
     if (th->token != REPLY_TOKEN_VALID || th->token_user <= 0)
         return 0;
@@ -58,8 +59,12 @@ int agent_reply_check(struct db_conn *c, const struct atum_config *cfg,
         snprintf(why, why_size, "user %lld is no longer staff", th->token_user);
     else if (strcmp(PQgetvalue(r, 0, 3), "t") != 0)
         snprintf(why, why_size, "user %lld is no longer a member of the ticket's queue", th->token_user);
-    else
+    else {
+        const char *role = PQgetvalue(r, 0, 2);
         *agent_r = th->token_user;
+        *role_r = strcmp(role, "admin") == 0 ? ATUM_ROLE_ADMIN
+                  : strcmp(role, "manager") == 0 ? ATUM_ROLE_MANAGER : ATUM_ROLE_AGENT;
+    }
     PQclear(r);
     return *agent_r > 0 ? 1 : 0;
 }

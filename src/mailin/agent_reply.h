@@ -23,6 +23,7 @@
 #ifndef ATUM_MAILIN_AGENT_REPLY_H
 #define ATUM_MAILIN_AGENT_REPLY_H
 
+#include <atum/plugin.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "core/db.h"
@@ -31,13 +32,13 @@
 struct atum_config;
 struct thread_out;
 
-/* 1 accepted (*agent_r = the user id, *agent_email_r copied into
- * agent_email), 0 refused (why says so; *agent_r = 0), -1 database
- * error.  A thread_out without an agent token gives 0 with why "". */
+/* 1 accepted (*agent_r = the user id, *role_r their role), 0 refused
+ * (why says so; *agent_r = 0), -1 database error.  A thread_out without
+ * an agent token gives 0 with why "". */
 int agent_reply_check(struct db_conn *c, const struct atum_config *cfg,
                       const struct thread_out *th, long long ticket_id, const char *sender,
-                      long long today, long long *agent_r, char *why, size_t why_size,
-                      const char **error_r);
+                      long long today, long long *agent_r, enum atum_role *role_r, char *why,
+                      size_t why_size, const char **error_r);
 
 /* Splits an agent's reply text: true when it starts with the marker (a
  * note).  *body_r gets the text without the marker, trimmed; the caller

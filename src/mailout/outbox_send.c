@@ -4,6 +4,7 @@
 #include "mailout/outbox.h"
 #include "mailout/outbox-private.h"
 #include "core/event.h"
+#include "desk/ticket.h"
 #include "core/runtime.h"
 #include "core/jobrun.h"
 #include "core/jobs.h"
@@ -19,18 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int add_note(struct db_conn *c, long long ticket_id, const char *text, const char **error_r)
+/* The outbox speaks on a ticket as the system: an internal note through
+ * the desk (on the ticket a merged one went into). */
+static int add_note(struct db_conn *c, struct runtime *rt, long long ticket_id, const char *text,
+                    const char **error_r)
 {
-    char st[32];
-    const char *e = NULL;
-    snprintf(st, sizeof(st), "%lld", ticket_id);
-    const char *p[] = { st, text };
-    PGresult *r = db_exec(c,
-        "INSERT INTO messages (ticket_id, direction, visibility, subject, body_text)"
-        " VALUES ($1, 'out', 'internal', 'Mail delivery', $2)", 2, p, &e);
-    if (r == NULL)
-        return err_set(error_r, "delivery note: %s", e);
-    PQclear(r);
+    static const struct desk_actor outbox = { .kind = DESK_SYSTEM, .via = "mail" };
+    struct desk_tx tx = { c, rt, &outbox };
+    struct message_new m = { .party = PARTY_NOTE, .subject = "Mail delivery", .body_text = text };
+    struct err err;
+    long long into = 0;
+    if (ticket_survivor(&tx, ticket_id, &into, &err) < 0
+        || ticket_post_message(&tx, into, &m, NULL, &err) < 0)
+        return err_set(error_r, "delivery note: %s", err.text);
     return 0;
 }
 
@@ -53,7 +55,6 @@ int outbox_bounced(struct db_conn *c, struct runtime *rt, const char *rfc_messag
                    const char *recipient, const char *status, const char *diagnostic,
                    const char **error_r)
 {
-    (void)rt;
     const char *e = NULL;
     if (rfc_message_id == NULL)
         return 0;
@@ -97,7 +98,7 @@ int outbox_bounced(struct db_conn *c, struct runtime *rt, const char *rfc_messag
     }
     if (changed > 0 && ticket > 0) {
         char *note = xasprintf("Mail %lld to %s %s", id, who, why);
-        int rc = add_note(c, ticket, note, error_r);
+        int rc = add_note(c, rt, ticket, note, error_r);
         free(note);
         if (rc < 0)
             goto out;
@@ -194,7 +195,7 @@ static int settle(struct db_conn *c, struct runtime *rt, long long id, long long
         char *note = xasprintf("Mail %lld could not be delivered (%s): %s", id, state,
                                PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
         PQclear(r);
-        int rc = ticket > 0 ? add_note(c, ticket, note, error_r) : 0;
+        int rc = ticket > 0 ? add_note(c, rt, ticket, note, error_r) : 0;
         log_warn("outbox.failed", "outbound=%lld state=%s detail=%s", id, state, note);
         free(note);
         if (rc < 0)

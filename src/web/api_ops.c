@@ -79,7 +79,7 @@ static int h_attachment(struct api_req *r)
     const char *e = NULL;
     if (api_query_check(r, NULL) < 0)
         return 0;
-    struct ticket_vis v;
+    struct ticket_visibility v;
     ticket_vis_params(r, &v);
     char id[24];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);

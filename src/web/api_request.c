@@ -3,6 +3,7 @@
 #include "web/api_request.h"
 #include "web/http.h"
 #include "desk/audit.h"
+#include "desk/desk.h"
 #include "core/dbpool.h"
 #include "core/event.h"
 #include "core/runtime.h"
@@ -494,3 +495,45 @@ bool api_role_at_least(const struct api_req *r, enum atum_role level)
     return r->user.level >= level;
 }
 
+
+/* ---- the desk domain ---------------------------------------------------------- */
+
+void api_actor(struct api_req *r, struct desk_actor *who)
+{
+    memset(who, 0, sizeof(*who));
+    who->kind = DESK_USER;
+    who->user_id = r->user.id;
+    who->role = r->user.level;
+    who->org_id = r->user.org_id;
+    who->org_access = r->user.org_access;
+    who->via = "api";
+    who->ip = r->ip[0] ? r->ip : NULL;
+}
+
+void api_desk_tx(struct api_req *r, const struct desk_actor *who, struct desk_tx *tx)
+{
+    tx->db = r->db;
+    tx->rt = r->api->rt;
+    tx->who = who;
+}
+
+int api_desk_fail(struct api_req *r, const char *what, const struct err *err)
+{
+    if (r->db != NULL && db_in_transaction(r->db))
+        db_rollback(r->db);
+    const char *text = err->text ? err->text : "failed";
+    switch (err->code) {
+    case ERR_NOT_FOUND:
+        return api_problem(r, 404, err->field, "%s", text);
+    case ERR_INVALID:
+        return api_problem(r, 422, err->field, "%s", text);
+    case ERR_FORBIDDEN:
+        return api_problem(r, 403, err->field, "%s", text);
+    case ERR_CONFLICT:
+        return api_problem(r, 409, err->field, "%s", text);
+    case ERR_OK:
+    case ERR_FAILED:
+        break;
+    }
+    return api_db_fail(r, what, text);
+}

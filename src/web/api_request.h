@@ -145,6 +145,20 @@ int api_query_id(struct api_req *r, const char *name, long long *v_r, bool *set_
 /* Reads a string member of a validated body (NULL when absent or null). */
 const char *api_str(json_t *body, const char *name);
 
+/* ---- the desk domain ---------------------------------------------------------- */
+struct desk_actor;
+struct desk_tx;
+struct err;
+/* The caller as the desk domain's actor (borrows from r). */
+void api_actor(struct api_req *r, struct desk_actor *who);
+/* A desk_tx on r's connection (a transaction must be open) with the
+ * runtime; the caller read-locks the runtime around the domain calls. */
+void api_desk_tx(struct api_req *r, const struct desk_actor *who, struct desk_tx *tx);
+/* Answers a domain failure: ERR_NOT_FOUND 404, ERR_INVALID 422 (400 for
+ * syntax is the handlers' own), ERR_FORBIDDEN 403, ERR_CONFLICT 409, each
+ * naming err.field; ERR_FAILED as api_db_fail.  Rolls back first. */
+int api_desk_fail(struct api_req *r, const char *what, const struct err *err);
+
 /* ---- resources ------------------------------------------------------------ */
 /* The pooled connection for this request (acquired on first use); NULL
  * when a problem was sent. */
