@@ -85,3 +85,31 @@ make_cert() {
         -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
         -keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1
 }
+
+# ---- mail into the test's atumd -----------------------------------------
+# q SQL: one query on the test's database, bare values
+q() { psql -X -q -t -A -d "$ATUM_TEST_DATABASE_URL" -c "$1"; }
+
+# reply_token TICKET SECRET: the customer reply token of a ticket, computed
+# here from the documented scheme (mail/reply_token.h): "t<N>." + the first
+# 12 characters of the lower-case base32 of HMAC-SHA256(secret,
+# "atum-reply:<N>")
+reply_token() {
+    /usr/bin/python3 - "$2" "$1" <<'PY'
+import base64, hashlib, hmac, sys
+mac = hmac.new(sys.argv[1].encode(), ("atum-reply:" + sys.argv[2]).encode(), hashlib.sha256).digest()
+print("t%s.%s" % (sys.argv[2], base64.b32encode(mac).decode().lower()[:12]))
+PY
+}
+
+# ingest_mail FILE [inject options]: atumctl inject (ATUM_CONFIG names the
+# test's configuration), waits until mail-in is done with it and prints
+# "INBOUND_ID TICKET_ID"
+ingest_mail() {
+    local f=$1 id; shift
+    id=$("$ATUM_BUILDDIR/atumctl" inject "$@" <"$f") || return 1
+    wait_until 20 bash -c "[ \"\$(psql -X -q -t -A -d '$ATUM_TEST_DATABASE_URL' -c \
+        \"SELECT state FROM inbound_mail WHERE id = $id\")\" = ingested ]" ||
+        { echo "inbound $id was not ingested"; "$ATUM_BUILDDIR/atumctl" inbound show "$id"; return 1; }
+    echo "$id $(q "SELECT ticket_id FROM inbound_mail WHERE id = $id")"
+}

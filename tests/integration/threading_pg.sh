@@ -5,14 +5,13 @@
 #    envelope or only in To; forged, truncated or borrowed MACs are never
 #    trusted;
 #  - the [#N] subject tag, from the requester, a previous writer and
-#    staff, but not from a stranger;
+#    staff writing to the ticket's queue, but not from a stranger;
 #  - In-Reply-To / References;
 #  - the order: token, then tag, then references, then a new ticket;
 #  - unknown senders become customers, joining an organisation by their
 #    domain when mail.org_by_domain is on.
-# The token is computed here from the documented scheme (mail/token.h):
-# "t<N>." + the first 12 characters of the lower-case base32 of
-# HMAC-SHA256(core.secret_key, "atum-reply:<N>").
+# The token is computed from the documented scheme (tests/lib.sh,
+# reply_token).
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
@@ -46,13 +45,7 @@ export ATUM_CONFIG=$T/atum.conf
 $PSQL -c "INSERT INTO orgs (name, domain) VALUES ('Acme', 'acme.example')" >/dev/null
 atumd_start "$T/atum.conf" "$T/atumd.log" || { cat "$T/atumd.log"; exit 1; }
 
-token() {   # token TICKET [SECRET]
-    /usr/bin/python3 - "${2:-$SECRET}" "$1" <<'PY'
-import base64, hashlib, hmac, sys
-mac = hmac.new(sys.argv[1].encode(), ("atum-reply:" + sys.argv[2]).encode(), hashlib.sha256).digest()
-print("t%s.%s" % (sys.argv[2], base64.b32encode(mac).decode().lower()[:12]))
-PY
-}
+token() { reply_token "$1" "${2:-$SECRET}"; }   # token TICKET [SECRET]
 
 echo 0 >"$T/n"               # mail counter (deliver runs in subshells)
 # deliver ENVELOPE_TO FROM SUBJECT [HEADER...]: injects a mail (To: the
@@ -67,11 +60,7 @@ deliver() {
         for h in "$@"; do printf '%s\r\n' "$h"; done
         printf '\r\nmail %d\r\n' "$N"
     } >"$T/m$N.eml"
-    local id
-    id=$("$CTL" inject --from "$from" --to "$rcpt" <"$T/m$N.eml") || return 1
-    wait_until 20 bash -c "[ \"\$($PSQL -c \"SELECT state FROM inbound_mail WHERE id = $id\")\" = ingested ]" ||
-        { echo "inbound $id was not ingested"; "$CTL" inbound show "$id"; return 1; }
-    echo "$id $($PSQL -c "SELECT ticket_id FROM inbound_mail WHERE id = $id")"
+    ingest_mail "$T/m$N.eml" --from "$from" --to "$rcpt"
 }
 ticket_of() { deliver "$@" | cut -d' ' -f2; }
 # joins EXPECTED_TICKET METHOD deliver-args...: the mail joined that ticket,
