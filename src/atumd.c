@@ -25,6 +25,7 @@
 #include "core/runtime.h"
 #include "core/runtime_load.h"
 #include "mailin/ingest.h"
+#include "desk/desk_ops.h"
 #include "lib/util.h"
 #include "web/server.h"
 #include "mailin/smtpd.h"
@@ -356,6 +357,7 @@ int main(int argc, char **argv)
     /* the floors above the core register their job kinds (and mail-out
      * the mailer the lower floors call) at every (re)load */
     runtime_add_registrar(&d.rt, core_jobs_register, NULL);
+    runtime_add_registrar(&d.rt, desk_register, NULL);
     runtime_add_registrar(&d.rt, ingest_register, NULL);
     runtime_add_registrar(&d.rt, outbox_register, NULL);
     if (runtime_load(&d.rt, d.cfg, d.db, &e) < 0) {

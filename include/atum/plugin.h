@@ -156,6 +156,17 @@ struct atum_http_result {
     size_t body_len;
 };
 
+/* A change of a ticket by a plugin (host->ticket_update).  Zero-initialise
+ * and set what changes. */
+struct atum_ticket_change {
+    const char *status;          /* "new", "open", "pending", "solved", "closed", or NULL */
+    const char *priority;        /* "low", "normal", "high", "urgent", or NULL */
+    const char *category;        /* NULL: unchanged; "": cleared */
+    long long queue_id;          /* 0: unchanged */
+    long long assignee_id;       /* 0: unchanged; -1: unassigned */
+    const char *note;            /* an internal note to add with the change, or NULL */
+};
+
 struct atum_host {
     unsigned abi;                /* ATUM_PLUGIN_ABI of the host */
     unsigned size;               /* sizeof(struct atum_host) of the host */
@@ -227,6 +238,21 @@ struct atum_host {
      * so well-behaved robots do not answer it. */
     int (*mail_notice)(struct atum_db *db, long long ticket_id, const char *to,
                        const char *title, const char *body, const char **error_r);
+
+    /* Added after mail_notice: check
+     * host->size >= offsetof(struct atum_host, ticket_update) + sizeof(void *).
+     *
+     * The wall clock in seconds since the epoch, with sub-second precision.
+     * Plugins that reason about time (deadlines, schedules) ask the host,
+     * so a test's fake host can move time without sleeping. */
+    double (*now)(void);
+    /* Changes a ticket the way every channel does (the desk's status
+     * model, its audit row, ticket.updated, notifications), acting as the
+     * plugin, in the caller's transaction (tx_begin ... tx_commit).  Fields
+     * left at their zero value keep theirs.  -1 with *error_r when the
+     * ticket does not exist, was merged, or the change is not allowed. */
+    int (*ticket_update)(struct atum_db *db, long long ticket_id,
+                         const struct atum_ticket_change *change, const char **error_r);
 };
 
 /* ---- the descriptor --------------------------------------------------- */
@@ -245,6 +271,18 @@ struct atum_plugin {
     const struct atum_route *routes;         /* terminated by path == NULL */
     const struct atum_conf_key *conf_keys;   /* terminated by name == NULL */
     const struct atum_migration *migrations; /* terminated by sql == NULL */
+
+    /* Appended after the first release of ABI 1 (a descriptor whose size
+     * ends before a member reads as NULL there).
+     *
+     * The plugin's part of one ticket as staff see it (GET
+     * /api/v1/tickets/{id}): answer a JSON object with host->http_reply(resp,
+     * 200, "application/json", ...); the host embeds it as
+     * "plugins": {"NAME": ...}.  Any other status, or invalid JSON, leaves
+     * the plugin out of that answer.  Called on a web thread with a pooled
+     * connection (no transaction): keep it to a query or two. */
+    int (*ticket_view)(void *state, struct atum_db *db, long long ticket_id,
+                       struct atum_http_resp *resp);
 };
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they

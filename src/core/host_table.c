@@ -2,6 +2,7 @@
 #include "config.h"
 #include "core/host_table.h"
 #include "core/conf.h"
+#include "core/domain.h"
 #include "core/event.h"
 #include "core/jobrun.h"
 #include "core/jobs.h"
@@ -13,6 +14,7 @@
 #include "lib/httpc.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -195,6 +197,22 @@ static int h_mail_notice(struct atum_db *db, long long ticket_id, const char *to
                          error_r);
 }
 
+static double h_now(void)
+{
+    return (double)time_real_ms() / 1000.0;
+}
+
+static int h_ticket_update(struct atum_db *db, long long ticket_id,
+                           const struct atum_ticket_change *change, const char **error_r)
+{
+    if (db == NULL || db->rt == NULL || change == NULL)
+        return err_set(error_r, "ticket_update: invalid arguments");
+    if (!db_in_transaction(db->conn))
+        return err_set(error_r, "ticket_update needs an open transaction (tx_begin)");
+    return domain_ticket_update(db->rt, db->conn, db->owner ? db->owner : "plugin", ticket_id,
+                                change, error_r);
+}
+
 static const struct atum_host table = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_host),
@@ -220,6 +238,8 @@ static const struct atum_host table = {
     .counter_add = metrics_counter_add,
     .gauge_set = metrics_gauge_set,
     .mail_notice = h_mail_notice,
+    .now = h_now,
+    .ticket_update = h_ticket_update,
 };
 
 const struct atum_host *host_table(void)

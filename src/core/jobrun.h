@@ -35,6 +35,7 @@ struct runtime;
 struct atum_db {
     struct db_conn *conn;
     struct runtime *rt;
+    const char *owner;       /* the plugin (or "core") whose callback borrows it */
 };
 
 /* How a failed run ends: the ABI's values. */

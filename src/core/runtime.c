@@ -52,6 +52,7 @@ void runtime_unload(struct runtime *rt)
     plugin_set_unload(&rt->plugins);
     jobkind_registry_free(&rt->kinds);
     rt->mailer = NULL;
+    rt->domain = NULL;
     pthread_rwlock_unlock(&rt->lock);
 }
 

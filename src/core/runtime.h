@@ -25,6 +25,7 @@
 #include "core/plugin_loader.h"
 
 struct mailer;
+struct domain;
 struct runtime;
 
 /* Registers job kinds of a floor above the core (mail-in, mail-out) into
@@ -41,6 +42,8 @@ struct runtime {
     struct plugin_set plugins;
     /* set by mail-out's registrar; NULL: no mail leaves (core/mailer.h) */
     const struct mailer *mailer;
+    /* set by the desk's registrar; NULL: plugins cannot change tickets */
+    const struct domain *domain;
     /* the programs (atumd, atumctl, tests) wire the floors above the core
      * in here; runtime_load() calls them in order */
     struct {

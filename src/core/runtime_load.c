@@ -10,6 +10,7 @@ static void unload_locked(struct runtime *rt)
     plugin_set_unload(&rt->plugins);
     jobkind_registry_free(&rt->kinds);
     rt->mailer = NULL;
+    rt->domain = NULL;
 }
 
 static int load_locked(struct runtime *rt, const struct atum_config *cfg, struct db_conn *db,

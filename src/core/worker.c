@@ -229,6 +229,7 @@ static void run_job(struct worker *w, const struct jobs_item *j)
     jr.pub.db = &jr.db;
     jr.db.conn = w->db;
     jr.db.rt = rt;
+    jr.db.owner = k->owner;
     jr.worker = w->id;
     jr.lease_ms = lease;
     jr.retry_in_ms = -1;

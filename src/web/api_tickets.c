@@ -14,6 +14,9 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "desk/ticket.h"
+#include "core/host_table.h"
+#include "core/jobrun.h"
+#include "core/plugin_loader.h"
 #include "core/runtime.h"
 #include "core/jobs.h"
 #include "lib/xalloc.h"
@@ -291,6 +294,40 @@ static const char get_sql[] =
     "           WHERE k.ticket_id = t.id AND k.expires_at > now() AND $2::text <> 'customer'))"
     " FROM tickets t WHERE t.id = $5 AND " TICKET_VISIBLE("t");
 
+/* Each loaded plugin's part of the ticket (struct atum_plugin's
+ * ticket_view), as {"NAME": {...}}; NULL when no plugin has one. */
+static json_t *plugin_views(struct api_req *r, long long id)
+{
+    struct runtime *rt = r->api->rt;
+    json_t *all = NULL;
+    runtime_rdlock(rt);
+    for (size_t i = 0; i < rt->plugins.n; i++) {
+        const struct plugin_instance *pi = &rt->plugins.v[i];
+        if (pi->state != PLUGIN_LOADED || pi->desc.ticket_view == NULL)
+            continue;
+        struct atum_db adb = { r->db, rt, pi->name };
+        struct atum_http_resp resp = { 0, "", STRBUF_INIT };
+        log_plugin_enter(pi->name);
+        int rc = pi->desc.ticket_view(pi->pstate, &adb, id, &resp);
+        log_plugin_leave();
+        json_t *v = rc == 0 && resp.status == 200 ? json_loadb(strbuf_str(&resp.body), resp.body.len, 0, NULL)
+                                                  : NULL;
+        if (json_is_object(v)) {
+            if (all == NULL)
+                all = json_object();
+            json_object_set_new(all, pi->name, v);
+        } else {
+            json_decref(v);
+            if (rc != 0 || resp.status != 200)
+                log_warn("api.plugin_view_failed", "plugin=%s ticket=%lld status=%d", pi->name, id,
+                         resp.status);
+        }
+        strbuf_free(&resp.body);
+    }
+    runtime_rdunlock(rt);
+    return all;
+}
+
 static int send_ticket(struct api_req *r, int status, long long id)
 {
     const char *e = NULL;
@@ -309,9 +346,20 @@ static int send_ticket(struct api_req *r, int status, long long id)
         PQclear(res);
         return api_problem(r, 404, NULL, "no such ticket");
     }
-    api_send_cell(r, status, res);
+    json_t *plugins = r->user.level >= ATUM_ROLE_AGENT ? plugin_views(r, id) : NULL;
+    if (plugins == NULL) {
+        api_send_cell(r, status, res);
+        PQclear(res);
+        return 0;
+    }
+    json_t *t = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     PQclear(res);
-    return 0;
+    if (t == NULL) {
+        json_decref(plugins);
+        return api_problem(r, 500, NULL, "the ticket's JSON does not parse");
+    }
+    json_object_set_new(t, "plugins", plugins);
+    return api_json(r, status, t);
 }
 
 static int h_get(struct api_req *r)

@@ -185,7 +185,7 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
         http_problem(conn, 503, "Service Unavailable", e);
         goto out;
     }
-    struct atum_db adb = { c, ws->rt };
+    struct atum_db adb = { c, ws->rt, pi->name };
     struct atum_http_req req = {
         .method = ri->request_method,
         .path = sub,

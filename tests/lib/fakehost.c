@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the host's side of the opaque types --------------------------------- */
 struct atum_db { struct fakehost *fh; };
@@ -61,6 +62,8 @@ struct fakehost {
     VEC(struct fakehost_mail) mail;
     VEC(struct fakehost_log) logs;
     VEC(struct metric) metrics;
+    VEC(struct fakehost_ticket_change) changes;
+    double fixed_now;            /* < 0: the real clock */
 };
 
 /* the one current fake host: log and metrics get no context argument */
@@ -429,6 +432,33 @@ static int h_mail_notice(struct atum_db *db, long long ticket_id, const char *to
     return 0;
 }
 
+static double h_now(void)
+{
+    if (current && current->fixed_now >= 0)
+        return current->fixed_now;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int h_ticket_update(struct atum_db *db, long long ticket_id,
+                           const struct atum_ticket_change *ch, const char **error_r)
+{
+    struct fakehost *fh = db->fh;
+    if (!fh->in_tx) {
+        fail(fh, error_r, "ticket_update needs an open transaction (tx_begin)");
+        return -1;
+    }
+    if (ticket_id <= 0 || ch == NULL) {
+        fail(fh, error_r, "ticket_update: invalid arguments");
+        return -1;
+    }
+    PUSH(fh->changes, ((struct fakehost_ticket_change){ ticket_id, dup(ch->status), dup(ch->priority),
+                                                        dup(ch->category), dup(ch->note), ch->queue_id,
+                                                        ch->assignee_id, true }));
+    return 0;
+}
+
 static const struct atum_host table = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_host),
@@ -454,6 +484,8 @@ static const struct atum_host table = {
     .counter_add = h_counter_add,
     .gauge_set = h_gauge_set,
     .mail_notice = h_mail_notice,
+    .now = h_now,
+    .ticket_update = h_ticket_update,
 };
 
 const struct atum_host *fakehost_table(void)
@@ -470,6 +502,7 @@ struct fakehost *fakehost_new(const char *database_url)
     fh->db.fh = fh;
     fh->conf.fh = fh;
     fh->next_job_id = 1;
+    fh->fixed_now = -1;
     if (database_url != NULL) {
         fh->pg = PQconnectdb(database_url);
         if (PQstatus(fh->pg) != CONNECTION_OK) {
@@ -516,6 +549,13 @@ void fakehost_clear(struct fakehost *fh)
         free(fh->metrics.v[i].name);
         free(fh->metrics.v[i].labels);
     }
+    for (size_t i = 0; i < fh->changes.n; i++) {
+        free(fh->changes.v[i].status);
+        free(fh->changes.v[i].priority);
+        free(fh->changes.v[i].category);
+        free(fh->changes.v[i].note);
+    }
+    fh->changes.n = 0;
     fh->sql.n = fh->enqueued.n = fh->events.n = fh->http.n = fh->mail.n = fh->logs.n = 0;
     fh->metrics.n = 0;
     fh->tx_begun = fh->tx_committed = fh->tx_rolled_back = 0;
@@ -570,6 +610,7 @@ void fakehost_free(struct fakehost **fhp)
     free(fh->mail.v);
     free(fh->logs.v);
     free(fh->metrics.v);
+    free(fh->changes.v);
     if (fh->pg)
         PQfinish(fh->pg);
     if (current == fh)
@@ -813,4 +854,38 @@ void fakehost_tx_counts(const struct fakehost *fh, int *begun, int *committed, i
     *begun = fh->tx_begun;
     *committed = fh->tx_committed;
     *rolled_back = fh->tx_rolled_back;
+}
+
+int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (fh->plugin == NULL || fh->plugin->size < offsetof(struct atum_plugin, ticket_view) + sizeof(void *)
+        || fh->plugin->ticket_view == NULL)
+        return -1;
+    free(fh->last_body);
+    struct atum_http_resp resp = { 500, "text/plain", NULL, 0 };
+    out->handler_rc = fh->plugin->ticket_view(fh->state, &fh->db, ticket_id, &resp);
+    out->status = resp.status;
+    snprintf(out->content_type, sizeof(out->content_type), "%s", resp.content_type);
+    out->body = fh->last_body = resp.body ? resp.body : dup("");
+    out->body_len = resp.len;
+    return 0;
+}
+
+void fakehost_set_now(struct fakehost *fh, double t)
+{
+    fh->fixed_now = t;
+}
+
+void fakehost_advance(struct fakehost *fh, double seconds)
+{
+    if (fh->fixed_now < 0)
+        fh->fixed_now = h_now();
+    fh->fixed_now += seconds;
+}
+
+size_t fakehost_nticket_changes(const struct fakehost *fh) { return fh->changes.n; }
+const struct fakehost_ticket_change *fakehost_ticket_change_at(const struct fakehost *fh, size_t i)
+{
+    return i < fh->changes.n ? &fh->changes.v[i] : NULL;
 }

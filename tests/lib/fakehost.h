@@ -17,7 +17,10 @@
  *  - metrics: counters and gauges captured by name and labels;
  *  - log lines: captured (and echoed to stderr when FAKEHOST_VERBOSE is set);
  *  - jobs: the error, the retry delay, lease extensions and whether the
- *    job was completed in its transaction.
+ *    job was completed in its transaction;
+ *  - the clock (host->now): the real one until fakehost_set_now() fixes it,
+ *    so tests move time without sleeping;
+ *  - ticket changes (host->ticket_update): recorded, never applied.
  * The host functions of the ABI carry no context argument for logging and
  * metrics, so one fake host is current per process: the last one created.
  * A test library, not part of atumd.
@@ -81,6 +84,16 @@ int fakehost_route(struct fakehost *fh, const char *method, const char *path, co
                    const char *body, long long user_id, enum atum_role role,
                    struct fakehost_response *out);
 
+/* The plugin's ticket_view (its part of a ticket's API answer); -1 when it
+ * has none. */
+int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out);
+
+/* ---- the clock ----------------------------------------------------------- */
+/* From now on host->now() answers t (seconds since the epoch); a negative
+ * t goes back to the real clock. */
+void fakehost_set_now(struct fakehost *fh, double t);
+void fakehost_advance(struct fakehost *fh, double seconds);
+
 /* ---- answers ------------------------------------------------------------- */
 /* SQL containing `match` answers these rows (ncols x nrows cells, row
  * by row; a NULL cell is SQL NULL).  fail: the statement fails with it. */
@@ -100,6 +113,8 @@ struct fakehost_event { char *event; char *data; };
 struct fakehost_http { char *method; char *url; char *body; };
 struct fakehost_mail { long long ticket_id; char *to; char *title; char *body; };
 struct fakehost_log { enum atum_log_level level; char *text; };
+struct fakehost_ticket_change { long long ticket_id; char *status, *priority, *category, *note;
+                                long long queue_id, assignee_id; bool in_tx; };
 
 size_t fakehost_nsql(const struct fakehost *fh);
 const struct fakehost_sql *fakehost_sql_at(const struct fakehost *fh, size_t i);
@@ -113,6 +128,8 @@ size_t fakehost_nhttp(const struct fakehost *fh);
 const struct fakehost_http *fakehost_http_at(const struct fakehost *fh, size_t i);
 size_t fakehost_nmail(const struct fakehost *fh);
 const struct fakehost_mail *fakehost_mail_at(const struct fakehost *fh, size_t i);
+size_t fakehost_nticket_changes(const struct fakehost *fh);
+const struct fakehost_ticket_change *fakehost_ticket_change_at(const struct fakehost *fh, size_t i);
 /* The first captured log line containing text, or NULL. */
 const struct fakehost_log *fakehost_log_find(const struct fakehost *fh, const char *text);
 /* A counter's or gauge's value (0 when never set). */

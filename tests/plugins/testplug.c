@@ -9,14 +9,18 @@
  *    database}) and that uses the host's queue, events and HTTP client
  *    ({"spawn": true} enqueues a child job, {"emit": true} emits
  *    ticket.created, {"fetch": "URL", "post": "BODY"} calls URL and records
- *    the answer in testplug_events as event "http");
+ *    the answer in testplug_events as event "http"; {"ticket": N,
+ *    "priority": "high", "note": "why"} changes that ticket through
+ *    host->ticket_update, in the job's transaction);
  *  - a hook on "ticket.created" that records the event;
  *  - routes GET /hello, POST /echo, GET /events, GET /secret (agents only);
- *  - a config key "greeting".
+ *  - a config key "greeting";
+ *  - its part of a ticket's API answer (ticket_view): {"seen": N, "at": now}.
  * It includes only <atum/plugin.h>, like any real plugin.
  */
 #include <atum/plugin.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +92,15 @@ static int use_host(const struct atum_host *h, struct atum_job *job, const char 
     if (payload_true(job->payload, "emit")) {
         snprintf(buf, sizeof(buf), "{\"from\": \"testplug\", \"job\": %lld}", job->id);
         if (h->emit(job->db, "ticket.created", buf, error_r) < 0)
+            return -1;
+    }
+    long ticket = payload_int(job->payload, "ticket");
+    if (ticket > 0 && h->size >= offsetof(struct atum_host, ticket_update) + sizeof(void *)) {
+        char prio[16] = "", note[128] = "";
+        payload_str(job->payload, "priority", prio, sizeof(prio));
+        payload_str(job->payload, "note", note, sizeof(note));
+        struct atum_ticket_change ch = { .priority = prio[0] ? prio : NULL, .note = note[0] ? note : NULL };
+        if (h->ticket_update(job->db, ticket, &ch, error_r) < 0)
             return -1;
     }
     if (payload_str(job->payload, "fetch", url, sizeof(url))) {
@@ -214,6 +227,17 @@ static int route_events(void *state, const struct atum_http_req *req, struct atu
     return 0;
 }
 
+static int ticket_view(void *state, struct atum_db *db, long long ticket_id,
+                       struct atum_http_resp *resp)
+{
+    struct testplug *t = state;
+    (void)db;
+    char body[128];
+    int n = snprintf(body, sizeof(body), "{\"seen\": %lld, \"at\": %.0f}", ticket_id, t->host->now());
+    t->host->http_reply(resp, 200, "application/json", body, (size_t)n);
+    return 0;
+}
+
 static int init(const struct atum_host *host, const struct atum_conf *conf, void **state)
 {
     if (host->abi != ATUM_PLUGIN_ABI || host->size < sizeof(struct atum_host))
@@ -279,6 +303,7 @@ static const struct atum_plugin descriptor = {
     .routes = routes,
     .conf_keys = conf_keys,
     .migrations = migrations,
+    .ticket_view = ticket_view,
 };
 
 const struct atum_plugin *atum_plugin_entry(void)

@@ -164,6 +164,34 @@ START_TEST(hook_and_routes)
 }
 END_TEST
 
+START_TEST(ticket_update_and_view)
+{
+    load(NULL);
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_job(fh, "testplug.work",
+                                      "{\"in_tx\": true, \"ticket\": 12, \"priority\": \"high\", \"note\": \"why\"}",
+                                      1, &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+    ck_assert_uint_eq(fakehost_nticket_changes(fh), 1);
+    const struct fakehost_ticket_change *c = fakehost_ticket_change_at(fh, 0);
+    ck_assert_int_eq(c->ticket_id, 12);
+    ck_assert_str_eq(c->priority, "high");
+    ck_assert_str_eq(c->note, "why");
+    ck_assert_ptr_null(c->status);
+    /* outside a transaction the host refuses, as atumd does */
+    ck_assert_int_eq(fakehost_run_job(fh, "testplug.work", "{\"ticket\": 12, \"priority\": \"low\"}", 1, &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_RETRY);
+    ck_assert_ptr_nonnull(strstr(res.error, "open transaction"));
+    /* the view carries the host's clock, which the test controls */
+    fakehost_set_now(fh, 1800000000.0);
+    fakehost_advance(fh, 60);
+    struct fakehost_response r;
+    ck_assert_int_eq(fakehost_ticket_view(fh, 12, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"seen\": 12, \"at\": 1800000060}");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("testplug");
@@ -176,6 +204,7 @@ int main(void)
     tcase_add_test(tc, enqueue_emit_in_one_transaction);
     tcase_add_test(tc, http_answered_from_the_table);
     tcase_add_test(tc, hook_and_routes);
+    tcase_add_test(tc, ticket_update_and_view);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
