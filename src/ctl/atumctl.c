@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/xalloc.h"
 
 #include <jansson.h>
 #include <stdbool.h>
