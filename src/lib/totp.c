@@ -1,6 +1,7 @@
 /* lib/totp.c -- see lib/totp.h. */
 #include "config.h"
 #include "lib/totp.h"
+#include "lib/secret.h"
 #include "lib/strbuf.h"
 
 #include <ctype.h>
@@ -8,49 +9,8 @@
 #include <openssl/hmac.h>
 #include <string.h>
 
-static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-void base32_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t o = 0;
-    unsigned buf = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        buf = buf << 8 | in[i];
-        bits += 8;
-        while (bits >= 5) {
-            out[o++] = b32[(buf >> (bits - 5)) & 31];
-            bits -= 5;
-        }
-    }
-    if (bits > 0)
-        out[o++] = b32[(buf << (5 - bits)) & 31];
-    out[o] = '\0';
-}
 
-int base32_decode(const char *in, unsigned char *out, size_t size)
-{
-    unsigned buf = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (; *in; in++) {
-        int c = toupper((unsigned char)*in);
-        if (c == ' ' || c == '=' || c == '-')
-            continue;
-        const char *p = c ? strchr(b32, c) : NULL;
-        if (p == NULL)
-            return -1;
-        buf = buf << 5 | (unsigned)(p - b32);
-        bits += 5;
-        if (bits >= 8) {
-            if (o >= size)
-                return -1;
-            out[o++] = (unsigned char)(buf >> (bits - 8));
-            bits -= 8;
-        }
-    }
-    return (int)o;
-}
 
 uint32_t hotp(const unsigned char *key, size_t keylen, uint64_t counter, int digits)
 {

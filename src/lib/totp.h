@@ -12,13 +12,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/secret.h"
 
 #define TOTP_SECRET_BYTES 20
 #define TOTP_STEP_SECONDS 30
 #define TOTP_DIGITS 6
 
-/* RFC 4648 base32 (no padding) of n bytes into out (size >= 8n/5 + 2). */
-void base32_encode(const unsigned char *in, size_t n, char *out);
 /* Decodes base32 (case-insensitive, spaces and '=' ignored); returns the
  * byte count or -1 on a bad character or overflow of out. */
 int base32_decode(const char *in, unsigned char *out, size_t size);
