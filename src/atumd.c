@@ -28,6 +28,9 @@
 #include "desk/desk_ops.h"
 #include "lib/util.h"
 #include "web/server.h"
+#include "web/web_conf.h"
+#include "mailin/mailin_conf.h"
+#include "mailout/mailout_conf.h"
 #include "mailin/smtpd.h"
 #include "mailin/imap.h"
 #include "core/worker.h"
@@ -191,22 +194,16 @@ static void maintenance(struct atumd *d)
     }
 }
 
-static void warn_restart_needed(const struct atum_config *a, const struct atum_config *b)
+/* Every key the new file changes: applied (read afresh where it is used)
+ * or named as needing a restart -- never silently ignored. */
+static void report_change(const struct conf_key *k, const char *owner, void *arg)
 {
-    if (strcmp(a->database_url, b->database_url) != 0)
-        log_warn("reload.needs_restart", "key=%s", "core.database_url");
-    if (a->workers != b->workers)
-        log_warn("reload.needs_restart", "key=%s", "core.workers");
-    if (strcmp(a->web_listen, b->web_listen) != 0 || a->web_threads != b->web_threads)
-        log_warn("reload.needs_restart", "key=%s", "web.listen/web.threads");
-    if (a->pool_size != b->pool_size)
-        log_warn("reload.needs_restart", "key=%s", "db.pool_size");
-    if (strcmp(a->smtp_listen, b->smtp_listen) != 0 || strcmp(a->smtp_mode, b->smtp_mode) != 0
-        || strcmp(a->smtp_tls_cert, b->smtp_tls_cert) != 0)
-        log_warn("reload.needs_restart", "key=%s", "smtp.*");
-    if (a->imap_enabled != b->imap_enabled || strcmp(a->imap_ca_file, b->imap_ca_file) != 0
-        || a->imap_idle_refresh_ms != b->imap_idle_refresh_ms)
-        log_warn("reload.needs_restart", "key=%s", "imap.*");
+    (void)arg;
+    if (k->reload == CONF_RESTART)
+        log_warn("reload.needs_restart", "key=%s.%s owner=%s hint=%s", k->section, k->key, owner,
+                 "the running value stays until atumd restarts");
+    else
+        log_info("reload.applied", "key=%s.%s owner=%s", k->section, k->key, owner);
 }
 
 static void reload(struct atumd *d)
@@ -218,7 +215,7 @@ static void reload(struct atumd *d)
         log_error("reload.refused", "error=%s hint=%s", e, "the running configuration stays in effect");
         return;
     }
-    warn_restart_needed(d->cfg, next);
+    int changed = conf_changes(d->cfg, next, report_change, NULL);
     apply_log_config(next);
     if (db_conn_ensure(d->db, &e) < 0)
         log_warn("reload.no_database", "error=%s hint=%s", e, "plugin migrations cannot run now");
@@ -235,7 +232,7 @@ static void reload(struct atumd *d)
     d->cfg = next;
     conf_free(&old);
     d->last_heartbeat_ms = 0;
-    log_info("reload.done", "plugins=%zu", d->rt.plugins.n);
+    log_info("reload.done", "changed_keys=%d plugins=%zu", changed, d->rt.plugins.n);
 }
 
 static int daemonize(void)
@@ -298,6 +295,10 @@ int main(int argc, char **argv)
 
     log_init("atumd");
     d.conf_path = xstrdup(conf_path);
+    /* the keys of every floor atumd runs */
+    conf_declare(&web_conf_table);
+    conf_declare(&mailin_conf_table);
+    conf_declare(&mailout_conf_table);
     d.cfg = conf_load(conf_path, &e);
     if (d.cfg == NULL) {
         fprintf(stderr, "atumd: %s\n", e);

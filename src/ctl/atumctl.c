@@ -15,6 +15,9 @@
 #include "ctl/ctl.h"
 #include "core/conf.h"
 #include "core/db.h"
+#include "mailin/mailin_conf.h"
+#include "mailout/mailout_conf.h"
+#include "web/web_conf.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -252,6 +255,10 @@ int main(int argc, char **argv)
         ctl_usage(stderr);
         return 2;
     }
+    /* atumctl reads every floor's keys (a file written for atumd loads) */
+    conf_declare(&web_conf_table);
+    conf_declare(&mailin_conf_table);
+    conf_declare(&mailout_conf_table);
     ctl.cfg = conf_load(conf_path, &e);
     if (ctl.cfg == NULL) {
         fprintf(stderr, "atumctl: %s\n", e);

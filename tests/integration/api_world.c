@@ -4,6 +4,8 @@
 #include "core/core_jobs.h"
 #include "core/dbpool.h"
 #include "desk/desk_ops.h"
+#include "mailout/mailout_conf.h"
+#include "web/web_conf.h"
 #include "desk/queue.h"
 #include "lib/passwd.h"
 #include "core/jobs.h"
@@ -234,6 +236,8 @@ void world_up(void)
                "login_window = 1m\n[queue]\npoll_interval = 100ms\n[plugin.testplug]\n",
             getenv("ATUM_TEST_PLUGIN_DIR"), SECRET);
     fclose(f);
+    conf_declare(&web_conf_table);
+    conf_declare(&mailout_conf_table);
     W.cfg = conf_load(conf_path, &e);
     ck_assert_msg(W.cfg != NULL, "%s", e);
     unlink(conf_path);

@@ -25,6 +25,9 @@ poll_interval = 500ms
 maintenance_interval = 200ms
 [web]
 listen = 127.0.0.1:$WEBPORT
+max_body = ${MAX_BODY:-25M}
+[smarthost]
+url = ${SMARTHOST:-}
 [plugin.testplug]
 greeting = ${GREETING:-hi}
 CONF
@@ -124,6 +127,16 @@ check "SIGHUP reloads plugin config" wait_until 10 bash -c "curl -sf http://127.
 printf '[core]\nbogus = 1\n' >>"$T/atum.conf"
 kill -HUP "$ATUMD_PID"
 check "a bad config on SIGHUP is refused, atumd runs on" wait_until 10 bash -c "grep -q 'reload.refused' '$T/atumd.log' && curl -sf http://127.0.0.1:$WEBPORT/healthz"
+GREETING=salut write_conf
+
+# every key a reload changes is applied or named as needing a restart
+GREETING=salut MAX_BODY=1M SMARTHOST=smtp://127.0.0.1:1 write_conf
+kill -HUP "$ATUMD_PID"
+check "a changed key that needs a restart says so" \
+    wait_until 10 grep -q 'event=reload.needs_restart key=web.max_body owner=web' "$T/atumd.log"
+check "a changed key read where it is used is applied" \
+    grep -q 'event=reload.applied key=smarthost.url owner=mailout' "$T/atumd.log"
+check "... and the reload counts both" grep -q 'event=reload.done changed_keys=2 ' "$T/atumd.log"
 GREETING=salut write_conf
 
 # a plugin switched off through the API (plugin_settings) on another node

@@ -20,7 +20,7 @@ declare -A may=(
     [mailin]="lib core desk mail mailin"
     [mailout]="lib core desk mail mailout"
     [web]="lib core desk web"
-    [ctl]="lib core desk mail mailin mailout ctl"
+    [ctl]="lib core desk mail mailin mailout web ctl"
     [atumd]="lib core desk mail mailin mailout web"
 )
 
