@@ -134,6 +134,9 @@ int ctl_user(struct ctl *ctl, int argc, char **argv)
     return rc < 0 ? ctl_fail("user", e) : 0;
 }
 
+/* atumctl acts as the operator: sees everything, audited as "atumctl" */
+static const struct desk_actor operator = { .kind = DESK_OPERATOR, .via = "atumctl" };
+
 int ctl_queue(struct ctl *ctl, int argc, char **argv)
 {
     const char *e = NULL;
@@ -142,9 +145,17 @@ int ctl_queue(struct ctl *ctl, int argc, char **argv)
                                 " (SELECT count(*) FROM queue_members m WHERE m.queue_id = q.id) AS agents,"
                                 " (SELECT count(*) FROM tickets t WHERE t.queue_id = q.id) AS tickets"
                                 " FROM queues q ORDER BY q.id", 0, NULL);
+    struct desk_tx tx = { ctl->db, NULL, &operator };
+    struct err err;
     if (argc == 3 && strcmp(argv[0], "add") == 0) {
         long long id = 0;
-        if (queue_add(ctl->db, argv[1], argv[2], "atumctl", &id, &e) < 0)
+        if (db_begin(ctl->db, &e) < 0)
+            return ctl_fail("queue add", e);
+        if (queue_add(&tx, argv[1], argv[2], &id, &err) < 0) {
+            db_rollback(ctl->db);
+            return ctl_fail("queue add", err.text);
+        }
+        if (db_commit(ctl->db, &e) < 0)
             return ctl_fail("queue add", e);
         if (ctl->json)
             ctl_print_json(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", argv[1], "address", argv[2]));
@@ -153,7 +164,16 @@ int ctl_queue(struct ctl *ctl, int argc, char **argv)
         return 0;
     }
     if (argc == 3 && strcmp(argv[0], "member") == 0) {
-        if (queue_add_member(ctl->db, argv[1], argv[2], "atumctl", &e) < 0)
+        long long qid = 0, uid = 0;
+        bool changed = false;
+        if (db_begin(ctl->db, &e) < 0)
+            return ctl_fail("queue member", e);
+        if (queue_find(&tx, argv[1], &qid, &err) < 0 || user_find(&tx, argv[2], &uid, &err) < 0
+            || queue_add_member(&tx, qid, uid, &changed, &err) < 0) {
+            db_rollback(ctl->db);
+            return ctl_fail("queue member", err.text);
+        }
+        if (db_commit(ctl->db, &e) < 0)
             return ctl_fail("queue member", e);
         if (!ctl->json)
             printf("%s is now a member of %s\n", argv[2], argv[1]);

@@ -201,3 +201,19 @@ int user_find_or_add_customer(const struct desk_tx *tx, const char *email, const
     }
     return err_failed(err, "the sender %s could not be found or added", email);
 }
+
+int user_find(const struct desk_tx *tx, const char *email, long long *id_r, struct err *err)
+{
+    const char *e = NULL;
+    const char *p[] = { email };
+    PGresult *r = db_exec_stmt(tx->db, &st_user_find, p, &e);
+    if (r == NULL)
+        return desk_db_fail(err, "finding the user", e);
+    int n = PQntuples(r);
+    if (n > 0)
+        *id_r = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (n == 0)
+        return err_raise(err, ERR_NOT_FOUND, "email", "no user with address %s", email);
+    return 0;
+}

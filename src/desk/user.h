@@ -37,4 +37,7 @@ struct user_ref {
 int user_find_or_add_customer(const struct desk_tx *tx, const char *email, const char *name,
                               bool org_by_domain, struct user_ref *u, struct err *err);
 
+/* The user with this address (compared as the unique index does). */
+int user_find(const struct desk_tx *tx, const char *email, long long *id_r, struct err *err);
+
 #endif

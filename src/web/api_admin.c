@@ -2,13 +2,14 @@
  * web/api_admin.c -- the directory: users, organisations, queues and their
  * members, mailboxes, canned responses.
  *
- * Organisations, queues, mailboxes and canned responses share one small
- * CRUD engine (struct crud): each resource is a set of constant SQL
- * statements and a field list; PATCH passes, for every field, a "present"
- * flag and the value, so absent fields keep their value and null can still
- * be set explicitly -- no SQL is ever assembled from input.  Users have
- * their own handlers (passwords, role rules).  Every change writes an audit
- * row in its transaction.
+ * Mailboxes and canned responses share one small CRUD engine (struct
+ * crud): each resource is a set of constant SQL statements and a field
+ * list; PATCH passes, for every field, a "present" flag and the value, so
+ * absent fields keep their value and null can still be set explicitly --
+ * no SQL is ever assembled from input.  Organisations and queues are read
+ * through the same engine but written through the desk domain
+ * (desk/org.h, desk/queue.h), which owns their rules, audit rows and
+ * events.  Users have their own handlers (passwords, role rules).
  */
 #include "config.h"
 #include "web/api.h"
@@ -17,7 +18,10 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/passwd.h"
+#include "desk/org.h"
+#include "desk/queue.h"
 #include "desk/user.h"
+#include "core/runtime.h"
 #include "lib/xalloc.h"
 
 #include <stdio.h>
@@ -306,10 +310,7 @@ static const struct crud orgs = {
     "SELECT json_build_object('items', coalesce(json_agg(o ORDER BY o.id), '[]')) FROM"
     " (SELECT id, name, domain, created_at FROM orgs WHERE id > $2::bigint ORDER BY id LIMIT $1::int) o", 2,
     "SELECT row_to_json(o) FROM (SELECT id, name, domain, created_at FROM orgs WHERE id = $1) o", 1,
-    "INSERT INTO orgs (name, domain) VALUES ($1, $2) RETURNING id",
-    "UPDATE orgs SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
-    " domain = CASE WHEN $4::boolean THEN $5 ELSE domain END WHERE id = $1 RETURNING id",
-    "DELETE FROM orgs WHERE id = $1 RETURNING id",
+    NULL, NULL, NULL,          /* written through desk/org.h */
     org_check,
 };
 
@@ -343,10 +344,7 @@ static const struct crud queues = {
     "   ORDER BY u.id), '[]') FROM queue_members m JOIN users u ON u.id = m.user_id"
     "   WHERE m.queue_id = queues.id AND $3::text <> 'customer') AS members"
     " FROM queues WHERE id = $1 AND $2::bigint > 0) q", 3,
-    "INSERT INTO queues (name, address) VALUES ($1, $2) RETURNING id",
-    "UPDATE queues SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
-    " address = CASE WHEN $4::boolean THEN $5 ELSE address END WHERE id = $1 RETURNING id",
-    "DELETE FROM queues WHERE id = $1 RETURNING id",
+    NULL, NULL, NULL,          /* written through desk/queue.h */
     queue_check,
 };
 
@@ -459,57 +457,163 @@ static const struct crud canned = {
     static int pfx##_update(struct api_req *r) { NEED(res.write_role); return crud_write(r, &res, false); } \
     static int pfx##_delete(struct api_req *r) { NEED(res.write_role); return crud_delete(r, &res); }
 
-CRUD_HANDLERS(org, orgs)
-CRUD_HANDLERS(queue, queues)
 CRUD_HANDLERS(mailbox, mailboxes)
 CRUD_HANDLERS(canned, canned)
+
+/* ---- organisations and queues: reads here, writes through the desk --------- */
+
+/* Runs under the runtime's read lock: the domain emits events. */
+#define DESK(r, call) \
+    (runtime_rdlock((r)->api->rt), _rc = (call), runtime_rdunlock((r)->api->rt), _rc)
+
+static int desk_write(struct api_req *r, const char *what, int (*fn)(struct api_req *, const struct desk_tx *,
+                      json_t *, long long *, struct err *), json_t *b, const struct crud *c, int status)
+{
+    const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    struct desk_actor who;
+    struct desk_tx tx;
+    long long id = r->m.nids ? r->m.ids[0] : 0;
+    int _rc;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, what, e);
+    if (DESK(r, fn(r, &tx, b, &id, &err)) < 0)
+        return api_desk_fail(r, what, &err);
+    if (db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, what, e);
+    }
+    if (status == 204)
+        return api_no_content(r);
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    return crud_send_one(r, c, status, sid);
+}
+
+static int org_add_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                      struct err *err)
+{
+    (void)r;
+    return org_add(tx, api_str(b, "name"), api_str(b, "domain"), id, err);
+}
+
+static int org_update_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                         struct err *err)
+{
+    (void)r;
+    return org_update(tx, *id, api_str(b, "name"), json_object_get(b, "domain") != NULL,
+                      api_str(b, "domain"), err);
+}
+
+static int org_delete_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                         struct err *err)
+{
+    (void)r;
+    (void)b;
+    return org_delete(tx, *id, err);
+}
+
+static int queue_add_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                        struct err *err)
+{
+    (void)r;
+    return queue_add(tx, api_str(b, "name"), api_str(b, "address"), id, err);
+}
+
+static int queue_update_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                           struct err *err)
+{
+    (void)r;
+    return queue_update(tx, *id, api_str(b, "name"), api_str(b, "address"), err);
+}
+
+static int queue_delete_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                           struct err *err)
+{
+    (void)r;
+    (void)b;
+    return queue_delete(tx, *id, err);
+}
+
+static int h_org_list(struct api_req *r) { return crud_list(r, &orgs); }
+static int h_org_get(struct api_req *r) { return crud_get(r, &orgs); }
+static int h_queue_list(struct api_req *r) { return crud_list(r, &queues); }
+static int h_queue_get(struct api_req *r) { return crud_get(r, &queues); }
+
+static int h_org_create(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    json_t *b = api_body(r, org_fields);
+    if (b == NULL || org_check(r, b, true) < 0)
+        return 0;
+    return desk_write(r, "creating the organisation", org_add_fn, b, &orgs, 201);
+}
+
+static int h_org_update(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    json_t *b = api_body(r, org_fields);
+    if (b == NULL || org_check(r, b, false) < 0)
+        return 0;
+    return desk_write(r, "updating the organisation", org_update_fn, b, &orgs, 200);
+}
+
+static int h_org_delete(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    if (api_no_body(r) < 0)
+        return 0;
+    return desk_write(r, "deleting the organisation", org_delete_fn, NULL, &orgs, 204);
+}
+
+static int h_queue_create(struct api_req *r)
+{
+    NEED(queues.write_role);
+    json_t *b = api_body(r, queue_fields);
+    if (b == NULL || queue_check(r, b, true) < 0)
+        return 0;
+    return desk_write(r, "creating the queue", queue_add_fn, b, &queues, 201);
+}
+
+static int h_queue_update(struct api_req *r)
+{
+    NEED(queues.write_role);
+    json_t *b = api_body(r, queue_fields);
+    if (b == NULL || queue_check(r, b, false) < 0)
+        return 0;
+    return desk_write(r, "updating the queue", queue_update_fn, b, &queues, 200);
+}
+
+static int h_queue_delete(struct api_req *r)
+{
+    NEED(queues.write_role);
+    if (api_no_body(r) < 0)
+        return 0;
+    return desk_write(r, "deleting the queue", queue_delete_fn, NULL, &queues, 204);
+}
 
 /* ---- queue members ------------------------------------------------------------ */
 
 static int member_change(struct api_req *r, bool add)
 {
     const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    int _rc;
     NEED(ATUM_ROLE_MANAGER);
     if (api_no_body(r) < 0)
         return 0;
-    char q[24], u[24];
-    snprintf(q, sizeof(q), "%lld", r->m.ids[0]);
-    snprintf(u, sizeof(u), "%lld", r->m.ids[1]);
-    const char *p[] = { q, u };
+    struct desk_actor who;
+    struct desk_tx tx;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "changing members", e);
-    PGresult *res = db_exec(r->db, add
-        ? "INSERT INTO queue_members (queue_id, user_id) SELECT q.id, u.id FROM queues q, users u"
-          " WHERE q.id = $1 AND u.id = $2 AND u.role <> 'customer' ON CONFLICT DO NOTHING RETURNING 1"
-        : "DELETE FROM queue_members WHERE queue_id = $1 AND user_id = $2 RETURNING 1", 2, p, &e);
-    if (res == NULL) {
-        db_rollback(r->db);
-        return api_db_fail(r, "changing members", e);
-    }
-    int n = PQntuples(res);
-    PQclear(res);
-    if (n == 0 && !add) {
-        db_rollback(r->db);
-        return api_problem(r, 404, NULL, "no such member");
-    }
-    if (n == 0) {
-        /* already a member, or no such queue / user / not staff */
-        PGresult *x = db_exec(r->db, "SELECT 1 FROM queue_members WHERE queue_id = $1 AND user_id = $2",
-                              2, p, &e);
-        int already = x && PQntuples(x) == 1;
-        PQclear(x);
-        db_rollback(r->db);
-        if (!already)
-            return api_problem(r, 404, NULL, "no such queue, or no such agent (customers cannot "
-                               "be queue members)");
-        return api_no_content(r);
-    }
-    char target[40];
-    snprintf(target, sizeof(target), "queue:%s", q);
-    json_t *d = json_pack("{s:I}", "user_id", (json_int_t)r->m.ids[1]);
-    int rc = api_audit(r, add ? "queue.member_add" : "queue.member_remove", target, d, &e);
-    json_decref(d);
-    if (rc < 0 || db_commit(r->db, &e) < 0) {
+    if (DESK(r, add ? queue_add_member(&tx, r->m.ids[0], r->m.ids[1], NULL, &err)
+                    : queue_remove_member(&tx, r->m.ids[0], r->m.ids[1], &err)) < 0)
+        return api_desk_fail(r, "changing members", &err);
+    if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "changing members", e);
     }
@@ -799,16 +903,16 @@ const struct api_route api_admin_routes[] = {
     { "GET", "/api/v1/users/{id}", ATUM_ROLE_AGENT, 0, user_get },
     { "PATCH", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_update },
     { "DELETE", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_delete },
-    { "GET", "/api/v1/orgs", ATUM_ROLE_AGENT, 0, org_list },
-    { "POST", "/api/v1/orgs", ATUM_ROLE_MANAGER, 0, org_create },
-    { "GET", "/api/v1/orgs/{id}", ATUM_ROLE_AGENT, 0, org_get },
-    { "PATCH", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, org_update },
-    { "DELETE", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, org_delete },
-    { "GET", "/api/v1/queues", ATUM_ROLE_CUSTOMER, 0, queue_list },
-    { "POST", "/api/v1/queues", ATUM_ROLE_ADMIN, 0, queue_create },
-    { "GET", "/api/v1/queues/{id}", ATUM_ROLE_CUSTOMER, 0, queue_get },
-    { "PATCH", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, queue_update },
-    { "DELETE", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, queue_delete },
+    { "GET", "/api/v1/orgs", ATUM_ROLE_AGENT, 0, h_org_list },
+    { "POST", "/api/v1/orgs", ATUM_ROLE_MANAGER, 0, h_org_create },
+    { "GET", "/api/v1/orgs/{id}", ATUM_ROLE_AGENT, 0, h_org_get },
+    { "PATCH", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, h_org_update },
+    { "DELETE", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, h_org_delete },
+    { "GET", "/api/v1/queues", ATUM_ROLE_CUSTOMER, 0, h_queue_list },
+    { "POST", "/api/v1/queues", ATUM_ROLE_ADMIN, 0, h_queue_create },
+    { "GET", "/api/v1/queues/{id}", ATUM_ROLE_CUSTOMER, 0, h_queue_get },
+    { "PATCH", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, h_queue_update },
+    { "DELETE", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, h_queue_delete },
     { "PUT", "/api/v1/queues/{id}/members/{user_id}", ATUM_ROLE_MANAGER, 0, member_add },
     { "DELETE", "/api/v1/queues/{id}/members/{user_id}", ATUM_ROLE_MANAGER, 0, member_remove },
     { "GET", "/api/v1/mailboxes", ATUM_ROLE_ADMIN, 0, mailbox_list },
