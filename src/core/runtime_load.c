@@ -11,6 +11,7 @@ static void unload_locked(struct runtime *rt)
     jobkind_registry_free(&rt->kinds);
     rt->mailer = NULL;
     rt->domain = NULL;
+    rt->intake = NULL;
 }
 
 static int load_locked(struct runtime *rt, const struct atum_config *cfg, struct db_conn *db,

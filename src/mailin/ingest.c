@@ -7,6 +7,7 @@
 #include "desk/ticket.h"
 #include "desk/user.h"
 #include "core/event.h"
+#include "core/intake.h"
 #include "core/jobkind.h"
 #include "core/jobrun.h"
 #include "core/mailer.h"
@@ -108,13 +109,17 @@ static char *utf8_cut(const char *s, size_t max)
     return xstrndup(s, max);
 }
 
-static void mark_failed(struct db_conn *c, long long id, const char *why)
+/* The mail failed for good: state, reason, and what was understood of it
+ * (summary: NULL when it was never parsed) so the "needs attention" list
+ * shows its subject and sender. */
+static void mark_failed(struct db_conn *c, long long id, const char *why, const char *summary)
 {
     char sid[32];
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", id);
-    const char *p[] = { sid, why };
-    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'failed', error = $2 WHERE id = $1", 2, p, &e);
+    const char *p[] = { sid, why, summary };
+    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'failed', error = $2,"
+                             " summary = coalesce($3::jsonb, summary) WHERE id = $1", 3, p, &e);
     if (r == NULL)
         log_error("ingest.mark_failed", "inbound=%lld error=%s", id, e);
     PQclear(r);
@@ -648,7 +653,7 @@ int ingest_run(void *state, struct atum_job *job)
     if ((long long)in.len > cfg->mail_max_message_size) {
         char why[160];
         snprintf(why, sizeof(why), "message of %zu bytes is larger than mail.max_message_size", in.len);
-        mark_failed(c, id, why);
+        mark_failed(c, id, why, NULL);
         rc = jobrun_fail(job, JOBRUN_PERMANENT, "%s", why);
         goto out;
     }
@@ -694,16 +699,21 @@ int ingest_run(void *state, struct atum_job *job)
 out:
     if (rc != ATUM_JOB_DONE && (rc == ATUM_JOB_PERMANENT || job->attempt >= job->max_attempts)
         && db_conn_is_up(c))
-        mark_failed(c, id, jr->error[0] ? jr->error : "ingest failed");
+        mark_failed(c, id, jr->error[0] ? jr->error : "ingest failed", summary);
     free(summary);
     mail_msg_free(&m);
     inbound_free(&in);
     return rc;
 }
 
+static const struct intake mail_intake = {
+    .reprocess = inbound_reprocess,
+};
+
 int ingest_register(struct runtime *rt, void *arg, const char **error_r)
 {
     (void)arg;
+    rt->intake = &mail_intake;
     return jobkind_register(&rt->kinds, INBOUND_INGEST_KIND, "core", ingest_run, NULL,
                             INBOUND_INGEST_ATTEMPTS, 0, error_r);
 }

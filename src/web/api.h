@@ -28,5 +28,6 @@ extern const struct api_route api_auth_routes[];
 extern const struct api_route api_ticket_routes[];
 extern const struct api_route api_admin_routes[];
 extern const struct api_route api_ops_routes[];
+extern const struct api_route api_inbound_routes[];
 
 #endif
