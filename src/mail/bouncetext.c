@@ -13,7 +13,7 @@
 
 /* Sentences each program writes into its notices, lower case.  A leading
  * '^' anchors at the start of the (trimmed) line, a trailing '$' at its
- * end; '*' matches anything within the line. */
+ * end; " * " (a star between spaces) matches any words within the line. */
 static const struct {
     const char *pattern;
     const char *mta;
@@ -33,7 +33,7 @@ static const struct {
     { "----- the following addresses had permanent fatal errors -----", "Sendmail" },
     { "----- the following addresses had transient non-fatal errors -----", "Sendmail" },
     { "----- transcript of session follows -----", "Sendmail" },
-    { "^the original message was received at * from ", "Sendmail" },
+    { "^the original message was received at ", "Sendmail" },
     { "your message did not reach some or all of the intended recipients", "Exchange" },
     { "delivery has failed to these recipients or groups", "Exchange" },
     { "delivery has failed to these recipients or distribution lists", "Exchange" },
@@ -74,34 +74,35 @@ static bool glob_line(const char *line, size_t n, const char *pat)
     bool anchor_end = pl > 0 && pat[pl - 1] == '$';
     if (anchor_end)
         pl--;
-    /* split the pattern at '*' and find the pieces in order */
+    /* split the pattern at " * " and find the pieces in order; each
+     * piece keeps its space next to the star */
     size_t pos = 0;
     bool first = true;
     const char *p = pat, *pend = pat + pl;
-    while (p <= pend) {
-        const char *star = memchr(p, '*', (size_t)(pend - p));
-        /* " * " means "anything": "* " at the end of a piece is no text */
-        const char *piece_end = star ? star : pend;
-        size_t k = (size_t)(piece_end - p);
-        if (k > 0) {
-            bool found = false;
-            size_t last = n >= k ? n - k : 0;
-            for (size_t i = pos; n >= k && i <= last; i++) {
-                if (first && anchor_start && i != 0)
-                    break;
-                if (strncasecmp(line + i, p, k) == 0) {
-                    found = true;
-                    pos = i + k;
-                    break;
-                }
+    for (;;) {
+        const char *star = NULL;
+        for (const char *q = p; q + 2 < pend; q++)
+            if (q[0] == ' ' && q[1] == '*' && q[2] == ' ') {
+                star = q;
+                break;
             }
-            if (!found)
-                return false;
+        size_t k = star ? (size_t)(star + 1 - p) : (size_t)(pend - p);
+        bool found = false;
+        for (size_t i = pos; i + k <= n; i++) {
+            if (first && anchor_start && i != 0)
+                break;
+            if (strncasecmp(line + i, p, k) == 0) {
+                found = true;
+                pos = i + k;
+                break;
+            }
         }
+        if (!found)
+            return false;
         first = false;
         if (star == NULL)
             break;
-        p = star + 1;
+        p = star + 2;
     }
     return !anchor_end || pos == n;
 }

@@ -180,6 +180,8 @@ static int jis_to_eucjp(const char *in, size_t len, struct strbuf *out)
             } else if (a == '$' && b == '(' && d == 'D') {
                 mode = SUPPL;      /* JIS X 0212 */
                 i += 3;
+            } else if (i + 3 >= len && (a == '\0' || a == '(' || a == '$')) {
+                break;             /* an escape cut off at the very end */
             } else {
                 return -1;
             }
@@ -223,6 +225,159 @@ static int convert_charset(const char *in, size_t len, const char *from, struct 
     return convert(in, len, from, out, bad);
 }
 
+/* How Japanese a decoding looks: kana and kanji score, half-width katakana
+ * (what EUC-JP bytes become when read as Shift_JIS) and private-use or
+ * replacement characters cost. */
+static long japanese_score(const char *s, size_t len, size_t *kana_r)
+{
+    long score = 0;
+    size_t kana = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; ) {
+        unsigned cp;
+        size_t n;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        } else if ((p[i] & 0xE0) == 0xC0 && i + 1 < len) {
+            cp = ((p[i] & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
+            n = 2;
+        } else if ((p[i] & 0xF0) == 0xE0 && i + 2 < len) {
+            cp = ((p[i] & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+            n = 3;
+        } else {
+            cp = 0xFFFD;
+            n = (p[i] & 0xF8) == 0xF0 ? 4 : 1;
+        }
+        if (cp >= 0x3041 && cp <= 0x30FA)
+            kana++;
+        if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3000 && cp <= 0x303F)
+            || (cp >= 0xFF01 && cp <= 0xFF5E))
+            score += 2;
+        else if (cp >= 0xFF61 && cp <= 0xFF9F)
+            score -= 1;
+        else if ((cp >= 0xE000 && cp <= 0xF8FF) || cp == 0xFFFD || cp < 0x100)
+            score -= 4;
+        i += n;
+    }
+    if (kana_r != NULL)
+        *kana_r = kana;
+    return score;
+}
+
+/* Shift_JIS or EUC-JP: the one that decodes, and if both do, the one
+ * that reads more like Japanese. */
+static bool decode_japanese(const char *in, size_t len, struct strbuf *out, struct charset_result *res)
+{
+    static const char *const cands[] = { "CP932", "EUC-JP-MS" };
+    struct strbuf best = STRBUF_INIT;
+    long best_score = 0;
+    const char *best_cs = NULL;
+    for (size_t i = 0; i < 2; i++) {
+        struct strbuf t = STRBUF_INIT;
+        size_t bad = 0;
+        if (convert(in, len, cands[i], &t, &bad) == 0 && bad == 0) {
+            long sc = japanese_score(t.s ? t.s : "", t.len, NULL);
+            if (best_cs == NULL || sc > best_score) {
+                strbuf_free(&best);
+                best = t;
+                best_score = sc;
+                best_cs = cands[i];
+                continue;
+            }
+        }
+        strbuf_free(&t);
+    }
+    if (best_cs == NULL)
+        return false;
+    strbuf_add(out, best.s ? best.s : "", best.len);
+    snprintf(res->used, sizeof(res->used), "%s", best_cs);
+    res->guessed = true;
+    strbuf_free(&best);
+    return true;
+}
+
+/* How Russian/Ukrainian a decoding looks: Cyrillic letters score; a
+ * capital inside a lower-case word (KOI8-R read as Windows-1251 and back)
+ * and symbols between letters (Mac Cyrillic's dashes and signs) cost. */
+static long cyrillic_score(const char *s, size_t len)
+{
+    long score = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    int prev = 0;            /* 0 other, 1 lower-case letter, 2 capital */
+    for (size_t i = 0; i < len; ) {
+        unsigned cp = p[i];
+        size_t n = 1;
+        if ((p[i] & 0xE0) == 0xC0 && i + 1 < len) {
+            cp = ((p[i] & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
+            n = 2;
+        } else if ((p[i] & 0xF0) == 0xE0 && i + 2 < len) {
+            cp = ((p[i] & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
+            n = 3;
+        } else if (p[i] >= 0x80) {
+            cp = 0xFFFD;
+        }
+        bool lower = (cp >= 0x0430 && cp <= 0x045F) || (cp >= 'a' && cp <= 'z');
+        bool upper = (cp >= 0x0400 && cp <= 0x042F) || (cp >= 'A' && cp <= 'Z');
+        if (cp >= 0x0400 && cp <= 0x045F)
+            score += 1;
+        if (upper && prev == 1)
+            score -= 3;
+        if (!lower && !upper && cp >= 0x80 && prev != 0)
+            score -= 3;
+        prev = lower ? 1 : upper ? 2 : 0;
+        i += n;
+    }
+    return score;
+}
+
+/* uchardet mixes up the single-byte Cyrillic charsets on short text and
+ * takes short Japanese for Chinese: a second look at those families. */
+static void refine_guess(const char *in, size_t len, char *buf, size_t size)
+{
+    static const char *const cyrillic[] = { "WINDOWS-1251", "KOI8-R", "KOI8-U", "MAC-CYRILLIC",
+        "IBM866", "ISO-8859-5", "IBM855" };
+    static const char *const cjk[] = { "BIG5", "GB18030", "EUC-KR", "UHC", "EUC-TW", "HZ-GB-2312" };
+    bool is_cyr = false, is_cjk = false;
+    for (size_t i = 0; i < sizeof(cyrillic) / sizeof(cyrillic[0]); i++)
+        is_cyr = is_cyr || strcasecmp(buf, cyrillic[i]) == 0;
+    for (size_t i = 0; i < sizeof(cjk) / sizeof(cjk[0]); i++)
+        is_cjk = is_cjk || strcasecmp(buf, cjk[i]) == 0;
+    if (is_cyr) {
+        long best = 0;
+        const char *pick = NULL;
+        for (size_t i = 0; i < sizeof(cyrillic) / sizeof(cyrillic[0]); i++) {
+            struct strbuf t = STRBUF_INIT;
+            size_t bad = 0;
+            if (convert(in, len, cyrillic[i], &t, &bad) == 0 && bad == 0) {
+                long sc = cyrillic_score(t.s ? t.s : "", t.len);
+                if (pick == NULL || sc > best) {
+                    best = sc;
+                    pick = cyrillic[i];
+                }
+            }
+            strbuf_free(&t);
+        }
+        if (pick != NULL)
+            snprintf(buf, size, "%s", pick);
+    } else if (is_cjk) {
+        /* kana: Chinese and Korean text has (almost) none */
+        struct strbuf t = STRBUF_INIT;
+        struct charset_result r;
+        memset(&r, 0, sizeof(r));
+        if (decode_japanese(in, len, &t, &r)) {
+            size_t kana = 0;
+            japanese_score(t.s ? t.s : "", t.len, &kana);
+            size_t chars = 0;
+            for (size_t i = 0; i < t.len; i++)
+                chars += ((unsigned char)t.s[i] & 0xC0) != 0x80 && (unsigned char)t.s[i] >= 0x80;
+            if (kana >= 2 && kana * 5 >= chars)
+                snprintf(buf, size, "%s", r.used);
+        }
+        strbuf_free(&t);
+    }
+}
+
 static const char *guess(const char *in, size_t len, char *buf, size_t size)
 {
     uchardet_t ud = uchardet_new();
@@ -237,6 +392,8 @@ static const char *guess(const char *in, size_t len, char *buf, size_t size)
     }
     if (ud)
         uchardet_delete(ud);
+    if (cs != NULL)
+        refine_guess(in, len, buf, size);
     return cs ? buf : NULL;
 }
 
@@ -367,73 +524,6 @@ const char *charset_guess(const char *in, size_t len, char *buf, size_t size)
     if (guess(in, len, g, sizeof(g)) == NULL)
         return NULL;
     return charset_canonical(g, buf, size);
-}
-
-/* How Japanese a decoding looks: kana and kanji score, half-width katakana
- * (what EUC-JP bytes become when read as Shift_JIS) and private-use or
- * replacement characters cost. */
-static long japanese_score(const char *s, size_t len)
-{
-    long score = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len; ) {
-        unsigned cp;
-        size_t n;
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        } else if ((p[i] & 0xE0) == 0xC0 && i + 1 < len) {
-            cp = ((p[i] & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
-            n = 2;
-        } else if ((p[i] & 0xF0) == 0xE0 && i + 2 < len) {
-            cp = ((p[i] & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
-            n = 3;
-        } else {
-            cp = 0xFFFD;
-            n = (p[i] & 0xF8) == 0xF0 ? 4 : 1;
-        }
-        if ((cp >= 0x3040 && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3000 && cp <= 0x303F)
-            || (cp >= 0xFF01 && cp <= 0xFF5E))
-            score += 2;
-        else if (cp >= 0xFF61 && cp <= 0xFF9F)
-            score -= 1;
-        else if ((cp >= 0xE000 && cp <= 0xF8FF) || cp == 0xFFFD || cp < 0x100)
-            score -= 4;
-        i += n;
-    }
-    return score;
-}
-
-/* Shift_JIS or EUC-JP: the one that decodes, and if both do, the one
- * that reads more like Japanese. */
-static bool decode_japanese(const char *in, size_t len, struct strbuf *out, struct charset_result *res)
-{
-    static const char *const cands[] = { "CP932", "EUC-JP-MS" };
-    struct strbuf best = STRBUF_INIT;
-    long best_score = 0;
-    const char *best_cs = NULL;
-    for (size_t i = 0; i < 2; i++) {
-        struct strbuf t = STRBUF_INIT;
-        size_t bad = 0;
-        if (convert(in, len, cands[i], &t, &bad) == 0 && bad == 0) {
-            long sc = japanese_score(t.s ? t.s : "", t.len);
-            if (best_cs == NULL || sc > best_score) {
-                strbuf_free(&best);
-                best = t;
-                best_score = sc;
-                best_cs = cands[i];
-                continue;
-            }
-        }
-        strbuf_free(&t);
-    }
-    if (best_cs == NULL)
-        return false;
-    strbuf_add(out, best.s ? best.s : "", best.len);
-    snprintf(res->used, sizeof(res->used), "%s", best_cs);
-    res->guessed = true;
-    strbuf_free(&best);
-    return true;
 }
 
 static bool japanese_family(const char *canon)

@@ -42,6 +42,7 @@ struct walk {
     bool parts_noted, depth_noted;
     bool have_html;
     char text_charset[64];           /* first declared text charset that can hint raw header bytes */
+    struct strbuf undeclared;        /* a sample of 8-bit text declared in no charset */
 };
 
 static void problem(struct mail_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -360,6 +361,8 @@ static void leaf(struct walk *w, struct mailmime *m, struct part *p, bool html_g
     if (strcmp(p->major, "text") == 0 && w->text_charset[0] == '\0') {
         char cs[64];
         part_charset(p, cs, sizeof(cs));
+        if (cs[0] == '\0' && w->undeclared.len < 16384 && data.len > 0)
+            strbuf_add(&w->undeclared, data.s, data.len < 16384 ? data.len : 16384);
         if (strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0 && strcasecmp(cs, "utf-8") != 0
             && strcasecmp(cs, "utf8") != 0 && strcasecmp(cs, "x-unknown") != 0
             && strcasecmp(cs, "unknown-8bit") != 0)
@@ -615,10 +618,9 @@ static char *header_utf8(struct mail_msg *m, const char *name, const char *hint)
     if (v == NULL)
         return NULL;
     size_t n = strlen(v);
-    bool plain = true;
-    for (size_t i = 0; i < n && plain; i++)
-        plain = (unsigned char)v[i] < 0x80 && v[i] != 0x1b;
-    if (plain || str_utf8_valid(v, n))
+    /* ISO-2022 escapes are 7-bit but no ASCII: "\x1b$B:4F#" holds ':'
+     * and '#' that would mean something to the address parser */
+    if (memchr(v, 0x1b, n) == NULL && str_utf8_valid(v, n))
         return xstrdup(v);
     struct strbuf out = STRBUF_INIT;
     struct charset_result r;
@@ -661,8 +663,11 @@ static void add_lines(char *lines, char ***v, size_t *n, size_t max, bool unique
 
 /* The hint for raw 8-bit header bytes: the first text charset the mail
  * declares that can describe them, else uchardet's reading of all the
- * raw bytes of the header block together (more text, better guess). */
-static void header_hint(const struct mail_msg *m, const char *text_charset, char *buf, size_t size)
+ * raw bytes of the header block together, with the undeclared text of
+ * the body (more text, better guess: a short subject alone is often read
+ * as the wrong script). */
+static void header_hint(const struct mail_msg *m, const char *text_charset, const struct strbuf *body,
+                        char *buf, size_t size)
 {
     buf[0] = '\0';
     if (text_charset != NULL && text_charset[0] != '\0') {
@@ -681,6 +686,8 @@ static void header_hint(const struct mail_msg *m, const char *text_charset, char
             strbuf_addc(&raw, '\n');
         }
     }
+    if (raw.len > 0 && body->len > 0 && !str_utf8_valid(body->s, body->len))
+        strbuf_add(&raw, body->s, body->len);
     if (raw.len > 0 && charset_guess(raw.s, raw.len, buf, size) == NULL)
         buf[0] = '\0';
     strbuf_free(&raw);
@@ -875,7 +882,7 @@ struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limit
 {
     struct mail_msg *m = xcalloc(1, sizeof(*m));
     struct strbuf parsebuf = STRBUF_INIT;
-    struct walk w = { m, lim, 0, false, false, false, "" };
+    struct walk w = { m, lim, 0, false, false, false, "", STRBUF_INIT };
 
     if (len == 0)
         problem(m, "empty message");
@@ -903,7 +910,8 @@ struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limit
     strbuf_free(&parsebuf);
 
     char hint[64];
-    header_hint(m, w.text_charset, hint, sizeof(hint));
+    header_hint(m, w.text_charset, &w.undeclared, hint, sizeof(hint));
+    strbuf_free(&w.undeclared);
     read_headers(m, hint[0] ? hint : NULL);
     robot_classify(m);
     quote_new_text(m->text.s ? m->text.s : "", m->text.len, &m->new_text);
