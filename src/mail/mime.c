@@ -488,6 +488,21 @@ static void digest_member(struct walk *w, struct mailmime *m)
     strbuf_free(&data);
 }
 
+/* The closing delimiter of a multipart, or NULL.  libetpan reads on past
+ * it into the epilogue, where some mailers leave old parts; a mail client
+ * (and Python) shows nothing after it. */
+static const char *closing_delimiter(const struct mailmime *m)
+{
+    if (m->mm_mime_start == NULL || m->mm_content_type == NULL)
+        return NULL;
+    const char *b = mailmime_content_param_get(m->mm_content_type, "boundary");
+    if (b == NULL || *b == '\0' || strlen(b) > 200)
+        return NULL;
+    char close[256];
+    int n = snprintf(close, sizeof(close), "\n--%s--", b);
+    return memmem(m->mm_mime_start, m->mm_length, close, (size_t)n);
+}
+
 static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_parent, bool html_gives_text)
 {
     struct mail_msg *msg = w->msg;
@@ -532,8 +547,13 @@ static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_pare
             for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
                 has_plain = has_plain || is_body_text(clist_content(it), false, "plain");
             bool plain_done = false;
+            const char *close = closing_delimiter(m);
             for (clistiter *it = clist_begin(kids); it; it = clist_next(it)) {
                 struct mailmime *k = clist_content(it);
+                if (close != NULL && k->mm_mime_start != NULL && k->mm_mime_start > close) {
+                    problem(msg, "MIME parts after the closing boundary: ignored");
+                    break;
+                }
                 if (is_body_text(k, false, "plain")) {
                     if (!plain_done)
                         walk(w, k, depth + 1, false, html_gives_text);
@@ -545,8 +565,15 @@ static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_pare
                 }
             }
         } else {
-            for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
-                walk(w, clist_content(it), depth + 1, digest, html_gives_text);
+            const char *close = closing_delimiter(m);
+            for (clistiter *it = clist_begin(kids); it; it = clist_next(it)) {
+                struct mailmime *k = clist_content(it);
+                if (close != NULL && k->mm_mime_start != NULL && k->mm_mime_start > close) {
+                    problem(msg, "MIME parts after the closing boundary: ignored");
+                    break;
+                }
+                walk(w, k, depth + 1, digest, html_gives_text);
+            }
         }
         if (strcmp(p.minor, "report") == 0) {
             struct strbuf rt = STRBUF_INIT;
