@@ -107,30 +107,57 @@ static bool glob_line(const char *line, size_t n, const char *pat)
     return !anchor_end || pos == n;
 }
 
+/* The trimmed line of `text` around offset `at`; false when it is quoted. */
+static bool line_around(const char *text, size_t len, size_t at, const char **line, size_t *n)
+{
+    size_t s = at, e = at;
+    while (s > 0 && text[s - 1] != '\n')
+        s--;
+    while (e < len && text[e] != '\n')
+        e++;
+    while (s < e && (text[s] == ' ' || text[s] == '\t'))
+        s++;
+    while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
+        e--;
+    *line = text + s;
+    *n = e - s;
+    return e > s && text[s] != '>';
+}
+
 const char *bouncetext_mta(const char *text, size_t len)
 {
     if (text == NULL)
         return NULL;
-    if (len > OPENING_BYTES)
-        len = OPENING_BYTES;
-    size_t pos = 0;
-    for (int lines = 0; pos < len && lines < OPENING_LINES; lines++) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) : len;
-        const char *line = text + pos;
-        size_t n = end - pos;
-        while (n > 0 && (*line == ' ' || *line == '\t')) {
-            line++;
-            n--;
+    /* the opening: OPENING_LINES lines, at most OPENING_BYTES */
+    size_t end = 0;
+    for (int lines = 0; end < len && end < OPENING_BYTES && lines < OPENING_LINES; lines++) {
+        const char *nl = memchr(text + end, '\n', len - end);
+        end = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    if (end > OPENING_BYTES)
+        end = OPENING_BYTES;
+    /* one lower-cased copy, then each sentence's first words found with
+     * memmem (fast) and only then checked against its line */
+    char low[OPENING_BYTES];
+    for (size_t i = 0; i < end; i++)
+        low[i] = (char)tolower((unsigned char)text[i]);
+    for (size_t k = 0; k < sizeof(openers) / sizeof(openers[0]); k++) {
+        const char *pat = openers[k].pattern + (openers[k].pattern[0] == '^');
+        const char *star = strstr(pat, " * ");
+        size_t pl = star ? (size_t)(star - pat) : strlen(pat);
+        if (pl > 0 && pat[pl - 1] == '$')
+            pl--;
+        for (size_t from = 0; from + pl <= end; ) {
+            const char *hit = memmem(low + from, end - from, pat, pl);
+            if (hit == NULL)
+                break;
+            const char *line;
+            size_t n;
+            size_t at = (size_t)(hit - low);
+            if (line_around(low, end, at, &line, &n) && glob_line(line, n, openers[k].pattern))
+                return openers[k].mta;
+            from = at + 1;
         }
-        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
-            n--;
-        if (n > 0 && line[0] != '>') {
-            for (size_t i = 0; i < sizeof(openers) / sizeof(openers[0]); i++)
-                if (glob_line(line, n, openers[i].pattern))
-                    return openers[i].mta;
-        }
-        pos = end + 1;
     }
     return NULL;
 }
@@ -152,14 +179,18 @@ static bool starts_with_any(const char *s, const char *const *list, size_t n)
     return false;
 }
 
+/* Is one of the (lower-case) words in s?  ASCII case is ignored; one
+ * lower-cased copy and strstr per word, not a compare per position. */
 static bool contains_any(const char *s, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t k = strlen(list[i]);
-        for (const char *p = s; *p; p++)
-            if (strncasecmp(p, list[i], k) == 0)
-                return true;
-    }
+    char low[512];
+    size_t k = 0;
+    for (; s[k] && k + 1 < sizeof(low); k++)
+        low[k] = (char)tolower((unsigned char)s[k]);
+    low[k] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (strstr(low, list[i]) != NULL)
+            return true;
     return false;
 }
 
