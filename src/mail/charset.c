@@ -34,6 +34,10 @@ static const struct { const char *label, *iconv; } aliases[] = {
     { "csunicode11utf7", "UTF-7" }, { "unicode-2-0-utf-7", "UTF-7" },
     { "iso-8859-8-i", "ISO-8859-8" }, { "iso-8859-6-i", "ISO-8859-6" },
     { "x-mac-roman", "MACINTOSH" }, { "macintosh", "MACINTOSH" },
+    { "x-mac-cyrillic", "MAC-CYRILLIC" }, { "x-mac-ukrainian", "MACUKRAINIAN" },
+    { "x-mac-ce", "MAC-CENTRALEUROPE" }, { "koi8r", "KOI8-R" }, { "x-koi8-r", "KOI8-R" },
+    { "x-cp1251", "CP1251" }, { "cp-1251", "CP1251" }, { "win-1251", "CP1251" },
+    { "hz-gb-2312", "HZ-GB-2312" }, { "hz", "HZ-GB-2312" }, { "x-gb2312", "GB18030" },
     { "ucs-2", "UCS-2BE" }, { "utf-16", "UTF-16" },
 };
 
@@ -210,9 +214,55 @@ static int jis_to_eucjp(const char *in, size_t len, struct strbuf *out)
     return 0;
 }
 
-/* convert() with the Japanese ISO-2022 family read as CP50221 does. */
+/* HZ (RFC 1843, old Chinese mail and news): "~{" starts GB2312 pairs
+ * written with the high bit cleared, "~}" ends them, "~~" is a tilde and
+ * "~" at a line end joins lines.  glibc has no HZ; this makes GB bytes. */
+static void hz_to_gb(const char *in, size_t len, struct strbuf *out)
+{
+    bool gb = false;
+    strbuf_reserve(out, len);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '~' && i + 1 < len) {
+            char n = in[i + 1];
+            if (n == '{' || n == '}') {
+                gb = n == '{';
+                i++;
+                continue;
+            }
+            if (n == '~' && !gb) {
+                strbuf_addc(out, '~');
+                i++;
+                continue;
+            }
+            if (n == '\n') {
+                i++;
+                continue;
+            }
+        }
+        if (c == '\n')
+            gb = false;
+        if (gb && c >= 0x21 && c <= 0x7e && i + 1 < len) {
+            strbuf_addc(out, (char)(c | 0x80));
+            strbuf_addc(out, (char)(in[i + 1] | 0x80));
+            i++;
+        } else {
+            strbuf_addc(out, (char)c);
+        }
+    }
+}
+
+/* convert() with the Japanese ISO-2022 family read as CP50221 does, and
+ * HZ read through GB18030. */
 static int convert_charset(const char *in, size_t len, const char *from, struct strbuf *out, size_t *bad)
 {
+    if (strncmp(from, "HZ", 2) == 0) {
+        struct strbuf gb = STRBUF_INIT;
+        hz_to_gb(in, len, &gb);
+        int r = convert(gb.s ? gb.s : "", gb.len, "GB18030", out, bad);
+        strbuf_free(&gb);
+        return r;
+    }
     if (strncmp(from, "ISO-2022-JP", 11) == 0) {
         struct strbuf euc = STRBUF_INIT;
         int r = -1;

@@ -595,6 +595,11 @@ START_TEST(utf7_and_iso2022)
     rfc2047_decode(in, strlen(in), "us-ascii", &o);
     ck_assert_str_eq(o.s, "Returned mail: 宛先不明");
     strbuf_reset(&o);
+    /* HZ (RFC 1843), which iconv does not know; Mac Cyrillic by its MIME name */
+    in = "=?hz-gb-2312?Q?~{DcKC~}_ok?= =?x-mac-cyrillic?Q?=8F=F0=E8=E2=E5=F2?=";
+    rfc2047_decode(in, strlen(in), NULL, &o);
+    ck_assert_str_eq(o.s, "你嗣 okПривет");
+    strbuf_reset(&o);
     /* "+" in a raw header is a plus, whatever the body's charset */
     in = "C++ and +AOk-";
     rfc2047_decode(in, strlen(in), "utf-7", &o);
