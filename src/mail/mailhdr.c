@@ -453,6 +453,43 @@ void mailhdr_first_address(const char *value, struct strbuf *addr, struct strbuf
     strbuf_reset(addr);
 }
 
+void mailhdr_bare_word(const char *value, struct strbuf *out)
+{
+    const char *p = value ? value : "";
+    const char *word = NULL, *word_end = NULL;
+    bool quoted = false;
+    while (*p) {
+        if (*p == ' ' || *p == '\t') {
+            p++;
+        } else if (*p == '(') {
+            p = skip_comment(p);
+        } else if (word != NULL) {
+            return;                      /* a second word: a phrase, no address */
+        } else if (*p == '"') {
+            const char *e = skip_quoted(p);
+            word = p + 1;
+            word_end = e > p + 1 && e[-1] == '"' ? e - 1 : e;
+            quoted = true;
+            p = e;
+        } else {
+            word = p;
+            while (*p && *p != ' ' && *p != '\t' && *p != '(' && *p != '"')
+                p++;
+            word_end = p;
+            for (const char *q = word; q < word_end; q++)
+                if (*q == '<' || *q == '>' || *q == ',' || *q == ';' || *q == ':' || *q == '@')
+                    return;
+        }
+    }
+    if (word != NULL && word_end > word) {
+        for (const char *q = word; q < word_end; q++) {
+            if (quoted && *q == '\\' && q + 1 < word_end)
+                q++;
+            strbuf_addc(out, *q);
+        }
+    }
+}
+
 void mailhdr_addresses(const char *value, struct strbuf *out_lines)
 {
     const char *p = value ? value : "";

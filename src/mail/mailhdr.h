@@ -52,6 +52,12 @@ const char *mailhdr_get(const struct mail_headers *hdrs, const char *name);
  * into display.  Handles quotes, comments, groups, missing brackets. */
 void mailhdr_first_address(const char *value, struct strbuf *addr, struct strbuf *display);
 
+/* A From that is one bare word outside comments ("MAILER-DAEMON",
+ * "postmaster (Mail Delivery System)", "\"Postmaster\""): that word, as
+ * mail clients and Python read it, appended to out; nothing when the value
+ * holds more than one word or any address syntax. */
+void mailhdr_bare_word(const char *value, struct strbuf *out);
+
 /* Every addr-spec in an address list, appended one per line. */
 void mailhdr_addresses(const char *value, struct strbuf *out_lines);
 

@@ -730,6 +730,8 @@ static void read_headers(struct mail_msg *m, const char *hint)
     char *from = header_utf8(m, "From", hint);
     if (from != NULL) {
         mailhdr_first_address(from, &addr, &disp);
+        if (addr.len == 0)
+            mailhdr_bare_word(from, &addr);
         if (addr.len > 0)
             m->from_addr = xstrndup(addr.s, addr.len);
         if (disp.len > 0) {

@@ -730,6 +730,21 @@ START_TEST(raw_8bit_addresses)
     ck_assert_ptr_nonnull(strstr(m->problems.s, "raw bytes in From"));
     ck_assert_ptr_nonnull(strstr(m->problems.s, "raw bytes in To"));
     mail_msg_free(&m);
+    /* a From of one bare word is that word (Python, mail clients); a phrase is none */
+    m = parse_str("From: MAILER-DAEMON (Mail Delivery System)\nSubject: failure notice\n\nx\n");
+    ck_assert_str_eq(m->from_addr, "MAILER-DAEMON");
+    ck_assert_int_eq(m->robot, MAIL_ROBOT_BOUNCE);
+    mail_msg_free(&m);
+    m = parse_str("From: Mail Delivery System\nSubject: x\n\nx\n");
+    ck_assert_ptr_null(m->from_addr);
+    mail_msg_free(&m);
+    struct strbuf w = STRBUF_INIT;
+    mailhdr_bare_word("\"Post\\\"master\" (x)", &w);
+    ck_assert_str_eq(w.s, "Post\"master");
+    strbuf_reset(&w);
+    mailhdr_bare_word("a@b.example", &w);
+    ck_assert_uint_eq(w.len, 0);
+    strbuf_free(&w);
     /* ISO-2022-JP escapes hold ':' and '#': decoded before the address is read */
     m = parse_str("From: \x1b$B:4F#\x1b(B <sato@example.jp>\nSubject: x\n\nhi\n");
     ck_assert_str_eq(m->from_addr, "sato@example.jp");
