@@ -491,6 +491,31 @@ static bool has_8bit(const char *s, size_t len)
     return false;
 }
 
+static bool japanese_family(const char *canon);
+
+/* The declared charset, unless it is Japanese and refuses bytes that
+ * Shift_JIS or EUC-JP read cleanly (ISO-2022-JP labels over Shift_JIS
+ * text are common in Japanese mail).  -1 when iconv does not know it. */
+static int convert_declared(const char *in, size_t len, const char *canon, struct strbuf *out,
+                            struct charset_result *res)
+{
+    struct strbuf t = STRBUF_INIT;
+    size_t bad = 0;
+    if (convert_charset(in, len, canon, &t, &bad) < 0) {
+        strbuf_free(&t);
+        return -1;
+    }
+    if (bad > 0 && japanese_family(canon) && decode_japanese(in, len, out, res)) {
+        strbuf_free(&t);
+        return 0;
+    }
+    strbuf_add(out, t.s ? t.s : "", t.len);
+    strbuf_free(&t);
+    snprintf(res->used, sizeof(res->used), "%s", canon);
+    res->bad = bad;
+    return 0;
+}
+
 int charset_to_utf8(const char *in, size_t len, const char *declared, struct strbuf *out,
                     struct charset_result *res)
 {
@@ -502,12 +527,8 @@ int charset_to_utf8(const char *in, size_t len, const char *declared, struct str
                          || strcmp(canon, "UTF-8") == 0;
 
     if (canon[0] != '\0' && ascii_incompatible(canon)) {
-        size_t bad = 0;
-        if (convert_charset(in, len, canon, out, &bad) == 0) {
-            snprintf(res->used, sizeof(res->used), "%s", canon);
-            res->bad = bad;
+        if (convert_declared(in, len, canon, out, res) == 0)
             return 0;
-        }
         res->unknown_declared = true;
         declared_weak = true;
         canon[0] = '\0';
@@ -538,12 +559,8 @@ int charset_to_utf8(const char *in, size_t len, const char *declared, struct str
         return 0;
     }
     if (canon[0] != '\0' && strcmp(canon, "UTF-8") != 0) {
-        size_t bad = 0;
-        if (convert_charset(in, len, canon, out, &bad) == 0) {
-            snprintf(res->used, sizeof(res->used), "%s", canon);
-            res->bad = bad;
+        if (convert_declared(in, len, canon, out, res) == 0)
             return 0;
-        }
         res->unknown_declared = true;
         if (str_utf8_valid(in, len)) {
             utf8_sanitize_append(out, in, len);

@@ -616,7 +616,7 @@ static void note_header_repair(struct mail_msg *m, const char *name, const struc
     if (rep->raw_repaired)
         problem(m, "raw bytes in %s that are neither ASCII nor UTF-8: read as %s", name, rep->used);
     if (rep->word_repaired && rep->bad == 0)
-        problem(m, "encoded word in %s in an unknown charset: read as %s", name, rep->used);
+        problem(m, "encoded word in %s in an unknown or wrong charset: read as %s", name, rep->used);
     if (rep->bad > 0)
         problem(m, "%zu bytes in %s could not be decoded: replaced by U+FFFD", rep->bad, name);
 }

@@ -158,9 +158,10 @@ static void flush_encoded(struct segment *seg, struct strbuf *out, struct rfc204
         return;
     struct charset_result r;
     charset_to_utf8(seg->bytes.s ? seg->bytes.s : "", seg->bytes.len, seg->charset, out, &r);
-    /* a word's charset is declared: only undecodable bytes or an unknown
-     * name are repairs (a us-ascii word holding UTF-8 is not news) */
-    if (r.bad > 0 || r.unknown_declared)
+    /* a word's charset is declared: undecodable bytes, an unknown name or
+     * a Japanese label over the other Japanese encoding are repairs (a
+     * us-ascii word holding UTF-8 is not news) */
+    if (r.bad > 0 || r.unknown_declared || (r.guessed && strcmp(r.used, "UTF-8") != 0))
         note(rep, &r, false);
     strbuf_reset(&seg->bytes);
     seg->encoded = false;

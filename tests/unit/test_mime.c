@@ -600,6 +600,13 @@ START_TEST(utf7_and_iso2022)
     rfc2047_decode(in, strlen(in), NULL, &o);
     ck_assert_str_eq(o.s, "你嗣 okПривет");
     strbuf_reset(&o);
+    /* an ISO-2022-JP label over Shift_JIS bytes (Japanese mailers do that) */
+    in = "=?ISO-2022-JP?B?jKmQz4+Rgsw=?=";
+    struct rfc2047_report rep;
+    rfc2047_decode_report(in, strlen(in), NULL, &o, &rep);
+    ck_assert_str_eq(o.s, "見積書の");
+    ck_assert(rep.word_repaired);
+    strbuf_reset(&o);
     /* "+" in a raw header is a plus, whatever the body's charset */
     in = "C++ and +AOk-";
     rfc2047_decode(in, strlen(in), "utf-7", &o);
