@@ -249,7 +249,12 @@ int mailhdr_prepare(const char *raw, size_t len, size_t max_header_bytes,
         if (bare_cr)
             strbuf_adds(problems, "bare CR line endings\n");
     }
-    /* leading blank lines, then an mbox "From " separator */
+    /* a UTF-8 byte order mark (a mail saved by a Windows editor), leading
+     * blank lines, then an mbox "From " separator */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        pos = 3;
+        strbuf_adds(problems, "byte order mark before the header block: skipped\n");
+    }
     while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r'))
         pos++;
     if (len - pos > 5 && memcmp(buf + pos, "From ", 5) == 0) {

@@ -4,7 +4,12 @@
  *
  * mailhdr_prepare() turns raw bytes, which stay untouched in the database,
  * into a buffer the MIME parser copes with, noting what it had to repair:
- *  - an mbox "From " line before the headers is skipped;
+ *  - a UTF-8 byte order mark and an mbox "From " line before the headers
+ *    are skipped;
+ *  - a line of only spaces or tabs is folding whitespace (RFC 5322's
+ *    obsolete syntax), kept in the value; before the first header it is
+ *    skipped; only an empty line ends the block;
+ *  - NUL bytes in a value become U+FFFD;
  *  - bare CR line ends become LF;
  *  - a header line that lost its folding whitespace (a line without a
  *    "Name:" in the middle of the header block, followed by more headers)

@@ -556,6 +556,11 @@ START_TEST(whitespace_lines_fold)
     m = parse_str("Subject: =?utf-8?Q?caf=C3=A9?=\n\t\n =?utf-8?Q?_cr=C3=A8me?=\nFrom: d@example.org\n\nx\n");
     ck_assert_str_eq(m->subject, "café crème");
     mail_msg_free(&m);
+    /* a byte order mark before the headers */
+    m = parse_str("\xEF\xBB\xBFFrom: f@example.org\nSubject: bom\n\nx\n");
+    ck_assert_str_eq(m->from_addr, "f@example.org");
+    ck_assert_str_eq(m->subject, "bom");
+    mail_msg_free(&m);
     /* an empty line still ends the block */
     m = parse_str("Subject: a\n\nFrom: e@example.org\n");
     ck_assert_ptr_null(m->from_addr);
