@@ -557,7 +557,7 @@ START_TEST(whitespace_lines_fold)
     ck_assert_str_eq(m->subject, "café crème");
     mail_msg_free(&m);
     /* a byte order mark before the headers */
-    m = parse_str("\xEF\xBB\xBFFrom: f@example.org\nSubject: bom\n\nx\n");
+    m = parse_str("\xEF\xBB\xBF" "From: f@example.org\nSubject: bom\n\nx\n");
     ck_assert_str_eq(m->from_addr, "f@example.org");
     ck_assert_str_eq(m->subject, "bom");
     mail_msg_free(&m);
