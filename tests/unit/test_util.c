@@ -125,6 +125,22 @@ START_TEST(utf8_validation)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         ck_assert_msg(str_utf8_valid(cases[i].s, cases[i].len) == cases[i].ok, "case %zu", i);
+    /* long ASCII runs (read eight bytes at a time) with a bad or good byte
+     * at every offset, and cut sequences right after a run */
+    char buf[40];
+    for (size_t at = 0; at < sizeof(buf); at++) {
+        memset(buf, 'a', sizeof(buf));
+        buf[at] = (char)0xff;
+        ck_assert_msg(!str_utf8_valid(buf, sizeof(buf)), "0xff at %zu", at);
+        memset(buf, 'a', sizeof(buf));
+        if (at + 1 < sizeof(buf)) {
+            buf[at] = (char)0xc3;
+            buf[at + 1] = (char)0xa9;
+            ck_assert_msg(str_utf8_valid(buf, sizeof(buf)), "e-acute at %zu", at);
+        }
+        ck_assert_msg(!str_utf8_valid("aaaaaaaaaaaaaaaa\xe2\x82", 18), "cut after a run");
+        ck_assert_msg(str_utf8_valid(buf, at), "prefix of %zu", at);
+    }
 }
 END_TEST
 
