@@ -62,6 +62,7 @@ static const struct conf_def conf_defs[] = {
     { "web", "request_timeout", CT_DURATION, OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL },
     { "web", "keep_alive", CT_DURATION, OFF(web_keep_alive_ms), "5s", 0, 600000LL, NULL },
     { "web", "trusted_proxies", CT_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
+    { "web", "assets_dir", CT_STR, OFF(web_assets_dir), ASSETS_DIR, 0, 0, NULL },
 
     { "auth", "session_idle", CT_DURATION, OFF(auth_session_idle_ms), "2h", 60000, 30LL * 86400000LL, NULL },
     { "auth", "session_lifetime", CT_DURATION, OFF(auth_session_lifetime_ms), "1d", 60000, 365LL * 86400000LL, NULL },
