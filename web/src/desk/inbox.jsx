@@ -35,7 +35,8 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const [menu, setMenu] = useState(null);        // 'status' | 'priority' | null
     const [saving, setSaving] = useState(false);
     const table = useRef(null);
-    const wantFocus = useRef(!!kept);
+    const shownRef = useRef([]);
+    const wantFocus = useRef(true);
 
     // a new view or search starts at its first page
     const first = useRef(true);
@@ -61,8 +62,13 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                 setData(r);
                 setError(null);
                 setLoading(false);
-                if (!r.items.some((t) => t.id === focusId))
-                    setFocusId(r.items.length ? r.items[0].id : null);
+                // a row that left the view hands the focus to the one
+                // now in its place
+                if (!r.items.some((t) => t.id === focusId)) {
+                    const was = shownRef.current.findIndex((t) => t.id === focusId);
+                    const at = Math.max(0, Math.min(was, r.items.length - 1));
+                    setFocusId(r.items.length ? r.items[at].id : null);
+                }
             })
             .catch((e) => {
                 if (e.name === 'AbortError')
@@ -77,10 +83,20 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
         memory.set(key, { cursors, page, data, focusId });
     }, [key, cursors, page, data, focusId]);
 
-    // the current row's link has the focus after paging or coming back
+    // the current row's link has the focus after paging or coming back,
+    // and again when a refresh took the focused row away
     useEffect(() => {
-        if (!wantFocus.current || !data || !table.current)
+        if (!data || !table.current)
             return;
+        const ae = document.activeElement;
+        const lost = !ae || ae === document.body || ae.id === 'main';
+        if (!wantFocus.current && !lost)
+            return;
+        // never taken from a field or a button elsewhere
+        if (!lost && !table.current.contains(ae)) {
+            wantFocus.current = false;
+            return;
+        }
         const a = table.current.querySelector(`a[data-id="${focusId}"]`);
         if (a) {
             a.focus();
@@ -89,6 +105,7 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     }, [data, focusId]);
 
     const items = data ? data.items : [];
+    shownRef.current = items;
     const idx = items.findIndex((t) => t.id === focusId);
     const current = idx >= 0 ? items[idx] : null;
 

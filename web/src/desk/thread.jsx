@@ -88,7 +88,8 @@ function Message({ m, index, focused, onFocus }) {
                     ))}
                 </ul>
             )}
-            {m.delivery && <Delivery d={m.delivery} />}
+            {m.delivery ? <Delivery d={m.delivery} />
+                : kind === 'agent' && <div class="delivery"><span class="label">Mail:</span> being prepared for sending</div>}
         </li>
     );
 }
