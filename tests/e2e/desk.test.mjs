@@ -229,7 +229,7 @@ describe('desk', () => {
             await page.keyboard.press('a');
             await page.getByText('Assignee: you').waitFor();
             await page.keyboard.press('s');
-            await page.locator('#t-status[role="menu"]').waitFor();
+            await page.locator('#t-status [role="menuitemradio"]:focus').waitFor();
             await page.keyboard.press('2');          // open
             await page.locator('.ticket-bar .badge.status-open').waitFor();
             await page.keyboard.press('u');
@@ -251,9 +251,9 @@ describe('desk', () => {
         await page.keyboard.press('x');
         await page.keyboard.press('j');
         await page.keyboard.press('x');
-        await page.getByText('2 selected').waitFor();
+        await page.locator('.bulk span', { hasText: '2 selected' }).waitFor();
         await page.keyboard.press('p');
-        await page.locator('#bulk-priority[role="menu"]').waitFor();
+        await page.locator('#bulk-priority [role="menuitemradio"]:focus').waitFor();
         await page.keyboard.press('1');            // urgent
         await page.getByText('Setting the priority to urgent: 2 of 2').waitFor();
         const r = await api(page, `/tickets?queue_id=${TRIAGE_QUEUE}&priority=urgent&limit=50`);
@@ -315,7 +315,7 @@ describe('desk', () => {
         await p.locator('#code').waitFor();
         await p.locator('#code').fill(totp(key, step()));
         await p.getByRole('button', { name: 'Sign in' }).click();
-        await p.locator('table.tickets').waitFor();
+        await p.getByRole('heading', { name: 'Your account' }).waitFor();   // back where it was
         await p.getByRole('button', { name: 'Sign out' }).click();
 
         await p.locator('#email').fill('other@example.com');
@@ -324,9 +324,7 @@ describe('desk', () => {
         await p.getByRole('button', { name: 'Use a recovery code instead' }).click();
         await p.locator('#code').fill(recovery);
         await p.getByRole('button', { name: 'Sign in' }).click();
-        await p.locator('table.tickets').waitFor();
-
-        await p.goto(`${URL_}/desk/account`);
+        await p.getByRole('heading', { name: 'Your account' }).waitFor();
         await p.locator('#totp-off').fill(totp(key, step() + 1));
         await p.getByRole('button', { name: 'Switch off' }).click();
         await p.getByRole('button', { name: 'Set it up' }).waitFor();

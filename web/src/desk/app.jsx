@@ -5,10 +5,10 @@
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { describe, get, on, post, setCsrf } from './api.js';
-import { loadCaps, onCaps } from './caps.js';
+import { loadCaps } from './caps.js';
 import { subscribe as onConnection, startConnectionWatch } from './connection.js';
 import { SHORTCUTS, installKeys, useKeys } from './keys.js';
-import { startLive } from './live.js';
+import { liveSubscribe, startLive } from './live.js';
 import { follow, inboxUrl, navigate, useRoute } from './router.js';
 import { builtinViews, loadSaved, savedAsViews } from './views.js';
 import { Account } from './account.jsx';
@@ -47,6 +47,8 @@ export function App() {
                 }
             });
         const off = on('signedout', () => {
+            if (phaseRef.current !== 'ready')
+                return;      // not signed in yet: nothing ended
             setCsrf(null);
             setNotice('Your session has ended. Please sign in again.');
             setPhase('signin');
@@ -137,18 +139,18 @@ function Desk({ me, setMe, signOut }) {
                 announce('Connection to the server lost. Reconnecting.');
             }
         });
+        const offLive = liveSubscribe((ev) => {
+            lastEvent.current = ev;
+            setTick((t) => t + 1);
+        }, setLive);
         // optional features, after the first view is on screen
         const idle = window.requestIdleCallback || ((f) => setTimeout(f, 200));
-        const offCaps = onCaps((c) => {
+        idle(() => loadCaps().then((c) => {
             setCaps(c);
             loadSaved(me).then(setSaved).catch(() => setSaved([]));
-            startLive((ev) => {
-                lastEvent.current = ev;
-                setTick((t) => t + 1);
-            }, setLive);
-        });
-        idle(() => loadCaps());
-        return () => { offConn(); offCaps(); };
+            startLive();
+        }));
+        return () => { offConn(); offLive(); };
     }, []);
 
     // without a live channel: look again every 30 s while visible

@@ -27,9 +27,39 @@ const LAST = 'atum-desk-live-last';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function startLive(onEvent, onMode) {
+let started = false;
+let mode = 'connecting';
+const eventSubs = new Set();
+const modeSubs = new Set();
+
+// Calls onEvent(event) for each event and onMode(mode) now and whenever
+// the mode changes ('connecting', 'live', 'poll', 'reconnecting',
+// 'none'); returns the function that unsubscribes.
+export function liveSubscribe(onEvent, onMode) {
+    eventSubs.add(onEvent);
+    modeSubs.add(onMode);
+    onMode(mode);
+    return () => {
+        eventSubs.delete(onEvent);
+        modeSubs.delete(onMode);
+    };
+}
+
+const onEvent = (ev) => {
+    for (const fn of [...eventSubs])
+        fn(ev);
+};
+const onMode = (m) => {
+    for (const fn of [...modeSubs])
+        fn(m);
+};
+
+// Starts the channel once per page (later calls do nothing).
+export function startLive() {
+    if (started)
+        return;
+    started = true;
     let last = Number(localStorage.getItem(LAST)) || 0;
-    let mode = 'connecting';
     const bc = typeof BroadcastChannel === 'function' ? new BroadcastChannel(NAME) : null;
 
     const deliver = (ev) => {

@@ -2,11 +2,13 @@
 // button or a shortcut: arrow keys and digits choose, Enter applies,
 // Escape closes and gives the focus back.  ARIA menu pattern.
 
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 
 export function ChoiceMenu({ id, label, options, value, onChoose, onClose }) {
     const ref = useRef(null);
-    useEffect(() => {
+    // before the menu is painted: a key typed right after the one that
+    // opened it already lands in it
+    useLayoutEffect(() => {
         const items = [...ref.current.querySelectorAll('[role="menuitemradio"]')];
         const cur = items.find((b) => b.dataset.value === value) || items[0];
         if (cur)
