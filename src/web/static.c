@@ -6,12 +6,14 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct static_file {
     char *name;
@@ -85,7 +87,11 @@ static int file_load(struct static_file *f, const char *dir, const char *name, c
     if (!static_name_ok(name))
         return err_set(error_r, "%s/manifest.json: '%s' is not an acceptable file name", dir, name);
     path = xasprintf("%s/%s", dir, name);
-    fp = fopen(path, "rb");
+    /* no symbolic link: what is served is what the build wrote */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (fd >= 0 && fp == NULL)
+        close(fd);
     struct stat st;
     if (fp == NULL || fstat(fileno(fp), &st) < 0) {
         err_set(error_r, "%s: %s", path, strerror(errno));
@@ -130,13 +136,14 @@ int static_load(struct static_files **sf_r, const char *dir, const char **error_
 {
     json_error_t je;
     char *mpath = xasprintf("%s/manifest.json", dir ? dir : "");
-    json_t *m = json_load_file(mpath, JSON_REJECT_DUPLICATES, &je);
+    json_t *m = NULL;
     struct static_files *sf = NULL;
     int ret = -1;
     if (dir == NULL || dir[0] == '\0') {
         err_set(error_r, "web.assets_dir is empty");
         goto out;
     }
+    m = json_load_file(mpath, JSON_REJECT_DUPLICATES, &je);
     if (m == NULL) {
         err_set(error_r, "%s: %s", mpath, je.text);
         goto out;
@@ -210,11 +217,13 @@ static void send_file(struct mg_connection *conn, const struct static_file *f, c
     bool fresh = not_modified(conn, f->etag);
     const char *method = mg_get_request_info(conn)->request_method;
     bool head = method != NULL && strcmp(method, "HEAD") == 0;
-    char hdr[2048];
+    char hdr[2048], length[96] = "";
+    /* a 304 has neither: its Content-Length would be the 200's */
+    if (!fresh)
+        snprintf(length, sizeof(length), "Content-Type: %s\r\nContent-Length: %zu\r\n", f->type, f->len);
     int n = snprintf(hdr, sizeof(hdr),
         "HTTP/1.1 %d %s\r\n"
-        "Content-Type: %s\r\n"
-        "Content-Length: %zu\r\n"
+        "%s"
         "Cache-Control: %s\r\n"
         "ETag: %s\r\n"
         "Content-Security-Policy: " STATIC_CSP "\r\n"
@@ -224,8 +233,7 @@ static void send_file(struct mg_connection *conn, const struct static_file *f, c
         "Cross-Origin-Opener-Policy: same-origin\r\n"
         "Cross-Origin-Resource-Policy: same-origin\r\n"
         "\r\n",
-        fresh ? 304 : 200, http_status_text(fresh ? 304 : 200), f->type, fresh ? 0 : f->len,
-        cache, f->etag);
+        fresh ? 304 : 200, http_status_text(fresh ? 304 : 200), length, cache, f->etag);
     if (n < 0 || (size_t)n >= sizeof(hdr))
         return;
     mg_write(conn, hdr, (size_t)n);

@@ -89,7 +89,7 @@ inject "$T/carla.eml" support@example.com >/dev/null || return 1
 $PSQL -c "INSERT INTO tickets (queue_id, subject, status, priority, requester_id, created_at, updated_at)
           SELECT (SELECT id FROM queues WHERE name = 'triage'), 'Triage case ' || g, 'new', 'normal',
                  (SELECT id FROM users WHERE email = 'pat@example.org'),
-                 now() - interval '1 hour', now() + g * interval '1 second'
+                 now() - interval '1 hour', now() - (21 - g) * interval '1 second'
             FROM generate_series(1, 20) g" >/dev/null || return 1
 $PSQL -c "INSERT INTO messages (ticket_id, direction, subject, from_addr, body_text)
           SELECT t.id, 'in', t.subject, 'pat@example.org', 'Please look at ' || t.subject

@@ -302,8 +302,8 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                             </td>
                             <td><Badge kind="status" value={t.status} /></td>
                             <td><Badge kind="priority" value={t.priority} /></td>
-                            <td>{t.queue_id ? queueName(t.queue_id) : ''}</td>
-                            <td>{t.assignee_id == null ? <span class="muted">nobody</span>
+                            <td data-label="Queue">{t.queue_id ? queueName(t.queue_id) : ''}</td>
+                            <td data-label="Assignee">{t.assignee_id == null ? <span class="muted">nobody</span>
                                  : t.assignee_id === me.id ? 'you' : `#${t.assignee_id}`}</td>
                             <td><time datetime={t.updated_at} title={when(t.updated_at)}>{ago(t.updated_at)}</time></td>
                         </tr>
