@@ -255,7 +255,7 @@ describe('desk', () => {
         await page.keyboard.press('p');
         await page.locator('#bulk-priority [role="menuitemradio"]:focus').waitFor();
         await page.keyboard.press('1');            // urgent
-        await page.getByText('Setting the priority to urgent: 2 of 2').waitFor();
+        await page.locator('.inbox div.ok', { hasText: 'Setting the priority to urgent: 2 of 2' }).waitFor();
         const r = await api(page, `/tickets?queue_id=${TRIAGE_QUEUE}&priority=urgent&limit=50`);
         assert.equal(r.items.length, 2);
     });
