@@ -26,7 +26,7 @@ cat >"$tmp/atum.conf" <<CONF
 database_url = $ATUM_TEST_DATABASE_URL
 secret_key = bench-secret-0123456789abcdef0123456789
 workers = 1
-log_level = warn
+log_level = info
 [web]
 listen = 127.0.0.1:0
 assets_dir = $build/web/dist

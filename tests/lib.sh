@@ -90,7 +90,7 @@ make_cert() {
 # [web] listen is 127.0.0.1:0: the kernel picks a free port, atumd logs it
 # (event=web.listening ... port=N), and this sets WEBPORT to it before
 # waiting for /healthz.  No port is chosen ahead, so none can be taken
-# meanwhile.
+# meanwhile.  (The line is logged at level info: not with log_level warn.)
 atumd_start_port0() {
     local wait_s=${ATUMD_START_TIMEOUT:-20} skip
     skip=$(( $( (wc -l <"$2") 2>/dev/null || echo 0) + 1 ))

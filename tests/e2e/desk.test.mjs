@@ -155,6 +155,18 @@ describe('desk', () => {
         const note = page.locator('.msg-note', { hasText: 'Technician booked' });
         await note.waitFor();
         assert.match(await note.locator('.kind').textContent(), /Internal note/);
+        assert.equal(await page.evaluate(() => document.activeElement.classList.contains('msg-note')), true,
+                     'the focus is on the new note');
+        // k/j walk the messages; ? and Escape leave the ticket open
+        await page.keyboard.press('k');
+        await page.waitForFunction(() => document.activeElement.classList.contains('msg-agent'));
+        await page.keyboard.press('j');
+        await page.waitForFunction(() => document.activeElement.classList.contains('msg-note'));
+        await page.keyboard.press('?');
+        await page.locator('dialog.help').waitFor();
+        await page.keyboard.press('Escape');
+        await page.locator('dialog.help').waitFor({ state: 'hidden' });
+        assert.ok(page.url().endsWith(`/desk/tickets/${TICKET}`), 'Escape closed the dialog only');
         await page.screenshot({ path: path.join(SHOTS, 'ticket.png'), fullPage: true });
     });
 
@@ -357,6 +369,46 @@ describe('desk', () => {
         await p.locator('.msg-note').waitFor();
         assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= 360), 'no sideways scrolling');
         await p.screenshot({ path: path.join(SHOTS, 'ticket-360.png'), fullPage: true });
+        await ctx.close();
+    });
+
+    test('accessibility: no serious or critical axe-core finding (WCAG 2 A and AA) on any screen', async () => {
+        // axe is put into the page by the test, so this context alone lets
+        // a script past the desk's CSP; the desk itself runs as always
+        const axe = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+        const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+        const p = await watched(ctx);
+        const audit = async (what) => {
+            await p.addScriptTag({ content: axe });
+            const r = await p.evaluate(async () => window.axe.run(document, {
+                runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+            }));
+            const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+            assert.deepEqual(bad, []);
+        };
+        await p.goto(`${URL_}/desk`);
+        await p.locator('#email').waitFor();
+        await audit('sign-in');
+        await p.locator('#email').fill('agent@example.com');
+        await p.locator('#password').fill(PW);
+        await p.getByRole('button', { name: 'Sign in' }).click();
+        await p.locator('table.tickets[data-loaded="true"] tbody tr').first().waitFor();
+        await audit('inbox');
+        await p.goto(`${URL_}/desk/tickets/${TICKET}`);
+        await p.locator('.msg-note').waitFor();
+        await audit('ticket');
+        await p.goto(`${URL_}/desk/tickets/${HOSTILE}`);
+        await p.locator('iframe.mail').waitFor();
+        await audit('hostile ticket');
+        await p.goto(`${URL_}/desk/account`);
+        await p.getByRole('heading', { name: 'Your account' }).waitFor();
+        await audit('account');
+        await p.goto(`${URL_}/desk`);
+        await p.locator('table.tickets[data-loaded="true"]').waitFor();
+        await p.locator('body').press('?');
+        await p.locator('dialog.help').waitFor();
+        await audit('shortcuts');
         await ctx.close();
     });
 

@@ -92,7 +92,25 @@ export async function request(method, path, body, opts = {}) {
     throw err;
 }
 
-export const get = (path, opts) => request('GET', path, undefined, opts);
+// Requests started before they are asked for (desk.jsx, at page load, so
+// the first screen's data is on its way while the code starts up); the
+// first get() of the same path takes the answer, once.
+const early = new Map();
+
+export function prefetch(path, then) {
+    const p = request('GET', path, undefined, { quiet: true });
+    early.set(path, p);
+    p.then(then || (() => {})).catch(() => {});
+}
+
+export const get = (path, opts) => {
+    const p = early.get(path);
+    if (p) {
+        early.delete(path);
+        return p;
+    }
+    return request('GET', path, undefined, opts);
+};
 export const post = (path, body, opts) => request('POST', path, body === undefined ? {} : body, opts);
 export const patch = (path, body, opts) => request('PATCH', path, body, opts);
 export const del = (path, opts) => request('DELETE', path, undefined, opts);

@@ -143,14 +143,14 @@ function Desk({ me, setMe, signOut }) {
             lastEvent.current = ev;
             setTick((t) => t + 1);
         }, setLive);
-        // optional features, after the first view is on screen
-        const idle = window.requestIdleCallback || ((f) => setTimeout(f, 200));
-        idle(() => loadCaps().then((c) => {
+        // optional features, once the first view is on screen (reading
+        // the OpenAPI document is work the first view need not wait for)
+        const later = setTimeout(() => loadCaps().then((c) => {
             setCaps(c);
             loadSaved(me).then(setSaved).catch(() => setSaved([]));
             startLive();
-        }));
-        return () => { offConn(); offLive(); };
+        }), 1500);
+        return () => { offConn(); offLive(); clearTimeout(later); };
     }, []);
 
     // without a live channel: look again every 30 s while visible
@@ -203,7 +203,8 @@ function Desk({ me, setMe, signOut }) {
                 <form class="search" role="search" onSubmit={onSearch}>
                     <label for="q" class="sr-only">Search tickets</label>
                     <input id="q" name="q" type="search" ref={search} placeholder="Search tickets  ( / )"
-                           value={route.name === 'inbox' ? route.q : ''} autocomplete="off" />
+                           key={route.name === 'inbox' ? route.q : ''}
+                           defaultValue={route.name === 'inbox' ? route.q : ''} autocomplete="off" />
                     <button type="submit">Search</button>
                 </form>
                 <nav class="me" aria-label="Account">

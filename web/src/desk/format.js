@@ -3,8 +3,11 @@
 export const STATUSES = ['new', 'open', 'pending', 'solved', 'closed'];
 export const PRIORITIES = ['urgent', 'high', 'normal', 'low'];
 
-const dtf = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+// made on first use: building them costs time the first screen need not wait for
+let dtf_ = null;
+let rtf_ = null;
+const dtf = { format: (d) => (dtf_ || (dtf_ = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }))).format(d) };
+const rtf = { format: (v, u) => (rtf_ || (rtf_ = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }))).format(v, u) };
 
 export function when(iso) {
     const d = new Date(iso);

@@ -80,7 +80,10 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     }, [key, page, cursors, tick]);
 
     useEffect(() => {
+        memory.delete(key);
         memory.set(key, { cursors, page, data, focusId });
+        if (memory.size > 30)
+            memory.delete(memory.keys().next().value);   // the longest unseen
     }, [key, cursors, page, data, focusId]);
 
     // the current row's link has the focus after paging or coming back,

@@ -46,13 +46,16 @@ export function typing(target) {
         return false;
     const t = target.tagName;
     return t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT' || target.isContentEditable
-        || (target.closest && target.closest('[role="menu"], dialog[open]') !== null);
+        || (target.closest && target.closest('[role="menu"]') !== null);
 }
 
 export function installKeys() {
     let prefix = null;
     document.addEventListener('keydown', (e) => {
         if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented)
+            return;
+        // an open dialog (the shortcut list) keeps its keys, Escape too
+        if (e.target && e.target.closest && e.target.closest('dialog[open]'))
             return;
         if (typing(e.target) && e.key !== 'Escape')
             return;

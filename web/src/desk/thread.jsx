@@ -12,7 +12,7 @@
 // show the first message and the last few; the rest open on demand, so a
 // ticket of hundreds of messages opens as fast as a short one.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { API } from './api.js';
 import { ago, size, when } from './format.js';
 import { split } from './quote.js';
@@ -27,7 +27,7 @@ export function kindOf(m) {
 
 const KIND_LABEL = { customer: 'Customer', agent: 'Reply to the customer', note: 'Internal note' };
 
-export function Thread({ messages, focusIdx, setFocusIdx }) {
+export function Thread({ messages }) {
     const [showAll, setShowAll] = useState(messages.length <= OPEN_LAST + 2);
     const hidden = showAll ? 0 : messages.length - 1 - OPEN_LAST;
     const shown = showAll ? messages.map((m, i) => [m, i])
@@ -43,26 +43,21 @@ export function Thread({ messages, focusIdx, setFocusIdx }) {
                             </button>
                         </li>
                     )}
-                    <Message key={m.id} m={m} index={i} focused={focusIdx === i} onFocus={() => setFocusIdx(i)} />
+                    <Message key={m.id} m={m} index={i} />
                 </>
             ))}
         </ol>
     );
 }
 
-function Message({ m, index, focused, onFocus }) {
+function Message({ m, index }) {
     const kind = kindOf(m);
     const { fresh, folded } = split(m);
     const [full, setFull] = useState(false);
-    const ref = useRef(null);
-    useEffect(() => {
-        if (focused && ref.current && document.activeElement !== ref.current)
-            ref.current.focus();
-    }, [focused]);
     const who = m.from_addr || (kind === 'customer' ? 'Customer' : 'Agent');
     const files = (m.attachments || []).filter((a) => !(a.inline && a.content_id && m.body_html && m.body_html.includes(`cid:${a.content_id.replace(/^<|>$/g, '')}`)));
     return (
-        <li class={`msg msg-${kind}`} tabindex="-1" ref={ref} onFocus={onFocus} data-index={index}
+        <li class={`msg msg-${kind}`} tabindex="-1" data-index={index}
             aria-label={`${KIND_LABEL[kind]} from ${who}, ${when(m.created_at)}`}>
             <header>
                 <span class={`kind kind-${kind}`}>{KIND_LABEL[kind]}</span>

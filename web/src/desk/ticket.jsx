@@ -24,7 +24,6 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
     const [actionError, setActionError] = useState(null);
     const [menu, setMenu] = useState(null);
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
-    const [focusIdx, setFocusIdx] = useState(-1);
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
     const h1 = useRef(null);
 
@@ -88,8 +87,8 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                 return false;
             navigate(back());
         },
-        j: () => t && setFocusIdx(Math.min(t.messages.length - 1, focusIdx + 1)),
-        k: () => t && setFocusIdx(Math.max(0, focusIdx - 1)),
+        j: () => moveMessage(1),
+        k: () => moveMessage(-1),
     });
 
     if (error)
@@ -133,10 +132,15 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
             <div class="ticket-body">
                 <div class="ticket-main">
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
-                    <Thread messages={t.messages} focusIdx={focusIdx} setFocusIdx={setFocusIdx} />
+                    <Thread messages={t.messages} />
                     {compose && (
                         <Composer key={compose} kind={compose} ticket={t} onClose={() => setCompose(null)}
-                                  onSent={(r) => { setT(r); setNewer(0); setCompose(null); }}
+                                  onSent={(r) => {
+                                      setT(r);
+                                      setNewer(0);
+                                      setCompose(null);
+                                      setTimeout(() => moveMessage(0, true), 0);
+                                  }}
                                   onConflict={async () => {
                                       const before = t.messages.length;
                                       const r = await load(true);
@@ -152,6 +156,17 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
 }
 
 const back = lastInboxUrl;
+
+// j/k: the focus to the next or previous message on screen (step 0 with
+// last: the newest one).
+function moveMessage(step, last) {
+    const all = [...document.querySelectorAll('ol.thread li.msg')];
+    if (!all.length)
+        return;
+    const i = all.indexOf(document.activeElement.closest ? document.activeElement.closest('li.msg') : null);
+    const next = last ? all.length - 1 : i < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, i + step));
+    all[next].focus();
+}
 
 function Composer({ kind, ticket, onClose, onSent, onConflict }) {
     const [busy, setBusy] = useState(false);
