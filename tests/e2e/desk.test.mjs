@@ -383,6 +383,7 @@ describe('desk', () => {
             const r = await p.evaluate(async () => window.axe.run(document, {
                 runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
             }));
+            assert.ok(r.passes.length >= 10, `${what}: axe checked ${r.passes.length} rules`);
             const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
                 .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
             assert.deepEqual(bad, []);

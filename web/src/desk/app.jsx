@@ -238,7 +238,8 @@ function Desk({ me, setMe, signOut }) {
                 </nav>
                 <main id="main" tabindex="-1">
                     {route.name === 'inbox' && (
-                        <Inbox me={me} view={current} q={route.q} sort={route.sort} queues={queues}
+                        <Inbox key={`${current.key}|${route.q}|${route.sort}`} me={me} view={current}
+                               q={route.q} sort={route.sort} queues={queues}
                                tick={tick} onSaved={() => loadSaved(me).then(setSaved)} />
                     )}
                     {route.name === 'ticket' && (

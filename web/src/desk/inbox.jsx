@@ -21,6 +21,8 @@ import { deleteView, listQuery, saveView, savedWhere } from './views.js';
 const PAGE = 50;
 const memory = new Map();
 
+// Mounted anew for each view and search (app.jsx keys it), so all state
+// here belongs to one view.
 export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const key = `${view.key}|${q}|${sort}`;
     const kept = memory.get(key);
@@ -37,21 +39,6 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const table = useRef(null);
     const shownRef = useRef([]);
     const wantFocus = useRef(true);
-
-    // a new view or search starts at its first page
-    const first = useRef(true);
-    useEffect(() => {
-        if (first.current) {
-            first.current = false;
-            return;
-        }
-        const k = memory.get(key);
-        setCursors(k ? k.cursors : [null]);
-        setPage(k ? k.page : 0);
-        setData(k ? k.data : null);
-        setFocusId(k ? k.focusId : null);
-        setSelected(new Set());
-    }, [key]);
 
     useEffect(() => {
         const ctl = new AbortController();
