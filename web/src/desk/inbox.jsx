@@ -14,9 +14,17 @@ import { describe, get, patch } from './api.js';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
-import { follow, navigate } from './router.js';
+import { follow, inboxUrl, navigate } from './router.js';
 import { Badge, announce } from './ui.jsx';
+import { listParam } from './caps.js';
 import { deleteView, listQuery, saveView, savedWhere } from './views.js';
+
+// Orders the list can have when the API takes sort= (else: the API's own,
+// most recently updated first).
+const SORTS = [
+    ['', 'Recently updated first'], ['updated_at', 'Least recently updated first'],
+    ['-created_at', 'Newest first'], ['created_at', 'Oldest first'], ['-priority', 'Most urgent first'],
+];
 
 const PAGE = 50;
 const memory = new Map();
@@ -209,6 +217,14 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
             <div class="inbox-head">
                 <h1 id="inbox-title">{title}</h1>
                 <div class="inbox-tools">
+                    {listParam('sort') && (
+                        <span class="sort">
+                            <label for="sort">Order</label>{' '}
+                            <select id="sort" value={sort} onChange={(e) => navigate(inboxUrl(view.key, q, e.currentTarget.value))}>
+                                {SORTS.map(([v, l]) => <option value={v}>{l}</option>)}
+                            </select>
+                        </span>
+                    )}
                     {view.saved
                         ? <button type="button" class="link" onClick={() => deleteView(me, view.id).then(onSaved).then(() => navigate('/desk'))}>Delete this saved view</button>
                         : <button type="button" class="link" onClick={() => setSaving(true)}>Save as view…</button>}

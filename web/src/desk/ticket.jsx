@@ -9,7 +9,7 @@
 // and the newer messages show above it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describe, get, patch, post } from './api.js';
+import { del, describe, get, patch, post } from './api.js';
 import { has } from './caps.js';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { typing, useKeys } from './keys.js';
@@ -173,11 +173,28 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
     const [err, setErr] = useState(null);
     const area = useRef(null);
     const draftKey = `atum-desk-draft-${ticket.id}-${kind}`;
+    const [holder, setHolder] = useState(null);    // who else holds the "being edited" lock
     useEffect(() => {
         if (area.current) {
             area.current.value = sessionStorage.getItem(draftKey) || '';
             area.current.focus();
         }
+        // while writing, the ticket shows others as "being edited by" me
+        // (POST /tickets/{id}/lock lasts two minutes: renewed every minute)
+        let held = false;
+        const lock = () => post(`/tickets/${ticket.id}/lock`, undefined, { quiet: true })
+            .then(() => { held = true; setHolder(null); })
+            .catch((e) => {
+                if (e.status === 409)
+                    get(`/tickets/${ticket.id}`, { quiet: true }).then((t) => setHolder(t.lock)).catch(() => {});
+            });
+        lock();
+        const renew = setInterval(lock, 60000);
+        return () => {
+            clearInterval(renew);
+            if (held)
+                del(`/tickets/${ticket.id}/lock`, { quiet: true }).catch(() => {});
+        };
     }, []);
     const send = async (ev) => {
         if (ev)
@@ -226,6 +243,7 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
                       aria-describedby={err ? `${id}-err` : undefined}
                       onInput={(e) => sessionStorage.setItem(draftKey, e.currentTarget.value)} />
             {err && <p class="error" role="alert" id={`${id}-err`}>{err}</p>}
+            {holder && <p class="notice" role="status">{holder.name || holder.email} is writing on this ticket too.</p>}
             <div class="composer-bar">
                 {kind === 'reply' && (
                     <>
