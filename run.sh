@@ -80,12 +80,17 @@ if [ "$(q "SELECT count(*) FROM queues WHERE lower(address) = 'support@localhost
     ./atumctl queue member support admin@localhost
 fi
 
+# the desk's built files: from the file, else (an older run.sh's file) here
+if [ -z "$(run_conf_get "$conf" web assets_dir)" ]; then
+    export ATUM_WEB_ASSETS_DIR=${ATUM_WEB_ASSETS_DIR:-$top/web/dist}
+fi
 web=${ATUM_WEB_LISTEN:-$(run_conf_get "$conf" web listen)}
 smtp=${ATUM_SMTP_LISTEN-$(run_conf_get "$conf" smtp listen)}
 cat <<MSG
 
   ATUM DESK
-  web (portal and desk):  http://${web:-127.0.0.1:8080}
+  desk (agents):          http://${web:-127.0.0.1:8080}/desk
+  operators' status:      http://${web:-127.0.0.1:8080}/status
   SMTP (mail in):         ${smtp:-off (set [smtp] listen in var/atum-desk.conf)}
   demo admin login:       admin@localhost / $(cat "$pwfile" 2>/dev/null || echo "(set earlier: atumctl user passwd admin@localhost)")
   demo queue:             support@localhost

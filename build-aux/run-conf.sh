@@ -5,7 +5,10 @@
 #       Writes CONF (mode 600) when it does not exist: the embedded
 #       cluster's database URL, TOP/var/plugins as plugin directory, a
 #       random secret key, the web server on WEB_LISTEN (127.0.0.1:8080)
-#       and the SMTP listener on SMTP_LISTEN (127.0.0.1:2525).
+#       serving the desk built in TOP/web/dist, and the SMTP listener on
+#       SMTP_LISTEN (127.0.0.1:2525).  (A file without assets_dir, from an
+#       older run.sh, is left so: run.sh passes the folder to atumd in
+#       ATUM_WEB_ASSETS_DIR then.)
 #       An existing CONF belongs to the user.  It is only brought up to date
 #       where an older run.sh left something out, and everything else
 #       (comments, order, edits) is kept byte for byte:
@@ -42,6 +45,7 @@ secret_key = $secret
 public_url = http://$web
 [web]
 listen = $web
+assets_dir = $top/web/dist
 [smtp]
 listen = $smtp
 CONF

@@ -116,6 +116,7 @@ struct atum_config {
     long long web_request_timeout_ms;
     long long web_keep_alive_ms;
     char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
+    char *web_assets_dir;        /* the built browser application (web/dist, manifest.json) */
 
     /* [auth] */
     long long auth_session_idle_ms;

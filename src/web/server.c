@@ -12,6 +12,7 @@
 #include "core/plugin_loader.h"
 #include "core/runtime.h"
 #include "lib/xalloc.h"
+#include "web/static.h"
 
 #include <civetweb.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct web_server {
     long long max_body;
     char node_id[128];
     struct api_ctx api;
+    struct static_files *assets;   /* NULL: the desk is not built (503) */
 };
 
 /* ---- health ----------------------------------------------------------- */
@@ -236,11 +238,13 @@ static int dispatch(struct mg_connection *conn, void *arg)
             handle_health(ws, conn, path[1] == 'r');
         else
             http_problem(conn, 405, "Method Not Allowed", NULL);
-    } else if (strcmp(path, "/") == 0) {
+    } else if (strcmp(path, "/status") == 0) {
         if (get)
             handle_status_page(ws, conn);
         else
             http_problem(conn, 405, "Method Not Allowed", NULL);
+    } else if (static_handle(ws->assets, conn, path)) {
+        /* /, /desk, /assets/: answered */
     } else {
         http_problem(conn, 404, "Not Found", NULL);
     }
@@ -318,6 +322,9 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
         return err_set(error_r, "web server cannot listen on %s: %s", o->listen,
                        errtext[0] ? errtext : "unknown error");
     }
+    const char *se = NULL;
+    if (static_load(&ws->assets, o->cfg ? o->cfg->web_assets_dir : NULL, &se) < 0)
+        log_warn("web.no_desk", "error=%s hint=%s", se, "build it (make) or set web.assets_dir");
     mg_set_request_handler(ws->ctx, "/", dispatch, ws);
     log_info("web.listening", "listen=%s port=%d threads=%d", o->listen, web_port(ws), o->threads);
     *ws_r = ws;
@@ -327,6 +334,9 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
 void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg)
 {
     fn("GET", "/", arg);
+    fn("GET", "/status", arg);
+    fn("GET", "/desk", arg);
+    fn("GET", "/assets/{name}", arg);
     fn("GET", "/healthz", arg);
     fn("GET", "/readyz", arg);
     api_foreach_route(fn, arg);
@@ -347,6 +357,7 @@ void web_stop(struct web_server **wsp)
         return;
     mg_stop(ws->ctx);   /* waits for running handlers */
     api_ctx_destroy(&ws->api);
+    static_free(&ws->assets);
     free(ws);
     *wsp = NULL;
 }

@@ -9,6 +9,7 @@ static const struct conf_key keys[] = {
     { "web", "request_timeout", CONF_DURATION, CONF_OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL, CONF_RESTART },
     { "web", "keep_alive", CONF_DURATION, CONF_OFF(web_keep_alive_ms), "5s", 0, 600000LL, NULL, CONF_RESTART },
     { "web", "trusted_proxies", CONF_STR, CONF_OFF(web_trusted_proxies), "", 0, 0, NULL, CONF_RESTART },
+    { "web", "assets_dir", CONF_STR, CONF_OFF(web_assets_dir), ASSETS_DIR, 0, 0, NULL, CONF_RESTART },
     { "auth", "session_idle", CONF_DURATION, CONF_OFF(auth_session_idle_ms), "2h", 60000, 30LL * 86400000LL, NULL, CONF_RESTART },
     { "auth", "session_lifetime", CONF_DURATION, CONF_OFF(auth_session_lifetime_ms), "1d", 60000, 365LL * 86400000LL, NULL, CONF_RESTART },
     { "auth", "login_failures_account", CONF_INT, CONF_OFF(auth_login_failures_account), "5", 1, 1000, NULL, CONF_RESTART },

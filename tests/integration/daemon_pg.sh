@@ -107,7 +107,7 @@ $PSQL -c "DELETE FROM jobs WHERE kind = 'stats.probe'"
 # tests/lib.sh's atumd_start: honours ATUMD_WRAPPER (valgrind)
 start_atumd() { atumd_start "$T/atum.conf" "$T/atumd.log"; }
 check "atumd starts and answers /healthz" start_atumd
-check "status page lists the plugin" bash -c "curl -sf http://127.0.0.1:$WEBPORT/ | grep -q 'testplug: loaded'"
+check "status page lists the plugin" bash -c "curl -sf http://127.0.0.1:$WEBPORT/status | grep -q 'testplug: loaded'"
 check "plugin route answers with configured greeting" bash -c "curl -sf http://127.0.0.1:$WEBPORT/api/v1/plugins/testplug/hello | grep -q '\"hi\"'"
 check "atumctl status shows the live node" bash -c "'$CTL' status | grep -q alive"
 check "the injected mail became a ticket" wait_until 10 bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM tickets WHERE subject = 'Printer on fire'\")\" = 1 ]"

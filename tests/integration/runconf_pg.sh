@@ -19,6 +19,7 @@ check "a new file is private (mode 600)" test "$(stat -c %a "$T/new.conf")" = 60
 check "web listens on 127.0.0.1:8080" test "$(run_conf_get "$T/new.conf" web listen)" = 127.0.0.1:8080
 check "SMTP listens on 127.0.0.1:2525" test "$(run_conf_get "$T/new.conf" smtp listen)" = 127.0.0.1:2525
 check "plugin_dir is TOP/var/plugins" test "$(run_conf_get "$T/new.conf" core plugin_dir)" = "$TOP/var/plugins"
+check "the desk is served from TOP/web/dist" test "$(run_conf_get "$T/new.conf" web assets_dir)" = "$TOP/web/dist"
 hex64() { [[ $(run_conf_get "$1" core secret_key) =~ ^[0-9a-f]{64}$ ]]; }
 check "a random 256-bit secret key" hex64 "$T/new.conf"
 check "atumd accepts the new file" "$B/atumd" -c "$T/new.conf" -t

@@ -289,7 +289,8 @@ START_TEST(routes_over_http)
         { "GET", "/healthz", 200 },
         { "GET", "/readyz", 200 },
         { "POST", "/healthz", 405 },
-        { "GET", "/", 200 },
+        { "GET", "/", 302 },          /* to the desk */
+        { "GET", "/status", 200 },
     };
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         r = http(port, errs[i].method, errs[i].path, NULL, 0);
