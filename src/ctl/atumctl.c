@@ -1078,18 +1078,21 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
         if (strcmp(commands[k].name, argv[i]) == 0)
             cmd = &commands[k];
-    if (cmd == NULL) {
+    ctl.cfg = conf_load(conf_path, &e);
+    if (cmd == NULL && (ctl.cfg == NULL || !ctl_plugin_has_command(&ctl, argv[i]))) {
         fprintf(stderr, "atumctl: unknown command '%s'\n", argv[i]);
         usage(stderr);
+        if (ctl.cfg != NULL)
+            ctl_plugin_usage(&ctl, stderr);
+        conf_free(&ctl.cfg);
         return 2;
     }
-    ctl.cfg = conf_load(conf_path, &e);
     if (ctl.cfg == NULL) {
         fprintf(stderr, "atumctl: %s\n", e);
         return 78;
     }
     int rc = 1;
-    if (cmd->needs_db) {
+    if (cmd == NULL || cmd->needs_db) {
         struct db_params p = {
             .url = ctl.cfg->database_url,
             .application_name = "atumctl",
@@ -1103,7 +1106,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
+    /* a plugin's command gets its own name as argv[0] */
+    rc = cmd ? cmd->run(&ctl, argc - i - 1, argv + i + 1) : ctl_plugin_command(&ctl, argc - i, argv + i);
 out:
     db_conn_free(&ctl.db);
     conf_free(&ctl.cfg);

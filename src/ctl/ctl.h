@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include "core/conf.h"
 #include "core/db.h"
 
@@ -23,6 +24,12 @@ int ctl_fail(const char *what, const char *e);
 int ctl_query_print(struct ctl *ctl, const char *sql, int n, const char *const *params);
 /* Prints and releases v. */
 void ctl_print_json(json_t *v);
+
+/* ctl/ctl_plugin.c: commands of the configured plugins (plugin.h's
+ * struct atum_command); argv[0] is the command's name. */
+bool ctl_plugin_has_command(struct ctl *ctl, const char *name);
+int ctl_plugin_command(struct ctl *ctl, int argc, char **argv);
+void ctl_plugin_usage(struct ctl *ctl, FILE *out);
 
 /* ctl/ctl_outbox.c */
 int ctl_outbox(struct ctl *ctl, int argc, char **argv);
