@@ -6,11 +6,13 @@
 
 ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
   libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
-  libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev check postgresql postgresql-client python3 curl"
+  libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev check postgresql postgresql-client python3 curl
+  liblinear-dev libstemmer-dev libexttextcat-dev"
 # The desk (web/) is built with Node.js and npm (npm ci of web/package-lock.json,
 # then esbuild).  Node from another source often ships its own npm: ask
 # Debian's only for what is missing.
 command -v node >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES nodejs"
+# the triage plugin's word list comes from npm at build time
 command -v npm >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES npm"
 # Tests: swaks + Python (SMTP clients; Net::SSLeay for swaks --tls), dovecot-imapd (a real IMAP server),
 # nginx + openssl (TLS proxy test, test certificates), jq (shell API

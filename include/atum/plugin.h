@@ -255,6 +255,28 @@ struct atum_host {
                          const struct atum_ticket_change *change, const char **error_r);
 };
 
+/* ---- atumctl commands (plugin->commands) ------------------------------ */
+struct atum_command {
+    const char *name;        /* the word after "atumctl": [a-z][a-z0-9_-]* */
+    const char *usage;       /* one line per form, e.g. "triage train FILE.tsv" */
+    int (*run)(void *state, struct atum_db *db, int argc, char **argv);
+};
+
+/* ---- ticket list filters (plugin->list_filters) ------------------------ */
+/* A query parameter of GET /api/v1/tickets and the static SQL that answers
+ * it: a SELECT of ticket ids whose only parameter is $1, the parameter's
+ * value as text, e.g.
+ *   { "triage_sentiment",
+ *     "SELECT ticket_id FROM triage_results WHERE sentiment = $1", ... }
+ * The host ANDs "t.id IN (<sql>)" into the list query with $1 renumbered
+ * to a parameter of its own; the value never becomes SQL text.  Names
+ * must start with the plugin's name and an underscore. */
+struct atum_list_filter {
+    const char *param;
+    const char *sql;
+    const char *help;        /* for the OpenAPI document and error messages */
+};
+
 /* ---- the descriptor --------------------------------------------------- */
 struct atum_plugin {
     unsigned abi;            /* must equal ATUM_PLUGIN_ABI */
@@ -283,6 +305,21 @@ struct atum_plugin {
      * connection (no transaction): keep it to a query or two. */
     int (*ticket_view)(void *state, struct atum_db *db, long long ticket_id,
                        struct atum_http_resp *resp);
+
+    /* Appended after ticket_view: atumctl commands the plugin runs with
+     * its own code (terminated by name == NULL), e.g. "atumctl triage
+     * train FILE".  atumctl loads the configured plugin, applies its
+     * migrations, calls init() with the host table, then run() with a
+     * connection of its own (no transaction open; enqueue works, emit
+     * does not: there is no running atumd in the process), and fini().
+     * argv[0] is the command's name; run() returns the exit code (0 ok,
+     * 1 failed, 2 usage) and writes to stdout/stderr itself. */
+    const struct atum_command *commands;
+
+    /* Appended after commands: query parameters the plugin adds to GET
+     * /api/v1/tickets (terminated by param == NULL).  See struct
+     * atum_list_filter. */
+    const struct atum_list_filter *list_filters;
 };
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they

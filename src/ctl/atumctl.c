@@ -250,22 +250,25 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
         if (strcmp(commands[k].name, argv[i]) == 0)
             cmd = &commands[k];
-    if (cmd == NULL) {
-        fprintf(stderr, "atumctl: unknown command '%s'\n", argv[i]);
-        ctl_usage(stderr);
-        return 2;
-    }
     /* atumctl reads every floor's keys (a file written for atumd loads) */
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
     ctl.cfg = conf_load(conf_path, &e);
+    if (cmd == NULL && (ctl.cfg == NULL || !ctl_plugin_has_command(&ctl, argv[i]))) {
+        fprintf(stderr, "atumctl: unknown command '%s'\n", argv[i]);
+        ctl_usage(stderr);
+        if (ctl.cfg != NULL)
+            ctl_plugin_usage(&ctl, stderr);
+        conf_free(&ctl.cfg);
+        return 2;
+    }
     if (ctl.cfg == NULL) {
         fprintf(stderr, "atumctl: %s\n", e);
         return 78;
     }
     int rc = 1;
-    if (cmd->needs_db) {
+    if (cmd == NULL || cmd->needs_db) {
         struct db_params p = {
             .url = ctl.cfg->database_url,
             .application_name = "atumctl",
@@ -279,7 +282,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
+    /* a plugin's command gets its own name as argv[0] */
+    rc = cmd ? cmd->run(&ctl, argc - i - 1, argv + i + 1) : ctl_plugin_command(&ctl, argc - i, argv + i);
 out:
     db_conn_free(&ctl.db);
     conf_free(&ctl.cfg);

@@ -46,6 +46,12 @@ int ctl_inject(struct ctl *ctl, int argc, char **argv);
 int ctl_inbound(struct ctl *ctl, int argc, char **argv);
 int ctl_reprocess(struct ctl *ctl, int argc, char **argv);
 int ctl_parse(struct ctl *ctl, int argc, char **argv);
+/* ctl/ctl_plugin.c: commands of the configured plugins (plugin.h's
+ * struct atum_command); argv[0] is the command's name. */
+bool ctl_plugin_has_command(struct ctl *ctl, const char *name);
+int ctl_plugin_command(struct ctl *ctl, int argc, char **argv);
+void ctl_plugin_usage(struct ctl *ctl, FILE *out);
+
 /* ctl/ctl_outbox.c */
 int ctl_outbox(struct ctl *ctl, int argc, char **argv);
 int ctl_template(struct ctl *ctl, int argc, char **argv);

@@ -856,6 +856,21 @@ void fakehost_tx_counts(const struct fakehost *fh, int *begun, int *committed, i
     *rolled_back = fh->tx_rolled_back;
 }
 
+int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r)
+{
+    const struct atum_plugin *d = fh->plugin;
+    if (d == NULL || argc < 1 || d->size < offsetof(struct atum_plugin, commands) + sizeof(void *))
+        return -1;
+    for (const struct atum_command *c = d->commands; c && c->name; c++)
+        if (strcmp(c->name, argv[0]) == 0) {
+            *exit_r = c->run(fh->state, &fh->db, argc, argv);
+            if (fh->in_tx)
+                h_tx_rollback(&fh->db);
+            return 0;
+        }
+    return -1;
+}
+
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out)
 {
     memset(out, 0, sizeof(*out));

@@ -84,6 +84,11 @@ int fakehost_route(struct fakehost *fh, const char *method, const char *path, co
                    const char *body, long long user_id, enum atum_role role,
                    struct fakehost_response *out);
 
+/* Runs the plugin's atumctl command argv[0] (plugin->commands) with the
+ * fake host's connection; *exit_r is what it returned.  -1 when the plugin
+ * has no such command. */
+int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r);
+
 /* The plugin's ticket_view (its part of a ticket's API answer); -1 when it
  * has none. */
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out);
