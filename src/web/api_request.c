@@ -7,6 +7,7 @@
 #include "core/event.h"
 #include "core/runtime.h"
 #include "lib/err.h"
+#include "lib/jsonlimit.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -131,6 +132,12 @@ static json_t *parse_fields(struct api_req *r, const char *s, size_t len,
                             const struct api_field *fields)
 {
     json_error_t je;
+    /* before jansson recurses into it on this thread's small stack */
+    if (!json_depth_ok(s ? s : "", len, JSON_MAX_DEPTH)) {
+        api_problem(r, 400, NULL, "the body nests arrays or objects deeper than %d levels",
+                    JSON_MAX_DEPTH);
+        return NULL;
+    }
     json_t *o = json_loadb(s ? s : "", len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         api_problem(r, 400, NULL, "the body is not valid JSON: %s (line %d, column %d)", je.text,

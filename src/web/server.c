@@ -5,6 +5,7 @@
 #include "web/api.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
+#include "lib/jsonlimit.h"
 #include "core/host_table.h"
 #include "core/jobrun.h"
 #include "lib/log.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PLUGIN_PREFIX "/api/v1/plugins/"
 
@@ -119,6 +121,25 @@ static void handle_status_page(struct web_server *ws, struct mg_connection *conn
 
 /* ---- plugin routes ---------------------------------------------------- */
 
+/* A JSON Content-Type (application/json, application/...+json), or a body
+ * whose first non-blank byte opens an array or object. */
+static bool looks_like_json(struct mg_connection *conn, const struct strbuf *body)
+{
+    const char *ct = mg_get_header(conn, "Content-Type");
+    if (ct != NULL) {
+        size_t n = strcspn(ct, "; ");
+        if ((n >= 4 && strncasecmp(ct + n - 4, "json", 4) == 0))
+            return true;
+    }
+    for (size_t i = 0; i < body->len; i++) {
+        char c = body->s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        return c == '[' || c == '{';
+    }
+    return false;
+}
+
 static void handle_plugin(struct web_server *ws, struct mg_connection *conn, const char *rest)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
@@ -178,6 +199,14 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
     int st = http_read_body(conn, ws->max_body, &body);
     if (st != 0) {
         http_problem(conn, st, NULL, st == 413 ? "request body too large" : "malformed request body");
+        goto out;
+    }
+    /* plugins parse JSON with jansson on this thread's small stack:
+     * refuse what would overflow it -- any body that is or looks like
+     * JSON, whatever its Content-Type says */
+    if (looks_like_json(conn, &body) && !json_depth_ok(body.s, body.len, JSON_MAX_DEPTH)) {
+        http_problem(conn, 400, NULL, "the body nests arrays or objects deeper than "
+                     JSON_MAX_DEPTH_TEXT " levels");
         goto out;
     }
     c = db_pool_acquire(ws->pool, 5000, &e);
