@@ -108,7 +108,7 @@ int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, lon
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.method = r.ri->request_method;
-    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
+    r.path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "/";
     auth_client(&r);
     int ret = 0;
     int a = auth_request(&r, true);
@@ -138,7 +138,7 @@ void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.method = r.ri->request_method;
-    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
+    r.path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "/";
     r.headers = (struct strbuf)STRBUF_INIT;
     auth_client(&r);
 

@@ -3,6 +3,7 @@
 #include "web/server.h"
 #include "web/http.h"
 #include "web/api.h"
+#include "web/router.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
 #include "lib/jsonlimit.h"
@@ -252,7 +253,13 @@ static int dispatch(struct mg_connection *conn, void *arg)
 {
     struct web_server *ws = arg;
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    const char *path = ri->local_uri ? ri->local_uri : "/";
+    /* the path as sent (decode_url is off): the router judges it, not
+     * civetweb's decoder and dot-segment removal */
+    const char *path = ri->local_uri_raw, *why = NULL;
+    if (!router_path_plain(path, &why)) {
+        http_problem(conn, 400, NULL, why);
+        return 1;
+    }
     bool get = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
 
     if (strncmp(path, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) == 0
@@ -327,6 +334,9 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
         /* civetweb answers CORS preflights with '*' by default */
         "access_control_allow_origin", "",
         "max_request_size", "16384",
+        /* the router sees the path exactly as sent and refuses %XX and
+         * dot segments itself (router_path_plain) */
+        "decode_url", "no",
         /* answers go out at once, not after the peer's delayed ACK */
         "tcp_nodelay", "1",
         NULL

@@ -19,6 +19,10 @@
  * The API needs core.secret_key (at least 32 characters): web_start()
  * refuses to start without it.
  *
+ * Every request path is judged as the client sent it (civetweb's URL
+ * decoding is off): anything but plain segments -- %XX, ".", "..", "//",
+ * a backslash -- is answered 400 before routing (router_path_plain).
+ *
  * Ownership: the server borrows the runtime and the pool; both must outlive
  * web_stop().
  */

@@ -291,6 +291,38 @@ START_TEST(deep_json_is_400_everywhere)
 }
 END_TEST
 
+/* ---- 14. encoded traversal and NUL ------------------------------------------------ */
+
+/* civetweb used to decode %XX and squash "../" before the router saw the
+ * path (/api/v1/plugins/../users answered the user list).  The router
+ * now sees the path as sent and refuses anything but plain segments. */
+START_TEST(encoded_paths_are_refused)
+{
+    static const char *const bad[] = {
+        "/api/v1/plugins/../users", "/api/v1/plugins/testplug/../../users",
+        "/api/v1/plugins/%2e%2e/users", "/api/v1/plugins/%2E%2E/users", "/api/v1/%2e%2e/v1/users",
+        "/api/v1/users%00", "/api/v1/users%00.json", "/api/v1/us%65rs", "/api/v1/users%2f1",
+        "/api/v1/./users", "/api/v1//users", "/api/v1/users/.", "/api/v1/plugins/testplug/%2e%2e/hello",
+        "/healthz/..", "/%2e%2e/healthz", "/api/v1/users\\..\\x", "/api/v1/plugins/testplug/hello%3f",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int who = 0; who < 2; who++) {
+            struct call c = { .method = "GET", .path = bad[i], .token = who ? tok[ADMIN] : NULL };
+            struct reply r = http(&c);
+            ck_assert_msg(r.status == 400, "%s (%s): %ld %s", bad[i], who ? "admin" : "anonymous",
+                          r.status, strbuf_str(&r.body));
+            ck_assert_ptr_nonnull(strstr(r.headers.s, "application/problem+json"));
+            reply_free(&r);
+        }
+    }
+    /* plain paths still work, and a query string is not part of the path */
+    expect_status(ADMIN, "GET", "/api/v1/users", NULL, 200);
+    expect_status(ADMIN, "GET", "/api/v1/users?q=kim%40example.com", NULL, 200);
+    expect_status(ADMIN, "GET", "/api/v1/plugins/testplug/hello", NULL, 200);
+    expect_status(ADMIN, "GET", "/healthz", NULL, 200);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_security_pg");
@@ -298,6 +330,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_unchecked_fixture(tc, world_up, world_down);
     tcase_add_test(tc, deep_json_is_400_everywhere);
+    tcase_add_test(tc, encoded_paths_are_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
