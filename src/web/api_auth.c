@@ -551,16 +551,11 @@ static int h_totp_verify(struct api_req *r)
     PQclear(db_exec(r->db, "DELETE FROM recovery_codes WHERE user_id = $1", 1, p, &e));
     json_t *codes = json_array();
     for (int i = 0; i < RECOVERY_CODES; i++) {
-        unsigned char raw[8];
-        char b32[16], shown[20], h[TOKEN_HASH_HEX];
-        if (rand_bytes(raw, sizeof(raw)) < 0)
+        char code[TOTP_RECOVERY_CHARS + 1], shown[20], h[TOKEN_HASH_HEX];
+        if (totp_recovery_code(code) < 0)
             break;
-        base32_encode(raw, 7, b32);   /* 12 characters: 60 bits */
-        b32[12] = '\0';
-        for (char *q = b32; *q; q++)
-            *q = (char)tolower((unsigned char)*q);
-        token_hash(r->api->secret, b32, strlen(b32), h);
-        snprintf(shown, sizeof(shown), "%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8);
+        token_hash(r->api->secret, code, strlen(code), h);
+        snprintf(shown, sizeof(shown), "%.4s-%.4s-%.4s", code, code + 4, code + 8);
         const char *ip[] = { api_uid(r), h };
         res = db_exec(r->db, "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)",
                       2, ip, &e);
