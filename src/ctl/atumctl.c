@@ -969,7 +969,7 @@ static int cmd_token(struct ctl *ctl, int argc, char **argv)
     PGresult *r = db_exec(ctl->db,
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
         " SELECT id, $2, $3, $4, now() + $5::int * interval '1 day' FROM users"
-        "  WHERE lower(email) = lower($1) AND NOT disabled RETURNING id, user_id", 5, p, &e);
+        "  WHERE email_canonical(email) = email_canonical($1) AND NOT disabled RETURNING id, user_id", 5, p, &e);
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);
         db_rollback(ctl->db);

@@ -103,7 +103,7 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
     }
     const char *params[] = { email, hash };
     r = db_exec(c, "UPDATE users SET password_hash = $2, updated_at = now()"
-                   " WHERE lower(email) = lower($1) RETURNING id", 2, params, &e);
+                   " WHERE email_canonical(email) = email_canonical($1) RETURNING id", 2, params, &e);
     if (r == NULL) {
         err_set(error_r, "setting password: %s", e);
         goto rollback;
@@ -140,7 +140,7 @@ int user_check_password(struct db_conn *c, const char *email, const char *passwo
     const char *e = NULL;
     const char *params[] = { email };
     PGresult *r = db_exec(c, "SELECT id, password_hash FROM users"
-                             " WHERE lower(email) = lower($1) AND NOT disabled", 1, params, &e);
+                             " WHERE email_canonical(email) = email_canonical($1) AND NOT disabled", 1, params, &e);
     if (r == NULL)
         return err_set(error_r, "%s", e);
     int ok = 0;

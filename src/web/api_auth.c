@@ -11,6 +11,7 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/auth.h"
+#include "lib/email.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/passwd.h"
@@ -125,11 +126,14 @@ static int throttle_take(struct api_req *r, struct throttle *t, const char *acct
     return -1;
 }
 
+/* The account key is the canonical form of the address (lib/email.h),
+ * the very form the account is looked up by: every spelling that can
+ * reach an account shares its budget. */
 static void keys_for(struct api_req *r, const char *email, char *acct, size_t an, char *ip, size_t in)
 {
-    snprintf(acct, an, "acct:%s", email);
-    for (char *p = acct; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    char canon[EMAIL_MAX + 1];
+    (void)email_canonical(email, canon);   /* the fields are at most EMAIL_MAX */
+    snprintf(acct, an, "acct:%s", canon);
     snprintf(ip, in, "ip:%s", r->ip);
 }
 
@@ -241,11 +245,12 @@ static int h_login(struct api_req *r)
     keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
     if (throttle_take(r, &th, acct, ipkey) < 0)
         return 0;
-    const char *p[] = { email };
+    /* the same canonical form as the throttle key (acct + 5) */
+    const char *p[] = { acct + 5 };
     PGresult *res = db_exec(r->db,
         "SELECT u.id, u.password_hash, coalesce(t.enabled, false)"
         "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
-        " WHERE lower(u.email) = lower($1) AND NOT u.disabled", 1, p, &e);
+        " WHERE email_canonical(u.email) = $1 AND NOT u.disabled", 1, p, &e);
     if (res == NULL) {
         api_db_fail(r, "checking the login", e);
         throttle_release(r, &th, 0);

@@ -14,6 +14,7 @@
 #include "core/runtime.h"
 #include "core/runtime_load.h"
 #include "desk/user.h"
+#include "lib/email.h"
 #include "lib/token.h"
 #include "lib/util.h"
 #include "testdb.h"
@@ -323,6 +324,79 @@ START_TEST(encoded_paths_are_refused)
 }
 END_TEST
 
+/* ---- 7. one canonical form of an address --------------------------------------- */
+
+static struct reply login_as(const char *email, const char *pw)
+{
+    json_t *b = json_pack("{s:s, s:s}", "email", email, "password", pw);
+    char *s = json_dumps(b, 0);
+    struct call c = { .method = "POST", .path = "/api/v1/auth/login", .body = s };
+    struct reply r = http(&c);
+    free(s);
+    json_decref(b);
+    return r;
+}
+
+/* PostgreSQL's lower() folds "\u0130" (I with a dot) to "i" and "\u212A"
+ * (Kelvin sign) to "k", while the throttle key used ASCII tolower(): each
+ * variant had its own budget and still found the account.  The canonical
+ * form (ASCII letters lower-cased, every other byte as it is) is now the
+ * same for the lookup, the unique index and the throttle. */
+START_TEST(unicode_variants_share_one_throttle)
+{
+    for (int i = 0; i < 3; i++) {
+        struct reply r = login_as("kim@example.com", "wrong password 123");
+        EXPECT(r, 401);
+        reply_free(&r);
+    }
+    struct reply r = login_as("kim@example.com", PW);
+    EXPECT(r, 429);
+    reply_free(&r);
+    /* ASCII case variants are the same account and the same budget */
+    static const char *const same[] = { "KIM@example.com", "Kim@Example.COM" };
+    for (size_t i = 0; i < 2; i++) {
+        r = login_as(same[i], PW);
+        ck_assert_msg(r.status == 429, "%s: %ld", same[i], r.status);
+        reply_free(&r);
+    }
+    /* Unicode look-alikes are other addresses: no account, never a login */
+    static const char *const other[] = {
+        "\xe2\x84\xaaim@example.com",            /* KELVIN SIGN */
+        "k\xc4\xb0m@example.com",                 /* I WITH DOT ABOVE */
+        "\xe2\x84\xaa\xc4\xb0M@EXAMPLE.COM",
+        "kim@exa\xef\xbd\x8dple.com",            /* FULLWIDTH m */
+    };
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        r = login_as(other[i], PW);
+        ck_assert_msg(r.status == 401, "variant %zu: %ld %s", i, r.status, strbuf_str(&r.body));
+        reply_free(&r);
+    }
+    ck_assert_int_eq(qintf("SELECT count(*) FROM sessions WHERE user_id = %lld", uid[CUST]), 0);
+    /* the C and SQL forms agree, byte for byte */
+    static const char *const forms[] = {
+        "KIM@EXAMPLE.COM", "k\xc4\xb0m@Example.com", "\xe2\x84\xaa@x", "Stra\xc3\x9f" "E@X.DE",
+        "\xc3\x84@\xc3\x96.example", "plain@example.com", "A+B.C_D@[127.0.0.1]",
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char c_form[EMAIL_MAX + 1];
+        ck_assert_int_eq(email_canonical(forms[i], c_form), 0);
+        const char *p[] = { forms[i] };
+        const char *e = NULL;
+        char *sql_form = db_query_value(DB(), "SELECT email_canonical($1)", 1, p, &e);
+        ck_assert_msg(sql_form != NULL, "%s", e);
+        ck_assert_str_eq(c_form, sql_form);
+        free(sql_form);
+    }
+    testdb_exec(DB(), "DELETE FROM auth_throttle");
+    r = login_as("KIM@EXAMPLE.COM", PW);
+    EXPECT(r, 200);
+    reply_free(&r);
+    testdb_exec(DB(), "DELETE FROM sessions");
+    /* one account per canonical form: creating a case variant is a conflict */
+    expect_status(ADMIN, "POST", "/api/v1/users", "{\"email\": \"KIM@example.COM\"}", 409);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_security_pg");
@@ -331,6 +405,7 @@ int main(void)
     tcase_add_unchecked_fixture(tc, world_up, world_down);
     tcase_add_test(tc, deep_json_is_400_everywhere);
     tcase_add_test(tc, encoded_paths_are_refused);
+    tcase_add_test(tc, unicode_variants_share_one_throttle);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -143,6 +143,27 @@ static char *nested(int depth, const char *open, const char *close, const char *
     return s;
 }
 
+START_TEST(email_canonical_form)
+{
+    char out[EMAIL_MAX + 1];
+    ck_assert_int_eq(email_canonical("Kim.O+Tag@Example.COM", out), 0);
+    ck_assert_str_eq(out, "kim.o+tag@example.com");
+    /* only ASCII letters fold: the Kelvin sign and I-with-dot stay themselves */
+    ck_assert_int_eq(email_canonical("\xe2\x84\xaaIM@x", out), 0);
+    ck_assert_str_eq(out, "\xe2\x84\xaaim@x");
+    ck_assert_int_eq(email_canonical("K\xc4\xb0M@X", out), 0);
+    ck_assert_str_eq(out, "k\xc4\xb0m@x");
+    char big[EMAIL_MAX + 2];
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(email_canonical(big, out), -1);
+    ck_assert_str_eq(out, "");
+    big[EMAIL_MAX] = '\0';
+    ck_assert_int_eq(email_canonical(big, out), 0);
+    ck_assert_uint_eq(strlen(out), EMAIL_MAX);
+}
+END_TEST
+
 START_TEST(json_depth_limit)
 {
     char *ok = nested(JSON_MAX_DEPTH, "[", "]", "1");
@@ -182,6 +203,7 @@ int main(void)
     tcase_add_test(tc, hashing_and_random);
     tcase_add_test(tc, utf8_validation);
     tcase_add_test(tc, json_depth_limit);
+    tcase_add_test(tc, email_canonical_form);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
