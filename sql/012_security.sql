@@ -16,3 +16,12 @@ CREATE FUNCTION email_canonical(text) RETURNS text
 -- Being stricter, it refuses nothing the canonical key would allow;
 -- drop it once that statement uses ON CONFLICT ((email_canonical(email))).
 CREATE UNIQUE INDEX users_email_canonical_key ON users (email_canonical(email));
+
+-- Every API token expires.  atumd and atumctl set expires_at from the
+-- request or auth.token_lifetime (90 days by default); the default here
+-- only backs that up.  Tokens made before this migration without an
+-- expiry get 90 days from now rather than living for ever.
+UPDATE api_tokens SET expires_at = now() + interval '90 days' WHERE expires_at IS NULL;
+ALTER TABLE api_tokens
+    ALTER COLUMN expires_at SET DEFAULT now() + interval '90 days',
+    ALTER COLUMN expires_at SET NOT NULL;

@@ -70,6 +70,7 @@ static const struct conf_def conf_defs[] = {
     { "auth", "login_window", CT_DURATION, OFF(auth_login_window_ms), "15m", 1000, 86400000LL, NULL },
     { "auth", "totp_issuer", CT_STR, OFF(auth_totp_issuer), "ATUM DESK", 0, 0, NULL },
     { "auth", "cookie_secure", CT_ENUM, OFF(auth_cookie_secure), "auto", 0, 0, "auto|yes|no" },
+    { "auth", "token_lifetime", CT_DURATION, OFF(auth_token_lifetime_ms), "90d", 86400000LL, 3650LL * 86400000LL, NULL },
 
     { "mail", "max_message_size", CT_SIZE, OFF(mail_max_message_size), "25M", 1024, 1LL << 30, NULL },
     { "mail", "max_attachment_size", CT_SIZE, OFF(mail_max_attachment), "25M", 1024, 1LL << 30, NULL },

@@ -89,6 +89,7 @@ struct atum_config {
     long long auth_login_window_ms;
     char *auth_totp_issuer;
     char *auth_cookie_secure;    /* auto, yes, no */
+    long long auth_token_lifetime_ms;   /* API tokens expire after this unless asked otherwise */
 
     /* [mail] */
     long long mail_max_message_size;

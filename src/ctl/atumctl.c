@@ -965,10 +965,13 @@ static int cmd_token(struct ctl *ctl, int argc, char **argv)
     snprintf(prefix, sizeof(prefix), "%.12s", tok);
     if (db_begin(ctl->db, &e) < 0)
         return fail("token", e);
-    const char *p[] = { email, name, h, prefix, days };
+    /* every token expires: --days, or auth.token_lifetime */
+    char life_ms[32];
+    snprintf(life_ms, sizeof(life_ms), "%lld", days ? d * 86400000LL : ctl->cfg->auth_token_lifetime_ms);
+    const char *p[] = { email, name, h, prefix, life_ms };
     PGresult *r = db_exec(ctl->db,
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
-        " SELECT id, $2, $3, $4, now() + $5::int * interval '1 day' FROM users"
+        " SELECT id, $2, $3, $4, now() + $5::bigint * interval '1 millisecond' FROM users"
         "  WHERE email_canonical(email) = email_canonical($1) AND NOT disabled RETURNING id, user_id", 5, p, &e);
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);

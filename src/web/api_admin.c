@@ -727,12 +727,15 @@ static int user_update(struct api_req *r)
         json_decref(rd);
     }
     json_decref(d);
-    /* a disabled account or a new password ends every session and token */
+    /* a disabled account or a new password ends every session and token;
+     * who changes their own password keeps the session they did it from */
     if (rc == 0 && (json_is_true(jd) || hash)) {
-        PQclear(db_exec(r->db, "DELETE FROM sessions WHERE user_id = $1", 1, lp, &e));
-        if (json_is_true(jd))
-            PQclear(db_exec(r->db, "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
-                                   " AND revoked_at IS NULL", 1, lp, &e));
+        char actor[40];
+        snprintf(actor, sizeof(actor), "user:%lld", r->user.id);
+        struct user_actor who = { r->user.id, actor, r->ip[0] ? r->ip : NULL };
+        long long keep = self && r->via == API_AUTH_SESSION ? r->session_id : 0;
+        rc = user_end_access(r->db, r->m.ids[0], keep, &who,
+                             json_is_true(jd) ? "disabled" : "password changed", &e);
     }
     if (rc < 0 || db_commit(r->db, &e) < 0)
         goto dbfail;

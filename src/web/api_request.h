@@ -53,6 +53,7 @@ struct api_ctx {
     char *secret;
     long long max_body;
     long long session_idle_ms, session_lifetime_ms, login_window_ms;
+    long long token_lifetime_ms;      /* default expiry of new API tokens */
     int fail_account, fail_ip;
     char *totp_issuer;
     char *dummy_hash;         /* verified when no such user: same timing */

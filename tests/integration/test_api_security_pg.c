@@ -16,6 +16,7 @@
 #include "desk/user.h"
 #include "lib/email.h"
 #include "lib/token.h"
+#include "lib/totp.h"
 #include "lib/util.h"
 #include "testdb.h"
 #include "web/server.h"
@@ -397,6 +398,209 @@ START_TEST(unicode_variants_share_one_throttle)
 }
 END_TEST
 
+/* ---- 6. what a password change ends; minting tokens ---------------------------- */
+
+struct session {
+    char cookie[TOKEN_MAX];
+    char csrf[80];
+};
+
+static void cookie_of(const struct reply *r, char *out, size_t size)
+{
+    const char *p = strstr(r->headers.s, "Set-Cookie: atum_session=");
+    ck_assert_ptr_nonnull(p);
+    p += strlen("Set-Cookie: atum_session=");
+    size_t n = strcspn(p, ";\r\n");
+    ck_assert_uint_lt(n, size);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void session_login(const char *email, const char *pw, struct session *s)
+{
+    struct reply r = login_as(email, pw);
+    EXPECT(r, 200);
+    cookie_of(&r, s->cookie, sizeof(s->cookie));
+    snprintf(s->csrf, sizeof(s->csrf), "%s", jstr(r.json, "csrf_token"));
+    reply_free(&r);
+}
+
+/* GET /auth/me with a session (cookie) or a token: the status. */
+static long me_as(const struct session *s, const char *token)
+{
+    struct call c = { .method = "GET", .path = "/api/v1/auth/me", .cookie = s ? s->cookie : NULL,
+                      .token = token };
+    struct reply r = http(&c);
+    long st = r.status;
+    reply_free(&r);
+    return st;
+}
+
+/* POST /auth/tokens by session (or token) with this body: the reply. */
+static struct reply mint(const struct session *s, const char *token, const char *body)
+{
+    struct call c = { .method = "POST", .path = "/api/v1/auth/tokens", .cookie = s ? s->cookie : NULL,
+                      .csrf = s ? s->csrf : NULL, .token = token, .body = body };
+    return http(&c);
+}
+
+static long long new_user(const char *email, const char *role)
+{
+    const char *e = NULL;
+    long long id = 0;
+    ck_assert_msg(user_add(DB(), email, email, role, PW, "test", &id, &e) == 0, "%s", e);
+    return id;
+}
+
+/* A new API token of the user with this address, into out. */
+static void db_token(const char *email, char *out, size_t size)
+{
+    const char *e = NULL;
+    char sql[512], h[TOKEN_HASH_HEX];
+    ck_assert_int_eq(token_new("atum_", out, size, &e), 0);
+    token_hash(SECRET, out, strlen(out), h);
+    snprintf(sql, sizeof(sql), "INSERT INTO api_tokens (user_id, name, token_hash, prefix)"
+             " SELECT id, 'db', '%s', 'atum_x' FROM users WHERE email = '%s'", h, email);
+    testdb_exec(DB(), sql);
+}
+
+/* A password change -- by the API or by atumctl (user_set_password) --
+ * ends every session and every API token of the account, except the
+ * session of the caller who changed their own password. */
+START_TEST(password_change_ends_sessions_and_tokens)
+{
+    long long agent = new_user("pw.agent@example.com", "agent");
+    long long mgr = new_user("pw.admin@example.com", "admin");
+    new_user("pw.cust@example.com", "customer");
+    char path[64], body[160];
+
+    /* an admin sets an agent's password: both sessions and both tokens end */
+    struct session s1, s2;
+    char t1[TOKEN_MAX], t2[TOKEN_MAX];
+    session_login("pw.agent@example.com", PW, &s1);
+    session_login("pw.agent@example.com", PW, &s2);
+    db_token("pw.agent@example.com", t1, sizeof(t1));
+    db_token("pw.agent@example.com", t2, sizeof(t2));
+    ck_assert_int_eq(me_as(NULL, t1), 200);        /* in the token cache now */
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", agent);
+    snprintf(body, sizeof(body), "{\"password\": \"a brand new passphrase\"}");
+    expect_status(ADMIN, "PATCH", path, body, 200);
+    ck_assert_int_eq(me_as(&s1, NULL), 401);
+    ck_assert_int_eq(me_as(&s2, NULL), 401);
+    ck_assert_int_eq(me_as(NULL, t1), 401);
+    ck_assert_int_eq(me_as(NULL, t2), 401);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE user_id = %lld AND revoked_at IS NULL", agent), 0);
+
+    /* an admin changes their own password from one session: that one
+     * session goes on, the other session and the token end */
+    struct session own, other;
+    char tm[TOKEN_MAX];
+    session_login("pw.admin@example.com", PW, &own);
+    session_login("pw.admin@example.com", PW, &other);
+    db_token("pw.admin@example.com", tm, sizeof(tm));
+    snprintf(path, sizeof(path), "/api/v1/users/%lld", mgr);
+    struct call self = { .method = "PATCH", .path = path, .cookie = own.cookie, .csrf = own.csrf,
+                         .body = "{\"password\": \"my own new passphrase\"}" };
+    struct reply r = http(&self);
+    EXPECT(r, 200);
+    reply_free(&r);
+    ck_assert_int_eq(me_as(&own, NULL), 200);
+    ck_assert_int_eq(me_as(&other, NULL), 401);
+    ck_assert_int_eq(me_as(NULL, tm), 401);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.access_ended'"
+                           " AND target = 'user:%lld'", mgr), 1);
+
+    /* atumctl user passwd (user_set_password): everything ends */
+    struct session cs;
+    char tc[TOKEN_MAX];
+    session_login("pw.cust@example.com", PW, &cs);
+    db_token("pw.cust@example.com", tc, sizeof(tc));
+    const char *e = NULL;
+    ck_assert_msg(user_set_password(DB(), "PW.Cust@Example.com", "reset by the operator", "atumctl", &e) == 0,
+                  "%s", e);
+    ck_assert_int_eq(me_as(&cs, NULL), 401);
+    ck_assert_int_eq(me_as(NULL, tc), 401);
+    r = login_as("pw.cust@example.com", "reset by the operator");
+    EXPECT(r, 200);
+    reply_free(&r);
+}
+END_TEST
+
+/* A session (or a token) alone no longer mints a token: the password is
+ * needed again (and the TOTP code when TOTP is on), wrong passwords count
+ * against the login throttle, and every token expires. */
+START_TEST(token_minting_needs_the_password)
+{
+    new_user("mint@example.com", "agent");
+    struct session s;
+    session_login("mint@example.com", PW, &s);
+    struct reply r = mint(&s, NULL, "{\"name\": \"no password\"}");
+    EXPECT(r, 400);
+    ck_assert_str_eq(jstr(r.json, "field"), "password");
+    reply_free(&r);
+    for (int i = 0; i < 3; i++) {
+        r = mint(&s, NULL, "{\"name\": \"x\", \"password\": \"wrong password 123\"}");
+        EXPECT(r, 403);
+        ck_assert_str_eq(jstr(r.json, "field"), "password");
+        reply_free(&r);
+    }
+    char good[160];
+    snprintf(good, sizeof(good), "{\"name\": \"ci\", \"password\": \"%s\"}", PW);
+    r = mint(&s, NULL, good);
+    EXPECT(r, 429);                     /* the account's login budget is spent */
+    reply_free(&r);
+    r = login_as("mint@example.com", PW);
+    EXPECT(r, 429);
+    reply_free(&r);
+    testdb_exec(DB(), "DELETE FROM auth_throttle");
+
+    /* the default expiry: auth.token_lifetime (90 days) */
+    r = mint(&s, NULL, good);
+    EXPECT(r, 201);
+    char t[TOKEN_MAX];
+    snprintf(t, sizeof(t), "%s", jstr(r.json, "token"));
+    ck_assert_ptr_nonnull(jstr(r.json, "expires_at"));
+    reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE name = 'ci' AND user_id ="
+                           " (SELECT id FROM users WHERE email = 'mint@example.com')"
+                           " AND expires_at BETWEEN now() + interval '89 days' AND now() + interval '91 days'"), 1);
+    /* a token mints another only with the password too */
+    r = mint(NULL, t, "{\"name\": \"chained\", \"expires_in_days\": null}");
+    EXPECT(r, 400);
+    reply_free(&r);
+    snprintf(good, sizeof(good), "{\"name\": \"chained\", \"password\": \"%s\", \"expires_in_days\": 7}", PW);
+    r = mint(NULL, t, good);
+    EXPECT(r, 201);
+    reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE name = 'chained'"
+                           " AND expires_at < now() + interval '8 days'"), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE expires_at IS NULL"
+                           " AND user_id = (SELECT id FROM users WHERE email = 'mint@example.com')"), 0);
+
+    /* with TOTP on, the code as well */
+    testdb_exec(DB(), "INSERT INTO user_totp (user_id, secret, enabled) SELECT id,"
+                      " 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', true FROM users WHERE email = 'mint@example.com'");
+    snprintf(good, sizeof(good), "{\"name\": \"ci2\", \"password\": \"%s\"}", PW);
+    r = mint(&s, NULL, good);
+    EXPECT(r, 403);
+    ck_assert_str_eq(jstr(r.json, "field"), "code");
+    reply_free(&r);
+    char code[16];
+    snprintf(code, sizeof(code), "%06u",
+             hotp((const unsigned char *)"12345678901234567890", 20, (uint64_t)(time(NULL) / 30), 6));
+    snprintf(good, sizeof(good), "{\"name\": \"ci2\", \"password\": \"%s\", \"code\": \"%s\"}", PW, code);
+    r = mint(&s, NULL, good);
+    EXPECT(r, 201);
+    reply_free(&r);
+    /* the same code twice is a replay */
+    snprintf(good, sizeof(good), "{\"name\": \"ci3\", \"password\": \"%s\", \"code\": \"%s\"}", PW, code);
+    r = mint(&s, NULL, good);
+    EXPECT(r, 403);
+    reply_free(&r);
+    testdb_exec(DB(), "DELETE FROM auth_throttle");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_security_pg");
@@ -406,6 +610,8 @@ int main(void)
     tcase_add_test(tc, deep_json_is_400_everywhere);
     tcase_add_test(tc, encoded_paths_are_refused);
     tcase_add_test(tc, unicode_variants_share_one_throttle);
+    tcase_add_test(tc, password_change_ends_sessions_and_tokens);
+    tcase_add_test(tc, token_minting_needs_the_password);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
