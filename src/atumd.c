@@ -204,7 +204,8 @@ static void warn_restart_needed(const struct atum_config *a, const struct atum_c
         || strcmp(a->smtp_tls_cert, b->smtp_tls_cert) != 0)
         log_warn("reload.needs_restart", "key=%s", "smtp.*");
     if (a->imap_enabled != b->imap_enabled || strcmp(a->imap_ca_file, b->imap_ca_file) != 0
-        || a->imap_idle_refresh_ms != b->imap_idle_refresh_ms)
+        || a->imap_idle_refresh_ms != b->imap_idle_refresh_ms
+        || a->imap_allow_insecure_loopback != b->imap_allow_insecure_loopback)
         log_warn("reload.needs_restart", "key=%s", "imap.*");
 }
 
@@ -424,6 +425,7 @@ int main(int argc, char **argv)
             .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
             .rescan_ms = d.cfg->imap_rescan_ms,
             .ca_file = d.cfg->imap_ca_file,
+            .allow_insecure_loopback = d.cfg->imap_allow_insecure_loopback,
             .max_message_size = d.cfg->mail_max_message_size,
         };
         if (imap_start(&d.imap, &io, &e) < 0) {

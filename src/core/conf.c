@@ -116,6 +116,8 @@ static const struct conf_def conf_defs[] = {
     { "imap", "reconnect_max", CT_DURATION, OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL },
     { "imap", "ca_file", CT_STR, OFF(imap_ca_file), "", 0, 0, NULL },
     { "imap", "rescan", CT_DURATION, OFF(imap_rescan_ms), "30s", 1000, 86400000LL, NULL },
+    /* an operator's switch, never the API's (desk/mailbox.h) */
+    { "imap", "allow_insecure_loopback", CT_BOOL, OFF(imap_allow_insecure_loopback), "no", 0, 0, NULL },
 };
 #define N_DEFS (sizeof(conf_defs) / sizeof(conf_defs[0]))
 

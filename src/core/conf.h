@@ -138,6 +138,7 @@ struct atum_config {
     long long imap_reconnect_max_ms;
     char *imap_ca_file;
     long long imap_rescan_ms;
+    bool imap_allow_insecure_loopback;   /* security none / trust any certificate, loopback only */
 
     /* plugin sections in file order */
     struct conf_plugin *plugins;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "core/conf.h"
 #include "core/db.h"
+#include "desk/mailbox.h"
 #include "desk/queue.h"
 #include "lib/err.h"
 #include "mailin/inbound.h"
@@ -70,7 +71,7 @@ static void usage(FILE *out)
         "  reprocess ID                       run a received mail through ingest again\n"
         "  parse < mail.eml                   how atumd reads a mail (stores nothing)\n"
         "  mailbox add NAME --queue Q --host H [--port P] [--security tls|starttls|none]\n"
-        "              --user U --password-env VAR [--folder F] [--after move|delete|seen]\n"
+        "              --user U --password-env ATUM_IMAP_PASSWORD_NAME [--folder F] [--after move|delete|seen]\n"
         "              [--move-to F] [--trust-any-certificate] [--no-idle] [--poll S]\n"
         "  outbox list [--failed] [--ticket N] [--limit N]   outgoing mail and its state\n"
         "  outbox show ID [--raw]             one outgoing mail, its recipients (or its bytes)\n"
@@ -909,6 +910,11 @@ static int cmd_mailbox(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "atumctl: mailbox add NAME --queue Q --host H --user U --password-env VAR\n");
         return 2;
     }
+    /* the rules the API and the IMAP poller apply too (desk/mailbox.h) */
+    const struct mailbox_link link = { host, sec, trust };
+    if (mailbox_password_env_check(pwenv, &e) < 0
+        || mailbox_link_check(&link, ctl->cfg->imap_allow_insecure_loopback, &e) < 0)
+        return fail("mailbox add", e);
     if (port == NULL)
         port = strcmp(sec, "tls") == 0 ? "993" : "143";
     const char *p[] = { argv[optind], queue, host, port, sec, trust ? "true" : "false", user, pwenv,

@@ -57,6 +57,7 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long m
     api->session_lifetime_ms = cfg->auth_session_lifetime_ms;
     api->login_window_ms = cfg->auth_login_window_ms;
     api->token_lifetime_ms = cfg->auth_token_lifetime_ms;
+    api->imap_insecure_loopback = cfg->imap_allow_insecure_loopback;
     api->fail_account = cfg->auth_login_failures_account;
     api->fail_ip = cfg->auth_login_failures_ip;
     api->totp_issuer = xstrdup(cfg->auth_totp_issuer ? cfg->auth_totp_issuer : "ATUM DESK");

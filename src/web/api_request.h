@@ -54,6 +54,7 @@ struct api_ctx {
     long long max_body;
     long long session_idle_ms, session_lifetime_ms, login_window_ms;
     long long token_lifetime_ms;      /* default expiry of new API tokens */
+    bool imap_insecure_loopback;      /* [imap] allow_insecure_loopback (desk/mailbox.h) */
     int fail_account, fail_ip;
     char *totp_issuer;
     char *dummy_hash;         /* verified when no such user: same timing */

@@ -601,6 +601,74 @@ START_TEST(token_minting_needs_the_password)
 }
 END_TEST
 
+/* ---- 5. mailbox secrets --------------------------------------------------------- */
+
+/* An API admin could name any variable of atumd's environment as a
+ * mailbox password (ATUM_CORE_SECRET_KEY, ATUM_SMARTHOST_PASSWORD ...)
+ * and have it sent in clear to a host of their choosing.  Mailbox
+ * passwords now come only from ATUM_IMAP_PASSWORD_<NAME>, and go in clear
+ * or to an unverified server only on loopback when the operator allows it
+ * (imap.allow_insecure_loopback, off here). */
+START_TEST(mailbox_secrets_and_links)
+{
+    long long q = qintf("INSERT INTO queues (name, address) VALUES ('mbq', 'mbq@support.example') RETURNING id");
+    char body[512];
+    static const char *const envs[] = {
+        "ATUM_CORE_SECRET_KEY", "ATUM_CORE_DATABASE_URL", "ATUM_SMARTHOST_PASSWORD", "PGPASSWORD",
+        "HOME", "ATUM_IMAP_PASSWORD_", "ATUM_IMAP_CA_FILE", "ATUM_PLUGIN_TRIAGE_API_KEY",
+    };
+    for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        snprintf(body, sizeof(body), "{\"name\": \"mb%zu\", \"queue_id\": %lld, \"host\": \"imap.example.com\","
+                 " \"port\": 993, \"username\": \"u\", \"password_env\": \"%s\"}", i, q, envs[i]);
+        struct reply r = T(ADMIN, "POST", "/api/v1/mailboxes", body);
+        ck_assert_msg(r.status == 400, "%s: %ld %s", envs[i], r.status, strbuf_str(&r.body));
+        ck_assert_str_eq(jstr(r.json, "field"), "password_env");
+        reply_free(&r);
+    }
+    /* in clear, or without a verified certificate: not to another host,
+     * and not even to loopback unless the operator allowed it */
+    static const struct { const char *host, *sec; bool trust; const char *field; } links[] = {
+        { "imap.example.com", "none", false, "security" },
+        { "203.0.113.9", "starttls", true, "trust_any_certificate" },
+        { "127.0.0.1", "none", false, "security" },
+        { "localhost", "tls", true, "trust_any_certificate" },
+    };
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        snprintf(body, sizeof(body), "{\"name\": \"link%zu\", \"queue_id\": %lld, \"host\": \"%s\", \"port\": 143,"
+                 " \"username\": \"u\", \"security\": \"%s\", \"trust_any_certificate\": %s,"
+                 " \"password_env\": \"ATUM_IMAP_PASSWORD_SUPPORT\"}", i, q, links[i].host, links[i].sec,
+                 links[i].trust ? "true" : "false");
+        struct reply r = T(ADMIN, "POST", "/api/v1/mailboxes", body);
+        ck_assert_msg(r.status == 400, "%s %s: %ld %s", links[i].host, links[i].sec, r.status, strbuf_str(&r.body));
+        ck_assert_str_eq(jstr(r.json, "field"), links[i].field);
+        reply_free(&r);
+    }
+    /* a verified TLS mailbox with its own variable is fine */
+    snprintf(body, sizeof(body), "{\"name\": \"good\", \"queue_id\": %lld, \"host\": \"imap.example.com\","
+             " \"port\": 993, \"username\": \"u\", \"password_env\": \"ATUM_IMAP_PASSWORD_SUPPORT\"}", q);
+    struct reply r = T(ADMIN, "POST", "/api/v1/mailboxes", body);
+    EXPECT(r, 201);
+    long long mb = (long long)json_integer_value(json_object_get(r.json, "id"));
+    reply_free(&r);
+    /* and stays so: a PATCH is judged with what is stored */
+    char path[64];
+    snprintf(path, sizeof(path), "/api/v1/mailboxes/%lld", mb);
+    r = T(ADMIN, "PATCH", path, "{\"security\": \"none\", \"port\": 143}");
+    EXPECT(r, 400);
+    ck_assert_str_eq(jstr(r.json, "field"), "security");
+    reply_free(&r);
+    r = T(ADMIN, "PATCH", path, "{\"trust_any_certificate\": true}");
+    EXPECT(r, 400);
+    reply_free(&r);
+    r = T(ADMIN, "PATCH", path, "{\"password_env\": \"ATUM_SMARTHOST_PASSWORD\"}");
+    EXPECT(r, 400);
+    reply_free(&r);
+    expect_status(ADMIN, "PATCH", path, "{\"host\": \"imap2.example.com\", \"security\": \"starttls\"}", 200);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM mailboxes WHERE password_env NOT LIKE 'ATUM\\_IMAP\\_PASSWORD\\_%%'"
+                           " OR security = 'none' OR trust_any_certificate"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_security_pg");
@@ -612,6 +680,7 @@ int main(void)
     tcase_add_test(tc, unicode_variants_share_one_throttle);
     tcase_add_test(tc, password_change_ends_sessions_and_tokens);
     tcase_add_test(tc, token_minting_needs_the_password);
+    tcase_add_test(tc, mailbox_secrets_and_links);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
