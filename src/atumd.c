@@ -196,8 +196,12 @@ static void warn_restart_needed(const struct atum_config *a, const struct atum_c
         log_warn("reload.needs_restart", "key=%s", "core.database_url");
     if (a->workers != b->workers)
         log_warn("reload.needs_restart", "key=%s", "core.workers");
-    if (strcmp(a->web_listen, b->web_listen) != 0 || a->web_threads != b->web_threads)
-        log_warn("reload.needs_restart", "key=%s", "web.listen/web.threads");
+    if (strcmp(a->web_listen, b->web_listen) != 0 || a->web_threads != b->web_threads
+        || a->web_header_timeout_ms != b->web_header_timeout_ms
+        || a->web_client_connections != b->web_client_connections
+        || a->web_body_min_rate != b->web_body_min_rate || a->web_max_public_body != b->web_max_public_body
+        || a->web_request_timeout_ms != b->web_request_timeout_ms || a->web_max_body != b->web_max_body)
+        log_warn("reload.needs_restart", "key=%s", "web.*");
     if (a->pool_size != b->pool_size)
         log_warn("reload.needs_restart", "key=%s", "db.pool_size");
     if (strcmp(a->smtp_listen, b->smtp_listen) != 0 || strcmp(a->smtp_mode, b->smtp_mode) != 0
@@ -390,6 +394,10 @@ int main(int argc, char **argv)
         .node_id = d.node_id,
         .cfg = d.cfg,
         .keep_alive_ms = d.cfg->web_keep_alive_ms,
+        .header_timeout_ms = d.cfg->web_header_timeout_ms,
+        .body_min_rate = d.cfg->web_body_min_rate,
+        .client_connections = d.cfg->web_client_connections,
+        .max_public_body = d.cfg->web_max_public_body,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);

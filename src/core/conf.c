@@ -60,6 +60,10 @@ static const struct conf_def conf_defs[] = {
     { "web", "threads", CT_INT, OFF(web_threads), "32", 2, 1024, NULL },
     { "web", "max_body", CT_SIZE, OFF(web_max_body), "25M", 1024, 1LL << 32, NULL },
     { "web", "request_timeout", CT_DURATION, OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL },
+    { "web", "header_timeout", CT_DURATION, OFF(web_header_timeout_ms), "10s", 1000, 600000LL, NULL },
+    { "web", "body_min_rate", CT_SIZE, OFF(web_body_min_rate), "64K", 1, 1LL << 30, NULL },
+    { "web", "client_connections", CT_INT, OFF(web_client_connections), "16", 0, 100000, NULL },
+    { "web", "max_public_body", CT_SIZE, OFF(web_max_public_body), "64K", 1024, 1LL << 32, NULL },
     { "web", "keep_alive", CT_DURATION, OFF(web_keep_alive_ms), "5s", 0, 600000LL, NULL },
     { "web", "trusted_proxies", CT_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
 

@@ -77,7 +77,11 @@ struct atum_config {
     char *web_listen;
     int web_threads;
     long long web_max_body;
-    long long web_request_timeout_ms;
+    long long web_request_timeout_ms;   /* a request body's grace period */
+    long long web_header_timeout_ms;    /* request line and headers; any one read */
+    long long web_body_min_rate;        /* bytes/s a body must keep up past the grace */
+    int web_client_connections;         /* per client address; 0: no cap */
+    long long web_max_public_body;      /* bodies of requests without credentials */
     long long web_keep_alive_ms;
     char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
 

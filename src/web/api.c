@@ -37,8 +37,9 @@ static void split_trusted(struct api_ctx *api, const char *list)
     free(copy);
 }
 
-int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long max_body,
-                 struct runtime *rt, struct db_pool *pool, const char **error_r)
+int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg,
+                 const struct http_body_limits *body, long long public_max, struct runtime *rt,
+                 struct db_pool *pool, const char **error_r)
 {
     memset(api, 0, sizeof(*api));
     if (cfg == NULL || cfg->secret_key == NULL || cfg->secret_key[0] == '\0')
@@ -52,7 +53,9 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long m
     api->rt = rt;
     api->pool = pool;
     api->secret = xstrdup(cfg->secret_key);
-    api->max_body = max_body;
+    api->max_body = body->max;
+    api->body = *body;
+    api->public_max = public_max;
     api->session_idle_ms = cfg->auth_session_idle_ms;
     api->session_lifetime_ms = cfg->auth_session_lifetime_ms;
     api->login_window_ms = cfg->auth_login_window_ms;

@@ -263,11 +263,12 @@ START_TEST(deep_json_is_400_everywhere)
     /* objects as well as arrays, deeper still; authenticated routes, a
      * route that takes no body, a plugin route (whatever the type) */
     char *objs = nested(1000, "{\"a\":", "}", "1");
+    char *deep100 = nested(100, "[", "]", "1");   /* fits a route that takes no body */
     const struct { int who; const char *m, *path; const char *b; } cases[] = {
         { -1, "POST", "/api/v1/auth/login", objs },
         { AGENT, "POST", "/api/v1/tickets", arr },
         { ADMIN, "PATCH", "/api/v1/users/1", objs },
-        { AGENT, "POST", "/api/v1/auth/logout", arr },
+        { AGENT, "POST", "/api/v1/auth/logout", deep100 },
         { -1, "POST", "/api/v1/plugins/testplug/echo", arr },
         { -1, "POST", "/api/v1/plugins/testplug/echo", objs },
     };
@@ -287,6 +288,7 @@ START_TEST(deep_json_is_400_everywhere)
     reply_free(&r);
     free(ok);
     free(objs);
+    free(deep100);
     free(arr);
     /* the server is alive */
     expect_status(ADMIN, "GET", "/api/v1/auth/me", NULL, 200);
@@ -669,6 +671,252 @@ START_TEST(mailbox_secrets_and_links)
 }
 END_TEST
 
+/* ---- 9. slow and idle clients, body limits --------------------------------------- */
+
+/* A second server, small enough that a handful of clients could fill it:
+ * 8 threads, 3 connections per client, 2 s for headers, a body 2 s plus
+ * 1 s per KB. */
+static struct web_server *small_server(void)
+{
+    const char *e = NULL;
+    struct web_server *ws = NULL;
+    struct web_opts wo = { "127.0.0.1:0", 8, W.cfg->web_max_body, 2000, "small", W.cfg, 2000,
+                           .header_timeout_ms = 2000, .body_min_rate = 1000,
+                           .client_connections = 3, .max_public_body = 64 * 1024 };
+    ck_assert_msg(web_start(&ws, &wo, &W.rt, W.pool, &e) == 0, "%s", e);
+    return ws;
+}
+
+/* A TCP connection to port from address `from`; -1 when refused. */
+static int tcp_from(const char *from, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in src = { .sin_family = AF_INET }, dst = { .sin_family = AF_INET };
+    inet_pton(AF_INET, from, &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    ck_assert_msg(bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0, "bind %s: %s", from, strerror(errno));
+    if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Everything the server sends on fd until it closes or ms pass; returns
+ * the time it took (ms), or -1 when it did not close in time. */
+static long long read_until_closed(int fd, struct strbuf *out, long ms)
+{
+    long long t0 = time_mono_ms();
+    for (;;) {
+        long left = ms - (long)(time_mono_ms() - t0);
+        if (left <= 0)
+            return -1;
+        struct pollfd pf = { fd, POLLIN, 0 };
+        if (poll(&pf, 1, (int)left) <= 0)
+            continue;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return time_mono_ms() - t0;
+        strbuf_add(out, buf, (size_t)n);
+    }
+}
+
+/* Waits until the small server has seen n connections (open, refused or
+ * shed): deterministic, where a sleep would only hope. */
+static void wait_seen(struct web_server *ws, int n)
+{
+    long long t0 = time_mono_ms(), refused = 0, shed = 0;
+    int open = 0;
+    while (time_mono_ms() - t0 < 10000) {
+        web_conn_stats(ws, &open, &refused, &shed);
+        if (open + refused + shed >= n)
+            return;
+        sleep_ms(10);
+    }
+    ck_abort_msg("the server saw %d open, %lld refused, %lld shed of %d", open, refused, shed, n);
+}
+
+/* A normal client's request is answered within 1 s. */
+static void normal_client_is_served(int port, const char *from)
+{
+    struct call c = { .method = "GET", .path = "/healthz", .from = from, .port = port, .timeout_ms = 1000 };
+    long long t0 = time_mono_ms();
+    struct reply r = http(&c);
+    ck_assert_msg(r.status == 200, "a normal client from %s got %ld after %lld ms", from, r.status,
+                  time_mono_ms() - t0);
+    reply_free(&r);
+}
+
+/* 32 idle connections (web.threads) stopped the web server for everyone
+ * else.  Now one client holds at most web.client_connections, and when
+ * idle connections from many clients fill the threads the longest-waiting
+ * is closed for a newcomer: N slow clients never keep a normal request
+ * from an answer within 1 s. */
+START_TEST(idle_clients_do_not_starve_others)
+{
+    struct web_server *ws = small_server();
+    int port = web_port(ws), fds[40], n = 0;
+    /* 20 idle connections from one address (more than the 8 threads) */
+    for (int i = 0; i < 20; i++) {
+        int fd = tcp_from("127.0.0.1", port);
+        if (fd >= 0)
+            fds[n++] = fd;
+    }
+    wait_seen(ws, n);
+    normal_client_is_served(port, "127.0.0.2");
+    /* a few are kept, the others were told 503 and closed */
+    int open = 0;
+    long long refused = 0, shed = 0;
+    web_conn_stats(ws, &open, &refused, &shed);
+    ck_assert_int_ge(refused, 20 - 3);
+    int told = 0;
+    for (int i = 0; i < n; i++) {
+        struct strbuf b = STRBUF_INIT;
+        struct pollfd pf = { fds[i], POLLIN, 0 };
+        if (poll(&pf, 1, 0) > 0 && read_until_closed(fds[i], &b, 1000) >= 0)
+            told += strncmp(strbuf_str(&b), "HTTP/1.1 503", 12) == 0;
+        strbuf_free(&b);
+        close(fds[i]);
+    }
+    ck_assert_int_eq(told, refused);
+
+    /* 20 idle connections from 20 addresses, and a partial request line
+     * from each: the newest arrivals push the oldest waiters out */
+    n = 0;
+    for (int i = 0; i < 20; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "127.0.1.%d", i + 1);
+        int fd = tcp_from(from, port);
+        if (fd >= 0) {
+            ck_assert_int_eq(send(fd, "GET /heal", 9, MSG_NOSIGNAL), 9);
+            fds[n++] = fd;
+        }
+    }
+    web_conn_stats(ws, &open, &refused, &shed);
+    wait_seen(ws, (int)(refused + shed) + n);
+    normal_client_is_served(port, "127.0.0.2");
+    normal_client_is_served(port, "127.0.0.3");
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    web_stop(&ws);
+}
+END_TEST
+
+/* A body trickled at a few bytes a second held a thread for as long as
+ * the client wanted; a 24 MiB login body was read whole.  A body must now
+ * keep a minimum pace (408), and a request takes no more than its fields
+ * can need (413 from the Content-Length, before any of it is read). */
+START_TEST(slow_and_large_bodies_are_cut)
+{
+    struct web_server *ws = small_server();
+    int port = web_port(ws);
+    static const char head[] = "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+    int fd = tcp_from("127.0.0.5", port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(head) - 1);
+    /* one byte every 250 ms, for up to 9 s, while the server listens */
+    long long t0 = time_mono_ms();
+    bool closed = false;
+    while (!closed && time_mono_ms() - t0 < 9000) {
+        if (send(fd, "{", 1, MSG_NOSIGNAL) != 1)
+            break;
+        struct pollfd pf = { fd, POLLIN, 0 };
+        closed = poll(&pf, 1, 250) > 0;
+    }
+    struct strbuf b = STRBUF_INIT;
+    long long waited = read_until_closed(fd, &b, 3000);
+    long long total = time_mono_ms() - t0;
+    close(fd);
+    ck_assert_msg(waited >= 0 && total < 7000, "a trickled body held its thread %lld ms", total);
+    ck_assert_msg(strncmp(strbuf_str(&b), "HTTP/1.1 408", 12) == 0, "%s", strbuf_str(&b));
+    strbuf_free(&b);
+
+    /* a route that reads no body, and an answer given before the body
+     * (401): what is left is not waited for */
+    static const char *const early[] = {
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+        "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer atum_nope\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        fd = tcp_from("127.0.0.8", port);
+        ck_assert_int_eq(send(fd, early[i], strlen(early[i]), MSG_NOSIGNAL), (ssize_t)strlen(early[i]));
+        t0 = time_mono_ms();
+        closed = false;
+        while (!closed && time_mono_ms() - t0 < 6000) {
+            if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+                break;
+            struct pollfd pf = { fd, POLLIN, 0 };
+            if (poll(&pf, 1, 200) > 0) {
+                char tmp[4096];
+                ssize_t got = recv(fd, tmp, sizeof(tmp), 0);
+                if (got > 0)
+                    strbuf_add(&b, tmp, (size_t)got);
+                closed = got <= 0;
+            }
+        }
+        total = time_mono_ms() - t0;
+        close(fd);
+        ck_assert_msg(closed && total < 3000, "case %d: the unread body held the connection %lld ms", i, total);
+        ck_assert_msg(strncmp(strbuf_str(&b), i ? "HTTP/1.1 401" : "HTTP/1.1 200", 12) == 0, "%s",
+                      strbuf_str(&b));
+        strbuf_free(&b);
+    }
+
+    /* a login with a 24 MiB Content-Length: 413 before a byte is sent */
+    static const char big[] = "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 25165824\r\n\r\n";
+    fd = tcp_from("127.0.0.6", port);
+    ck_assert_int_eq(send(fd, big, sizeof(big) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(big) - 1);
+    waited = read_until_closed(fd, &b, 1000);
+    close(fd);
+    ck_assert_msg(waited >= 0, "no answer within 1 s to a 24 MiB login");
+    ck_assert_msg(strncmp(strbuf_str(&b), "HTTP/1.1 413", 12) == 0, "%s", strbuf_str(&b));
+    strbuf_free(&b);
+
+    /* without credentials a body needs a Content-Length (no chunked
+     * trickle), and a public plugin route takes at most web.max_public_body */
+    char *chunk = malloc(300 * 1024);
+    memset(chunk, ' ', 300 * 1024);
+    chunk[0] = '{';
+    static const struct { const char *path, *te; int want; } cases[] = {
+        { "/api/v1/auth/login", "Transfer-Encoding: chunked", 411 },
+        { "/api/v1/plugins/testplug/echo", "Transfer-Encoding: chunked", 411 },
+        { "/api/v1/plugins/testplug/echo", "Content-Length: 307200", 413 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char hdr[256], want[16];
+        bool ch = strstr(cases[i].te, "chunked") != NULL;
+        int hn = snprintf(hdr, sizeof(hdr), "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "%s\r\n\r\n%s", cases[i].path, cases[i].te, ch ? "4b000\r\n" : "");
+        fd = tcp_from("127.0.0.7", port);
+        ck_assert_int_eq(send(fd, hdr, (size_t)hn, MSG_NOSIGNAL), hn);
+        ssize_t sent = send(fd, chunk, 300 * 1024, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)sent;                   /* the server may stop reading early */
+        waited = read_until_closed(fd, &b, 3000);
+        close(fd);
+        snprintf(want, sizeof(want), "HTTP/1.1 %d", cases[i].want);
+        ck_assert_msg(strncmp(strbuf_str(&b), want, 12) == 0, "%s %s: %s", cases[i].path, cases[i].te,
+                      strbuf_str(&b));
+        strbuf_free(&b);
+    }
+    free(chunk);
+
+    /* and an ordinary login is still fine */
+    struct call ok = { .method = "POST", .path = "/api/v1/auth/login", .port = port,
+                       .body = "{\"email\": \"agent@example.com\", \"password\": \"" PW "\"}" };
+    struct reply r = http(&ok);
+    EXPECT(r, 200);
+    reply_free(&r);
+    testdb_exec(DB(), "DELETE FROM sessions");
+    web_stop(&ws);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api_security_pg");
@@ -681,6 +929,8 @@ int main(void)
     tcase_add_test(tc, password_change_ends_sessions_and_tokens);
     tcase_add_test(tc, token_minting_needs_the_password);
     tcase_add_test(tc, mailbox_secrets_and_links);
+    tcase_add_test(tc, idle_clients_do_not_starve_others);
+    tcase_add_test(tc, slow_and_large_bodies_are_cut);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
