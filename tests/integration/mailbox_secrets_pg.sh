@@ -94,11 +94,12 @@ mailbox steal_smarthost ATUM_SMARTHOST_PASSWORD none
 mailbox steal_db ATUM_CORE_DATABASE_URL none
 mailbox plain ATUM_IMAP_PASSWORD_FAKE none
 
-start() {   # start LOG
+start() {   # start LOG (web on port 0: ready is read from the log)
     LOG=$1
-    "$B/atumd" -c "$T/atum.conf" --foreground >"$LOG" 2>&1 &
+    # shellcheck disable=SC2086  # ATUMD_WRAPPER is a command line (tests/lib.sh)
+    ${ATUMD_WRAPPER:-} "$B/atumd" -c "$T/atum.conf" --foreground >"$LOG" 2>&1 &
     ATUMD_PID=$!
-    wait_until 20 grep -q 'event=atumd.ready' "$LOG"
+    wait_until "${ATUMD_START_TIMEOUT:-60}" grep -q 'event=atumd.ready' "$LOG"
 }
 errors_set() { [ "$($PSQL -c "SELECT count(*) FROM mailboxes WHERE last_error IS NOT NULL")" = 4 ]; }
 start "$T/atumd1.log" || { cat "$LOG"; exit 1; }
