@@ -106,13 +106,16 @@ void http_problem(struct mg_connection *conn, int status, const char *title, con
     free(s);
 }
 
-/* Whether the body of the request this thread handles was read to its
- * end (civetweb runs one request at a time on a thread). */
+/* The request this thread handles (civetweb runs one at a time on a
+ * thread): whether its body was read to the end, and the connection
+ * counter of its server. */
 static _Thread_local bool body_done;
+static _Thread_local struct conncap *request_cc;
 
-void http_request_begin(void)
+void http_request_begin(struct conncap *cc)
 {
     body_done = false;
+    request_cc = cc;
 }
 
 void http_request_end(struct mg_connection *conn)
@@ -122,8 +125,7 @@ void http_request_end(struct mg_connection *conn)
     bool chunked = te != NULL && strcasestr(te, "chunked") != NULL;
     if (body_done || ri == NULL || (!chunked && ri->content_length <= 0))
         return;
-    struct conncap *cc = mg_get_user_connection_data(conn);
-    int fd = conncap_fd(cc, conn);
+    int fd = conncap_fd(request_cc, conn);
     if (fd < 0)
         return;                       /* cannot bound it: civetweb reads on */
     long long t0 = time_mono_ms(), left = HTTP_DISCARD_MAX;
@@ -171,7 +173,7 @@ int http_read_body(struct mg_connection *conn, const struct http_body_limits *li
         return 411;
     /* while the body comes in, this connection may be closed to free its
      * thread for others when the server is full (web/conncap.h) */
-    struct conncap *cc = mg_get_user_connection_data(conn);
+    struct conncap *cc = request_cc;
     conncap_state(cc, conn, CONNCAP_BODY);
     int fd = conncap_fd(cc, conn);
     long long t0 = time_mono_ms();

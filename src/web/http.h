@@ -62,7 +62,9 @@ int http_read_body(struct mg_connection *conn, const struct http_body_limits *li
 #define HTTP_DISCARD_MAX (1024 * 1024)
 #define HTTP_DISCARD_MS 1000
 #define HTTP_DISCARD_IDLE_MS 100
-void http_request_begin(void);
+struct conncap;
+/* cc: the server's connection counter (web/conncap.h), or NULL. */
+void http_request_begin(struct conncap *cc);
 void http_request_end(struct mg_connection *conn);
 
 #endif

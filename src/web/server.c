@@ -266,7 +266,7 @@ static int dispatch(struct mg_connection *conn, void *arg)
     /* the path as sent (decode_url is off): the router judges it, not
      * civetweb's decoder and dot-segment removal */
     const char *path = ri->local_uri_raw, *why = NULL;
-    http_request_begin();
+    http_request_begin(ws->cap);
     if (!router_path_plain(path, &why)) {
         http_problem(conn, 400, NULL, why);
         http_request_end(conn);
@@ -317,10 +317,7 @@ static void on_connection_close(const struct mg_connection *conn)
 
 static int on_begin_request(struct mg_connection *conn)
 {
-    /* the body reader (web/http.c) finds the counter here */
-    struct conncap *cc = server_of(conn)->cap;
-    mg_set_user_connection_data(conn, cc);
-    conncap_state(cc, conn, CONNCAP_HANDLING);
+    conncap_state(server_of(conn)->cap, conn, CONNCAP_HANDLING);
     return 0;   /* civetweb goes on to our handler */
 }
 
