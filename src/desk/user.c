@@ -85,6 +85,38 @@ out:
     return ret;
 }
 
+int user_end_access(struct db_conn *c, long long user_id, long long keep_session_id,
+                    const struct user_actor *actor, const char *reason, const char **error_r)
+{
+    const char *e = NULL;
+    char uid[24], keep[24], target[40];
+    snprintf(uid, sizeof(uid), "%lld", user_id);
+    snprintf(keep, sizeof(keep), "%lld", keep_session_id);
+    snprintf(target, sizeof(target), "user:%lld", user_id);
+    const char *p[] = { uid, keep };
+    PGresult *r = db_exec(c,
+        "WITH s AS (DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING 1),"
+        "     t AS (UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
+        "           AND revoked_at IS NULL RETURNING 1),"
+        "     c AS (DELETE FROM login_challenges WHERE user_id = $1 RETURNING 1)"
+        " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)", 2, p, &e);
+    if (r == NULL)
+        return err_set(error_r, "ending the sessions and tokens of user %lld: %s", user_id, e);
+    json_t *d = json_pack("{s:s, s:I, s:I, s:b}", "reason", reason ? reason : "",
+                          "sessions_ended", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
+                          "tokens_revoked", (json_int_t)atoll(PQgetvalue(r, 0, 1)),
+                          "kept_current_session", keep_session_id != 0);
+    PQclear(r);
+    char *det = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    int rc = audit_append(c, actor ? actor->id : 0, actor && actor->name ? actor->name : "unknown",
+                          "user.access_ended", target, det, actor ? actor->ip : NULL, &e);
+    free(det);
+    if (rc < 0)
+        return err_set(error_r, "%s", e);
+    return 0;
+}
+
 int user_set_password(struct db_conn *c, const char *email, const char *password,
                        const char *actor, const char **error_r)
 {
@@ -103,7 +135,7 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
     }
     const char *params[] = { email, hash };
     r = db_exec(c, "UPDATE users SET password_hash = $2, updated_at = now()"
-                   " WHERE lower(email) = lower($1) RETURNING id", 2, params, &e);
+                   " WHERE email_canonical(email) = email_canonical($1) RETURNING id", 2, params, &e);
     if (r == NULL) {
         err_set(error_r, "setting password: %s", e);
         goto rollback;
@@ -113,12 +145,17 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
         goto rollback;
     }
     char target[32];
-    snprintf(target, sizeof(target), "user:%s", PQgetvalue(r, 0, 0));
+    long long uid = atoll(PQgetvalue(r, 0, 0));
+    snprintf(target, sizeof(target), "user:%lld", uid);
     det = detail("email", email, "via", actor);
     if (audit_append(c, 0, actor, "user.password", target, det, NULL, &e) < 0) {
         err_set(error_r, "%s", e);
         goto rollback;
     }
+    /* whoever held a session or a token before the reset holds nothing */
+    struct user_actor who = { 0, actor, NULL };
+    if (user_end_access(c, uid, 0, &who, "password changed", error_r) < 0)
+        goto rollback;
     if (db_commit(c, &e) < 0) {
         err_set(error_r, "%s", e);
         goto out;
@@ -140,7 +177,7 @@ int user_check_password(struct db_conn *c, const char *email, const char *passwo
     const char *e = NULL;
     const char *params[] = { email };
     PGresult *r = db_exec(c, "SELECT id, password_hash FROM users"
-                             " WHERE lower(email) = lower($1) AND NOT disabled", 1, params, &e);
+                             " WHERE email_canonical(email) = email_canonical($1) AND NOT disabled", 1, params, &e);
     if (r == NULL)
         return err_set(error_r, "%s", e);
     int ok = 0;

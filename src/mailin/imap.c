@@ -1,6 +1,7 @@
 /* mailin/imap.c -- see mailin/imap.h. */
 #include "config.h"
 #include "mailin/imap.h"
+#include "desk/mailbox.h"
 #include "mail/mime.h"
 #include "mail/summary.h"
 #include "mail/tlsverify.h"
@@ -189,10 +190,11 @@ static int connect_login(struct poller *p, const char **error_r)
     r = mailimap_capability(p->imap, &cap);   /* refreshed after STARTTLS */
     if (cap)
         mailimap_capability_data_free(cap);
-    const char *pw = p->pwenv ? getenv(p->pwenv) : NULL;
+    /* only a mailbox password variable, only over a link allowed for it */
+    const struct mailbox_link link = { p->host, p->security, p->trust_any };
+    const char *pw = mailbox_password(p->pwenv, &link, p->mgr->o.allow_insecure_loopback, error_r);
     if (pw == NULL)
-        return err_set(error_r, "password variable %s is not set in atumd's environment",
-                       p->pwenv ? p->pwenv : "(none)");
+        return -1;
     r = mailimap_login(p->imap, p->user, pw);
     if (!ok(r))
         return err_set(error_r, "login as %s: %s%s%s", p->user, imap_err(r),

@@ -26,7 +26,9 @@
  *    imap.idle_refresh, any failure means reconnect and resync by UID),
  *    else polls every poll_interval_s;
  *  - reconnects with exponential backoff, recording last_error/last_ok_at.
- * Passwords come from the environment variable named by password_env.
+ * Passwords come from the environment variable named by password_env,
+ * which must be ATUM_IMAP_PASSWORD_<NAME>; a password goes in clear or to
+ * an unverified server only on loopback, when allowed (desk/mailbox.h).
  */
 #ifndef ATUM_MAILIN_IMAP_H
 #define ATUM_MAILIN_IMAP_H
@@ -44,6 +46,7 @@ struct imap_opts {
     long long rescan_ms;
     const char *ca_file;
     long long max_message_size;
+    bool allow_insecure_loopback;   /* [imap] allow_insecure_loopback (desk/mailbox.h) */
 };
 
 int imap_start(struct imap_manager **m_r, const struct imap_opts *opts, const char **error_r);

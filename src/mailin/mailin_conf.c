@@ -28,6 +28,8 @@ static const struct conf_key keys[] = {
     { "imap", "reconnect_max", CONF_DURATION, CONF_OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL, CONF_RESTART },
     { "imap", "ca_file", CONF_STR, CONF_OFF(imap_ca_file), "", 0, 0, NULL, CONF_RESTART },
     { "imap", "rescan", CONF_DURATION, CONF_OFF(imap_rescan_ms), "30s", 1000, 86400000LL, NULL, CONF_RESTART },
+    /* an operator's switch, never the API's (desk/mailbox.h) */
+    { "imap", "allow_insecure_loopback", CONF_BOOL, CONF_OFF(imap_allow_insecure_loopback), "no", 0, 0, NULL, CONF_RESTART },
 };
 
 const struct conf_table mailin_conf_table = { "mailin", keys, sizeof(keys) / sizeof(keys[0]) };

@@ -20,6 +20,7 @@
 #include "lib/passwd.h"
 #include "desk/org.h"
 #include "desk/queue.h"
+#include "desk/mailbox.h"
 #include "desk/user.h"
 #include "core/runtime.h"
 #include "lib/xalloc.h"
@@ -372,11 +373,42 @@ static int mailbox_check(struct api_req *r, json_t *b, bool create)
         return api_problem(r, 400, "security", "field 'security' must be tls, starttls or none"), -1;
     if (af && strcmp(af, "move") && strcmp(af, "delete") && strcmp(af, "seen"))
         return api_problem(r, 400, "after_fetch", "field 'after_fetch' must be move, delete or seen"), -1;
-    const char *pe = api_str(b, "password_env");
-    for (const char *p = pe; p && *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return api_problem(r, 400, "password_env", "field 'password_env' must name an "
-                               "environment variable (A-Z, 0-9, _)"), -1;
+    const char *e = NULL, *pe = api_str(b, "password_env");
+    if (pe != NULL && mailbox_password_env_check(pe, &e) < 0)
+        return api_problem(r, 400, "password_env", "%s", e), -1;
+    /* the link as it will be: the body over the stored row (the IMAP
+     * poller checks again before every LOGIN) */
+    json_t *jt = json_object_get(b, "trust_any_certificate");
+    struct mailbox_link link = { api_str(b, "host"), s ? s : "tls", json_is_true(jt) };
+    char host[256] = "", sec[16] = "";
+    if (!create) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
+        const char *p[] = { id };
+        PGresult *res = db_exec(r->db, "SELECT host, security, trust_any_certificate FROM mailboxes"
+                                       " WHERE id = $1", 1, p, &e);
+        if (res == NULL)
+            return api_db_fail(r, "reading the mailbox", e), -1;
+        if (PQntuples(res) == 1) {
+            snprintf(host, sizeof(host), "%s", PQgetvalue(res, 0, 0));
+            snprintf(sec, sizeof(sec), "%s", PQgetvalue(res, 0, 1));
+            if (link.host == NULL)
+                link.host = host;
+            if (s == NULL)
+                link.security = sec;
+            if (jt == NULL)
+                link.trust_any_certificate = PQgetvalue(res, 0, 2)[0] == 't';
+        }
+        PQclear(res);
+        if (link.host == NULL)
+            return 0;            /* no such mailbox: the update answers 404 */
+    }
+    if (mailbox_link_check(&link, r->api->imap_insecure_loopback, &e) < 0) {
+        const char *blame = strcmp(link.security, "none") == 0 ? "security" : "trust_any_certificate";
+        if (json_object_get(b, blame) == NULL && json_object_get(b, "host") != NULL)
+            blame = "host";
+        return api_problem(r, 400, blame, "%s", e), -1;
+    }
     return 0;
 }
 
@@ -831,12 +863,15 @@ static int user_update(struct api_req *r)
         json_decref(rd);
     }
     json_decref(d);
-    /* a disabled account or a new password ends every session and token */
+    /* a disabled account or a new password ends every session and token;
+     * who changes their own password keeps the session they did it from */
     if (rc == 0 && (json_is_true(jd) || hash)) {
-        PQclear(db_exec(r->db, "DELETE FROM sessions WHERE user_id = $1", 1, lp, &e));
-        if (json_is_true(jd))
-            PQclear(db_exec(r->db, "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
-                                   " AND revoked_at IS NULL", 1, lp, &e));
+        char actor[40];
+        snprintf(actor, sizeof(actor), "user:%lld", r->user.id);
+        struct user_actor who = { r->user.id, actor, r->ip[0] ? r->ip : NULL };
+        long long keep = self && r->via == API_AUTH_SESSION ? r->session_id : 0;
+        rc = user_end_access(r->db, r->m.ids[0], keep, &who,
+                             json_is_true(jd) ? "disabled" : "password changed", &e);
     }
     if (rc < 0 || db_commit(r->db, &e) < 0)
         goto dbfail;

@@ -65,7 +65,9 @@ check "queue add" "$CTL" queue add support support@example.com
 check_fails "queue with same address refused" "$CTL" queue add other SUPPORT@example.com
 check "queue member" "$CTL" queue member support admin@example.com
 check "queue list" bash -c "'$CTL' queue list | grep -q 'support@example.com'"
-check "audit log has the admin actions" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM audit_log WHERE actor = 'atumctl'\")\" = 4 ]"
+# user.create, user.password, user.access_ended (the password change ends
+# sessions and tokens), queue.create, queue.member
+check "audit log has the admin actions" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM audit_log WHERE actor = 'atumctl'\")\" = 5 ]"
 
 cat >"$T/mail.eml" <<'MAIL'
 From: Customer <c@example.org>
@@ -193,7 +195,8 @@ kill -TERM "$ATUMD_PID"; wait "$ATUMD_PID"
 # a port already in use is a clear start-up error
 python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(8)' "$WEBPORT" &
 BLOCKER=$!
-sleep 0.3
+# (until it listens: a fixed sleep lost the race on a busy machine)
+wait_until 10 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$WEBPORT"
 busy_port_fails() {
     timeout 10 "$ATUMD" -c "$T/atum.conf" --foreground >"$T/busy.log" 2>&1
     rc=$?
