@@ -11,6 +11,7 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/auth.h"
+#include "desk/user.h"
 #include "lib/email.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -275,13 +276,8 @@ static int h_login(struct api_req *r)
     }
     if (rehash) {
         char *nh = passwd_hash(pw, &e);
-        char sid[24];
-        snprintf(sid, sizeof(sid), "%lld", uid);
-        const char *up[] = { sid, nh };
-        if (nh != NULL) {
-            PQclear(db_exec(r->db, "UPDATE users SET password_hash = $2 WHERE id = $1", 2, up, &e));
+        if (nh != NULL && user_store_rehash(r->db, uid, nh, &e) == 0)
             log_info("auth.rehashed", "user=%lld", uid);
-        }
         free(nh);
     }
     if (totp) {
