@@ -395,6 +395,8 @@ int main(int argc, char **argv)
             .lmtp = strcmp(d.cfg->smtp_mode, "lmtp") == 0,
             .hostname = d.cfg->smtp_hostname,
             .max_connections = d.cfg->smtp_max_connections,
+            .max_connections_per_ip = d.cfg->smtp_max_connections_per_ip,
+            .max_junk_commands = d.cfg->smtp_max_junk_commands,
             .max_recipients = d.cfg->smtp_max_recipients,
             .max_message_size = d.cfg->mail_max_message_size,
             .max_line = d.cfg->smtp_max_line,

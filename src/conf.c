@@ -101,6 +101,8 @@ static const struct conf_def conf_defs[] = {
     { "smtp", "mode", CT_ENUM, OFF(smtp_mode), "smtp", 0, 0, "smtp|lmtp" },
     { "smtp", "hostname", CT_STR, OFF(smtp_hostname), "", 0, 0, NULL },
     { "smtp", "max_connections", CT_INT, OFF(smtp_max_connections), "100", 1, 10000, NULL },
+    { "smtp", "max_connections_per_ip", CT_INT, OFF(smtp_max_connections_per_ip), "10", 1, 10000, NULL },
+    { "smtp", "max_junk_commands", CT_INT, OFF(smtp_max_junk_commands), "20", 1, 10000, NULL },
     { "smtp", "max_recipients", CT_INT, OFF(smtp_max_recipients), "100", 1, 10000, NULL },
     { "smtp", "max_line_length", CT_INT, OFF(smtp_max_line), "8192", 1000, 1048576, NULL },
     { "smtp", "idle_timeout", CT_DURATION, OFF(smtp_idle_timeout_ms), "5m", 1000, 3600000LL, NULL },

@@ -124,6 +124,8 @@ struct atum_config {
     char *smtp_mode;
     char *smtp_hostname;
     int smtp_max_connections;
+    int smtp_max_connections_per_ip;
+    int smtp_max_junk_commands;
     int smtp_max_recipients;
     int smtp_max_line;
     long long smtp_idle_timeout_ms;
