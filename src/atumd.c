@@ -26,7 +26,7 @@
 #include "util.h"
 #include "web/server.h"
 #include "mail/smtpd.h"
-#include "mail/imap.h"
+#include "mailin/imap.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -418,6 +418,7 @@ int main(int argc, char **argv)
             .node_id = d.node_id,
             .idle_refresh_ms = d.cfg->imap_idle_refresh_ms,
             .timeout_ms = d.cfg->imap_timeout_ms,
+            .command_timeout_ms = d.cfg->imap_command_timeout_ms,
             .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
             .rescan_ms = d.cfg->imap_rescan_ms,
             .ca_file = d.cfg->imap_ca_file,

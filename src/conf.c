@@ -114,6 +114,7 @@ static const struct conf_def conf_defs[] = {
      * can hang, so it is re-issued at least every 25 minutes */
     { "imap", "idle_refresh", CT_DURATION, OFF(imap_idle_refresh_ms), "25m", 1000, 25LL * 60000, NULL },
     { "imap", "timeout", CT_DURATION, OFF(imap_timeout_ms), "60s", 1000, 3600000LL, NULL },
+    { "imap", "command_timeout", CT_DURATION, OFF(imap_command_timeout_ms), "5m", 1000, 86400000LL, NULL },
     { "imap", "reconnect_max", CT_DURATION, OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL },
     { "imap", "ca_file", CT_STR, OFF(imap_ca_file), "", 0, 0, NULL },
     { "imap", "rescan", CT_DURATION, OFF(imap_rescan_ms), "30s", 1000, 86400000LL, NULL },

@@ -136,6 +136,7 @@ struct atum_config {
     bool imap_enabled;
     long long imap_idle_refresh_ms;
     long long imap_timeout_ms;
+    long long imap_command_timeout_ms;
     long long imap_reconnect_max_ms;
     char *imap_ca_file;
     long long imap_rescan_ms;

@@ -31,6 +31,9 @@ secret_key = test-secret
 workers = 2
 [web]
 listen = 127.0.0.1:$2
+[queue]
+# a killed atumd's claimed jobs come back soon (see kill -9 below)
+lease = 3s
 [imap]
 rescan = 1s
 reconnect_max = 2s
@@ -79,7 +82,8 @@ check "mail that arrived while atumd was stopped is fetched after the restart" w
 files=()
 for n in $(seq 10 49); do files+=("$(mkmail "$n" "burst $n")"); done
 $IMAP "$PORT" desk imap-secret append INBOX "${files[@]}"
-sleep 0.3
+# kill it in the middle: once the first of them is stored
+wait_until 20 bash -c "[ \"\$(inbound)\" -gt 6 ]"
 kill -KILL "$ATUMD_PID"; wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
 atumd_start "$T/atum.conf" "$T/atumd.log"
 check "after kill -9 and restart all 46 mails are messages" wait_until 40 bash -c "[ \"\$(messages_like)\" = 46 ]"
