@@ -10,8 +10,7 @@ set -u
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-WEB=$(free_port); TLS=$(free_port); PLAIN=$(free_port)
+port_take WEB; port_take TLS; port_take PLAIN
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 check "nginx, openssl, curl and jq are installed" test -x "$NGINX" -a -n "$(command -v openssl)" -a -n "$(command -v jq)" -a -n "$(command -v curl)"

@@ -51,7 +51,7 @@ connections() { slog "$1" | grep -c ' connect '; }
 export -f slog connections
 export T
 
-WEBPORT=$(free_port)
+port_take WEBPORT
 cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL

@@ -11,7 +11,7 @@ T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 IMAP="/usr/bin/python3 $ATUM_SRCDIR/tests/imaptool.py"
-WEBPORT=$(free_port)
+port_take WEBPORT
 
 # the certificate names only IP 127.0.0.1: "localhost" is the wrong host
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=imap test" \
@@ -91,8 +91,8 @@ check "none was stored twice" bash -c "[ \"\$(inbound)\" = 46 ]"
 check "INBOX is empty, Done holds them all" wait_until 10 bash -c "[ \"\$($IMAP $PORT desk imap-secret count INBOX)\" = 0 ] && [ \"\$($IMAP $PORT desk imap-secret count Done)\" = 46 ]"
 
 # a second atumd on the same database: one poller per mailbox (lock)
-conf "$T/b.conf" "$(free_port)"
-B_WEB=$(sed -n 's/^listen = 127.0.0.1://p' "$T/b.conf")
+port_take B_WEB
+conf "$T/b.conf" "$B_WEB"
 "$ATUM_BUILDDIR/atumd" -c "$T/b.conf" --foreground >>"$T/b.log" 2>&1 &
 B_PID=$!
 wait_until 20 curl -sf "http://127.0.0.1:$B_WEB/healthz"

@@ -16,10 +16,10 @@ TOOL="$PY $ATUM_SRCDIR/tests/smtptool.py"
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 SECRET=test-secret-for-mail-out-0123456789
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
-SINKPORT=$(free_port)
-TLSPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
+port_take SINKPORT
+port_take TLSPORT
 SINK=$T/sink
 CONTROL=$T/control.json
 echo '{}' >"$CONTROL"

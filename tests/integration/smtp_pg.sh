@@ -10,10 +10,10 @@ CHAT="/usr/bin/python3 $ATUM_SRCDIR/tests/smtpchat.py"
 TOOL="/usr/bin/python3 $ATUM_SRCDIR/tests/smtptool.py"
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
-LMTP_WEBPORT=$(free_port)
-LMTPPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
+port_take LMTP_WEBPORT
+port_take LMTPPORT
 make_cert "$T"
 
 conf() {   # conf FILE WEBPORT SMTPPORT MODE
