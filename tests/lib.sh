@@ -36,6 +36,7 @@ wait_until() {
     done
     return 1
 }
+export -f wait_until           # for conditions written as bash -c "..."
 
 finish() {
     rm -f "$T_OUT"

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #define RETRY_FIRST_MS 1000
-#define PACE_MS 1000             /* between a wake-up's pass and the previous pass */
-#define PACE_FREE_WAKES 3        /* empty wake-ups before the pause grows */
+#define PACE_MS 1000             /* between a pass and the previous one, after an empty wake-up */
+#define PACE_FREE_WAKES 3        /* empty wake-ups in a row before the pause grows */
 #define PACE_MAX_MS 30000
 /* mails the server announced larger than it said, remembered per poller */
 #define OVERSIZE_MAX 64
@@ -284,12 +284,16 @@ out:
 
 /* ---- a session ------------------------------------------------------------- */
 
-/* The pause before the pass that follows a wake-up. */
+/* The pause before the pass that follows a wake-up: none while wake-ups
+ * bring mail, 1 s after one that brought nothing, doubling after
+ * PACE_FREE_WAKES of those in a row. */
 static long long pace_ms(int empty_wakes)
 {
-    if (empty_wakes < PACE_FREE_WAKES)
+    if (empty_wakes == 0)
+        return 0;
+    if (empty_wakes <= PACE_FREE_WAKES)
         return PACE_MS;
-    int shift = empty_wakes - PACE_FREE_WAKES + 1;
+    int shift = empty_wakes - PACE_FREE_WAKES;
     long long ms = shift >= 5 ? PACE_MAX_MS : (long long)PACE_MS << shift;
     return ms > PACE_MAX_MS ? PACE_MAX_MS : ms;
 }
@@ -325,8 +329,8 @@ static int session(struct imap_poller *p, bool *good_r, const char **error_r)
     bool woke = false;
     while (!should_stop(p)) {
         if (woke) {
-            /* a server that answers every IDLE at once gets a pass a
-             * second at most, fewer when its wake-ups bring nothing */
+            /* a server that answers every IDLE at once with nothing new
+             * gets a pass a second at most, then fewer and fewer */
             long long wait = last_pass + pace_ms(empty_wakes) - time_mono_ms();
             if (wait > 0) {
                 log_debug("imap.paced", "ms=%lld empty_wakes=%d", wait, empty_wakes);

@@ -16,10 +16,10 @@
  * fetched, stored (imap_store_mail) and only then flagged \Seen and moved
  * or deleted.
  *
- * Pacing: a pass after an IDLE wake-up starts at least 1 s after the
- * previous one; after three wake-ups in a row that brought nothing, the
- * pause doubles up to 30 s, and a pass that stores or holds a mail resets
- * it.  Errors: the session is closed, the error recorded (last_error,
+ * Pacing: while IDLE wake-ups bring mail, each is followed by a pass at
+ * once; after one that brought nothing, the next pass starts at least 1 s
+ * after the previous one, and after three such in a row the pause doubles
+ * up to 30 s.  A pass that stores or holds a mail ends the pausing.  Errors: the session is closed, the error recorded (last_error,
  * log), and the next attempt waits 1 s, doubling up to reconnect_max; a
  * session that completed a pass starts that count again.
  *

@@ -38,7 +38,6 @@ for k in 1 2 3; do
     wait_until 120 bash -c "[ \$(grep -c '^killed' '$T/blast.out') -ge $k ]" || { echo "no kill $k"; cat "$T/blast.out"; exit 1; }
     wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
     echo "    $(grep '^killed' "$T/blast.out" | sed -n "${k}p"): $(grep -c '' "$T/accepted") acknowledged when restarted"
-    sleep 0.5
     atumd_start "$T/atum.conf" "$T/atumd.log" || { echo "restart failed"; exit 1; }
     echo "$ATUMD_PID" >"$T/atumd.pid"
 done

@@ -233,6 +233,7 @@ if alive; then
     check "SIGTERM stops atumd within 5 s (while a server is silent)" wait_until 5 bash -c "! kill -0 $PID"
     echo "    stopped after $(( ($(date +%s%N) - t_term) / 1000000 )) ms"
 fi
+alive && kill -KILL "$PID"       # it did not stop: do not wait for ever
 wait "$PID"; rc=$?
 ATUMD_PID=
 check "atumd exits 0" test "$rc" = 0
