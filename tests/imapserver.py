@@ -41,6 +41,8 @@ Scenarios:
   endless_line    a SEARCH answer that never ends (no CRLF), 300 MB of it
   silent          after SELECT it reads commands and never answers
   idle_flood      every IDLE is answered with "* 1 EXISTS" at once
+  late_exists     a second mail arrives while atumd works on the first: it
+                  is announced in the answer to UID STORE, never in IDLE
   rotate          a new UIDVALIDITY and new UIDs at every connection; the
                   connection is closed 0.3 s into IDLE
   flaky           behaves for a pass, closes the connection 0.3 s into IDLE
@@ -355,6 +357,10 @@ class Conn:
                 if not self.fetch(tag, args):
                     return
             elif verb == "UID STORE":
+                if self.sc == "late_exists" and len(self.box.msgs) < 2:
+                    with self.box.lock:
+                        self.box.msgs.append([2, self.box.make_mail(2), set()])
+                    self.line("* %d EXISTS" % len(self.visible()))
                 self.ok(tag, "STORE done")
             elif verb in ("UID MOVE", "UID COPY"):
                 uids = self.uid_set(args.split()[0])

@@ -339,6 +339,7 @@ static int session(struct imap_poller *p, bool *good_r, const char **error_r)
             }
         }
         last_pass = time_mono_ms();
+        (void)imap_session_take_exists(p->s);   /* what comes during the pass counts */
         if (pass(p, error_r) < 0)
             return -1;
         *good_r = true;
@@ -349,6 +350,12 @@ static int session(struct imap_poller *p, bool *good_r, const char **error_r)
             break;
         if (!db_conn_is_up(p->db))
             return err_set(error_r, "database connection lost (mailbox lock released)");
+        if (imap_session_take_exists(p->s)) {
+            /* mail arrived while the pass ran: the server told us in an
+             * answer and will not say it again in IDLE */
+            woke = true;
+            continue;
+        }
         if (idle) {
             int news = imap_session_idle(p->s, env->idle_refresh_ms, error_r);
             if (news < 0)

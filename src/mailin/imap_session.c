@@ -505,6 +505,15 @@ int imap_session_noop(struct imap_session *s, const char **error_r)
     return ok(r) ? 0 : fail(s, r, "NOOP", error_r);
 }
 
+bool imap_session_take_exists(struct imap_session *s)
+{
+    struct mailimap_selection_info *si = s->imap ? s->imap->imap_selection_info : NULL;
+    if (si == NULL || !si->sel_has_exists)
+        return false;
+    si->sel_has_exists = 0;
+    return true;
+}
+
 int imap_session_idle(struct imap_session *s, long long max_ms, const char **error_r)
 {
     guard_small(s);

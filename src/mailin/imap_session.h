@@ -88,6 +88,11 @@ int imap_session_move(struct imap_session *s, uint32_t uid, const char *folder, 
 int imap_session_delete(struct imap_session *s, uint32_t uid, const char **error_r);
 int imap_session_noop(struct imap_session *s, const char **error_r);
 
+/* Whether the server announced new mail (EXISTS) since the last call,
+ * in the answer to any command: mail that arrives during a pass is not
+ * announced again in the IDLE that follows. */
+bool imap_session_take_exists(struct imap_session *s);
+
 /* IDLE for at most max_ms: 1 when the server announced something, 0 when
  * the time ran out; -1 on error or cancel.  Leaves IDLE (DONE) before it
  * returns 0 or 1. */

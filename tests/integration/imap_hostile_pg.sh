@@ -11,7 +11,8 @@
 #    byte by byte, NUL in a literal, BYE floods: atumd stays up and retries;
 #  - STARTTLS answered with garbage or with an injected response: no LOGIN;
 #  - bounded CPU and memory over the whole run;
-#  - IDLE answered at once, every time: passes are paced;
+#  - IDLE answered at once, every time: passes are paced; mail announced
+#    in the answer to another command is not left until the next IDLE;
 #  - a new UIDVALIDITY at every connection: each mail fetched and stored
 #    once;
 #  - a server that drops the connection after every good pass: the
@@ -30,7 +31,7 @@ export PSQL
 ALL="good refused bad_greeting bye_greeting login_refused caps_absurd no_uidvalidity
      negative_exists huge_exists unsolicited wrong_tag bytewise nul_literal bye_flood
      huge_literal max_literal wrap_literal lying_size nesting endless_line
-     silent idle_flood rotate flaky starttls_garbage starttls_inject"
+     silent idle_flood late_exists rotate flaky starttls_garbage starttls_inject"
 ON=" $(echo ${IMAP_HOSTILE:-$ALL}) "
 on() { local s; for s in "$@"; do [[ $ON == *" $s "* ]] || return 1; done; }
 
@@ -39,7 +40,7 @@ mkdir -p "$T/imap"
     good refused bad_greeting bye_greeting login_refused caps_absurd no_uidvalidity \
     negative_exists huge_exists unsolicited wrong_tag bytewise nul_literal bye_flood \
     huge_literal max_literal wrap_literal lying_size nesting endless_line \
-    silent silent2=silent late=good idle_flood rotate:3 flaky:0 \
+    silent silent2=silent late=good idle_flood late_exists rotate:3 flaky:0 \
     starttls_garbage starttls_inject >"$T/imap/server.out" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null' EXIT
@@ -175,6 +176,12 @@ if on idle_flood; then
     check "... and paced: at most 7 IDLEs in its first 15 s" wait_until 40 bash -c "
         f=\$(first_idle); last=\$(slog idle_flood | tail -n 1 | cut -d' ' -f1)
         [ \$((last - f)) -ge 15000 ] && [ \$(slog idle_flood | awk -v f=\$f '\$2 == \"idle\" && \$1 - f < 15000' | wc -l) -le 7 ]"
+fi
+
+# ---- new mail announced in the answer to a command, not in IDLE -------------------
+if on late_exists; then
+    check "mail announced during a pass is fetched without waiting for IDLE" wait_until 10 bash -c \
+        "[ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE envelope->>'mailbox' = 'late_exists'\")\" = 2 ]"
 fi
 
 # ---- a new UIDVALIDITY at every connection ----------------------------------------
