@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* UIDs asked for in one FETCH of sizes and Message-IDs. */
 #define INFO_BATCH 500
@@ -109,6 +110,17 @@ static int start(struct imap_session *s, const char **error_r)
     bool tls = strcmp(o->security, "tls") == 0, starttls = strcmp(o->security, "starttls") == 0;
     if (tls && imap_wire_start_tls(s->wire, s->host, deadline, error_r) < 0)
         return -1;
+    /* a server that turns us away says so in its greeting; libetpan would
+     * leak the parsed "* BYE" greeting at every attempt */
+    char greeting[512];
+    if (imap_wire_greeting(s->wire, greeting, sizeof(greeting), error_r) < 0) {
+        s->broken = true;
+        return err_set(error_r, "greeting from %s:%d: %s", s->host, o->port, *error_r);
+    }
+    if (strncasecmp(greeting, "* BYE", 5) == 0) {
+        s->broken = true;
+        return err_set(error_r, "greeting from %s:%d: the server said BYE:%s", s->host, o->port, greeting + 5);
+    }
     s->imap = mailimap_new(0, NULL);
     if (s->imap == NULL)
         return err_set(error_r, "out of memory");

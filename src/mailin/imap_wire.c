@@ -43,6 +43,9 @@ struct imap_wire {
 
     enum imap_wire_fault fault;
     char detail[160];            /* what the fault was about */
+
+    char ahead[8192];            /* read (and checked) before libetpan asked */
+    size_t ahead_len, ahead_pos;
 };
 
 static int fault(struct imap_wire *w, enum imap_wire_fault f, const char *detail)
@@ -116,7 +119,8 @@ static int tls_fault(struct imap_wire *w, int r)
     return fault(w, IMAP_WIRE_TLS, code ? ERR_reason_error_string(code) : "TLS failure");
 }
 
-static ssize_t wire_read(struct imap_wire *w, void *buf, size_t count)
+/* Reads from the server, with every guard. */
+static ssize_t raw_read(struct imap_wire *w, void *buf, size_t count)
 {
     if (w->fault != IMAP_WIRE_OK)
         return -1;
@@ -194,6 +198,40 @@ static ssize_t wire_write(struct imap_wire *w, const void *buf, size_t count)
             continue;
         return fault(w, n == 0 ? IMAP_WIRE_CLOSED : IMAP_WIRE_IO, n == 0 ? NULL : strerror(errno));
     }
+}
+
+/* What was read ahead goes first. */
+static ssize_t wire_read(struct imap_wire *w, void *buf, size_t count)
+{
+    if (w->ahead_pos < w->ahead_len) {
+        size_t n = w->ahead_len - w->ahead_pos;
+        if (n > count)
+            n = count;
+        memcpy(buf, w->ahead + w->ahead_pos, n);
+        w->ahead_pos += n;
+        return (ssize_t)n;
+    }
+    return raw_read(w, buf, count);
+}
+
+int imap_wire_greeting(struct imap_wire *w, char *line, size_t size, const char **error_r)
+{
+    char *nl = NULL;
+    while (nl == NULL && w->ahead_len < sizeof(w->ahead)) {
+        ssize_t n = raw_read(w, w->ahead + w->ahead_len, sizeof(w->ahead) - w->ahead_len);
+        if (n < 0)
+            return err_set(error_r, "%s", imap_wire_fault_text(w));
+        w->ahead_len += (size_t)n;
+        nl = memchr(w->ahead, '\n', w->ahead_len);
+    }
+    size_t len = nl ? (size_t)(nl - w->ahead) : w->ahead_len;
+    if (len > 0 && w->ahead[len - 1] == '\r')
+        len--;
+    if (len >= size)
+        len = size - 1;
+    memcpy(line, w->ahead, len);
+    line[len] = '\0';
+    return 0;
 }
 
 /* ---- the libetpan driver ---------------------------------------------- */

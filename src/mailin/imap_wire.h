@@ -72,6 +72,11 @@ int imap_wire_start_tls(struct imap_wire *w, const char *server_name, long long 
 /* The server's certificate chain, checked for host (and ca_file). */
 int imap_wire_verify(struct imap_wire *w, const char *host, const char *ca_file, const char **error_r);
 
+/* The server's first line (its greeting, at most size - 1 bytes, without
+ * the line end), read before libetpan reads it: it stays in the stream.
+ * Lets the caller refuse a "* BYE" greeting, which libetpan leaks. */
+int imap_wire_greeting(struct imap_wire *w, char *line, size_t size, const char **error_r);
+
 /* A new libetpan stream over the wire (NULL on allocation failure). */
 mailstream *imap_wire_mailstream(struct imap_wire *w);
 
