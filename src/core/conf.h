@@ -166,6 +166,8 @@ struct atum_config {
     char *smtp_mode;
     char *smtp_hostname;
     int smtp_max_connections;
+    int smtp_max_connections_per_ip;
+    int smtp_max_junk_commands;
     int smtp_max_recipients;
     int smtp_max_line;
     long long smtp_idle_timeout_ms;
@@ -176,6 +178,7 @@ struct atum_config {
     bool imap_enabled;
     long long imap_idle_refresh_ms;
     long long imap_timeout_ms;
+    long long imap_command_timeout_ms;
     long long imap_reconnect_max_ms;
     char *imap_ca_file;
     long long imap_rescan_ms;

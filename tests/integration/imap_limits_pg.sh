@@ -15,7 +15,7 @@ T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 IMAP="/usr/bin/python3 $ATUM_SRCDIR/tests/imaptool.py"
-WEBPORT=$(free_port)
+port_take WEBPORT
 
 dovecot_start "$T/dovecot" desk imap-secret || exit 1
 trap 'dovecot_stop "$T/dovecot"' EXIT

@@ -11,7 +11,7 @@ T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 IMAP="/usr/bin/python3 $ATUM_SRCDIR/tests/imaptool.py"
-WEBPORT=$(free_port)
+port_take WEBPORT
 
 # the certificate names only IP 127.0.0.1: "localhost" is the wrong host
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=imap test" \
@@ -31,6 +31,9 @@ secret_key = test-secret
 workers = 2
 [web]
 listen = 127.0.0.1:$2
+[queue]
+# a killed atumd's claimed jobs come back soon (see kill -9 below)
+lease = 3s
 [imap]
 rescan = 1s
 reconnect_max = 2s
@@ -81,7 +84,8 @@ check "mail that arrived while atumd was stopped is fetched after the restart" w
 files=()
 for n in $(seq 10 49); do files+=("$(mkmail "$n" "burst $n")"); done
 $IMAP "$PORT" desk imap-secret append INBOX "${files[@]}"
-sleep 0.3
+# kill it in the middle: once the first of them is stored
+wait_until 20 bash -c "[ \"\$(inbound)\" -gt 6 ]"
 kill -KILL "$ATUMD_PID"; wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
 atumd_start "$T/atum.conf" "$T/atumd.log"
 check "after kill -9 and restart all 46 mails are messages" wait_until 40 bash -c "[ \"\$(messages_like)\" = 46 ]"
@@ -89,8 +93,8 @@ check "none was stored twice" bash -c "[ \"\$(inbound)\" = 46 ]"
 check "INBOX is empty, Done holds them all" wait_until 10 bash -c "[ \"\$($IMAP $PORT desk imap-secret count INBOX)\" = 0 ] && [ \"\$($IMAP $PORT desk imap-secret count Done)\" = 46 ]"
 
 # a second atumd on the same database: one poller per mailbox (lock)
-conf "$T/b.conf" "$(free_port)"
-B_WEB=$(sed -n 's/^listen = 127.0.0.1://p' "$T/b.conf")
+port_take B_WEB
+conf "$T/b.conf" "$B_WEB"
 "$ATUM_BUILDDIR/atumd" -c "$T/b.conf" --foreground >>"$T/b.log" 2>&1 &
 B_PID=$!
 wait_until 20 curl -sf "http://127.0.0.1:$B_WEB/healthz"

@@ -209,7 +209,10 @@ END_TEST
 START_TEST(notify_wakes_idle_workers)
 {
     struct worker_pool *p = start_pool(2, 8, 60000);
-    sleep_ms(500);                          /* let them go idle */
+    /* idle: the listener has said LISTEN and waits (the workers, having
+     * found nothing, wait for it or for their 60 s poll) */
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'atumd-listener'"
+                              " AND query LIKE 'LISTEN%' AND state = 'idle'", 1, 5000), 1);
     long long t0 = time_mono_ms();
     enqueue_n("t.count", 0, 1);
     ck_assert_int_eq(wait_for("SELECT count(*) FROM job_archive", 1, 5000), 1);
@@ -279,7 +282,12 @@ START_TEST(survives_database_restart)
     ck_assert_int_eq(atomic_load(&started), 2);
     db_conn_free(&db);
     pgctl("stop");
-    sleep_ms(1000);                          /* the two jobs finish while it is down */
+    /* the two jobs finish while it is down */
+    t0 = time_mono_ms();
+    while (atomic_load(&runs[0]) + atomic_load(&runs[1]) + atomic_load(&runs[2]) + atomic_load(&runs[3]) < 2
+           && time_mono_ms() - t0 < 10000)
+        sleep_ms(10);
+    ck_assert_int_eq(atomic_load(&runs[0]) + atomic_load(&runs[1]) + atomic_load(&runs[2]) + atomic_load(&runs[3]), 2);
     pgctl("start");
     db = testdb_connect();
     enqueue_n("t.count", 100, 10);
