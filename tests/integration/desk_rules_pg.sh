@@ -18,7 +18,7 @@ set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
+port_take WEBPORT
 SECRET=desk-rules-secret-0123456789abcdef0123
 cat >"$T/atum.conf" <<CONF
 [core]

@@ -68,14 +68,16 @@ rescan = 1s
 timeout = 10s
 command_timeout = 30s
 reconnect_max = 32s
+# the hostile servers are on loopback and speak in clear (desk/mailbox.h)
+allow_insecure_loopback = yes
 CONF
 export ATUM_CONFIG=$T/atum.conf
-export IMAP_PASSWORD=secret
+export ATUM_IMAP_PASSWORD_DESK=secret
 "$CTL" migrate >/dev/null
 "$CTL" queue add support support@example.com >/dev/null
 add() {   # add NAME [SECURITY] [AFTER]
     "$CTL" mailbox add "$1" --queue support --host 127.0.0.1 --port "$(port "$1")" \
-        --security "${2:-none}" --user desk --password-env IMAP_PASSWORD --after "${3:-move}" \
+        --security "${2:-none}" --user desk --password-env ATUM_IMAP_PASSWORD_DESK --after "${3:-move}" \
         --move-to Done --poll 600 >/dev/null
 }
 for s in $ON; do
