@@ -12,6 +12,7 @@
 #include "config.h"
 #include "core/conf.h"
 #include "core/core_jobs.h"
+#include "core/core_metrics.h"
 #include "core/db.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
@@ -322,6 +323,7 @@ int main(int argc, char **argv)
         }
     }
     apply_log_config(d.cfg);
+    core_metrics_init(PACKAGE_VERSION);   /* before any thread counts */
 
     /* Signals: blocked everywhere, taken synchronously by this thread. */
     sigset_t sigs;
