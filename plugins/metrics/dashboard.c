@@ -120,8 +120,10 @@ static const char q_daily[] =
     "   FROM days d LEFT JOIN created c ON c.day = d.day LEFT JOIN solved s ON s.day = d.day";
 
 static const char q_history[] =
-    "SELECT coalesce(json_agg(json_build_object('hour', hour, 'taken_at', taken_at, 'data', data)"
-    "                         ORDER BY hour), '[]')"
+    "SELECT coalesce(json_agg(json_build_object("
+    "         'hour', to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "         'taken_at', to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "         'data', data) ORDER BY hour), '[]')"
     "  FROM metrics_snapshots"
     " WHERE hour > to_timestamp($1) - $2::int * interval '1 hour' AND hour <= to_timestamp($1)";
 
