@@ -1,6 +1,7 @@
 /* plugins/metrics/dbgauges.c -- see dbgauges.h. */
 #include "dbgauges.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,11 @@ static const char q_jobs[] =
     "                FILTER (WHERE state = 'available' AND run_at <= now())), 0)"
     "  FROM jobs GROUP BY kind ORDER BY kind";
 
+/* computed by the metrics.refresh job (refresh.h): a few rows */
 static const char q_tickets[] =
-    "SELECT t.status, t.priority, q.name, count(*)"
-    "  FROM tickets t JOIN queues q ON q.id = t.queue_id"
-    " WHERE t.status IN ('new', 'open', 'pending') AND t.merged_into IS NULL"
-    " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    "SELECT status, priority, queue, n FROM metrics_open_tickets ORDER BY 1, 2, 3";
+static const char q_tickets_age[] =
+    "SELECT extract(epoch FROM now() - at) FROM metrics_refresh WHERE what = 'tickets_open'";
 
 /* the partial index on outbound_mail (state <> 'sent') keeps this small */
 static const char q_outbox[] =
@@ -92,10 +93,20 @@ int dbgauges_render(const struct mx *m, struct atum_db *db, struct buf *out, con
         return -1;
     render_jobs(h, r, out);
     h->rows_free(&r);
-    if (h->sql(db, q_tickets, 0, NULL, &r, error_r) < 0)
+    if (h->sql(db, q_tickets_age, 0, NULL, &r, error_r) < 0)
         return -1;
-    render_tickets(h, r, out);
+    bool refreshed = h->rows_count(r) == 1;
+    double age = num(h, r, 0, 0);
     h->rows_free(&r);
+    if (refreshed) {   /* nothing to tell before the first refresh */
+        if (h->sql(db, q_tickets, 0, NULL, &r, error_r) < 0)
+            return -1;
+        render_tickets(h, r, out);
+        h->rows_free(&r);
+        head(out, "atum_tickets_open_age_seconds", "Seconds since atum_tickets_open was computed "
+             "(the metrics.refresh job, every gauges_interval).");
+        sample(out, "atum_tickets_open_age_seconds", NULL, 0, age);
+    }
     if (h->sql(db, q_outbox, 0, NULL, &r, error_r) < 0)
         return -1;
     head(out, "atum_outbox_pending", "Outgoing mails not settled yet (queued or being sent).");

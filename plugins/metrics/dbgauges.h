@@ -7,9 +7,13 @@
  *                                               (due later), running, dead
  *   atum_queue_oldest_available_seconds{kind}   age of the oldest due job
  *   atum_tickets_open{status,priority,queue}    new, open, pending; merged
- *                                               tickets left out
+ *                                               tickets left out; as the
+ *                                               last metrics.refresh job
+ *                                               counted them (refresh.h)
+ *   atum_tickets_open_age_seconds               how long ago that was
  *   atum_outbox_pending                         outgoing mails not settled
- * Three statements on the request's connection, none holding locks.
+ * Four small statements on the request's connection, none holding locks:
+ * the cost does not grow with the number of tickets.
  */
 #ifndef ATUM_METRICS_DBGAUGES_H
 #define ATUM_METRICS_DBGAUGES_H

@@ -18,6 +18,7 @@
 
 #include "dashboard.h"
 #include "mx.h"
+#include "refresh.h"
 #include "scrape.h"
 #include "snapshot.h"
 
@@ -93,6 +94,11 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
         host->log(ATUM_LOG_ERROR, "snapshot_keep_days must be a number of days from 1 to 36500");
         goto fail;
     }
+    m->gauges_interval = host->conf_get_int(conf, "gauges_interval", -1);
+    if (m->gauges_interval < 1 || m->gauges_interval > 3600) {
+        host->log(ATUM_LOG_ERROR, "gauges_interval must be a number of seconds from 1 to 3600");
+        goto fail;
+    }
     scrape_describe(host);
     host->log(ATUM_LOG_INFO, "metrics ready: scrape_allow=%s scrape_role=%s database_gauges=%s",
               allow && allow[0] ? allow : "none", role, gauges);
@@ -113,8 +119,22 @@ static void fini(void *state)
     free(m);
 }
 
+/* start(): the first snapshot and, when the gauges are read, the refresh */
+static int start(void *state, struct atum_db *db)
+{
+    struct mx *m = state;
+    const char *e = NULL;
+    int rc = snapshot_start(state, db);
+    if (m->db_gauges && refresh_schedule_now(m, db, &e) < 0) {
+        m->host->log(ATUM_LOG_ERROR, "cannot schedule the gauges' refresh: %s", e);
+        rc = -1;
+    }
+    return rc;
+}
+
 static const struct atum_job_kind jobs[] = {
     { SNAPSHOT_KIND, snapshot_run, 5, 0 },
+    { REFRESH_KIND, refresh_run, 3, 0 },
     { NULL, NULL, 0, 0 }
 };
 
@@ -138,6 +158,7 @@ static const struct atum_conf_key conf_keys[] = {
       "read queue, ticket and outbox gauges from the database at each scrape (no: on all nodes but one)" },
     { "timezone", "UTC", "the time zone of the dashboard's days (a PostgreSQL time zone name)" },
     { "snapshot_keep_days", "400", "how long hourly snapshots are kept" },
+    { "gauges_interval", "15", "seconds between two counts of the open tickets for /metrics" },
     { NULL, NULL, NULL }
 };
 
@@ -154,7 +175,7 @@ static const struct atum_plugin descriptor = {
     .conf_keys = conf_keys,
     .migrations = metrics_migrations,
     .root_routes = root_routes,
-    .start = snapshot_start,
+    .start = start,
 };
 
 ATUM_PLUGIN_EXPORT const struct atum_plugin *atum_plugin_entry(void)

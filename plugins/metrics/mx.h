@@ -25,6 +25,7 @@ struct mx {
     bool db_gauges;              /* database_gauges */
     char timezone[64];           /* timezone: the dashboard's days */
     long long keep_days;         /* snapshot_keep_days */
+    long long gauges_interval;   /* gauges_interval: seconds between refreshes */
 };
 
 /* Answers a problem document (RFC 9457): {"title", "status", "detail"}. */

@@ -1,6 +1,7 @@
 /* plugins/metrics/snapshot.c -- see snapshot.h. */
 #include "snapshot.h"
 #include "dashboard.h"
+#include "periodic.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,30 +25,10 @@ static const char q_insert[] =
 static const char q_prune[] =
     "DELETE FROM metrics_snapshots WHERE hour < to_timestamp($1) - $2::int * interval '1 day'";
 
-void snapshot_next(double now, double *boundary_r, double *delay_r)
-{
-    double boundary = floor(now / 3600.0) * 3600.0 + 3600.0;
-    *boundary_r = boundary;
-    *delay_r = boundary - now;
-}
-
-/* Enqueues the job of the first boundary after now (no-op when another
- * node or an earlier load already did). */
+/* The hour's job: the default priority, it can wait behind a burst. */
 static int schedule(const struct mx *m, struct atum_db *db, double now, const char **error_r)
 {
-    double boundary, delay;
-    snapshot_next(now, &boundary, &delay);
-    char key[64], payload[64];
-    snprintf(key, sizeof(key), SNAPSHOT_KIND ":%.0f", boundary);
-    snprintf(payload, sizeof(payload), "{\"hour\": %.0f}", boundary);
-    struct atum_job_spec spec = {
-        .kind = SNAPSHOT_KIND,
-        .payload = payload,
-        .delay_seconds = delay,
-        .unique_key = key,
-    };
-    long long id = 0;
-    return m->host->enqueue(db, &spec, &id, error_r);
+    return periodic_schedule(m->host, db, SNAPSHOT_KIND, 3600.0, 0, now, error_r);
 }
 
 int snapshot_start(void *state, struct atum_db *db)

@@ -29,6 +29,7 @@ starttls = no
 [plugin.metrics]
 path = $B/plugins/metrics/.libs/metrics.so
 scrape_allow = $1
+gauges_interval = 1
 CONF
 }
 write_conf "127.0.0.0/8"
@@ -139,7 +140,8 @@ open_tickets_match() {
     got=$(scrape | awk '/^atum_tickets_open\{/ { s += $2 } END { print s + 0 }')
     [ "$want" = "$got" ] && [ "$got" -ge 3 ] || { echo "database $want, scrape $got"; return 1; }
 }
-check "open tickets in the scrape = open tickets in the database" open_tickets_match
+check "open tickets in the scrape = open tickets in the database (within a refresh)" wait_until 20 open_tickets_match
+check "the refresh's age is a gauge" metric_ge atum_tickets_open_age_seconds 0
 check "promtool still accepts it, every counter populated" promcheck
 
 # ---- the dashboard -----------------------------------------------------------

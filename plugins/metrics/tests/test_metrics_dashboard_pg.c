@@ -109,7 +109,7 @@ static void load(const char *timezone, const char *keep_days)
     snprintf(path, sizeof(path), "%s/plugins/metrics/.libs/metrics.so", getenv("ATUM_BUILDDIR"));
     fakehost_free(&fh);
     /* the fake host applies the plugin's migrations at every load */
-    exec_sql("DROP TABLE IF EXISTS metrics_snapshots");
+    exec_sql("DROP TABLE IF EXISTS metrics_snapshots, metrics_open_tickets, metrics_refresh");
     fh = fakehost_new(getenv("ATUM_TEST_DATABASE_URL"));
     ck_assert_ptr_nonnull(fh);
     if (timezone)
@@ -344,6 +344,14 @@ START_TEST(database_gauges)
              " ('mail.send', 'dead', now()), ('mail.send', 'running', now())");
     load(NULL, NULL);
     struct fakehost_response r;
+    /* before the first refresh: no ticket gauges, rather than zeros */
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/metrics", NULL, NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(strstr(r.body, "atum_tickets_open"));
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_job(fh, "metrics.refresh", "{}", 1, &res), 0);
+    ck_assert_msg(res.status == ATUM_JOB_DONE, "%s", res.error);
+    ck_assert_int_eq(count("SELECT sum(n) FROM metrics_open_tickets"), 3);
     ck_assert_int_eq(fakehost_route(fh, "GET", "/metrics", NULL, NULL, 0, ATUM_ROLE_NONE, &r), 0);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.body, "atum_queue_jobs{kind=\"mail.ingest\",state=\"available\"} 2\n"));
@@ -356,8 +364,19 @@ START_TEST(database_gauges)
     ck_assert_msg(age >= 30 && age < 600, "age %f", age);
     ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open{status=\"open\",priority=\"high\",queue=\"support\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open{status=\"pending\",priority=\"urgent\",queue=\"billing\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open_age_seconds "));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_outbox_pending 0\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_database_up 1\n"));
+
+    /* a change shows at the next refresh, not before */
+    exec_sql("UPDATE tickets SET status = 'open' WHERE id = 4");
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/metrics", NULL, NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open{status=\"new\",priority=\"normal\",queue=\"billing\"} 1\n"));
+    ck_assert_int_eq(fakehost_run_job(fh, "metrics.refresh", "{}", 1, &res), 0);
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/metrics", NULL, NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_ptr_null(strstr(r.body, "atum_tickets_open{status=\"new\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open{status=\"open\",priority=\"normal\",queue=\"billing\"} 1\n"));
+    exec_sql("UPDATE tickets SET status = 'new' WHERE id = 4");
     exec_sql("DELETE FROM jobs");
 }
 END_TEST
@@ -388,7 +407,10 @@ START_TEST(hourly_snapshots)
         at13 = at13 || strcmp(key, "metrics.snapshot:1773147600") == 0;  /* 13:00 */
     }
     ck_assert(at4 && at13);
-    ck_assert_uint_eq(fakehost_nenqueued(fh), 2);
+    size_t snapshots = 0;
+    for (size_t i = 0; i < fakehost_nenqueued(fh); i++)
+        snapshots += strcmp(fakehost_enqueued_at(fh, i)->kind, "metrics.snapshot") == 0;
+    ck_assert_uint_eq(snapshots, 2);
 
     fakehost_set_now(fh, NOW + 10);
     json_t *h = get("/history", "hours=24");

@@ -55,7 +55,9 @@ static void answer_gauges(void)
     fakehost_sql_answer(fh, "FROM jobs GROUP BY kind", 6, 2, jobs);
     const char *tickets[] = { "new", "high", "support \"1st\" line", "4",
                               "open", "low", "billing", "1" };
-    fakehost_sql_answer(fh, "FROM tickets t JOIN queues q", 4, 2, tickets);
+    fakehost_sql_answer(fh, "FROM metrics_open_tickets", 4, 2, tickets);
+    const char *age[] = { "3.25" };
+    fakehost_sql_answer(fh, "FROM metrics_refresh", 1, 1, age);
     const char *outbox[] = { "7" };
     fakehost_sql_answer(fh, "FROM outbound_mail", 1, 1, outbox);
 }
@@ -88,6 +90,7 @@ START_TEST(scrape_from_loopback_has_everything)
     ck_assert_ptr_nonnull(strstr(r.body, "atum_queue_oldest_available_seconds{kind=\"mail.ingest\"} 12.5\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open{status=\"new\",priority=\"high\","
                                          "queue=\"support \\\"1st\\\" line\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "atum_tickets_open_age_seconds 3.25\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_outbox_pending 7\n"));
     ck_assert_ptr_nonnull(strstr(r.body, "atum_database_up 1\n"));
     /* the process, from /proc */
@@ -154,7 +157,9 @@ END_TEST
 START_TEST(database_failure_still_answers)
 {
     load();
-    fakehost_sql_fail(fh, "FROM tickets t JOIN queues q", "canceling statement due to statement timeout");
+    const char *age[] = { "1" };
+    fakehost_sql_answer(fh, "FROM metrics_refresh", 1, 1, age);
+    fakehost_sql_fail(fh, "FROM metrics_open_tickets", "canceling statement due to statement timeout");
     const char *jobs[] = { "core.noop", "1", "0", "0", "0", "0.5" };
     fakehost_sql_answer(fh, "FROM jobs GROUP BY kind", 6, 1, jobs);
     struct fakehost_response r = scrape("127.0.0.1", 0, ATUM_ROLE_NONE);
@@ -187,6 +192,7 @@ START_TEST(bad_configuration_refused)
         { "scrape_allow", "::1/129" }, { "scrape_role", "boss" }, { "scrape_role", "customer" },
         { "database_gauges", "maybe" }, { "timezone", "Europe/Ber lin" }, { "timezone", "" },
         { "snapshot_keep_days", "0" }, { "snapshot_keep_days", "ten" },
+        { "gauges_interval", "0" }, { "gauges_interval", "3601" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *why = NULL;
@@ -206,16 +212,22 @@ START_TEST(start_schedules_the_next_hour_once)
     const char *why = NULL;
     ck_assert_msg(fakehost_load(fh, plugin_path(), &why) == 0, "%s", why);
     ck_assert_int_eq(fakehost_start_result(fh), 0);
-    ck_assert_uint_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_uint_eq(fakehost_nenqueued(fh), 2);
     const struct fakehost_enqueued *j = fakehost_enqueued_at(fh, 0);
     ck_assert_str_eq(j->kind, "metrics.snapshot");
     ck_assert_str_eq(j->unique_key, "metrics.snapshot:1773147600");
     ck_assert(j->delay_seconds > 2365.4 && j->delay_seconds < 2365.6);
+    /* the gauges' refresh of the current 15 s: at once, ahead of other work */
+    j = fakehost_enqueued_at(fh, 1);
+    ck_assert_str_eq(j->kind, "metrics.refresh");
+    ck_assert_str_eq(j->unique_key, "metrics.refresh:1773145230");
+    ck_assert(j->delay_seconds == 0);
+    ck_assert_int_eq(j->priority, 10);
     /* the time zone is checked at start */
     ck_assert_ptr_nonnull(fakehost_sql_find(fh, "AT TIME ZONE"));
-    /* again (a reload, another node): the same key, no second job */
+    /* again (a reload, another node): the same keys, no more jobs */
     ck_assert_int_eq(fakehost_start(fh), 0);
-    ck_assert_uint_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_uint_eq(fakehost_nenqueued(fh), 2);
 }
 END_TEST
 
@@ -252,6 +264,40 @@ START_TEST(snapshot_job)
     ck_assert_int_eq(res.status, ATUM_JOB_RETRY);
     ck_assert_ptr_nonnull(strstr(res.error, "disk full"));
     int begun, committed, rolled;
+    fakehost_tx_counts(fh, &begun, &committed, &rolled);
+    ck_assert_int_eq(committed, 0);
+    ck_assert_int_eq(rolled, 1);
+}
+END_TEST
+
+START_TEST(refresh_job)
+{
+    const char *why = NULL;
+    ck_assert_msg(load_with(&why, "gauges_interval", "60", NULL) == 0, "%s", why);
+    fakehost_clear(fh);
+    fakehost_set_now(fh, 1773144000.0 + 61);   /* 12:01:01 */
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_job(fh, "metrics.refresh", "{}", 1, &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+    ck_assert(res.completed_in_tx);
+    /* the next minute first */
+    ck_assert_uint_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->unique_key, "metrics.refresh:1773144120");
+    ck_assert(fakehost_enqueued_at(fh, 0)->delay_seconds == 59);
+    /* then one transaction: clear, count, stamp */
+    const struct fakehost_sql *clear = fakehost_sql_find(fh, "DELETE FROM metrics_open_tickets");
+    const struct fakehost_sql *fill = fakehost_sql_find(fh, "INSERT INTO metrics_open_tickets");
+    const struct fakehost_sql *stamp = fakehost_sql_find(fh, "INSERT INTO metrics_refresh");
+    ck_assert(clear && fill && stamp && clear->in_tx && fill->in_tx && stamp->in_tx);
+    ck_assert(clear < fill && fill < stamp);
+    int begun, committed, rolled;
+    fakehost_tx_counts(fh, &begun, &committed, &rolled);
+    ck_assert_int_eq(committed, 1);
+    /* a failure rolls back the whole set */
+    fakehost_clear(fh);
+    fakehost_sql_fail(fh, "INSERT INTO metrics_open_tickets", "deadlock detected");
+    ck_assert_int_eq(fakehost_run_job(fh, "metrics.refresh", "{}", 1, &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_RETRY);
     fakehost_tx_counts(fh, &begun, &committed, &rolled);
     ck_assert_int_eq(committed, 0);
     ck_assert_int_eq(rolled, 1);
@@ -374,6 +420,7 @@ int main(void)
     tcase_add_test(tc, bad_configuration_refused);
     tcase_add_test(tc, start_schedules_the_next_hour_once);
     tcase_add_test(tc, snapshot_job);
+    tcase_add_test(tc, refresh_job);
     tcase_add_test(tc, routes_check_their_parameters);
     suite_add_tcase(s, tc);
     TCase *pure = tcase_create("modules");
