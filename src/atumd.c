@@ -12,6 +12,7 @@
 #include "config.h"
 #include "core/conf.h"
 #include "core/core_jobs.h"
+#include "core/core_metrics.h"
 #include "core/db.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
@@ -19,6 +20,7 @@
 #include "lib/log.h"
 #include "mailout/outbox.h"
 #include "lib/metrics.h"
+#include "lib/svcnotify.h"
 #include "core/migrate.h"
 #include "core/node.h"
 #include "core/jobs.h"
@@ -64,6 +66,7 @@ struct atumd {
     struct imap_manager *imap;
     long long last_heartbeat_ms;
     char *plugin_stamp;        /* last change seen in plugin_settings */
+    struct svcnotify svc;      /* systemd: readiness, watchdog, stopping */
 };
 
 static void usage(FILE *out)
@@ -117,6 +120,8 @@ static int connect_waiting(struct atumd *d, const sigset_t *sigs)
             logged = time_mono_ms();
         }
         long long wait = db_conn_retry_in_ms(d->db);
+        /* still starting, not stuck: systemd waits on */
+        svcnotify_waiting(&d->svc, "waiting for the database", 20000 + (wait < 100 ? 100 : wait));
         int sig = wait_signal(sigs, wait < 100 ? 100 : wait);
         if (sig == SIGTERM || sig == SIGINT)
             return -1;
@@ -323,6 +328,8 @@ int main(int argc, char **argv)
         }
     }
     apply_log_config(d.cfg);
+    core_metrics_init(PACKAGE_VERSION);   /* before any thread counts */
+    svcnotify_init(&d.svc);               /* after detaching: systemd knows this pid */
 
     /* Signals: blocked everywhere, taken synchronously by this thread. */
     sigset_t sigs;
@@ -447,17 +454,35 @@ int main(int argc, char **argv)
     maintenance(&d);
     log_info("atumd.ready", "node=%s web=http://%s smtp=%s workers=%d", d.node_id, d.cfg->web_listen,
              d.cfg->smtp_listen[0] ? d.cfg->smtp_listen : "off", d.cfg->workers);
+    svcnotify_ready(&d.svc, "ready");
 
+    /* The main loop: signals, maintenance every maintenance_interval, and
+     * the watchdog's keep-alive on every turn (the wait is shortened to
+     * the watchdog's interval), so systemd restarts a loop that hangs. */
+    long long last_maintenance = time_mono_ms();
     for (;;) {
-        int sig = wait_signal(&sigs, d.cfg->maintenance_interval_ms);
+        long long wait = d.cfg->maintenance_interval_ms;
+        long long wd = svcnotify_watchdog_interval_ms(&d.svc);
+        long long due = last_maintenance + d.cfg->maintenance_interval_ms - time_mono_ms();
+        if (due < wait)
+            wait = due < 0 ? 0 : due;
+        if (wd > 0 && wd < wait)
+            wait = wd;
+        int sig = wait_signal(&sigs, wait);
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("atumd.stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
+            svcnotify_stopping(&d.svc);
             break;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            svcnotify_reloading(&d.svc);
             reload(&d);
-        else
+            svcnotify_ready(&d.svc, "ready (reloaded)");
+        } else if (time_mono_ms() - last_maintenance >= d.cfg->maintenance_interval_ms) {
             maintenance(&d);
+            last_maintenance = time_mono_ms();
+        }
+        svcnotify_watchdog(&d.svc);
     }
     exit_code = 0;
     smtpd_stop(&d.smtp);       /* first: no new mail is accepted */

@@ -41,7 +41,7 @@ static const struct db_stmt st_claim = {
     "        attempts = j.attempts + 1, updated_at = now()"
     "   FROM next WHERE j.id = next.id"
     " RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.concurrency_key,"
-    "           j.priority, j.run_at",
+    "           j.priority, j.run_at, greatest(extract(epoch FROM now() - j.run_at), 0)",
     3
 };
 
@@ -279,6 +279,7 @@ int jobs_claim(struct db_conn *c, const char *worker, int limit, long long lease
             j->concurrency_key = PQgetisnull(r, i, 5) ? NULL : xstrdup(PQgetvalue(r, i, 5));
             j->priority = atoi(PQgetvalue(r, i, 6));
             snprintf(j->run_at, sizeof(j->run_at), "%s", PQgetvalue(r, i, 7));
+            j->wait_seconds = strtod(PQgetvalue(r, i, 8), NULL);
         }
         batch_r->n = n;
         /* UPDATE ... RETURNING gives no order: run the batch in claim order */

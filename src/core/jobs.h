@@ -52,6 +52,7 @@ struct jobs_item {
     char *concurrency_key;   /* NULL when none */
     int priority;
     char run_at[40];         /* as PostgreSQL printed it; orders the batch */
+    double wait_seconds;     /* from run_at (due) to this claim */
 };
 
 struct jobs_batch {

@@ -285,11 +285,14 @@ static void run_job(struct worker *w, const struct jobs_item *j)
     jr.keep_done = p->opts.keep_done;
 
     log_context_set("worker=%s job=%lld kind=%s attempt=%d", w->id, j->id, j->kind, j->attempts);
-    long long t0 = time_mono_ms();
+    snprintf(labels, sizeof(labels), "kind=\"%s\"", j->kind);
+    metrics_observe("atum_job_wait_seconds", labels, j->wait_seconds);
+    double t0 = time_mono_s();
     log_plugin_enter(k->owner);
     int rc = k->run(k->state, &jr.pub);
     log_plugin_leave();
-    long long ms = time_mono_ms() - t0;
+    double run_s = time_mono_s() - t0;
+    long long ms = (long long)(run_s * 1000);
 
     if (db_in_transaction(w->db)) {
         log_warn("job.tx_left_open", "hint=%s", "the handler returned inside a transaction; rolled back");
@@ -308,7 +311,12 @@ static void run_job(struct worker *w, const struct jobs_item *j)
     log_context_set("worker=%s", w->id);
 
     snprintf(labels, sizeof(labels), "kind=\"%s\"", j->kind);
-    metrics_counter_add("atum_job_seconds_total", labels, (double)ms / 1000.0);
+    metrics_counter_add("atum_job_seconds_total", labels, run_s);
+    metrics_observe("atum_job_run_seconds", labels, run_s);
+    if (rc != ATUM_JOB_DONE && strcmp(k->owner, "core") != 0) {
+        snprintf(labels, sizeof(labels), "plugin=\"%s\",where=\"job\"", k->owner);
+        metrics_counter_add("atum_plugin_errors_total", labels, 1);
+    }
     if (rc == ATUM_JOB_DONE) {
         if (!jr.finished_in_tx)
             done_add(w, j->id);

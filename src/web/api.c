@@ -133,9 +133,20 @@ int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, lon
     return ret;
 }
 
+void api_client_addr(struct api_ctx *api, struct mg_connection *conn, char *out, size_t size)
+{
+    struct api_req r;
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.conn = conn;
+    r.ri = mg_get_request_info(conn);
+    auth_client(&r);
+    snprintf(out, size, "%s", r.ip);
+}
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
-void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
+const char *api_dispatch(struct api_ctx *api, struct mg_connection *conn)
 {
     struct api_req r;
     memset(&r, 0, sizeof(r));
@@ -215,4 +226,5 @@ out:
     }
     json_decref(r.body);
     strbuf_free(&r.headers);
+    return r.route ? r.route->pattern : NULL;
 }

@@ -45,9 +45,23 @@ const char *http_status_text(int status)
     }
 }
 
+/* per request thread, see http_status_sent() */
+static _Thread_local int sent_status;
+
+void http_status_clear(void)
+{
+    sent_status = 0;
+}
+
+int http_status_sent(void)
+{
+    return sent_status;
+}
+
 void http_send(struct mg_connection *conn, int status, const char *content_type,
                const char *body, size_t len, const char *extra_headers)
 {
+    sent_status = status;
     char head[2048];
     int n = snprintf(head, sizeof(head),
         "HTTP/1.1 %d %s\r\n"

@@ -21,6 +21,13 @@ const char *http_status_text(int status);
 /* extra_headers: NULL or "Name: value\r\n" lines. */
 void http_send(struct mg_connection *conn, int status, const char *content_type,
                const char *body, size_t len, const char *extra_headers);
+/* The status of the last answer http_send() wrote on this thread since
+ * http_status_clear(), 0 when none: a civetweb handler runs on one thread
+ * from start to end, so the dispatcher learns what was answered, whoever
+ * answered, and counts it (web/web_metrics.h). */
+void http_status_clear(void);
+int http_status_sent(void);
+
 /* Sends and frees (json_decref) the value. */
 void http_send_json(struct mg_connection *conn, int status, json_t *value);
 void http_problem(struct mg_connection *conn, int status, const char *title, const char *detail);

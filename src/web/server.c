@@ -5,12 +5,15 @@
 #include "web/api.h"
 #include "web/router.h"
 #include "web/conncap.h"
+#include "web/web_metrics.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
 #include "lib/jsonlimit.h"
 #include "core/host_table.h"
 #include "core/jobrun.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
 #include "core/migrate.h"
 #include "core/plugin_loader.h"
 #include "core/runtime.h"
@@ -146,54 +149,25 @@ static bool looks_like_json(struct mg_connection *conn, const struct strbuf *bod
     return false;
 }
 
-static void handle_plugin(struct web_server *ws, struct mg_connection *conn, const char *rest)
+/* Runs one plugin route (runtime read-locked by the caller).  always_auth:
+ * check a presented credential even on a public route (root routes). */
+static void run_plugin_route(struct web_server *ws, struct mg_connection *conn,
+                             const struct plugin_instance *pi, const struct atum_route *route,
+                             const char *sub, bool always_auth)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
-    char name[72];
-    const char *slash = strchr(rest, '/');
-    size_t nlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    const char *sub = slash ? slash : "/";
     struct strbuf body = STRBUF_INIT;
     struct atum_http_resp resp = { 0, "", STRBUF_INIT };
     struct db_conn *c = NULL;
     const char *e = NULL;
 
-    if (nlen == 0 || nlen >= sizeof(name)) {
-        http_problem(conn, 404, "Not Found", "no such plugin");
-        return;
-    }
-    memcpy(name, rest, nlen);
-    name[nlen] = '\0';
-
-    runtime_rdlock(ws->rt);
-    const struct plugin_instance *pi = plugin_set_find(&ws->rt->plugins, name);
-    if (pi == NULL || pi->state != PLUGIN_LOADED) {
-        http_problem(conn, 404, "Not Found", "no such plugin is loaded");
-        goto out;
-    }
-    const struct atum_route *route = NULL;
-    bool path_known = false;
-    for (const struct atum_route *r = pi->desc.routes; r && r->path; r++) {
-        if (strcmp(r->path, sub) != 0)
-            continue;
-        path_known = true;
-        if (strcmp(r->method, ri->request_method) == 0)
-            route = r;
-    }
-    if (route == NULL) {
-        if (path_known)
-            http_problem(conn, 405, "Method Not Allowed", NULL);
-        else
-            http_problem(conn, 404, "Not Found", "the plugin has no such route");
-        goto out;
-    }
     long long user_id = 0;
     enum atum_role role = ATUM_ROLE_NONE;
-    if (route->min_role != ATUM_ROLE_NONE) {
+    if (route->min_role != ATUM_ROLE_NONE || always_auth) {
         bool csrf_ok = false;
         if (api_authenticate_plugin(&ws->api, conn, &user_id, &role, &csrf_ok) < 0)
             goto out;   /* answered (bad credential, missing CSRF token) */
-        if (user_id == 0) {
+        if (route->min_role != ATUM_ROLE_NONE && user_id == 0) {
             http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
             goto out;
         }
@@ -228,7 +202,7 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
         goto out;
     }
     struct atum_db adb = { c, ws->rt, pi->name };
-    struct atum_http_req req = {
+    struct host_http_req req = { .pub = {
         .method = ri->request_method,
         .path = sub,
         .query = ri->query_string,
@@ -237,13 +211,20 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
         .user_id = user_id,
         .role = role,
         .db = &adb,
-    };
+    } };
+    api_client_addr(&ws->api, conn, req.client_addr, sizeof(req.client_addr));
     log_plugin_enter(pi->name);
-    int rc = route->handle(pi->pstate, &req, &resp);
+    int rc = route->handle(pi->pstate, &req.pub, &resp);
     log_plugin_leave();
     if (db_in_transaction(c)) {
         log_warn("plugin.tx_left_open", "plugin=%s route=%s", pi->name, route->path);
         db_rollback(c);
+    }
+    if (resp.status == 0 || resp.status >= 500) {
+        char name[72], labels[128];
+        metrics_label_value(name, sizeof(name), pi->name);
+        snprintf(labels, sizeof(labels), "plugin=\"%s\",where=\"route\"", name);
+        metrics_counter_add("atum_plugin_errors_total", labels, 1);
     }
     if (resp.status == 0) {
         log_error("plugin.route_failed", "plugin=%s route=%s rc=%d", pi->name, route->path, rc);
@@ -253,10 +234,78 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
                   resp.body.len, NULL);
     }
 out:
-    runtime_rdunlock(ws->rt);
     db_pool_release(ws->pool, c);
     strbuf_free(&body);
     strbuf_free(&resp.body);
+}
+
+/* /api/v1/plugins/NAME/...; *route_r: the route's template for metrics */
+static void handle_plugin(struct web_server *ws, struct mg_connection *conn, const char *rest,
+                          char *route_r, size_t route_size)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    char name[72];
+    const char *slash = strchr(rest, '/');
+    size_t nlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *sub = slash ? slash : "/";
+
+    if (nlen == 0 || nlen >= sizeof(name)) {
+        http_problem(conn, 404, "Not Found", "no such plugin");
+        return;
+    }
+    memcpy(name, rest, nlen);
+    name[nlen] = '\0';
+
+    runtime_rdlock(ws->rt);
+    const struct plugin_instance *pi = plugin_set_find(&ws->rt->plugins, name);
+    if (pi == NULL || pi->state != PLUGIN_LOADED) {
+        http_problem(conn, 404, "Not Found", "no such plugin is loaded");
+        goto out;
+    }
+    const struct atum_route *route = NULL;
+    bool path_known = false;
+    for (const struct atum_route *r = pi->desc.routes; r && r->path; r++) {
+        if (strcmp(r->path, sub) != 0)
+            continue;
+        path_known = true;
+        if (strcmp(r->method, ri->request_method) == 0)
+            route = r;
+    }
+    if (path_known)
+        snprintf(route_r, route_size, "%s%s%s", PLUGIN_PREFIX, pi->name, sub);
+    if (route == NULL) {
+        if (path_known)
+            http_problem(conn, 405, "Method Not Allowed", NULL);
+        else
+            http_problem(conn, 404, "Not Found", "the plugin has no such route");
+        goto out;
+    }
+    run_plugin_route(ws, conn, pi, route, sub, false);
+out:
+    runtime_rdunlock(ws->rt);
+}
+
+/* A path a loaded plugin answers at the root (its root_routes, e.g.
+ * /metrics).  false when no plugin claims the path. */
+static bool handle_root_route(struct web_server *ws, struct mg_connection *conn, const char *path)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    runtime_rdlock(ws->rt);
+    const struct plugin_instance *pi = plugin_set_find_root(&ws->rt->plugins, path);
+    if (pi == NULL) {
+        runtime_rdunlock(ws->rt);
+        return false;
+    }
+    const struct atum_route *route = NULL;
+    for (const struct atum_route *r = pi->desc.root_routes; r && r->path; r++)
+        if (strcmp(r->path, path) == 0 && strcmp(r->method, ri->request_method) == 0)
+            route = r;
+    if (route == NULL)
+        http_problem(conn, 405, "Method Not Allowed", NULL);
+    else
+        run_plugin_route(ws, conn, pi, route, path, true);
+    runtime_rdunlock(ws->rt);
+    return true;
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -275,27 +324,38 @@ static int dispatch(struct mg_connection *conn, void *arg)
         return 1;
     }
     bool get = strcmp(ri->request_method, "GET") == 0 || strcmp(ri->request_method, "HEAD") == 0;
+    double started = time_mono_s();
+    char route[WEB_ROUTE_LABEL_MAX] = "";   /* "": unmatched */
+    http_status_clear();
 
     if (strncmp(path, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) == 0
         && strchr(path + strlen(PLUGIN_PREFIX), '/') != NULL) {
-        handle_plugin(ws, conn, path + strlen(PLUGIN_PREFIX));
+        handle_plugin(ws, conn, path + strlen(PLUGIN_PREFIX), route, sizeof(route));
     } else if (strncmp(path, API_PREFIX "/", strlen(API_PREFIX) + 1) == 0) {
-        api_dispatch(&ws->api, conn);
+        const char *pattern = api_dispatch(&ws->api, conn);
+        snprintf(route, sizeof(route), "%s", pattern ? pattern : "");
     } else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        snprintf(route, sizeof(route), "%s", path);
         if (get)
             handle_health(ws, conn, path[1] == 'r');
         else
             http_problem(conn, 405, "Method Not Allowed", NULL);
     } else if (strcmp(path, "/status") == 0) {
+        snprintf(route, sizeof(route), "/status");
         if (get)
             handle_status_page(ws, conn);
         else
             http_problem(conn, 405, "Method Not Allowed", NULL);
     } else if (static_handle(ws->assets, conn, path)) {
-        /* /, /desk, /assets/: answered */
+        /* /, /desk, /assets/: answered; labelled by kind, never by name */
+        snprintf(route, sizeof(route), "%s", strncmp(path, "/assets/", 8) == 0 ? "/assets/{name}"
+                 : strncmp(path, "/desk", 5) == 0 ? "/desk" : "/");
+    } else if (handle_root_route(ws, conn, path)) {
+        snprintf(route, sizeof(route), "%s", path);   /* a declared root route: bounded */
     } else {
         http_problem(conn, 404, "Not Found", NULL);
     }
+    web_metrics_request(route, ri->request_method, http_status_sent(), time_mono_s() - started);
     http_request_end(conn);
     return 1;   /* handled: civetweb must not look for files */
 }

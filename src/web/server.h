@@ -15,6 +15,12 @@
  *                                /api/v1/openapi.json)
  *   *   /api/v1/plugins/NAME/... routes declared by plugins (authenticated
  *                                like the API when they need a role)
+ *   *   /PATH                    a plugin's root route (e.g. GET /metrics of
+ *                                the metrics plugin), when no path above
+ *                                matched; a presented credential is checked
+ *
+ * Every answer is counted by route template, method and code, with its
+ * latency (web/web_metrics.h).
  *
  * The API needs core.secret_key (at least 32 characters): web_start()
  * refuses to start without it.
