@@ -50,7 +50,7 @@ $CLANG $FLAGS "$W/probe.c" -o "$W/probe" >"$W/probe.log" 2>&1 ||
 libs() { pkg-config --libs "$@" | sed -e 's/-specs=[^ ]*//g'; }
 INC="-I$BUILD -I$SRC/src -I$SRC/include $(pkg-config --cflags libetpan gumbo uchardet jansson libcrypto)"
 MIME_SRC="src/mail/mime.c src/mail/mailhdr.c src/mail/rfc2047.c src/mail/charset.c src/mail/html.c
-          src/mail/quote.c src/mail/msg.c src/mail/robot.c src/mail/bouncetext.c src/mail/summary.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
+          src/mail/quote.c src/mail/msg.c src/mail/mimecut.c src/mail/robot.c src/mail/bouncetext.c src/mail/summary.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
 SMTP_SRC="src/mail/smtp_proto.c src/lib/strbuf.c src/lib/xalloc.c"
 MAILHDR_SRC="src/mail/mailhdr.c src/mail/rfc2047.c src/mail/charset.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
 IMAP_SRC="src/mail/imap_scan.c"
