@@ -455,7 +455,8 @@ int account_link_redeem(const struct desk_tx *tx, const char *token, const char 
         goto out;
     }
     char su[24], sl[24];
-    const char *p[] = { id_text(su, sizeof(su), uid), hash, id_text(sl, sizeof(sl), l.id) };
+    const char *p[] = { id_text(su, sizeof(su), uid), hash };
+    id_text(sl, sizeof(sl), l.id);
     PGresult *r = db_exec(tx->db, "UPDATE users SET password_hash = $2, updated_at = now()"
                                   " WHERE id = $1 AND role = 'customer' AND NOT disabled RETURNING id",
                           2, p, &e);
@@ -472,8 +473,9 @@ int account_link_redeem(const struct desk_tx *tx, const char *token, const char 
     }
     /* this link and every other open one of the account are spent; other
      * sessions end (someone who had the old password is out) */
+    const char *lp[] = { su, sl };
     r = db_exec(tx->db, "UPDATE account_links SET used_at = now()"
-                        " WHERE (id = $3 OR user_id = $1) AND used_at IS NULL", 3, p, &e);
+                        " WHERE (id = $2 OR user_id = $1) AND used_at IS NULL", 2, lp, &e);
     if (r == NULL) {
         desk_db_fail(err, "spending the link", e);
         goto out;

@@ -93,15 +93,25 @@ int csat_rate(const struct desk_tx *tx, long long ticket_id, int score, const ch
     snprintf(su, sizeof(su), "%lld", t.requester_id);
     snprintf(ss, sizeof(ss), "%d", score);
     snprintf(sw, sizeof(sw), "%lld", change_window_ms > 0 ? change_window_ms : 14LL * 86400000LL);
+    /* the ticket's row is locked (ticket_lock): ratings of one ticket
+     * take turns, so what was there before is read plainly */
+    const char *op[] = { st };
+    PGresult *r = db_exec(tx->db, "SELECT score FROM csat_ratings WHERE ticket_id = $1", 1, op, &e);
+    if (r == NULL) {
+        desk_db_fail(err, "reading the rating", e);
+        goto out;
+    }
+    bool first = PQntuples(r) == 0;
+    int previous = first ? 0 : atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
     const char *p[] = { st, su, ss, comment, via, sw };
-    PGresult *r = db_exec(tx->db,
-        "WITH old AS (SELECT score FROM csat_ratings WHERE ticket_id = $1 FOR UPDATE)"
-        " INSERT INTO csat_ratings AS c (ticket_id, user_id, score, comment, via)"
+    r = db_exec(tx->db,
+        "INSERT INTO csat_ratings AS c (ticket_id, user_id, score, comment, via)"
         " VALUES ($1, $2, $3, coalesce($4, ''), $5)"
         " ON CONFLICT (ticket_id) DO UPDATE SET score = $3, comment = coalesce($4, c.comment),"
         "   via = $5, updated_at = now()"
         " WHERE c.created_at > now() - $6::bigint * interval '1 millisecond'"
-        " RETURNING (SELECT score FROM old), comment <> ''", 6, p, &e);
+        " RETURNING comment <> ''", 6, p, &e);
     if (r == NULL) {
         desk_db_fail(err, "storing the rating", e);
         goto out;
@@ -111,9 +121,7 @@ int csat_rate(const struct desk_tx *tx, long long ticket_id, int score, const ch
         err_raise(err, ERR_CONFLICT, "score", "the rating was given too long ago to change");
         goto out;
     }
-    bool first = PQgetisnull(r, 0, 0);
-    int previous = first ? 0 : atoi(PQgetvalue(r, 0, 0));
-    bool has_comment = PQgetvalue(r, 0, 1)[0] == 't';
+    bool has_comment = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     json_t *d = json_pack("{s:I, s:I, s:I, s:i, s:s, s:b, s:o, s:b}", "ticket_id", (json_int_t)t.id,
                           "queue_id", (json_int_t)t.queue_id, "requester_id",
