@@ -2,7 +2,29 @@
 // asking for a password reset, and the page a mailed link opens.
 import { useEffect, useState } from 'preact/hooks';
 import { post, describe } from '../desk/api.js';
-import { follow, navigate } from './router.js';
+import { follow, navigate, safeNext } from './router.js';
+
+// Where a customer was going when asked to sign in: kept across the mail
+// round trip of a sign-in link (the link may open in another tab).
+const NEXT = 'atum-portal-next';
+function rememberNext(next) {
+    try {
+        if (next && next !== '/portal')
+            localStorage.setItem(NEXT, next);
+    } catch {
+        /* storage off: the customer lands on the list */
+    }
+}
+function takeNext() {
+    let n = null;
+    try {
+        n = localStorage.getItem(NEXT);
+        localStorage.removeItem(NEXT);
+    } catch {
+        n = null;
+    }
+    return safeNext(n);
+}
 import { Field, described, problemOf, FormMessage } from './form.jsx';
 
 function LinkRequest({ purpose, initialEmail }) {
@@ -37,6 +59,7 @@ function LinkRequest({ purpose, initialEmail }) {
 }
 
 export function SignIn({ next, config, onSignedIn }) {
+    useEffect(() => rememberNext(next), [next]);
     const [email, setEmail] = useState('');
     const [password, setPassword] = useState('');
     const [challenge, setChallenge] = useState(null);
@@ -55,6 +78,7 @@ export function SignIn({ next, config, onSignedIn }) {
                 setChallenge(r.challenge);
                 return;
             }
+            takeNext();
             onSignedIn(r.user, r.csrf_token, next);
         } catch (err) {
             setMsg(problemOf(err, ['email', 'password', 'code'], 'signing in'));
@@ -205,7 +229,7 @@ export function LinkPage({ onSignedIn }) {
                 navigate('/portal/signin', { replace: true });
                 return;
             }
-            onSignedIn(r.user, r.csrf_token, '/portal');
+            onSignedIn(r.user, r.csrf_token, takeNext());
         } catch (err) {
             if (err.status === 410)
                 setLink({ state: 'gone', detail: describe(err) });
