@@ -235,6 +235,19 @@ describe('the customer portal', () => {
         const t = (await api('GET', `/tickets/${ticket}`)).json;
         assert.equal(t.csat.score, 5);
         assert.equal(t.csat.comment, 'Fast and friendly.');
+        // and in the desk's ticket view
+        const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const d = await watched(desk);
+        await d.goto(`${URL_}/desk`);
+        await d.locator('#email').fill('ann@example.com');
+        await d.locator('#password').fill('agent-password-1');
+        await d.getByRole('button', { name: 'Sign in' }).click();
+        await d.locator('table.tickets[data-loaded="true"]').waitFor();
+        await d.goto(`${URL_}/desk/tickets/${ticket}`);
+        await d.getByRole('heading', { name: "Customer's rating" }).waitFor();
+        await d.getByText('5 of 5').waitFor();
+        await d.getByText('Fast and friendly.').waitFor();
+        await desk.close();
         // the portal shows the rating on the ticket too
         await page.goto(`${URL_}/portal/tickets/${ticket}`);
         await page.getByRole('heading', { name: 'Your rating' }).waitFor();

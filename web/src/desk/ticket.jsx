@@ -294,6 +294,13 @@ function Side({ t }) {
                     ))}</ul>
                 )}
             </section>
+            {t.csat && (
+                <section aria-labelledby="csat-h">
+                    <h2 id="csat-h">Customer's rating</h2>
+                    <p><strong>{t.csat.score} of 5</strong> <span class="muted">({ago(t.csat.updated_at)})</span></p>
+                    {t.csat.comment ? <p class="csat-comment">“{t.csat.comment}”</p> : null}
+                </section>
+            )}
             {t.links && t.links.length > 0 && (
                 <section aria-labelledby="links-h">
                     <h2 id="links-h">Linked tickets</h2>

@@ -152,4 +152,7 @@ function NotFound() {
     );
 }
 
-render(<App />, document.getElementById('app'));
+// the shell's "Loading…" goes: the application takes the whole element
+const root = document.getElementById('app');
+root.textContent = '';
+render(<App />, root);
