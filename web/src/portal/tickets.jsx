@@ -326,7 +326,7 @@ export function NewTicket() {
                 ) : null}
                 <Field id="new-subject" label="Subject" error={msg.subject}>
                     <input id="new-subject" value={subject} maxLength={500} {...described('new-subject', msg.subject)}
-                           onInput={(e) => { setSubject(e.currentTarget.value); keep('atum-portal-new-subject', e.currentTarget.value); }} />
+                           onInput={(e) => { setSubject(e.currentTarget.value); keep('atum-portal-new-subject', e.currentTarget.value); if (msg.subject) setMsg({ ...msg, subject: null }); }} />
                 </Field>
                 <div class="suggest" aria-live="polite">
                     {suggestions.length ? (
@@ -342,7 +342,7 @@ export function NewTicket() {
                 </div>
                 <Field id="new-body" label="Your message" error={msg.body}>
                     <textarea id="new-body" rows={8} value={body} {...described('new-body', msg.body)}
-                              onInput={(e) => { setBody(e.currentTarget.value); keep('atum-portal-new-body', e.currentTarget.value); }} />
+                              onInput={(e) => { setBody(e.currentTarget.value); keep('atum-portal-new-body', e.currentTarget.value); if (msg.body) setMsg({ ...msg, body: null }); }} />
                 </Field>
                 <FilePicker id="new-files" inputRef={files} error={msg.attachments} />
                 <button type="submit" disabled={busy}>Send</button>
