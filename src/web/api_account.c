@@ -122,7 +122,6 @@ static int h_signup(struct api_req *r)
     static const struct api_field f[] = {
         { "email", F_STR, true, 320 }, { "name", F_STR, false, 200 }, { "queue_id", F_INT, false, 0 },
         { NULL, 0, 0, 0 } };
-    const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     json_t *b = api_body(r, f);
     if (b == NULL || api_db(r) == NULL)
@@ -144,7 +143,6 @@ static int h_signup(struct api_req *r)
     runtime_rdunlock(r->api->rt);
     if (rc < 0)
         return api_desk_fail(r, "reading the sign-up setting", &err);
-    (void)e;
     if (!allowed)
         return api_problem(r, 403, NULL, "sign-up is off here: ask for a sign-in link if you have "
                            "written to us before, or ask us for an invitation");
