@@ -247,6 +247,11 @@ describe('the customer portal', () => {
         await d.getByRole('heading', { name: "Customer's rating" }).waitFor();
         await d.getByText('5 of 5').waitFor();
         await d.getByText('Fast and friendly.').waitFor();
+        // the agent invites the requester from the desk: an invitation mail
+        const invites = mailsTo(CUSTOMER).filter((x) => /invited/.test(x.subject)).length;
+        await d.getByRole('button', { name: 'Invite to the portal' }).click();
+        await d.getByText('Invitation mailed.').waitFor();
+        await until('the invitation mail', () => mailsTo(CUSTOMER).filter((x) => /invited/.test(x.subject)).length === invites + 1);
         await desk.close();
         // the portal shows the rating on the ticket too
         await page.goto(`${URL_}/portal/tickets/${ticket}`);

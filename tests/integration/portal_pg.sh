@@ -259,6 +259,16 @@ ANN=$(q "SELECT id FROM users WHERE email = 'ann@example.com'")
 R=$(as "$ADMIN" POST "/api/v1/users/$ANN/invite")
 check "staff accounts are not invited through the portal" bash -c "[ \"\${1%% *}\" = 422 ] || [ \"\${1%% *}\" = 400 ]" _ "$R"
 check "the invitation is audited" test "$(q "SELECT count(*) FROM audit_log WHERE action = 'account.invite'")" = 1
+# an account with a second factor: the link sets the password, the code
+# is still needed to sign in
+ITOK=$(link_in dora@acme.example); ITOK=${ITOK#*#}
+q "INSERT INTO user_totp (user_id, secret, enabled) VALUES ($DORA, 'JBSWY3DPEHPK3PXP', true)" >/dev/null
+curl -s -D "$T/th" -o "$T/tb" -H 'Content-Type: application/json' \
+    --data "{\"token\":\"$ITOK\",\"password\":\"dora correct horse\"}" "$U/api/v1/account/password" >/dev/null
+check "with TOTP enrolled the link sets the password but does not sign in" bash -c \
+    "grep -q '^HTTP/1.1 200' '$T/th' && ! grep -qi '^set-cookie: atum_session=' '$T/th' && grep -q '\"signed_in\":false' '$T/tb' && \
+     [ \"\$(q \"SELECT password_hash IS NOT NULL FROM users WHERE id = $DORA\")\" = t ]"
+q "DELETE FROM user_totp WHERE user_id = $DORA" >/dev/null
 
 # ---- what a customer sees --------------------------------------------------------
 as "$AGENT" POST "/api/v1/tickets/$TA/notes" '{"body":"INTERNAL-NOTE-7731 do not show"}' >/dev/null
