@@ -396,6 +396,10 @@ int main(int argc, char **argv)
         .node_id = d.node_id,
         .cfg = d.cfg,
         .keep_alive_ms = d.cfg->web_keep_alive_ms,
+        .header_timeout_ms = d.cfg->web_header_timeout_ms,
+        .body_min_rate = d.cfg->web_body_min_rate,
+        .client_connections = d.cfg->web_client_connections,
+        .max_public_body = d.cfg->web_max_public_body,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);
@@ -407,6 +411,8 @@ int main(int argc, char **argv)
             .lmtp = strcmp(d.cfg->smtp_mode, "lmtp") == 0,
             .hostname = d.cfg->smtp_hostname,
             .max_connections = d.cfg->smtp_max_connections,
+            .max_connections_per_ip = d.cfg->smtp_max_connections_per_ip,
+            .max_junk_commands = d.cfg->smtp_max_junk_commands,
             .max_recipients = d.cfg->smtp_max_recipients,
             .max_message_size = d.cfg->mail_max_message_size,
             .max_line = d.cfg->smtp_max_line,
@@ -428,9 +434,11 @@ int main(int argc, char **argv)
             .node_id = d.node_id,
             .idle_refresh_ms = d.cfg->imap_idle_refresh_ms,
             .timeout_ms = d.cfg->imap_timeout_ms,
+            .command_timeout_ms = d.cfg->imap_command_timeout_ms,
             .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
             .rescan_ms = d.cfg->imap_rescan_ms,
             .ca_file = d.cfg->imap_ca_file,
+            .allow_insecure_loopback = d.cfg->imap_allow_insecure_loopback,
             .max_message_size = d.cfg->mail_max_message_size,
         };
         if (imap_start(&d.imap, &io, &e) < 0) {

@@ -135,3 +135,13 @@ void db_pool_release(struct db_pool *p, struct db_conn *c)
     }
     pthread_mutex_unlock(&p->lock);
 }
+
+int db_pool_waiting(struct db_pool *p)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (const struct pool_waiter *w = p->head; w != NULL; w = w->next)
+        n++;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

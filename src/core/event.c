@@ -2,6 +2,7 @@
 #include "config.h"
 #include "core/event.h"
 #include "lib/err.h"
+#include "lib/jsonlimit.h"
 #include "core/jobkind.h"
 #include "core/jobs.h"
 #include "core/runtime.h"
@@ -28,7 +29,11 @@ int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const
         return err_set(error_r, "emit: invalid event name '%s'", event ? event : "(null)");
 
     json_error_t jerr;
-    data = json_loads(json_data ? json_data : "{}", JSON_DECODE_ANY, &jerr);
+    /* a plugin may emit from a web thread with a small stack */
+    const char *text = json_data ? json_data : "{}";
+    if (!json_depth_ok(text, strlen(text), JSON_MAX_DEPTH))
+        return err_set(error_r, "emit %s: data nests deeper than %d levels", event, JSON_MAX_DEPTH);
+    data = json_loads(text, JSON_DECODE_ANY, &jerr);
     if (data == NULL)
         return err_set(error_r, "emit %s: data is not JSON: %s", event, jerr.text);
     json_t *tid = json_is_object(data) ? json_object_get(data, "ticket_id") : NULL;

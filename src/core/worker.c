@@ -32,6 +32,11 @@ struct worker {
     /* completions not yet recorded (database was away) */
     long long *done;
     int ndone, done_cap;
+    /* claimed jobs not started when the connection broke */
+    long long *unrun;
+    int nunrun, unrun_cap;
+    /* the connection (db_conn_generation) whose leftovers were reclaimed */
+    unsigned reclaimed_gen;
     atomic_bool exited;
 };
 
@@ -122,6 +127,50 @@ static void done_flush(struct worker *w)
         log_warn("job.lease_lost", "jobs=%d recorded=%d hint=%s", w->ndone, finished,
                  "lease expired before completion; those jobs may run again");
     w->ndone = 0;
+}
+
+static void unrun_add(struct worker *w, const struct jobs_batch *b, int from)
+{
+    for (int k = from; k < b->n; k++) {
+        if (w->nunrun == w->unrun_cap) {
+            w->unrun_cap = w->unrun_cap ? w->unrun_cap * 2 : 64;
+            w->unrun = xrealloc(w->unrun, (size_t)w->unrun_cap * sizeof(*w->unrun));
+        }
+        w->unrun[w->nunrun++] = b->jobs[k].id;
+    }
+}
+
+/*
+ * The connection broke while this worker held jobs, and is back: the
+ * jobs it never started go back without spending an attempt, and the run
+ * that was going on -- whose completion did not commit, or its row would
+ * be gone -- is given back now rather than when its lease expires (five
+ * minutes for a one-second blip).  Completions recorded by done_flush()
+ * come first, so nothing that finished runs again.  0, or -1 to try again
+ * on the next pass.
+ */
+static int reclaim(struct worker *w)
+{
+    const char *e = NULL;
+    int released = 0;
+    if (w->nunrun > 0 && jobs_release(w->db, w->id, w->unrun, w->nunrun, 0, &e) < 0)
+        goto fail;
+    if (jobs_release_orphans(w->db, w->id, &released, &e) < 0)
+        goto fail;
+    if (w->nunrun > 0 || released > 0)
+        log_warn("job.reclaimed", "unstarted=%d interrupted=%d hint=%s", w->nunrun, released,
+                 "the database connection broke while these jobs were held; they run again now");
+    w->nunrun = 0;
+    w->reclaimed_gen = db_conn_generation(w->db);
+    return 0;
+fail:
+    if (db_conn_is_up(w->db)) {
+        /* not the connection: leave them to their leases rather than loop */
+        log_error("job.reclaim_failed", "error=%s", e);
+        w->nunrun = 0;
+        w->reclaimed_gen = db_conn_generation(w->db);
+    }
+    return -1;
 }
 
 static void record_failure(struct worker *w, const struct jobs_item *j, int rc,
@@ -280,7 +329,7 @@ out:
 
 /* ---- the worker loop -------------------------------------------------- */
 
-static void run_batch(struct worker *w, struct jobs_batch *b)
+static void run_batch(struct worker *w, const struct jobs_batch *b)
 {
     struct worker_pool *p = w->pool;
     const char *e = NULL;
@@ -307,7 +356,9 @@ static void run_batch(struct worker *w, struct jobs_batch *b)
                 rest[k - i] = b->jobs[k].id;
             if (jobs_extend(w->db, w->id, rest, rest_n, p->opts.lease_ms, ours + i, NULL, &e) < 0) {
                 free(rest);
-                break;          /* database away: the rest will be rescued */
+                if (!db_conn_is_up(w->db))
+                    unrun_add(w, b, i);   /* given back when the connection returns */
+                break;
             }
             free(rest);
             renewed_at = time_mono_ms();
@@ -317,8 +368,10 @@ static void run_batch(struct worker *w, struct jobs_batch *b)
             continue;
         }
         run_job(w, &b->jobs[i]);
-        if (!db_conn_is_up(w->db))
-            break;              /* leave the rest to their leases */
+        if (!db_conn_is_up(w->db)) {
+            unrun_add(w, b, i + 1);       /* given back when the connection returns */
+            break;
+        }
     }
     free(ours);
 }
@@ -339,6 +392,9 @@ static void *worker_main(void *arg)
         }
         done_flush(w);
         if (w->ndone > 0)
+            continue;
+        /* a new connection: give back what the broken one left held */
+        if (db_conn_generation(w->db) != w->reclaimed_gen && reclaim(w) < 0)
             continue;
 
         struct jobs_batch b;
@@ -364,6 +420,8 @@ static void *worker_main(void *arg)
     db_conn_free(&w->db);
     free(w->done);
     w->done = NULL;
+    free(w->unrun);
+    w->unrun = NULL;
     log_context_clear();
     atomic_store(&w->exited, true);
     return NULL;

@@ -60,7 +60,7 @@ void ctl_usage(FILE *out)
         "  reprocess ID                       run a received mail through ingest again\n"
         "  parse < mail.eml                   how atumd reads a mail (stores nothing)\n"
         "  mailbox add NAME --queue Q --host H [--port P] [--security tls|starttls|none]\n"
-        "              --user U --password-env VAR [--folder F] [--after move|delete|seen]\n"
+        "              --user U --password-env ATUM_IMAP_PASSWORD_NAME [--folder F] [--after move|delete|seen]\n"
         "              [--move-to F] [--trust-any-certificate] [--no-idle] [--poll S]\n"
         "  outbox list [--failed] [--ticket N] [--limit N]   outgoing mail and its state\n"
         "  outbox show ID [--raw]             one outgoing mail, its recipients (or its bytes)\n"

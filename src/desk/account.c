@@ -2,6 +2,7 @@
 #include "config.h"
 #include "desk/account.h"
 #include "desk/audit.h"
+#include "desk/user.h"
 #include "core/conf.h"
 #include "core/jobkind.h"
 #include "core/jobrun.h"
@@ -232,7 +233,7 @@ static int request_decide(const struct desk_tx *tx, enum account_purpose purpose
     const char *e = NULL;
     const char *p[] = { email };
     PGresult *r = db_exec(tx->db, "SELECT id, role, disabled, name FROM users"
-                                  " WHERE lower(email) = lower($1)", 1, p, &e);
+                                  " WHERE email_canonical(email) = email_canonical($1)", 1, p, &e);
     if (r == NULL)
         return desk_db_fail(err, "finding the address", e);
     if (PQntuples(r) == 1) {
@@ -413,7 +414,7 @@ static int verify_account(const struct desk_tx *tx, const struct account_link *l
         " VALUES ($1, $2, 'customer',"
         "         (SELECT id FROM orgs WHERE $3::bool AND lower(domain) = lower(split_part($1, '@', 2))"
         "          LIMIT 1))"
-        " ON CONFLICT ((lower(email))) DO NOTHING RETURNING id", 3, p, &e);
+        " ON CONFLICT ((email_canonical(email))) DO NOTHING RETURNING id", 3, p, &e);
     if (r == NULL)
         return desk_db_fail(err, "making the account", e);
     if (PQntuples(r) == 1) {
@@ -423,7 +424,7 @@ static int verify_account(const struct desk_tx *tx, const struct account_link *l
     }
     PQclear(r);
     r = db_exec(tx->db, "SELECT id, role = 'customer' AND NOT disabled FROM users"
-                        " WHERE lower(email) = lower($1) FOR UPDATE", 1, p, &e);
+                        " WHERE email_canonical(email) = email_canonical($1) FOR UPDATE", 1, p, &e);
     if (r == NULL)
         return desk_db_fail(err, "finding the account", e);
     *uid_r = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't' ? atoll(PQgetvalue(r, 0, 0)) : 0;
@@ -481,18 +482,16 @@ int account_link_redeem(const struct desk_tx *tx, const char *token, const char 
         goto out;
     }
     PQclear(r);
-    r = db_exec(tx->db, "DELETE FROM sessions WHERE user_id = $1", 1, p, &e);
-    if (r == NULL) {
-        desk_db_fail(err, "ending the sessions", e);
-        goto out;
-    }
-    PQclear(r);
     /* the person acting is the account's owner, proven by the link */
     struct desk_actor owner = *tx->who;
     owner.kind = DESK_USER;
     owner.user_id = uid;
     owner.role = ATUM_ROLE_CUSTOMER;
     struct desk_tx otx = { tx->db, tx->rt, &owner };
+    /* whoever held a session or token of the account before is out */
+    if (user_end_access(&otx, uid, 0, l.kind == ACCOUNT_RESET ? "password reset by mail"
+                                      : "password set by mail", err) < 0)
+        goto out;
     json_t *d = json_pack("{s:s, s:I}", "kind", account_link_kind_name(l.kind), "link_id",
                           (json_int_t)l.id);
     int arc = desk_audit(&otx, l.kind == ACCOUNT_VERIFY ? "account.verified" : "account.password",

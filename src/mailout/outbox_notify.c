@@ -33,7 +33,7 @@ static const struct db_stmt st_ack_rules = {
     "       coalesce((SELECT m.direction || ':' || m.robot FROM messages m"
     "                  WHERE m.ticket_id = $4::bigint AND ($3::bigint IS NULL OR m.id = $3::bigint)"
     "                  ORDER BY m.created_at, m.id LIMIT 1), 'none:none'),"
-    "       coalesce((SELECT u.role FROM users u WHERE lower(u.email) = lower($1)), 'customer')",
+    "       coalesce((SELECT u.role FROM users u WHERE email_canonical(u.email) = email_canonical($1)), 'customer')",
     4
 };
 

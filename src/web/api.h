@@ -11,10 +11,14 @@
 #define ATUM_WEB_API_H
 
 #include "web/api_request.h"
+#include "web/http.h"
 
 /* ---- life cycle (server.c) -------------------------------------------- */
-int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long max_body,
-                 struct runtime *rt, struct db_pool *pool, const char **error_r);
+/* body: the limits of request bodies (max is web.max_body); public_max:
+ * the largest body of a request without credentials. */
+int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg,
+                 const struct http_body_limits *body, long long public_max, struct runtime *rt,
+                 struct db_pool *pool, const char **error_r);
 void api_ctx_destroy(struct api_ctx *api);
 void api_dispatch(struct api_ctx *api, struct mg_connection *conn);
 /* Authenticates a plugin route request: user id and role, or 0/NONE. */

@@ -30,6 +30,7 @@
 #include "core/conf.h"
 #include "core/runtime.h"
 #include "lib/err.h"
+#include "lib/jsonlimit.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -43,6 +44,31 @@
 
 #define PORTAL_MAX_FILES 10
 #define PORTAL_BODY_MAX (1024 * 1024)
+
+/* A body of at most max bytes into b, read as api_request.c reads JSON
+ * bodies (web.request_timeout, web.body_min_rate; chunked only with
+ * credentials); -1 when a problem was sent. */
+static int read_raw(struct api_req *r, long long max, const char *field, struct strbuf *b)
+{
+    struct http_body_limits lim = r->api->body;
+    if (max < lim.max || lim.max <= 0)
+        lim.max = max;
+    lim.chunked_ok = r->via != API_AUTH_NONE;
+    r->body_checked = true;
+    int st = http_read_body(r->conn, &lim, b);
+    if (st == 0)
+        return 0;
+    api_add_header(r, "Connection: close");
+    if (st == 413)
+        api_problem(r, 413, field, "the body is larger than this request takes (%lld bytes)", lim.max);
+    else if (st == 411)
+        api_problem(r, 411, field, "send the body with a Content-Length, not chunked");
+    else if (st == 408)
+        api_problem(r, 408, field, "the body came too slowly (web.request_timeout, web.body_min_rate)");
+    else
+        api_problem(r, 400, field, "the body could not be read completely");
+    return -1;
+}
 
 static long long query_queue(struct api_req *r, bool *bad_r)
 {
@@ -135,14 +161,10 @@ static int h_logo_put(struct api_req *r)
     long long queue = query_queue(r, &bad);
     if (bad)
         return 0;
-    r->body_checked = true;
     struct strbuf b = STRBUF_INIT;
-    int st = http_read_body(r->conn, PORTAL_LOGO_MAX, &b);
-    if (st != 0) {
+    if (read_raw(r, PORTAL_LOGO_MAX, "logo", &b) < 0) {
         strbuf_free(&b);
-        if (st == 413)
-            return api_problem(r, 413, "logo", "a logo is at most %d KiB", PORTAL_LOGO_MAX / 1024);
-        return api_problem(r, st, "logo", "the body could not be read completely");
+        return 0;
     }
     const char *ct = mg_get_header(r->conn, "Content-Type");
     const char *type = portal_logo_type((const unsigned char *)b.s, b.len);
@@ -331,11 +353,13 @@ static int read_upload(struct api_req *r, const char *const *text_fields, const 
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
         return api_problem(r, 415, NULL, "the request body must be JSON (Content-Type: application/json)"), -1;
     struct strbuf b = STRBUF_INIT;
-    int st = http_read_body(r->conn, r->api->max_body, &b);
-    if (st != 0) {
+    if (read_raw(r, r->api->max_body, NULL, &b) < 0) {
         strbuf_free(&b);
-        return api_problem(r, st, NULL, st == 413 ? "the request body is larger than web.max_body"
-                           : "the request body could not be read completely"), -1;
+        return -1;
+    }
+    if (!json_depth_ok(b.s ? b.s : "", b.len, JSON_MAX_DEPTH)) {
+        strbuf_free(&b);
+        return api_problem(r, 400, NULL, "the body nests deeper than " JSON_MAX_DEPTH_TEXT " levels"), -1;
     }
     json_error_t je;
     u->body = json_loadb(b.s ? b.s : "", b.len, JSON_REJECT_DUPLICATES, &je);
