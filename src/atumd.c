@@ -33,6 +33,8 @@
 #include "web/web_conf.h"
 #include "mailin/mailin_conf.h"
 #include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
+#include "desk/account.h"
 #include "mailin/smtpd.h"
 #include "mailin/imap.h"
 #include "core/worker.h"
@@ -304,6 +306,7 @@ int main(int argc, char **argv)
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     d.cfg = conf_load(conf_path, &e);
     if (d.cfg == NULL) {
         fprintf(stderr, "atumd: %s\n", e);
@@ -366,6 +369,7 @@ int main(int argc, char **argv)
      * the mailer the lower floors call) at every (re)load */
     runtime_add_registrar(&d.rt, core_jobs_register, NULL);
     runtime_add_registrar(&d.rt, desk_register, NULL);
+    runtime_add_registrar(&d.rt, account_register, NULL);
     runtime_add_registrar(&d.rt, ingest_register, NULL);
     runtime_add_registrar(&d.rt, outbox_register, NULL);
     if (runtime_load(&d.rt, d.cfg, d.db, &e) < 0) {

@@ -79,7 +79,7 @@ static const char q_sources[] =
     "           AND column_name IN ('ticket_id', 'met', 'decided_at')) = 3,"
     "       (SELECT count(*) FROM information_schema.columns"
     "         WHERE table_schema = current_schema() AND table_name = 'csat_ratings'"
-    "           AND column_name IN ('ticket_id', 'rating', 'created_at')) = 3";
+    "           AND column_name IN ('ticket_id', 'score', 'created_at')) = 3";
 
 static const char q_sla[] =
     "SELECT json_build_object('available', true,"
@@ -93,7 +93,7 @@ static const char q_sla[] =
 
 static const char q_csat[] =
     "SELECT json_build_object('available', true,"
-    "  'average', round(avg(c.rating)::numeric, 2), 'count', count(*))"
+    "  'average', round(avg(c.score)::numeric, 2), 'count', count(*))"
     "  FROM csat_ratings c JOIN tickets t ON t.id = c.ticket_id"
     " WHERE c.created_at > to_timestamp($1) - $2::int * interval '1 day'"
     "   AND c.created_at <= to_timestamp($1)"

@@ -184,6 +184,16 @@ struct atum_config {
     long long imap_rescan_ms;
     bool imap_allow_insecure_loopback;   /* security none / trust any certificate, loopback only */
 
+    /* [portal] (desk/portal_conf.h) */
+    bool portal_signup;
+    char *portal_title;
+    long long portal_link_ttl_ms;
+    long long portal_invite_ttl_ms;
+    long long portal_csat_ttl_ms;
+    int portal_link_limit_address;
+    int portal_link_limit_ip;
+    long long portal_link_window_ms;
+
     /* plugin sections in file order */
     struct conf_plugin *plugins;
     size_t nplugins;

@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "mailin/mailin_conf.h"
 #include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
 #include "web/web_conf.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     ctl.cfg = conf_load(conf_path, &e);
     if (cmd == NULL && (ctl.cfg == NULL || !ctl_plugin_has_command(&ctl, argv[i]))) {
         fprintf(stderr, "atumctl: unknown command '%s'\n", argv[i]);

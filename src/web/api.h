@@ -37,5 +37,7 @@ extern const struct api_route api_ticket_routes[];
 extern const struct api_route api_admin_routes[];
 extern const struct api_route api_ops_routes[];
 extern const struct api_route api_inbound_routes[];
+extern const struct api_route api_account_routes[];
+extern const struct api_route api_portal_routes[];
 
 #endif

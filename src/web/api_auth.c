@@ -776,6 +776,11 @@ static int h_token_revoke(struct api_req *r)
     return api_no_content(r);
 }
 
+int auth_session_begin(struct api_req *r, long long uid, const char *how)
+{
+    return session_start(r, uid, how);
+}
+
 const struct api_route api_auth_routes[] = {
     { "POST", "/api/v1/auth/login", ATUM_ROLE_NONE, API_PUBLIC | API_NO_CSRF, h_login },
     { "POST", "/api/v1/auth/login/totp", ATUM_ROLE_NONE, API_PUBLIC | API_NO_CSRF, h_login_totp },
