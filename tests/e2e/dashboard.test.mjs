@@ -384,6 +384,30 @@ describe('dashboard', () => {
         await loaded(page, 30, null);
     });
 
+    test('an address it does not understand: said on the page, the defaults shown, no request refused', async () => {
+        const calls = page.apiCalls.length;
+        await page.goto(`${URL_}/desk/dashboard?days=banana&queue=-3`);
+        await page.locator('#dash-odd').waitFor();
+        assert.equal(await text(page.locator('#dash-odd')), 'In the address, the window "banana" is not 7, 30 or 90 days: '
+            + 'showing 30 days; the queue "-3" is not a queue\'s number: showing all queues.');
+        await page.waitForFunction(() => document.querySelector('section.dashboard')?.getAttribute('aria-busy') === 'false'
+            && document.querySelector('#stat-open data'));
+        assert.equal(await page.locator('input[name="dash-days"]:checked').getAttribute('value'), '30');
+        assert.equal(await page.locator('#stat-open data').getAttribute('value'), String(OPEN.total));
+        assert.ok(page.apiCalls.slice(calls).includes('GET /api/v1/plugins/metrics/dashboard?days=30'),
+                  'the API was asked for what the page shows');
+        // a queue that does not exist: zeros, and the page says why
+        await page.goto(`${URL_}/desk/dashboard?days=7&queue=987654`);
+        await loaded(page, 7, 987654);
+        assert.equal(await text(page.locator('#dash-odd')),
+                     'In the address, there is no queue #987654, or none you may see: its figures are all zero.');
+        assert.equal(await page.locator('#stat-open data').getAttribute('value'), '0');
+        assert.equal(await page.locator('.error').count(), 0);
+        await page.goto(`${URL_}/desk/dashboard?days=30`);
+        await loaded(page, 30, null);
+        assert.equal(await page.locator('#dash-odd').count(), 0);
+    });
+
     test('SLA compliance once the sla plugin\'s outcomes exist: the API\'s and the hand-computed percentage', async () => {
         // the table the sla plugin keeps (the metrics plugin reads it by contract)
         psql(`CREATE TABLE sla_outcomes (ticket_id bigint NOT NULL, met boolean, decided_at timestamptz NOT NULL);

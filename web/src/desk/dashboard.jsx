@@ -165,6 +165,14 @@ export function Dashboard({ me, queues, days: daysParam, queue: queueParam }) {
     const queueList = mergeQueues(queues, dash);
     const queueName = queue ? (queueList.find((x) => x.id === queue) || { name: `#${queue}` }).name : null;
     const shown = dash && dash.window_days === days && (dash.queue_id || null) === queue;
+    // what in the address was not understood, said rather than guessed at
+    const odd = [];
+    if (daysParam && String(days) !== daysParam)
+        odd.push(`the window "${daysParam}" is not 7, 30 or 90 days: showing ${days} days`);
+    if (queueParam && !queue)
+        odd.push(`the queue "${queueParam}" is not a queue's number: showing all queues`);
+    else if (queue && shown && dash.open.by_queue.length === 0)
+        odd.push(`there is no queue #${queue}, or none you may see: its figures are all zero`);
 
     return (
         <section class="dashboard" aria-labelledby="dash-title" aria-busy={loading ? 'true' : 'false'}>
@@ -192,6 +200,7 @@ export function Dashboard({ me, queues, days: daysParam, queue: queueParam }) {
                 </form>
             </div>
             {error && <p class="error" role="alert">{error}</p>}
+            {odd.length > 0 && <p class="notice" id="dash-odd" role="status">In the address, {odd.join('; ')}.</p>}
             {loading && <p class="loading" role="status">Loading the figures…</p>}
             {dash && (
                 <p class="hint" id="dash-asof">
