@@ -29,6 +29,7 @@ const PW = env('DESK_PW');
 const SHOTS = env('DESK_SCREENSHOTS');
 const NOW = Number(env('DASH_NOW'));
 const DB = env('DASH_DATABASE_URL');
+const ADMIN_TOKEN = env('DASH_ADMIN_TOKEN');
 const D = 86400;
 const H = 3600;
 
@@ -153,6 +154,18 @@ async function api(page, p) {
         const r = await fetch(u, { credentials: 'same-origin' });
         return { status: r.status, body: await r.json() };
     }, `/api/v1${p}`);
+}
+
+// PATCH /plugins/metrics {"enabled": ...} with the admin's token
+async function setPlugin(enabled) {
+    const r = await fetch(`${URL_}/api/v1/plugins/metrics`, {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ enabled }),
+    });
+    const body = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(body));
+    return body;
 }
 
 function psql(sql) {
@@ -484,6 +497,45 @@ describe('dashboard', () => {
             .map((v) => `${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
         assert.deepEqual(bad, []);
         await actx.close();
+    });
+
+    test('the link follows the plugin: none while it is off (the page says why), back when it is on; admins get it too', async () => {
+        const probe = (p) => p.waitForResponse((r) => r.url().endsWith('/api/v1/plugins/metrics/history?hours=1'));
+        const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        try {
+            assert.notEqual((await setPlugin(false)).state, 'loaded');
+            let p = await watched(c);
+            let answered = probe(p);
+            await signIn(p, 'mia@example.com');
+            assert.equal((await answered).status(), 404, 'the server answers no dashboard');
+            await p.locator('table.tickets[data-loaded="true"]').waitFor();
+            assert.equal(await p.locator('nav#views a', { hasText: 'Dashboard' }).count(), 0, 'no link without the plugin');
+            await p.goto(`${URL_}/desk/dashboard`);
+            const err = p.locator('section.dashboard .error');
+            await err.waitFor();
+            assert.match(await text(err), /^This server has no dashboard: the metrics plugin is not loaded/);
+            assert.equal(await p.locator('.stat, .chart').count(), 0);
+
+            assert.equal((await setPlugin(true)).state, 'loaded');
+            answered = probe(p);
+            await p.goto(`${URL_}/desk`);
+            assert.equal((await answered).status(), 200);
+            await p.locator('nav#views a', { hasText: 'Dashboard' }).waitFor();
+            await p.close();
+
+            // an admin, like a manager
+            const a = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+            p = await watched(a);
+            await signIn(p, 'ada@example.com');
+            await p.locator('nav#views a', { hasText: 'Dashboard' }).click();
+            await p.waitForFunction(() => document.querySelector('section.dashboard')?.getAttribute('aria-busy') === 'false'
+                && document.querySelector('#stat-open data'));
+            assert.equal(await p.locator('#stat-open data').getAttribute('value'), String(OPEN.total));
+            await a.close();
+        } finally {
+            await setPlugin(true);
+            await c.close();
+        }
     });
 
     test('no script error on any page', async () => {

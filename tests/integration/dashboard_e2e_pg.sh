@@ -58,7 +58,7 @@ setup() {
     "$CTL" queue add billing billing@example.com >/dev/null || return 1
     local u
     for u in manager:mia@example.com:Mia\ Manager agent:agent@example.com:Alex\ Agent \
-             agent:other@example.com:Olga\ Other; do
+             agent:other@example.com:Olga\ Other admin:ada@example.com:Ada\ Admin; do
         echo "$PW" | "$CTL" user add "$(cut -d: -f2 <<<"$u")" --name "$(cut -d: -f3 <<<"$u")" \
             --role "$(cut -d: -f1 <<<"$u")" --password-stdin >/dev/null || return 1
     done
@@ -66,7 +66,9 @@ setup() {
     "$CTL" queue member support agent@example.com >/dev/null &&
         "$CTL" queue member billing other@example.com >/dev/null
 }
-check "the world: two queues, a manager, two agents, a customer" setup
+check "the world: two queues, a manager, two agents, an admin, a customer" setup
+# the admin's API token switches the plugin off and on again (PATCH /plugins/metrics)
+DASH_ADMIN_TOKEN=$("$CTL" token add ada@example.com --name dashboard-e2e)
 
 # Every time below is DASH_NOW plus an offset in seconds.  The tickets
 # (A-I), what the dashboard must make of them, is worked out by hand in
@@ -143,7 +145,7 @@ check "the metrics plugin is loaded" grep -q "event=plugin.loaded plugin=metrics
 
 shots=${DESK_SCREENSHOTS:-$B/tests/e2e/screenshots}
 mkdir -p "$shots"
-export DESK_URL="http://127.0.0.1:$WEBPORT" DESK_PW=$PW DASH_NOW DASH_DATABASE_URL=$ATUM_TEST_DATABASE_URL
+export DESK_URL="http://127.0.0.1:$WEBPORT" DESK_PW=$PW DASH_NOW DASH_DATABASE_URL=$ATUM_TEST_DATABASE_URL DASH_ADMIN_TOKEN
 export DESK_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM
 export NODE_PATH=$B/tests/e2e/npm/node_modules
 # one check per browser test, from the TAP the runner writes
