@@ -124,6 +124,7 @@ async function watched(context) {
     const page = await context.newPage();
     page.foreign = [];
     page.apiCalls = [];
+    page.paths = [];
     page.on('request', (r) => {
         const u = r.url();
         if (u.startsWith('data:') || u.startsWith('blob:') || u.startsWith('about:'))
@@ -132,6 +133,8 @@ async function watched(context) {
             page.foreign.push(u);
         else if (u.includes('/api/v1/'))
             page.apiCalls.push(`${r.method()} ${new URL(u).pathname}${new URL(u).search}`);
+        else
+            page.paths.push(new URL(u).pathname);
     });
     page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
     await page.addInitScript(() => {
@@ -261,6 +264,7 @@ describe('dashboard', () => {
         assert.match(await text(note), /^The dashboard is for managers and admins\. Your account \(agent\) cannot see it\./);
         assert.equal(await page.locator('.stat, .chart, table.breakdown').count(), 0, 'no figure on the page');
         assert.deepEqual(page.apiCalls.filter((c) => c.includes('/plugins/metrics/')), [], 'the desk asked nothing of the plugin');
+        assert.deepEqual(page.paths.filter((p) => p.startsWith('/assets/charts-')), [], 'the charts\' script is never loaded for an agent');
         const r = await api(page, '/plugins/metrics/dashboard');
         assert.equal(r.status, 404, 'the API refuses an agent too');
         assert.equal(await page.locator('nav#views a', { hasText: 'Dashboard' }).count(), 0);
@@ -293,6 +297,8 @@ describe('dashboard', () => {
         // the picture in the README: both charts drawn, their tables folded
         await page.locator('#daily-title + .chart-summary + .chart canvas').first().waitFor();
         await page.locator('#history-title + .chart-summary + .chart canvas').first().waitFor();
+        assert.equal(page.paths.filter((p) => p.startsWith('/assets/charts-')).length, 1,
+                     'the charts\' own script, loaded once for both charts');
         await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
     });
 
@@ -465,6 +471,22 @@ describe('dashboard', () => {
         await page.waitForFunction(() => window.cspViolations.length >= 2);
         assert.ok((await page.evaluate(() => window.cspViolations)).every((v) => v.startsWith('style-src')));
         assert.deepEqual(page.foreign, [], 'nothing requested from another origin');
+    });
+
+    test('when the charts\' script cannot be loaded, the page says so and the numbers stay', async () => {
+        const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        await c.route('**/assets/charts-*.js', (r) => r.abort());
+        const p = await watched(c);
+        await signIn(p, 'mia@example.com', `${URL_}/desk/dashboard?days=30`);
+        await loaded(p, 30, null);
+        const errs = p.locator('.chart-block .error');
+        await errs.nth(1).waitFor();
+        assert.deepEqual((await errs.allTextContents()).map((t) => t.replace(/\s+/g, ' ')),
+                         Array(2).fill('The chart could not be loaded (reload the page to try again); its numbers are in the table below.'));
+        assert.equal(await p.locator('#stat-open data').getAttribute('value'), String(OPEN.total));
+        await p.locator('#daily-data summary').click();
+        assert.equal(await p.locator('#daily-table tbody tr').count(), 90);
+        await c.close();
     });
 
     test('360 px wide: everything readable, nothing wider than the screen', async () => {

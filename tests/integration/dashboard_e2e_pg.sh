@@ -50,6 +50,8 @@ enabled = no
 [plugin.metrics]
 path = $B/plugins/metrics/.libs/metrics.so
 timezone = UTC
+# no refresh job every 15 s: the dashboard reads the tables itself
+database_gauges = no
 CONF
 export ATUM_CONFIG=$T/atum.conf
 setup() {
@@ -161,6 +163,13 @@ if [ $rc -ne 0 ]; then
     sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
     [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
 fi
-check "no error in atumd's log" bash -c "! grep -E 'level=(error|fatal)' '$T/atumd.log'"
+# The test switches the plugin off for a moment: a metrics job that falls
+# due then (the hourly snapshot, at an hour's turn) dies for want of its
+# handler, as it should; that is the only error allowed.
+log_clean() {
+    ! grep -E 'level=(error|fatal)' "$T/atumd.log" |
+        grep -v "event=job.dead .*kind=metrics\.[a-z]* error=\"unknown job kind" | grep .
+}
+check "no error in atumd's log" log_clean
 check "atumd stops cleanly" atumd_stop
 finish

@@ -1,12 +1,16 @@
 // charts.js -- line charts for the dashboard (dashboard.jsx), drawn by
 // uPlot (npm `uplot`, MIT; why this one: docs/libraries.md).
 //
+// This module and uPlot are a bundle of their own (web/build.mjs builds
+// charts-<hash>.js), imported by dashboard.jsx when it first draws a
+// chart, so the desk's first view never loads them; uPlot's style sheet
+// (1.6 KB) is in the desk's, imported by dashboard.jsx.
+//
 // uPlot draws on a canvas and sets sizes and positions through the
 // element's style object (CSSOM), which the desk's Content-Security-Policy
 // (style-src 'self') allows; it adds no <style> element and no style
-// attribute, and its own style sheet is bundled into the desk's CSS from
-// here.  The canvas says nothing to a screen reader: every chart on the
-// dashboard has a text summary and a table of the same numbers beside it.
+// attribute.  The canvas says nothing to a screen reader: every chart on
+// the dashboard has a text summary and a table of the same numbers.
 //
 //   const c = lineChart(el, { kind: 'day' | 'hour', xs, series, xRange, height });
 //   ...
@@ -23,7 +27,6 @@
 // The chart follows its element's width.
 
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 
 const AXIS = { stroke: '#57606a', grid: { stroke: '#eaeef2', width: 1 }, ticks: { stroke: '#d0d7de', width: 1 } };
 

@@ -15,12 +15,23 @@
 // (a server without the metrics plugin answers 404).  Agents get no link,
 // and the page tells them it is not theirs without asking the API.
 
+import 'uplot/dist/uPlot.min.css';
 import './dashboard.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describe, get } from './api.js';
 import { PRIORITIES, STATUSES, cap, when } from './format.js';
 import { follow, navigate } from './router.js';
-import { lineChart } from './charts.js';
+
+// charts.js, built apart (web/build.mjs defines CHARTS_URL): fetched the
+// first time a chart is drawn, then shared by every chart.  A module that
+// failed to load stays failed for the page (the browser keeps it so):
+// reloading the page is what tries again.
+let chartsModule = null;
+function loadCharts() {
+    if (!chartsModule)
+        chartsModule = import(CHARTS_URL);
+    return chartsModule;
+}
 
 const WINDOWS = [7, 30, 90];
 const OPEN_STATUSES = STATUSES.filter((s) => s === 'new' || s === 'open' || s === 'pending');
@@ -363,14 +374,26 @@ function ChartBlock({ id, title, summary, chart, table }) {
 
 function Chart({ label, describedBy, kind, xs, series, xRange }) {
     const box = useRef(null);
+    const [failed, setFailed] = useState(false);
     useEffect(() => {
         if (!box.current || xs.length === 0)
             return undefined;
-        const c = lineChart(box.current, { kind, xs, series, xRange });
-        return () => c.destroy();
+        let chart = null;
+        let live = true;
+        loadCharts().then(({ lineChart }) => {
+            if (live && box.current)
+                chart = lineChart(box.current, { kind, xs, series, xRange });
+        }).catch(() => { if (live) setFailed(true); });
+        return () => {
+            live = false;
+            if (chart)
+                chart.destroy();
+        };
     }, [xs, series, xRange && xRange[0], xRange && xRange[1]]);
     if (xs.length === 0)
         return null;
+    if (failed)
+        return <p class="error">The chart could not be loaded (reload the page to try again); its numbers are in the table below.</p>;
     return <div class="chart" role="img" aria-label={label} aria-describedby={describedBy} ref={box} />;
 }
 
