@@ -318,6 +318,7 @@ describe('dashboard', () => {
         assert.ok((await chart.boundingBox()).width > 600, 'the chart takes the width of the page');
         assert.match(await text(page.locator('#daily-summary')), /: 8 tickets created and 4 solved; the most created on one day: 1, on /);
         await page.locator('#daily-data summary').click();
+        await page.locator('#daily-table').waitFor();     // drawn when opened
         const rows = await page.locator('#daily-table tbody tr').all();
         assert.equal(rows.length, 90, '90 days');
         const seen = { created: {}, solved: {} };
@@ -485,6 +486,7 @@ describe('dashboard', () => {
                          Array(2).fill('The chart could not be loaded (reload the page to try again); its numbers are in the table below.'));
         assert.equal(await p.locator('#stat-open data').getAttribute('value'), String(OPEN.total));
         await p.locator('#daily-data summary').click();
+        await p.locator('#daily-table').waitFor();
         assert.equal(await p.locator('#daily-table tbody tr').count(), 90);
         await c.close();
     });
@@ -509,6 +511,7 @@ describe('dashboard', () => {
         await signIn(p, 'mia@example.com', `${URL_}/desk/dashboard?days=30`);
         await loaded(p, 30, null);
         await p.locator('#daily-data summary').click();
+        await p.locator('#daily-table').waitFor();
         await p.locator('#history-data summary').click();
         await p.locator('#history-table').waitFor();
         await p.addScriptTag({ content: axe });

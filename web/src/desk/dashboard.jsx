@@ -29,7 +29,8 @@ import { follow, navigate } from './router.js';
 let chartsModule = null;
 function loadCharts() {
     if (!chartsModule)
-        chartsModule = import(CHARTS_URL);
+        chartsModule = typeof CHARTS_URL === 'string' ? import(CHARTS_URL)
+            : Promise.reject(new Error('this build has no charts script'));
     return chartsModule;
 }
 
