@@ -43,17 +43,25 @@ export function mayUseDashboard(me) {
 }
 
 // Whether this server answers the dashboard for this user: asked once per
-// signed-in user and page load (the cheapest of the plugin's routes).
+// signed-in user and page load (the cheapest of the plugin's routes).  A
+// 404 is the answer "no"; a failure to ask (no connection, a 5xx) is kept
+// for nobody, so the next time the link is drawn asks again.
 let probe = null;
 
 function dashboardAvailable(me) {
     if (!mayUseDashboard(me))
         return Promise.resolve(false);
-    if (!probe || probe.user !== me.id)
-        probe = {
+    if (!probe || probe.user !== me.id) {
+        const mine = {
             user: me.id,
-            answer: get('/plugins/metrics/history?hours=1', { quiet: true }).then(() => true, () => false),
+            answer: get('/plugins/metrics/history?hours=1', { quiet: true }).then(() => true, (e) => {
+                if (e.status !== 404 && probe === mine)
+                    probe = null;
+                return false;
+            }),
         };
+        probe = mine;
+    }
     return probe.answer;
 }
 
@@ -94,7 +102,7 @@ function parseDays(s) {
 }
 
 function parseQueue(s) {
-    return /^[1-9][0-9]{0,17}$/.test(s || '') ? Number(s) : null;
+    return /^[1-9][0-9]{0,14}$/.test(s || '') ? Number(s) : null;   // a safe integer
 }
 
 // ---- numbers as words --------------------------------------------------
