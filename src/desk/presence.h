@@ -24,6 +24,8 @@
 #define PRESENCE_TTL_S 60        /* a row without news for this long ends */
 #define PRESENCE_TYPING_S 8      /* "typing" without news for this long is "viewing" */
 #define PRESENCE_CLIENT_MAX 200
+#define PRESENCE_STR_(x) #x
+#define PRESENCE_STR(x) PRESENCE_STR_(x)      /* a number as SQL text */
 
 enum presence_state { PRESENCE_VIEWING, PRESENCE_TYPING, PRESENCE_LEFT };
 

@@ -44,6 +44,13 @@ int auth_csrf_check(struct api_req *r);
 /* The CSRF token of a session (by its token hash) into out[65]. */
 void auth_csrf_token(const struct api_ctx *api, const char *session_hash, char out[65]);
 
+/* Whether a credential seen before (api_req.cred_hash) still stands, by
+ * the same rules as a request's (the live channel re-checks its
+ * long-lived connections): 1 valid, 0 not (ended, expired, revoked, the
+ * user disabled), -1 database error. */
+int auth_credential_valid(const struct api_ctx *api, struct db_conn *c, enum api_auth via,
+                          const char *hash, const char **error_r);
+
 /* Looks a user up and fills *u (role level, org ...): 1 found, 0 not, -1 error. */
 int auth_load_user(struct db_conn *c, long long id, struct api_user *u, const char **error_r);
 
