@@ -85,21 +85,27 @@ static const struct db_stmt st_fanout = {
     7
 };
 
-/* "{1,5,9}" -> ints; NULL or "{}" -> none */
-static void parse_readers(const char *s, struct live_frame *f, size_t n)
+size_t live_feed_parse_readers(const char *s, size_t n, int *out)
 {
+    size_t got = 0;
     if (s == NULL || *s != '{')
-        return;
-    f->readers = xcalloc(n ? n : 1, sizeof(int));
-    for (const char *p = s + 1; *p && *p != '}' && f->nreaders < n; ) {
+        return 0;
+    for (const char *p = s + 1; *p && *p != '}' && got < n; ) {
         char *end;
         long k = strtol(p, &end, 10);
         if (end == p)
             break;
-        if (k >= 0 && (size_t)k < n)
-            f->readers[f->nreaders++] = (int)k;
+        if (k >= 0 && (size_t)k < n && (got == 0 || k > out[got - 1]))
+            out[got++] = (int)k;
         p = *end == ',' ? end + 1 : end;
     }
+    return got;
+}
+
+static void parse_readers(const char *s, struct live_frame *f, size_t n)
+{
+    f->readers = xcalloc(n ? n : 1, sizeof(int));
+    f->nreaders = live_feed_parse_readers(s, n, f->readers);
 }
 
 int live_feed_fanout(struct db_conn *c, const struct desk_actor *const *who, size_t n,

@@ -53,4 +53,8 @@ int live_feed_fanout(struct db_conn *c, const struct desk_actor *const *who, siz
                      long long after, long long upto, int limit, struct live_frames *out,
                      long long *next_r, const char **error_r);
 
+/* The readers of a fan-out row: PostgreSQL's int[] text ("{0,3,7}",
+ * increasing) into out (room for n), indexes below n only.  Pure. */
+size_t live_feed_parse_readers(const char *pg_array, size_t n, int *out);
+
 #endif
