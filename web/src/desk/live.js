@@ -34,6 +34,7 @@ const LAST = 'atum-desk-live-last';
 // this tab's name in presence (one browser, one socket, several tabs)
 const TAB = Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
 let socket = null;           // the leader's open WebSocket
+const mine = new Map();      // this tab's presence: ticket id -> state
 let leading = false;
 let bcRef = null;
 
@@ -61,7 +62,12 @@ const onEvent = (ev) => {
     for (const fn of [...eventSubs])
         fn(ev);
 };
-const onMode = (m) => {
+const onMode = (m, was) => {
+    // a new socket (or the poll taking over) knows nothing of this tab's
+    // presence yet: say it again
+    if ((m === 'live' || m === 'poll') && m !== was)
+        for (const [id, state] of mine)
+            livePresence(id, state);
     for (const fn of [...modeSubs])
         fn(m);
 };
@@ -103,8 +109,9 @@ export function startLive() {
         }
     };
     const setMode = (m, tell) => {
+        const was = mode;
         mode = m;
-        onMode(m);
+        onMode(m, was);
         if (tell && bc)
             bc.postMessage({ type: 'mode', mode: m });
     };
@@ -144,6 +151,10 @@ export function startLive() {
 
 // Says this tab's presence on a ticket: 'viewing', 'typing' or 'left'.
 export function livePresence(ticketId, state) {
+    if (state === 'left')
+        mine.delete(ticketId);
+    else
+        mine.set(ticketId, state);
     const msg = { type: 'presence', ticket_id: ticketId, state, tab: TAB };
     if (mode === 'live' && leading && socket)
         sendPresence(msg);

@@ -5,10 +5,11 @@
 //
 // A ticket the agent may not see answers 404 like one that does not
 // exist, and the desk says exactly that.  Every reply, note and change
-// carries the version the agent saw (If-Match); a 409 means the ticket
-// moved on meanwhile: nothing was sent, the draft stays, the newer
-// messages the server names are shown above it and the ticket is read
-// again, so the next send carries the new version.
+// carries the version the agent saw (If-Match) -- for a reply or note, the
+// version the text was started on; a 409 means the ticket moved on
+// meanwhile: nothing was sent, the draft stays, the newer messages the
+// server names are shown above it and the ticket is read again, so the
+// next send carries the new version.
 //
 // Presence: while the ticket is open the desk says "viewing" (and
 // "typing" while a reply or note is written) through the live channel,
@@ -223,6 +224,10 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
     const draftKey = `atum-desk-draft-${ticket.id}-${kind}`;
     const [holder, setHolder] = useState(null);    // who else holds the "being edited" lock
     const typed = useRef(0);
+    // the version this text was started on: messages that arrive while it
+    // is written (even shown live) answer the send with 409 and are shown
+    // before anything goes; after that the text counts as written on them
+    const base = useRef(ticket.version);
     const sayTyping = () => {
         const now = Date.now();
         if (now - typed.current > 3000) {
@@ -271,14 +276,17 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
         try {
             await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`,
                        status ? { body, status } : { body },
-                       ticket.version ? { ifMatch: `"v${ticket.version}"` } : undefined);
+                       base.current ? { ifMatch: `"v${base.current}"` } : undefined);
             sessionStorage.removeItem(draftKey);
             announce(kind === 'reply' ? 'Reply sent.' : 'Note added.');
             onSent(await get(`/tickets/${ticket.id}`));
         } catch (e) {
             setErr(describe(e, kind === 'reply' ? 'sending the reply' : 'adding the note'));
-            if (e.status === 409)
+            if (e.status === 409) {
+                if (e.problem && typeof e.problem.version === 'number')
+                    base.current = e.problem.version;
                 onConflict(e.problem);
+            }
             area.current.focus();
         } finally {
             setBusy(false);
