@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 import time
 
@@ -23,8 +24,12 @@ class Closed(Exception):
 
 
 class WS:
-    def __init__(self, port, path, headers=None, host="127.0.0.1", key=None, timeout=10):
+    def __init__(self, port, path, headers=None, host="127.0.0.1", key=None, timeout=10, cafile=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if cafile:  # TLS (through nginx), HTTP/1.1 only
+            ctx = ssl.create_default_context(cafile=cafile)
+            ctx.set_alpn_protocols(["http/1.1"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         self.close_code = None
         self.close_reason = ""

@@ -100,8 +100,9 @@ int ticket_lock(const struct desk_tx *tx, long long id, struct ticket *t, struct
 static int version_check(const struct ticket *t, long long expect, struct err *err)
 {
     if (expect > 0 && expect != t->version)
-        return err_raise(err, ERR_CONFLICT, "version", "ticket %lld changed since version %lld "
-                         "(it is at version %lld now)", t->id, expect, t->version);
+        return err_raise(err, ERR_CONFLICT, "version", "ticket %lld changed since you saw it "
+                         "(version %lld, now %lld): nothing was sent or changed", t->id, expect,
+                         t->version);
     return 0;
 }
 
