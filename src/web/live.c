@@ -274,7 +274,7 @@ int live_reader_start(struct live_reader *rd, struct db_conn *db, long long sinc
             err_set(error_r, "%s", e);
             goto done;
         }
-        if (!live_event_resumable(since, last, pruned) || since > floor + LIVE_BATCH * 1000LL) {
+        if (!live_event_resumable(since, last, pruned)) {
             *reset_r = true;
         } else if (since < floor) {
             long long next = since;
@@ -845,6 +845,14 @@ void live_hub_free(struct live_hub **hp)
         pthread_join(h->poller, NULL);
     for (int i = 0; i < h->nwriters; i++)
         pthread_join(h->writers[i], NULL);
+    /* sockets closed while stopping: their presence ends now, not at expiry */
+    if (h->ended) {
+        struct db_conn *c = db_conn_new(&h->o.db);
+        const char *e = NULL;
+        if (db_conn_ensure(c, &e) == 0)
+            presence_work(h, c, false);
+        db_conn_free(&c);
+    }
     while (h->ended) {
         struct ended_client *ec = h->ended;
         h->ended = ec->next;
