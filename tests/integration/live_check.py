@@ -379,6 +379,11 @@ def s_presence():
     fs = collect(wb, lambda fs: any(f["event"] == "ticket.presence" for f in fs))
     v = [f for f in fs if f["event"] == "ticket.presence"][-1]["data"]["viewers"]
     expect(v[0]["state"] == "typing", "typing %s" % v)
+    # typing without news ends by itself (PRESENCE_TYPING_S, swept every 2 s)
+    t0 = time.monotonic()
+    collect(wb, lambda fs: any(f["event"] == "ticket.presence" and f["data"]["viewers"]
+                               and f["data"]["viewers"][0]["state"] == "viewing" for f in fs), 30)
+    expect(time.monotonic() - t0 >= 5, "typing lasted its time")
     # presence on a ticket one cannot see: an error frame, the socket stays
     wa.send_text(json.dumps({"type": "presence", "ticket_id": env_int("LIVE_FOREIGN"), "state": "viewing", "tab": "t1"}))
     err = wa.recv_json(5)
