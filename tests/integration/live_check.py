@@ -318,6 +318,26 @@ def s_cap():
     expect(adm.call("GET", "/api/v1/events/status")["metric"] == 0, "metric back to 0")
 
 
+def s_dead_peer():
+    """A peer that stops answering pings (web.live_ping = 2 s here) is
+    closed by the server: its place under the cap comes back."""
+    adm = Session("admin@example.com")
+    end = time.monotonic() + 10
+    while adm.call("GET", "/api/v1/events/status", want=200)["connections"] != 0:
+        expect(time.monotonic() < end, "the other scenarios' sockets closed")
+    w = adm.ws()
+    expect(w.status == 101, "upgrade: %s" % w.status)
+    expect(adm.call("GET", "/api/v1/events/status")["websockets"] == 1, "open")
+    # never read: no pong goes back
+    t0 = time.monotonic()
+    end = t0 + 60
+    while adm.call("GET", "/api/v1/events/status", want=200)["websockets"] != 0:
+        expect(time.monotonic() < end, "a silent peer is closed within 60 s")
+        time.sleep(0.5)
+    expect(time.monotonic() - t0 >= 2, "not before a ping went unanswered")
+    w.sock.close()
+
+
 def s_longpoll():
     a = Session("agent@example.com")
     st, js, _ = a.raw("GET", "/api/v1/events?wait=0")

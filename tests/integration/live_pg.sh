@@ -67,6 +67,7 @@ check "a reply by mail that crosses a newer customer message is held, the agent 
 check "long poll: at once with events, waits when none, answers when one comes, bad parameters 400" $LC longpoll
 check "the cap: the N+1th socket gets 503 problem+json, the count and the gauge are right" $LC cap
 check "since older than kept, or never given: reset" $LC reset
+check "a peer that stops answering pings is closed, its place comes back" $LC dead_peer
 check "no error in the log" bash -c "! grep -E 'level=error|AddressSanitizer|runtime error' '$T/atumd.log'"
 check "atumd stops cleanly" atumd_stop
 finish
