@@ -14,7 +14,7 @@ B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 # the log stays in the build tree for a look after a failure
-trap 'atumd_stop; cp "$T/atumd.log" "$B/tests/integration/live_pg.atumd.log" 2>/dev/null' EXIT
+trap 'atumd_stop; cp "$T/atumd.log" "$B/tests/integration/live_pg-atumd.out" 2>/dev/null' EXIT
 
 export LIVE_PW='live test correct horse' LIVE_CAP=8 LIVE_SECRET=live-test-secret-0123456789abcdef0123456789
 cat >"$T/atum.conf" <<CONF
