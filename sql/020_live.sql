@@ -1,6 +1,6 @@
 -- 020_live: the live channel's events, presence on tickets, and the
 -- version every ticket carries for the stale-send guard.  See
--- docs/decisions/0010-live-event-ids.md for how event ids are given.
+-- docs/decisions/0013-live-event-ids.md for how event ids are given.
 
 -- ---------------------------------------------------------------- events
 -- Every domain event about a ticket, written in the transaction of the

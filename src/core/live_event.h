@@ -13,7 +13,7 @@
  * rows that are committed, in one short transaction that holds the lock
  * of live_counter's single row: every id a reader can see was committed
  * together with all lower ones.  Writers never wait on each other
- * (decision 0010).
+ * (decision 0013).
  *
  * Notifications: a writer's transaction sends NOTIFY atum_live_pending
  * (delivered at its commit); a publisher that gave ids sends NOTIFY

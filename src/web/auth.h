@@ -50,6 +50,10 @@ void auth_csrf_token(const struct api_ctx *api, const char *session_hash, char o
  * user disabled), -1 database error. */
 int auth_credential_valid(const struct api_ctx *api, struct db_conn *c, enum api_auth via,
                           const char *hash, const char **error_r);
+/* Signs a user in (web/api_account.c, after a mailed link set the
+ * password): a session in the open transaction, the cookie, commits and
+ * answers 200 like the login does.  how: what proved it ("link"). */
+int auth_session_begin(struct api_req *r, long long uid, const char *how);
 
 /* Looks a user up and fills *u (role level, org ...): 1 found, 0 not, -1 error. */
 int auth_load_user(struct db_conn *c, long long id, struct api_user *u, const char **error_r);
