@@ -71,9 +71,12 @@ struct live_hub {
     int nwriters;
 };
 
+/* Under h->mu: the places taken under the cap (sockets and long polls,
+ * admitted before their upgrade or wait) and the WebSockets open now. */
 static void gauge(struct live_hub *h)
 {
     metrics_gauge_set("atum_live_connections", NULL, (double)h->admitted);
+    metrics_gauge_set("atum_websockets_open", NULL, (double)h->websockets);
 }
 
 static void wake_poller(struct live_hub *h)
@@ -265,6 +268,7 @@ int live_reader_start(struct live_reader *rd, struct db_conn *db, long long sinc
         h->websockets++;
     else
         h->polls++;
+    gauge(h);
     pthread_mutex_unlock(&h->mu);
 
     struct live_frames fr = { NULL, 0 };
@@ -863,6 +867,7 @@ void live_hub_free(struct live_hub **hp)
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->ready_cv);
     metrics_gauge_set("atum_live_connections", NULL, 0);
+    metrics_gauge_set("atum_websockets_open", NULL, 0);
     free(h);
     *hp = NULL;
 }

@@ -21,7 +21,10 @@
  *
  * Both kinds count against max_connections (web.live_max_connections):
  * civetweb holds a thread for each.  The count is the gauge
- * atum_live_connections; refusals count in atum_live_refused_total.
+ * atum_live_connections, the WebSockets among them atum_websockets_open;
+ * refusals count in atum_live_refused_total, events handed to readers in
+ * atum_live_events_total (families described in core/core_metrics.c,
+ * rendered by the metrics plugin's GET /metrics).
  *
  * Threads and ownership: the hub is the server's (web/server.c); readers
  * are created by web/api_live.c and freed by live_reader_close(), after

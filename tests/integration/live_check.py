@@ -114,6 +114,24 @@ def has_ticket(tid, event="message.created"):
     return lambda fs: any(f.get("ticket_id") == tid and f.get("event") == event for f in fs)
 
 
+def scrape():
+    """GET /metrics (the metrics plugin, loopback allowed): {series: value}."""
+    with urllib.request.urlopen(BASE + "/metrics", timeout=30) as res:
+        text = res.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def live_gauges_are(sockets, places, refused_at_least=0):
+    m = scrape()
+    return (m.get("atum_websockets_open") == sockets and m.get("atum_live_connections") == places
+            and m.get("atum_live_refused_total", 0) >= refused_at_least), m
+
+
 # ---- scenarios --------------------------------------------------------------
 
 def s_basic():
@@ -294,6 +312,8 @@ def s_cap():
     st = adm.call("GET", "/api/v1/events/status", want=200)
     expect(st["connections"] == cap and st["websockets"] == cap and st["metric"] == cap,
            "count %s" % st)
+    ok, m = live_gauges_are(cap, cap)
+    expect(ok, "GET /metrics with %d sockets: %s" % (cap, {k: v for k, v in m.items() if "live" in k or "websocket" in k}))
     over = adm.ws()
     expect(over.status == 503, "N+1: %s %s" % (over.status, over.body))
     expect(over.headers.get("content-type") == "application/problem+json", "problem+json")
@@ -316,6 +336,22 @@ def s_cap():
     while adm.call("GET", "/api/v1/events/status", want=200)["connections"] != 0:
         expect(time.monotonic() < end, "all closed: %s" % adm.call("GET", "/api/v1/events/status"))
     expect(adm.call("GET", "/api/v1/events/status")["metric"] == 0, "metric back to 0")
+    ok, m = live_gauges_are(0, 0, refused_at_least=2)
+    expect(ok, "GET /metrics after: %s" % {k: v for k, v in m.items() if "live" in k or "websocket" in k})
+    # a long poll takes a place, not a WebSocket (a poll that an event
+    # ends before the scrape saw it is followed by another)
+    polls = []
+    end = time.monotonic() + 10
+    while True:
+        if not polls or not polls[-1].is_alive():
+            polls.append(threading.Thread(target=lambda: adm.raw("GET", "/api/v1/events?wait=3")))
+            polls[-1].start()
+        ok, m = live_gauges_are(0, 1)
+        if ok:
+            break
+        expect(time.monotonic() < end, "a long poll counted: %s" % m.get("atum_live_connections"))
+    for t in polls:
+        t.join()
 
 
 def s_dead_peer():

@@ -4,8 +4,8 @@
 # gaps under writers that commit out of order, resuming with since=,
 # who gets which events (agents of another queue and customers get
 # nothing of tickets they cannot see), refusals before the upgrade (wrong
-# Origin, no session), the cap (the N+1th socket gets 503, the gauge
-# counts), bad client frames closed cleanly, presence, the stale-send
+# Origin, no session), the cap (the N+1th socket gets 503, the gauges
+# of GET /metrics count), bad client frames closed cleanly, presence, the stale-send
 # guard (409 with what changed) and a reply by mail that crossed a newer
 # message held.  Each scenario is tests/integration/live_check.py NAME.
 set -u
@@ -30,6 +30,10 @@ live_ping = 2s
 poll_interval = 200ms
 [imap]
 enabled = no
+# GET /metrics shows the live channel's gauges (the cap scenario reads them)
+[plugin.metrics]
+path = $B/plugins/metrics/.libs/metrics.so
+scrape_allow = 127.0.0.0/8
 CONF
 export ATUM_CONFIG=$T/atum.conf
 CTL=$B/atumctl
@@ -65,7 +69,7 @@ check "presence: viewing, typing, in GET /tickets/{id}, ended when the socket cl
 check "the stale-send guard: ETag, If-Match, 409 with the newer messages and changes" $LC stale
 check "a reply by mail that crosses a newer customer message is held, the agent told; sent from the desk" $LC held
 check "long poll: at once with events, waits when none, answers when one comes, bad parameters 400" $LC longpoll
-check "the cap: the N+1th socket gets 503 problem+json, the count and the gauge are right" $LC cap
+check "the cap: the N+1th socket gets 503 problem+json, the count and the gauges of GET /metrics are right" $LC cap
 check "since older than kept, or never given: reset" $LC reset
 check "a peer that stops answering pings is closed, its place comes back" $LC dead_peer
 check "no error in the log" bash -c "! grep -E 'level=error|AddressSanitizer|runtime error' '$T/atumd.log'"
