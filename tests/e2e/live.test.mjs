@@ -11,7 +11,7 @@ import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { createRequire } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const env = (k) => {
@@ -29,6 +29,7 @@ const SHOTS = env('DESK_SCREENSHOTS');
 const TICKET = Number(env('DESK_TICKET'));
 const SMTP = env('DESK_SMTP_PORT');
 const TMP = env('DESK_TMP');
+const SINK = env('DESK_SINK');
 
 let browser;
 const problems = [];
@@ -65,9 +66,10 @@ async function agentPage(email) {
 
 // One SMTP session, said line by line; resolves with the time the server
 // answered the end of DATA with 250 (the mail is accepted: "sent").
-function smtpSend(subject, body) {
+function smtpSend(subject, body, headers = [], messageId = null) {
+    const mid = messageId || `<${Date.now()}.${Math.random().toString(36).slice(2)}@example.org>`;
     const mail = ['From: Sam Sender <sam@example.org>', 'To: support@example.com', `Subject: ${subject}`,
-                  `Message-ID: <${Date.now()}.${Math.random().toString(36).slice(2)}@example.org>`, '', body, '.', ''].join('\r\n');
+                  `Message-ID: ${mid}`, ...headers, '', body, '.', ''].join('\r\n');
     const steps = ['EHLO live.test', 'MAIL FROM:<sam@example.org>', 'RCPT TO:<support@example.com>', 'DATA', mail, 'QUIT'];
     return new Promise((resolve, reject) => {
         const sock = net.connect(Number(SMTP), '127.0.0.1');
@@ -116,6 +118,29 @@ function agentToken(ticket, user, version) {
     return `t${ticket}a${user}d${day}v${version}.${b32}`;
 }
 
+// The header of a mail as one string per field (folded lines joined).
+function header(eml, name) {
+    const head = eml.split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
+    const line = head.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+    return line ? line.slice(name.length + 1).trim() : '';
+}
+
+// The first mail the test smarthost (tests/smtpsink.py) stored that
+// holds text, waiting for it at most ms.
+async function sunk(text, ms) {
+    const end = Date.now() + ms;
+    for (;;) {
+        for (const f of readdirSync(SINK).filter((n) => n.endsWith('.eml')).sort()) {
+            const eml = readFileSync(path.join(SINK, f), 'latin1');
+            if (eml.includes(text))
+                return eml;
+        }
+        if (Date.now() > end)
+            throw new Error(`no mail with "${text}" reached the smarthost in ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
 describe('live desk', () => {
     let a;
     let b;
@@ -134,6 +159,41 @@ describe('live desk', () => {
         assert.deepEqual(navigations, [], 'no reload');
         assert.ok(ms <= 1000, `in the inbox after ${ms} ms (at most 1000)`);
         await a.page.screenshot({ path: path.join(SHOTS, 'inbox-live.png') });
+    });
+
+    test('the agent replies from the desk, the reply reaches the smarthost threaded, the customer\'s answer appears live', async (t) => {
+        const first = `<first.${Date.now()}@example.org>`;
+        const subject = `Live story ${Date.now()}`;
+        await smtpSend(subject, 'My screen flickers.', [], first);
+        const row = a.page.locator('table.tickets a', { hasText: subject });
+        await row.waitFor({ timeout: 5000 });
+        await row.click();
+        await a.page.locator('#ticket-title', { hasText: subject }).waitFor();
+        await a.page.keyboard.press('r');
+        await a.page.locator('#compose-reply').waitFor();
+        const answer = `Please update the driver (${Date.now()}).`;
+        await a.page.keyboard.type(answer);
+        await a.page.keyboard.press('Control+Enter');
+        await a.page.locator('.msg-agent', { hasText: answer }).waitFor();
+        // the outbox delivers it through the smarthost, threaded on the
+        // customer's mail
+        const out = await sunk(answer, 30000);
+        assert.match(header(out, 'To'), /sam@example\.org/);
+        assert.ok(header(out, 'In-Reply-To').includes(first), `In-Reply-To: ${header(out, 'In-Reply-To')}`);
+        assert.ok(header(out, 'References').includes(first), `References: ${header(out, 'References')}`);
+        const ours = header(out, 'Message-ID');
+        assert.match(ours, /^<.+>$/);
+        // the customer answers that mail; the open ticket shows it without a reload
+        const navigations = [];
+        a.page.on('framenavigated', (f) => { if (f === a.page.mainFrame()) navigations.push(f.url()); });
+        const thanks = `Thanks, the driver fixed it (${Date.now()}).`;
+        const shown = a.page.locator('.msg-customer', { hasText: thanks }).waitFor({ timeout: 5000 }).then(() => Date.now());
+        const t0 = await smtpSend(`Re: ${subject}`, thanks, [`In-Reply-To: ${ours}`, `References: ${first} ${ours}`]);
+        const ms = (await shown) - t0;
+        t.diagnostic(`the answer on the open ticket ${ms} ms after the SMTP server accepted it`);
+        assert.deepEqual(navigations, [], 'no reload');
+        assert.equal(await a.page.locator('.msg-customer', { hasText: 'My screen flickers.' }).count(), 1,
+                     'on the same ticket as the first mail');
     });
 
     test('two agents on one ticket see each other\'s presence, typing too', async () => {

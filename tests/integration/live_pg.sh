@@ -16,7 +16,7 @@ PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 # the log stays in the build tree for a look after a failure
 trap 'atumd_stop; cp "$T/atumd.log" "$B/tests/integration/live_pg-atumd.out" 2>/dev/null' EXIT
 
-export LIVE_PW='live test correct horse' LIVE_CAP=8 LIVE_SECRET=live-test-secret-0123456789abcdef0123456789
+export LIVE_PW='live test correct horse' LIVE_CAP=8 LIVE_THREADS=6 LIVE_SECRET=live-test-secret-0123456789abcdef0123456789
 cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL
@@ -24,6 +24,8 @@ secret_key = $LIVE_SECRET
 workers = 2
 [web]
 listen = 127.0.0.1:0
+# fewer request threads than live sockets (the cap scenario)
+threads = $LIVE_THREADS
 live_max_connections = $LIVE_CAP
 live_ping = 2s
 [queue]
