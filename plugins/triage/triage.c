@@ -320,8 +320,9 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
         json_decref(classes);
         char rows[24], params[160];
         snprintf(rows, sizeof(rows), "%zu", have);
-        snprintf(params, sizeof(params), "{\"C\": %g, \"balanced\": %s, \"features\": %zu, \"lexicon\": %s}",
-                 tmodel_C(m), tmodel_balanced(m) ? "true" : "false", tmodel_nfeatures(m),
+        snprintf(params, sizeof(params), "{\"C\": %g, \"class_weights\": \"%s\", \"features\": %zu, \"lexicon\": %s}",
+                 tmodel_C(m), tmodel_balanced(m) == 2 ? "balanced" : tmodel_balanced(m) ? "sqrt" : "none",
+                 tmodel_nfeatures(m),
                  k == 2 ? "true" : "false");
         const char *p[] = { label_names[k], rows, cls, params, hex };
         if (h->sql(db, "INSERT INTO triage_models (label, version, rows, classes, params, model)"
@@ -333,7 +334,8 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
             trained++;
         if (verbose && rc == 0)
             printf("%s: %zu rows, %d classes, C=%g%s, %zu features, trained in %.1f s\n", label_names[k], have,
-                   tmodel_nclasses(m), tmodel_C(m), tmodel_balanced(m) ? " (balanced)" : "",
+                   tmodel_nclasses(m), tmodel_C(m),
+                   tmodel_balanced(m) == 2 ? " (balanced)" : tmodel_balanced(m) ? " (half balanced)" : "",
                    tmodel_nfeatures(m), (now_ms() - t0) / 1000.0);
         h->log(ATUM_LOG_INFO, "triage: %s model trained on %zu rows", label_names[k], have);
         free(cls);
