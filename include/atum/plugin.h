@@ -320,6 +320,19 @@ struct atum_plugin {
      * /api/v1/tickets (terminated by param == NULL).  See struct
      * atum_list_filter. */
     const struct atum_list_filter *list_filters;
+
+    /* Appended after list_filters: a block of text the plugin adds to an
+     * outgoing mail of the given template ("ack": the acknowledgement of a
+     * customer's new ticket), e.g. the rag plugin's "these articles may
+     * help".  Answer CommonMark with host->http_reply(resp, 200,
+     * "text/markdown", text, len); any other status, or no reply, adds
+     * nothing.  The host renders it (raw HTML suppressed) below the
+     * template's own text, in both the HTML and the plain-text part, in
+     * plugin load order.  Called by the mail.compose job on its worker's
+     * connection outside any transaction, before the mail is built: keep
+     * it to a query or two, and never call a slow server here. */
+    int (*mail_block)(void *state, struct atum_db *db, const char *template_name,
+                      long long ticket_id, struct atum_http_resp *resp);
 };
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they

@@ -904,6 +904,24 @@ int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakeho
     return 0;
 }
 
+int fakehost_mail_block(struct fakehost *fh, const char *template_name, long long ticket_id,
+                        struct fakehost_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (fh->plugin == NULL || fh->plugin->size < offsetof(struct atum_plugin, mail_block) + sizeof(void *)
+        || fh->plugin->mail_block == NULL)
+        return -1;
+    free(fh->last_body);
+    /* as the host: status 0 until the plugin replies (no reply: nothing added) */
+    struct atum_http_resp resp = { 0, "", NULL, 0 };
+    out->handler_rc = fh->plugin->mail_block(fh->state, &fh->db, template_name, ticket_id, &resp);
+    out->status = resp.status;
+    snprintf(out->content_type, sizeof(out->content_type), "%s", resp.content_type);
+    out->body = fh->last_body = resp.body ? resp.body : dup("");
+    out->body_len = resp.len;
+    return 0;
+}
+
 void fakehost_set_now(struct fakehost *fh, double t)
 {
     fh->fixed_now = t;

@@ -93,6 +93,12 @@ int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r
  * has none. */
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out);
 
+/* The plugin's mail_block (its text for an outgoing mail of a template);
+ * -1 when it has none.  out->status stays 0 when the plugin replied
+ * nothing. */
+int fakehost_mail_block(struct fakehost *fh, const char *template_name, long long ticket_id,
+                        struct fakehost_response *out);
+
 /* ---- the clock ----------------------------------------------------------- */
 /* From now on host->now() answers t (seconds since the epoch); a negative
  * t goes back to the real clock. */
