@@ -26,7 +26,10 @@ Modes (POST /_control {"mode": M, ...}; GET /_control shows the state):
   failing      HTTP 500 with an error body
   refused      OpenAI: a refusal; Ollama: a text that is no JSON
   length       the model stopped at its token limit (finish/done_reason length)
-"count": N applies the mode to the next N requests only, then ok again.
+"count": N applies the mode to the next N requests only, then ok again;
+"path": P applies it (and counts) to requests to that path only.
+Scripted answers are a list (any chat request takes the next) or an
+object of lists by path ({"/api/chat": [...], "/v1/chat/completions": [...]}).
 Requests are recorded (GET /_requests: method, path, headers, body).
 
 Usage: llmserver.py --port-file FILE
@@ -41,7 +44,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATE = {"mode": "ok", "delay": 5.0, "count": None, "answers": []}
+STATE = {"mode": "ok", "delay": 5.0, "count": None, "path": None, "answers": []}
 REQUESTS = []
 LOCK = threading.Lock()
 
@@ -115,10 +118,12 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 c = json.loads(raw or b"{}")
                 if "answers" in c:
-                    STATE["answers"] = list(c["answers"])
+                    a = c["answers"]
+                    STATE["answers"] = {k: list(v) for k, v in a.items()} if isinstance(a, dict) else list(a)
                 if "mode" in c:
                     STATE["mode"] = c["mode"]
                     STATE["count"] = c.get("count")
+                    STATE["path"] = c.get("path")
                     STATE["delay"] = float(c.get("delay", 5.0))
                 if c.get("reset"):
                     REQUESTS.clear()
@@ -131,13 +136,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         with LOCK:
             REQUESTS.append({"path": self.path, "headers": dict(self.headers), "body": req})
-            mode = STATE["mode"]
-            if STATE["count"] is not None:
+            applies = STATE["path"] is None or STATE["path"] == self.path
+            mode = STATE["mode"] if applies else "ok"
+            if applies and STATE["count"] is not None:
                 STATE["count"] -= 1
                 if STATE["count"] <= 0:
-                    STATE["mode"], STATE["count"] = "ok", None
+                    STATE["mode"], STATE["count"], STATE["path"] = "ok", None, None
             delay = STATE["delay"]
-            scripted = STATE["answers"].pop(0) if STATE["answers"] and "embed" not in self.path else None
+            answers = STATE["answers"]
+            if isinstance(answers, dict):
+                answers = answers.get(self.path, [])
+            scripted = answers.pop(0) if answers and "embed" not in self.path else None
         if mode == "slow":
             time.sleep(delay)
         if mode == "failing":
