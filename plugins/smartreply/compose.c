@@ -120,14 +120,18 @@ void compose_draft(const struct candidate *c, size_t n, double min_relevance, co
     out->source = -1;
     const struct phrases *ph = phrases_for(lang);
     snprintf(out->language, sizeof(out->language), "%s", ph->lang);
-    int best = -1;
+    /* the first relevant candidate of each kind (they come best first);
+     * a canned response wins unless the passage is more relevant */
+    int canned = -1, kb = -1;
     for (size_t i = 0; i < n; i++) {
         if (c[i].relevance < min_relevance)
             continue;
-        if (best < 0 || c[i].relevance > c[best].relevance
-            || (c[i].relevance == c[best].relevance && c[i].kind == CAND_CANNED && c[best].kind != CAND_CANNED))
-            best = (int)i;
+        if (c[i].kind == CAND_CANNED && canned < 0)
+            canned = (int)i;
+        if (c[i].kind == CAND_KB && kb < 0)
+            kb = (int)i;
     }
+    int best = canned >= 0 && (kb < 0 || c[canned].relevance >= c[kb].relevance) ? canned : kb;
     if (best < 0)
         return;
     out->source = best;

@@ -46,9 +46,11 @@ struct draft {
     char language[8];
 };
 
-/* Chooses among the candidates (canned ones first on a tie) those whose
- * relevance reaches min_relevance, and writes the draft in lang (en, de,
- * es, fr, pt; others get English around the passage). */
+/* Chooses among the candidates, each kind given best first: the first
+ * canned response and the first KB passage whose relevance reaches
+ * min_relevance; the canned response unless the passage is more relevant.
+ * Writes the draft in lang (en, de, es, fr, pt; others get English around
+ * the passage). */
 void compose_draft(const struct candidate *c, size_t n, double min_relevance, const struct fill_values *v,
                    const char *lang, struct draft *out);
 void draft_clear(struct draft *d);
