@@ -429,7 +429,19 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         double best = -1;
         int best_bal = 0;
         target = xgrow(NULL, nrows * sizeof(double));
-        for (int bal = 0; bal <= 2; bal++)
+        /* class weights only when every class has rows enough to be in
+         * each fold's training part (liblinear warns about a weight for a
+         * class it does not see) */
+        size_t fewest = nrows;
+        for (size_t c = 0; c < K; c++) {
+            size_t cnt = 0;
+            for (size_t r = 0; r < nrows; r++)
+                cnt += (size_t)y[r] == c + 1;
+            if (cnt < fewest)
+                fewest = cnt;
+        }
+        int max_bal = fewest >= 10 ? 2 : 0;
+        for (int bal = 0; bal <= max_bal; bal++)
             for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
                 param.C = grid[g];
                 set_class_weights(&param, full, (int)K, bal);
