@@ -333,7 +333,20 @@ struct atum_plugin {
      * it to a query or two, and never call a slow server here. */
     int (*mail_block)(void *state, struct atum_db *db, const char *template_name,
                       long long ticket_id, struct atum_http_resp *resp);
+
+    /* ATUM_HOOKS_* flags for all of the plugin's hooks (0: none).  The
+     * same member and flag as the sla plugin's branch adds after
+     * ticket_view: when both are merged, one member stays. */
+    unsigned hook_flags;
 };
+
+/* The plugin's hook jobs are enqueued without waking idle workers: no
+ * NOTIFY at the commit of the transaction that emitted the event.  Busy
+ * workers take them at once, idle ones within [queue] poll_interval.
+ * For hooks that are not urgent: every transaction that emits an event
+ * the plugin hears (each ingested mail, each reply) is then spared a
+ * NOTIFY, which PostgreSQL serialises over all committing transactions. */
+#define ATUM_HOOKS_QUIET 1u
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they
  * export. */

@@ -656,7 +656,9 @@ static char *ticket_text(struct rag *g, struct atum_db *db, long long ticket_id,
     struct atum_rows *r = NULL;
     const char *e = NULL;
     *queue_r = 0;
-    if (h->sql(db, "SELECT t.subject || E'\\n' || coalesce((SELECT left(m.body_text, 4000) FROM messages m"
+    /* the start of the message says what it is about; a long one costs
+     * ranking time on the workers that also ingest mail */
+    if (h->sql(db, "SELECT t.subject || E'\\n' || coalesce((SELECT left(m.body_text, 1500) FROM messages m"
                    "  WHERE m.ticket_id = t.id ORDER BY m.created_at, m.id LIMIT 1), ''), t.queue_id"
                    " FROM tickets t WHERE t.id = $1", 1, p, &r, &e) < 0 || h->rows_count(r) != 1) {
         h->rows_free(&r);
@@ -868,6 +870,7 @@ static const struct atum_plugin descriptor = {
     .migrations = rag_migrations,
     .ticket_view = ticket_view,
     .commands = commands,
+    .hook_flags = ATUM_HOOKS_QUIET,      /* never a NOTIFY on the ingest commit */
     .mail_block = mail_block,
 };
 

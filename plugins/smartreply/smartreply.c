@@ -37,6 +37,7 @@
 #define MAX_KB_HITS 4
 #define MAX_THREAD 6
 #define LLM_TEXT_MAX 3000
+#define QUERY_MAX 1500           /* bytes of the customer's message ranked against the KB */
 
 extern const struct atum_migration smartreply_migrations[];
 
@@ -364,11 +365,19 @@ static int make_draft(struct smartreply *s, struct atum_db *db, struct atum_job 
         return -1;
     int qllm = 1, qauto = 1;
     queue_settings(s, db, t.queue_id, &qllm, &qauto);
-    size_t ql = strlen(t.subject) + strlen(t.last_in) + 2;
+    /* the question: the subject and the start of the customer's last
+     * message (the rest -- quotes, signatures -- only costs ranking time) */
+    size_t ql = strlen(t.subject) + QUERY_MAX + 2;
     char *query = malloc(ql);
     if (query == NULL)
         abort();
-    snprintf(query, ql, "%s\n%s", t.subject, t.last_in);
+    size_t ll = strlen(t.last_in);
+    if (ll > QUERY_MAX) {
+        ll = QUERY_MAX;
+        while (ll > 0 && ((unsigned char)t.last_in[ll] & 0xc0) == 0x80)
+            ll--;
+    }
+    snprintf(query, ql, "%s\n%.*s", t.subject, (int)ll, t.last_in);
 
     /* candidates: canned responses and KB passages */
     struct stemmer_set *st = stemmer_set_new();
@@ -978,6 +987,7 @@ static const struct atum_plugin descriptor = {
     .migrations = smartreply_migrations,
     .ticket_view = ticket_view,
     .commands = commands,
+    .hook_flags = ATUM_HOOKS_QUIET,      /* never a NOTIFY on the ingest commit */
 };
 
 ATUM_PLUGIN_EXPORT const struct atum_plugin *atum_plugin_entry(void)

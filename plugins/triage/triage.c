@@ -39,7 +39,10 @@
 
 #define NLABELS 3
 static const char *const label_names[NLABELS] = { "category", "priority", "sentiment" };
-#define MAX_TEXT (64 * 1024)       /* what a ticket contributes: subject + first message */
+/* what a ticket contributes: subject + the start of its first message
+ * (what it is about is said early; the rest -- quoted threads, logs,
+ * signatures -- costs time on the workers that also ingest mail) */
+#define MAX_TEXT (8 * 1024)
 
 extern const struct atum_migration triage_migrations[];
 
@@ -560,7 +563,7 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
     snprintf(tid, sizeof(tid), "%lld", ticket_id);
     const char *p1[] = { tid };
     struct atum_rows *r = NULL;
-    if (h->sql(db, "SELECT t.subject, coalesce((SELECT left(m.body_text, 65536) FROM messages m"
+    if (h->sql(db, "SELECT t.subject, coalesce((SELECT left(m.body_text, 8192) FROM messages m"
                    "  WHERE m.ticket_id = t.id ORDER BY m.created_at, m.id LIMIT 1), ''),"
                    " t.queue_id, coalesce((SELECT m.from_addr FROM messages m WHERE m.ticket_id = t.id"
                    "  ORDER BY m.created_at, m.id LIMIT 1), ''), t.priority"
@@ -1562,6 +1565,7 @@ static const struct atum_plugin descriptor = {
     .migrations = triage_migrations,
     .ticket_view = ticket_view,
     .commands = commands,
+    .hook_flags = ATUM_HOOKS_QUIET,      /* never a NOTIFY on the ingest commit */
     .list_filters = filters,
 };
 
