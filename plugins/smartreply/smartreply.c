@@ -339,26 +339,35 @@ static int queue_settings(struct smartreply *s, struct atum_db *db, long long qu
     return 0;
 }
 
-/* Makes the draft of run_id (a smartreply_drafts row, method 'pending')
- * and stores it; job: NULL from atumctl. */
+/* Makes a draft and stores it; job: NULL from atumctl.  run_id > 0: the
+ * draft of that row (method 'pending', POST /drafts, replays), updated;
+ * run_id = 0: a new row for ticket_id and message_id (a customer's new
+ * message), inserted in the same transaction that completes the job --
+ * one commit per draft on the busy path. */
 static int make_draft(struct smartreply *s, struct atum_db *db, struct atum_job *job, long long run_id,
-                      const char **error_r)
+                      long long new_ticket, long long new_message, const char **error_r)
 {
     const struct atum_host *h = s->h;
-    char rid[24];
+    char rid[24], nt[24], nm[24];
     snprintf(rid, sizeof(rid), "%lld", run_id);
-    const char *pr[] = { rid };
-    struct atum_rows *r = NULL;
-    if (h->sql(db, "SELECT ticket_id, coalesce(created_by, 0) FROM smartreply_drafts WHERE id = $1", 1, pr, &r,
-               error_r) < 0)
-        return -1;
-    if (h->rows_count(r) != 1) {
+    snprintf(nt, sizeof(nt), "%lld", new_ticket);
+    snprintf(nm, sizeof(nm), "%lld", new_message);
+    long long ticket_id = new_ticket, agent = 0;
+    if (run_id > 0) {
+        const char *pr[] = { rid };
+        struct atum_rows *r = NULL;
+        if (h->sql(db, "SELECT ticket_id, coalesce(created_by, 0) FROM smartreply_drafts WHERE id = $1", 1, pr, &r,
+                   error_r) < 0)
+            return -1;
+        if (h->rows_count(r) != 1) {
+            h->rows_free(&r);
+            *error_r = "no such draft";
+            return -1;
+        }
+        ticket_id = atoll(cell(h, r, 0, 0));
+        agent = atoll(cell(h, r, 0, 1));
         h->rows_free(&r);
-        *error_r = "no such draft";
-        return -1;
     }
-    long long ticket_id = atoll(cell(h, r, 0, 0)), agent = atoll(cell(h, r, 0, 1));
-    h->rows_free(&r);
     double t0 = mono_ms();
     struct thread t;
     if (thread_load(s, db, ticket_id, agent, &t, error_r) < 0)
@@ -536,12 +545,21 @@ static int make_draft(struct smartreply *s, struct atum_db *db, struct atum_job 
     char *use_s = call.usage ? json_dumps(call.usage, JSON_COMPACT) : NULL;
     int asked = call.model[0] != '\0' || call.outcome != LLM_OK;
     const char *pu[] = { rid, method, asked ? llm_outcome_name(call.outcome) : "ok", in_s, call.raw, res_s,
-                         asked && call.outcome != LLM_OK ? call.error : NULL, el, use_s };
+                         asked && call.outcome != LLM_OK ? call.error : NULL, el, use_s, nt,
+                         new_message > 0 ? nm : NULL };
     int rc = h->tx_begin(db, error_r);
+    /* a lost draft is made again (the job runs again): no fsync to wait for */
     if (rc == 0)
+        rc = h->sql(db, "SET LOCAL synchronous_commit = off", 0, NULL, NULL, error_r);
+    if (rc == 0 && run_id > 0)
         rc = h->sql(db, "UPDATE smartreply_drafts SET method = $2, outcome = $3, input = $4::jsonb, raw = $5,"
                         " result = $6::jsonb, error = $7, elapsed_ms = $8::real, usage = $9::jsonb WHERE id = $1",
                     9, pu, NULL, error_r);
+    else if (rc == 0)
+        rc = h->sql(db, "INSERT INTO smartreply_drafts (ticket_id, message_id, method, outcome, input, raw, result,"
+                        " error, elapsed_ms, usage) SELECT $10::bigint, $11::bigint, $2, $3, $4::jsonb, $5, $6::jsonb,"
+                        " $7, $8::real, $9::jsonb WHERE $1::bigint = 0",
+                    11, pu, NULL, error_r);
     if (rc == 0 && job != NULL)
         rc = h->job_complete_in_tx(job, error_r);
     if (rc == 0)
@@ -602,7 +620,7 @@ static int job_draft(void *state, struct atum_job *job)
     if (run <= 0)
         return ATUM_JOB_PERMANENT;
     const char *e = NULL;
-    if (make_draft(s, job->db, job, run, &e) < 0)
+    if (make_draft(s, job->db, job, run, 0, 0, &e) < 0)
         return s->h->job_error(job, "draft %lld: %s", run, e);
     return ATUM_JOB_DONE;
 }
@@ -640,10 +658,7 @@ static int hook_message(void *state, struct atum_job *job)
     queue_settings(s, job->db, queue, &qllm, &qauto);
     if (!qauto)
         return ATUM_JOB_DONE;
-    long long run = 0;
-    if (new_run(s, job->db, tid, mid, 0, 0, &run, &e) < 0)
-        return h->job_error(job, "%s", e);
-    if (make_draft(s, job->db, job, run, &e) < 0)
+    if (make_draft(s, job->db, job, 0, tid, mid, &e) < 0)
         return h->job_error(job, "draft for ticket %lld: %s", tid, e);
     return ATUM_JOB_DONE;
 }
@@ -888,7 +903,7 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
             s->h->rows_free(&r);
         }
         if (new_run(s, db, tid, mid, 0, strcmp(argv[1], "replay") == 0 ? id : 0, &run, &e) < 0
-            || make_draft(s, db, NULL, run, &e) < 0) {
+            || make_draft(s, db, NULL, run, 0, 0, &e) < 0) {
             fprintf(stderr, "atumctl smartreply %s: %s\n", argv[1], e);
             return 1;
         }

@@ -191,8 +191,6 @@ START_TEST(drafts_for_customers_messages_only)
     with_canned();
     const char *q[] = { "2" };
     fakehost_sql_answer(fh, "SELECT queue_id FROM tickets", 1, 1, q);
-    const char *id[] = { "3" };
-    fakehost_sql_answer(fh, "INSERT INTO smartreply_drafts", 1, 1, id);
     struct fakehost_job_result res;
     const char *skip[] = {
         "{\"ticket_id\": 12, \"message_id\": 5, \"direction\": \"out\", \"visibility\": \"public\", \"robot\": \"none\"}",
@@ -207,8 +205,14 @@ START_TEST(drafts_for_customers_messages_only)
     ck_assert_int_eq(fakehost_run_hook(fh, "message.created", "{\"ticket_id\": 12, \"message_id\": 5, \"direction\":"
                                        " \"in\", \"visibility\": \"public\", \"robot\": \"none\"}", &res), 0);
     ck_assert_int_eq(res.status, ATUM_JOB_DONE);
-    ck_assert_ptr_nonnull(fakehost_sql_find(fh, "INSERT INTO smartreply_drafts"));
-    ck_assert_ptr_nonnull(strstr(stored()->params[5], "Hello Carla"));
+    /* one statement stores the whole draft, in the job's own transaction */
+    const struct fakehost_sql *ins = fakehost_sql_find(fh, "INSERT INTO smartreply_drafts (ticket_id, message_id, method");
+    ck_assert_ptr_nonnull(ins);
+    ck_assert(ins->in_tx);
+    ck_assert_str_eq(ins->params[9], "12");
+    ck_assert_str_eq(ins->params[10], "5");
+    ck_assert_ptr_nonnull(strstr(ins->params[5], "Hello Carla"));
+    ck_assert_ptr_null(fakehost_sql_find(fh, "UPDATE smartreply_drafts"));
     /* a queue that drafts on demand only */
     fakehost_clear(fh);
     const char *off[] = { "t", "f" };

@@ -700,6 +700,10 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
         rc = h->job_error(job, "%s", e);
         goto out;
     }
+    /* a triage lost in a crash is made again (the job runs again): the
+     * commit need not wait for its fsync, which the ingest path needs */
+    if (h->sql(db, "SET LOCAL synchronous_commit = off", 0, NULL, NULL, &e) < 0)
+        goto fail;
     if (asked) {
         json_t *lr = llm_ok ? triage_llm_answer_json(&ans) : NULL;
         int k = run_insert(t, db, tid, llm_method(t->llm), input, &call, lr, call.elapsed_ms, NULL, llm_run, &e);
