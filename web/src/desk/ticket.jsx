@@ -263,6 +263,31 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
     );
 }
 
+// Staff invite the requester to the customer portal (a mailed link to
+// choose a password); shown when the server has the route.
+function Invite({ userId }) {
+    const [state, setState] = useState(null);
+    if (!has('post', '/users/{id}/invite'))
+        return null;
+    const send = async () => {
+        setState({ busy: true });
+        try {
+            await post(`/users/${userId}/invite`);
+            setState({ ok: 'Invitation mailed.' });
+            announce('Invitation mailed');
+        } catch (err) {
+            setState({ error: describe(err, 'inviting') });
+        }
+    };
+    return (
+        <p>
+            <button type="button" disabled={state && state.busy} onClick={send}>Invite to the portal</button>
+            {state && state.ok ? <span class="muted" role="status"> {state.ok}</span> : null}
+            {state && state.error ? <span class="field-error" role="alert"> {state.error}</span> : null}
+        </p>
+    );
+}
+
 function Side({ t }) {
     const [others, setOthers] = useState(null);
     const [org, setOrg] = useState(null);
@@ -284,6 +309,7 @@ function Side({ t }) {
                 <h2 id="req-h">Requester</h2>
                 {r ? <p>{r.name && <>{r.name}<br /></>}<a href={`mailto:${r.email}`}>{r.email}</a></p> : <p class="muted">unknown</p>}
                 {org && <p>Organisation: {org.name}</p>}
+                {r && <Invite userId={r.id} />}
                 <p class="muted">Opened {ago(t.created_at)} <span class="sr-only">({when(t.created_at)})</span></p>
             </section>
             <section aria-labelledby="other-h">
@@ -294,6 +320,13 @@ function Side({ t }) {
                     ))}</ul>
                 )}
             </section>
+            {t.csat && (
+                <section aria-labelledby="csat-h">
+                    <h2 id="csat-h">Customer's rating</h2>
+                    <p><strong>{t.csat.score} of 5</strong> <span class="muted">({ago(t.csat.updated_at)})</span></p>
+                    {t.csat.comment ? <p class="csat-comment">“{t.csat.comment}”</p> : null}
+                </section>
+            )}
             {t.links && t.links.length > 0 && (
                 <section aria-labelledby="links-h">
                     <h2 id="links-h">Linked tickets</h2>
