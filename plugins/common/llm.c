@@ -60,6 +60,45 @@ static void labels_of(const struct llm *l, char *buf, size_t size)
     snprintf(buf, size, "plugin=\"%s\"", l->plugin);
 }
 
+void llm_metric_describe(const struct atum_host *h, const char *name, enum atum_metric_type type,
+                         const char *help)
+{
+    if (h->size >= offsetof(struct atum_host, metric_describe) + sizeof(void *) && h->metric_describe != NULL)
+        h->metric_describe(name, type, help, NULL, 0);
+}
+
+/* Seconds a language-model call takes: local servers answer in tenths of a
+ * second, large models in tens of seconds; the limit is llm_timeout_ms. */
+static const double call_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120 };
+
+static void describe_families(const struct atum_host *h)
+{
+    llm_metric_describe(h, "atum_llm_calls_total", ATUM_METRIC_COUNTER,
+                        "Language-model calls by plugin, kind (chat, embed) and outcome (ok, skipped, transport,"
+                        " late, http, malformed, invalid, refused); every outcome but ok was answered locally");
+    llm_metric_describe(h, "atum_llm_breaker_open", ATUM_METRIC_GAUGE,
+                        "1 while the plugin's circuit breaker keeps it from calling its language-model server");
+    if (h->size >= offsetof(struct atum_host, metric_describe) + sizeof(void *) && h->metric_describe != NULL)
+        h->metric_describe("atum_llm_call_duration_seconds", ATUM_METRIC_HISTOGRAM,
+                           "Time of the language-model calls made (not skipped), by plugin and kind", call_buckets,
+                           sizeof(call_buckets) / sizeof(call_buckets[0]));
+}
+
+/* Counts one call (and times it when it was made). */
+static void count_call(const struct llm *l, const char *kind, const struct llm_call *c)
+{
+    char labels[160];
+    snprintf(labels, sizeof(labels), "plugin=\"%s\",kind=\"%s\",outcome=\"%s\"", l->plugin, kind,
+             llm_outcome_name(c->outcome));
+    l->h->counter_add("atum_llm_calls_total", labels, 1);
+    if (c->outcome == LLM_SKIPPED
+        || l->h->size < offsetof(struct atum_host, histogram_observe) + sizeof(void *)
+        || l->h->histogram_observe == NULL)
+        return;
+    snprintf(labels, sizeof(labels), "plugin=\"%s\",kind=\"%s\"", l->plugin, kind);
+    l->h->histogram_observe("atum_llm_call_duration_seconds", labels, c->elapsed_ms / 1000.0);
+}
+
 struct llm *llm_new(const struct atum_host *h, const struct atum_conf *conf, const char *plugin,
                     const char **error_r)
 {
@@ -121,6 +160,7 @@ struct llm *llm_new(const struct atum_host *h, const struct atum_conf *conf, con
     if (l->cooldown_s < 1)
         l->cooldown_s = 1;
     pthread_mutex_init(&l->lock, NULL);
+    describe_families(h);
     char labels[96];
     labels_of(l, labels, sizeof(labels));
     h->gauge_set("atum_llm_breaker_open", labels, 0);
@@ -403,9 +443,7 @@ int llm_chat_json(struct llm *l, struct atum_job *job, const char *system, const
     char why[200];
     if (!breaker_admit(l, &probe, why, sizeof(why))) {
         set_error(c, LLM_SKIPPED, "%s", why);
-        char labels[128];
-        snprintf(labels, sizeof(labels), "plugin=\"%s\",outcome=\"skipped\"", l->plugin);
-        l->h->counter_add("atum_llm_calls_total", labels, 1);
+        count_call(l, "chat", c);
         return -1;
     }
     json_error_t je;
@@ -459,11 +497,7 @@ int llm_chat_json(struct llm *l, struct atum_job *job, const char *system, const
         probe_release(l, probe);
     else
         breaker_record(l, probe, c->outcome, c->error);
-    char labels[128];
-    snprintf(labels, sizeof(labels), "plugin=\"%s\",outcome=\"%s\"", l->plugin, llm_outcome_name(c->outcome));
-    l->h->counter_add("atum_llm_calls_total", labels, 1);
-    snprintf(labels, sizeof(labels), "plugin=\"%s\"", l->plugin);
-    l->h->counter_add("atum_llm_seconds_total", labels, c->elapsed_ms / 1000.0);
+    count_call(l, "chat", c);
     return c->outcome == LLM_OK ? 0 : -1;
 }
 
@@ -484,6 +518,7 @@ int llm_embed(struct llm *l, struct atum_job *job, const char *const *texts, siz
     char why[200];
     if (!breaker_admit(l, &probe, why, sizeof(why))) {
         set_error(c, LLM_SKIPPED, "%s", why);
+        count_call(l, "embed", c);
         return -1;
     }
     json_t *input = json_array();
@@ -552,8 +587,6 @@ int llm_embed(struct llm *l, struct atum_job *job, const char *const *texts, siz
         probe_release(l, probe);
     else
         breaker_record(l, probe, c->outcome, c->error);
-    char labels[128];
-    snprintf(labels, sizeof(labels), "plugin=\"%s\",outcome=\"%s\"", l->plugin, llm_outcome_name(c->outcome));
-    l->h->counter_add("atum_llm_calls_total", labels, 1);
+    count_call(l, "embed", c);
     return c->outcome == LLM_OK ? 0 : -1;
 }

@@ -26,7 +26,10 @@
  * is the model's verdict on a text, not a failing server: it does not
  * count.  The state is in llm_status_json() (the plugins' /status routes)
  * and in the gauge atum_llm_breaker_open{plugin="NAME"}; every call counts
- * in atum_llm_calls_total{plugin,outcome} and atum_llm_seconds_total.
+ * in atum_llm_calls_total{plugin,kind,outcome} (kind: chat or embed), and
+ * every call made (not skipped) in the histogram
+ * atum_llm_call_duration_seconds{plugin,kind}.  llm_new() describes these
+ * families to the host (HELP text for GET /metrics).
  * Time is the host's clock (host->now), so tests move it.
  *
  * Calls block for up to llm_timeout_ms: make them only from a job (never
@@ -132,5 +135,11 @@ json_t *llm_status_json(struct llm *l);
 
 /* Whether a call would be made now (not off, breaker not open). */
 int llm_available(struct llm *l);
+
+/* Describes a metric family (type and HELP text) when the host has
+ * metric_describe (hosts before the metrics plugin's ABI additions do
+ * not: then nothing).  For the plugins' own families, from init(). */
+void llm_metric_describe(const struct atum_host *h, const char *name, enum atum_metric_type type,
+                         const char *help);
 
 #endif

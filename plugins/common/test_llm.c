@@ -117,7 +117,16 @@ START_TEST(ollama_answer_is_validated_and_used)
     ck_assert_ptr_null(strstr(r->headers, "Authorization"));
     json_decref(body);
     llm_call_clear(&c);
-    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"test\",outcome=\"ok\""), 1);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"test\",kind=\"chat\",outcome=\"ok\""), 1);
+    /* the call is timed, and every family has its HELP text for /metrics */
+    unsigned long long n = 0;
+    double sum = -1;
+    ck_assert_int_eq(fakehost_histogram(fh, "atum_llm_call_duration_seconds", "plugin=\"test\",kind=\"chat\"", &n, &sum), 1);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(sum >= 0 && sum < 20);
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_llm_calls_total"));
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_llm_call_duration_seconds"));
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_llm_breaker_open"));
     llm_free(&l);
 }
 END_TEST
@@ -304,6 +313,13 @@ START_TEST(breaker_opens_probes_and_closes)
     ck_assert_int_eq(json_integer_value(json_object_get(st, "calls")), 5);   /* skipped calls are no calls */
     ck_assert_int_eq(json_integer_value(json_object_get(st, "failed")), 4);
     json_decref(st);
+    /* skipped calls are counted by their outcome but not timed: 5 made */
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"test\",kind=\"chat\",outcome=\"skipped\""), 2);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"test\",kind=\"chat\",outcome=\"http\""), 4);
+    unsigned long long made = 0;
+    double secs = 0;
+    ck_assert_int_eq(fakehost_histogram(fh, "atum_llm_call_duration_seconds", "plugin=\"test\",kind=\"chat\"", &made, &secs), 1);
+    ck_assert_uint_eq(made, 5);
     llm_free(&l);
 
 }
@@ -377,6 +393,7 @@ START_TEST(embeddings_both_formats)
     ck_assert_str_eq(json_string_value(json_object_get(body, "model")), "test-embed");
     ck_assert_int_eq(json_array_size(json_object_get(body, "input")), 2);
     json_decref(body);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"test\",kind=\"embed\",outcome=\"ok\""), 1);
     llm_free(&l);
 
     fakehost_http_forget(fh);

@@ -583,7 +583,7 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
         h->tx_rollback(req->db);
         return rag_problem(h, resp, 400, e);
     }
-    h->counter_add("rag_deflections_total", NULL, 1);
+    h->counter_add("atum_rag_deflections_total", NULL, 1);
     rag_reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));
     return 0;
 }
@@ -801,6 +801,16 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
     }
     kbcache_init(&g->kb, host, llm_embed_model(g->llm));
     g->min_relevance = (double)host->conf_get_int(conf, "min_relevance_percent", 30) / 100.0;
+    llm_metric_describe(host, "atum_rag_deflections_total", ATUM_METRIC_COUNTER,
+                        "Customers' \"this solved it\" on a knowledge-base article");
+    llm_metric_describe(host, "atum_rag_drafts_total", ATUM_METRIC_COUNTER,
+                        "Answers drafted from retrieved passages, by method (llm, local)");
+    llm_metric_describe(host, "atum_rag_embedded_passages_total", ATUM_METRIC_COUNTER,
+                        "Knowledge-base passages embedded by the embedding model");
+    llm_metric_describe(host, "atum_rag_solved_indexed_total", ATUM_METRIC_COUNTER,
+                        "Solved tickets' public answers added to the index");
+    llm_metric_describe(host, "atum_rag_ack_suggestions_total", ATUM_METRIC_COUNTER,
+                        "Articles suggested in acknowledgement mails");
     *state = g;
     return 0;
 }

@@ -114,7 +114,8 @@ START_TEST(solved_closes_the_customers_ticket)
     ck_assert_int_eq(r.status, 201);
     ck_assert_int_eq(fakehost_nticket_changes(fh), 1);
     ck_assert_str_eq(fakehost_ticket_change_at(fh, 0)->status, "closed");
-    ck_assert(fakehost_metric(fh, "rag_deflections_total", NULL) == 1);
+    ck_assert(fakehost_metric(fh, "atum_rag_deflections_total", NULL) == 1);
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_rag_deflections_total"));
 }
 END_TEST
 

@@ -939,6 +939,8 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
     }
     kbcache_init(&s->kb, host, llm_embed_model(s->llm));
     s->min_relevance = (double)host->conf_get_int(conf, "min_relevance_percent", 30) / 100.0;
+    llm_metric_describe(host, "atum_smartreply_drafts_total", ATUM_METRIC_COUNTER,
+                        "Draft replies made for agents, by method (llm, local, none: nothing relevant to draft from)");
     *state = s;
     return 0;
 }

@@ -99,6 +99,9 @@ START_TEST(canned_response_with_placeholders_filled)
     ck_assert_str_eq(json_string_value(json_object_get(src, "kind")), "canned");
     ck_assert_int_eq(json_integer_value(json_object_get(src, "id")), 1);
     json_decref(r);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_smartreply_drafts_total", "method=\"local\""), 1);
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_smartreply_drafts_total"));
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_llm_calls_total"));
 }
 END_TEST
 

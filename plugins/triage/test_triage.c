@@ -252,6 +252,8 @@ START_TEST(llm_answer_is_used_and_traced)
     ck_assert_int_eq(fakehost_nticket_changes(fh), 1);
     ck_assert_str_eq(fakehost_ticket_change_at(fh, 0)->priority, "high");
     ck_assert_double_eq(fakehost_metric(fh, "atum_triage_runs_total", "method=\"llm\""), 1);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"triage\",kind=\"chat\",outcome=\"ok\""), 1);
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_triage_runs_total"));
 }
 END_TEST
 

@@ -1342,7 +1342,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
         h->tx_rollback(req->db);
         return reply_problem(h, resp, 400, e);
     }
-    h->counter_add("triage_corrections_total", NULL, 1);
+    h->counter_add("atum_triage_corrections_total", NULL, 1);
     json_t *v = result_json(t, req->db, id);
     reply_json(h, resp, 200, v ? v : json_object());
     return 0;
@@ -1477,6 +1477,10 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
         free(t);
         return -1;
     }
+    llm_metric_describe(host, "atum_triage_runs_total", ATUM_METRIC_COUNTER,
+                        "Tickets triaged, by what answered: an admin rule, the language model or the local models");
+    llm_metric_describe(host, "atum_triage_corrections_total", ATUM_METRIC_COUNTER,
+                        "Agents' corrections of a triage result (labels for the next training)");
     *state = t;
     return 0;
 }
