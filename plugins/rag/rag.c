@@ -25,6 +25,7 @@
 #include "../common/tsv.h"
 #include "kbfile.h"
 
+#include <cmark.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,8 +509,17 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
         h->rows_free(&r);
         return rag_problem(h, resp, 404, "no such article");
     }
-    h->http_reply(resp, 200, "application/json", rag_cell(h, r, 0, 0), strlen(rag_cell(h, r, 0, 0)));
+    json_t *a = json_loads(rag_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
+    if (a == NULL)
+        return rag_problem(h, resp, 500, "the article does not read back as JSON");
+    /* The body rendered for readers (the portal): CommonMark by cmark,
+     * raw HTML and javascript:/data: links suppressed. */
+    const char *md = json_string_value(json_object_get(a, "body"));
+    char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    json_object_set_new(a, "html", html ? json_string(html) : json_null());
+    free(html);
+    rag_reply_json(h, resp, 200, a);
     return 0;
 }
 

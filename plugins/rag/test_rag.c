@@ -358,6 +358,31 @@ START_TEST(a_solved_ticket_is_indexed)
 }
 END_TEST
 
+START_TEST(an_article_is_rendered_for_readers_without_raw_html)
+{
+    load();
+    const char *art[] = { "{\"id\":5,\"slug\":\"reset\",\"title\":\"Reset\",\"body\":\"## Steps\\n\\n1. Open *Settings*"
+                          "\\n\\n<script>alert(1)</script>\\n\\n[x](javascript:alert(2))\"}" };
+    fakehost_sql_answer(fh, "FROM kb_articles a LEFT JOIN kb_categories", 1, 1, art);
+    struct fakehost_response r;
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/article", "slug=reset", NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *a = json_loads(r.body, 0, NULL);
+    ck_assert_ptr_nonnull(a);
+    const char *html = json_string_value(json_object_get(a, "html"));
+    ck_assert_ptr_nonnull(html);
+    ck_assert_ptr_nonnull(strstr(html, "<h2>Steps</h2>"));
+    ck_assert_ptr_nonnull(strstr(html, "<em>Settings</em>"));
+    ck_assert_ptr_null(strstr(html, "<script"));
+    ck_assert_ptr_null(strstr(html, "javascript:"));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(a, "body")), "<script>"));   /* the source as written */
+    json_decref(a);
+    /* the visibility rule is a parameter: anonymous callers ask for public, published ones */
+    const struct fakehost_sql *q = fakehost_sql_find(fh, "FROM kb_articles a LEFT JOIN kb_categories");
+    ck_assert_str_eq(q->params[2], "f");
+}
+END_TEST
+
 START_TEST(articles_are_created_and_edited_with_revisions)
 {
     load();
@@ -404,6 +429,7 @@ int main(void)
     tcase_add_test(tc, customers_draft_only_about_their_own_tickets);
     tcase_add_test(tc, embeddings_are_computed_by_a_job);
     tcase_add_test(tc, a_solved_ticket_is_indexed);
+    tcase_add_test(tc, an_article_is_rendered_for_readers_without_raw_html);
     tcase_add_test(tc, articles_are_created_and_edited_with_revisions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
