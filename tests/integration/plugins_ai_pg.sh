@@ -9,7 +9,8 @@
 # (failing, malformed, truncated, wrong schema, refused, late) leaves the
 # local path to answer, the breaker opens and shows in /status; replay by
 # route and by atumctl; bad input (1 MB, binary, mixed languages); a
-# corrupt model refused with a log line and retrained.
+# corrupt model refused with a log line and retrained; GET /metrics (the
+# metrics plugin) counts and times the model calls, HELP for every family.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 B=$ATUM_BUILDDIR
@@ -61,6 +62,9 @@ llm = openai
 llm_url = $LLM/v1
 llm_model = test-writer
 llm_api_key_env = ATUM_TEST_LLM_KEY
+[plugin.metrics]
+path = $B/plugins/metrics/.libs/metrics.so
+scrape_allow = 127.0.0.0/8
 CONF
 export ATUM_CONFIG=$T/atum.conf
 export ATUM_TEST_LLM_KEY=sk-test-key-42
@@ -117,7 +121,7 @@ api() {   # api METHOD PATH [JSON] [TOKEN]
 jq_() { $PY -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 export -f api jq_ q requests nrequests
 export U TOKEN PY LLM ATUM_TEST_DATABASE_URL
-check "the three plugins are loaded" bash -c "'$CTL' --json plugins | grep -o '\"state\": *\"ok\"' | wc -l | grep -qx 3"
+check "the three plugins (and metrics) are loaded" bash -c "'$CTL' --json plugins | grep -o '\"state\": *\"ok\"' | wc -l | grep -qx 4"
 
 # ---- embeddings: the import queued the job ----------------------------------
 check "the embedding job stores a vector per passage" \
@@ -202,6 +206,25 @@ TB=$(bad_mail '{"mode": "ok"}')
 check "an open breaker makes no call: the local path answers" bash -c \
     "[ \"\$(q \"SELECT method FROM triage_results WHERE ticket_id = $TB\")\" = local ] && \
      ! requests | $PY -c 'import json,sys; r=json.load(sys.stdin)[$N1:]; sys.exit(0 if any(x[\"path\"] == \"/api/chat\" for x in r) else 1)'"
+
+# ---- what GET /metrics tells an operator about the model --------------------
+curl -s "$U/metrics" >"$T/scrape.txt"
+check "/metrics counts the model's calls by plugin, kind and outcome" bash -c \
+    "grep -q '^atum_llm_calls_total{plugin=\"triage\",kind=\"chat\",outcome=\"ok\"} [1-9]' '$T/scrape.txt' && \
+     grep -q '^atum_llm_calls_total{plugin=\"triage\",kind=\"chat\",outcome=\"http\"} [1-9]' '$T/scrape.txt' && \
+     grep -q '^atum_llm_calls_total{plugin=\"triage\",kind=\"chat\",outcome=\"skipped\"} [1-9]' '$T/scrape.txt' && \
+     grep -q '^atum_llm_calls_total{plugin=\"rag\",kind=\"embed\",outcome=\"ok\"} [1-9]' '$T/scrape.txt'"
+check "/metrics times them and shows the open breaker" bash -c \
+    "grep -q '^atum_llm_call_duration_seconds_bucket{plugin=\"triage\",kind=\"chat\",le=\"+Inf\"} [1-9]' '$T/scrape.txt' && \
+     grep -q '^atum_llm_breaker_open{plugin=\"triage\"} 1' '$T/scrape.txt' || \
+     { grep '^atum_llm_[a-z_]*\\(_count\\|_open\\)' '$T/scrape.txt'; exit 1; }"
+check "every AI family has its own HELP text" bash -c \
+    "for f in atum_llm_calls_total atum_llm_call_duration_seconds atum_llm_breaker_open atum_triage_runs_total atum_smartreply_drafts_total; do \
+         grep -q \"^# HELP \$f \" '$T/scrape.txt' || { echo \"no HELP for \$f\"; exit 1; }; \
+         ! grep -q \"^# HELP \$f not described\" '$T/scrape.txt' || { echo \"\$f not described\"; exit 1; }; done"
+if command -v promtool >/dev/null; then
+    check "promtool check metrics accepts the scrape" bash -c "promtool check metrics <'$T/scrape.txt'"
+fi
 
 # ---- replay --------------------------------------------------------------------
 R1=$(q "SELECT run_id FROM triage_results WHERE ticket_id = $T1")
