@@ -155,6 +155,62 @@ check "smartreply drafted a reply with the OpenAI-style model" \
 check "the API key went to the server as a Bearer token, from the environment" bash -c \
     "requests | grep -q 'Bearer sk-test-key-42'"
 check "the key is in no trace" bash -c "! q \"SELECT input::text || coalesce(raw, '') FROM smartreply_drafts\" | grep -q sk-test-key"
+# the desk's contract: plugins.triage, .rag and .smartreply as the OpenAPI
+# document describes them (TicketFull.plugins), checked by a small
+# validator of the schema keywords the document uses
+cat >"$T/views.py" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ticket = json.load(sys.stdin)
+TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+def ok_type(v, t):
+    if t == "integer":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if t == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, TYPES[t])
+def check(v, s, where):
+    if "$ref" in s:
+        return check(v, doc["components"]["schemas"][s["$ref"].split("/")[-1]], where)
+    if "oneOf" in s:
+        fits = [e for e in (check(v, o, where) for o in s["oneOf"]) if not e]
+        return [] if len(fits) == 1 else ["%s: fits %d of oneOf" % (where, len(fits))]
+    errs = []
+    if "type" in s:
+        ts = s["type"] if isinstance(s["type"], list) else [s["type"]]
+        if not any(ok_type(v, t) for t in ts):
+            return ["%s: %r is not %s" % (where, v, ts)]
+    if "const" in s and v != s["const"]:
+        errs.append("%s: %r is not %r" % (where, v, s["const"]))
+    if "enum" in s and v not in s["enum"]:
+        errs.append("%s: %r not in %s" % (where, v, s["enum"]))
+    if isinstance(v, dict):
+        props = s.get("properties", {})
+        errs += ["%s: %s missing" % (where, k) for k in s.get("required", []) if k not in v]
+        for k, x in v.items():
+            if k in props:
+                errs += check(x, props[k], where + "." + k)
+            elif s.get("additionalProperties") is False:
+                errs.append("%s: %s is not in the schema" % (where, k))
+    if isinstance(v, list) and "items" in s:
+        for i, x in enumerate(v):
+            errs += check(x, s["items"], "%s[%d]" % (where, i))
+    return errs
+schema = doc["components"]["schemas"]["TicketFull"]["allOf"][1]["properties"]["plugins"]
+views = ticket.get("plugins", {})
+errs = check(views, schema, "plugins")
+for name in ("triage", "rag", "smartreply"):
+    if name not in views:
+        errs.append("plugins.%s is missing" % name)
+if not views.get("rag", {}).get("suggestions"):
+    errs.append("plugins.rag suggests nothing")
+if not ((views.get("smartreply", {}).get("draft") or {}).get("result") or {}).get("insert"):
+    errs.append("plugins.smartreply has nothing to insert")
+print("\n".join(errs))
+sys.exit(1 if errs else 0)
+PY
+check "the ticket's plugin views are what the OpenAPI document says the desk gets" bash -c \
+    "api GET /api/v1/tickets/$T1 | $PY '$T/views.py' '$ATUM_SRCDIR/src/web/openapi.json'"
 
 # ---- drafted answers: citations, I don't know ------------------------------
 control '{"reset": true, "mode": "ok", "answers": {"/api/chat": [{"answered": true, "answer": "Click Forgot password on the login page [1].", "citations": [1]}]}}'
