@@ -40,7 +40,7 @@ export const PAGES = [
     { key: 'outbox', title: 'Outbox', roles: ADMIN, page: Outbox, needs: ['get', '/outbox'] },
     { key: 'canned', title: 'Canned responses', roles: STAFF, page: Canned },
     { key: 'plugins', title: 'Plugins', roles: ADMIN, page: Plugins },
-    { key: 'jobs', title: 'Dead jobs', roles: ADMIN, page: Jobs },
+    { key: 'jobs', title: 'Jobs', roles: ADMIN, page: Jobs },
     { key: 'audit', title: 'Audit log', roles: ADMIN, page: Audit },
     { key: 'webhooks', title: 'Webhooks', roles: ADMIN, page: Webhooks },
     { key: 'tokens', title: 'API tokens', roles: STAFF, page: Tokens },

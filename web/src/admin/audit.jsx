@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { describe, get } from '../desk/api.js';
 import { announce } from '../desk/ui.jsx';
-import { FormMessage, Input, useForm, when } from './ui.jsx';
+import { FormMessage, Input, useForm, useLoad, when } from './ui.jsx';
 
 const PAGE = 100;
 const NONE = { action: '', actor_id: '', target: '', since: '', until: '' };
@@ -25,6 +25,10 @@ export function Audit() {
     const [more, setMore] = useState(false);
     const [verify, setVerify] = useState(null);     // { ok, text }
     const [verifying, setVerifying] = useState(false);
+    const users = useLoad('/users?limit=500');
+    const people = {};
+    for (const u of (users.data && users.data.items) || [])
+        people[u.id] = u.email;
 
     const query = (v, beforeSeq) => {
         const q = new URLSearchParams({ limit: String(PAGE) });
@@ -78,9 +82,9 @@ export function Audit() {
             </div>
             {verify ? <p id="audit-verify" class={verify.ok ? 'ok' : 'error'} role={verify.ok ? 'status' : 'alert'}>{verify.text}</p> : null}
             <form class="filters grid" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); load(null); }} novalidate>
-                <Input form={form} name="action" label="Action" hint="e.g. login.failed" />
+                <Input form={form} name="action" label="Action (e.g. login.failed)" />
                 <Input form={form} name="actor_id" label="Actor (user id)" inputmode="numeric" />
-                <Input form={form} name="target" label="Target" hint="e.g. ticket:5" />
+                <Input form={form} name="target" label="Target (e.g. ticket:5)" />
                 <Input form={form} name="since" label="From" type="datetime-local" />
                 <Input form={form} name="until" label="Until" type="datetime-local" />
                 <div class="buttons">
@@ -100,7 +104,7 @@ export function Audit() {
                             <tr key={a.seq}>
                                 <th scope="row">{a.seq}</th>
                                 <td>{when(a.at)}</td>
-                                <td>{a.actor || (a.actor_id ? `#${a.actor_id}` : 'system')}</td>
+                                <td>{a.actor_id && people[a.actor_id] ? people[a.actor_id] : a.actor || (a.actor_id ? `user:${a.actor_id}` : 'system')}</td>
                                 <td><code>{a.action}</code></td>
                                 <td>{a.target || ''}</td>
                                 <td class="wrap"><code class="detail">{a.detail && Object.keys(a.detail).length ? JSON.stringify(a.detail) : ''}</code></td>

@@ -1,0 +1,283 @@
+// tests/e2e/admin.test.mjs -- the admin pages in headless chromium
+// (Debian's /usr/bin/chromium, driven by playwright-core).  Run by
+// tests/integration/admin_e2e_pg.sh, which starts atumd, a private
+// Dovecot and passes ADMIN_*.  In order: an agent gets no admin pages; an
+// admin signs in, creates a customer, sees a refused field marked next to
+// it with every typed character kept, invites and disables the customer,
+// adds a mailbox pointing at the test Dovecot, retries a dead job, filters
+// and verifies the audit log.  Every wait is for a condition, bounded; no
+// request ever leaves the server's origin.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const env = (k) => {
+    const v = process.env[k];
+    if (!v)
+        throw new Error(`${k} is not set: run tests/integration/admin_e2e_pg.sh`);
+    return v;
+};
+const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
+const { chromium } = require('playwright-core');
+
+const URL_ = env('ADMIN_URL');
+const ORIGIN = new URL(URL_).origin;
+const SHOTS = env('ADMIN_SCREENSHOTS');
+const PW = env('ADMIN_PW');
+const DEAD_JOB = Number(env('ADMIN_DEAD_JOB'));
+const IMAP_PORT = env('ADMIN_IMAP_PORT');
+
+let browser;
+const problems = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+before(async () => {
+    browser = await chromium.launch({
+        executablePath: env('DESK_CHROMIUM'),
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync', '--no-first-run',
+               '--disable-dev-shm-usage'],
+    });
+});
+
+after(async () => {
+    if (browser)
+        await browser.close();
+});
+
+async function watched(context) {
+    const page = await context.newPage();
+    page.foreign = [];
+    page.on('request', (r) => {
+        const u = r.url();
+        if (!u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith('about:') && new URL(u).origin !== ORIGIN)
+            page.foreign.push(u);
+    });
+    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+    page.on('console', (m) => {
+        if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text()))
+            problems.push(`${page.url()}: ${m.text()}`);
+    });
+    return page;
+}
+
+async function until(what, fn, ms = 30000) {
+    const end = Date.now() + ms;
+    for (;;) {
+        const v = await fn();
+        if (v)
+            return v;
+        if (Date.now() > end)
+            throw new Error(`timed out waiting for ${what}`);
+        await sleep(200);
+    }
+}
+
+// the API as the signed-in page: its session cookie, its CSRF token
+async function apiAs(page, method, p, body) {
+    return page.evaluate(async ([m, u, b]) => {
+        const me = await (await fetch('/api/v1/auth/me')).json();
+        const res = await fetch(`/api/v1${u}`, {
+            method: m,
+            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' },
+            body: b === null ? undefined : JSON.stringify(b),
+        });
+        const text = await res.text();
+        return { status: res.status, json: text ? JSON.parse(text) : null };
+    }, [method, p, body === undefined ? null : body]);
+}
+
+async function signIn(page, email) {
+    await page.goto(`${URL_}/admin`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.locator('#email').fill(email);
+    await page.locator('#password').fill(PW);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+describe('the admin pages', () => {
+    let page;
+
+    test('an agent signs in at /admin and gets no admin page (and the API refuses the agent too)', async () => {
+        const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const p = await watched(ctx);
+        await signIn(p, 'agent@example.com');
+        await p.getByRole('heading', { name: 'No admin pages for this account' }).waitFor();
+        assert.equal(await p.locator('nav.side').count(), 0, 'no admin navigation for an agent');
+        await p.goto(`${URL_}/admin/audit`);
+        await p.getByRole('heading', { name: 'No admin pages for this account' }).waitFor();
+        assert.equal(await p.locator('#audit-list').count(), 0);
+        assert.equal((await apiAs(p, 'GET', '/audit')).status, 403);
+        assert.equal((await apiAs(p, 'GET', '/mailboxes')).status, 403);
+        assert.deepEqual(p.foreign, []);
+        await ctx.close();
+    });
+
+    test('the page is served with the strict Content-Security-Policy', async () => {
+        const res = await fetch(`${URL_}/admin/users`);
+        assert.equal(res.status, 200);
+        const csp = res.headers.get('content-security-policy') || '';
+        assert.match(csp, /default-src 'self'; script-src 'self'; style-src 'self'/);
+        assert.match(await res.text(), /\/assets\/admin-[A-Z0-9]+\.js/);
+    });
+
+    test('an admin signs in and lands on the users page', async () => {
+        const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+        page = await watched(ctx);
+        await signIn(page, 'admin@example.com');
+        await page.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
+        assert.equal(new URL(page.url()).pathname, '/admin/users');
+        await page.getByRole('button', { name: 'Edit agent@example.com' }).waitFor();
+        for (const name of ['Organisations', 'Queues and members', 'Mailboxes', 'Canned responses', 'Plugins', 'Jobs', 'Audit log', 'Webhooks', 'API tokens'])
+            assert.equal(await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name }).count(), 1, `the ${name} link`);
+    });
+
+    test('a refused field is marked next to it and nothing typed is lost', async () => {
+        await page.locator('#user-email').fill('not an address');
+        await page.locator('#user-name').fill('Kept Name — ünïcode');
+        await page.locator('#user-password').fill('a password of twenty');
+        await page.getByRole('button', { name: 'Create user' }).click();
+        const err = page.locator('#user-email-error');
+        await err.waitFor();
+        assert.match(await err.textContent(), /e-mail address/);
+        assert.equal(await page.locator('#user-email').getAttribute('aria-invalid'), 'true');
+        assert.match(await page.locator('#user-email').getAttribute('aria-describedby'), /user-email-error/);
+        assert.equal(await page.evaluate(() => document.activeElement.id), 'user-email', 'the focus goes to the field');
+        assert.equal(await page.locator('#user-email').inputValue(), 'not an address');
+        assert.equal(await page.locator('#user-name').inputValue(), 'Kept Name — ünïcode');
+        assert.equal(await page.locator('#user-password').inputValue(), 'a password of twenty');
+        await page.screenshot({ path: path.join(SHOTS, 'admin-field-error.png') });
+        // typing in the field clears its mark
+        await page.locator('#user-email').fill('');
+        assert.equal(await page.locator('#user-email-error').count(), 0);
+    });
+
+    test('the admin creates a customer', async () => {
+        await page.locator('#user-email').fill('cora@customer.example');
+        await page.locator('#user-name').fill('Cora Customer');
+        await page.locator('#user-password').fill('');
+        await page.locator('#user-role').selectOption('customer');
+        await page.getByRole('button', { name: 'Create user' }).click();
+        await page.getByText('Created cora@customer.example.').waitFor();
+        await page.getByRole('button', { name: 'Edit cora@customer.example' }).waitFor();
+        await page.getByRole('heading', { name: 'Edit cora@customer.example' }).waitFor();
+        const r = await apiAs(page, 'GET', '/users?q=cora%40customer.example');
+        assert.equal(r.json.items.length, 1);
+        assert.equal(r.json.items[0].role, 'customer');
+        assert.equal(r.json.items[0].name, 'Cora Customer');
+        await page.screenshot({ path: path.join(SHOTS, 'admin-users.png') });
+    });
+
+    test('the admin invites the customer to the portal', async () => {
+        await page.getByRole('button', { name: 'Invite to the portal' }).click();
+        await page.getByText('An invitation to the portal is on its way to cora@customer.example.').waitFor();
+        const id = (await apiAs(page, 'GET', '/users?q=cora%40customer.example')).json.items[0].id;
+        const a = await apiAs(page, 'GET', `/audit?target=user:${id}&limit=20`);
+        assert.ok(a.json.items.some((x) => /invit/.test(x.action)), `an invitation in the audit log: ${JSON.stringify(a.json.items.map((x) => x.action))}`);
+    });
+
+    test('the admin changes a role, then disables the account', async () => {
+        // an agent account: role change through the same form
+        await page.getByRole('button', { name: 'Edit agent@example.com' }).click();
+        await page.locator('#user-role').selectOption('manager');
+        await page.getByRole('button', { name: 'Save', exact: true }).click();
+        await page.getByText('Saved agent@example.com.').waitFor();
+        const ag = await apiAs(page, 'GET', '/users?q=agent%40example.com');
+        assert.equal(ag.json.items[0].role, 'manager');
+        await page.locator('#user-role').selectOption('agent');
+        await page.getByRole('button', { name: 'Save', exact: true }).click();
+        await page.getByText('Saved agent@example.com.').waitFor();
+
+        await page.getByRole('button', { name: 'Edit cora@customer.example' }).click();
+        await page.getByRole('button', { name: 'Disable account' }).click();
+        await page.getByText('cora@customer.example is disabled').waitFor();
+        await page.getByRole('button', { name: 'Enable account' }).waitFor();
+        const r = await apiAs(page, 'GET', '/users?q=cora%40customer.example');
+        assert.equal(r.json.items[0].disabled, true);
+    });
+
+    test('the admin adds a mailbox pointing at the test Dovecot', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Mailboxes' }).click();
+        await page.getByRole('heading', { name: 'Mailboxes', level: 1 }).waitFor();
+        await page.locator('#mailbox-name').fill('support');
+        await page.locator('#mailbox-queue_id').selectOption({ label: 'support' });
+        await page.locator('#mailbox-host').fill('127.0.0.1');
+        await page.locator('#mailbox-port').fill(IMAP_PORT);
+        await page.locator('#mailbox-security').selectOption('none');
+        await page.locator('#mailbox-username').fill('support');
+        await page.locator('#mailbox-password_env').fill('ATUM_IMAP_PASSWORD_SUPPORT');
+        await page.locator('#mailbox-after_fetch').selectOption('seen');
+        await page.getByRole('button', { name: 'Create mailbox' }).click();
+        await page.getByText('Created support.').waitFor();
+        const r = await apiAs(page, 'GET', '/mailboxes');
+        assert.equal(r.json.items.length, 1);
+        assert.equal(r.json.items[0].port, Number(IMAP_PORT));
+        assert.equal(r.json.items[0].password_env, 'ATUM_IMAP_PASSWORD_SUPPORT');
+        // a bad variable name: refused, marked, the rest kept
+        await page.locator('#mailbox-password_env').fill('HOME');
+        await page.getByRole('button', { name: 'Save', exact: true }).click();
+        await page.locator('#mailbox-password_env-error').waitFor();
+        assert.equal(await page.locator('#mailbox-password_env').inputValue(), 'HOME');
+        assert.equal(await page.locator('#mailbox-host').inputValue(), '127.0.0.1');
+        await page.locator('#mailbox-password_env').fill('ATUM_IMAP_PASSWORD_SUPPORT');
+    });
+
+    test('the admin retries a dead job', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Jobs' }).click();
+        await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+        const row = page.locator('#jobs-list tr', { hasText: 'admin-e2e: died on purpose' });
+        await row.waitFor();
+        await page.screenshot({ path: path.join(SHOTS, 'admin-jobs.png') });
+        await page.getByRole('button', { name: `Retry job ${DEAD_JOB}` }).click();
+        await page.getByText(`Job ${DEAD_JOB} (core.noop) is queued again.`).waitFor();
+        await until('the job to leave the dead list', async () =>
+            (await page.locator('#jobs-list tr', { hasText: 'admin-e2e: died on purpose' }).count()) === 0);
+        const dead = await apiAs(page, 'GET', '/jobs?state=dead');
+        assert.ok(!dead.json.items.some((j) => j.id === DEAD_JOB), 'the job is no longer dead');
+    });
+
+    test('the admin filters the audit log and verifies it', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Audit log' }).click();
+        await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+        await page.locator('#audit-list').waitFor();
+        // a filter the API refuses: marked next to it, kept
+        await page.locator('#audit-actor_id').fill('abc');
+        await page.locator('#audit-action').fill('user.disable');
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await page.locator('#audit-actor_id-error').waitFor();
+        assert.equal(await page.locator('#audit-actor_id').inputValue(), 'abc');
+        assert.equal(await page.locator('#audit-action').inputValue(), 'user.disable');
+        await page.locator('#audit-actor_id').fill('');
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await until('only user.disable rows', async () => {
+            const actions = await page.locator('#audit-list tbody td code:not(.detail)').allTextContents();
+            return actions.length > 0 && actions.every((a) => a === 'user.disable');
+        });
+        await page.getByRole('button', { name: 'Verify the log' }).click();
+        const v = page.locator('#audit-verify');
+        await v.waitFor();
+        assert.match(await v.textContent(), /The audit log is intact: \d+ entries/);
+        await page.screenshot({ path: path.join(SHOTS, 'admin-audit.png') });
+    });
+
+    test('the pages work from the keyboard: the navigation, a row, its form', async () => {
+        await page.goto(`${URL_}/admin/orgs`);
+        await page.getByRole('heading', { name: 'Organisations', level: 1 }).waitFor();
+        await page.locator('#org-name').focus();
+        await page.keyboard.type('Acme Ltd');
+        await page.keyboard.press('Tab');
+        await page.keyboard.type('acme.example');
+        await page.keyboard.press('Enter');
+        await page.getByText('Created Acme Ltd.').waitFor();
+        const o = await apiAs(page, 'GET', '/orgs');
+        assert.ok(o.json.items.some((x) => x.name === 'Acme Ltd' && x.domain === 'acme.example'));
+    });
+
+    test('no page error, no CSP violation, nothing from another origin', () => {
+        assert.deepEqual(problems, []);
+        assert.deepEqual(page.foreign, []);
+    });
+});
