@@ -90,6 +90,21 @@ async function apiAs(page, method, p, body) {
     }, [method, p, body === undefined ? null : body]);
 }
 
+// every id on the page once: labels, errors and aria-describedby point by id
+async function uniqueIds(page) {
+    const dup = await page.evaluate(() => {
+        const seen = new Set();
+        const twice = [];
+        for (const el of document.querySelectorAll('[id]')) {
+            if (seen.has(el.id))
+                twice.push(el.id);
+            seen.add(el.id);
+        }
+        return twice;
+    });
+    assert.deepEqual(dup, [], `ids used twice on ${page.url()}`);
+}
+
 async function signIn(page, email) {
     await page.goto(`${URL_}/admin`);
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
@@ -169,6 +184,7 @@ describe('the admin pages', () => {
         assert.equal(r.json.items[0].role, 'customer');
         assert.equal(r.json.items[0].name, 'Cora Customer');
         await page.screenshot({ path: path.join(SHOTS, 'admin-users.png') });
+        await uniqueIds(page);
     });
 
     test('the admin invites the customer to the portal', async () => {
@@ -223,6 +239,7 @@ describe('the admin pages', () => {
         assert.equal(await page.locator('#mailbox-password_env').inputValue(), 'HOME');
         assert.equal(await page.locator('#mailbox-host').inputValue(), '127.0.0.1');
         await page.locator('#mailbox-password_env').fill('ATUM_IMAP_PASSWORD_SUPPORT');
+        await uniqueIds(page);
     });
 
     test('the admin retries a dead job', async () => {
@@ -261,6 +278,7 @@ describe('the admin pages', () => {
         await v.waitFor();
         assert.match(await v.textContent(), /The audit log is intact: \d+ entries/);
         await page.screenshot({ path: path.join(SHOTS, 'admin-audit.png') });
+        await uniqueIds(page);
     });
 
     test('the pages work from the keyboard: the navigation, a row, its form', async () => {
@@ -274,6 +292,100 @@ describe('the admin pages', () => {
         await page.getByText('Created Acme Ltd.').waitFor();
         const o = await apiAs(page, 'GET', '/orgs');
         assert.ok(o.json.items.some((x) => x.name === 'Acme Ltd' && x.domain === 'acme.example'));
+    });
+
+    test('queues and members: the admin adds an agent to a queue and removes them again', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Queues and members' }).click();
+        await page.getByRole('button', { name: 'Edit support' }).click();
+        await page.getByRole('heading', { name: 'Members of support' }).waitFor();
+        await page.getByRole('button', { name: 'Remove agent@example.com from support' }).click();
+        await page.getByText('agent@example.com no longer works support.').waitFor();
+        let q = await apiAs(page, 'GET', '/queues');
+        const id = q.json.items.find((x) => x.name === 'support').id;
+        assert.ok(!(await apiAs(page, 'GET', `/queues/${id}`)).json.members.some((m) => m.email === 'agent@example.com'));
+        await page.locator('#member-add').selectOption({ label: 'Alex Agent <agent@example.com> (agent)' });
+        await page.getByRole('button', { name: 'Add', exact: true }).click();
+        await page.getByText('agent@example.com works support now.').waitFor();
+        assert.ok((await apiAs(page, 'GET', `/queues/${id}`)).json.members.some((m) => m.email === 'agent@example.com'));
+        // a new queue with an address that is none: marked, kept
+        await page.getByRole('button', { name: 'New queue' }).click();
+        await page.locator('#queue-name').fill('sales');
+        await page.locator('#queue-address').fill('sales at example');
+        await page.getByRole('button', { name: 'Create queue' }).click();
+        await page.locator('#queue-address-error').waitFor();
+        assert.equal(await page.locator('#queue-name').inputValue(), 'sales');
+        await page.locator('#queue-address').fill('sales@example.com');
+        await page.getByRole('button', { name: 'Create queue' }).click();
+        await page.getByText('Created sales.').waitFor();
+        q = await apiAs(page, 'GET', '/queues');
+        await uniqueIds(page);
+        assert.ok(q.json.items.some((x) => x.name === 'sales' && x.address === 'sales@example.com'));
+    });
+
+    test('a canned response for one queue', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Canned responses' }).click();
+        await page.locator('#canned-title').fill('Printer reset');
+        await page.locator('#canned-queue_id').selectOption({ label: 'support' });
+        await page.locator('#canned-body').fill('Hold the power button for ten seconds.\nThen try again.');
+        await page.getByRole('button', { name: 'Create canned response' }).click();
+        await page.getByText('Created Printer reset.').waitFor();
+        const c = await apiAs(page, 'GET', '/canned-responses');
+        const row = c.json.items.find((x) => x.title === 'Printer reset');
+        assert.equal(row.body, 'Hold the power button for ten seconds.\nThen try again.');
+        assert.ok(row.queue_id > 0);
+        await uniqueIds(page);
+    });
+
+    test('a webhook: its secret shown once, a bad URL marked', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Webhooks' }).click();
+        await page.locator('#webhook-url').fill('ftp://hooks.example/x');
+        await page.locator('#webhook-events').fill('ticket.created, message.added');
+        await page.getByRole('button', { name: 'Create webhook' }).click();
+        await page.locator('#webhook-url-error').waitFor();
+        assert.equal(await page.locator('#webhook-events').inputValue(), 'ticket.created, message.added');
+        await page.locator('#webhook-url').fill('https://hooks.example/atum');
+        await page.getByRole('button', { name: 'Create webhook' }).click();
+        await page.getByText('Created https://hooks.example/atum.').waitFor();
+        assert.ok((await page.locator('#webhook-secret').textContent()).length >= 16, 'the secret is shown');
+        await page.getByRole('heading', { name: 'Latest deliveries' }).waitFor();
+        const w = await apiAs(page, 'GET', '/webhooks');
+        assert.deepEqual(w.json.items[0].events, ['ticket.created', 'message.added']);
+        await uniqueIds(page);
+    });
+
+    test('an API token: a wrong password is marked next to it, the right one shows the token once', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'API tokens' }).click();
+        await page.locator('#token-name').fill('billing sync');
+        await page.locator('#token-password').fill('not my password');
+        await page.getByRole('button', { name: 'Create token' }).click();
+        await page.locator('#token-password-error').waitFor();
+        assert.equal(await page.locator('#token-name').inputValue(), 'billing sync');
+        await page.locator('#token-password').fill(PW);
+        await page.getByRole('button', { name: 'Create token' }).click();
+        const secret = await page.locator('#token-secret').textContent();
+        assert.match(secret, /^atum_/);
+        await page.locator('#tokens-list').getByText('billing sync').waitFor();
+        const r = await fetch(`${URL_}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+        assert.equal((await r.json()).user.email, 'admin@example.com');
+        page.once('dialog', (d) => d.accept());
+        await page.getByRole('button', { name: 'Revoke billing sync' }).click();
+        await page.getByText('Token billing sync is revoked.').waitFor();
+        const r2 = await fetch(`${URL_}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+        assert.equal(r2.status, 401);
+    });
+
+    test('a manager gets the pages a manager may use, and may give only the roles a manager may give', async () => {
+        const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const p = await watched(ctx);
+        await signIn(p, 'manager@example.com');
+        await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
+        const links = await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link').allTextContents();
+        assert.deepEqual(links, ['Users and roles', 'Organisations', 'Queues and members', 'Canned responses', 'API tokens']);
+        assert.deepEqual(await p.locator('#user-role option').allTextContents(), ['customer', 'agent']);
+        await p.goto(`${URL_}/admin/mailboxes`);
+        await p.getByRole('heading', { name: 'Not found' }).waitFor();
+        assert.deepEqual(p.foreign, []);
+        await ctx.close();
     });
 
     test('no page error, no CSP violation, nothing from another origin', () => {

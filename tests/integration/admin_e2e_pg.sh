@@ -67,6 +67,7 @@ export ATUM_CONFIG=$T/atum.conf
 "$CTL" queue add support support@example.com >/dev/null
 echo "$PW" | "$CTL" user add admin@example.com --name 'Ada Admin' --role admin --password-stdin >/dev/null
 echo "$PW" | "$CTL" user add agent@example.com --name 'Alex Agent' --role agent --password-stdin >/dev/null
+echo "$PW" | "$CTL" user add manager@example.com --name 'Max Manager' --role manager --password-stdin >/dev/null
 "$CTL" queue member support agent@example.com >/dev/null
 # a job that died (of a kind that succeeds when run again)
 DEAD_JOB=$($PSQL -c "INSERT INTO jobs (kind, state, attempts, max_attempts, last_error)

@@ -67,8 +67,8 @@ export function Crud({
 
     const writable = selected ? canChange : canCreate;
     return (
-        <section aria-labelledby={`${id}-title`}>
-            <h1 id={`${id}-title`}>{title}</h1>
+        <section aria-labelledby={`${id}-page-heading`}>
+            <h1 id={`${id}-page-heading`}>{title}</h1>
             {intro || null}
             <div class="split">
                 <div class="list-pane">
@@ -96,8 +96,8 @@ export function Crud({
                 </div>
                 <div class="form-pane">
                     {writable || selected ? (
-                        <form id={`${id}-form`} onSubmit={save} aria-labelledby={`${id}-form-title`} novalidate>
-                            <h2 id={`${id}-form-title`}>{selected ? `${canChange ? 'Edit' : ''} ${nameOf(selected)}`.trim() : `New ${noun}`}</h2>
+                        <form id={`${id}-form`} onSubmit={save} aria-labelledby={`${id}-form-heading`} novalidate>
+                            <h2 id={`${id}-form-heading`}>{selected ? `${canChange ? 'Edit' : ''} ${nameOf(selected)}`.trim() : `New ${noun}`}</h2>
                             <FormMessage form={form} />
                             <fieldset disabled={!writable} class="plain">
                                 {fields(form, selected)}
