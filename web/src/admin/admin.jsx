@@ -19,6 +19,7 @@ import { Orgs } from './orgs.jsx';
 import { Queues } from './queues.jsx';
 import { Mailboxes } from './mailboxes.jsx';
 import { Smarthost, Outbox } from './outmail.jsx';
+import { Templates } from './templates.jsx';
 import { Canned } from './canned.jsx';
 import { Plugins } from './plugins.jsx';
 import { Jobs } from './jobs.jsx';
@@ -37,7 +38,8 @@ export const PAGES = [
     { key: 'queues', title: 'Queues and members', roles: STAFF, page: Queues },
     { key: 'mailboxes', title: 'Mailboxes', roles: ADMIN, page: Mailboxes },
     { key: 'smarthost', title: 'Smarthost', roles: ADMIN, page: Smarthost, needs: ['post', '/smarthost/test'] },
-    { key: 'outbox', title: 'Outbox', roles: ADMIN, page: Outbox, needs: ['get', '/outbox'] },
+    { key: 'outbox', title: 'Outbox', roles: STAFF, page: Outbox, needs: ['get', '/outbox'] },
+    { key: 'templates', title: 'Templates', roles: STAFF, page: Templates, needs: ['get', '/templates'] },
     { key: 'canned', title: 'Canned responses', roles: STAFF, page: Canned },
     { key: 'plugins', title: 'Plugins', roles: ADMIN, page: Plugins },
     { key: 'jobs', title: 'Jobs', roles: ADMIN, page: Jobs },

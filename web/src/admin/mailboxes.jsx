@@ -1,9 +1,10 @@
 // mailboxes.jsx -- the IMAP mailboxes atumd fetches mail from, and their
 // "Test connection" button: for a saved mailbox whose form is unchanged
 // POST /mailboxes/{id}/test, otherwise POST /mailboxes/test with what the
-// form holds (so a setting can be tried before it is saved).  The
-// password itself never passes through here: a mailbox names the
-// environment variable of atumd that holds it (password_env).
+// form holds (so a setting can be tried before it is saved).  A mailbox
+// names the environment variable of atumd that holds its password
+// (password_env); a password typed for a test goes with that one test
+// and is never saved.
 import { useState } from 'preact/hooks';
 import { post } from '../desk/api.js';
 import { has } from '../desk/caps.js';
@@ -13,7 +14,7 @@ import { Check, Input, Select, intOrNull, useLoad } from './ui.jsx';
 
 const INITIAL = {
     name: '', queue_id: '', host: '', port: '993', security: 'tls', trust_any_certificate: false, username: '',
-    password_env: '', folder: 'INBOX', after_fetch: 'move', move_to: 'Processed', enabled: true,
+    password_env: '', folder: 'INBOX', after_fetch: 'move', move_to: 'Processed', enabled: true, test_password: '',
 };
 
 function fromItem(m) {
@@ -21,7 +22,7 @@ function fromItem(m) {
         name: m.name || '', queue_id: m.queue_id ? String(m.queue_id) : '', host: m.host || '', port: m.port ? String(m.port) : '',
         security: m.security || 'tls', trust_any_certificate: !!m.trust_any_certificate, username: m.username || '',
         password_env: m.password_env || '', folder: m.folder || '', after_fetch: m.after_fetch || 'move',
-        move_to: m.move_to || '', enabled: m.enabled !== false,
+        move_to: m.move_to || '', enabled: m.enabled !== false, test_password: '',
     };
 }
 
@@ -45,12 +46,22 @@ export function Mailboxes() {
         return q ? q.name : `#${id}`;
     };
 
+    // the password typed for a test goes with the settings, never into them
+    const testBody = (v) => {
+        const b = toBody(v);
+        if (v.test_password) {
+            b.password = v.test_password;
+            delete b.password_env;
+        }
+        return b;
+    };
     const runTest = async (form, selected) => {
         setResult(null);
         const same = selected && JSON.stringify(fromItem(selected)) === JSON.stringify(form.values);
         // through the form: a field the server refuses is marked like on save
         const r = await form.submit('testing the connection', (v) =>
-            (same ? post(`/mailboxes/${selected.id}/test`, {}) : post('/mailboxes/test', toBody(v))));
+            (same ? post(`/mailboxes/${selected.id}/test`, {}) : post('/mailboxes/test', testBody(v))),
+            Object.keys(form.values), { password: 'test_password' });
         if (r.ok)
             setResult(r.value);
     };
@@ -82,6 +93,10 @@ export function Mailboxes() {
                               options={[['move', 'Move it to a folder'], ['seen', 'Mark it seen'], ['delete', 'Delete it']]} />
                       {form.values.after_fetch === 'move' ? <Input form={form} name="move_to" label="Move to folder" /> : null}
                       <Check form={form} name="enabled" label="Fetch from this mailbox" />
+                      {canTest(null) ? (
+                          <Input form={form} name="test_password" label="Password to test with (optional)" type="password" autocomplete="off"
+                                 hint="Only for “Test connection”, never saved: empty tests with the variable's password." />
+                      ) : null}
                   </>
               )}
               formAfter={(form, selected) => (canTest(selected) ? (

@@ -32,34 +32,40 @@ export function Smarthost() {
 }
 
 const PAGE = 100;
+// the states GET /outbox takes; "problem": whatever did not reach everyone
+const STATES = [['problem', 'Failed or stuck'], ['failed', 'Failed'], ['partial', 'Partly sent'], ['expired', 'Expired'],
+                ['unconfirmed', 'Sent, not confirmed'], ['queued', 'Waiting'], ['sending', 'Sending'], ['sent', 'Sent'], ['', 'Any']];
+const DONE = new Set(['sent', 'queued', 'sending']);
+
+function recipients(m) {
+    if (Array.isArray(m.recipients))
+        return m.recipients.map((r) => `${r.address}${r.state && r.state !== m.state ? ` (${r.state}${r.reply ? `: ${r.reply}` : ''})` : ''}`).join(', ');
+    return '';
+}
 
 export function Outbox() {
-    const [state, setState] = useState('failed');
-    const [older, setOlder] = useState([]);
-    const [more, setMore] = useState(null);
+    const [state, setState] = useState('problem');
+    const [pages, setPages] = useState([]);            // older pages, loaded on request
     const list = useLoad(`/outbox?limit=${PAGE}${state ? `&state=${state}` : ''}`);
     const action = useAction();
-    const items = [...((list.data && list.data.items) || []), ...older];
-    const last = items.length ? items[items.length - 1] : null;
-    const hasMore = more !== null ? more : ((list.data && list.data.items) || []).length === PAGE;
+    const all = [list.data, ...pages].filter(Boolean);
+    const items = all.flatMap((p) => p.items || []);
+    const next = all.length ? all[all.length - 1].next_before : null;
 
     const choose = (s) => {
-        setOlder([]);
-        setMore(null);
+        setPages([]);
         setState(s);
     };
     const loadOlder = () => action.run('older', 'loading older mail', async () => {
-        const r = await get(`/outbox?limit=${PAGE}${state ? `&state=${state}` : ''}&before=${last.id}`);
-        setOlder([...older, ...(r.items || [])]);
-        setMore((r.items || []).length === PAGE);
+        const r = await get(`/outbox?limit=${PAGE}${state ? `&state=${state}` : ''}&before=${next}`);
+        setPages([...pages, r]);
         return true;
     });
     const retry = (m) => action.run(`m${m.id}`, `retrying mail ${m.id}`, () => post(`/outbox/${m.id}/retry`),
-                                    () => `Mail ${m.id} is queued to be sent again.`)
+                                    (r) => `Mail ${m.id} is queued to be sent again${r && r.recipients ? ` to ${r.recipients} recipient${r.recipients === 1 ? '' : 's'}` : ''}.`)
         .then((r) => {
             if (r !== undefined) {
-                setOlder([]);
-                setMore(null);
+                setPages([]);
                 list.reload();
             }
         });
@@ -70,14 +76,11 @@ export function Outbox() {
             <form class="filters" aria-label="Which mail" onSubmit={(e) => e.preventDefault()}>
                 <label for="outbox-state">State</label>
                 <select id="outbox-state" value={state} onChange={(e) => choose(e.currentTarget.value)}>
-                    <option value="failed">Failed</option>
-                    <option value="queued">Waiting</option>
-                    <option value="sent">Sent</option>
-                    <option value="">Any</option>
+                    {STATES.map(([v, t]) => <option key={v} value={v}>{t}</option>)}
                 </select>
             </form>
             <ActionMessage action={action} id="outbox-message" />
-            <ListState load={list} what="mail" empty={items.length ? null : state === 'failed' ? 'No failed mail.' : 'No mail.'} />
+            <ListState load={list} what="mail" empty={items.length ? null : state === 'problem' ? 'No failed mail.' : 'No mail.'} />
             {items.length ? (
                 <table class="rows" id="outbox-list">
                     <caption class="sr-only">Outgoing mail</caption>
@@ -88,13 +91,14 @@ export function Outbox() {
                         {items.map((m) => (
                             <tr key={m.id}>
                                 <th scope="row">{m.id}</th>
-                                <td class="wrap">{Array.isArray(m.rcpt_to) ? m.rcpt_to.join(', ') : m.rcpt_to || m.to || ''}</td>
-                                <td class="wrap">{m.subject || ''}{m.ticket_id ? <a class="block" href={`/desk/tickets/${m.ticket_id}`}>ticket {m.ticket_id}</a> : null}</td>
-                                <td class={m.state === 'failed' ? 'bad' : m.state === 'sent' ? 'good' : ''}>{m.state}</td>
+                                <td class="wrap">{recipients(m)}</td>
+                                <td class="wrap">{m.kind ? <span class="hint block">{m.kind}</span> : null}{m.subject || ''}
+                                    {m.ticket_id ? <a class="block" href={`/desk/tickets/${m.ticket_id}`}>ticket {m.ticket_id}</a> : null}</td>
+                                <td class={DONE.has(m.state) ? (m.state === 'sent' ? 'good' : '') : 'bad'}>{m.state}</td>
                                 <td>{m.attempts !== undefined ? m.attempts : ''}</td>
                                 <td class="wrap">{m.last_error || ''}</td>
                                 <td>{when(m.created_at)}</td>
-                                <td>{m.state === 'failed' ? (
+                                <td>{!DONE.has(m.state) ? (
                                     <button type="button" onClick={() => retry(m)} disabled={!!action.busy} aria-label={`Retry mail ${m.id}`}>Retry</button>
                                 ) : null}</td>
                             </tr>
@@ -102,7 +106,7 @@ export function Outbox() {
                     </tbody>
                 </table>
             ) : null}
-            {hasMore && last ? <button type="button" onClick={loadOlder} disabled={!!action.busy}>Older mail</button> : null}
+            {next ? <button type="button" onClick={loadOlder} disabled={!!action.busy}>Older mail</button> : null}
         </section>
     );
 }

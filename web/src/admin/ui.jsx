@@ -66,8 +66,9 @@ export function useForm(id, initial) {
             setMessage(null);
         },
         say: (text, ok = true) => setMessage(text ? { text, ok } : null),
-        // fields: the names a problem's `field` may carry that this form shows
-        async submit(what, fn, fields = Object.keys(values)) {
+        // fields: the names a problem's `field` may carry that this form
+        // shows; alias: the API's name of a field -> the form's
+        async submit(what, fn, fields = Object.keys(values), alias = {}) {
             setBusy(true);
             setErrors({});
             setMessage(null);
@@ -75,7 +76,8 @@ export function useForm(id, initial) {
                 return { ok: true, value: await fn(values) };
             } catch (e) {
                 const text = describe(e, what);
-                const field = e && e.field ? fieldName(e.field) : null;
+                const named = e && e.field ? fieldName(e.field) : null;
+                const field = named && alias[named] ? alias[named] : named;
                 if (field && fields.includes(field)) {
                     setErrors({ [field]: text });
                     setMessage({ text: 'Nothing was saved: correct the marked field and try again.', ok: false });
