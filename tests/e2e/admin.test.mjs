@@ -11,6 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const env = (k) => {
@@ -28,6 +29,7 @@ const SHOTS = env('ADMIN_SCREENSHOTS');
 const PW = env('ADMIN_PW');
 const DEAD_JOB = Number(env('ADMIN_DEAD_JOB'));
 const IMAP_PORT = env('ADMIN_IMAP_PORT');
+const SINK = env('ADMIN_SINK');
 
 let browser;
 const problems = [];
@@ -74,6 +76,14 @@ async function until(what, fn, ms = 30000) {
             throw new Error(`timed out waiting for ${what}`);
         await sleep(200);
     }
+}
+
+// how many mails the smarthost got for an address
+function mailsTo(addr) {
+    if (!existsSync(SINK))
+        return 0;
+    return readdirSync(SINK).filter((n) => n.endsWith('.json'))
+        .filter((n) => (JSON.parse(readFileSync(path.join(SINK, n), 'utf8')).rcpt_tos || []).includes(addr)).length;
 }
 
 // the API as the signed-in page: its session cookie, its CSRF token
@@ -190,6 +200,7 @@ describe('the admin pages', () => {
     test('the admin invites the customer to the portal', async () => {
         await page.getByRole('button', { name: 'Invite to the portal' }).click();
         await page.getByText('An invitation to the portal is on its way to cora@customer.example.').waitFor();
+        await until('the invitation at the smarthost', () => mailsTo('cora@customer.example') === 1);
         const id = (await apiAs(page, 'GET', '/users?q=cora%40customer.example')).json.items[0].id;
         const a = await apiAs(page, 'GET', `/audit?target=user:${id}&limit=20`);
         assert.ok(a.json.items.some((x) => /invit/.test(x.action)), `an invitation in the audit log: ${JSON.stringify(a.json.items.map((x) => x.action))}`);

@@ -2,8 +2,9 @@
 # admin_e2e_pg.sh -- the admin pages in a real browser: Debian's chromium,
 # headless, driven by playwright-core (tests/e2e/admin.test.mjs, Node's own
 # test runner) against a real atumd serving the built pages, a private
-# PostgreSQL (tests/run-test) and a private Dovecot (tests/dovecot.sh) the
-# mailbox page's "Test connection" talks to.  The story: an agent gets no
+# PostgreSQL (tests/run-test), a private Dovecot (tests/dovecot.sh) the
+# mailbox page's "Test connection" talks to, and a smarthost
+# (tests/smtpsink.py) that keeps what it gets.  The story: an agent gets no
 # admin pages; an admin signs in, creates a customer, invites and disables
 # it, sees a refused field marked with the text kept, adds a mailbox and
 # tests it (right password, then wrong), edits a template and sees its
@@ -24,9 +25,11 @@ PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 PW='admin e2e correct horse battery'
 DOVECOT_UP=
+SINK_PID=
 cleanup() {
     atumd_stop
     [ -n "$DOVECOT_UP" ] && dovecot_stop "$T/dovecot"
+    [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
     return 0
 }
 trap cleanup EXIT
@@ -42,6 +45,10 @@ if [ "$T_FAIL" -gt 0 ]; then
     exit 1
 fi
 
+# a smarthost that keeps what it gets (the invitation goes there)
+/usr/bin/python3 "$S/tests/smtpsink.py" --port 0 --port-file "$T/sink.port" --dir "$T/sink" >>"$T/sink.log" 2>&1 &
+SINK_PID=$!
+wait_until 10 test -s "$T/sink.port" || { echo "FAIL: the smarthost did not start"; cat "$T/sink.log"; exit 1; }
 dovecot_start "$T/dovecot" support imap-e2e-secret || { echo "FAIL: dovecot did not start"; exit 1; }
 DOVECOT_UP=1
 # the right password and a wrong one, in the variables a mailbox may name
@@ -57,6 +64,9 @@ listen = 127.0.0.1:0
 assets_dir = $B/web/dist
 [queue]
 poll_interval = 200ms
+[smarthost]
+url = smtp://127.0.0.1:$(cat "$T/sink.port")
+starttls = no
 [imap]
 enabled = no
 # the test Dovecot is on loopback and in clear
@@ -77,7 +87,7 @@ atumd_start_port0 "$T/atum.conf" "$T/atumd.log" || { echo "FAIL: atumd did not s
 shots=${ADMIN_SCREENSHOTS:-$B/tests/e2e/screenshots}
 mkdir -p "$shots"
 export ADMIN_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM ADMIN_URL="http://127.0.0.1:$WEBPORT" ADMIN_PW=$PW \
-    ADMIN_DEAD_JOB=$DEAD_JOB ADMIN_IMAP_PORT=$DOVECOT_PORT
+    ADMIN_DEAD_JOB=$DEAD_JOB ADMIN_IMAP_PORT=$DOVECOT_PORT ADMIN_SINK=$T/sink
 export NODE_PATH=$B/tests/e2e/npm/node_modules
 node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/admin.test.mjs" >"$T/tap" 2>&1
 rc=$?
