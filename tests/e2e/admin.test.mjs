@@ -399,6 +399,23 @@ describe('the admin pages', () => {
         await ctx.close();
     });
 
+    test('plugins: state, version and ABI; disabled and enabled again', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Plugins' }).click();
+        const row = page.locator('#plugins-list tbody tr', { hasText: 'metrics' });
+        await row.waitFor();
+        assert.match(await row.textContent(), /loaded/);
+        const host = (await apiAs(page, 'GET', '/plugins')).json;
+        const abi = String(host.items.find((p) => p.name === 'metrics').abi);
+        assert.equal((await row.locator('td').nth(2).textContent()).trim(), abi);
+        await page.getByRole('button', { name: 'Disable metrics' }).click();
+        await page.getByText(/^metrics: disabled/).waitFor();
+        assert.equal((await apiAs(page, 'GET', '/plugins')).json.items.find((p) => p.name === 'metrics').state, 'disabled');
+        await page.getByRole('button', { name: 'Enable metrics' }).click();
+        await page.getByText(/^metrics: loaded/).waitFor();
+        assert.equal((await apiAs(page, 'GET', '/plugins')).json.items.find((p) => p.name === 'metrics').state, 'loaded');
+        await uniqueIds(page);
+    });
+
     test('no page error, no CSP violation, nothing from another origin', () => {
         assert.deepEqual(problems, []);
         assert.deepEqual(page.foreign, []);

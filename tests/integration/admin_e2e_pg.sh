@@ -38,6 +38,7 @@ check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/d
 check "node is installed" command -v node
 check "dovecot is installed (apt-get install dovecot-imapd)" test -x /usr/sbin/dovecot
 check "the admin pages are built ($B/web/dist/admin.html)" test -f "$B/web/dist/admin.html"
+check "the metrics plugin is built (the plugins page shows it)" test -f "$B/plugins/metrics/.libs/metrics.so"
 npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
 check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
 if [ "$T_FAIL" -gt 0 ]; then
@@ -67,6 +68,8 @@ poll_interval = 200ms
 [smarthost]
 url = smtp://127.0.0.1:$(cat "$T/sink.port")
 starttls = no
+[plugin.metrics]
+path = $B/plugins/metrics/.libs/metrics.so
 [imap]
 enabled = no
 # the test Dovecot is on loopback and in clear
