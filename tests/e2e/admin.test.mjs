@@ -253,6 +253,66 @@ describe('the admin pages', () => {
         await uniqueIds(page);
     });
 
+    test('"Test connection": success against the test Dovecot, then failure with a wrong password', async () => {
+        await page.goto(`${URL_}/admin/mailboxes`);
+        await page.getByRole('heading', { name: 'Mailboxes', level: 1 }).waitFor();
+        await page.getByRole('button', { name: 'Edit support' }).click();
+        await page.getByRole('button', { name: 'Test connection' }).click();
+        const res = page.locator('#mailbox-test');
+        await until('a passed test', async () => (await res.count()) && /The connection works/.test(await res.textContent()));
+        assert.equal(await res.locator('.step-bad').count(), 0);
+        assert.ok(await res.locator('.step-ok').count() >= 2, 'the steps are listed');
+        // the variable with the wrong password, not saved: the form is tested
+        await page.locator('#mailbox-password_env').fill('ATUM_IMAP_PASSWORD_WRONG');
+        await page.getByRole('button', { name: 'Test connection' }).click();
+        await until('a failed test', async () => (await res.count()) && /The connection failed/.test(await res.textContent()));
+        const bad = await res.locator('.step-bad').first().textContent();
+        assert.match(bad, /Failed:/);
+        assert.match(await res.textContent(), /log ?in|auth|password|credentials/i, 'the failure says what failed in words');
+        await page.screenshot({ path: path.join(SHOTS, 'admin-mailbox-test.png'), fullPage: true });
+        // a password typed for one test: the right one works, and is not saved
+        await page.locator('#mailbox-test_password').fill('imap-e2e-secret');
+        await page.getByRole('button', { name: 'Test connection' }).click();
+        await until('a passed test with the typed password', async () => (await res.count()) && /The connection works/.test(await res.textContent()));
+        const m = (await apiAs(page, 'GET', '/mailboxes')).json.items[0];
+        assert.equal(m.password_env, 'ATUM_IMAP_PASSWORD_SUPPORT', 'nothing was saved by testing');
+        assert.ok(!JSON.stringify(m).includes('imap-e2e-secret'));
+        await uniqueIds(page);
+    });
+
+    test('the smarthost test reports each step', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Smarthost' }).click();
+        await page.getByRole('button', { name: 'Test the smarthost' }).click();
+        const res = page.locator('#smarthost-test');
+        await res.waitFor();
+        assert.match(await res.textContent(), /The connection works/);
+    });
+
+    test('a template: edited with a live preview, a problem marked on its part, saved', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Templates' }).click();
+        await page.getByRole('button', { name: 'Edit template ack' }).click();
+        const subject = page.locator('#template-preview-subject');
+        await until('the first preview', async () => (await subject.count()) && /The printer on the third floor is jammed/.test(await subject.textContent()));
+        await page.locator('#template-subject').fill('We have your message: {{subject}}');
+        await until('the preview to follow the subject', async () =>
+            (await subject.count()) && (await subject.textContent()) === 'We have your message: The printer on the third floor is jammed');
+        const body = await page.locator('#template-body').inputValue();
+        await page.locator('#template-body').fill(`${body}\n\nAdmin-e2e: {{no_such_variable}}`);
+        await page.locator('#template-body-error').waitFor();
+        assert.equal(await page.locator('#template-subject').inputValue(), 'We have your message: {{subject}}');
+        await page.locator('#template-body').fill(`${body}\n\nAdmin-e2e line for {{customer_name}}.`);
+        await until('the preview of the body', async () =>
+            (await page.locator('#template-preview-text').count()) && /Admin-e2e line for Casey Customer\./.test(await page.locator('#template-preview-text').textContent()));
+        assert.equal(await page.locator('#template-body-error').count(), 0);
+        await page.screenshot({ path: path.join(SHOTS, 'admin-template.png') });
+        await page.getByRole('button', { name: 'Save', exact: true }).click();
+        await page.getByText('Saved ack for every queue.').waitFor();
+        const t = await apiAs(page, 'GET', '/templates/ack');
+        assert.equal(t.json.origin, 'global');
+        assert.equal(t.json.subject, 'We have your message: {{subject}}');
+        await uniqueIds(page);
+    });
+
     test('the admin retries a dead job', async () => {
         await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Jobs' }).click();
         await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
@@ -391,8 +451,15 @@ describe('the admin pages', () => {
         await signIn(p, 'manager@example.com');
         await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
         const links = await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link').allTextContents();
-        assert.deepEqual(links, ['Users and roles', 'Organisations', 'Queues and members', 'Canned responses', 'API tokens']);
+        assert.deepEqual(links, ['Users and roles', 'Organisations', 'Queues and members', 'Outbox', 'Templates',
+                                 'Canned responses', 'API tokens']);
         assert.deepEqual(await p.locator('#user-role option').allTextContents(), ['customer', 'agent']);
+        // templates: read and preview, no saving
+        await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Templates' }).click();
+        await p.getByRole('button', { name: 'Edit template ack' }).click();
+        await p.locator('#template-preview-subject').waitFor();
+        assert.equal(await p.locator('#template-subject').isDisabled(), true);
+        assert.equal(await p.getByRole('button', { name: 'Save', exact: true }).count(), 0);
         await p.goto(`${URL_}/admin/mailboxes`);
         await p.getByRole('heading', { name: 'Not found' }).waitFor();
         assert.deepEqual(p.foreign, []);

@@ -33,7 +33,7 @@ export function Templates({ me }) {
     return (
         <section aria-labelledby="templates-heading">
             <h1 id="templates-heading">Templates</h1>
-            <div class="split">
+            <div class="split templates">
                 <div class="list-pane">
                     <ListState load={list} what="templates" empty={items.length ? null : 'No templates.'} />
                     {items.length ? (
@@ -138,7 +138,7 @@ function Editor({ name, queueId, admin, queues, onScope, onSaved, variables }) {
     };
 
     return (
-        <>
+        <div class="editor">
             <form onSubmit={save} aria-labelledby="template-form-heading" novalidate>
                 <h2 id="template-form-heading">{name}</h2>
                 <div class="field">
@@ -182,7 +182,7 @@ function Editor({ name, queueId, admin, queues, onScope, onSaved, variables }) {
                 )}
                 <p class="hint">With a sample ticket (#1042) and customer; links point at this server.</p>
             </section>
-        </>
+        </div>
     );
 }
 
