@@ -10,6 +10,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -76,6 +77,27 @@ async function until(what, fn, ms = 30000) {
             throw new Error(`timed out waiting for ${what}`);
         await sleep(200);
     }
+}
+
+// RFC 6238 with the parameters the server gave (SHA-1)
+function totp(secretB32, digits = 6, period = 30) {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    let bits = '';
+    for (const ch of secretB32.replace(/=+$/, '').toUpperCase())
+        bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+    const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / period)));
+    const h = createHmac('sha1', key).update(counter).digest();
+    const o = h[h.length - 1] & 15;
+    return String((h.readUInt32BE(o) & 0x7fffffff) % 10 ** digits).padStart(digits, '0');
+}
+
+async function login(email) {
+    const res = await fetch(`${URL_}/api/v1/auth/login`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password: PW }),
+    });
+    return { status: res.status, json: await res.json() };
 }
 
 // how many mails the smarthost got for an address
@@ -480,6 +502,43 @@ describe('the admin pages', () => {
         await page.getByRole('button', { name: 'Enable metrics' }).click();
         await page.getByText(/^metrics: loaded/).waitFor();
         assert.equal((await apiAs(page, 'GET', '/plugins')).json.items.find((p) => p.name === 'metrics').state, 'loaded');
+        await uniqueIds(page);
+    });
+
+    test("the admin resets a manager's two-factor sign-in", async () => {
+        // the manager enrols (through the API, as the desk's account page does)
+        const ctx = await browser.newContext();
+        const p = await watched(ctx);
+        await signIn(p, 'manager@example.com');
+        await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
+        const enrol = await apiAs(p, 'POST', '/auth/totp', {});
+        assert.equal(enrol.status, 201);
+        const v = await apiAs(p, 'POST', '/auth/totp/verify', { code: totp(enrol.json.secret, enrol.json.digits || 6, enrol.json.period || 30) });
+        assert.equal(v.status, 200, JSON.stringify(v.json));
+        assert.equal((await login('manager@example.com')).json.totp_required, true, 'a code is asked for now');
+        // the admin resets it
+        await page.goto(`${URL_}/admin/users`);
+        await page.getByRole('button', { name: 'Edit manager@example.com' }).click();
+        await page.getByRole('button', { name: 'Reset two-factor sign-in' }).click();
+        await page.getByText('Two-factor sign-in of manager@example.com is off').waitFor();
+        assert.equal((await apiAs(p, 'GET', '/auth/me')).status, 401, "the manager's session ended");
+        const again = await login('manager@example.com');
+        assert.equal(again.status, 200);
+        assert.ok(!again.json.totp_required, 'the password alone signs in again');
+        // no such button for one's own account
+        await page.getByRole('button', { name: 'Edit admin@example.com' }).click();
+        assert.equal(await page.getByRole('button', { name: 'Reset two-factor sign-in' }).count(), 0);
+        await ctx.close();
+    });
+
+    test('the outbox lists the invitation as sent and no failed mail', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Outbox' }).click();
+        await page.getByText('No failed mail.').waitFor();
+        await page.locator('#outbox-state').selectOption('');
+        const row = page.locator('#outbox-list tbody tr', { hasText: 'cora@customer.example' });
+        await row.waitFor();
+        assert.match(await row.textContent(), /invite/);
+        assert.match(await row.locator('td').nth(2).textContent(), /sent|unconfirmed/);
         await uniqueIds(page);
     });
 

@@ -96,7 +96,7 @@ export function Users({ me }) {
         return u;
     }, () => `${selected.email} is enabled again.`);
     const resetTotp = () => act('totp', 'resetting two-factor sign-in', () => post(`/users/${selected.id}/totp/reset`),
-                                () => `Two-factor sign-in of ${selected.email} is off; the account can enrol again.`);
+                                () => `Two-factor sign-in of ${selected.email} is off and its sessions and API tokens are ended: it signs in with its password and can enrol again.`);
 
     const applyFilter = (ev) => {
         ev.preventDefault();
@@ -167,7 +167,7 @@ export function Users({ me }) {
                             ) : selected.id !== me.id ? (
                                 <button type="button" class="danger" onClick={disable} disabled={!!action.busy}>Disable account</button>
                             ) : null}
-                            {has('post', '/users/{id}/totp/reset') ? (
+                            {has('post', '/users/{id}/totp/reset') && selected.id !== me.id && !selected.disabled ? (
                                 <button type="button" onClick={resetTotp} disabled={!!action.busy}>Reset two-factor sign-in</button>
                             ) : null}
                         </section>
