@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const env = (k) => {
@@ -31,6 +31,7 @@ const PW = env('ADMIN_PW');
 const DEAD_JOB = Number(env('ADMIN_DEAD_JOB'));
 const IMAP_PORT = env('ADMIN_IMAP_PORT');
 const SINK = env('ADMIN_SINK');
+const SINK_CONTROL = env('ADMIN_SINK_CONTROL');
 
 let browser;
 const problems = [];
@@ -540,6 +541,30 @@ describe('the admin pages', () => {
         assert.match(await row.textContent(), /invite/);
         assert.match(await row.locator('td').nth(2).textContent(), /sent|unconfirmed/);
         await uniqueIds(page);
+    });
+
+    test('failed mail in the outbox, retried once the smarthost takes it', async () => {
+        writeFileSync(SINK_CONTROL, JSON.stringify({ rcpt: { 'dora@customer.example': '550 5.1.1 no such mailbox here' } }));
+        const u = await apiAs(page, 'POST', '/users', { email: 'dora@customer.example', name: 'Dora', role: 'customer' });
+        assert.equal(u.status, 201);
+        assert.equal((await apiAs(page, 'POST', `/users/${u.json.id}/invite`)).status, 202);
+        const failed = await until('the invitation to fail', async () => {
+            const r = await apiAs(page, 'GET', '/outbox?state=problem');
+            return r.json.items.find((m) => JSON.stringify(m.recipients).includes('dora@customer.example'));
+        });
+        await page.goto(`${URL_}/admin/outbox`);
+        const row = page.locator('#outbox-list tbody tr', { hasText: 'dora@customer.example' });
+        await row.waitFor();
+        assert.match(await row.textContent(), /550/);
+        await page.screenshot({ path: path.join(SHOTS, 'admin-outbox.png') });
+        writeFileSync(SINK_CONTROL, '{}');
+        await page.getByRole('button', { name: `Retry mail ${failed.id}` }).click();
+        await page.getByText(new RegExp(`^Mail ${failed.id} is queued to be sent again`)).waitFor();
+        await until('the retried invitation at the smarthost', () => mailsTo('dora@customer.example') === 1);
+        await until('the mail to leave the failed list', async () => {
+            const r = await apiAs(page, 'GET', '/outbox?state=problem');
+            return !r.json.items.some((m) => m.id === failed.id);
+        });
     });
 
     test('no page error, no CSP violation, nothing from another origin', () => {

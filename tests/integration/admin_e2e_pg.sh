@@ -46,8 +46,11 @@ if [ "$T_FAIL" -gt 0 ]; then
     exit 1
 fi
 
-# a smarthost that keeps what it gets (the invitation goes there)
-/usr/bin/python3 "$S/tests/smtpsink.py" --port 0 --port-file "$T/sink.port" --dir "$T/sink" >>"$T/sink.log" 2>&1 &
+# a smarthost that keeps what it gets (the invitations go there) and
+# refuses whom the test tells it to
+echo '{}' >"$T/sink.control"
+/usr/bin/python3 "$S/tests/smtpsink.py" --port 0 --port-file "$T/sink.port" --dir "$T/sink" \
+    --control "$T/sink.control" >>"$T/sink.log" 2>&1 &
 SINK_PID=$!
 wait_until 10 test -s "$T/sink.port" || { echo "FAIL: the smarthost did not start"; cat "$T/sink.log"; exit 1; }
 dovecot_start "$T/dovecot" support imap-e2e-secret || { echo "FAIL: dovecot did not start"; exit 1; }
@@ -90,7 +93,8 @@ atumd_start_port0 "$T/atum.conf" "$T/atumd.log" || { echo "FAIL: atumd did not s
 shots=${ADMIN_SCREENSHOTS:-$B/tests/e2e/screenshots}
 mkdir -p "$shots"
 export ADMIN_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM ADMIN_URL="http://127.0.0.1:$WEBPORT" ADMIN_PW=$PW \
-    ADMIN_DEAD_JOB=$DEAD_JOB ADMIN_IMAP_PORT=$DOVECOT_PORT ADMIN_SINK=$T/sink
+    ADMIN_DEAD_JOB=$DEAD_JOB ADMIN_IMAP_PORT=$DOVECOT_PORT ADMIN_SINK=$T/sink \
+    ADMIN_SINK_CONTROL=$T/sink.control
 export NODE_PATH=$B/tests/e2e/npm/node_modules
 node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/admin.test.mjs" >"$T/tap" 2>&1
 rc=$?
