@@ -367,6 +367,16 @@ describe('the admin pages', () => {
             const actions = await page.locator('#audit-list tbody td code:not(.detail)').allTextContents();
             return actions.length > 0 && actions.every((a) => a === 'user.disable');
         });
+        // a family of actions and a kind of target
+        await page.locator('#audit-action').fill('user.*');
+        await page.locator('#audit-target_type').fill('user');
+        await page.getByRole('button', { name: 'Filter' }).click();
+        await until('only user.* rows on users', async () => {
+            const actions = await page.locator('#audit-list tbody td code:not(.detail)').allTextContents();
+            return actions.length > 1 && actions.every((a) => a.startsWith('user.')) && actions.includes('user.create');
+        });
+        const targets = await page.locator('#audit-list tbody tr td:nth-child(5)').allTextContents();
+        assert.ok(targets.every((t) => t.startsWith('user:')), JSON.stringify(targets));
         await page.getByRole('button', { name: 'Verify the log' }).click();
         const v = page.locator('#audit-verify');
         await v.waitFor();
@@ -497,6 +507,12 @@ describe('the admin pages', () => {
         const host = (await apiAs(page, 'GET', '/plugins')).json;
         const abi = String(host.items.find((p) => p.name === 'metrics').abi);
         assert.equal((await row.locator('td').nth(2).textContent()).trim(), abi);
+        // its settings as the plugin reads them, where each comes from
+        const settings = host.items.find((p) => p.name === 'metrics').settings || [];
+        assert.ok(settings.length > 0, 'the API lists the settings');
+        for (const x of settings)
+            assert.ok((await row.locator('dt').allTextContents()).includes(x.key), `setting ${x.key} is shown`);
+        assert.ok((await row.textContent()).includes('(default)') || (await row.textContent()).includes('(file)'));
         await page.getByRole('button', { name: 'Disable metrics' }).click();
         await page.getByText(/^metrics: disabled/).waitFor();
         assert.equal((await apiAs(page, 'GET', '/plugins')).json.items.find((p) => p.name === 'metrics').state, 'disabled');

@@ -1,5 +1,6 @@
-// audit.jsx -- the audit log, newest first, with its filters (action,
-// actor, target, a time range; GET /audit) and "Verify", which checks the
+// audit.jsx -- the audit log, newest first, with its filters (an action
+// or a family of them, actor, kind of target, target, a time range;
+// GET /audit) and "Verify", which checks the
 // log's hash chain (GET /audit/verify) and says where it breaks.  A filter
 // the API refuses is marked next to its field; the filters stay.
 import { useEffect, useState } from 'preact/hooks';
@@ -8,7 +9,7 @@ import { announce } from '../desk/ui.jsx';
 import { FormMessage, Input, useForm, useLoad, when } from './ui.jsx';
 
 const PAGE = 100;
-const NONE = { action: '', actor_id: '', target: '', since: '', until: '' };
+const NONE = { action: '', actor_id: '', target_type: '', target: '', since: '', until: '' };
 
 // datetime-local (local time, no zone) -> ISO 8601 in UTC; anything else
 // goes as typed, for the API to judge
@@ -32,7 +33,7 @@ export function Audit() {
 
     const query = (v, beforeSeq) => {
         const q = new URLSearchParams({ limit: String(PAGE) });
-        for (const k of ['action', 'actor_id', 'target'])
+        for (const k of ['action', 'actor_id', 'target_type', 'target'])
             if (v[k].trim())
                 q.set(k, v[k].trim());
         if (v.since)
@@ -48,7 +49,9 @@ export function Audit() {
         if (r.ok) {
             const items = r.value.items || [];
             setRows(beforeSeq ? [...(rows || []), ...items] : items);
-            setMore(items.length === PAGE);
+            // the server says where the next page starts (older servers: a full page)
+            const next = 'next_before_seq' in r.value ? r.value.next_before_seq : items.length === PAGE ? items[items.length - 1].seq : null;
+            setMore(next || false);
             if (!beforeSeq)
                 announce(`${items.length}${items.length === PAGE ? '+' : ''} entries.`);
         }
@@ -82,8 +85,9 @@ export function Audit() {
             </div>
             {verify ? <p id="audit-verify" class={verify.ok ? 'ok' : 'error'} role={verify.ok ? 'status' : 'alert'}>{verify.text}</p> : null}
             <form class="filters grid" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); load(null); }} novalidate>
-                <Input form={form} name="action" label="Action (e.g. login.failed)" />
+                <Input form={form} name="action" label="Action (e.g. login.failed, user.*)" />
                 <Input form={form} name="actor_id" label="Actor (user id)" inputmode="numeric" />
+                <Input form={form} name="target_type" label="Kind of target (e.g. user)" />
                 <Input form={form} name="target" label="Target (e.g. ticket:5)" />
                 <Input form={form} name="since" label="From" type="datetime-local" />
                 <Input form={form} name="until" label="Until" type="datetime-local" />
@@ -114,7 +118,7 @@ export function Audit() {
                     </tbody>
                 </table>
             ) : null}
-            {more ? <button type="button" onClick={() => load(rows[rows.length - 1].seq)} disabled={form.busy}>Older entries</button> : null}
+            {more ? <button type="button" onClick={() => load(more)} disabled={form.busy}>Older entries</button> : null}
         </section>
     );
 }

@@ -2,8 +2,9 @@
 // refused and why), version, the ABI each was built for against the
 // host's, what it adds (routes, job kinds, hooks), and enable/disable
 // (PATCH /plugins/{name}: reloads the plugins of this node).  A plugin's
-// settings are shown as far as the API lists them (read-only: they live
-// in atumd's configuration file).
+// settings are shown as the plugin reads them, with where each comes from
+// (read-only: they live in atumd's configuration file and environment;
+// secrets are never shown).
 import { patch } from '../desk/api.js';
 import { announce } from '../desk/ui.jsx';
 import { ActionMessage, ListState, useAction, useLoad } from './ui.jsx';
@@ -65,14 +66,21 @@ export function Plugins() {
     );
 }
 
+// GET /plugins: [{key, value, source, secret, set, default, help, env}],
+// read-only (they live in the configuration file and the environment)
 function Settings({ settings }) {
-    if (!settings || typeof settings !== 'object' || !Object.keys(settings).length)
+    if (!Array.isArray(settings) || !settings.length)
         return <span class="muted">—</span>;
     return (
         <dl class="facts small">
-            {Object.entries(settings).flatMap(([k, v]) => [
-                <dt key={`k${k}`}>{k}</dt>,
-                <dd key={`v${k}`}>{typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd>,
+            {settings.flatMap((x) => [
+                <dt key={`k${x.key}`}>{x.key}</dt>,
+                <dd key={`v${x.key}`}>
+                    {x.secret ? <span class="muted">{x.set ? 'set, hidden' : 'not set'}</span>
+                        : x.value === null || x.value === undefined ? <span class="muted">not set</span> : <code>{x.value}</code>}
+                    {' '}<span class="muted">({x.source === 'environment' ? `from ${x.env}` : x.source})</span>
+                    {x.help ? <span class="hint block">{x.help}</span> : null}
+                </dd>,
             ])}
         </dl>
     );
