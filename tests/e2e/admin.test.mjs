@@ -299,6 +299,18 @@ describe('the admin pages', () => {
         await until('a passed test with the typed password', async () => (await res.count()) && /The connection works/.test(await res.textContent()));
         const m = (await apiAs(page, 'GET', '/mailboxes')).json.items[0];
         assert.equal(m.password_env, 'ATUM_IMAP_PASSWORD_SUPPORT', 'nothing was saved by testing');
+        // settings not saved yet, refused by the test: marked where they are wrong
+        await page.getByRole('button', { name: 'New mailbox' }).click();
+        await page.locator('#mailbox-name').fill('draft');
+        await page.locator('#mailbox-port').fill('70000');
+        await page.locator('#mailbox-host').fill('127.0.0.1');
+        await page.locator('#mailbox-username').fill('support');
+        await page.locator('#mailbox-test_password').fill('x');
+        await page.getByRole('button', { name: 'Test connection' }).click();
+        await page.locator('#mailbox-port-error').waitFor();
+        assert.equal(await page.locator('#mailbox-port').inputValue(), '70000');
+        assert.equal(await page.locator('#mailbox-name').inputValue(), 'draft');
+        assert.equal((await apiAs(page, 'GET', '/mailboxes')).json.items.length, 1, 'a test saves nothing');
         assert.ok(!JSON.stringify(m).includes('imap-e2e-secret'));
         await uniqueIds(page);
     });

@@ -49,6 +49,10 @@ export function Mailboxes() {
     // the password typed for a test goes with the settings, never into them
     const testBody = (v) => {
         const b = toBody(v);
+        // what is not chosen yet (the queue, say) does not matter to a test
+        for (const k of Object.keys(b))
+            if (b[k] === null || b[k] === '')
+                delete b[k];
         if (v.test_password) {
             b.password = v.test_password;
             delete b.password_env;
