@@ -38,10 +38,13 @@ static void db_give_back(struct api_req *r)
     }
 }
 
-static int send_report(struct api_req *r, const char *what, const struct mailadmin_report *rep)
+/* Logged with who asked and where to: a test reaches any host and port
+ * an admin names, so there is a trace of each. */
+static int send_report(struct api_req *r, const char *what, const char *host, int port,
+                       const struct mailadmin_report *rep)
 {
-    log_info("admin.connection_test", "what=%s ok=%s user=%lld", what, rep->ok ? "yes" : "no",
-             r->user.id);
+    log_info("admin.connection_test", "what=%s server=%s:%d ok=%s user=%lld ip=%s", what,
+             host ? host : "(configured)", port, rep->ok ? "yes" : "no", r->user.id, r->ip);
     return api_json(r, 200, mailadmin_report_json(rep));
 }
 
@@ -52,7 +55,7 @@ static int run_imap_test(struct api_req *r, const struct mailadmin_imap *box)
     db_give_back(r);
     if (mailadmin_imap_test(r->api->rt, box, &rep, &e) < 0)
         return api_problem(r, 503, NULL, "the test could not run: %s", e);
-    return send_report(r, "imap", &rep);
+    return send_report(r, "imap", box->host, box->port, &rep);
 }
 
 /* A saved mailbox, with the password from where the poller reads it. */
@@ -153,7 +156,7 @@ static int h_smarthost_test(struct api_req *r)
     db_give_back(r);
     if (mailadmin_smarthost_test(r->api->rt, &rep, &e) < 0)
         return api_problem(r, 503, NULL, "the test could not run: %s", e);
-    return send_report(r, "smarthost", &rep);
+    return send_report(r, "smarthost", NULL, 0, &rep);
 }
 
 /* ---- the outbox ---------------------------------------------------------------- */
