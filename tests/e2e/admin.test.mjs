@@ -152,6 +152,10 @@ describe('the admin pages', () => {
     test('an agent signs in at /admin and gets no admin page (and the API refuses the agent too)', async () => {
         const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
         const p = await watched(ctx);
+        await p.goto(`${URL_}/admin`);
+        await p.getByRole('heading', { name: 'Sign in' }).waitFor();
+        await p.screenshot({ path: path.join(SHOTS, 'admin-signin.png') });
+        assert.equal(await p.getByText('Your session has ended').count(), 0, 'a first visit is not a lost session');
         await signIn(p, 'agent@example.com');
         await p.getByRole('heading', { name: 'No admin pages for this account' }).waitFor();
         assert.equal(await p.locator('nav.side').count(), 0, 'no admin navigation for an agent');
@@ -551,6 +555,10 @@ describe('the admin pages', () => {
         await page.getByRole('button', { name: 'Reset two-factor sign-in' }).click();
         await page.getByText('Two-factor sign-in of manager@example.com is off').waitFor();
         assert.equal((await apiAs(p, 'GET', '/auth/me')).status, 401, "the manager's session ended");
+        // the manager's open page says so at its next request, and offers to sign in
+        await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Organisations' }).click();
+        await p.getByText('Your session has ended. Please sign in again.').waitFor();
+        await p.getByRole('heading', { name: 'Sign in' }).waitFor();
         const again = await login('manager@example.com');
         assert.equal(again.status, 200);
         assert.ok(!again.json.totp_required, 'the password alone signs in again');
@@ -593,6 +601,24 @@ describe('the admin pages', () => {
             const r = await apiAs(page, 'GET', '/outbox?state=problem');
             return !r.json.items.some((m) => m.id === failed.id);
         });
+    });
+
+    test('at 360 px the pages fold into one column and the page never scrolls sideways', async () => {
+        const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
+        const p = await watched(ctx);
+        await signIn(p, 'admin@example.com');
+        await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
+        for (const where of ['users', 'mailboxes', 'audit', 'jobs', 'templates']) {
+            await p.goto(`${URL_}/admin/${where}`);
+            await p.locator('main h1').waitFor();
+            await p.waitForLoadState('networkidle');
+            const [scroll, client] = await p.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+            assert.ok(scroll <= client, `/admin/${where} is ${scroll} px wide in ${client}`);
+            if (where === 'users')
+                await p.screenshot({ path: path.join(SHOTS, 'admin-users-360.png'), fullPage: true });
+        }
+        assert.deepEqual(p.foreign, []);
+        await ctx.close();
     });
 
     test('no page error, no CSP violation, nothing from another origin', () => {

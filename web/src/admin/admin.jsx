@@ -90,6 +90,8 @@ function App() {
     const [error, setError] = useState(null);
     const [notice, setNotice] = useState(null);
     const main = useRef(null);
+    const signedIn = useRef(false);
+    signedIn.current = !!me;
 
     const loadMe = useCallback(async () => {
         try {
@@ -107,8 +109,11 @@ function App() {
     useEffect(() => {
         loadMe();
         loadCaps().then(() => setCapsReady(true));
+        // a 401 after signing in means the session ended (not the first
+        // look at /auth/me of a visitor who was never signed in)
         return on('signedout', () => {
-            setNotice('Your session has ended. Please sign in again.');
+            if (signedIn.current)
+                setNotice('Your session has ended. Please sign in again.');
             setMe(null);
         });
     }, [loadMe]);

@@ -99,7 +99,7 @@ export function Audit() {
             <FormMessage form={form} />
             {rows && !rows.length ? <p class="empty">No entries match.</p> : null}
             {rows && rows.length ? (
-                <table class="rows" id="audit-list">
+                <div class="scroll"><table class="rows" id="audit-list">
                     <caption class="sr-only">Audit entries</caption>
                     <thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th>
                         <th scope="col">Target</th><th scope="col">Detail</th><th scope="col">IP</th></tr></thead>
@@ -116,7 +116,7 @@ export function Audit() {
                             </tr>
                         ))}
                     </tbody>
-                </table>
+                </table></div>
             ) : null}
             {more ? <button type="button" onClick={() => load(more)} disabled={form.busy}>Older entries</button> : null}
         </section>

@@ -56,7 +56,7 @@ export function Jobs() {
             <ActionMessage action={action} id="jobs-message" />
             <ListState load={list} what="jobs" empty={items.length ? null : state === 'dead' ? 'No dead jobs.' : 'None.'} />
             {items.length ? (
-                <table class="rows" id="jobs-list">
+                <div class="scroll"><table class="rows" id="jobs-list">
                     <caption class="sr-only">Jobs</caption>
                     <thead><tr><th scope="col">Job</th><th scope="col">Kind</th><th scope="col">Attempts</th><th scope="col">Last error</th>
                         <th scope="col">Changed</th>{state === 'dead' ? <th scope="col"><span class="sr-only">Action</span></th> : null}</tr></thead>
@@ -74,7 +74,7 @@ export function Jobs() {
                             </tr>
                         ))}
                     </tbody>
-                </table>
+                </table></div>
             ) : null}
         </section>
     );

@@ -82,7 +82,7 @@ export function Outbox() {
             <ActionMessage action={action} id="outbox-message" />
             <ListState load={list} what="mail" empty={items.length ? null : state === 'problem' ? 'No failed mail.' : 'No mail.'} />
             {items.length ? (
-                <table class="rows" id="outbox-list">
+                <div class="scroll"><table class="rows" id="outbox-list">
                     <caption class="sr-only">Outgoing mail</caption>
                     <thead><tr><th scope="col">#</th><th scope="col">To</th><th scope="col">Subject</th><th scope="col">State</th>
                         <th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Queued</th>
@@ -104,7 +104,7 @@ export function Outbox() {
                             </tr>
                         ))}
                     </tbody>
-                </table>
+                </table></div>
             ) : null}
             {next ? <button type="button" onClick={loadOlder} disabled={!!action.busy}>Older mail</button> : null}
         </section>

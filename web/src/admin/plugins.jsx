@@ -33,7 +33,7 @@ export function Plugins() {
             <ActionMessage action={action} id="plugins-message" />
             <ListState load={list} what="plugins" empty={items.length ? null : 'No plugins are configured.'} />
             {items.length ? (
-                <table class="rows" id="plugins-list">
+                <div class="scroll"><table class="rows" id="plugins-list">
                     <caption class="sr-only">Plugins</caption>
                     <thead><tr><th scope="col">Plugin</th><th scope="col">State</th><th scope="col">Version</th><th scope="col">ABI</th>
                         <th scope="col">Adds</th><th scope="col">Settings</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
@@ -60,7 +60,7 @@ export function Plugins() {
                             </tr>
                         ))}
                     </tbody>
-                </table>
+                </table></div>
             ) : null}
         </section>
     );

@@ -45,7 +45,7 @@ function Deliveries({ webhook }) {
             <button type="button" class="small" onClick={list.reload}>Refresh</button>
             <ListState load={list} what="deliveries" empty={items.length ? null : 'Nothing delivered yet.'} />
             {items.length ? (
-                <table class="rows">
+                <div class="scroll"><table class="rows">
                     <caption class="sr-only">Deliveries of {webhook.url}</caption>
                     <thead><tr><th scope="col">Event</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Answer</th><th scope="col">When</th></tr></thead>
                     <tbody>
@@ -59,7 +59,7 @@ function Deliveries({ webhook }) {
                             </tr>
                         ))}
                     </tbody>
-                </table>
+                </table></div>
             ) : null}
         </section>
     );
