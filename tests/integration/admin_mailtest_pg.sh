@@ -5,7 +5,7 @@
 # variable) against the tests' Dovecot (plain, STARTTLS, implicit TLS),
 # with a wrong password, a wrong folder, nothing listening and scripted
 # hostile servers (tests/imapserver.py); POST /api/v1/smarthost/test
-# against aiosmtpd (tests/smtpsink.py) with STARTTLS and AUTH, a wrong
+# against aiosmtpd (tests/smtpsink.py) with STARTTLS and AUTH, implicit TLS, a wrong
 # password, a certificate it cannot check and nothing listening.  Roles
 # (only admins), bad input (a clear 400/422, nothing stored), and no mail
 # sent by a smarthost test.
@@ -30,17 +30,22 @@ IMAPSRV=$!
 $PY "$ATUM_SRCDIR/tests/smtpsink.py" --port 0 --port-file "$T/sink.port" --dir "$T/sink" \
     --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --auth relay:relay-secret >"$T/sink.log" 2>&1 &
 SINK=$!
+$PY "$ATUM_SRCDIR/tests/smtpsink.py" --port 0 --port-file "$T/sinks.port" --dir "$T/sink" \
+    --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --implicit-tls --auth relay:relay-secret >"$T/sinks.log" 2>&1 &
+SINKS=$!
 stop_all() {
     atumd_stop >/dev/null 2>&1
-    kill "$IMAPSRV" "$SINK" 2>/dev/null
-    wait "$IMAPSRV" "$SINK" 2>/dev/null
+    kill "$IMAPSRV" "$SINK" "$SINKS" 2>/dev/null
+    wait "$IMAPSRV" "$SINK" "$SINKS" 2>/dev/null
     dovecot_stop "$T/dovecot"
 }
 trap stop_all EXIT
 wait_until 20 test -s "$T/imap/ports" || { echo "the hostile IMAP server did not start"; cat "$T/imap/server.out"; exit 1; }
 wait_until 20 test -s "$T/sink.port" || { echo "the SMTP sink did not start"; cat "$T/sink.log"; exit 1; }
+wait_until 20 test -s "$T/sinks.port" || { echo "the SMTPS sink did not start"; cat "$T/sinks.log"; exit 1; }
 hport() { awk -v n="$1" '$1 == n { print $2 }' "$T/imap/ports"; }
 SINKPORT=$(cat "$T/sink.port")
+SINKSPORT=$(cat "$T/sinks.port")
 port_take DEADPORT     # reserved here, and nothing listens on it
 
 # ---- atumd ------------------------------------------------------------------------
@@ -216,6 +221,10 @@ check "a wrong password: auth fails, in words" bash -c "
     expect 200 '$ADMIN' POST /smarthost/test '' '.ok == false' && steps_are 'connect=true ehlo=true starttls=true auth=false' &&
     jq -e '.steps[3].detail | test(\"refused the login as relay\")' '$T/body'"
 check "the wrong password is not in the answer" bash -c "! grep -q wrong '$T/body'"
+conf "url = smtps://127.0.0.1:$SINKSPORT" "username = relay" "password = relay-secret"
+check "reload with implicit TLS (smtps://)" reload_atumd
+check "smtps: TLS first, then EHLO and AUTH" bash -c "
+    expect 200 '$ADMIN' POST /smarthost/test '' '.ok == true' && steps_are 'connect=true tls=true ehlo=true auth=true'"
 conf "url = smtp://127.0.0.1:$SINKPORT" "starttls = yes" "username = relay" "password = relay-secret"
 python3 - "$T/atum.conf" <<'PY'
 import sys
