@@ -85,10 +85,10 @@ export function Audit() {
             </div>
             {verify ? <p id="audit-verify" class={verify.ok ? 'ok' : 'error'} role={verify.ok ? 'status' : 'alert'}>{verify.text}</p> : null}
             <form class="filters grid" role="search" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); load(null); }} novalidate>
-                <Input form={form} name="action" label="Action (e.g. login.failed, user.*)" />
+                <Input form={form} name="action" label="Action" placeholder="login.failed or user.*" />
                 <Input form={form} name="actor_id" label="Actor (user id)" inputmode="numeric" />
-                <Input form={form} name="target_type" label="Kind of target (e.g. user)" />
-                <Input form={form} name="target" label="Target (e.g. ticket:5)" />
+                <Input form={form} name="target_type" label="Kind of target" placeholder="user" />
+                <Input form={form} name="target" label="Target" placeholder="ticket:5" />
                 <Input form={form} name="since" label="From" type="datetime-local" />
                 <Input form={form} name="until" label="Until" type="datetime-local" />
                 <div class="buttons">
