@@ -73,6 +73,7 @@ export function Crud({
             <div class="split">
                 <div class="list-pane">
                     <ListState load={list} what={title.toLowerCase()} empty={items.length ? null : `No ${noun}s yet.`} />
+                    {items.length >= 500 ? <p class="hint" role="status">The first 500 are shown.</p> : null}
                     {items.length ? (
                         <table class="rows" id={`${id}-list`}>
                             <caption class="sr-only">{title}</caption>

@@ -119,6 +119,7 @@ export function Users({ me }) {
                         <button type="submit">Find</button>
                     </form>
                     <ListState load={list} what="users" empty={items.length ? null : 'No users match.'} />
+                    {items.length >= 200 ? <p class="hint" role="status">The first 200 are shown: search to find the others.</p> : null}
                     {items.length ? (
                         <table class="rows">
                             <caption class="sr-only">Users</caption>
