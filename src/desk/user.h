@@ -24,6 +24,17 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
 int user_check_password(struct db_conn *c, const char *email, const char *password,
                          long long *id_r, const char **error_r);
 
+/* A signed-in person changes their own password (POST /auth/password),
+ * in the caller's open transaction: the current password must match
+ * (ERR_FORBIDDEN on "current_password" when it does not: nothing
+ * changes), the new one must pass the policy and differ from the current
+ * one (ERR_INVALID on "new_password").  Every other session of the
+ * account ends (keep_session_id stays; 0 ends them all) with its pending
+ * second-step login challenges; the change is audited as user.password
+ * with the number of sessions ended.  The actor is the account. */
+int user_change_password(const struct desk_tx *tx, const char *current, const char *new_password,
+                         long long keep_session_id, struct err *err);
+
 /* A user as the mail path needs it. */
 struct user_ref {
     long long id;
