@@ -194,6 +194,7 @@ static const char *const id_names[4] = { "queue_id", "assignee_id", "requester_i
 
 struct list_params {
     char status[16], priority[16], since[64], q[512], limit[16];
+    bool since_ago;                        /* since is a duration: "P1D" = within the last day */
     char ids[4][24];
     int unassigned;                        /* -1 not given, 0 false, 1 true */
     const struct sort_spec *sort;
@@ -340,18 +341,25 @@ static int list_read(struct api_req *r, param_get_fn get, void *src, const char 
         return -1;
     if (n) {
         /* checked by PostgreSQL's own parser, so it means what the query
-         * compares with */
+         * compares with; an ISO 8601 duration ("P1D", "PT12H") counts back
+         * from now, so a saved view of "the last day" stays one */
         const char *e = NULL;
         const char *p[] = { lp->since };
+        lp->since_ago = lp->since[0] == 'P';
         if (api_db(r) == NULL) {
             le->sent = true;
             return -1;
         }
-        PGresult *res = db_exec(r->db, "SELECT $1::timestamptz", 1, p, &e);
+        PGresult *res = db_exec(r->db, lp->since_ago ? "SELECT $1::interval WHERE $1::interval > interval '0'"
+                                                     : "SELECT $1::timestamptz", 1, p, &e);
+        if (res != NULL && PQntuples(res) == 0) {
+            PQclear(res);
+            return lerr(le, pfx, "updated_since", "a duration in 'updated_since' must be positive, e.g. P1D");
+        }
         if (res == NULL) {
             if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
                 return lerr(le, pfx, "updated_since", "'updated_since' must be an ISO 8601 timestamp, e.g. "
-                                   "2026-01-31T12:00:00Z");
+                                   "2026-01-31T12:00:00Z, or a duration back from now, e.g. P1D");
             le->status = 500;
             le->db_error = e;
             return -1;
@@ -455,7 +463,9 @@ static void list_where(const struct list_params *lp, const struct ticket_visibil
             strbuf_addf(&ls->where, " AND %s = $%d::bigint", cols[i], list_param(ls, lp->ids[i]));
     if (lp->unassigned >= 0)
         strbuf_adds(&ls->where, lp->unassigned ? " AND t.assignee_id IS NULL" : " AND t.assignee_id IS NOT NULL");
-    if (lp->since[0])
+    if (lp->since[0] && lp->since_ago)
+        strbuf_addf(&ls->where, " AND t.updated_at >= now() - $%d::interval", list_param(ls, lp->since));
+    else if (lp->since[0])
         strbuf_addf(&ls->where, " AND t.updated_at >= $%d::timestamptz", list_param(ls, lp->since));
     if (lp->q[0]) {
         int k = list_param(ls, lp->q);

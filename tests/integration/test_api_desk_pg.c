@@ -153,6 +153,24 @@ START_TEST(list_names_unassigned_and_sorts)
     EXPECT(r, 200);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
     reply_free(&r);
+    /* updated_since as a duration back from now */
+    r = T(AGENT_A, "GET", "/api/v1/tickets?q=sortword&updated_since=PT1H", NULL);
+    EXPECT(r, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 6);
+    reply_free(&r);
+    testdb_exec(DB(), "UPDATE tickets SET updated_at = now() - interval '2 days' WHERE subject = 'sortword listcase'"
+                      " AND id IN (SELECT id FROM tickets WHERE subject = 'sortword listcase' ORDER BY id LIMIT 2)");
+    r = T(AGENT_A, "GET", "/api/v1/tickets?q=sortword&updated_since=P1D&sort=id", NULL);
+    EXPECT(r, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 4);
+    reply_free(&r);
+    static const char *const bad_since[] = { "P", "P-1D", "PT0S", "Pfoo", "last%20tuesday", NULL };
+    for (int k = 0; bad_since[k]; k++) {
+        r = Tf(AGENT_A, "GET", NULL, "/api/v1/tickets?updated_since=%s", bad_since[k]);
+        ck_assert_msg(r.status == 400, "%s: %ld", bad_since[k], r.status);
+        ck_assert_str_eq(jstr(r.json, "field"), "updated_since");
+        reply_free(&r);
+    }
     r = T(AGENT_A, "GET", "/api/v1/tickets?unassigned=yes", NULL);
     EXPECT_FIELD(r, 400, "unassigned");
     reply_free(&r);
