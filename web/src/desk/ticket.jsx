@@ -1,7 +1,10 @@
-// ticket.jsx -- one ticket: its thread, the reply and note forms, status,
-// priority and "assign to me", the requester with their other tickets and
-// organisation, linked tickets, the history of changes (when the API has
-// it) and who else is editing it.
+// ticket.jsx -- one ticket: its thread, the reply and note forms
+// (compose.jsx: files, canned responses, macros, server drafts), status,
+// priority, queue and "assign to me", and beside it the requester with
+// their other tickets and organisation, linked tickets, the plugins'
+// panels and the history of changes (side.jsx), and who else is editing
+// it.  A draft left on the server (from this or another device) is
+// announced and comes back with r or n.
 //
 // A ticket the agent may not see answers 404 like one that does not
 // exist, and the desk says exactly that.  A 409 on sending means the
@@ -9,22 +12,24 @@
 // and the newer messages show above it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, describe, get, patch, post } from './api.js';
-import { has } from './caps.js';
-import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
+import { describe, get, patch } from './api.js';
+import { Composer } from './compose.jsx';
+import { PRIORITIES, STATUSES, ago, cap } from './format.js';
 import { typing, useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
 import { follow, lastInboxUrl, navigate } from './router.js';
+import { Side } from './side.jsx';
 import { Thread } from './thread.jsx';
 import { Badge, announce } from './ui.jsx';
 
-export function Ticket({ id, me, queues, tick, lastEvent }) {
+export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const [t, setT] = useState(null);
     const [error, setError] = useState(null);     // { status, text }
     const [actionError, setActionError] = useState(null);
     const [menu, setMenu] = useState(null);
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
+    const [insert, setInsert] = useState(null);    // text handed to the composer (plugins)
     const h1 = useRef(null);
 
     const load = (quiet) => get(`/tickets/${id}`)
@@ -68,6 +73,8 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
         try {
             setT(await patch(`/tickets/${id}`, body));
             announce(`${what}: done.`);
+            if (onChanged)
+                onChanged();
         } catch (e) {
             setActionError(describe(e, what.toLowerCase()));
             if (e.status === 409)
@@ -81,6 +88,7 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
         a: () => t && t.assignee_id !== me.id && change({ assignee_id: me.id }, 'Assigning to you'),
         s: () => t && setMenu('status'),
         p: () => t && setMenu('priority'),
+        m: () => t && queues.length > 1 && setMenu('queue'),
         u: () => navigate(back()),
         Escape: (e) => {
             if (compose && typing(e.target))
@@ -102,19 +110,27 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
     if (!t)
         return <p class="loading" role="status">Loading ticket #{id}…</p>;
 
-    const queue = queues.find((q) => q.id === t.queue_id);
+    const queue = queues.find((q) => q.id === t.queue_id) || t.queue;
     const lock = t.lock && t.lock.user_id !== me.id ? t.lock : null;
+    const assignee = t.assignee_id == null ? 'nobody' : t.assignee_id === me.id ? 'you'
+                   : (t.assignee && t.assignee.name) || `#${t.assignee_id}`;
     return (
         <article class="ticket" aria-labelledby="ticket-title" data-loaded="true">
             <p class="crumbs"><a href={back()} onClick={follow}>← Back to the list</a> <span class="muted">(u)</span></p>
             <h1 id="ticket-title" tabindex="-1" ref={h1}><span class="tid">#{t.id}</span> {t.subject || '(no subject)'}</h1>
             {t.merged_into && <p class="notice">Merged into <a href={`/desk/tickets/${t.merged_into}`} onClick={follow}>#{t.merged_into}</a>.</p>}
             {lock && <p class="notice" role="status">{lock.name || lock.email} is working on this ticket right now.</p>}
+            {t.draft && !compose && (
+                <p class="notice draft-notice" role="status">You have an unsent {t.draft.kind === 'note' ? 'note' : 'reply'} on this
+                    ticket, saved {ago(t.draft.updated_at)}.{' '}
+                    <button type="button" class="link" onClick={() => setCompose(t.draft.kind)}
+                            aria-keyshortcuts={t.draft.kind === 'note' ? 'n' : 'r'}>Continue writing</button></p>
+            )}
             <div class="ticket-bar" role="toolbar" aria-label="Ticket actions">
                 <Badge kind="status" value={t.status} />
                 <Badge kind="priority" value={t.priority} />
                 <span class="muted">{queue ? queue.name : ''}</span>
-                <span>Assignee: {t.assignee_id == null ? 'nobody' : t.assignee_id === me.id ? 'you' : `#${t.assignee_id}`}</span>
+                <span>Assignee: {assignee}</span>
                 <button type="button" onClick={() => setCompose('reply')} aria-keyshortcuts="r">Reply</button>
                 <button type="button" onClick={() => setCompose('note')} aria-keyshortcuts="n">Note</button>
                 <button type="button" disabled={t.assignee_id === me.id} aria-keyshortcuts="a"
@@ -127,6 +143,12 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                             open={menu === 'priority'} setOpen={(o) => setMenu(o ? 'priority' : null)} value={t.priority}
                             options={PRIORITIES.map((s) => ({ value: s, label: cap(s) }))}
                             onChoose={(v) => change({ priority: v }, `Priority ${v}`)} />
+                {queues.length > 1 && (
+                    <MenuButton id="t-queue" label="Move to a queue" text="Move" value={t.queue_id}
+                                open={menu === 'queue'} setOpen={(o) => setMenu(o ? 'queue' : null)}
+                                options={queues.map((q) => ({ value: q.id, label: q.name }))}
+                                onChoose={(v) => change({ queue_id: v }, 'Moving the ticket')} />
+                )}
             </div>
             {actionError && <p class="error" role="alert">{actionError}</p>}
             <div class="ticket-body">
@@ -134,11 +156,21 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
                     <Thread messages={t.messages} />
                     {compose && (
-                        <Composer key={compose} kind={compose} ticket={t} onClose={() => setCompose(null)}
+                        <Composer key={compose} kind={compose} ticket={t}
+                                  insert={insert} onInserted={() => setInsert(null)}
+                                  onClose={(discarded) => {
+                                      setCompose(null);
+                                      // the draft notice follows what the server keeps
+                                      load(true);
+                                      if (discarded && onChanged)
+                                          onChanged();
+                                  }}
                                   onSent={(r) => {
                                       setT(r);
                                       setNewer(0);
                                       setCompose(null);
+                                      if (onChanged)
+                                          onChanged();
                                       setTimeout(() => moveMessage(0, true), 0);
                                   }}
                                   onConflict={async () => {
@@ -149,7 +181,8 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                                   }} />
                     )}
                 </div>
-                <Side t={t} />
+                <Side t={t} tick={tick} onChange={change}
+                      onInsert={(text) => { setInsert(text); if (!compose) setCompose('reply'); }} />
             </div>
         </article>
     );
@@ -166,148 +199,4 @@ function moveMessage(step, last) {
     const i = all.indexOf(document.activeElement.closest ? document.activeElement.closest('li.msg') : null);
     const next = last ? all.length - 1 : i < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, i + step));
     all[next].focus();
-}
-
-function Composer({ kind, ticket, onClose, onSent, onConflict }) {
-    const [busy, setBusy] = useState(false);
-    const [err, setErr] = useState(null);
-    const area = useRef(null);
-    const draftKey = `atum-desk-draft-${ticket.id}-${kind}`;
-    const [holder, setHolder] = useState(null);    // who else holds the "being edited" lock
-    useEffect(() => {
-        if (area.current) {
-            area.current.value = sessionStorage.getItem(draftKey) || '';
-            area.current.focus();
-        }
-        // while writing, the ticket shows others as "being edited by" me
-        // (POST /tickets/{id}/lock lasts two minutes: renewed every minute)
-        let held = false;
-        const lock = () => post(`/tickets/${ticket.id}/lock`, undefined, { quiet: true })
-            .then(() => { held = true; setHolder(null); })
-            .catch((e) => {
-                if (e.status === 409)
-                    get(`/tickets/${ticket.id}`, { quiet: true }).then((t) => setHolder(t.lock)).catch(() => {});
-            });
-        lock();
-        const renew = setInterval(lock, 60000);
-        return () => {
-            clearInterval(renew);
-            if (held)
-                del(`/tickets/${ticket.id}/lock`, { quiet: true }).catch(() => {});
-        };
-    }, []);
-    const send = async (ev) => {
-        if (ev)
-            ev.preventDefault();
-        const body = area.current.value;
-        if (!body.trim()) {
-            setErr('Write something first.');
-            area.current.focus();
-            return;
-        }
-        const status = kind === 'reply' ? area.current.form.after.value : '';
-        setBusy(true);
-        setErr(null);
-        try {
-            await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`,
-                       status ? { body, status } : { body });
-            sessionStorage.removeItem(draftKey);
-            announce(kind === 'reply' ? 'Reply sent.' : 'Note added.');
-            onSent(await get(`/tickets/${ticket.id}`));
-        } catch (e) {
-            setErr(describe(e, kind === 'reply' ? 'sending the reply' : 'adding the note'));
-            if (e.status === 409)
-                onConflict();
-            area.current.focus();
-        } finally {
-            setBusy(false);
-        }
-    };
-    const onKeyDown = (e) => {
-        if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
-            e.preventDefault();
-            send();
-        } else if (e.key === 'Escape') {
-            e.preventDefault();
-            e.stopPropagation();
-            onClose();
-        }
-    };
-    const id = `compose-${kind}`;
-    return (
-        <form class={`composer composer-${kind}`} onSubmit={send} aria-labelledby={`${id}-label`}>
-            <label id={`${id}-label`} for={id}>
-                {kind === 'reply' ? `Reply to ${ticket.requester ? ticket.requester.email : 'the customer'}` : 'Internal note (only staff see it)'}
-            </label>
-            <textarea id={id} ref={area} rows="6" onKeyDown={onKeyDown} aria-invalid={err ? 'true' : undefined}
-                      aria-describedby={err ? `${id}-err` : undefined}
-                      onInput={(e) => sessionStorage.setItem(draftKey, e.currentTarget.value)} />
-            {err && <p class="error" role="alert" id={`${id}-err`}>{err}</p>}
-            {holder && <p class="notice" role="status">{holder.name || holder.email} is writing on this ticket too.</p>}
-            <div class="composer-bar">
-                {kind === 'reply' && (
-                    <>
-                        <label for={`${id}-after`}>Then set the status to</label>
-                        <select id={`${id}-after`} name="after">
-                            <option value="">(as it is)</option>
-                            {STATUSES.map((s) => <option value={s}>{cap(s)}</option>)}
-                        </select>
-                    </>
-                )}
-                <button type="submit" class="primary" disabled={busy} aria-keyshortcuts="Control+Enter">
-                    {busy ? 'Sending…' : kind === 'reply' ? 'Send reply' : 'Add note'}
-                </button>
-                <button type="button" class="link" onClick={onClose}>Cancel</button>
-            </div>
-        </form>
-    );
-}
-
-function Side({ t }) {
-    const [others, setOthers] = useState(null);
-    const [org, setOrg] = useState(null);
-    const [historyItems, setHistory] = useState(null);
-    useEffect(() => {
-        if (t.requester_id)
-            get(`/tickets?requester_id=${t.requester_id}&limit=11`)
-                .then((r) => setOthers(r.items.filter((x) => x.id !== t.id).slice(0, 10)))
-                .catch(() => setOthers([]));
-        if (t.org_id)
-            get(`/orgs/${t.org_id}`).then(setOrg).catch(() => setOrg(null));
-        if (has('get', '/tickets/{id}/history'))
-            get(`/tickets/${t.id}/history`).then((r) => setHistory(r.items || [])).catch(() => setHistory(null));
-    }, [t.id]);
-    const r = t.requester;
-    return (
-        <aside class="side" aria-label="About this ticket">
-            <section aria-labelledby="req-h">
-                <h2 id="req-h">Requester</h2>
-                {r ? <p>{r.name && <>{r.name}<br /></>}<a href={`mailto:${r.email}`}>{r.email}</a></p> : <p class="muted">unknown</p>}
-                {org && <p>Organisation: {org.name}</p>}
-                <p class="muted">Opened {ago(t.created_at)} <span class="sr-only">({when(t.created_at)})</span></p>
-            </section>
-            <section aria-labelledby="other-h">
-                <h2 id="other-h">Their other tickets</h2>
-                {others === null ? <p class="muted">…</p> : others.length === 0 ? <p class="muted">none</p> : (
-                    <ul>{others.map((o) => (
-                        <li><a href={`/desk/tickets/${o.id}`} onClick={follow}>#{o.id} {o.subject || '(no subject)'}</a> <Badge kind="status" value={o.status} /></li>
-                    ))}</ul>
-                )}
-            </section>
-            {t.links && t.links.length > 0 && (
-                <section aria-labelledby="links-h">
-                    <h2 id="links-h">Linked tickets</h2>
-                    <ul>{t.links.map((l) => <li><a href={`/desk/tickets/${l}`} onClick={follow}>#{l}</a></li>)}</ul>
-                </section>
-            )}
-            <section aria-labelledby="hist-h">
-                <h2 id="hist-h">History</h2>
-                {historyItems === null
-                    ? <p class="muted">This server does not list a ticket's changes yet.</p>
-                    : <ul class="history">{historyItems.map((h) => (
-                        <li><time datetime={h.created_at}>{ago(h.created_at)}</time> {h.summary || h.action}</li>
-                    ))}</ul>}
-            </section>
-        </aside>
-    );
 }

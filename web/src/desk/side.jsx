@@ -1,0 +1,98 @@
+// side.jsx -- beside a ticket: the requester and the organisation with
+// their other tickets (GET /tickets/{id}/related), linked tickets, the
+// history of changes (GET /tickets/{id}/history: who, what, when, in
+// words) and the plugins' panels (plugins.jsx).  Each part says plainly
+// when the server has no route for it.
+
+import { useEffect, useState } from 'preact/hooks';
+import { get } from './api.js';
+import { has, useCaps } from './caps.js';
+import { ago, when } from './format.js';
+import { PluginPanels } from './plugins.jsx';
+import { follow } from './router.js';
+import { Badge } from './ui.jsx';
+
+export function Side({ t, tick, onChange, onInsert }) {
+    const [rel, setRel] = useState(null);          // the related answer, or { fallback }
+    const [historyItems, setHistory] = useState(undefined);
+    const [showAll, setShowAll] = useState(false);
+    const caps = useCaps();
+    useEffect(() => {
+        if (!caps)
+            return;
+        if (has('get', '/tickets/{id}/related'))
+            get(`/tickets/${t.id}/related`, { quiet: true }).then(setRel).catch(() => setRel({ requester_tickets: [], org_tickets: [] }));
+        else if (t.requester_id)
+            get(`/tickets?requester_id=${t.requester_id}&limit=11`, { quiet: true })
+                .then((r) => setRel({ requester: t.requester, requester_tickets: r.items.filter((x) => x.id !== t.id).slice(0, 10), org_tickets: [] }))
+                .catch(() => setRel({ requester_tickets: [], org_tickets: [] }));
+        if (has('get', '/tickets/{id}/history'))
+            get(`/tickets/${t.id}/history`, { quiet: true }).then((r) => setHistory(r.items || [])).catch(() => setHistory(null));
+        else
+            setHistory(null);
+    }, [caps, t.id, t.updated_at, tick]);
+    const r = (rel && rel.requester) || t.requester;
+    const org = (rel && rel.org) || t.org;
+    const hist = historyItems ? [...historyItems].reverse() : historyItems;
+    const shown = hist && !showAll ? hist.slice(0, 8) : hist;
+    return (
+        <aside class="side" aria-label="About this ticket">
+            <section aria-labelledby="req-h">
+                <h2 id="req-h">Requester</h2>
+                {r ? <p>{r.name && <>{r.name}<br /></>}<a href={`mailto:${r.email}`}>{r.email}</a></p> : <p class="muted">unknown</p>}
+                {org && <p>Organisation: {org.name}{org.domain ? <span class="muted"> ({org.domain})</span> : ''}</p>}
+                <p class="muted">Opened {ago(t.created_at)} <span class="sr-only">({when(t.created_at)})</span></p>
+            </section>
+            <OtherTickets id="other-h" title="Their other tickets" items={rel && rel.requester_tickets}
+                          total={rel && rel.requester_total} />
+            {org && <OtherTickets id="org-h" title={`Others at ${org.name}`} items={rel && rel.org_tickets} />}
+            {t.links && t.links.length > 0 && (
+                <section aria-labelledby="links-h">
+                    <h2 id="links-h">Linked tickets</h2>
+                    <ul>{t.links.map((l) => <li><a href={`/desk/tickets/${l}`} onClick={follow}>#{l}</a></li>)}</ul>
+                </section>
+            )}
+            <PluginPanels t={t} onChange={onChange} onInsert={onInsert} />
+            <section aria-labelledby="hist-h">
+                <h2 id="hist-h">History</h2>
+                {historyItems === undefined ? <p class="muted">…</p>
+                    : historyItems === null ? <p class="muted">This server does not list a ticket's changes.</p>
+                    : historyItems.length === 0 ? <p class="muted">No changes by people yet.</p>
+                    : (
+                        <>
+                            <ol class="history" reversed>
+                                {shown.map((h) => (
+                                    <li>
+                                        <span class="who">{(h.actor && h.actor.name) || 'system'}</span>{' '}
+                                        <span class="what">{h.summary || h.action}</span>{' '}
+                                        <time class="muted" datetime={h.created_at} title={when(h.created_at)}>{ago(h.created_at)}</time>
+                                    </li>
+                                ))}
+                            </ol>
+                            {hist.length > shown.length && (
+                                <button type="button" class="link" onClick={() => setShowAll(true)}>
+                                    Show all {hist.length} changes</button>
+                            )}
+                        </>
+                    )}
+            </section>
+        </aside>
+    );
+}
+
+function OtherTickets({ id, title, items, total }) {
+    return (
+        <section aria-labelledby={id}>
+            <h2 id={id}>{title}</h2>
+            {!items ? <p class="muted">…</p> : items.length === 0 ? <p class="muted">none</p> : (
+                <>
+                    <ul class="others">{items.map((o) => (
+                        <li><a href={`/desk/tickets/${o.id}`} onClick={follow}>#{o.id} {o.subject || '(no subject)'}</a>{' '}
+                            <Badge kind="status" value={o.status} /></li>
+                    ))}</ul>
+                    {total > items.length && <p class="muted">{total - items.length} more</p>}
+                </>
+            )}
+        </section>
+    );
+}
