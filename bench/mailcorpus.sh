@@ -17,7 +17,7 @@ build=$1; tmp=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
 PSQL=(psql -X -q -t -A -d "$ATUM_TEST_DATABASE_URL")
 SCORE=(/usr/bin/python3 "$top/tests/mailscore.py" --quiet)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$top/tests/ports.sh"    # port_take: a port nothing else takes meanwhile
 
 corpora=("$top/tests/data/mail")
 names=(tests/data/mail)
@@ -46,7 +46,7 @@ for i in "${!corpora[@]}"; do
     dir=${corpora[$i]} name=${names[$i]} key=${keys[$i]} n=$((i + 1))
     "${PSQL[@]}" -c "CREATE DATABASE mailcorpus_$n" >/dev/null
     url=${ATUM_TEST_DATABASE_URL%/*}/mailcorpus_$n
-    webport=$(free_port)
+    port_take webport
     cat >"$tmp/atum.conf" <<CONF
 [core]
 database_url = $url

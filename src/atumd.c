@@ -12,6 +12,7 @@
 #include "config.h"
 #include "core/conf.h"
 #include "core/core_jobs.h"
+#include "core/core_metrics.h"
 #include "core/db.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
@@ -19,6 +20,7 @@
 #include "lib/log.h"
 #include "mailout/outbox.h"
 #include "lib/metrics.h"
+#include "lib/svcnotify.h"
 #include "core/migrate.h"
 #include "core/node.h"
 #include "core/jobs.h"
@@ -31,6 +33,8 @@
 #include "web/web_conf.h"
 #include "mailin/mailin_conf.h"
 #include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
+#include "desk/account.h"
 #include "mailin/smtpd.h"
 #include "mailin/imap.h"
 #include "core/worker.h"
@@ -64,6 +68,7 @@ struct atumd {
     struct imap_manager *imap;
     long long last_heartbeat_ms;
     char *plugin_stamp;        /* last change seen in plugin_settings */
+    struct svcnotify svc;      /* systemd: readiness, watchdog, stopping */
 };
 
 static void usage(FILE *out)
@@ -117,6 +122,8 @@ static int connect_waiting(struct atumd *d, const sigset_t *sigs)
             logged = time_mono_ms();
         }
         long long wait = db_conn_retry_in_ms(d->db);
+        /* still starting, not stuck: systemd waits on */
+        svcnotify_waiting(&d->svc, "waiting for the database", 20000 + (wait < 100 ? 100 : wait));
         int sig = wait_signal(sigs, wait < 100 ? 100 : wait);
         if (sig == SIGTERM || sig == SIGINT)
             return -1;
@@ -299,6 +306,7 @@ int main(int argc, char **argv)
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     d.cfg = conf_load(conf_path, &e);
     if (d.cfg == NULL) {
         fprintf(stderr, "atumd: %s\n", e);
@@ -323,6 +331,8 @@ int main(int argc, char **argv)
         }
     }
     apply_log_config(d.cfg);
+    core_metrics_init(PACKAGE_VERSION);   /* before any thread counts */
+    svcnotify_init(&d.svc);               /* after detaching: systemd knows this pid */
 
     /* Signals: blocked everywhere, taken synchronously by this thread. */
     sigset_t sigs;
@@ -359,6 +369,7 @@ int main(int argc, char **argv)
      * the mailer the lower floors call) at every (re)load */
     runtime_add_registrar(&d.rt, core_jobs_register, NULL);
     runtime_add_registrar(&d.rt, desk_register, NULL);
+    runtime_add_registrar(&d.rt, account_register, NULL);
     runtime_add_registrar(&d.rt, ingest_register, NULL);
     runtime_add_registrar(&d.rt, outbox_register, NULL);
     if (runtime_load(&d.rt, d.cfg, d.db, &e) < 0) {
@@ -392,6 +403,10 @@ int main(int argc, char **argv)
         .node_id = d.node_id,
         .cfg = d.cfg,
         .keep_alive_ms = d.cfg->web_keep_alive_ms,
+        .header_timeout_ms = d.cfg->web_header_timeout_ms,
+        .body_min_rate = d.cfg->web_body_min_rate,
+        .client_connections = d.cfg->web_client_connections,
+        .max_public_body = d.cfg->web_max_public_body,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);
@@ -403,6 +418,8 @@ int main(int argc, char **argv)
             .lmtp = strcmp(d.cfg->smtp_mode, "lmtp") == 0,
             .hostname = d.cfg->smtp_hostname,
             .max_connections = d.cfg->smtp_max_connections,
+            .max_connections_per_ip = d.cfg->smtp_max_connections_per_ip,
+            .max_junk_commands = d.cfg->smtp_max_junk_commands,
             .max_recipients = d.cfg->smtp_max_recipients,
             .max_message_size = d.cfg->mail_max_message_size,
             .max_line = d.cfg->smtp_max_line,
@@ -424,9 +441,11 @@ int main(int argc, char **argv)
             .node_id = d.node_id,
             .idle_refresh_ms = d.cfg->imap_idle_refresh_ms,
             .timeout_ms = d.cfg->imap_timeout_ms,
+            .command_timeout_ms = d.cfg->imap_command_timeout_ms,
             .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
             .rescan_ms = d.cfg->imap_rescan_ms,
             .ca_file = d.cfg->imap_ca_file,
+            .allow_insecure_loopback = d.cfg->imap_allow_insecure_loopback,
             .max_message_size = d.cfg->mail_max_message_size,
         };
         if (imap_start(&d.imap, &io, &e) < 0) {
@@ -439,17 +458,35 @@ int main(int argc, char **argv)
     maintenance(&d);
     log_info("atumd.ready", "node=%s web=http://%s smtp=%s workers=%d", d.node_id, d.cfg->web_listen,
              d.cfg->smtp_listen[0] ? d.cfg->smtp_listen : "off", d.cfg->workers);
+    svcnotify_ready(&d.svc, "ready");
 
+    /* The main loop: signals, maintenance every maintenance_interval, and
+     * the watchdog's keep-alive on every turn (the wait is shortened to
+     * the watchdog's interval), so systemd restarts a loop that hangs. */
+    long long last_maintenance = time_mono_ms();
     for (;;) {
-        int sig = wait_signal(&sigs, d.cfg->maintenance_interval_ms);
+        long long wait = d.cfg->maintenance_interval_ms;
+        long long wd = svcnotify_watchdog_interval_ms(&d.svc);
+        long long due = last_maintenance + d.cfg->maintenance_interval_ms - time_mono_ms();
+        if (due < wait)
+            wait = due < 0 ? 0 : due;
+        if (wd > 0 && wd < wait)
+            wait = wd;
+        int sig = wait_signal(&sigs, wait);
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("atumd.stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
+            svcnotify_stopping(&d.svc);
             break;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            svcnotify_reloading(&d.svc);
             reload(&d);
-        else
+            svcnotify_ready(&d.svc, "ready (reloaded)");
+        } else if (time_mono_ms() - last_maintenance >= d.cfg->maintenance_interval_ms) {
             maintenance(&d);
+            last_maintenance = time_mono_ms();
+        }
+        svcnotify_watchdog(&d.svc);
     }
     exit_code = 0;
     smtpd_stop(&d.smtp);       /* first: no new mail is accepted */

@@ -36,6 +36,7 @@ wait_until() {
     done
     return 1
 }
+export -f wait_until           # for conditions written as bash -c "..."
 
 finish() {
     rm -f "$T_OUT"
@@ -44,9 +45,8 @@ finish() {
 }
 
 # ---- atumd in tests ------------------------------------------------------
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# port_take VAR: a port nothing else can take meanwhile (tests/ports.sh)
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # atumd_start CONF LOG: starts atumd in the background (ATUMD_PID) and waits
 # until its web server answers /healthz on WEBPORT.

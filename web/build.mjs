@@ -8,7 +8,9 @@
 // anew on every build.  esbuild bundles src/desk/desk.jsx and the CSS it
 // imports into one script and one style sheet, minified, each named after
 // a hash of its content (desk-<hash>.js); src/shell.html becomes desk.html,
-// the page atumd serves for /desk/*, pointing at them.  manifest.json
+// the page atumd serves for /desk/*, pointing at them; src/portal/portal.jsx
+// and src/portal/shell.html make portal-<hash>.js/.css and portal.html,
+// the page of /portal/* (manifest key portal_shell).  manifest.json
 // lists the shell and the assets: atumd serves these files and nothing
 // else from DIST.
 import { createRequire } from 'node:module';
@@ -28,7 +30,7 @@ rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
 
 const result = await esbuild.build({
-    entryPoints: [path.join(websrc, 'src/desk/desk.jsx')],
+    entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx')],
     bundle: true,
     format: 'esm',
     splitting: false,
@@ -47,30 +49,35 @@ const result = await esbuild.build({
     define: { 'process.env.NODE_ENV': '"production"' },
 });
 
+// each entry (the desk, the portal) has its own script and style sheet
 const assets = [];
-let script = null, style = null;
+const bundles = {};
 for (const [out, info] of Object.entries(result.metafile.outputs)) {
     const name = path.basename(out);
     assets.push(name);
     if (info.entryPoint && name.endsWith('.js')) {
-        script = name;
-        if (info.cssBundle)
-            style = path.basename(info.cssBundle);
+        const entry = path.basename(info.entryPoint).replace(/\.jsx?$/, '');
+        bundles[entry] = { script: name, style: info.cssBundle ? path.basename(info.cssBundle) : null };
     }
 }
-if (!script || !style) {
-    console.error('build.mjs: the bundle has no script or no style sheet');
-    process.exit(1);
+function page(entry, shellFile, outName) {
+    const b = bundles[entry];
+    if (!b || !b.script || !b.style) {
+        console.error(`build.mjs: the ${entry} bundle has no script or no style sheet`);
+        process.exit(1);
+    }
+    const shell = readFileSync(path.join(websrc, shellFile), 'utf8')
+        .replace('{{STYLE}}', `/assets/${b.style}`)
+        .replace('{{SCRIPT}}', `/assets/${b.script}`);
+    if (shell.includes('{{'))
+        throw new Error(`${shellFile}: a placeholder was left`);
+    writeFileSync(path.join(tmp, outName), shell);
 }
-const shell = readFileSync(path.join(websrc, 'src/shell.html'), 'utf8')
-    .replace('{{STYLE}}', `/assets/${style}`)
-    .replace('{{SCRIPT}}', `/assets/${script}`);
-if (shell.includes('{{'))
-    throw new Error('shell.html: a placeholder was left');
-writeFileSync(path.join(tmp, 'desk.html'), shell);
+page('desk', 'src/shell.html', 'desk.html');
+page('portal', 'src/portal/shell.html', 'portal.html');
 assets.sort();
 writeFileSync(path.join(tmp, 'manifest.json'),
-              JSON.stringify({ format: 1, shell: 'desk.html', assets }, null, 1) + '\n');
+              JSON.stringify({ format: 1, shell: 'desk.html', portal_shell: 'portal.html', assets }, null, 1) + '\n');
 
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

@@ -113,7 +113,11 @@ struct atum_config {
     char *web_listen;
     int web_threads;
     long long web_max_body;
-    long long web_request_timeout_ms;
+    long long web_request_timeout_ms;   /* a request body's grace period */
+    long long web_header_timeout_ms;    /* request line and headers; any one read */
+    long long web_body_min_rate;        /* bytes/s a body must keep up past the grace */
+    int web_client_connections;         /* per client address; 0: no cap */
+    long long web_max_public_body;      /* bodies of requests without credentials */
     long long web_keep_alive_ms;
     char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
     char *web_assets_dir;        /* the built browser application (web/dist, manifest.json) */
@@ -126,6 +130,7 @@ struct atum_config {
     long long auth_login_window_ms;
     char *auth_totp_issuer;
     char *auth_cookie_secure;    /* auto, yes, no */
+    long long auth_token_lifetime_ms;   /* API tokens expire after this unless asked otherwise */
 
     /* [mail] */
     long long mail_max_message_size;
@@ -161,6 +166,8 @@ struct atum_config {
     char *smtp_mode;
     char *smtp_hostname;
     int smtp_max_connections;
+    int smtp_max_connections_per_ip;
+    int smtp_max_junk_commands;
     int smtp_max_recipients;
     int smtp_max_line;
     long long smtp_idle_timeout_ms;
@@ -171,9 +178,21 @@ struct atum_config {
     bool imap_enabled;
     long long imap_idle_refresh_ms;
     long long imap_timeout_ms;
+    long long imap_command_timeout_ms;
     long long imap_reconnect_max_ms;
     char *imap_ca_file;
     long long imap_rescan_ms;
+    bool imap_allow_insecure_loopback;   /* security none / trust any certificate, loopback only */
+
+    /* [portal] (desk/portal_conf.h) */
+    bool portal_signup;
+    char *portal_title;
+    long long portal_link_ttl_ms;
+    long long portal_invite_ttl_ms;
+    long long portal_csat_ttl_ms;
+    int portal_link_limit_address;
+    int portal_link_limit_ip;
+    long long portal_link_window_ms;
 
     /* plugin sections in file order */
     struct conf_plugin *plugins;

@@ -17,6 +17,7 @@
 #include "core/db.h"
 #include "mailin/mailin_conf.h"
 #include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
 #include "web/web_conf.h"
 #include "lib/log.h"
 #include "lib/strbuf.h"
@@ -59,7 +60,7 @@ void ctl_usage(FILE *out)
         "  reprocess ID                       run a received mail through ingest again\n"
         "  parse < mail.eml                   how atumd reads a mail (stores nothing)\n"
         "  mailbox add NAME --queue Q --host H [--port P] [--security tls|starttls|none]\n"
-        "              --user U --password-env VAR [--folder F] [--after move|delete|seen]\n"
+        "              --user U --password-env ATUM_IMAP_PASSWORD_NAME [--folder F] [--after move|delete|seen]\n"
         "              [--move-to F] [--trust-any-certificate] [--no-idle] [--poll S]\n"
         "  outbox list [--failed] [--ticket N] [--limit N]   outgoing mail and its state\n"
         "  outbox show ID [--raw]             one outgoing mail, its recipients (or its bytes)\n"
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     ctl.cfg = conf_load(conf_path, &e);
     if (cmd == NULL && (ctl.cfg == NULL || !ctl_plugin_has_command(&ctl, argv[i]))) {
         fprintf(stderr, "atumctl: unknown command '%s'\n", argv[i]);

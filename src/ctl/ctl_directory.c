@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "desk/mailbox.h"
 #include "desk/queue.h"
 #include "desk/audit.h"
 #include "desk/user.h"
@@ -242,6 +243,11 @@ int ctl_mailbox(struct ctl *ctl, int argc, char **argv)
         fprintf(stderr, "atumctl: mailbox add NAME --queue Q --host H --user U --password-env VAR\n");
         return 2;
     }
+    /* the rules the API and the IMAP poller apply too (desk/mailbox.h) */
+    const struct mailbox_link link = { host, sec, trust };
+    if (mailbox_password_env_check(pwenv, &e) < 0
+        || mailbox_link_check(&link, ctl->cfg->imap_allow_insecure_loopback, &e) < 0)
+        return ctl_fail("mailbox add", e);
     if (port == NULL)
         port = strcmp(sec, "tls") == 0 ? "993" : "143";
     const char *p[] = { argv[optind], queue, host, port, sec, trust ? "true" : "false", user, pwenv,
@@ -296,11 +302,14 @@ int ctl_token(struct ctl *ctl, int argc, char **argv)
     snprintf(prefix, sizeof(prefix), "%.12s", tok);
     if (db_begin(ctl->db, &e) < 0)
         return ctl_fail("token", e);
-    const char *p[] = { email, name, h, prefix, days };
+    /* every token expires: --days, or auth.token_lifetime */
+    char life_ms[32];
+    snprintf(life_ms, sizeof(life_ms), "%lld", days ? d * 86400000LL : ctl->cfg->auth_token_lifetime_ms);
+    const char *p[] = { email, name, h, prefix, life_ms };
     PGresult *r = db_exec(ctl->db,
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
-        " SELECT id, $2, $3, $4, now() + $5::int * interval '1 day' FROM users"
-        "  WHERE lower(email) = lower($1) AND NOT disabled RETURNING id, user_id", 5, p, &e);
+        " SELECT id, $2, $3, $4, now() + $5::bigint * interval '1 millisecond' FROM users"
+        "  WHERE email_canonical(email) = email_canonical($1) AND NOT disabled RETURNING id, user_id", 5, p, &e);
     if (r == NULL || PQntuples(r) != 1) {
         PQclear(r);
         db_rollback(ctl->db);

@@ -3,6 +3,7 @@
 #include "lib/totp.h"
 #include "lib/secret.h"
 #include "lib/strbuf.h"
+#include "lib/util.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -78,4 +79,20 @@ char *totp_uri(const char *issuer, const char *account, const char *secret_b32)
     pct(&b, issuer);
     strbuf_addf(&b, "&algorithm=SHA1&digits=%d&period=%d", TOTP_DIGITS, TOTP_STEP_SECONDS);
     return strbuf_steal(&b, NULL);
+}
+
+int totp_recovery_code(char out[TOTP_RECOVERY_CHARS + 1])
+{
+    /* 8 bytes encode to 13 characters; the first 12 take 60 random bits,
+     * 5 each (7 bytes gave 56: their 12th character held 1 bit and 4
+     * zero bits of padding, always 'a' or 'q') */
+    unsigned char raw[8];
+    char enc[16];
+    if (rand_bytes(raw, sizeof(raw)) < 0)
+        return -1;
+    base32_encode(raw, sizeof(raw), enc);
+    for (int i = 0; i < TOTP_RECOVERY_CHARS; i++)
+        out[i] = (char)tolower((unsigned char)enc[i]);
+    out[TOTP_RECOVERY_CHARS] = '\0';
+    return 0;
 }

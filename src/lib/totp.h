@@ -30,6 +30,12 @@ uint32_t hotp(const unsigned char *key, size_t keylen, uint64_t counter, int dig
 int totp_verify(const unsigned char *key, size_t keylen, const char *code, long long now_s,
                 long long last_step, long long *step_r);
 
+/* A recovery code: TOTP_RECOVERY_CHARS lower-case base32 characters, each
+ * carrying 5 random bits (60 bits in all), into out; shown to the user
+ * as xxxx-xxxx-xxxx.  0, or -1 when no random bytes are available. */
+#define TOTP_RECOVERY_CHARS 12
+int totp_recovery_code(char out[TOTP_RECOVERY_CHARS + 1]);
+
 /* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=... (percent-encoded). */
 char *totp_uri(const char *issuer, const char *account, const char *secret_b32);
 

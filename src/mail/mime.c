@@ -1,6 +1,7 @@
 /* mail/mime.c -- see mail/mime.h. */
 #include "config.h"
 #include "mail/mime.h"
+#include "mail/mimecut.h"
 #include "mail/charset.h"
 #include "mail/html.h"
 #include "mail/quote.h"
@@ -909,6 +910,14 @@ struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limit
     mailhdr_prepare(raw ? raw : "", len, lim->max_header_bytes, &parsebuf, &m->headers, &m->problems);
 
     close_truncated_multipart(m, &parsebuf);
+    /* bound the nesting before libetpan, whose cost grows with its square */
+    struct strbuf flat = STRBUF_INIT;
+    if (mimecut(parsebuf.s ? parsebuf.s : "", parsebuf.len, lim->max_depth, &flat) == 1) {
+        problem(m, "MIME parts nested deeper than %d: what lies deeper kept as one attachment",
+                lim->max_depth);
+        strbuf_free(&parsebuf);
+        parsebuf = flat;
+    }
 
     size_t idx = 0;
     struct mailmime *mime = NULL;

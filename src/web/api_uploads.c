@@ -55,12 +55,20 @@ static int h_upload(struct api_req *r)
     bool by_mail = att_max > 0 && att_max < r->api->max_body;
     long long limit = by_mail ? att_max : r->api->max_body;
     struct strbuf body = STRBUF_INIT;
-    int st = http_read_body(r->conn, limit, &body);
+    struct http_body_limits lim = r->api->body;   /* the deadlines of every body */
+    lim.max = limit;
+    lim.chunked_ok = true;                        /* staff only: signed in */
+    int st = http_read_body(r->conn, &lim, &body);
     if (st != 0) {
         strbuf_free(&body);
+        /* the rest of the body is not read: the connection cannot go on */
+        api_add_header(r, "Connection: close");
         if (st == 413)
             return api_problem(r, 413, "file", "the file is larger than %s (%lld bytes)",
                                by_mail ? "mail.max_attachment_size" : "web.max_body", limit);
+        if (st == 408)
+            return api_problem(r, 408, "file", "the file came too slowly (web.request_timeout, "
+                               "web.body_min_rate)");
         return api_problem(r, 400, "file", "the file could not be read completely");
     }
     struct attachment_upload u = {

@@ -25,6 +25,7 @@ struct static_file {
 
 struct static_files {
     struct static_file shell;
+    struct static_file portal;    /* the portal's page; name NULL: none built */
     struct static_file *assets;
     size_t nassets;
 };
@@ -157,6 +158,14 @@ int static_load(struct static_files **sf_r, const char *dir, const char **error_
     sf = xcalloc(1, sizeof(*sf));
     if (file_load(&sf->shell, dir, json_string_value(shell), error_r) < 0)
         goto out;
+    /* the portal's page: optional (a manifest of the desk alone) */
+    json_t *portal = json_object_get(m, "portal_shell");
+    if (portal != NULL && (!json_is_string(portal)
+                           || file_load(&sf->portal, dir, json_string_value(portal), error_r) < 0)) {
+        if (!json_is_string(portal))
+            err_set(error_r, "%s: portal_shell must be a file name", mpath);
+        goto out;
+    }
     sf->assets = xcalloc(json_array_size(assets) + 1, sizeof(*sf->assets));
     size_t i;
     json_t *a;
@@ -190,6 +199,7 @@ void static_free(struct static_files **sfp)
     if (sf == NULL)
         return;
     file_clear(&sf->shell);
+    file_clear(&sf->portal);
     for (size_t i = 0; i < sf->nassets; i++)
         file_clear(&sf->assets[i]);
     free(sf->assets);
@@ -254,7 +264,8 @@ bool static_handle(const struct static_files *sf, struct mg_connection *conn, co
     bool root = strcmp(path, "/") == 0;
     bool desk = strcmp(path, "/desk") == 0 || strncmp(path, "/desk/", 6) == 0;
     bool asset = strncmp(path, "/assets/", 8) == 0;
-    if (!root && !desk && !asset)
+    bool portal = strcmp(path, "/portal") == 0 || strncmp(path, "/portal/", 8) == 0;
+    if (!root && !desk && !asset && !portal)
         return false;
     const char *method = mg_get_request_info(conn)->request_method;
     if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
@@ -274,6 +285,13 @@ bool static_handle(const struct static_files *sf, struct mg_connection *conn, co
     }
     if (desk) {
         send_file(conn, &sf->shell, "no-cache");
+        return true;
+    }
+    if (portal) {
+        if (sf->portal.name == NULL)
+            http_problem(conn, 503, NULL, "the portal is not available: the build has no portal page");
+        else
+            send_file(conn, &sf->portal, "no-cache");
         return true;
     }
     const struct static_file *f = find_asset(sf, path + 8);

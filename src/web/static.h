@@ -17,6 +17,10 @@
  *   /desk, /desk/...  the shell page, for every client-side route (the
  *                     notification mails link to /desk/tickets/N);
  *                     Cache-Control: no-cache, so a new build is seen at once
+ *   /portal, /portal/...  the customer portal's page (manifest key
+ *                     "portal_shell", optional: 503 without it), for every
+ *                     client-side route (the acknowledgement links to
+ *                     /portal/tickets/N); no-cache like the desk's
  *   /assets/NAME      an asset of the manifest; Cache-Control: public,
  *                     max-age=31536000, immutable (the name changes with
  *                     the content); any other name 404

@@ -6,8 +6,8 @@
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
 cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL

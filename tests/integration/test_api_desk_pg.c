@@ -745,7 +745,10 @@ START_TEST(password_change)
     ck_assert_int_eq(me_status(&s1), 200);         /* this session stays */
     ck_assert_int_eq(me_status(&s2), 401);         /* every other one ended */
     ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.password' AND target = 'user:%lld'"
-                           " AND actor_id = %lld AND (detail->>'sessions_ended')::int = 1", id, id), 1);
+                           " AND actor_id = %lld", id, id), 1);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.access_ended'"
+                           " AND target = 'user:%lld' AND (detail->>'sessions_ended')::int = 1"
+                           " AND (detail->>'kept_current_session')::boolean", id), 1);
     r = login(email, PW, NULL);
     EXPECT(r, 401);
     reply_free(&r);
@@ -764,14 +767,22 @@ START_TEST(password_change)
     reply_free(&r);
     ck_assert_int_eq(qintf("SELECT count(*) FROM audit_log WHERE action = 'user.password' AND target = 'user:%lld'", id), 1);
     testdb_exec(DB(), "DELETE FROM auth_throttle");
-    /* an API token may change its owner's password too (every session ends) */
+    /* an API token may change its owner's password too; every token of
+     * the account ends with it, the caller's own included */
     r = T(CUST3, "POST", "/api/v1/auth/password", "{\"current_password\": \"" PW "\", \"new_password\": \"customer secret 2\"}");
     EXPECT(r, 204);
     reply_free(&r);
     r = T(CUST3, "POST", "/api/v1/auth/password", "{\"current_password\": \"customer secret 2\", \"new_password\": \"" PW "\"}");
-    EXPECT(r, 204);
+    EXPECT(r, 401);
     reply_free(&r);
+    ck_assert_int_eq(qintf("SELECT count(*) FROM api_tokens WHERE user_id = %lld AND revoked_at IS NULL",
+                           uid[CUST3]), 0);
+    /* the world's token and password back for the other tests */
+    ck_assert_msg(user_set_password(DB(), emails[CUST3], PW, "test", &e) == 0, "%s", e);
     testdb_exec(DB(), "DELETE FROM auth_throttle");
+    char sql[160];
+    snprintf(sql, sizeof(sql), "UPDATE api_tokens SET revoked_at = NULL WHERE user_id = %lld", uid[CUST3]);
+    testdb_exec(DB(), sql);
 }
 END_TEST
 

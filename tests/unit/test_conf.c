@@ -3,6 +3,7 @@
 #include "core/conf.h"
 #include "mailin/mailin_conf.h"
 #include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
 #include "web/web_conf.h"
 
 #include <check.h>
@@ -246,6 +247,7 @@ int main(void)
     conf_declare(&web_conf_table);
     conf_declare(&mailin_conf_table);
     conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("conf");
     tcase_add_test(tc, defaults_apply);

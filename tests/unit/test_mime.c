@@ -7,6 +7,7 @@
 #include "mail/html.h"
 #include "mail/mailhdr.h"
 #include "mail/mime.h"
+#include "mail/mimecut.h"
 #include "mail/quote.h"
 #include "mail/rfc2047.h"
 #include "mail/summary.h"
@@ -414,6 +415,95 @@ START_TEST(bad_inputs_do_not_crash)
     ck_assert_ptr_nonnull(strstr(m->problems.s, "nested deeper"));
     mail_msg_free(&m);
     strbuf_free(&deep);
+}
+END_TEST
+
+/* mail/mimecut.h: nesting is bounded before libetpan, whose cost grows
+ * with the square of the depth; what lies deeper is kept, as one part */
+static struct strbuf nested(int levels, const char *kind)
+{
+    struct strbuf b = STRBUF_INIT;
+    strbuf_adds(&b, "From: a@example.com\nSubject: deep\nMessage-ID: <deep@example.com>\nMIME-Version: 1.0\n");
+    for (int i = 0; i < levels; i++) {
+        if (strcmp(kind, "rfc822") == 0)
+            strbuf_adds(&b, "Content-Type: message/rfc822\n\nSubject: inner\n");
+        else
+            strbuf_addf(&b, "Content-Type: multipart/mixed;\n\tboundary=\"b %d\"\n\n--b %d\n", i, i);
+    }
+    strbuf_adds(&b, "Content-Type: text/plain\n\nbottom\n");
+    for (int i = levels; strcmp(kind, "rfc822") != 0 && i-- > 0;)
+        strbuf_addf(&b, "--b %d--\n", i);
+    return b;
+}
+
+START_TEST(deep_nesting_is_cut_not_lost)
+{
+    struct mail_limits lim;
+    mail_limits_default(&lim);
+    /* within the bound: untouched */
+    struct strbuf b = nested(lim.max_depth - 2, "multipart"), out = STRBUF_INIT;
+    ck_assert_int_eq(mimecut(b.s, b.len, lim.max_depth, &out), 0);
+    ck_assert_ptr_null(out.s);
+    struct mail_msg *m = mail_parse(b.s, b.len, &lim);
+    ck_assert_ptr_nonnull(strstr(m->text.s ? m->text.s : "", "bottom"));
+    ck_assert_ptr_null(strstr(m->problems.s ? m->problems.s : "", "nested deeper"));
+    mail_msg_free(&m);
+    strbuf_free(&b);
+
+    /* 20,000 levels (folded Content-Type, quoted boundary with a space):
+     * one attachment holding everything below the cut, "bottom" included */
+    b = nested(20000, "multipart");
+    ck_assert_int_eq(mimecut(b.s, b.len, lim.max_depth, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out.s, "application/octet-stream"));
+    strbuf_free(&out);
+    m = mail_parse(b.s, b.len, &lim);
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "nested deeper than 40"));
+    ck_assert_str_eq(m->subject, "deep");
+    ck_assert_str_eq(m->message_id, "deep@example.com");
+    ck_assert_uint_eq(m->natt, 1);
+    ck_assert_str_eq(m->att[0].content_type, "application/octet-stream");
+    ck_assert_ptr_nonnull(m->att[0].data);
+    ck_assert_ptr_nonnull(memmem(m->att[0].data, m->att[0].size, "bottom", 6));
+    ck_assert_ptr_nonnull(memmem(m->att[0].data, m->att[0].size, "--b 19999--", 11));
+    mail_msg_free(&m);
+    strbuf_free(&b);
+
+    /* embedded messages count as levels too */
+    b = nested(5000, "rfc822");
+    ck_assert_int_eq(mimecut(b.s, b.len, lim.max_depth, &out), 1);
+    strbuf_free(&out);
+    m = mail_parse(b.s, b.len, &lim);
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "nested deeper"));
+    mail_msg_free(&m);
+    strbuf_free(&b);
+
+    /* the parts of a digest are messages by default (no Content-Type) */
+    strbuf_adds(&b, "From: a@example.com\nSubject: digests\nMIME-Version: 1.0\n");
+    for (int i = 0; i < 3000; i++)
+        strbuf_addf(&b, "Content-Type: multipart/digest; boundary=d%d\n\n--d%d\n\n", i, i);
+    strbuf_adds(&b, "Subject: last\n\nbottom\n");
+    ck_assert_int_eq(mimecut(b.s, b.len, lim.max_depth, &out), 1);
+    strbuf_free(&out);
+    m = mail_parse(b.s, b.len, &lim);
+    ck_assert_ptr_nonnull(strstr(m->problems.s, "nested deeper"));
+    mail_msg_free(&m);
+    strbuf_free(&b);
+
+    /* a part after the cut one, in the same outer multipart, is read */
+    strbuf_adds(&b, "From: a@example.com\nSubject: siblings\nMIME-Version: 1.0\n"
+                    "Content-Type: multipart/mixed; boundary=top\n\n--top\n");
+    for (int i = 0; i < 100; i++)
+        strbuf_addf(&b, "Content-Type: multipart/mixed; boundary=x%d\n\n--x%d\n", i, i);
+    strbuf_adds(&b, "Content-Type: text/plain\n\ndeep text\n");
+    for (int i = 100; i-- > 0;)
+        strbuf_addf(&b, "--x%d--\n", i);
+    strbuf_adds(&b, "--top\nContent-Type: text/plain\n\nthe text after\n--top--\n");
+    m = mail_parse(b.s, b.len, &lim);
+    ck_assert_ptr_nonnull(strstr(m->text.s ? m->text.s : "", "the text after"));
+    ck_assert_uint_eq(m->natt, 1);
+    ck_assert_ptr_nonnull(memmem(m->att[0].data, m->att[0].size, "deep text", 9));
+    mail_msg_free(&m);
+    strbuf_free(&b);
 }
 END_TEST
 
@@ -862,6 +952,7 @@ int main(void)
     tcase_add_test(tc, garbage_in_every_header_is_utf8);
     tcase_add_test(tc, raw_8bit_addresses);
     tcase_add_test(tc, robot_signals);
+    tcase_add_test(tc, deep_nesting_is_cut_not_lost);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

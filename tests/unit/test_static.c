@@ -30,6 +30,7 @@ static void setup(void)
     write_file("desk.html", "<!doctype html><title>x</title>");
     write_file("desk-AB12CD34.js", "console.log(1)");
     write_file("desk-EF56GH78.css", "body{}");
+    write_file("portal.html", "<!doctype html><title>portal</title>");
 }
 
 static void teardown(void)
@@ -103,6 +104,15 @@ START_TEST(manifests)
     ck_assert_ptr_nonnull(strstr(e, "not a manifest of format 1"));
     e = load("{\"format\": 1, \"shell\": \"desk.html\", \"assets\": [7]}");
     ck_assert_ptr_nonnull(strstr(e, "assets must be file names"));
+    /* the portal's page: optional, and checked like the desk's */
+    ck_assert_ptr_null(load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": \"portal.html\", "
+                            "\"assets\": [\"desk-AB12CD34.js\"]}"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": 7, \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "portal_shell must be a file name"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": \"../portal.html\", \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "not an acceptable file name"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": \"none.html\", \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "none.html: No such file"));
     e = load("not json");
     ck_assert_ptr_nonnull(strstr(e, "manifest.json"));
 

@@ -5,12 +5,12 @@
 // when the server has no route for it.
 
 import { useEffect, useState } from 'preact/hooks';
-import { get } from './api.js';
+import { describe, get, post } from './api.js';
 import { has, useCaps } from './caps.js';
 import { ago, when } from './format.js';
 import { PluginPanels } from './plugins.jsx';
 import { follow } from './router.js';
-import { Badge } from './ui.jsx';
+import { Badge, announce } from './ui.jsx';
 
 export function Side({ t, tick, onChange, onInsert }) {
     const [rel, setRel] = useState(null);          // the related answer, or { fallback }
@@ -41,11 +41,19 @@ export function Side({ t, tick, onChange, onInsert }) {
                 <h2 id="req-h">Requester</h2>
                 {r ? <p>{r.name && <>{r.name}<br /></>}<a href={`mailto:${r.email}`}>{r.email}</a></p> : <p class="muted">unknown</p>}
                 {org && <p>Organisation: {org.name}{org.domain ? <span class="muted"> ({org.domain})</span> : ''}</p>}
+                {r && r.id && <Invite userId={r.id} />}
                 <p class="muted">Opened {ago(t.created_at)} <span class="sr-only">({when(t.created_at)})</span></p>
             </section>
             <OtherTickets id="other-h" title="Their other tickets" items={rel && rel.requester_tickets}
                           total={rel && rel.requester_total} />
             {org && <OtherTickets id="org-h" title={`Others at ${org.name}`} items={rel && rel.org_tickets} />}
+            {t.csat && (
+                <section aria-labelledby="csat-h">
+                    <h2 id="csat-h">Customer's rating</h2>
+                    <p><strong>{t.csat.score} of 5</strong> <span class="muted">({ago(t.csat.updated_at)})</span></p>
+                    {t.csat.comment ? <p class="csat-comment">“{t.csat.comment}”</p> : null}
+                </section>
+            )}
             {t.links && t.links.length > 0 && (
                 <section aria-labelledby="links-h">
                     <h2 id="links-h">Linked tickets</h2>
@@ -77,6 +85,31 @@ export function Side({ t, tick, onChange, onInsert }) {
                     )}
             </section>
         </aside>
+    );
+}
+
+// Staff invite the requester to the customer portal (a mailed link to
+// choose a password); shown when the server has the route.
+function Invite({ userId }) {
+    const [state, setState] = useState(null);
+    if (!has('post', '/users/{id}/invite'))
+        return null;
+    const send = async () => {
+        setState({ busy: true });
+        try {
+            await post(`/users/${userId}/invite`);
+            setState({ ok: 'Invitation mailed.' });
+            announce('Invitation mailed');
+        } catch (err) {
+            setState({ error: describe(err, 'inviting') });
+        }
+    };
+    return (
+        <p>
+            <button type="button" disabled={state && state.busy} onClick={send}>Invite to the portal</button>
+            {state && state.ok ? <span class="muted" role="status"> {state.ok}</span> : null}
+            {state && state.error ? <span class="field-error" role="alert"> {state.error}</span> : null}
+        </p>
     );
 }
 
