@@ -135,7 +135,11 @@ describe('an agent at work', () => {
         for (let i = 0; i < 20; i++) {
             if (i > 0) {
                 const was = seen[i - 1];
-                await page.waitForFunction((id) => document.activeElement && document.activeElement.dataset.id === String(id), was);
+                await page.waitForFunction((id) => document.activeElement && document.activeElement.dataset.id === String(id), was)
+                    .catch(async (e) => {
+                        const where = await page.evaluate(() => `${location.href} focus: ${document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : 'none'}`);
+                        throw new Error(`the focus did not come back to #${was} (${where}): ${e.message}`);
+                    });
                 await page.keyboard.press('j');
                 await page.waitForFunction((id) => document.activeElement.dataset.id !== String(id), was);
             }
@@ -322,6 +326,56 @@ describe('an agent at work', () => {
         await other.close();
     });
 
+    test('More…: the category, any assignee (the queue\'s rule said next to the field), link, unlink and merge', async () => {
+        await page.goto(`${URL_}/desk/tickets/${TONER}`);
+        await page.locator('#ticket-title:focus').waitFor();
+        await page.getByRole('button', { name: 'More…' }).click();
+        await page.locator('#more-category:focus').waitFor();
+        await page.keyboard.type('hardware');
+        await page.keyboard.press('Enter');
+        await page.locator('.ticket-bar', { hasText: 'Category: hardware' }).waitFor();
+        // Olga is an agent, but not of this queue: the server says so, next to the field
+        await page.locator('#more-assignee option', { hasText: 'Olga Other' }).waitFor({ state: 'attached' });
+        await page.locator('#more-assignee').selectOption({ label: 'Olga Other <other@example.com>' });
+        await page.getByRole('button', { name: 'Assign', exact: true }).click();
+        const aerr = page.locator('#more-assignee-err');
+        await aerr.waitFor();
+        assert.match(await aerr.textContent(), /agent of/);
+        assert.equal(await page.locator('#more-assignee').getAttribute('aria-invalid'), 'true');
+        await page.locator('.views a .count').first().waitFor();
+        await page.screenshot({ path: path.join(SHOTS, 'ticket-more.png') });
+        await page.locator('#more-assignee').selectOption({ label: 'nobody' });
+        await page.getByRole('button', { name: 'Assign', exact: true }).click();
+        await page.getByText('Assignee: nobody').waitFor();
+        assert.equal(await aerr.count(), 0);
+        // a link, shown beside the ticket, then undone
+        await page.locator('#more-link').fill(`#${TICKET}`);
+        await page.getByRole('button', { name: 'Link', exact: true }).click();
+        await page.locator('.side .links a', { hasText: `#${TICKET}` }).waitFor();
+        await page.locator('.side .history li', { hasText: `#${TICKET}` }).first().waitFor();
+        await page.getByRole('button', { name: `Unlink #${TICKET}` }).click();
+        await page.locator('.side .links').waitFor({ state: 'detached' });
+        // merging: into itself and into nothing are refused with the reason
+        const two = (await api(page, 'GET', `/tickets?queue_id=${TRIAGE_QUEUE}&sort=id&limit=2`)).json.items;
+        await page.goto(`${URL_}/desk/tickets/${two[1].id}`);
+        await page.locator('#ticket-title:focus').waitFor();
+        await page.getByRole('button', { name: 'More…' }).click();
+        await page.locator('#more-into').fill(String(two[1].id));
+        await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.locator('#more-merge-err', { hasText: 'cannot be merged into itself' }).waitFor();
+        await page.locator('#more-into').fill('999999999');
+        await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.locator('#more-merge-err:not(:has-text("itself"))').waitFor();
+        await page.locator('#more-into').fill(`#${two[0].id}`);
+        await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.locator('.notice', { hasText: `Merged into #${two[0].id}` }).waitFor();
+        const merged = await api(page, 'GET', `/tickets/${two[1].id}`);
+        assert.equal(merged.json.merged_into, two[0].id);
+        const t = await api(page, 'GET', `/tickets/${TONER}`);
+        assert.equal(t.json.category, 'hardware');
+        assert.equal(t.json.assignee_id, null);
+    });
+
     test('remote images stay out until the agent loads them, and even then only over https', async () => {
         await page.goto(`${URL_}/desk/tickets/${REMOTE}`);
         const frameEl = page.locator('iframe.mail');
@@ -338,8 +392,11 @@ describe('an agent at work', () => {
         await frame.getByText('marker REMOTE-HTML').waitFor();
         assert.equal(await frame.locator('img[src]').getAttribute('src'), `${EVIL}/tracker.png`);
         await page.getByText('Remote images of this mail are shown').waitFor();
-        await page.waitForLoadState('networkidle');
-        // an http: image is not loaded even now (the frame allows https: only)
+        // an http: image is not loaded even now (the frame allows https:
+        // only): the browser is done with it -- refused, not loaded -- and
+        // the other origin saw nothing
+        await frame.waitForFunction(() => { const i = document.querySelector('img[src]'); return i && i.complete; });
+        assert.equal(await frame.locator('img[src]').evaluate((i) => i.naturalWidth), 0);
         assert.equal(readFileSync(env('DESK_EVIL_LOG'), 'utf8'), '');
     });
 
@@ -404,6 +461,12 @@ describe('an agent at work', () => {
         await p.locator('#compose-reply-canned').waitFor();
         await p.locator('.side .history li').first().waitFor();
         await audit('ticket with the composer, history and panels');
+        await p.getByRole('button', { name: 'More…' }).click();
+        await p.locator('#more-assignee option', { hasText: 'Alex Agent' }).waitFor({ state: 'attached' });
+        await p.locator('#more-into').fill('x');
+        await p.getByRole('button', { name: 'Merge', exact: true }).click();
+        await p.locator('#more-merge-err').waitFor();
+        await audit('ticket with "More…" open and an error next to a field');
         await c.close();
     });
 });

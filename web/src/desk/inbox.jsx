@@ -11,7 +11,7 @@
 // memory, so going back from a ticket shows it at once, on the same row,
 // while it is fetched again.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describe, get } from './api.js';
 import { BulkForm, bulkApply } from './bulk.jsx';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
@@ -80,7 +80,9 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
         return () => ctl.abort();
     }, [key, page, cursors, tick]);
 
-    useEffect(() => {
+    // in the commit itself: an Enter right after j must find the moved
+    // focus remembered when the list comes back
+    useLayoutEffect(() => {
         memory.delete(key);
         memory.set(key, { cursors, page, data, focusId });
         if (memory.size > 30)

@@ -5,14 +5,14 @@
 // when the server has no route for it.
 
 import { useEffect, useState } from 'preact/hooks';
-import { describe, get, post } from './api.js';
+import { del, describe, get, post } from './api.js';
 import { has, useCaps } from './caps.js';
 import { ago, when } from './format.js';
 import { PluginPanels } from './plugins.jsx';
 import { follow } from './router.js';
 import { Badge, announce } from './ui.jsx';
 
-export function Side({ t, tick, onChange, onInsert }) {
+export function Side({ t, tick, rev, onChange, onReload, onInsert }) {
     const [rel, setRel] = useState(null);          // the related answer, or { fallback }
     const [historyItems, setHistory] = useState(undefined);
     const [showAll, setShowAll] = useState(false);
@@ -30,7 +30,7 @@ export function Side({ t, tick, onChange, onInsert }) {
             get(`/tickets/${t.id}/history`, { quiet: true }).then((r) => setHistory(r.items || [])).catch(() => setHistory(null));
         else
             setHistory(null);
-    }, [caps, t.id, t.updated_at, tick]);
+    }, [caps, t.id, t.updated_at, tick, rev]);
     const r = (rel && rel.requester) || t.requester;
     const org = (rel && rel.org) || t.org;
     const hist = historyItems ? [...historyItems].reverse() : historyItems;
@@ -54,12 +54,7 @@ export function Side({ t, tick, onChange, onInsert }) {
                     {t.csat.comment ? <p class="csat-comment">“{t.csat.comment}”</p> : null}
                 </section>
             )}
-            {t.links && t.links.length > 0 && (
-                <section aria-labelledby="links-h">
-                    <h2 id="links-h">Linked tickets</h2>
-                    <ul>{t.links.map((l) => <li><a href={`/desk/tickets/${l}`} onClick={follow}>#{l}</a></li>)}</ul>
-                </section>
-            )}
+            {t.links && t.links.length > 0 && <Links t={t} onReload={onReload} />}
             <PluginPanels t={t} onChange={onChange} onInsert={onInsert} />
             <section aria-labelledby="hist-h">
                 <h2 id="hist-h">History</h2>
@@ -85,6 +80,32 @@ export function Side({ t, tick, onChange, onInsert }) {
                     )}
             </section>
         </aside>
+    );
+}
+
+// The tickets linked to this one, each with "Unlink".
+function Links({ t, onReload }) {
+    const [error, setError] = useState(null);
+    const unlink = async (other) => {
+        setError(null);
+        try {
+            await del(`/tickets/${t.id}/links/${other}`);
+            announce(`Link to #${other} removed.`);
+            if (onReload)
+                await onReload();
+        } catch (e) {
+            setError(describe(e, `unlinking #${other}`));
+        }
+    };
+    return (
+        <section aria-labelledby="links-h">
+            <h2 id="links-h">Linked tickets</h2>
+            <ul class="links">{t.links.map((l) => (
+                <li><a href={`/desk/tickets/${l}`} onClick={follow}>#{l}</a>{' '}
+                    <button type="button" class="link" aria-label={`Unlink #${l}`} onClick={() => unlink(l)}>Unlink</button></li>
+            ))}</ul>
+            {error && <p class="field-error" role="alert">{error}</p>}
+        </section>
     );
 }
 

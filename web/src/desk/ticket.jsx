@@ -1,6 +1,7 @@
 // ticket.jsx -- one ticket: its thread, the reply and note forms
 // (compose.jsx: files, canned responses, macros, server drafts), status,
-// priority, queue and "assign to me", and beside it the requester with
+// priority, queue and "assign to me" (category, any assignee, merge and
+// link under "More…": fields.jsx), and beside it the requester with
 // their other tickets and organisation, linked tickets, the plugins'
 // panels and the history of changes (side.jsx), and who else is editing
 // it.  A draft left on the server (from this or another device) is
@@ -14,6 +15,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describe, get, patch } from './api.js';
 import { Composer } from './compose.jsx';
+import { MoreFields } from './fields.jsx';
 import { PRIORITIES, STATUSES, ago, cap } from './format.js';
 import { typing, useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
@@ -27,6 +29,8 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const [error, setError] = useState(null);     // { status, text }
     const [actionError, setActionError] = useState(null);
     const [menu, setMenu] = useState(null);
+    const [more, setMore] = useState(false);       // the "More…" changes shown
+    const [rev, setRev] = useState(0);             // bumped by changes that leave updated_at
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
     const [insert, setInsert] = useState(null);    // text handed to the composer (plugins)
@@ -68,18 +72,31 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
             load(true);
     }, [tick]);
 
-    const change = async (body, what) => {
+    // rethrow: the caller shows the failure next to its own field
+    // instead of in the bar
+    const change = async (body, what, rethrow) => {
         setActionError(null);
         try {
             setT(await patch(`/tickets/${id}`, body));
-            announce(`${what}: done.`);
+            if (!rethrow)
+                announce(`${what}: done.`);
             if (onChanged)
                 onChanged();
         } catch (e) {
-            setActionError(describe(e, what.toLowerCase()));
             if (e.status === 409)
                 load(true);
+            if (rethrow)
+                throw e;
+            setActionError(describe(e, what.toLowerCase()));
         }
+    };
+    // after a merge or a link (which need not touch the ticket's
+    // updated_at): the ticket and what is beside it, again
+    const reload = async () => {
+        await load(true);
+        setRev((x) => x + 1);
+        if (onChanged)
+            onChanged();
     };
 
     useKeys({
@@ -131,6 +148,7 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
                 <Badge kind="priority" value={t.priority} />
                 <span class="muted">{queue ? queue.name : ''}</span>
                 <span>Assignee: {assignee}</span>
+                {t.category && <span>Category: {t.category}</span>}
                 <button type="button" onClick={() => setCompose('reply')} aria-keyshortcuts="r">Reply</button>
                 <button type="button" onClick={() => setCompose('note')} aria-keyshortcuts="n">Note</button>
                 <button type="button" disabled={t.assignee_id === me.id} aria-keyshortcuts="a"
@@ -149,8 +167,11 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
                                 options={queues.map((q) => ({ value: q.id, label: q.name }))}
                                 onChoose={(v) => change({ queue_id: v }, 'Moving the ticket')} />
                 )}
+                <button type="button" aria-expanded={more ? 'true' : 'false'} aria-controls={more ? 'more-fields' : undefined}
+                        onClick={() => setMore(!more)}>More…</button>
             </div>
             {actionError && <p class="error" role="alert">{actionError}</p>}
+            {more && <div id="more-fields"><MoreFields t={t} me={me} onChange={change} onReload={reload} /></div>}
             <div class="ticket-body">
                 <div class="ticket-main">
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
@@ -181,7 +202,7 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
                                   }} />
                     )}
                 </div>
-                <Side t={t} tick={tick} onChange={change}
+                <Side t={t} tick={tick} rev={rev} onChange={change} onReload={reload}
                       onInsert={(text) => { setInsert(text); if (!compose) setCompose('reply'); }} />
             </div>
         </article>
