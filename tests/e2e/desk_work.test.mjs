@@ -417,13 +417,14 @@ describe('an agent at work', () => {
         const c = await api(page, 'GET', '/tickets/counts');
         assert.equal(Number((await link.locator('.count').textContent()).replace(/\D/g, '')),
                      c.json.views.find((x) => x.id === v.id).count);
+        await page.locator(`a[data-id="${TICKET}"]`).focus();
+        await page.screenshot({ path: path.join(SHOTS, 'inbox.png') });
         // the same name again: the reason next to the field
         await page.getByRole('button', { name: 'Save as view…' }).click();
         await page.locator('#vname').fill('SUPPORT, OLDEST FIRST');
         await page.keyboard.press('Enter');
         await page.locator('#vname-err', { hasText: 'You have a view of this name already.' }).waitFor();
         assert.equal(await page.locator('#vname').getAttribute('aria-invalid'), 'true');
-        await page.screenshot({ path: path.join(SHOTS, 'inbox.png') });
     });
 
     test('a plugin\'s part of the ticket shows as a panel of its own', async () => {
