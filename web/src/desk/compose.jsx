@@ -26,6 +26,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, describe, get, post, put } from './api.js';
 import { has, useCaps } from './caps.js';
 import { STATUSES, cap, size } from './format.js';
+import { livePresence } from './live.js';
 import { uploadFile } from './upload.js';
 import { announce } from './ui.jsx';
 
@@ -48,6 +49,11 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
     const timer = useRef(null);
     const filesRef = useRef(files);
     filesRef.current = files;
+    const typed = useRef(0);                           // when "typing" was last said
+    // the version this text was started on: messages that arrive while it
+    // is written (even shown live) answer the send with 409 and are shown
+    // before anything goes; after that the text counts as written on them
+    const base = useRef(ticket.version);
     useCaps();                                         // render again once they are known
     const serverDrafts = has('put', '/tickets/{id}/draft');
     const localKey = `atum-desk-draft-${ticket.id}-${kind}`;
@@ -75,7 +81,16 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
             await saveDraft();
         onClose(false);
     };
+    // others see "typing" on the ticket, said at most every 3 s
+    const sayTyping = () => {
+        const now = Date.now();
+        if (now - typed.current > 3000) {
+            typed.current = now;
+            livePresence(ticket.id, 'typing');
+        }
+    };
     const changed = () => {
+        sayTyping();
         if (area.current)
             text.current = area.current.value;
         if (statusSel.current)
@@ -118,6 +133,8 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
             }
             if (held)
                 del(`/tickets/${ticket.id}/lock`, { quiet: true }).catch(() => {});
+            if (typed.current)
+                livePresence(ticket.id, 'viewing');
         };
     }, []);
 
@@ -233,7 +250,8 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
                 const ids = uploadIds();
                 if (ids.length)
                     payload.attachment_ids = ids;
-                await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`, payload);
+                await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`, payload,
+                           base.current ? { ifMatch: `"v${base.current}"` } : undefined);
                 announce(kind === 'reply' ? 'Reply sent.' : 'Note added.');
             }
             sessionStorage.removeItem(localKey);
@@ -241,8 +259,12 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
         } catch (e) {
             const field = e.field === 'attachment_ids' ? 'files' : e.field === 'body' ? 'body' : null;
             setErr({ text: describe(e, kind === 'reply' ? 'sending the reply' : 'adding the note'), field });
-            if (e.status === 409 && onConflict)
-                onConflict(e);
+            if (e.status === 409) {
+                if (e.problem && typeof e.problem.version === 'number')
+                    base.current = e.problem.version;
+                if (onConflict)
+                    onConflict(e.problem);
+            }
             area.current.focus();
         } finally {
             setBusy(false);

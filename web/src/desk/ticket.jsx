@@ -8,14 +8,24 @@
 // announced and comes back with r or n.
 //
 // A ticket the agent may not see answers 404 like one that does not
-// exist, and the desk says exactly that.  A 409 on sending means the
-// ticket moved on meanwhile: the draft stays, the ticket is read again
-// and the newer messages show above it.
+// exist, and the desk says exactly that.  Every reply, note and change
+// carries the version the agent saw (If-Match) -- for a reply or note, the
+// version the text was started on; a 409 means the ticket moved on
+// meanwhile: nothing was sent, the draft stays, the newer messages the
+// server names are shown above it and the ticket is read again, so the
+// next send carries the new version.
+//
+// Presence: while the ticket is open the desk says "viewing" (and
+// "typing" while a reply or note is written) through the live channel,
+// and shows who else is here from the ticket's viewers and the live
+// ticket.presence events.  A reply by mail that the server held (it
+// crossed a newer message) is offered to its author: send it or drop it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describe, get, patch } from './api.js';
+import { describe, get, patch, post } from './api.js';
 import { Composer } from './compose.jsx';
 import { MoreFields } from './fields.jsx';
+import { livePresence } from './live.js';
 import { PRIORITIES, STATUSES, ago, cap } from './format.js';
 import { typing, useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
@@ -34,6 +44,8 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
     const [insert, setInsert] = useState(null);    // text handed to the composer (plugins)
+    const [crossed, setCrossed] = useState(null);  // the newer messages a 409 named
+    const [viewers, setViewers] = useState([]);
     const h1 = useRef(null);
 
     const load = (quiet) => get(`/tickets/${id}`)
@@ -43,6 +55,7 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
                     announce(`${r.messages.length - old.messages.length} new message(s) on this ticket.`);
                 return r;
             });
+            setViewers(r.viewers || []);
             setError(null);
             return r;
         })
@@ -60,6 +73,16 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
         });
     }, [id]);
 
+    // this tab views the ticket: said now, every 25 s, and "left" at the end
+    useEffect(() => {
+        livePresence(id, 'viewing');
+        const again = setInterval(() => livePresence(id, 'viewing'), 25000);
+        return () => {
+            clearInterval(again);
+            livePresence(id, 'left');
+        };
+    }, [id]);
+
     // live events (or the 30 s refresh, or a reconnect) about this ticket
     const seenTick = useRef(tick);
     useEffect(() => {
@@ -67,8 +90,13 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
             return;
         seenTick.current = tick;
         const ev = lastEvent.current;
+        if (ev && ev.event === 'ticket.presence') {
+            if (ev.data && ev.data.ticket_id === id)
+                setViewers(ev.data.viewers || []);
+            return;
+        }
         const about = ev && ev.data && (ev.data.ticket_id === id || ev.data.into_id === id);
-        if (!ev || about)
+        if (!ev || about || ev.event === 'reset')
             load(true);
     }, [tick]);
 
@@ -77,7 +105,7 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const change = async (body, what, rethrow) => {
         setActionError(null);
         try {
-            setT(await patch(`/tickets/${id}`, body));
+            setT(await patch(`/tickets/${id}`, body, t && t.version ? { ifMatch: `"v${t.version}"` } : undefined));
             if (!rethrow)
                 announce(`${what}: done.`);
             if (onChanged)
@@ -131,12 +159,17 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const lock = t.lock && t.lock.user_id !== me.id ? t.lock : null;
     const assignee = t.assignee_id == null ? 'nobody' : t.assignee_id === me.id ? 'you'
                    : (t.assignee && t.assignee.name) || `#${t.assignee_id}`;
+    const others = viewers.filter((v) => v.user_id !== me.id);
+    const held = t.messages.filter((m) => m.held && m.author_id === me.id);
     return (
         <article class="ticket" aria-labelledby="ticket-title" data-loaded="true">
             <p class="crumbs"><a href={back()} onClick={follow}>← Back to the list</a> <span class="muted">(u)</span></p>
             <h1 id="ticket-title" tabindex="-1" ref={h1}><span class="tid">#{t.id}</span> {t.subject || '(no subject)'}</h1>
             {t.merged_into && <p class="notice">Merged into <a href={`/desk/tickets/${t.merged_into}`} onClick={follow}>#{t.merged_into}</a>.</p>}
             {lock && <p class="notice" role="status">{lock.name || lock.email} is working on this ticket right now.</p>}
+            <p class="presence" role="status" aria-live="polite">{others.length === 0 ? '' : <>
+                Also here: {others.map((v, i) => <span class={`viewer viewer-${v.state}`}>{i > 0 ? ', ' : ''}{v.name}{v.state === 'typing' ? ' (typing…)' : ''}</span>)}
+            </>}</p>
             {t.draft && !compose && (
                 <p class="notice draft-notice" role="status">You have an unsent {t.draft.kind === 'note' ? 'note' : 'reply'} on this
                     ticket, saved {ago(t.draft.updated_at)}.{' '}
@@ -175,6 +208,19 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
             <div class="ticket-body">
                 <div class="ticket-main">
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
+                    {crossed && crossed.length > 0 && (
+                        <section class="crossed" aria-labelledby="crossed-h">
+                            <h2 id="crossed-h">Not sent: the ticket changed while you were writing</h2>
+                            <p>Read what is new, then send your text again (it is kept below).</p>
+                            <ol>{crossed.map((m) => (
+                                <li class={`crossed-msg ${m.visibility === 'internal' ? 'crossed-note' : m.direction === 'in' ? 'crossed-customer' : 'crossed-agent'}`}>
+                                    <span class="from">{m.from_addr || 'unknown'}</span> <span class="muted">{ago(m.created_at)}</span>
+                                    <p class="text">{String(m.body_text || '').slice(0, 600)}</p>
+                                </li>
+                            ))}</ol>
+                        </section>
+                    )}
+                    {held.map((m) => <Held key={m.id} ticket={t} message={m} onDone={(r) => setT(r)} />)}
                     <Thread messages={t.messages} />
                     {compose && (
                         <Composer key={compose} kind={compose} ticket={t}
@@ -189,13 +235,16 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
                                   onSent={(r) => {
                                       setT(r);
                                       setNewer(0);
+                                      setCrossed(null);
                                       setCompose(null);
                                       if (onChanged)
                                           onChanged();
                                       setTimeout(() => moveMessage(0, true), 0);
                                   }}
-                                  onConflict={async () => {
+                                  onConflict={async (problem) => {
                                       const before = t.messages.length;
+                                      if (problem && Array.isArray(problem.messages))
+                                          setCrossed(problem.messages);
                                       const r = await load(true);
                                       if (r)
                                           setNewer(Math.max(0, r.messages.length - before));
@@ -220,4 +269,33 @@ function moveMessage(step, last) {
     const i = all.indexOf(document.activeElement.closest ? document.activeElement.closest('li.msg') : null);
     const next = last ? all.length - 1 : i < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, i + step));
     all[next].focus();
+}
+
+// A reply by mail the server held: it crossed a newer message.
+function Held({ ticket, message, onDone }) {
+    const [busy, setBusy] = useState(false);
+    const [err, setErr] = useState(null);
+    const act = async (action) => {
+        setBusy(true);
+        setErr(null);
+        try {
+            onDone(await post(`/tickets/${ticket.id}/held/${message.id}`, { action, version: ticket.version }));
+            announce(action === 'send' ? 'Your held reply was sent.' : 'Your held reply was dropped.');
+        } catch (e) {
+            setErr(describe(e, action === 'send' ? 'sending the held reply' : 'dropping the held reply'));
+        } finally {
+            setBusy(false);
+        }
+    };
+    return (
+        <section class="held" aria-labelledby={`held-${message.id}`}>
+            <h2 id={`held-${message.id}`}>Your reply by mail was held, not sent</h2>
+            <p>{message.held}. Read what is new above, then:</p>
+            <div class="composer-bar">
+                <button type="button" class="primary" disabled={busy} onClick={() => act('send')}>Send it now</button>
+                <button type="button" disabled={busy} onClick={() => act('drop')}>Drop it</button>
+            </div>
+            {err && <p class="error" role="alert">{err}</p>}
+        </section>
+    );
 }
