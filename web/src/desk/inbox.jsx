@@ -145,15 +145,28 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
         }
     }, [data]);
 
+    // j/k move from the row that has the focus on screen (the state can
+    // lag a refresh that just replaced the rows), else from focusId
+    const at = () => {
+        const ae = document.activeElement;
+        if (ae && ae.dataset && ae.dataset.id && table.current && table.current.contains(ae)) {
+            const i = items.findIndex((t) => String(t.id) === ae.dataset.id);
+            if (i >= 0)
+                return i;
+        }
+        return idx;
+    };
     const next = () => {
-        if (idx < items.length - 1)
-            focusRow(idx + 1);
+        const i = at();
+        if (i < items.length - 1)
+            focusRow(i + 1);
         else if (data && data.next_cursor)
             goPage(page + 1);
     };
     const prev = () => {
-        if (idx > 0)
-            focusRow(idx - 1);
+        const i = at();
+        if (i > 0)
+            focusRow(i - 1);
         else if (page > 0)
             goPage(page - 1, 'last');
     };
