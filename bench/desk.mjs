@@ -108,6 +108,39 @@ for (let i = 0; i < N + 2; i++) {
 if (messages !== 200)
     throw new Error(`the ticket shows ${messages} messages, not 200`);
 
+// the API the desk's views read, as the agent: every order's first page
+// and a page 2,000 tickets deep (its cursor reached by walking there),
+// the unassigned view, the sidebar's counts, and the big ticket's history
+// and related tickets -- p50 of N requests each
+const api = warm.request;
+async function timed(url) {
+    const t0 = performance.now();
+    const r = await api.get(`${URL_}/api/v1${url}`);
+    const ms = performance.now() - t0;
+    if (!r.ok())
+        throw new Error(`${url}: ${r.status()} ${await r.text()}`);
+    return { ms, json: await r.json() };
+}
+async function p50Of(url) {
+    const a = [];
+    for (let i = 0; i < N; i++)
+        a.push((await timed(url)).ms);
+    return p50(a);
+}
+const apiFigures = {};
+for (const sort of ['-updated_at', 'updated_at', '-created_at', 'created_at', '-priority', 'priority', '-id', 'id']) {
+    const first = await p50Of(`/tickets?limit=50&sort=${sort}`);
+    let cursor = null;
+    for (let i = 0; i < 40; i++)
+        cursor = (await timed(`/tickets?limit=50&sort=${sort}${cursor ? `&cursor=${cursor}` : ''}`)).json.next_cursor;
+    const deep = await p50Of(`/tickets?limit=50&sort=${sort}&cursor=${cursor}`);
+    apiFigures[sort] = [first, deep];
+}
+const unassigned = await p50Of('/tickets?limit=50&unassigned=true');
+const counts = await p50Of('/tickets/counts');
+const history = await p50Of(`/tickets/${BIG}/history`);
+const related = await p50Of(`/tickets/${BIG}/related`);
+
 // the machine's reference: a page of the same run, no desk involved
 const rows = Array.from({ length: 50 }, (_, i) => `<tr><td>#${i}</td><td>Ticket ${i}</td><td>open</td></tr>`).join('');
 const refPage = `data:text/html,${encodeURIComponent(
@@ -134,5 +167,12 @@ console.log(`first view, cold cache: p50 ${fmt(c)} ms (min ${fmt(Math.min(...col
 console.log(`200-message ticket:     p50 ${fmt(t)} ms (min ${fmt(Math.min(...ticketMs))}, max ${fmt(Math.max(...ticketMs))}; goal < 300)`);
 console.log(`reference (50-row page): p50 ${fmt(r)} ms`);
 console.log(`ratios to the reference: first view ${fmt(w / r)}, cold ${fmt(c / r)}, ticket ${fmt(t / r)}`);
+for (const [sort, [f, d]] of Object.entries(apiFigures))
+    console.log(`GET /tickets?sort=${sort.padEnd(11)} first page p50 ${fmt(f)} ms, 2,000 deep p50 ${fmt(d)} ms`);
+console.log(`GET /tickets?unassigned=true          p50 ${fmt(unassigned)} ms`);
+console.log(`GET /tickets/counts                   p50 ${fmt(counts)} ms (100,001 tickets, an agent of every queue)`);
+console.log(`GET /tickets/{big}/history, related   p50 ${fmt(history)} ms, ${fmt(related)} ms`);
+const worst = Math.max(...Object.values(apiFigures).flat());
 console.log(`desk_first_view_p50_ms=${fmt(w)} desk_first_view_cold_p50_ms=${fmt(c)} desk_ticket200_p50_ms=${fmt(t)}`
-            + ` desk_reference_p50_ms=${fmt(r)} desk_first_view_ratio=${fmt(w / r)} desk_ticket200_ratio=${fmt(t / r)}`);
+            + ` desk_reference_p50_ms=${fmt(r)} desk_first_view_ratio=${fmt(w / r)} desk_ticket200_ratio=${fmt(t / r)}`
+            + ` desk_list_sorted_worst_p50_ms=${fmt(worst)} desk_counts_p50_ms=${fmt(counts)}`);

@@ -464,3 +464,49 @@ int user_find(const struct desk_tx *tx, const char *email, long long *id_r, stru
         return err_raise(err, ERR_NOT_FOUND, "email", "no user with address %s", email);
     return 0;
 }
+
+/* ---- one's own password ---------------------------------------------------------- */
+
+int user_change_password(const struct desk_tx *tx, const char *current, const char *new_password,
+                         long long keep_session_id, struct err *err)
+{
+    const char *e = NULL;
+    char uid[24];
+    if (tx->who->kind != DESK_USER)
+        return err_raise(err, ERR_FORBIDDEN, NULL, "only a signed-in person changes their own password");
+    snprintf(uid, sizeof(uid), "%lld", tx->who->user_id);
+    const char *p1[] = { uid };
+    PGresult *r = db_exec(tx->db, "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled"
+                                  " FOR UPDATE", 1, p1, &e);
+    if (r == NULL)
+        return desk_db_fail(err, "reading the account", e);
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return err_raise(err, ERR_FORBIDDEN, "current_password", "the current password is wrong");
+    }
+    int ok = passwd_verify(current ? current : "", PQgetvalue(r, 0, 0), &e);
+    PQclear(r);
+    if (ok != 1)
+        return err_raise(err, ERR_FORBIDDEN, "current_password", "the current password is wrong");
+    const char *why = NULL;
+    if (passwd_policy_check(new_password, &why) < 0)
+        return err_raise(err, ERR_INVALID, "new_password", "%s", why);
+    if (strcmp(current, new_password) == 0)
+        return err_raise(err, ERR_INVALID, "new_password", "the new password is the one you have");
+    char *hash = passwd_hash(new_password, &e);
+    if (hash == NULL)
+        return err_failed(err, "hashing the password: %s", e);
+    const char *p2[] = { uid, hash };
+    r = db_exec(tx->db, "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+                2, p2, &e);
+    free(hash);
+    if (r == NULL)
+        return desk_db_fail(err, "changing the password", e);
+    PQclear(r);
+    json_t *d = json_pack("{s:s}", "via", tx->who->via ? tx->who->via : "api");
+    int rc = desk_audit(tx, "user.password", "user", tx->who->user_id, d, err);
+    json_decref(d);
+    if (rc == 0)
+        rc = user_end_access(tx, tx->who->user_id, keep_session_id, "password changed", err);
+    return rc;
+}

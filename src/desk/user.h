@@ -92,6 +92,18 @@ int user_set_password(struct db_conn *c, const char *email, const char *password
 int user_check_password(struct db_conn *c, const char *email, const char *password,
                         long long *id_r, const char **error_r);
 
+/* A signed-in person changes their own password (POST /auth/password),
+ * in the caller's open transaction: the current password must match
+ * (ERR_FORBIDDEN on "current_password" when it does not: nothing
+ * changes), the new one must pass the policy and differ from the current
+ * one (ERR_INVALID on "new_password").  The change is audited as
+ * user.password, then the account's access ends as for any new password
+ * (user_end_access: every other session -- keep_session_id stays, 0 ends
+ * them all --, every API token, the pending login challenges).  The
+ * actor is the account. */
+int user_change_password(const struct desk_tx *tx, const char *current, const char *new_password,
+                         long long keep_session_id, struct err *err);
+
 /* A user as the mail path needs it. */
 struct user_ref {
     long long id;

@@ -10,6 +10,7 @@
 
 #define HTML_MAX_DEPTH 200
 #define DATA_IMAGE_MAX (256 * 1024)
+#define REMOTE_SRC_MAX 2048
 
 static const char *const dropped_tags[] = {
     "script", "style", "head", "title", "iframe", "frame", "frameset", "object", "embed",
@@ -120,6 +121,19 @@ static bool data_image_ok(const char *v)
     return false;
 }
 
+/* A remote image address worth keeping (as data-remote-src, which no
+ * browser loads): absolute http(s), one line, of a sane length. */
+static bool remote_src_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n > REMOTE_SRC_MAX || !(url_has_scheme(v, "http:") || url_has_scheme(v, "https:")))
+        return false;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 static void sanitize_node(const GumboNode *n, struct strbuf *out, struct html_info *info, int depth);
 
 static void sanitize_children(const GumboVector *kids, struct strbuf *out, struct html_info *info,
@@ -151,6 +165,7 @@ static void sanitize_element(const GumboNode *n, struct strbuf *out, struct html
         const GumboAttribute *a = e->attributes.data[i];
         const char *v = a->value ? a->value : "";
         bool keep = false;
+        const char *name = a->name;
         if (is_a && strcasecmp(a->name, "href") == 0) {
             keep = href_ok(v);
         } else if (is_img && strcasecmp(a->name, "src") == 0) {
@@ -158,6 +173,11 @@ static void sanitize_element(const GumboNode *n, struct strbuf *out, struct html
                 keep = true;
             } else if (url_has_scheme(v, "http:") || url_has_scheme(v, "https:") || v[0] == '/') {
                 info->remote_images++;
+                /* kept where nothing loads it, for the reader to allow */
+                if (remote_src_ok(v)) {
+                    keep = true;
+                    name = "data-remote-src";
+                }
             }
         } else if (IN(a->name, kept_attrs)) {
             keep = true;    /* presentational values only: never a URL */
@@ -165,7 +185,7 @@ static void sanitize_element(const GumboNode *n, struct strbuf *out, struct html
         if (!keep)
             continue;
         strbuf_addc(out, ' ');
-        strbuf_adds(out, a->name);
+        strbuf_adds(out, name);
         strbuf_adds(out, "=\"");
         esc_attr(out, v);
         strbuf_addc(out, '"');

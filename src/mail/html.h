@@ -13,7 +13,10 @@
  *  - links only http(s), mailto and in-page anchors, opened with
  *    rel="noopener noreferrer nofollow";
  *  - images only cid: (inline attachments) and small data: images; remote
- *    images are not loaded (src removed, counted in remote_images).
+ *    images are not loaded: their address moves to data-remote-src (http
+ *    and https, one line, at most 2048 bytes; others are dropped), which
+ *    no browser loads, and they are counted in remote_images.  The desk
+ *    puts them back only when an agent asks (web/mailframe.h).
  * Output is UTF-8 appended to `out`.  Input must be UTF-8.
  */
 #ifndef ATUM_MAIL_HTML_H
@@ -23,7 +26,7 @@
 #include "lib/strbuf.h"
 
 struct html_info {
-    int remote_images;       /* images whose remote src was dropped */
+    int remote_images;       /* images whose remote src was taken out */
     int dropped_elements;    /* script, iframe ... removed */
     int too_deep;            /* subtrees cut at the nesting limit */
 };

@@ -44,6 +44,12 @@ extern const struct api_route api_ticket_routes[];
 extern const struct api_route api_admin_routes[];
 extern const struct api_route api_ops_routes[];
 extern const struct api_route api_inbound_routes[];
+/* the desk's (issue 12) */
+extern const struct api_route api_view_routes[];
+extern const struct api_route api_ticket_side_routes[];
+extern const struct api_route api_bulk_routes[];
+extern const struct api_route api_upload_routes[];
+extern const struct api_route api_macro_routes[];
 extern const struct api_route api_live_routes[];
 extern const struct api_route api_account_routes[];
 extern const struct api_route api_portal_routes[];

@@ -776,6 +776,64 @@ static int h_token_revoke(struct api_req *r)
     return api_no_content(r);
 }
 
+/* ---- changing one's own password ------------------------------------------------- */
+
+/*
+ * POST /auth/password {"current_password", "new_password"}: any signed-in
+ * person (session or token) changes their own password through
+ * desk/user.h (user_change_password: checked, hashed, audited, every
+ * other session ended).  The current password is checked under the
+ * login throttle, like a login: each attempt takes a unit of the
+ * account's and the address's budget first, a wrong one keeps it (and is
+ * audited as login.failed), past the limit 429 before any hash is
+ * computed.  The caller's own session stays.
+ */
+static int h_password(struct api_req *r)
+{
+    static const struct api_field f[] = {
+        { "current_password", F_STR, true, PASSWD_MAX_LEN },
+        { "new_password", F_STR, true, PASSWD_MAX_LEN }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    char acct[360], ipkey[80];
+    struct throttle th;
+    keys_for(r, r->user.email, acct, sizeof(acct), ipkey, sizeof(ipkey));
+    if (throttle_take(r, &th, acct, ipkey) < 0)
+        return 0;
+    struct desk_actor who;
+    struct desk_tx tx;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0) {
+        throttle_release(r, &th, 0);
+        throttle_release(r, &th, 1);
+        return api_db_fail(r, "changing the password", e);
+    }
+    int rc = user_change_password(&tx, api_str(b, "current_password"), api_str(b, "new_password"),
+                                  r->via == API_AUTH_SESSION ? r->session_id : 0, &err);
+    if (rc == 0 && db_commit(r->db, &e) < 0)
+        rc = err_failed(&err, "%s", e);
+    if (rc < 0) {
+        db_rollback(r->db);
+        bool wrong = err.code == ERR_FORBIDDEN && err.field && strcmp(err.field, "current_password") == 0;
+        if (wrong) {
+            login_failed(r, r->user.email, r->user.id, "password (password change)");
+        } else {
+            throttle_release(r, &th, 0);
+            throttle_release(r, &th, 1);
+        }
+        return api_desk_fail(r, "changing the password", &err);
+    }
+    throttle_release(r, &th, 0);
+    throttle_release(r, &th, 1);
+    auth_cache_forget_user(r->api->token_cache, r->user.id);
+    log_info("auth.password_changed", "user=%lld ip=%s", r->user.id, r->ip);
+    return api_no_content(r);
+}
+
 int auth_session_begin(struct api_req *r, long long uid, const char *how)
 {
     return session_start(r, uid, how);
@@ -792,5 +850,6 @@ const struct api_route api_auth_routes[] = {
     { "POST", "/api/v1/auth/tokens", ATUM_ROLE_CUSTOMER, 0, h_token_create },
     { "GET", "/api/v1/auth/tokens", ATUM_ROLE_CUSTOMER, 0, h_token_list },
     { "DELETE", "/api/v1/auth/tokens/{id}", ATUM_ROLE_CUSTOMER, 0, h_token_revoke },
+    { "POST", "/api/v1/auth/password", ATUM_ROLE_CUSTOMER, 0, h_password },
     { NULL, NULL, 0, 0, NULL }
 };

@@ -85,12 +85,15 @@ static int h_attachment(struct api_req *r)
     char id[24];
     snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
     const char *p[5] = { v.p[0], v.p[1], v.p[2], v.p[3], id };
+    /* a message's attachment to whoever sees the message; an upload no
+     * message took yet (desk/attachment.h) to its uploader only */
     PGresult *res = db_exec_bin(r->db,
         "SELECT a.filename, a.content_type, b.content FROM attachments a"
         "  JOIN attachment_blobs b ON b.sha256 = a.sha256"
-        "  JOIN messages m ON m.id = a.message_id JOIN tickets t ON t.id = m.ticket_id"
-        " WHERE a.id = $5 AND " TICKET_VISIBLE("t")
-        "   AND ($2::text <> 'customer' OR m.visibility = 'public')", 5, p, NULL, NULL, 1, &e);
+        "  LEFT JOIN messages m ON m.id = a.message_id LEFT JOIN tickets t ON t.id = m.ticket_id"
+        " WHERE a.id = $5 AND ((t.id IS NOT NULL AND " TICKET_VISIBLE("t")
+        "   AND ($2::text <> 'customer' OR m.visibility = 'public'))"
+        "   OR (a.message_id IS NULL AND a.uploaded_by = $1::bigint))", 5, p, NULL, NULL, 1, &e);
     if (res == NULL)
         return api_db_fail(r, "reading the attachment", e);
     if (PQntuples(res) != 1) {

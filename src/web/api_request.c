@@ -133,6 +133,10 @@ static long long body_limit(const struct api_req *r, const struct api_field *fie
         case F_INT: case F_INT_NULL: n += 24; break;
         case F_BOOL: n += 5; break;
         case F_STR_ARRAY: n += 100 * (6 * 200 + 3) + 2; break;
+        /* ids of at most 20 digits and a separator */
+        case F_ID_ARRAY: n += (f->max_len ? (long long)f->max_len : 100) * 24 + 2; break;
+        /* small objects (filters, field changes): max_len bytes, else 16 KiB */
+        case F_OBJECT: n += f->max_len ? (long long)f->max_len : 16384; break;
         }
     }
     n = 1024 + 2 * n;
@@ -264,6 +268,31 @@ static json_t *parse_fields(struct api_req *r, const char *s, size_t len,
             }
             break;
         }
+        case F_ID_ARRAY: {
+            size_t most = f->max_len ? f->max_len : 100, i;
+            json_t *e;
+            if (!json_is_array(v)) {
+                api_problem(r, 400, key, "field '%s' must be an array of ids", key);
+                goto bad;
+            }
+            if (json_array_size(v) > most) {
+                api_problem(r, 400, key, "field '%s' has more than %zu entries", key, most);
+                goto bad;
+            }
+            json_array_foreach(v, i, e) {
+                if (!json_is_integer(e) || json_integer_value(e) <= 0) {
+                    api_problem(r, 400, key, "field '%s' must be an array of positive ids", key);
+                    goto bad;
+                }
+            }
+            break;
+        }
+        case F_OBJECT:
+            if (!json_is_object(v)) {
+                api_problem(r, 400, key, "field '%s' must be an object", key);
+                goto bad;
+            }
+            break;
         }
     }
     for (const struct api_field *k = fields; k && k->name; k++) {

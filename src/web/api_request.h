@@ -123,6 +123,9 @@ enum api_ftype {
     F_INT, F_INT_NULL,        /* integer (positive for *_id fields); or null */
     F_BOOL,
     F_STR_ARRAY,              /* array of strings */
+    F_ID_ARRAY,               /* array of positive integers, at most max_len (0 = 100) */
+    F_OBJECT,                 /* a JSON object; its members are the handler's to check
+                                 (max_len: its size in the body, 0 = 16 KiB) */
 };
 struct api_field {
     const char *name;

@@ -14,6 +14,8 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "desk/ticket.h"
+#include "desk/attachment.h"
+#include "desk/draft.h"
 #include "desk/presence.h"
 #include "core/host_table.h"
 #include "core/jobrun.h"
@@ -23,6 +25,7 @@
 #include "lib/xalloc.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,12 +56,49 @@ void ticket_vis_params(struct api_req *r, struct ticket_visibility *v)
 
 /* ---- list ------------------------------------------------------------------ */
 
+/*
+ * GET /tickets reads its parameters into struct list_params -- from the
+ * query string, or from a saved view's filter (api_views.c) through the
+ * very same checks -- and builds its SQL from fixed fragments: each
+ * filter given adds "AND <column> = $n" with its value as a parameter,
+ * each plugin filter "AND t.id IN (<the plugin's static SQL>)" with its
+ * $1 renumbered.  No byte of input ever becomes SQL.
+ *
+ * Orders (sort=): each is (key, id) in one direction, so a keyset cursor
+ * follows it and every page, however deep, is one range of an index
+ * (tickets_updated_idx, tickets_created_idx, tickets_priority_idx, the
+ * primary key; sql/021_desk.sql).  The default, -updated_at, keeps the
+ * cursors it always had ("c1_<microseconds>_<id>"); the others are
+ * "c2_<order>_<key>_<id>", refused under another order.
+ */
+
 /* A cursor's microseconds become 'epoch' + n * 1 microsecond in SQL, which
  * PostgreSQL computes in double precision: it works from its first
  * timestamp (4714-11-24 BC) to 294247 AD, and every updated_at a cursor
  * is made from lies in between.  Outside, the query would fail. */
 #define CURSOR_US_MIN (-210866803200000000LL)
 #define CURSOR_US_MAX 9223371331200000000LL
+
+enum sort_key { KEY_TIME, KEY_RANK, KEY_ID };
+
+struct sort_spec {
+    const char *name;         /* the sort= value */
+    const char *expr;         /* the key on the ticket row t; NULL for id */
+    enum sort_key kind;
+    bool desc;
+};
+
+static const struct sort_spec sorts[] = {
+    { "-updated_at", "t.updated_at", KEY_TIME, true },     /* the default: first */
+    { "updated_at", "t.updated_at", KEY_TIME, false },
+    { "-created_at", "t.created_at", KEY_TIME, true },
+    { "created_at", "t.created_at", KEY_TIME, false },
+    { "-priority", "ticket_priority_rank(t.priority)", KEY_RANK, true },
+    { "priority", "ticket_priority_rank(t.priority)", KEY_RANK, false },
+    { "-id", NULL, KEY_ID, true },
+    { "id", NULL, KEY_ID, false },
+};
+#define NSORTS (sizeof(sorts) / sizeof(sorts[0]))
 
 /* Digits only (an optional '-' for the time), in range: strtoll alone
  * would take spaces, '+' and overflow. */
@@ -78,113 +118,44 @@ static bool cursor_number(const char *s, char stop, long long lo, long long hi, 
     return true;
 }
 
-static int parse_cursor(const char *s, char *us, size_t usz, char *id, size_t idsz)
+/* "c1_<us>_<id>" (the default order) or "c2_<order>_<key>_<id>"; 0 ok,
+ * -1 not a cursor, -2 a cursor of another order. */
+static int parse_cursor(const char *s, const struct sort_spec *sort, char *key, size_t ksz, char *id,
+                        size_t idsz)
 {
-    /* "c1_<microseconds>_<id>" */
-    long long u, i;
+    long long k, i, o;
     const char *end;
-    if (strncmp(s, "c1_", 3) != 0 || !cursor_number(s + 3, '_', CURSOR_US_MIN, CURSOR_US_MAX, &u, &end)
-        || !cursor_number(end + 1, '\0', 1, LLONG_MAX, &i, &end))
+    if (strncmp(s, "c1_", 3) == 0) {
+        if (!cursor_number(s + 3, '_', CURSOR_US_MIN, CURSOR_US_MAX, &k, &end)
+            || !cursor_number(end + 1, '\0', 1, LLONG_MAX, &i, &end))
+            return -1;
+        if (sort != &sorts[0])
+            return -2;
+    } else if (strncmp(s, "c2_", 3) == 0) {
+        if (!cursor_number(s + 3, '_', 1, (long long)NSORTS - 1, &o, &end))
+            return -1;
+        const struct sort_spec *cs = &sorts[o];
+        long long lo = cs->kind == KEY_TIME ? CURSOR_US_MIN : 0;
+        long long hi = cs->kind == KEY_TIME ? CURSOR_US_MAX : cs->kind == KEY_RANK ? 9 : 0;
+        if (!cursor_number(end + 1, '_', lo, hi, &k, &end)
+            || !cursor_number(end + 1, '\0', 1, LLONG_MAX, &i, &end))
+            return -1;
+        if (cs != sort)
+            return -2;
+    } else {
         return -1;
-    snprintf(us, usz, "%lld", u);
+    }
+    snprintf(key, ksz, "%lld", k);
     snprintf(id, idsz, "%lld", i);
     return 0;
-}
-
-static const char list_sql[] =
-    "WITH page AS ("
-    " SELECT t.id, t.subject, t.status, t.priority, t.category, t.queue_id, t.requester_id,"
-    "        t.assignee_id, t.org_id, t.merged_into, t.created_at, t.updated_at"
-    "   FROM tickets t"
-    "  WHERE " TICKET_VISIBLE("t")
-    "    AND ($5::text IS NULL OR t.status = $5)"
-    "    AND ($6::text IS NULL OR t.priority = $6)"
-    "    AND ($7::bigint IS NULL OR t.queue_id = $7)"
-    "    AND ($8::bigint IS NULL OR t.assignee_id = $8)"
-    "    AND ($9::bigint IS NULL OR t.requester_id = $9)"
-    "    AND ($10::bigint IS NULL OR t.org_id = $10)"
-    "    AND ($11::timestamptz IS NULL OR t.updated_at >= $11)"
-    "    AND ($12::text IS NULL OR t.search @@ websearch_to_tsquery('simple', $12)"
-    "         OR t.id IN (SELECT m.ticket_id FROM messages m"
-    "                      WHERE m.search @@ websearch_to_tsquery('simple', $12)"
-    "                        AND ($2::text <> 'customer' OR m.visibility = 'public')))"
-    "    AND ($13::bigint IS NULL OR (t.updated_at, t.id) <"
-    "         ('epoch'::timestamptz + $13::bigint * interval '1 microsecond', $14::bigint))"
-    "  ORDER BY t.updated_at DESC, t.id DESC LIMIT $15::int + 1)"
-    " SELECT json_build_object("
-    "   'items', coalesce((SELECT json_agg(p ORDER BY p.updated_at DESC, p.id DESC) FROM"
-    "       (SELECT * FROM page ORDER BY updated_at DESC, id DESC LIMIT $15::int) p), '[]'),"
-    "   'next_cursor', (SELECT 'c1_' || ((extract(epoch FROM l.updated_at) * 1000000)::bigint)::text"
-    "                          || '_' || l.id"
-    "                     FROM (SELECT * FROM page ORDER BY updated_at DESC, id DESC"
-    "                           OFFSET $15::int - 1 LIMIT 1) l"
-    "                    WHERE (SELECT count(*) FROM page) > $15::int))";
-
-/* The unfiltered pages -- what a desk or an integration asks for most --
- * run as prepared statements, one per kind of caller and with or without
- * a cursor, so their plan is made once per connection (planning the general
- * query above costs more than running it).  Each visibility clause here is
- * TICKET_VISIBLE specialised for one role. */
-#define PAGE_SQL(vis, cursor, lim) \
-    "WITH page AS (" \
-    " SELECT t.id, t.subject, t.status, t.priority, t.category, t.queue_id, t.requester_id," \
-    "        t.assignee_id, t.org_id, t.merged_into, t.created_at, t.updated_at" \
-    "   FROM tickets t WHERE " vis cursor \
-    "  ORDER BY t.updated_at DESC, t.id DESC LIMIT " lim " + 1)" \
-    " SELECT json_build_object(" \
-    "   'items', coalesce((SELECT json_agg(p ORDER BY p.updated_at DESC, p.id DESC) FROM" \
-    "       (SELECT * FROM page ORDER BY updated_at DESC, id DESC LIMIT " lim ") p), '[]')," \
-    "   'next_cursor', (SELECT 'c1_' || ((extract(epoch FROM l.updated_at) * 1000000)::bigint)::text" \
-    "                          || '_' || l.id" \
-    "                     FROM (SELECT * FROM page ORDER BY updated_at DESC, id DESC" \
-    "                           OFFSET " lim " - 1 LIMIT 1) l" \
-    "                    WHERE (SELECT count(*) FROM page) > " lim "))"
-#define CUR(a, b) " AND (t.updated_at, t.id) < ('epoch'::timestamptz + " a "::bigint" \
-    " * interval '1 microsecond', " b "::bigint)"
-#define VIS_AGENT "t.queue_id IN (SELECT qm.queue_id FROM queue_members qm WHERE qm.user_id = $1::bigint)"
-#define VIS_CUST "(t.requester_id = $1::bigint OR ($3::boolean AND t.org_id = $2::bigint))"
-
-static const struct db_stmt page_stmts[3][2] = {
-    { { "tickets_page_all", PAGE_SQL("true", "", "$1::int"), 1 },
-      { "tickets_page_all_c", PAGE_SQL("true", CUR("$2", "$3"), "$1::int"), 3 } },
-    { { "tickets_page_agent", PAGE_SQL(VIS_AGENT, "", "$2::int"), 2 },
-      { "tickets_page_agent_c", PAGE_SQL(VIS_AGENT, CUR("$3", "$4"), "$2::int"), 4 } },
-    { { "tickets_page_cust", PAGE_SQL(VIS_CUST, "", "$4::int"), 4 },
-      { "tickets_page_cust_c", PAGE_SQL(VIS_CUST, CUR("$5", "$6"), "$4::int"), 6 } },
-};
-
-static PGresult *list_page(struct api_req *r, const char *lim, const char *us, const char *cid,
-                           const char **error_r)
-{
-    char uid[24], org[24];
-    snprintf(uid, sizeof(uid), "%lld", r->user.id);
-    snprintf(org, sizeof(org), "%lld", r->user.org_id);
-    const char *acc = r->user.org_access && r->user.org_id ? "t" : "f";
-    int c = us != NULL;
-    switch (r->user.level) {
-    case ATUM_ROLE_ADMIN:
-    case ATUM_ROLE_MANAGER: {
-        const char *p[] = { lim, us, cid };
-        return db_exec_stmt(r->db, &page_stmts[0][c], p, error_r);
-    }
-    case ATUM_ROLE_AGENT: {
-        const char *p[] = { uid, lim, us, cid };
-        return db_exec_stmt(r->db, &page_stmts[1][c], p, error_r);
-    }
-    default: {
-        const char *p[] = { uid, org, acc, lim, us, cid };
-        return db_exec_stmt(r->db, &page_stmts[2][c], p, error_r);
-    }
-    }
 }
 
 /* ---- plugins' list filters ------------------------------------------------- */
 /* struct atum_list_filter (include/atum/plugin.h): a loaded plugin may add
  * query parameters to the list; each one given ANDs "t.id IN (<the
- * plugin's static SQL>)" into list_sql, its $1 renumbered to a parameter
- * after list_sql's fifteen.  The value is only ever a parameter. */
+ * plugin's static SQL>)" into the list's SQL, its $1 renumbered to the
+ * value's parameter.  The value is only ever a parameter. */
 #define LIST_FILTER_MAX 16
-#define LIST_FILTER_AT " ORDER BY t.updated_at DESC, t.id DESC LIMIT $15::int + 1)"
 struct list_filters {
     size_t n;
     char *param[LIST_FILTER_MAX], *sql[LIST_FILTER_MAX];
@@ -213,134 +184,460 @@ static void list_filters_free(struct list_filters *f)
         free(f->param[i]);
         free(f->sql[i]);
     }
+    memset(f, 0, sizeof(*f));
 }
 
-/* list_sql with "AND t.id IN (sql)" for each used filter, $1 -> $16, $17 ... */
-static char *list_sql_filtered(const struct list_filters *f, const bool *used)
+/* ---- the parameters ---------------------------------------------------------- */
+
+static const char *const list_names[] = { "status", "priority", "queue_id", "assignee_id",
+    "requester_id", "org_id", "updated_since", "q", "unassigned", "sort", "limit", "cursor", NULL };
+static const char *const id_names[4] = { "queue_id", "assignee_id", "requester_id", "org_id" };
+
+struct list_params {
+    char status[16], priority[16], since[64], q[512], limit[16];
+    bool since_ago;                        /* since is a duration: "P1D" = within the last day */
+    char ids[4][24];
+    int unassigned;                        /* -1 not given, 0 false, 1 true */
+    const struct sort_spec *sort;
+    bool has_cursor;
+    char ckey[24], cid[24];
+    struct list_filters lf;
+    char lfv[LIST_FILTER_MAX][256];
+    bool lfused[LIST_FILTER_MAX];
+};
+
+/* What is wrong with a parameter, for the caller to answer (or, counting
+ * a saved view, to pass over).  sent: api_query() answered already. */
+struct list_err {
+    int status;               /* 400, or 500 for a database failure */
+    bool sent;
+    char field[96];
+    char text[256];
+    const char *db_error;
+};
+
+static int lerr(struct list_err *le, const char *pfx, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int lerr(struct list_err *le, const char *pfx, const char *name, const char *fmt, ...)
 {
-    const char *at = strstr(list_sql, LIST_FILTER_AT);
-    struct strbuf b = STRBUF_INIT;
-    strbuf_add(&b, list_sql, (size_t)(at - list_sql));
-    int next = 16;
-    for (size_t i = 0; i < f->n; i++) {
-        if (!used[i])
+    va_list ap;
+    le->status = 400;
+    snprintf(le->field, sizeof(le->field), "%s%s", pfx, name);
+    va_start(ap, fmt);
+    vsnprintf(le->text, sizeof(le->text), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Sends the problem le describes (unless it was sent). */
+static int lerr_answer(struct api_req *r, const struct list_err *le)
+{
+    if (le->sent)
+        return 0;
+    if (le->status >= 500)
+        return api_db_fail(r, "reading a timestamp parameter", le->db_error);
+    return api_problem(r, le->status, le->field[0] ? le->field : NULL, "%s", le->text);
+}
+
+/* Where the parameters come from: 1 found (in buf), 0 absent, -1 wrong
+ * (le says why). */
+typedef int (*param_get_fn)(struct api_req *r, void *src, const char *name, char *buf, size_t size,
+                            struct list_err *le);
+
+static int from_query(struct api_req *r, void *src, const char *name, char *buf, size_t size,
+                      struct list_err *le)
+{
+    (void)src;
+    int n = api_query(r, name, buf, size);
+    if (n < 0)
+        le->sent = true;
+    return n;
+}
+
+/* A saved view's filter: strings as in a query string (numbers and
+ * booleans are taken as their text). */
+static int from_filter(struct api_req *r, void *src, const char *name, char *buf, size_t size,
+                       struct list_err *le)
+{
+    (void)r;
+    json_t *v = json_object_get(src, name);
+    if (v == NULL)
+        return 0;
+    if (json_is_integer(v)) {
+        snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+        return 1;
+    }
+    if (json_is_boolean(v)) {
+        snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+        return 1;
+    }
+    if (!json_is_string(v))
+        return lerr(le, "filter.", name, "'%s' in a filter must be a string, as in a query string", name);
+    if (json_string_length(v) >= size)
+        return lerr(le, "filter.", name, "'%s' in a filter is too long", name);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return lerr(le, "filter.", name, "'%s' in a filter contains a NUL character", name);
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return 1;
+}
+
+static bool is_plugin_param(const struct list_filters *lf, const char *name)
+{
+    for (size_t i = 0; i < lf->n; i++)
+        if (strcmp(lf->param[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool is_list_name(const char *name, bool saved)
+{
+    for (const char *const *n = list_names; *n; n++)
+        if (strcmp(*n, name) == 0)
+            return !saved || (strcmp(name, "limit") != 0 && strcmp(name, "cursor") != 0);
+    return false;
+}
+
+/* Reads and checks every parameter; -1 when one is wrong (le says why).
+ * pfx: "" for a query string, "filter." for a saved view (which holds no
+ * limit or cursor).  lp->lf must hold the plugins' filters already. */
+static int list_read(struct api_req *r, param_get_fn get, void *src, const char *pfx,
+                     struct list_params *lp, struct list_err *le)
+{
+    char buf[96];
+    int n;
+    lp->unassigned = -1;
+    lp->sort = &sorts[0];
+    snprintf(lp->limit, sizeof(lp->limit), "%d", LIST_DEFAULT);
+    for (size_t i = 0; i < lp->lf.n; i++) {
+        if ((n = get(r, src, lp->lf.param[i], lp->lfv[i], sizeof(lp->lfv[i]), le)) < 0)
+            return -1;
+        lp->lfused[i] = n > 0;
+    }
+    if ((n = get(r, src, "status", lp->status, sizeof(lp->status), le)) < 0)
+        return -1;
+    if (n && !in_set(lp->status, statuses))
+        return lerr(le, pfx, "status", "status must be one of new, open, pending, solved, closed");
+    if (!n)
+        lp->status[0] = '\0';
+    if ((n = get(r, src, "priority", lp->priority, sizeof(lp->priority), le)) < 0)
+        return -1;
+    if (n && !in_set(lp->priority, priorities))
+        return lerr(le, pfx, "priority", "priority must be one of low, normal, high, urgent");
+    if (!n)
+        lp->priority[0] = '\0';
+    for (int i = 0; i < 4; i++) {
+        lp->ids[i][0] = '\0';
+        if ((n = get(r, src, id_names[i], buf, sizeof(buf), le)) < 0)
+            return -1;
+        if (n == 0)
             continue;
-        strbuf_addf(&b, " AND t.id IN (");
-        for (const char *p = f->sql[i]; *p; p++) {
-            if (p[0] == '$' && p[1] == '1' && !(p[2] >= '0' && p[2] <= '9')) {
-                strbuf_addf(&b, "$%d", next);
-                p++;
+        char *end;
+        errno = 0;
+        long long v = strtoll(buf, &end, 10);
+        if (buf[0] < '1' || buf[0] > '9' || *end != '\0' || errno == ERANGE || v <= 0 || strlen(buf) > 18)
+            return lerr(le, pfx, id_names[i], "'%s' must be a positive integer", id_names[i]);
+        snprintf(lp->ids[i], sizeof(lp->ids[i]), "%lld", v);
+    }
+    if ((n = get(r, src, "updated_since", lp->since, sizeof(lp->since), le)) < 0)
+        return -1;
+    if (n) {
+        /* checked by PostgreSQL's own parser, so it means what the query
+         * compares with; an ISO 8601 duration ("P1D", "PT12H") counts back
+         * from now, so a saved view of "the last day" stays one */
+        const char *e = NULL;
+        const char *p[] = { lp->since };
+        lp->since_ago = lp->since[0] == 'P';
+        if (api_db(r) == NULL) {
+            le->sent = true;
+            return -1;
+        }
+        PGresult *res = db_exec(r->db, lp->since_ago ? "SELECT $1::interval WHERE $1::interval > interval '0'"
+                                                     : "SELECT $1::timestamptz", 1, p, &e);
+        if (res != NULL && PQntuples(res) == 0) {
+            PQclear(res);
+            return lerr(le, pfx, "updated_since", "a duration in 'updated_since' must be positive, e.g. P1D");
+        }
+        if (res == NULL) {
+            if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)
+                return lerr(le, pfx, "updated_since", "'updated_since' must be an ISO 8601 timestamp, e.g. "
+                                   "2026-01-31T12:00:00Z, or a duration back from now, e.g. P1D");
+            le->status = 500;
+            le->db_error = e;
+            return -1;
+        }
+        PQclear(res);
+    } else {
+        lp->since[0] = '\0';
+    }
+    if ((n = get(r, src, "q", lp->q, sizeof(lp->q), le)) < 0)
+        return -1;
+    if (!n)
+        lp->q[0] = '\0';
+    if ((n = get(r, src, "unassigned", buf, sizeof(buf), le)) < 0)
+        return -1;
+    if (n) {
+        if (strcmp(buf, "true") != 0 && strcmp(buf, "false") != 0)
+            return lerr(le, pfx, "unassigned", "'unassigned' must be true or false");
+        lp->unassigned = buf[0] == 't';
+        if (lp->unassigned == 1 && lp->ids[1][0])
+            return lerr(le, pfx, "unassigned", "'unassigned=true' and 'assignee_id' exclude each other");
+    }
+    if ((n = get(r, src, "sort", buf, sizeof(buf), le)) < 0)
+        return -1;
+    if (n) {
+        lp->sort = NULL;
+        for (size_t i = 0; i < NSORTS; i++)
+            if (strcmp(buf, sorts[i].name) == 0)
+                lp->sort = &sorts[i];
+        if (lp->sort == NULL)
+            return lerr(le, pfx, "sort", "sort must be one of "
+                               "updated_at, created_at, priority, id, each with - in front for "
+                               "descending");
+    }
+    if (pfx[0] != '\0')
+        return 0;            /* a saved view has no page size or cursor */
+    if ((n = get(r, src, "limit", buf, sizeof(buf), le)) < 0)
+        return -1;
+    if (n) {
+        char *end;
+        long long limit = strtoll(buf, &end, 10);
+        if (*end != '\0' || end == buf || limit < 1 || limit > LIST_MAX)
+            return lerr(le, "", "limit", "limit must be an integer from 1 to %d", LIST_MAX);
+        snprintf(lp->limit, sizeof(lp->limit), "%lld", limit);
+    }
+    char cur[128];
+    if ((n = get(r, src, "cursor", cur, sizeof(cur), le)) < 0)
+        return -1;
+    if (n) {
+        int c = parse_cursor(cur, lp->sort, lp->ckey, sizeof(lp->ckey), lp->cid, sizeof(lp->cid));
+        if (c == -2)
+            return lerr(le, "", "cursor", "this cursor belongs to another order (sort)");
+        if (c < 0)
+            return lerr(le, "", "cursor", "cursor is not one this server handed out");
+        lp->has_cursor = true;
+    }
+    return 0;
+}
+
+static bool list_plain(const struct list_params *lp)
+{
+    bool plugin = false;
+    for (size_t i = 0; i < lp->lf.n; i++)
+        plugin |= lp->lfused[i];
+    return !lp->status[0] && !lp->priority[0] && !lp->ids[0][0] && !lp->ids[1][0] && !lp->ids[2][0]
+           && !lp->ids[3][0] && !lp->since[0] && !lp->q[0] && lp->unassigned < 0 && !plugin
+           && lp->sort == &sorts[0];
+}
+
+/* ---- the SQL ---------------------------------------------------------------------- */
+
+#define LIST_PARAMS_MAX (4 + 12 + LIST_FILTER_MAX)
+
+struct list_sql {
+    struct strbuf where;      /* "<visible> AND ..." on tickets t */
+    const char *p[LIST_PARAMS_MAX];
+    int np;
+};
+
+static int list_param(struct list_sql *ls, const char *v)
+{
+    ls->p[ls->np++] = v;
+    return ls->np;
+}
+
+/* The WHERE clause of lp for the caller (visibility $1..$4 first). */
+static void list_where(const struct list_params *lp, const struct ticket_visibility *v,
+                       bool with_cursor, struct list_sql *ls)
+{
+    ls->where = (struct strbuf)STRBUF_INIT;
+    ls->np = 0;
+    for (int i = 0; i < 4; i++)
+        list_param(ls, v->p[i]);
+    strbuf_adds(&ls->where, TICKET_VISIBLE("t"));
+    if (lp->status[0])
+        strbuf_addf(&ls->where, " AND t.status = $%d", list_param(ls, lp->status));
+    if (lp->priority[0])
+        strbuf_addf(&ls->where, " AND t.priority = $%d", list_param(ls, lp->priority));
+    static const char *const cols[4] = { "t.queue_id", "t.assignee_id", "t.requester_id", "t.org_id" };
+    for (int i = 0; i < 4; i++)
+        if (lp->ids[i][0])
+            strbuf_addf(&ls->where, " AND %s = $%d::bigint", cols[i], list_param(ls, lp->ids[i]));
+    if (lp->unassigned >= 0)
+        strbuf_adds(&ls->where, lp->unassigned ? " AND t.assignee_id IS NULL" : " AND t.assignee_id IS NOT NULL");
+    if (lp->since[0] && lp->since_ago)
+        strbuf_addf(&ls->where, " AND t.updated_at >= now() - $%d::interval", list_param(ls, lp->since));
+    else if (lp->since[0])
+        strbuf_addf(&ls->where, " AND t.updated_at >= $%d::timestamptz", list_param(ls, lp->since));
+    if (lp->q[0]) {
+        int k = list_param(ls, lp->q);
+        strbuf_addf(&ls->where, " AND (t.search @@ websearch_to_tsquery('simple', $%d)"
+                    " OR t.id IN (SELECT m.ticket_id FROM messages m"
+                    "  WHERE m.search @@ websearch_to_tsquery('simple', $%d)"
+                    "    AND ($2::text <> 'customer' OR m.visibility = 'public')))", k, k);
+    }
+    for (size_t i = 0; i < lp->lf.n; i++) {
+        if (!lp->lfused[i])
+            continue;
+        int k = list_param(ls, lp->lfv[i]);
+        strbuf_adds(&ls->where, " AND t.id IN (");
+        for (const char *s = lp->lf.sql[i]; *s; s++) {
+            if (s[0] == '$' && s[1] == '1' && !(s[2] >= '0' && s[2] <= '9')) {
+                strbuf_addf(&ls->where, "$%d", k);
+                s++;
             } else {
-                strbuf_add(&b, p, 1);
+                strbuf_add(&ls->where, s, 1);
             }
         }
-        strbuf_addf(&b, ")");
-        next++;
+        strbuf_addc(&ls->where, ')');
     }
-    strbuf_addf(&b, "%s", at);
+    if (with_cursor && lp->has_cursor) {
+        const struct sort_spec *s = lp->sort;
+        int kk = list_param(ls, lp->ckey), ki = list_param(ls, lp->cid);
+        const char *op = s->desc ? "<" : ">";
+        if (s->kind == KEY_TIME)
+            strbuf_addf(&ls->where, " AND (%s, t.id) %s ('epoch'::timestamptz + $%d::bigint"
+                        " * interval '1 microsecond', $%d::bigint)", s->expr, op, kk, ki);
+        else if (s->kind == KEY_RANK)
+            strbuf_addf(&ls->where, " AND (%s, t.id) %s ($%d::int, $%d::bigint)", s->expr, op, kk, ki);
+        else
+            strbuf_addf(&ls->where, " AND t.id %s $%d::bigint AND $%d::bigint = 0", op, ki, kk);
+    }
+}
+
+/* One list item: the ticket and the names the list shows (the requester
+ * with their address, the assignee's name). */
+#define ITEM_JSON(p) \
+    "json_build_object('id', " p ".id, 'subject', " p ".subject, 'status', " p ".status," \
+    " 'priority', " p ".priority, 'category', " p ".category, 'queue_id', " p ".queue_id," \
+    " 'requester_id', " p ".requester_id, 'assignee_id', " p ".assignee_id, 'org_id', " p ".org_id," \
+    " 'merged_into', " p ".merged_into, 'created_at', " p ".created_at, 'updated_at', " p ".updated_at," \
+    " 'requester', (SELECT json_build_object('id', u.id, 'name', u.name, 'email', u.email)" \
+    "                 FROM users u WHERE u.id = " p ".requester_id)," \
+    " 'assignee', (SELECT json_build_object('id', u.id, 'name', u.name)" \
+    "                FROM users u WHERE u.id = " p ".assignee_id))"
+#define PAGE_COLS "t.id, t.subject, t.status, t.priority, t.category, t.queue_id, t.requester_id," \
+    " t.assignee_id, t.org_id, t.merged_into, t.created_at, t.updated_at"
+
+/* The page of a list: lim + 1 rows to learn whether there is a next page;
+ * the cursor is made from the last row shown. */
+static char *list_page_sql(const struct sort_spec *s, const char *where, const char *lim)
+{
+    const char *dir = s->desc ? "DESC" : "ASC";
+    size_t idx = (size_t)(s - sorts);
+    struct strbuf b = STRBUF_INIT;
+    strbuf_addf(&b, "WITH page AS (SELECT " PAGE_COLS ", %s AS sort_key FROM tickets t WHERE %s"
+                " ORDER BY %s %s, t.id %s LIMIT %s + 1)", s->expr ? s->expr : "0", where,
+                s->expr ? s->expr : "t.id", dir, dir, lim);
+    strbuf_addf(&b, " SELECT json_build_object('items', coalesce((SELECT json_agg(" ITEM_JSON("p")
+                " ORDER BY p.sort_key %s, p.id %s) FROM (SELECT * FROM page ORDER BY sort_key %s, id %s"
+                " LIMIT %s) p), '[]'), 'next_cursor', (SELECT ", dir, dir, dir, dir, lim);
+    if (idx == 0)
+        strbuf_adds(&b, "'c1_' || ((extract(epoch FROM l.sort_key) * 1000000)::bigint)::text");
+    else if (s->kind == KEY_TIME)
+        strbuf_addf(&b, "'c2_%zu_' || ((extract(epoch FROM l.sort_key) * 1000000)::bigint)::text", idx);
+    else
+        strbuf_addf(&b, "'c2_%zu_' || l.sort_key::text", idx);
+    strbuf_addf(&b, " || '_' || l.id FROM (SELECT * FROM page ORDER BY sort_key %s, id %s OFFSET %s - 1"
+                " LIMIT 1) l WHERE (SELECT count(*) FROM page) > %s))", dir, dir, lim, lim);
     size_t len;
     return strbuf_steal(&b, &len);
 }
 
-static int list_answer(struct api_req *r, const char *const *allowed, const struct list_filters *lf,
-                    char (*lfv)[256], bool *lfused);
+/* The unfiltered first and later pages in the default order -- what a
+ * desk or an integration asks for most -- run as prepared statements,
+ * one per kind of caller and with or without a cursor, so their plan is
+ * made once per connection (planning costs more than running them).
+ * Each visibility clause here is TICKET_VISIBLE specialised for one role. */
+#define PAGE_SQL(vis, cursor, lim) \
+    "WITH page AS (SELECT " PAGE_COLS ", t.updated_at AS sort_key FROM tickets t WHERE " vis cursor \
+    "  ORDER BY t.updated_at DESC, t.id DESC LIMIT " lim " + 1)" \
+    " SELECT json_build_object(" \
+    "   'items', coalesce((SELECT json_agg(" ITEM_JSON("p") " ORDER BY p.updated_at DESC, p.id DESC) FROM" \
+    "       (SELECT * FROM page ORDER BY updated_at DESC, id DESC LIMIT " lim ") p), '[]')," \
+    "   'next_cursor', (SELECT 'c1_' || ((extract(epoch FROM l.updated_at) * 1000000)::bigint)::text" \
+    "                          || '_' || l.id" \
+    "                     FROM (SELECT * FROM page ORDER BY updated_at DESC, id DESC" \
+    "                           OFFSET " lim " - 1 LIMIT 1) l" \
+    "                    WHERE (SELECT count(*) FROM page) > " lim "))"
+#define CUR(a, b) " AND (t.updated_at, t.id) < ('epoch'::timestamptz + " a "::bigint" \
+    " * interval '1 microsecond', " b "::bigint)"
+#define VIS_AGENT "t.queue_id IN (SELECT qm.queue_id FROM queue_members qm WHERE qm.user_id = $1::bigint)"
+#define VIS_CUST "(t.requester_id = $1::bigint OR ($3::boolean AND t.org_id = $2::bigint))"
+
+static const struct db_stmt page_stmts[3][2] = {
+    { { "tickets_page_all2", PAGE_SQL("true", "", "$1::int"), 1 },
+      { "tickets_page_all2_c", PAGE_SQL("true", CUR("$2", "$3"), "$1::int"), 3 } },
+    { { "tickets_page_agent2", PAGE_SQL(VIS_AGENT, "", "$2::int"), 2 },
+      { "tickets_page_agent2_c", PAGE_SQL(VIS_AGENT, CUR("$3", "$4"), "$2::int"), 4 } },
+    { { "tickets_page_cust2", PAGE_SQL(VIS_CUST, "", "$4::int"), 4 },
+      { "tickets_page_cust2_c", PAGE_SQL(VIS_CUST, CUR("$5", "$6"), "$4::int"), 6 } },
+};
+
+static PGresult *list_page(struct api_req *r, const char *lim, const char *us, const char *cid,
+                           const char **error_r)
+{
+    char uid[24], org[24];
+    snprintf(uid, sizeof(uid), "%lld", r->user.id);
+    snprintf(org, sizeof(org), "%lld", r->user.org_id);
+    const char *acc = r->user.org_access && r->user.org_id ? "t" : "f";
+    int c = us != NULL;
+    switch (r->user.level) {
+    case ATUM_ROLE_ADMIN:
+    case ATUM_ROLE_MANAGER: {
+        const char *p[] = { lim, us, cid };
+        return db_exec_stmt(r->db, &page_stmts[0][c], p, error_r);
+    }
+    case ATUM_ROLE_AGENT: {
+        const char *p[] = { uid, lim, us, cid };
+        return db_exec_stmt(r->db, &page_stmts[1][c], p, error_r);
+    }
+    default: {
+        const char *p[] = { uid, org, acc, lim, us, cid };
+        return db_exec_stmt(r->db, &page_stmts[2][c], p, error_r);
+    }
+    }
+}
+
+static void list_params_free(struct list_params *lp)
+{
+    list_filters_free(&lp->lf);
+}
 
 static int h_list(struct api_req *r)
 {
-    static const char *const allowed[] = { "status", "priority", "queue_id", "assignee_id",
-        "requester_id", "org_id", "updated_since", "q", "limit", "cursor", NULL };
-    struct list_filters lf;
-    list_filters_collect(r->api->rt, &lf);
-    const char *allowed_all[sizeof(allowed) / sizeof(allowed[0]) + LIST_FILTER_MAX];
-    size_t na = 0;
-    for (; allowed[na]; na++)
-        allowed_all[na] = allowed[na];
-    for (size_t i = 0; i < lf.n; i++)
-        allowed_all[na++] = lf.param[i];
-    allowed_all[na] = NULL;
-    char lfv[LIST_FILTER_MAX][256];
-    bool lfused[LIST_FILTER_MAX] = { false };
-    int rc = list_answer(r, allowed_all, &lf, lfv, lfused);
-    list_filters_free(&lf);
-    return rc;
-}
-
-static int list_answer(struct api_req *r, const char *const *allowed, const struct list_filters *lf,
-                    char (*lfv)[256], bool *lfused)
-{
     const char *e = NULL;
-    char status[16], prio[16], since[64], q[512], lim[16], cur[80], us[24], cid[24];
-    char ids[4][24];
-    const char *idnames[4] = { "queue_id", "assignee_id", "requester_id", "org_id" };
-    const char *idp[4] = { NULL, NULL, NULL, NULL };
-    int n;
-    size_t nused = 0;
-
-    if (api_query_check(r, allowed) < 0)
+    struct list_params lp;
+    memset(&lp, 0, sizeof(lp));
+    list_filters_collect(r->api->rt, &lp.lf);
+    const char *allowed[sizeof(list_names) / sizeof(list_names[0]) + LIST_FILTER_MAX];
+    size_t na = 0;
+    for (; list_names[na]; na++)
+        allowed[na] = list_names[na];
+    for (size_t i = 0; i < lp.lf.n; i++)
+        allowed[na++] = lp.lf.param[i];
+    allowed[na] = NULL;
+    struct list_err le = { 0, false, "", "", NULL };
+    if (api_query_check(r, allowed) < 0 || list_read(r, from_query, NULL, "", &lp, &le) < 0) {
+        lerr_answer(r, &le);
+        list_params_free(&lp);
         return 0;
-    for (size_t i = 0; i < lf->n; i++) {
-        if ((n = api_query(r, lf->param[i], lfv[i], sizeof(lfv[i]))) < 0)
-            return 0;
-        lfused[i] = n > 0;
-        nused += lfused[i];
     }
-    if ((n = api_query(r, "status", status, sizeof(status))) < 0)
-        return 0;
-    if (n && !in_set(status, statuses))
-        return api_problem(r, 400, "status", "status must be one of new, open, pending, solved, closed");
-    const char *pstatus = n ? status : NULL;
-    if ((n = api_query(r, "priority", prio, sizeof(prio))) < 0)
-        return 0;
-    if (n && !in_set(prio, priorities))
-        return api_problem(r, 400, "priority", "priority must be one of low, normal, high, urgent");
-    const char *pprio = n ? prio : NULL;
-    for (int i = 0; i < 4; i++) {
-        long long v;
-        bool set;
-        if (api_query_id(r, idnames[i], &v, &set) < 0)
-            return 0;
-        if (set) {
-            snprintf(ids[i], sizeof(ids[i]), "%lld", v);
-            idp[i] = ids[i];
-        }
+    PGresult *res;
+    if (list_plain(&lp)) {
+        res = list_page(r, lp.limit, lp.has_cursor ? lp.ckey : NULL, lp.has_cursor ? lp.cid : NULL, &e);
+    } else {
+        struct ticket_visibility v;
+        struct list_sql ls;
+        ticket_vis_params(r, &v);
+        list_where(&lp, &v, true, &ls);
+        char lim[24];
+        snprintf(lim, sizeof(lim), "$%d::int", list_param(&ls, lp.limit));
+        char *sql = list_page_sql(lp.sort, strbuf_str(&ls.where), lim);
+        res = db_exec(r->db, sql, ls.np, ls.p, &e);
+        free(sql);
+        strbuf_free(&ls.where);
     }
-    if ((n = api_query_time(r, "updated_since", since, sizeof(since))) < 0)
-        return 0;
-    const char *psince = n ? since : NULL;
-    if ((n = api_query(r, "q", q, sizeof(q))) < 0)
-        return 0;
-    const char *pq = n && q[0] ? q : NULL;
-    long long limit = LIST_DEFAULT;
-    if ((n = api_query(r, "limit", lim, sizeof(lim))) < 0)
-        return 0;
-    if (n) {
-        char *end;
-        limit = strtoll(lim, &end, 10);
-        if (*end != '\0' || end == lim || limit < 1 || limit > LIST_MAX)
-            return api_problem(r, 400, "limit", "limit must be an integer from 1 to %d", LIST_MAX);
-    }
-    snprintf(lim, sizeof(lim), "%lld", limit);
-    if ((n = api_query(r, "cursor", cur, sizeof(cur))) < 0)
-        return 0;
-    if (n && parse_cursor(cur, us, sizeof(us), cid, sizeof(cid)) < 0)
-        return api_problem(r, 400, "cursor", "cursor is not one this server handed out");
-    struct ticket_visibility v;
-    ticket_vis_params(r, &v);
-    const char *p[15 + LIST_FILTER_MAX] = { v.p[0], v.p[1], v.p[2], v.p[3], pstatus, pprio, idp[0], idp[1],
-                          idp[2], idp[3], psince, pq, n ? us : NULL, n ? cid : NULL, lim };
-    bool plain = !pstatus && !pprio && !idp[0] && !idp[1] && !idp[2] && !idp[3] && !psince && !pq
-                 && nused == 0;
-    char *filtered = NULL;
-    if (nused > 0) {
-        int k = 15;
-        for (size_t i = 0; i < lf->n; i++)
-            if (lfused[i])
-                p[k++] = lfv[i];
-        filtered = list_sql_filtered(lf, lfused);
-    }
-    PGresult *res = plain ? list_page(r, lim, n ? us : NULL, n ? cid : NULL, &e)
-                          : db_exec(r->db, filtered ? filtered : list_sql, 15 + (int)nused, p, &e);
-    free(filtered);
+    list_params_free(&lp);
     if (res == NULL) {
         /* every parameter was checked above; should one still upset
          * PostgreSQL, it is the client's input, but which one is unknown */
@@ -352,6 +649,79 @@ static int list_answer(struct api_req *r, const char *const *allowed, const stru
     api_send_cell(r, 200, res);
     PQclear(res);
     return 0;
+}
+
+/* ---- for saved views (api_tickets.h) -------------------------------------------- */
+
+int ticket_list_filter_check(struct api_req *r, json_t *filter)
+{
+    struct list_params lp;
+    memset(&lp, 0, sizeof(lp));
+    if (!json_is_object(filter))
+        return api_problem(r, 400, "filter", "field 'filter' must be an object of list parameters"), -1;
+    list_filters_collect(r->api->rt, &lp.lf);
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    struct list_err le = { 0, false, "", "", NULL };
+    json_object_foreach(filter, key, v) {
+        if (!is_list_name(key, true) && !is_plugin_param(&lp.lf, key)) {
+            rc = lerr(&le, "filter.", key, "'%s' is not a parameter a saved view can hold (those of "
+                      "GET /api/v1/tickets but limit and cursor)", key);
+            break;
+        }
+    }
+    if (rc == 0)
+        rc = list_read(r, from_filter, filter, "filter.", &lp, &le);
+    if (rc < 0)
+        lerr_answer(r, &le);
+    list_params_free(&lp);
+    return rc;
+}
+
+int ticket_list_count(struct api_req *r, json_t *filter, long long cap, long long *count_r,
+                      const char **error_r)
+{
+    struct list_params lp;
+    struct list_err le = { 0, false, "", "", NULL };
+    memset(&lp, 0, sizeof(lp));
+    list_filters_collect(r->api->rt, &lp.lf);
+    /* a stored filter was checked when saved; one a plugin no longer
+     * offers (or that no longer reads) counts as unknown */
+    int rc = json_is_object(filter);
+    const char *key;
+    json_t *v;
+    if (rc == 1)
+        json_object_foreach(filter, key, v)
+            if (!is_list_name(key, true) && !is_plugin_param(&lp.lf, key))
+                rc = 0;
+    if (rc == 1 && list_read(r, from_filter, filter, "filter.", &lp, &le) < 0) {
+        rc = le.status >= 500 || le.sent ? -1 : 0;
+        if (rc < 0)
+            err_set(error_r, "%s", le.db_error ? le.db_error : "no database connection");
+    }
+    if (rc == 1) {
+        struct ticket_visibility vis;
+        struct list_sql ls;
+        ticket_vis_params(r, &vis);
+        list_where(&lp, &vis, false, &ls);
+        char capt[24];
+        snprintf(capt, sizeof(capt), "%lld", cap + 1);
+        struct strbuf sql = STRBUF_INIT;
+        strbuf_addf(&sql, "SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE %s LIMIT $%d::int) x",
+                    strbuf_str(&ls.where), list_param(&ls, capt));
+        PGresult *res = db_exec(r->db, sql.s, ls.np, ls.p, error_r);
+        strbuf_free(&sql);
+        strbuf_free(&ls.where);
+        if (res == NULL) {
+            rc = strncmp(db_last_sqlstate(r->db), "22", 2) == 0 ? 0 : -1;
+        } else {
+            *count_r = atoll(PQgetvalue(res, 0, 0));
+            PQclear(res);
+        }
+    }
+    list_params_free(&lp);
+    return rc;
 }
 
 /* ---- one ticket -------------------------------------------------------------- */
@@ -379,10 +749,22 @@ static const char get_sql[] =
     "            FROM csat_ratings c WHERE c.ticket_id = t.id),"
     " 'requester', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     "                 FROM users u WHERE u.id = t.requester_id),"
+    " 'assignee', (SELECT json_build_object('id', u.id, 'name', u.name)"
+    "                FROM users u WHERE u.id = t.assignee_id),"
+    " 'queue', (SELECT json_build_object('id', q.id, 'name', q.name) FROM queues q WHERE q.id = t.queue_id),"
+    " 'org', (SELECT json_build_object('id', o.id, 'name', o.name) FROM orgs o WHERE o.id = t.org_id),"
+    " 'draft', CASE WHEN $2::text <> 'customer' THEN (SELECT json_build_object('kind', d.kind,"
+    "     'body', d.body, 'status', d.status, 'updated_at', d.updated_at,"
+    "     'attachments', coalesce((SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,"
+    "         'content_type', a.content_type, 'size', a.size) ORDER BY a.id) FROM attachments a"
+    "       WHERE a.id = ANY (d.attachment_ids) AND a.message_id IS NULL"
+    "         AND a.uploaded_by = $1::bigint), '[]'))"
+    "   FROM ticket_drafts d WHERE d.ticket_id = t.id AND d.user_id = $1::bigint) END,"
     " 'messages', coalesce((SELECT json_agg(json_build_object("
     "     'id', m.id, 'direction', m.direction, 'visibility', m.visibility,"
     "     'author_id', m.author_id, 'from_addr', m.from_addr, 'subject', m.subject,"
     "     'body_text', m.body_text, 'body_html', m.body_html, 'created_at', m.created_at,"
+    "     'new_text', coalesce(m.new_text, m.body_text), 'remote_images', m.remote_images,"
     "     'version', m.ticket_version, 'held', m.held,"
     "     'attachments', coalesce((SELECT json_agg(json_build_object('id', a.id,"
     "         'filename', a.filename, 'content_type', a.content_type, 'size', a.size,"
@@ -448,7 +830,7 @@ static int send_ticket(struct api_req *r, int status, long long id)
     const char *p[5] = { v.p[0], v.p[1], v.p[2], v.p[3], sid };
     /* one row by primary key: the generic plan is the right one for every
      * caller, so it is prepared once per connection */
-    static const struct db_stmt get_stmt = { "ticket_get", get_sql, 5 };
+    static const struct db_stmt get_stmt = { "ticket_get2", get_sql, 5 };
     PGresult *res = db_exec_stmt(r->db, &get_stmt, p, &e);
     if (res == NULL)
         return api_db_fail(r, "reading the ticket", e);
@@ -623,10 +1005,22 @@ static int h_create(struct api_req *r)
 
 /* ---- reply and note ----------------------------------------------------------- */
 
+/* Uploads a reply or note takes: no more than their bytes would let
+ * its mail be sent (mail.max_message_size, when mail-in's keys are
+ * loaded; else web.max_body). */
+static long long attachments_total_max(struct api_req *r)
+{
+    runtime_rdlock(r->api->rt);
+    long long m = r->api->rt->cfg ? r->api->rt->cfg->mail_max_message_size : 0;
+    runtime_rdunlock(r->api->rt);
+    return m > 0 ? m : r->api->max_body;
+}
+
 static int post_message(struct api_req *r, bool note)
 {
     static const struct api_field f[] = {
         { "body", F_STR, true, BODY_MAX }, { "status", F_STR, false, 16 },
+        { "attachment_ids", F_ID_ARRAY, false, ATTACHMENT_MAX_PER_MESSAGE },
         { "version", F_INT, false, 0 }, { NULL, 0, 0, 0 } };
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
@@ -664,6 +1058,19 @@ static int post_message(struct api_req *r, bool note)
     /* a note that also sets the status: one transaction, two changes */
     if (rc == 0 && note && status)
         rc = DESK_CALL(r, ticket_set_status(&tx, id, st, &err));
+    /* the uploads it carries, before its mail is built (after the commit) */
+    json_t *ja = json_object_get(b, "attachment_ids");
+    if (rc == 0 && json_array_size(ja) > 0) {
+        long long ids[ATTACHMENT_MAX_PER_MESSAGE];
+        size_t n = 0, i;
+        json_t *x;
+        json_array_foreach(ja, i, x)
+            ids[n++] = json_integer_value(x);
+        rc = attachment_claim(&tx, mid, ids, n, attachments_total_max(r), &err);
+    }
+    /* what was being written is sent: its draft goes */
+    if (rc == 0 && staff)
+        rc = draft_delete(&tx, id, NULL, &err);
     if (rc < 0)
         return write_fail(r, id, expect, "adding the message", &err);
     if (db_commit(r->db, &e) < 0) {

@@ -234,3 +234,39 @@ int http_read_body(struct mg_connection *conn, const struct http_body_limits *li
     return st;
 }
 
+
+void http_send_framed(struct mg_connection *conn, int status, const char *content_type,
+                      const char *body, size_t len, const char *csp)
+{
+    char head[2048];
+    int n = snprintf(head, sizeof(head),
+        "HTTP/1.1 %d %s\r\n"
+        "Content-Type: %s\r\n"
+        "Content-Length: %zu\r\n"
+        "Cache-Control: no-store\r\n"
+        "Content-Security-Policy: %s\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "X-Frame-Options: SAMEORIGIN\r\n"
+        "Referrer-Policy: no-referrer\r\n"
+        "Cross-Origin-Resource-Policy: same-origin\r\n"
+        "\r\n",
+        status, http_status_text(status), content_type, len, csp);
+    if (n < 0 || (size_t)n >= sizeof(head) || strpbrk(csp, "\r\n") != NULL)
+        return;
+    sent_status = status;
+    const char *method = mg_get_request_info(conn)->request_method;
+    bool with_body = len > 0 && (method == NULL || strcmp(method, "HEAD") != 0);
+    if (with_body && len <= 256 * 1024) {
+        /* one write, as in http_send */
+        struct strbuf b = STRBUF_INIT;
+        strbuf_reserve(&b, (size_t)n + len);
+        strbuf_add(&b, head, (size_t)n);
+        strbuf_add(&b, body, len);
+        mg_write(conn, b.s, b.len);
+        strbuf_free(&b);
+        return;
+    }
+    mg_write(conn, head, (size_t)n);
+    if (with_body)
+        mg_write(conn, body, len);
+}

@@ -21,6 +21,12 @@ const char *http_status_text(int status);
 /* extra_headers: NULL or "Name: value\r\n" lines. */
 void http_send(struct mg_connection *conn, int status, const char *content_type,
                const char *body, size_t len, const char *extra_headers);
+/* A document made to be framed by the desk itself (a message's HTML,
+ * web/mailframe.h): like http_send, but with the given
+ * Content-Security-Policy instead of the desk's (which forbids framing),
+ * X-Frame-Options SAMEORIGIN and no referrer. */
+void http_send_framed(struct mg_connection *conn, int status, const char *content_type,
+                      const char *body, size_t len, const char *csp);
 /* The status of the last answer http_send() wrote on this thread since
  * http_status_clear(), 0 when none: a civetweb handler runs on one thread
  * from start to end, so the dispatcher learns what was answered, whoever

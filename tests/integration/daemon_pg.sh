@@ -138,7 +138,7 @@ check "a changed key that needs a restart says so" \
     wait_until 10 grep -q 'event=reload.needs_restart key=web.max_body owner=web' "$T/atumd.log"
 check "a changed key read where it is used is applied" \
     grep -q 'event=reload.applied key=smarthost.url owner=mailout' "$T/atumd.log"
-check "... and the reload counts both" grep -q 'event=reload.done changed_keys=2 ' "$T/atumd.log"
+check "... and the reload counts both" wait_until 10 grep -q 'event=reload.done changed_keys=2 ' "$T/atumd.log"
 GREETING=salut write_conf
 
 # a plugin switched off through the API (plugin_settings) on another node

@@ -524,7 +524,9 @@ START_TEST(attachments_and_bodies)
         "--B--\n");
     ck_assert_str_eq(m->text.s, "Hello plain");
     ck_assert_ptr_nonnull(strstr(m->html.s, "<b>html</b>"));
-    ck_assert_ptr_null(strstr(m->html.s, "evil"));
+    /* the remote image is kept where no browser loads it */
+    ck_assert_ptr_null(strstr(m->html.s, " src=\"http://evil"));
+    ck_assert_ptr_nonnull(strstr(m->html.s, "<img data-remote-src=\"http://evil/x.png\">"));
     ck_assert_ptr_nonnull(strstr(m->html.s, "src=\"cid:logo@x\""));
     ck_assert_int_eq(m->remote_images, 1);
     ck_assert_uint_eq(m->natt, 4);
@@ -562,6 +564,24 @@ START_TEST(html_sanitiser)
     ck_assert_ptr_null(strstr(o.s, "<input"));
     ck_assert_ptr_nonnull(strstr(o.s, "href=\"https://ok.example/\" rel=\"noopener noreferrer nofollow\""));
     ck_assert_ptr_nonnull(strstr(o.s, "title=\"&quot;&gt;&lt;script&gt;\""));
+    strbuf_reset(&o);
+    /* remote images: absolute http(s) kept as data-remote-src (escaped),
+     * anything else dropped, every one counted; never a src */
+    struct strbuf longurl = STRBUF_INIT;
+    strbuf_adds(&longurl, "<img src=\"https://t.example/");
+    for (int i = 0; i < 2100; i++)
+        strbuf_addc(&longurl, 'a');
+    strbuf_adds(&longurl, "\"><img src=\"https://t.example/a.png?x=1&amp;y=&quot;2\" alt=\"pic\">"
+                "<img src=\"/relative.png\"><img src=\"javascript:alert(1)\"><img src=\" HTTP://t.example/b\">");
+    html_sanitize(longurl.s, longurl.len, &o, &info);
+    ck_assert_int_eq(info.remote_images, 4);   /* the relative one counts too */
+    ck_assert_ptr_null(strstr(o.s, " src="));
+    ck_assert_ptr_null(strstr(o.s, "aaaa"));
+    ck_assert_ptr_null(strstr(o.s, "relative"));
+    ck_assert_ptr_null(strstr(o.s, "javascript"));
+    ck_assert_ptr_nonnull(strstr(o.s, "<img data-remote-src=\"https://t.example/a.png?x=1&amp;y=&quot;2\" alt=\"pic\">"));
+    ck_assert_ptr_nonnull(strstr(o.s, "<img data-remote-src=\" HTTP://t.example/b\">"));
+    strbuf_free(&longurl);
     strbuf_reset(&o);
     html_to_text("<p>Hello<br>world</p><ul><li>one</li><li>two</li></ul><a href=\"https://x.y/\">site</a>",
                  85, &o);

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describe, get, post } from './api.js';
 import { has } from './caps.js';
-import { announce } from './ui.jsx';
+import { FieldError, announce } from './ui.jsx';
 
 export function Account({ me, onMe }) {
     const h1 = useRef(null);
@@ -52,19 +52,30 @@ function Password() {
             setBusy(false);
         }
     };
-    const bad = (n) => (msg && msg.error && msg.field === n ? 'true' : undefined);
+    // a problem about one field shows next to it; any other above the form
+    const fields = ['current_password', 'new_password', 'repeat'];
+    const at = msg && msg.error && fields.includes(msg.field) ? msg.field : null;
+    const bad = (n) => (at === n ? 'true' : undefined);
+    const desc = (n) => (at === n ? `pw-err-${n}` : undefined);
     return (
         <section aria-labelledby="pw-title">
             <h2 id="pw-title">Change your password</h2>
-            {msg && <p class={msg.error ? 'error' : 'ok'} role={msg.error ? 'alert' : 'status'} id="pw-msg">{msg.text}</p>}
+            {msg && !at && <p class={msg.error ? 'error' : 'ok'} role={msg.error ? 'alert' : 'status'} id="pw-msg">{msg.text}</p>}
             <form onSubmit={submit}>
                 <label for="pw-cur">Current password</label>
-                <input id="pw-cur" name="current_password" type="password" autocomplete="current-password" required aria-invalid={bad('current_password')} />
+                <input id="pw-cur" name="current_password" type="password" autocomplete="current-password" required
+                       aria-invalid={bad('current_password')} aria-describedby={desc('current_password')} />
+                <FieldError show={at === 'current_password'} id="pw-err-current_password" text={msg && msg.text} />
                 <label for="pw-new">New password</label>
-                <input id="pw-new" name="new_password" type="password" autocomplete="new-password" required minlength="10" aria-invalid={bad('new_password')} />
+                <input id="pw-new" name="new_password" type="password" autocomplete="new-password" required minlength="10"
+                       aria-invalid={bad('new_password')} aria-describedby={desc('new_password')} />
+                <FieldError show={at === 'new_password'} id="pw-err-new_password" text={msg && msg.text} />
                 <label for="pw-rep">New password again</label>
-                <input id="pw-rep" name="repeat" type="password" autocomplete="new-password" required aria-invalid={bad('repeat')} />
+                <input id="pw-rep" name="repeat" type="password" autocomplete="new-password" required
+                       aria-invalid={bad('repeat')} aria-describedby={desc('repeat')} />
+                <FieldError show={at === 'repeat'} id="pw-err-repeat" text={msg && msg.text} />
                 <button type="submit" disabled={busy}>Change password</button>
+                <p class="hint">Your other sessions end; this one stays signed in.</p>
             </form>
         </section>
     );

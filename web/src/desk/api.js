@@ -17,6 +17,11 @@ export function setCsrf(token) {
     csrfToken = token || null;
 }
 
+// For requests that cannot go through request() (an upload with progress).
+export function getCsrf() {
+    return csrfToken;
+}
+
 export function on(what, fn) {
     listeners[what].add(fn);
     return () => listeners[what].delete(fn);
@@ -118,6 +123,7 @@ export const get = (path, opts) => {
 export const post = (path, body, opts) => request('POST', path, body === undefined ? {} : body, opts);
 export const patch = (path, body, opts) => request('PATCH', path, body, opts);
 export const del = (path, opts) => request('DELETE', path, undefined, opts);
+export const put = (path, body, opts) => request('PUT', path, body, opts);
 
 // A sentence for people about any error the API calls can throw.
 export function describe(err, what) {
@@ -141,7 +147,7 @@ export function describe(err, what) {
     case 409:
         return d || 'Someone else changed this meanwhile.';
     case 413:
-        return 'That is too large for the server.';
+        return d || 'That is too large for the server.';
     case 429:
         return (d || 'Too many attempts.') + (err.retryAfter ? ` Try again in ${err.retryAfter} seconds.` : '');
     default:

@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { describe, get, on, post, setCsrf } from './api.js';
 import { loadCaps } from './caps.js';
+import { useCounts, viewCount } from './counts.js';
 import { liveBack, liveLost, subscribe as onConnection, startConnectionWatch } from './connection.js';
 import { SHORTCUTS, installKeys, useKeys } from './keys.js';
 import { liveSubscribe, startLive } from './live.js';
@@ -172,6 +173,9 @@ function Desk({ me, setMe, signOut }) {
     }, [live, conn]);
 
     const views = useMemo(() => [...builtinViews(me, queues), ...savedAsViews(saved)], [me, queues, saved, caps]);
+    // the numbers beside the views: again on every change the desk makes
+    // and every live event (counts.js spaces the requests out)
+    const [counts, refreshCounts] = useCounts(caps, tick);
 
     const focusSearch = () => {
         if (route.name !== 'inbox')
@@ -230,14 +234,19 @@ function Desk({ me, setMe, signOut }) {
                         <section aria-label={g.name}>
                             <h2>{g.name}</h2>
                             <ul>
-                                {g.views.map((v) => (
-                                    <li>
-                                        <a href={inboxUrl(v.key, '', '')} onClick={(e) => { setNavOpen(false); follow(e); }}
-                                           aria-current={current && current.key === v.key ? 'page' : undefined}>
-                                            {v.label}
-                                        </a>
-                                    </li>
-                                ))}
+                                {g.views.map((v) => {
+                                    const c = viewCount(counts, v);
+                                    return (
+                                        <li>
+                                            <a href={inboxUrl(v.key, '', '')} onClick={(e) => { setNavOpen(false); follow(e); }}
+                                               aria-current={current && current.key === v.key ? 'page' : undefined}
+                                               data-view={v.key}>
+                                                <span class="view-label">{v.label}</span>
+                                                {c && <span class="count"><span class="sr-only">: </span>{c.n}{c.more ? '+' : ''}<span class="sr-only"> tickets</span></span>}
+                                            </a>
+                                        </li>
+                                    );
+                                })}
                             </ul>
                         </section>
                     ))}
@@ -248,11 +257,12 @@ function Desk({ me, setMe, signOut }) {
                     {route.name === 'inbox' && (
                         <Inbox key={`${current.key}|${route.q}|${route.sort}`} me={me} view={current}
                                q={route.q} sort={route.sort} queues={queues}
-                               tick={tick} onSaved={() => loadSaved(me).then(setSaved)} />
+                               tick={tick} onChanged={refreshCounts}
+                               onSaved={() => loadSaved(me).then(setSaved).then(refreshCounts)} />
                     )}
                     {route.name === 'ticket' && (
                         <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
-                                lastEvent={lastEvent} />
+                                lastEvent={lastEvent} onChanged={refreshCounts} />
                     )}
                     {route.name === 'account' && <Account me={me} onMe={setMe} />}
                     {route.name === 'dashboard' && <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />}

@@ -7,6 +7,7 @@
 // Until the document has arrived (it is fetched after the first view is
 // on screen) every optional feature counts as absent.
 
+import { useEffect, useState } from 'preact/hooks';
 import { API } from './api.js';
 
 let caps = null;
@@ -34,9 +35,18 @@ export function listParam(name) {
     return !!(caps && caps.listParams.has(name));
 }
 
-export async function loadCaps() {
+let loading = null;
+
+// Once per page, however many ask at the same time.
+export function loadCaps() {
     if (caps)
-        return caps;
+        return Promise.resolve(caps);
+    if (!loading)
+        loading = fetchCaps();
+    return loading;
+}
+
+async function fetchCaps() {
     try {
         const res = await fetch(API + '/openapi.json', { credentials: 'same-origin' });
         if (!res.ok)
@@ -63,4 +73,22 @@ function resolve(doc, ref) {
     for (const part of ref.replace(/^#\//, '').split('/'))
         o = o && o[part.replace(/~1/g, '/').replace(/~0/g, '~')];
     return o;
+}
+
+// The capabilities in a component: asks for them now (when this screen
+// needs them at once, not after the first view) and renders again when
+// they arrive; use the value as an effect dependency.
+export function useCaps() {
+    const [c, setC] = useState(caps);
+    useEffect(() => {
+        if (caps) {
+            if (c !== caps)
+                setC(caps);
+            return undefined;
+        }
+        const off = onCaps(setC);
+        loadCaps();
+        return off;
+    }, []);
+    return c;
 }

@@ -1,22 +1,25 @@
 // inbox.jsx -- the ticket list of one view: GET /tickets with the view's
-// filters, the search and the API's cursors (50 a page, newest change
-// first; the cursor keeps every page as fast as the first, however deep).
-// Keyboard: j/k move, Enter opens, x selects, a/s/p act on the selected
-// tickets or the current one; [ and ] page.  Bulk actions are one PATCH a
-// ticket, in turn, with what failed listed by ticket.
+// filters, the search, the order chosen and the API's cursors (50 a page;
+// a cursor follows its order and keeps every page as fast as the first,
+// however deep).  Each row names the requester and the assignee.
+// Keyboard: j/k move, Enter opens, x selects (X: the whole page), a/s/p/m/n
+// act on the selected tickets or the current one; [ and ] page.  Bulk
+// actions go through POST /tickets/bulk (bulk.jsx), what failed listed by
+// ticket.
 //
 // What a view showed last (its page, its rows, the current row) is kept in
 // memory, so going back from a ticket shows it at once, on the same row,
 // while it is fetched again.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { describe, get, patch } from './api.js';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { describe, get } from './api.js';
+import { BulkForm, bulkApply } from './bulk.jsx';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
 import { follow, inboxUrl, navigate } from './router.js';
 import { Badge, announce } from './ui.jsx';
-import { listParam } from './caps.js';
+import { has, listParam } from './caps.js';
 import { deleteView, listQuery, saveView, savedWhere } from './views.js';
 
 // Orders the list can have when the API takes sort= (else: the API's own,
@@ -24,6 +27,7 @@ import { deleteView, listQuery, saveView, savedWhere } from './views.js';
 const SORTS = [
     ['', 'Recently updated first'], ['updated_at', 'Least recently updated first'],
     ['-created_at', 'Newest first'], ['created_at', 'Oldest first'], ['-priority', 'Most urgent first'],
+    ['priority', 'Least urgent first'], ['-id', 'Highest number first'], ['id', 'Lowest number first'],
 ];
 
 const PAGE = 50;
@@ -31,7 +35,7 @@ const memory = new Map();
 
 // Mounted anew for each view and search (app.jsx keys it), so all state
 // here belongs to one view.
-export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
+export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
     const key = `${view.key}|${q}|${sort}`;
     const kept = memory.get(key);
     const [cursors, setCursors] = useState(kept ? kept.cursors : [null]);
@@ -42,8 +46,10 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const [loading, setLoading] = useState(false);
     const [error, setError] = useState(null);
     const [bulk, setBulk] = useState(null);        // { done, total, failed: [] }
-    const [menu, setMenu] = useState(null);        // 'status' | 'priority' | null
+    const [menu, setMenu] = useState(null);        // 'status' | 'priority' | 'queue' | null
+    const [form, setForm] = useState(null);        // 'note' | 'merge' | null
     const [saving, setSaving] = useState(false);
+    const [saveError, setSaveError] = useState(null);
     const table = useRef(null);
     const shownRef = useRef([]);
     const wantFocus = useRef(true);
@@ -79,7 +85,9 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
         return () => ctl.abort();
     }, [key, page, cursors, tick]);
 
-    useEffect(() => {
+    // in the commit itself: an Enter right after j must find the moved
+    // focus remembered when the list comes back
+    useLayoutEffect(() => {
         memory.delete(key);
         memory.set(key, { cursors, page, data, focusId });
         if (memory.size > 30)
@@ -142,15 +150,28 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
         }
     }, [data]);
 
+    // j/k move from the row that has the focus on screen (the state can
+    // lag a refresh that just replaced the rows), else from focusId
+    const at = () => {
+        const ae = document.activeElement;
+        if (ae && ae.dataset && ae.dataset.id && table.current && table.current.contains(ae)) {
+            const i = items.findIndex((t) => String(t.id) === ae.dataset.id);
+            if (i >= 0)
+                return i;
+        }
+        return idx;
+    };
     const next = () => {
-        if (idx < items.length - 1)
-            focusRow(idx + 1);
+        const i = at();
+        if (i < items.length - 1)
+            focusRow(i + 1);
         else if (data && data.next_cursor)
             goPage(page + 1);
     };
     const prev = () => {
-        if (idx > 0)
-            focusRow(idx - 1);
+        const i = at();
+        if (i > 0)
+            focusRow(i - 1);
         else if (page > 0)
             goPage(page - 1, 'last');
     };
@@ -166,27 +187,37 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const targets = () => (selected.size ? items.filter((t) => selected.has(t.id)).map((t) => t.id)
                                          : current ? [current.id] : []);
 
-    const apply = async (change, what) => {
+    // one action on the targets: { changes }, { note } or { merge_into }
+    const run = async (payload, what) => {
         const ids = targets();
         if (!ids.length)
             return;
-        const failed = [];
-        setBulk({ done: 0, total: ids.length, failed, what });
-        for (let i = 0; i < ids.length; i++) {
-            try {
-                await patch(`/tickets/${ids[i]}`, change);
-            } catch (e) {
-                failed.push({ id: ids[i], text: describe(e, what) });
-            }
-            setBulk({ done: i + 1, total: ids.length, failed: [...failed], what });
+        setForm(null);
+        setBulk({ done: 0, total: ids.length, failed: [], what });
+        let results;
+        try {
+            results = await bulkApply(ids, payload, what, (done, out) => setBulk({
+                done, total: ids.length, failed: out.filter((x) => !x.ok), what }));
+        } catch (e) {
+            setBulk({ done: 0, total: ids.length, failed: [{ id: null, text: describe(e, what.toLowerCase()) }], what });
+            return;
         }
-        const ok = ids.length - failed.length;
-        announce(`${what}: ${ok} of ${ids.length} done${failed.length ? `, ${failed.length} failed` : ''}.`);
+        const failed = results.filter((x) => !x.ok);
+        setBulk({ done: ids.length, total: ids.length, failed, what });
+        announce(`${what}: ${ids.length - failed.length} of ${ids.length} done${failed.length ? `, ${failed.length} failed` : ''}.`);
         if (!failed.length)
             setTimeout(() => setBulk((b) => (b && b.done === b.total && !b.failed.length ? null : b)), 2500);
         setSelected(new Set());
         wantFocus.current = true;
         setCursors([...cursors]);          // fetch the page again
+        if (onChanged)
+            onChanged();
+    };
+    const apply = (changes, what) => run({ changes }, what);
+    const selectPage = () => {
+        const all = items.length > 0 && items.every((t) => selected.has(t.id));
+        setSelected(all ? new Set() : new Set(items.map((t) => t.id)));
+        announce(all ? 'Selection cleared' : `${items.length} selected`);
     };
 
     useKeys({
@@ -202,9 +233,12 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                 return false;
         },
         x: () => current && toggle(current.id),
+        X: selectPage,
         a: () => apply({ assignee_id: me.id }, 'Assigning to you'),
         s: () => targets().length && setMenu('status'),
         p: () => targets().length && setMenu('priority'),
+        m: () => targets().length && queues.length > 0 && setMenu('queue'),
+        n: () => targets().length && has('post', '/tickets/bulk') && setForm('note'),
         ']': () => goPage(page + 1),
         '[': () => goPage(page - 1),
         Escape: () => (selected.size ? setSelected(new Set()) : false),
@@ -241,15 +275,17 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                     const name = ev.currentTarget.vname.value.trim();
                     if (!name)
                         return;
-                    saveView(me, name, { ...view.filter, ...(q ? { q } : {}) })
-                        .then(onSaved).then(() => { setSaving(false); announce(`View “${name}” saved.`); })
-                        .catch((e) => setError(describe(e, 'saving the view')));
+                    saveView(me, name, { ...view.filter, ...(q ? { q } : {}), ...(sort ? { sort } : {}) })
+                        .then(onSaved).then(() => { setSaving(false); setSaveError(null); announce(`View “${name}” saved.`); })
+                        .catch((e) => setSaveError(describe(e, 'saving the view')));
                 }}>
                     <label for="vname">Name of the view</label>
-                    <input id="vname" name="vname" required maxlength="100" ref={(el) => el && el.focus()} />
+                    <input id="vname" name="vname" required maxlength="100" ref={(el) => el && el.focus()}
+                           aria-invalid={saveError ? 'true' : undefined} aria-describedby={saveError ? 'vname-err' : undefined} />
                     <button type="submit">Save</button>
                     <button type="button" class="link" onClick={() => setSaving(false)}>Cancel</button>
                     <p class="hint">Saved {savedWhere() === 'server' ? 'on the server' : 'in this browser'}.</p>
+                    {saveError && <p class="field-error" id="vname-err" role="alert">{saveError}</p>}
                 </form>
             )}
             <div class="bulk" role="region" aria-label="Actions">
@@ -264,13 +300,30 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                             open={menu === 'priority'} setOpen={(o) => setMenu(o ? 'priority' : null)}
                             options={PRIORITIES.map((s) => ({ value: s, label: cap(s) }))}
                             onChoose={(v) => apply({ priority: v }, `Setting the priority to ${v}`)} />
+                {queues.length > 0 && (
+                    <MenuButton id="bulk-queue" label="Move to a queue" text="Move" disabled={!n}
+                                open={menu === 'queue'} setOpen={(o) => setMenu(o ? 'queue' : null)}
+                                options={queues.map((x) => ({ value: x.id, label: x.name }))}
+                                onChoose={(v) => apply({ queue_id: v }, `Moving to ${queueName(v)}`)} />
+                )}
+                {has('post', '/tickets/bulk') && (
+                    <>
+                        <button type="button" disabled={!n} onClick={() => setForm('note')} aria-keyshortcuts="n">Note…</button>
+                        <button type="button" disabled={!n} onClick={() => setForm('merge')}>Merge…</button>
+                    </>
+                )}
                 {selected.size > 0 && <button type="button" class="link" onClick={() => setSelected(new Set())}>Clear selection</button>}
             </div>
+            {form && (
+                <BulkForm key={form} kind={form} count={n} onCancel={() => setForm(null)}
+                          onSubmit={(v) => (form === 'note' ? run({ note: v }, 'Adding the note')
+                                                            : run({ merge_into: v }, `Merging into #${v}`))} />
+            )}
             {bulk && (
                 <div class={bulk.failed.length ? 'error' : 'ok'} role="status">
                     {bulk.what}: {bulk.done} of {bulk.total}
                     {bulk.failed.length > 0 && (
-                        <ul>{bulk.failed.map((f) => <li>#{f.id}: {f.text}</li>)}</ul>
+                        <ul>{bulk.failed.map((f) => <li>{f.id ? `#${f.id}: ` : ''}{f.text}</li>)}</ul>
                     )}
                     {bulk.done === bulk.total && <button type="button" class="link" onClick={() => setBulk(null)}>Dismiss</button>}
                 </div>
@@ -290,6 +343,7 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                     <tr>
                         <th scope="col"><span class="sr-only">Selected</span></th>
                         <th scope="col">Ticket</th>
+                        <th scope="col">Requester</th>
                         <th scope="col">Status</th>
                         <th scope="col">Priority</th>
                         <th scope="col">Queue</th>
@@ -311,11 +365,12 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                                     <span class="tid">#{t.id}</span> {t.subject || '(no subject)'}
                                 </a>
                             </td>
+                            <td data-label="From" class="who">{t.requester ? (t.requester.name || t.requester.email) : ''}</td>
                             <td><Badge kind="status" value={t.status} /></td>
                             <td><Badge kind="priority" value={t.priority} /></td>
                             <td data-label="Queue">{t.queue_id ? queueName(t.queue_id) : ''}</td>
                             <td data-label="Assignee">{t.assignee_id == null ? <span class="muted">nobody</span>
-                                 : t.assignee_id === me.id ? 'you' : `#${t.assignee_id}`}</td>
+                                 : t.assignee_id === me.id ? 'you' : (t.assignee && t.assignee.name) || `#${t.assignee_id}`}</td>
                             <td><time datetime={t.updated_at} title={when(t.updated_at)}>{ago(t.updated_at)}</time></td>
                         </tr>
                     ))}

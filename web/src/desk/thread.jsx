@@ -5,15 +5,20 @@
 // mail shows; its quoted history is folded behind a button (quote.js).
 // Mail HTML -- already sanitised by atumd -- is shown only inside an
 // <iframe sandbox> without allow-scripts and allow-same-origin, so even
-// markup the sanitiser let through can run nothing and reach nothing; the
-// frame also inherits the desk's Content-Security-Policy, so it loads
-// nothing from elsewhere.  cid: images become data: URLs of the
-// message's inline attachments, fetched through the API.  Long threads
+// markup the sanitiser let through can run nothing and reach nothing.
+// The frame's document comes from GET /messages/{id}/html with a policy of
+// its own (no script, images only as data: -- its cid: images are made
+// data: URLs by the server -- and remote https: images only once the
+// agent pressed "Load remote images" for that message, which asks for
+// ?remote_images=allow); the desk's own policy stays as strict as it is.
+// A server without that route gets the older way: a srcdoc frame under
+// the desk's policy, cid: images fetched through the API.  Long threads
 // show the first message and the last few; the rest open on demand, so a
 // ticket of hundreds of messages opens as fast as a short one.
 
 import { useEffect, useState } from 'preact/hooks';
 import { API } from './api.js';
+import { getCaps, has, loadCaps } from './caps.js';
 import { ago, size, when } from './format.js';
 import { split } from './quote.js';
 
@@ -54,6 +59,7 @@ function Message({ m, index }) {
     const kind = kindOf(m);
     const { fresh, folded } = split(m);
     const [full, setFull] = useState(false);
+    const [remote, setRemote] = useState(false);       // remote images allowed for this message
     const who = m.from_addr || (kind === 'customer' ? 'Customer' : 'Agent');
     const files = (m.attachments || []).filter((a) => !(a.inline && a.content_id && m.body_html && m.body_html.includes(`cid:${a.content_id.replace(/^<|>$/g, '')}`)));
     return (
@@ -65,15 +71,23 @@ function Message({ m, index }) {
                 <time datetime={m.created_at} title={when(m.created_at)}>{ago(m.created_at)}</time>
             </header>
             {!full && folded && <Text text={fresh} />}
-            {(full || !folded) && (m.body_html ? <MailFrame m={m} /> : <Text text={m.body_text || ''} />)}
+            {(full || !folded) && (m.body_html ? <MailFrame m={m} remote={remote} /> : <Text text={m.body_text || ''} />)}
             {folded && (
                 <button type="button" class="link fold" aria-expanded={full ? 'true' : 'false'} onClick={() => setFull(!full)}>
                     {full ? 'Hide the quoted history' : 'Show the quoted history'}
                 </button>
             )}
             {m.remote_images > 0 && (
-                <p class="hint">{m.remote_images} remote image{m.remote_images === 1 ? ' was' : 's were'} removed from this mail for your
-                    privacy (they would tell the sender when and where it was read).</p>
+                remote ? <p class="hint">Remote images of this mail are shown (the sender's servers saw the request).</p>
+                : has('get', '/messages/{id}/html') && m.body_html ? (
+                    <p class="hint">{m.remote_images} remote image{m.remote_images === 1 ? ' is' : 's are'} blocked: loading them
+                        tells the sender when and where the mail was read.{' '}
+                        <button type="button" class="link load-remote" onClick={() => { setFull(true); setRemote(true); }}>
+                            Load remote images</button></p>
+                ) : (
+                    <p class="hint">{m.remote_images} remote image{m.remote_images === 1 ? ' was' : 's were'} removed from this mail for your
+                        privacy (they would tell the sender when and where it was read).</p>
+                )
             )}
             {files.length > 0 && (
                 <ul class="files" aria-label="Attachments">
@@ -101,20 +115,31 @@ const DELIVERY = {
     failed: 'Could not be sent',
     expired: 'Gave up sending',
 };
-const RCPT = { pending: 'waiting', sent: 'accepted', deferred: 'retrying', failed: 'refused', bounced: 'bounced' };
+const RCPT = { pending: 'waiting', sent: 'accepted by the mail server', deferred: 'delayed, trying again',
+               failed: 'refused', bounced: 'bounced back' };
 
+// The state of a reply's mail, in words: as a whole, then each recipient
+// with the mail server's last word when it was not a plain yes.
 function Delivery({ d }) {
-    const bad = d.state === 'failed' || d.state === 'expired' || d.state === 'partial';
+    const rc = d.recipients || [];
+    const deferred = rc.some((r) => r.state === 'deferred');
+    const bounced = rc.some((r) => r.state === 'bounced');
+    const bad = d.state === 'failed' || d.state === 'expired' || d.state === 'partial' || bounced;
+    const word = bounced && d.state === 'sent' ? 'Sent, then bounced back'
+               : deferred && d.state !== 'sent' ? 'Delayed: the mail server asked to try again later'
+               : DELIVERY[d.state] || d.state;
     return (
-        <div class={`delivery ${bad ? 'bad' : ''}`}>
-            <span class="label">Mail:</span> {DELIVERY[d.state] || d.state}
+        <div class={`delivery ${bad ? 'bad' : deferred ? 'warn' : ''}`} data-state={bounced ? 'bounced' : deferred ? 'deferred' : d.state}>
+            <span class="label">Mail:</span> {word}
             {d.unconfirmed ? ' (unconfirmed)' : ''}
-            {d.recipients && d.recipients.length > 0 && (
-                <span> — {d.recipients.map((r, i) => (
-                    <>{i ? ', ' : ''}{r.address}: {RCPT[r.state] || r.state}</>
-                ))}</span>
+            {d.attempts > 1 && d.state !== 'sent' ? <span class="muted"> after {d.attempts} attempts</span> : ''}
+            {rc.length > 0 && (
+                <ul class="rcpts">{rc.map((r) => (
+                    <li>{r.address}: {RCPT[r.state] || r.state}
+                        {r.reply && r.state !== 'sent' && r.state !== 'pending' && <span class="muted"> — “{r.reply}”</span>}</li>
+                ))}</ul>
             )}
-            {bad && d.last_error && <span class="muted"> ({d.last_error})</span>}
+            {bad && d.last_error && <p class="muted">Last error: {d.last_error}</p>}
         </div>
     );
 }
@@ -158,7 +183,38 @@ function dataUrl(blob) {
     });
 }
 
-function MailFrame({ m }) {
+function MailFrame({ m, remote }) {
+    // which way depends on the server: asked at once when a mail needs it
+    const [caps, setCaps] = useState(getCaps());
+    useEffect(() => {
+        if (!caps)
+            loadCaps().then(setCaps);
+    }, []);
+    if (!caps)
+        return <div class="frame-wait" role="status">Preparing the message…</div>;
+    if (has('get', '/messages/{id}/html'))
+        return <ServedFrame m={m} remote={remote} />;
+    return <SrcdocFrame m={m} />;
+}
+
+function frameHeight(m) {
+    const lines = (m.body_text || '').split('\n').length;
+    return Math.max(120, Math.min(640, lines * 22 + 48));
+}
+
+// The server's document: sandboxed twice (the attribute here, its own CSP).
+function ServedFrame({ m, remote }) {
+    return (
+        <div class="frame-box">
+            <iframe class="mail" title={`Message from ${m.from_addr || 'the sender'} (formatted)`}
+                    sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer"
+                    src={`${API}/messages/${m.id}/html${remote ? '?remote_images=allow' : ''}`}
+                    height={frameHeight(m)} loading="lazy" />
+        </div>
+    );
+}
+
+function SrcdocFrame({ m }) {
     const [doc, setDoc] = useState(null);
     useEffect(() => {
         let live = true;
@@ -168,8 +224,7 @@ function MailFrame({ m }) {
         });
         return () => { live = false; };
     }, [m.id]);
-    const lines = (m.body_text || '').split('\n').length;
-    const height = Math.max(120, Math.min(640, lines * 22 + 48));
+    const height = frameHeight(m);
     if (doc === null)
         return <div class="frame-wait" role="status">Preparing the message…</div>;
     return (

@@ -1,7 +1,11 @@
-// ticket.jsx -- one ticket: its thread, the reply and note forms, status,
-// priority and "assign to me", the requester with their other tickets and
-// organisation, linked tickets, the history of changes (when the API has
-// it) and who else is editing it.
+// ticket.jsx -- one ticket: its thread, the reply and note forms
+// (compose.jsx: files, canned responses, macros, server drafts), status,
+// priority, queue and "assign to me" (category, any assignee, merge and
+// link under "More…": fields.jsx), and beside it the requester with
+// their other tickets and organisation, linked tickets, the plugins'
+// panels and the history of changes (side.jsx), and who else is editing
+// it.  A draft left on the server (from this or another device) is
+// announced and comes back with r or n.
 //
 // A ticket the agent may not see answers 404 like one that does not
 // exist, and the desk says exactly that.  Every reply, note and change
@@ -18,23 +22,28 @@
 // crossed a newer message) is offered to its author: send it or drop it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, describe, get, patch, post } from './api.js';
-import { has } from './caps.js';
+import { describe, get, patch, post } from './api.js';
+import { Composer } from './compose.jsx';
+import { MoreFields } from './fields.jsx';
 import { livePresence } from './live.js';
-import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
+import { PRIORITIES, STATUSES, ago, cap } from './format.js';
 import { typing, useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
 import { follow, lastInboxUrl, navigate } from './router.js';
+import { Side } from './side.jsx';
 import { Thread } from './thread.jsx';
 import { Badge, announce } from './ui.jsx';
 
-export function Ticket({ id, me, queues, tick, lastEvent }) {
+export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const [t, setT] = useState(null);
     const [error, setError] = useState(null);     // { status, text }
     const [actionError, setActionError] = useState(null);
     const [menu, setMenu] = useState(null);
+    const [more, setMore] = useState(false);       // the "More…" changes shown
+    const [rev, setRev] = useState(0);             // bumped by changes that leave updated_at
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
+    const [insert, setInsert] = useState(null);    // text handed to the composer (plugins)
     const [crossed, setCrossed] = useState(null);  // the newer messages a 409 named
     const [viewers, setViewers] = useState([]);
     const h1 = useRef(null);
@@ -91,16 +100,31 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
             load(true);
     }, [tick]);
 
-    const change = async (body, what) => {
+    // rethrow: the caller shows the failure next to its own field
+    // instead of in the bar
+    const change = async (body, what, rethrow) => {
         setActionError(null);
         try {
             setT(await patch(`/tickets/${id}`, body, t && t.version ? { ifMatch: `"v${t.version}"` } : undefined));
-            announce(`${what}: done.`);
+            if (!rethrow)
+                announce(`${what}: done.`);
+            if (onChanged)
+                onChanged();
         } catch (e) {
-            setActionError(describe(e, what.toLowerCase()));
             if (e.status === 409)
                 load(true);
+            if (rethrow)
+                throw e;
+            setActionError(describe(e, what.toLowerCase()));
         }
+    };
+    // after a merge or a link (which need not touch the ticket's
+    // updated_at): the ticket and what is beside it, again
+    const reload = async () => {
+        await load(true);
+        setRev((x) => x + 1);
+        if (onChanged)
+            onChanged();
     };
 
     useKeys({
@@ -109,6 +133,7 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
         a: () => t && t.assignee_id !== me.id && change({ assignee_id: me.id }, 'Assigning to you'),
         s: () => t && setMenu('status'),
         p: () => t && setMenu('priority'),
+        m: () => t && queues.length > 1 && setMenu('queue'),
         u: () => navigate(back()),
         Escape: (e) => {
             if (compose && typing(e.target))
@@ -130,8 +155,10 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
     if (!t)
         return <p class="loading" role="status">Loading ticket #{id}…</p>;
 
-    const queue = queues.find((q) => q.id === t.queue_id);
+    const queue = queues.find((q) => q.id === t.queue_id) || t.queue;
     const lock = t.lock && t.lock.user_id !== me.id ? t.lock : null;
+    const assignee = t.assignee_id == null ? 'nobody' : t.assignee_id === me.id ? 'you'
+                   : (t.assignee && t.assignee.name) || `#${t.assignee_id}`;
     const others = viewers.filter((v) => v.user_id !== me.id);
     const held = t.messages.filter((m) => m.held && m.author_id === me.id);
     return (
@@ -143,11 +170,18 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
             <p class="presence" role="status" aria-live="polite">{others.length === 0 ? '' : <>
                 Also here: {others.map((v, i) => <span class={`viewer viewer-${v.state}`}>{i > 0 ? ', ' : ''}{v.name}{v.state === 'typing' ? ' (typing…)' : ''}</span>)}
             </>}</p>
+            {t.draft && !compose && (
+                <p class="notice draft-notice" role="status">You have an unsent {t.draft.kind === 'note' ? 'note' : 'reply'} on this
+                    ticket, saved {ago(t.draft.updated_at)}.{' '}
+                    <button type="button" class="link" onClick={() => setCompose(t.draft.kind)}
+                            aria-keyshortcuts={t.draft.kind === 'note' ? 'n' : 'r'}>Continue writing</button></p>
+            )}
             <div class="ticket-bar" role="toolbar" aria-label="Ticket actions">
                 <Badge kind="status" value={t.status} />
                 <Badge kind="priority" value={t.priority} />
                 <span class="muted">{queue ? queue.name : ''}</span>
-                <span>Assignee: {t.assignee_id == null ? 'nobody' : t.assignee_id === me.id ? 'you' : `#${t.assignee_id}`}</span>
+                <span>Assignee: {assignee}</span>
+                {t.category && <span>Category: {t.category}</span>}
                 <button type="button" onClick={() => setCompose('reply')} aria-keyshortcuts="r">Reply</button>
                 <button type="button" onClick={() => setCompose('note')} aria-keyshortcuts="n">Note</button>
                 <button type="button" disabled={t.assignee_id === me.id} aria-keyshortcuts="a"
@@ -160,8 +194,17 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                             open={menu === 'priority'} setOpen={(o) => setMenu(o ? 'priority' : null)} value={t.priority}
                             options={PRIORITIES.map((s) => ({ value: s, label: cap(s) }))}
                             onChoose={(v) => change({ priority: v }, `Priority ${v}`)} />
+                {queues.length > 1 && (
+                    <MenuButton id="t-queue" label="Move to a queue" text="Move" value={t.queue_id}
+                                open={menu === 'queue'} setOpen={(o) => setMenu(o ? 'queue' : null)}
+                                options={queues.map((q) => ({ value: q.id, label: q.name }))}
+                                onChoose={(v) => change({ queue_id: v }, 'Moving the ticket')} />
+                )}
+                <button type="button" aria-expanded={more ? 'true' : 'false'} aria-controls={more ? 'more-fields' : undefined}
+                        onClick={() => setMore(!more)}>More…</button>
             </div>
             {actionError && <p class="error" role="alert">{actionError}</p>}
+            {more && <div id="more-fields"><MoreFields t={t} me={me} onChange={change} onReload={reload} /></div>}
             <div class="ticket-body">
                 <div class="ticket-main">
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
@@ -180,12 +223,22 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                     {held.map((m) => <Held key={m.id} ticket={t} message={m} onDone={(r) => setT(r)} />)}
                     <Thread messages={t.messages} />
                     {compose && (
-                        <Composer key={compose} kind={compose} ticket={t} onClose={() => setCompose(null)}
+                        <Composer key={compose} kind={compose} ticket={t}
+                                  insert={insert} onInserted={() => setInsert(null)}
+                                  onClose={(discarded) => {
+                                      setCompose(null);
+                                      // the draft notice follows what the server keeps
+                                      load(true);
+                                      if (discarded && onChanged)
+                                          onChanged();
+                                  }}
                                   onSent={(r) => {
                                       setT(r);
                                       setNewer(0);
                                       setCrossed(null);
                                       setCompose(null);
+                                      if (onChanged)
+                                          onChanged();
                                       setTimeout(() => moveMessage(0, true), 0);
                                   }}
                                   onConflict={async (problem) => {
@@ -198,7 +251,8 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                                   }} />
                     )}
                 </div>
-                <Side t={t} />
+                <Side t={t} tick={tick} rev={rev} onChange={change} onReload={reload}
+                      onInsert={(text) => { setInsert(text); if (!compose) setCompose('reply'); }} />
             </div>
         </article>
     );
@@ -215,124 +269,6 @@ function moveMessage(step, last) {
     const i = all.indexOf(document.activeElement.closest ? document.activeElement.closest('li.msg') : null);
     const next = last ? all.length - 1 : i < 0 ? (step > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, i + step));
     all[next].focus();
-}
-
-function Composer({ kind, ticket, onClose, onSent, onConflict }) {
-    const [busy, setBusy] = useState(false);
-    const [err, setErr] = useState(null);
-    const area = useRef(null);
-    const draftKey = `atum-desk-draft-${ticket.id}-${kind}`;
-    const [holder, setHolder] = useState(null);    // who else holds the "being edited" lock
-    const typed = useRef(0);
-    // the version this text was started on: messages that arrive while it
-    // is written (even shown live) answer the send with 409 and are shown
-    // before anything goes; after that the text counts as written on them
-    const base = useRef(ticket.version);
-    const sayTyping = () => {
-        const now = Date.now();
-        if (now - typed.current > 3000) {
-            typed.current = now;
-            livePresence(ticket.id, 'typing');
-        }
-    };
-    useEffect(() => () => {
-        if (typed.current)
-            livePresence(ticket.id, 'viewing');
-    }, []);
-    useEffect(() => {
-        if (area.current) {
-            area.current.value = sessionStorage.getItem(draftKey) || '';
-            area.current.focus();
-        }
-        // while writing, the ticket shows others as "being edited by" me
-        // (POST /tickets/{id}/lock lasts two minutes: renewed every minute)
-        let held = false;
-        const lock = () => post(`/tickets/${ticket.id}/lock`, undefined, { quiet: true })
-            .then(() => { held = true; setHolder(null); })
-            .catch((e) => {
-                if (e.status === 409)
-                    get(`/tickets/${ticket.id}`, { quiet: true }).then((t) => setHolder(t.lock)).catch(() => {});
-            });
-        lock();
-        const renew = setInterval(lock, 60000);
-        return () => {
-            clearInterval(renew);
-            if (held)
-                del(`/tickets/${ticket.id}/lock`, { quiet: true }).catch(() => {});
-        };
-    }, []);
-    const send = async (ev) => {
-        if (ev)
-            ev.preventDefault();
-        const body = area.current.value;
-        if (!body.trim()) {
-            setErr('Write something first.');
-            area.current.focus();
-            return;
-        }
-        const status = kind === 'reply' ? area.current.form.after.value : '';
-        setBusy(true);
-        setErr(null);
-        try {
-            await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`,
-                       status ? { body, status } : { body },
-                       base.current ? { ifMatch: `"v${base.current}"` } : undefined);
-            sessionStorage.removeItem(draftKey);
-            announce(kind === 'reply' ? 'Reply sent.' : 'Note added.');
-            onSent(await get(`/tickets/${ticket.id}`));
-        } catch (e) {
-            setErr(describe(e, kind === 'reply' ? 'sending the reply' : 'adding the note'));
-            if (e.status === 409) {
-                if (e.problem && typeof e.problem.version === 'number')
-                    base.current = e.problem.version;
-                onConflict(e.problem);
-            }
-            area.current.focus();
-        } finally {
-            setBusy(false);
-        }
-    };
-    const onKeyDown = (e) => {
-        if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
-            e.preventDefault();
-            send();
-        } else if (e.key === 'Escape') {
-            e.preventDefault();
-            e.stopPropagation();
-            onClose();
-        }
-    };
-    const id = `compose-${kind}`;
-    return (
-        <form class={`composer composer-${kind}`} onSubmit={send} aria-labelledby={`${id}-label`}>
-            <label id={`${id}-label`} for={id}>
-                {kind === 'reply' ? `Reply to ${ticket.requester ? ticket.requester.email : 'the customer'}` : 'Internal note (only staff see it)'}
-            </label>
-            <textarea id={id} ref={area} rows="6" onKeyDown={onKeyDown} aria-invalid={err ? 'true' : undefined}
-                      aria-describedby={err ? `${id}-err` : undefined}
-                      onInput={(e) => {
-                          sessionStorage.setItem(draftKey, e.currentTarget.value);
-                          sayTyping();
-                      }} />
-            {err && <p class="error" role="alert" id={`${id}-err`}>{err}</p>}
-            {holder && <p class="notice" role="status">{holder.name || holder.email} is writing on this ticket too.</p>}
-            <div class="composer-bar">
-                {kind === 'reply' && (
-                    <>
-                        <label for={`${id}-after`}>Then set the status to</label>
-                        <select id={`${id}-after`} name="after">
-                            <option value="">(as it is)</option>
-                            {STATUSES.map((s) => <option value={s}>{cap(s)}</option>)}
-                        </select>
-                    </>
-                )}
-                <button type="submit" class="primary" disabled={busy} aria-keyshortcuts="Control+Enter">
-                    {busy ? 'Sending…' : kind === 'reply' ? 'Send reply' : 'Add note'}
-                </button>
-                <button type="button" class="link" onClick={onClose}>Cancel</button>
-            </div>
-        </form>
-    );
 }
 
 // A reply by mail the server held: it crossed a newer message.
@@ -361,87 +297,5 @@ function Held({ ticket, message, onDone }) {
             </div>
             {err && <p class="error" role="alert">{err}</p>}
         </section>
-    );
-}
-
-// Staff invite the requester to the customer portal (a mailed link to
-// choose a password); shown when the server has the route.
-function Invite({ userId }) {
-    const [state, setState] = useState(null);
-    if (!has('post', '/users/{id}/invite'))
-        return null;
-    const send = async () => {
-        setState({ busy: true });
-        try {
-            await post(`/users/${userId}/invite`);
-            setState({ ok: 'Invitation mailed.' });
-            announce('Invitation mailed');
-        } catch (err) {
-            setState({ error: describe(err, 'inviting') });
-        }
-    };
-    return (
-        <p>
-            <button type="button" disabled={state && state.busy} onClick={send}>Invite to the portal</button>
-            {state && state.ok ? <span class="muted" role="status"> {state.ok}</span> : null}
-            {state && state.error ? <span class="field-error" role="alert"> {state.error}</span> : null}
-        </p>
-    );
-}
-
-function Side({ t }) {
-    const [others, setOthers] = useState(null);
-    const [org, setOrg] = useState(null);
-    const [historyItems, setHistory] = useState(null);
-    useEffect(() => {
-        if (t.requester_id)
-            get(`/tickets?requester_id=${t.requester_id}&limit=11`)
-                .then((r) => setOthers(r.items.filter((x) => x.id !== t.id).slice(0, 10)))
-                .catch(() => setOthers([]));
-        if (t.org_id)
-            get(`/orgs/${t.org_id}`).then(setOrg).catch(() => setOrg(null));
-        if (has('get', '/tickets/{id}/history'))
-            get(`/tickets/${t.id}/history`).then((r) => setHistory(r.items || [])).catch(() => setHistory(null));
-    }, [t.id]);
-    const r = t.requester;
-    return (
-        <aside class="side" aria-label="About this ticket">
-            <section aria-labelledby="req-h">
-                <h2 id="req-h">Requester</h2>
-                {r ? <p>{r.name && <>{r.name}<br /></>}<a href={`mailto:${r.email}`}>{r.email}</a></p> : <p class="muted">unknown</p>}
-                {org && <p>Organisation: {org.name}</p>}
-                {r && <Invite userId={r.id} />}
-                <p class="muted">Opened {ago(t.created_at)} <span class="sr-only">({when(t.created_at)})</span></p>
-            </section>
-            <section aria-labelledby="other-h">
-                <h2 id="other-h">Their other tickets</h2>
-                {others === null ? <p class="muted">…</p> : others.length === 0 ? <p class="muted">none</p> : (
-                    <ul>{others.map((o) => (
-                        <li><a href={`/desk/tickets/${o.id}`} onClick={follow}>#{o.id} {o.subject || '(no subject)'}</a> <Badge kind="status" value={o.status} /></li>
-                    ))}</ul>
-                )}
-            </section>
-            {t.csat && (
-                <section aria-labelledby="csat-h">
-                    <h2 id="csat-h">Customer's rating</h2>
-                    <p><strong>{t.csat.score} of 5</strong> <span class="muted">({ago(t.csat.updated_at)})</span></p>
-                    {t.csat.comment ? <p class="csat-comment">“{t.csat.comment}”</p> : null}
-                </section>
-            )}
-            {t.links && t.links.length > 0 && (
-                <section aria-labelledby="links-h">
-                    <h2 id="links-h">Linked tickets</h2>
-                    <ul>{t.links.map((l) => <li><a href={`/desk/tickets/${l}`} onClick={follow}>#{l}</a></li>)}</ul>
-                </section>
-            )}
-            <section aria-labelledby="hist-h">
-                <h2 id="hist-h">History</h2>
-                {historyItems === null
-                    ? <p class="muted">This server does not list a ticket's changes yet.</p>
-                    : <ul class="history">{historyItems.map((h) => (
-                        <li><time datetime={h.created_at}>{ago(h.created_at)}</time> {h.summary || h.action}</li>
-                    ))}</ul>}
-            </section>
-        </aside>
     );
 }

@@ -28,19 +28,18 @@ export function builtinViews(me, queues) {
 }
 
 // The query string of GET /tickets for a view's filters, a search and a
-// sort; P1D is "one day before now", fixed when the page is fetched.
+// sort; updated_since P1D is "within the last day" (the API reads the
+// duration back from now, so a saved view of it stays one).
 export function listQuery(filter, q, sort, limit, cursor) {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(filter || {})) {
-        if (k === 'updated_since' && v === 'P1D')
-            p.set(k, new Date(Date.now() - 86400000).toISOString());
-        else if (k !== 'q' && v !== '' && v != null)
-            p.set(k, v);
+        if (k !== 'q' && v !== '' && v != null)
+            p.set(k, String(v));
     }
     const text = q || (filter && filter.q) || '';
     if (text)
         p.set('q', text);
-    if (sort && listParam('sort'))
+    if (sort)
         p.set('sort', sort);
     p.set('limit', String(limit));
     if (cursor)

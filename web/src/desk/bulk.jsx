@@ -1,0 +1,88 @@
+// bulk.jsx -- one action on the selected tickets: assign to me, status,
+// priority, move to a queue, merge into a ticket, an internal note.
+//
+// With POST /api/v1/tickets/bulk (one request; the server runs each
+// ticket through its rules on its own and answers for each) when the
+// server has it, else one PATCH a ticket in turn.  What failed is listed
+// by ticket, in words, next to the actions.
+
+import { useRef, useState } from 'preact/hooks';
+import { ApiError, describe, patch, post } from './api.js';
+import { has } from './caps.js';
+
+// -> [{ id, ok, text }]
+export async function bulkApply(ids, payload, what, onStep) {
+    if (has('post', '/tickets/bulk')) {
+        const r = await post('/tickets/bulk', { ids, ...payload });
+        const out = (r.results || []).map((x) => ({
+            id: x.id, ok: x.status === 200,
+            text: x.status === 200 ? null : describe(new ApiError(x.status, { detail: x.detail, field: x.field }), what),
+        }));
+        if (onStep)
+            onStep(out.length, out);
+        return out;
+    }
+    if (!payload.changes)
+        throw new ApiError(501, { detail: 'this server cannot do that to many tickets at once' });
+    const out = [];
+    for (const id of ids) {
+        try {
+            await patch(`/tickets/${id}`, payload.changes);
+            out.push({ id, ok: true, text: null });
+        } catch (e) {
+            out.push({ id, ok: false, text: describe(e, what) });
+        }
+        if (onStep)
+            onStep(out.length, out);
+    }
+    return out;
+}
+
+// The forms that need more than a choice: a note, the ticket to merge into.
+export function BulkForm({ kind, count, onSubmit, onCancel }) {
+    const [err, setErr] = useState(null);
+    const field = useRef(null);
+    const id = `bulk-${kind}`;
+    const submit = (ev) => {
+        ev.preventDefault();
+        const v = field.current.value.trim();
+        if (kind === 'note' && !v) {
+            setErr('Write the note first.');
+            field.current.focus();
+            return;
+        }
+        if (kind === 'merge' && !/^[1-9][0-9]{0,17}$/.test(v.replace(/^#/, ''))) {
+            setErr('Give the number of the ticket to merge into, like 42.');
+            field.current.focus();
+            return;
+        }
+        setErr(null);
+        onSubmit(kind === 'merge' ? Number(v.replace(/^#/, '')) : v);
+    };
+    const onKeyDown = (e) => {
+        if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            onCancel();
+        } else if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+            submit(e);
+        }
+    };
+    return (
+        <form class="bulk-form" onSubmit={submit} onKeyDown={onKeyDown}>
+            <label for={id}>{kind === 'note' ? `Internal note on the ${count} selected ticket${count === 1 ? '' : 's'}`
+                                             : `Merge the ${count} selected ticket${count === 1 ? '' : 's'} into ticket #`}</label>
+            {kind === 'note'
+                ? <textarea id={id} ref={(el) => { field.current = el; if (el && !el.dataset.f) { el.dataset.f = '1'; el.focus(); } }}
+                            rows="3" aria-invalid={err ? 'true' : undefined} aria-describedby={err ? `${id}-err` : undefined} />
+                : <input id={id} ref={(el) => { field.current = el; if (el && !el.dataset.f) { el.dataset.f = '1'; el.focus(); } }}
+                         inputmode="numeric" autocomplete="off" size="10"
+                         aria-invalid={err ? 'true' : undefined} aria-describedby={err ? `${id}-err` : undefined} />}
+            {err && <p class="field-error" id={`${id}-err`} role="alert">{err}</p>}
+            <div class="composer-bar">
+                <button type="submit" class="primary">{kind === 'note' ? 'Add the note' : 'Merge'}</button>
+                <button type="button" class="link" onClick={onCancel}>Cancel</button>
+            </div>
+        </form>
+    );
+}
