@@ -541,6 +541,8 @@ START_TEST(events_fan_out_to_hooks)
     ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM jobs WHERE kind LIKE 'hook.%.ticket.created'"
                                     " AND payload->>'event' = 'ticket.created'"
                                     " AND (payload->'data'->>'ticket_id')::int = 42"
+                                    /* the moment of the event rides along */
+                                    " AND abs((payload->>'at')::float8 - extract(epoch from created_at)) < 60"
                                     " AND concurrency_key = kind || ':ticket:42'"), 2);
     runtime_destroy(&rt);
 }

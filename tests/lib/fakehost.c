@@ -731,9 +731,11 @@ int fakehost_run_hook(struct fakehost *fh, const char *event, const char *data_j
 {
     for (const struct atum_hook *h = fh->plugin ? fh->plugin->hooks : NULL; h && h->event; h++)
         if (strcmp(h->event, event) == 0) {
-            size_t n = strlen(event) + strlen(data_json ? data_json : "{}") + 32;
+            size_t n = strlen(event) + strlen(data_json ? data_json : "{}") + 64;
             char *payload = grow(NULL, n);
-            snprintf(payload, n, "{\"event\": \"%s\", \"data\": %s}", event, data_json ? data_json : "{}");
+            /* "at": the moment of the event, on the fake host's clock */
+            snprintf(payload, n, "{\"event\": \"%s\", \"data\": %s, \"at\": %.3f}", event,
+                     data_json ? data_json : "{}", h_now());
             char kind[200];
             snprintf(kind, sizeof(kind), "hook.%s.%s", fh->plugin->name, event);
             int rc = run(fh, h->run, kind, payload, 1, 10, out);

@@ -64,7 +64,9 @@ struct fakehost_job_result {
     bool completed_in_tx;
 };
 /* Runs a job kind (or, for a hook, the event's hook with payload
- * {"event": ..., "data": data}).  -1 when the plugin has no such kind. */
+ * {"event": ..., "data": data, "at": the fake host's clock, as atumd's
+ * payloads carry the moment of the event}).  -1 when the plugin has no
+ * such kind. */
 int fakehost_run_job(struct fakehost *fh, const char *kind, const char *payload, int attempt,
                      struct fakehost_job_result *out);
 int fakehost_run_hook(struct fakehost *fh, const char *event, const char *data_json,
