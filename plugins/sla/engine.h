@@ -57,6 +57,7 @@ struct sla_event {
     int priority;                /* START, CHANGE: -1 unchanged */
     int clock;                   /* WARNING, BREACH */
     int round;                   /* WARNING, BREACH of next_response */
+    const json_t *detail;        /* the ledger row's detail, borrowed; the engine ignores it */
 };
 
 /* What the engine works with: policies in their order, calendars by id. */

@@ -1,0 +1,298 @@
+/* sla/sla_store.c -- the sla plugin's SQL: the tickets' rows, the ledger,
+ * saving a computed state and scheduling the tick.  See sla-private.h. */
+#include "sla-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER_COLS(t) t "id, " SQL_TS_TO_MS(t "at") ", " t "kind, " t "status, " t "queue_id, " \
+    t "priority, " t "clock, " t "round, " t "detail::text"
+
+void sla_ledger_free(struct sla_ledger *l)
+{
+    for (int i = 0; i < l->n; i++)
+        json_decref(l->detail[i]);
+    free(l->ev);
+    free(l->detail);
+    memset(l, 0, sizeof(*l));
+}
+
+int sla_ledger_push(struct sla_ledger *l, const struct sla_event *e, json_t *detail)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 16;
+        struct sla_event *ev = realloc(l->ev, (size_t)cap * sizeof(*ev));
+        if (ev == NULL)
+            return -1;
+        l->ev = ev;
+        json_t **d = realloc(l->detail, (size_t)cap * sizeof(*d));
+        if (d == NULL)
+            return -1;
+        l->detail = d;
+        l->cap = cap;
+    }
+    l->ev[l->n] = *e;
+    l->ev[l->n].detail = detail;
+    l->detail[l->n] = detail;
+    l->n++;
+    if (e->id > l->last_id)
+        l->last_id = e->id;
+    return 0;
+}
+
+static long long num(const struct atum_host *h, const struct atum_rows *r, int row, int col)
+{
+    const char *v = h->rows_value(r, row, col);
+    return v ? atoll(v) : 0;
+}
+
+void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *rows, int *row,
+                          int tcol, long long ticket, struct sla_ledger *l)
+{
+    int n = h->rows_count(rows);
+    int off = tcol >= 0 ? tcol + 1 : 0;
+    for (; *row < n; (*row)++) {
+        int i = *row;
+        if (tcol >= 0 && num(h, rows, i, tcol) != ticket)
+            break;
+        int kind = sla_event_kind_parse(h->rows_value(rows, i, off + 2));
+        if (kind < 0)
+            continue;                    /* a kind of a later version: not ours to count */
+        const char *st = h->rows_value(rows, i, off + 3);
+        const char *pr = h->rows_value(rows, i, off + 5);
+        const char *ck = h->rows_value(rows, i, off + 6);
+        const char *dt = h->rows_value(rows, i, off + 8);
+        struct sla_event e = {
+            .id = num(h, rows, i, off + 0),
+            .at = num(h, rows, i, off + 1),
+            .kind = (enum sla_event_kind)kind,
+            .status = st ? sla_status_parse(st) : -1,
+            .queue_id = num(h, rows, i, off + 4),
+            .priority = pr ? sla_priority_parse(pr) : -1,
+            .clock = ck ? sla_clock_parse(ck) : 0,
+            .round = (int)num(h, rows, i, off + 7),
+        };
+        if (e.clock < 0)
+            continue;
+        json_t *detail = dt ? json_loads(dt, 0, NULL) : NULL;
+        if (sla_ledger_push(l, &e, detail) < 0)
+            json_decref(detail);
+    }
+}
+
+int sla_store_lock(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                   struct sla_ticket_row *row, const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", ticket);
+    const char *params[] = { id };
+    struct atum_rows *rows = NULL;
+    /* DO UPDATE (not NOTHING): it locks the row, new or not, and returns it */
+    if (h->sql(db, "INSERT INTO sla_tickets (ticket_id) VALUES ($1)"
+                   " ON CONFLICT (ticket_id) DO UPDATE SET ticket_id = EXCLUDED.ticket_id"
+                   " RETURNING ledger_last, " SQL_TS_TO_MS("next_due") ", policy_id,"
+                   " (SELECT version FROM sla_config)",
+               1, params, &rows, error_r) < 0)
+        return -1;
+    if (h->rows_count(rows) != 1) {
+        h->rows_free(&rows);
+        return *error_r = "sla_tickets: the row was not returned", -1;
+    }
+    row->ledger_last = num(h, rows, 0, 0);
+    row->next_due = h->rows_value(rows, 0, 1) ? num(h, rows, 0, 1) : SLA_NONE;
+    row->policy_id = num(h, rows, 0, 2);
+    row->config_version = num(h, rows, 0, 3);
+    h->rows_free(&rows);
+    return 0;
+}
+
+struct entry_params {
+    char ticket[24], at[24], queue[24], round[16];
+    const char *p[9];
+};
+
+static void entry_params(struct entry_params *x, long long ticket, const struct sla_event *e,
+                         const char *detail_json)
+{
+    snprintf(x->ticket, sizeof(x->ticket), "%lld", ticket);
+    snprintf(x->at, sizeof(x->at), "%lld", (long long)e->at);
+    snprintf(x->queue, sizeof(x->queue), "%lld", e->queue_id);
+    snprintf(x->round, sizeof(x->round), "%d", e->round);
+    bool fired = e->kind == SLA_EV_WARNING || e->kind == SLA_EV_BREACH;
+    x->p[0] = x->ticket;
+    x->p[1] = x->at;
+    x->p[2] = sla_event_kind_name(e->kind);
+    x->p[3] = e->status >= 0 ? sla_status_name(e->status) : NULL;
+    x->p[4] = e->queue_id > 0 ? x->queue : NULL;
+    x->p[5] = e->priority >= 0 ? sla_priority_name(e->priority) : NULL;
+    x->p[6] = fired ? sla_clock_name(e->clock) : NULL;
+    x->p[7] = fired && e->clock == SLA_NEXT_RESPONSE ? x->round : NULL;
+    x->p[8] = detail_json;
+}
+
+#define INSERT_ENTRY \
+    "INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail)" \
+    " VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4, $5::bigint, $6, $7, $8::int, $9::jsonb)"
+
+int sla_store_append_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_event *e, const char *detail_json,
+                          struct sla_ledger *l, const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    struct entry_params x;
+    entry_params(&x, ticket, e, detail_json);
+    struct atum_rows *rows = NULL;
+    /* the statement's snapshot does not see its own insert: the new row
+     * comes from RETURNING */
+    if (h->sql(db, "WITH ins AS (" INSERT_ENTRY " RETURNING *)"
+                   " SELECT " LEDGER_COLS("") " FROM sla_ledger WHERE ticket_id = $1"
+                   " UNION ALL SELECT " LEDGER_COLS("") " FROM ins",
+               9, x.p, &rows, error_r) < 0)
+        return -1;
+    int row = 0;
+    sla_ledger_from_rows(h, rows, &row, -1, 0, l);
+    h->rows_free(&rows);
+    return 0;
+}
+
+int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                   struct sla_ledger *l, const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", ticket);
+    const char *params[] = { id };
+    struct atum_rows *rows = NULL;
+    if (h->sql(db, "SELECT " LEDGER_COLS("") " FROM sla_ledger WHERE ticket_id = $1 ORDER BY at, id",
+               1, params, &rows, error_r) < 0)
+        return -1;
+    int row = 0;
+    sla_ledger_from_rows(h, rows, &row, -1, 0, l);
+    h->rows_free(&rows);
+    return 0;
+}
+
+int sla_store_append(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                     const struct sla_event *e, const char *detail_json, long long *id_r,
+                     const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    struct entry_params x;
+    entry_params(&x, ticket, e, detail_json);
+    struct atum_rows *rows = NULL;
+    if (h->sql(db, INSERT_ENTRY " RETURNING id", 9, x.p, &rows, error_r) < 0)
+        return -1;
+    *id_r = num(h, rows, 0, 0);
+    h->rows_free(&rows);
+    return 0;
+}
+
+static const char *ms_text(char *buf, size_t n, int64_t ms)
+{
+    if (ms == SLA_NONE)
+        return NULL;
+    snprintf(buf, n, "%lld", (long long)ms);
+    return buf;
+}
+
+/* The earliest deadline among running (or breached, unanswered) clocks:
+ * what a list of tickets is ordered by. */
+static int64_t earliest_due(const struct sla_state *s, bool *breached_r)
+{
+    int64_t due = SLA_NONE;
+    *breached_r = false;
+    for (int c = 0; c < SLA_CLOCKS; c++) {
+        const struct sla_clock_state *cs = &s->c[c];
+        if (!cs->tracked)
+            continue;
+        *breached_r = *breached_r || cs->breached || cs->rounds_breached > 0;
+        if ((cs->mode == SLA_MODE_RUNNING || cs->mode == SLA_MODE_PAUSED) && cs->due_at != SLA_NONE
+            && (due == SLA_NONE || cs->due_at < due))
+            due = cs->due_at;
+    }
+    return due;
+}
+
+int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                   const struct sla_state *s, long long ledger_last, long long config_version,
+                   int64_t old_next_due, const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    char id[24], q[24], pol[24], ver[24], last[24], nd[24], du[24], st[24], fru[24], frd[24], ru[24],
+         rd[24], ca[24];
+    bool breached;
+    int64_t due = earliest_due(s, &breached);
+    bool open = s->started && (s->status != SLA_ST_SOLVED && s->status != SLA_ST_CLOSED);
+    const struct sla_clock_state *fr = &s->c[SLA_FIRST_RESPONSE], *res = &s->c[SLA_RESOLUTION];
+    snprintf(id, sizeof(id), "%lld", ticket);
+    snprintf(q, sizeof(q), "%lld", s->queue_id);
+    snprintf(pol, sizeof(pol), "%lld", s->policy ? s->policy->id : 0);
+    snprintf(ver, sizeof(ver), "%lld", config_version);
+    snprintf(last, sizeof(last), "%lld", ledger_last);
+    const char *params[] = {
+        id, s->started ? q : NULL, s->policy ? pol : NULL, ver, last,
+        open || s->next_due != SLA_NONE ? "true" : "false",
+        ms_text(nd, sizeof(nd), s->next_due), ms_text(du, sizeof(du), due), breached ? "true" : "false",
+        ms_text(st, sizeof(st), fr->started_at),
+        s->started ? sla_mode_name(fr->mode) : NULL, fr->tracked ? ms_text(fru, sizeof(fru), fr->used) : NULL,
+        ms_text(frd, sizeof(frd), fr->achieved_at),
+        s->started ? sla_mode_name(res->mode) : NULL, res->tracked ? ms_text(ru, sizeof(ru), res->used) : NULL,
+        ms_text(rd, sizeof(rd), res->achieved_at),
+        s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL,
+        ms_text(ca, sizeof(ca), s->computed_at),
+    };
+    if (h->sql(db, "UPDATE sla_tickets SET queue_id = $2::bigint, policy_id = $3::bigint,"
+                   " config_version = $4::bigint, ledger_last = $5::bigint, open = $6::boolean,"
+                   " next_due = " SQL_MS_TO_TS("$7") ", due_at = " SQL_MS_TO_TS("$8") ","
+                   " breached = $9::boolean, started_at = " SQL_MS_TO_TS("$10") ","
+                   " fr_mode = $11, fr_used_ms = $12::bigint, fr_done_at = " SQL_MS_TO_TS("$13") ","
+                   " res_mode = $14, res_used_ms = $15::bigint, res_done_at = " SQL_MS_TO_TS("$16") ","
+                   " nr_mode = $17, computed_at = " SQL_MS_TO_TS("$18") ", last_error = NULL"
+                   " WHERE ticket_id = $1::bigint",
+               18, params, NULL, error_r) < 0)
+        return -1;
+    /* a tick is owed at the new moment unless one comes earlier anyway
+     * (the one scheduled for the old moment runs, finds nothing, and
+     * chains on to the earliest moment of all) */
+    if (s->next_due != SLA_NONE && (old_next_due == SLA_NONE || s->next_due < old_next_due))
+        return sla_store_schedule(p, db, s->next_due, NULL, error_r);
+    return 0;
+}
+
+int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
+                       const char **error_r)
+{
+    char key[96], payload[64];
+    snprintf(key, sizeof(key), "sla.tick:%lld%s%s", (long long)at, tag ? ":" : "", tag ? tag : "");
+    snprintf(payload, sizeof(payload), "{\"at\": %lld}", (long long)at);
+    int64_t now = sla_now_ms(p);
+    struct atum_job_spec spec = {
+        .kind = "sla.tick",
+        .payload = payload,
+        .delay_seconds = at > now ? (double)(at - now) / 1000.0 : 0,
+        .unique_key = key,
+    };
+    long long id = 0;
+    return p->host->enqueue(db, &spec, &id, error_r);
+}
+
+int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const char *tag,
+                                const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    struct atum_rows *rows = NULL;
+    if (h->sql(db, "SELECT " SQL_TS_TO_MS("min(next_due)") " FROM sla_tickets WHERE next_due IS NOT NULL",
+               0, NULL, &rows, error_r) < 0)
+        return -1;
+    const char *v = h->rows_value(rows, 0, 0);
+    int64_t at = v ? atoll(v) : SLA_NONE;
+    h->rows_free(&rows);
+    if (at == SLA_NONE)
+        return 0;
+    int64_t now = sla_now_ms(p);
+    if (at <= now)
+        at = now + 1000;                 /* held by another tick right now: look again in a second */
+    return sla_store_schedule(p, db, at, tag, error_r);
+}
