@@ -55,6 +55,11 @@ START_TEST(every_route_is_documented)
     json_t *item, *op;
     int documented = 0;
     json_object_foreach(json_object_get(s.doc, "paths"), path, item) {
+        /* /api/v1/plugins/NAME/...: a plugin's routes, answered by the
+         * plugin (server.c's handle_plugin); each plugin's tests check
+         * its own routes against this document */
+        if (strncmp(path, "/api/v1/plugins/", 16) == 0 && strchr(path + 16, '/') != NULL)
+            continue;
         json_object_foreach(item, method, op) {
             char key[512];
             snprintf(key, sizeof(key), "%s %s", method, path);

@@ -6,9 +6,11 @@
 #include "lib/fakehost.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct fakehost *fh;
 
@@ -200,6 +202,51 @@ START_TEST(routes_refuse_before_touching_anything)
 }
 END_TEST
 
+/* the routes and the OpenAPI document (src/web/openapi.json) agree:
+ * every route documented with its method and role, nothing documented
+ * that the plugin does not answer */
+START_TEST(routes_are_in_the_openapi_document)
+{
+    load(NULL, NULL);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/src/web/openapi.json", getenv("ATUM_SRCDIR"));
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    ck_assert_msg(doc != NULL, "%s: %s", path, je.text);
+    json_t *paths = json_object_get(doc, "paths");
+    int routes = 0, documented = 0;
+    for (const struct atum_route *r = fakehost_plugin(fh)->routes; r->path; r++, routes++) {
+        char full[256], method[16];
+        snprintf(full, sizeof(full), "/api/v1/plugins/sla%s", r->path);
+        snprintf(method, sizeof(method), "%s", r->method);
+        for (char *m = method; *m; m++)
+            *m = (char)(*m - 'A' + 'a');
+        json_t *op = json_object_get(json_object_get(paths, full), method);
+        ck_assert_msg(op != NULL, "%s %s is not documented", r->method, full);
+        const char *desc = json_string_value(json_object_get(op, "description"));
+        ck_assert_msg(strstr(desc, r->min_role == ATUM_ROLE_ADMIN ? "Roles: admin." : "Roles: staff.") != NULL,
+                      "%s %s: the roles documented are not the route's", r->method, full);
+    }
+    const char *key;
+    json_t *item;
+    json_object_foreach(paths, key, item) {
+        if (strncmp(key, "/api/v1/plugins/sla/", 20) != 0)
+            continue;
+        const char *method;
+        json_t *op;
+        json_object_foreach(item, method, op) {
+            bool found = false;
+            for (const struct atum_route *r = fakehost_plugin(fh)->routes; r->path && !found; r++)
+                found = strcmp(key + 19, r->path) == 0 && strcasecmp(method, r->method) == 0;
+            ck_assert_msg(found, "%s %s is documented but not a route", method, key);
+            documented++;
+        }
+    }
+    ck_assert_int_eq(documented, routes);
+    json_decref(doc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sla_plugin");
@@ -211,6 +258,7 @@ int main(void)
     tcase_add_test(tc, database_failure_under_a_hook);
     tcase_add_test(tc, a_failing_ticket_does_not_stop_the_tick);
     tcase_add_test(tc, routes_refuse_before_touching_anything);
+    tcase_add_test(tc, routes_are_in_the_openapi_document);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
