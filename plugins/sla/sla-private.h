@@ -112,15 +112,17 @@ int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
 int sla_store_append(struct sla_plugin *p, struct atum_db *db, long long ticket,
                      const struct sla_event *e, const char *detail_json, long long *id_r,
                      const char **error_r);
-/* Writes the computed state; old_next_due decides whether a tick is
- * scheduled for the new one. */
+/* Writes the computed state.  When its next escalation moment is new or
+ * earlier than old_next_due, makes sure a tick is pending at or before it
+ * (table sla_schedule; a tick job only when none is). */
 int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    const struct sla_state *s, long long ledger_last, long long config_version,
                    int64_t old_next_due, const char **error_r);
-/* A tick at `at` (unique per millisecond; `tag` tells chained ones apart). */
+/* An sla.tick job at `at` (unique per millisecond; `tag` tells hand-overs apart). */
 int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
                        const char **error_r);
-/* A tick at the earliest next_due of all tickets (none when there is none). */
+/* After a tick or a recompute, in its own transaction: forgets the ticks
+ * that have run and arranges one for the earliest moment left. */
 int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const char *tag,
                                 const char **error_r);
 

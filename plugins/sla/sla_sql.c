@@ -95,6 +95,14 @@ const struct atum_migration sla_migrations[] = {
     "CREATE INDEX sla_tickets_next_due_idx ON sla_tickets (next_due) WHERE next_due IS NOT NULL;\n"
     "-- a queue's recent tickets: predictions, lists\n"
     "CREATE INDEX sla_tickets_queue_idx ON sla_tickets (queue_id, started_at DESC);\n"
+    "\n"
+    "-- The moments sla.tick jobs are pending for.  A writer whose ticket needs\n"
+    "-- escalating at T enqueues a tick only when none is pending at or before\n"
+    "-- T: every tick, when it has run, arranges the next one for the earliest\n"
+    "-- moment of all, so one pending tick covers every later moment.\n"
+    "CREATE TABLE sla_schedule (\n"
+    "    at  timestamptz PRIMARY KEY\n"
+    ");\n"
   },
   { 0, NULL, NULL }
 };

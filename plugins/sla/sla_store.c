@@ -215,6 +215,37 @@ static int64_t earliest_due(const struct sla_state *s, bool *breached_r)
     return due;
 }
 
+/* Writers of next_due hold this lock shared until they commit; the tick
+ * that recomputes the earliest moment takes it exclusively, so it sees
+ * every next_due whose writer counted on a tick it is about to replace
+ * (see sla_store_schedule_earliest). */
+#define SCHEDULE_LOCK "hashtext('atum.sla.schedule')"
+/* a pending tick older than this is presumed lost (dead job): not relied on */
+#define SCHEDULE_STALE_MS (10 * 60 * 1000)
+
+/* A tick at or before `at` is pending, or one is arranged for `at`. */
+static int ensure_tick(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
+                       const char **error_r)
+{
+    const struct atum_host *h = p->host;
+    char a[24], stale[24];
+    snprintf(a, sizeof(a), "%lld", (long long)at);
+    snprintf(stale, sizeof(stale), "%lld", (long long)(sla_now_ms(p) - SCHEDULE_STALE_MS));
+    const char *params[] = { a, stale };
+    struct atum_rows *rows = NULL;
+    if (h->sql(db, "SELECT 1 FROM sla_schedule WHERE at <= " SQL_MS_TO_TS("$1")
+                   " AND at > " SQL_MS_TO_TS("$2") " LIMIT 1", 2, params, &rows, error_r) < 0)
+        return -1;
+    bool covered = h->rows_count(rows) > 0;
+    h->rows_free(&rows);
+    if (covered)
+        return 0;
+    if (h->sql(db, "INSERT INTO sla_schedule (at) VALUES (" SQL_MS_TO_TS("$1") ") ON CONFLICT DO NOTHING",
+               1, params, NULL, error_r) < 0)
+        return -1;
+    return sla_store_schedule(p, db, at, tag, error_r);
+}
+
 int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    const struct sla_state *s, long long ledger_last, long long config_version,
                    int64_t old_next_due, const char **error_r)
@@ -226,6 +257,10 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
     int64_t due = earliest_due(s, &breached);
     bool open = s->started && (s->status != SLA_ST_SOLVED && s->status != SLA_ST_CLOSED);
     const struct sla_clock_state *fr = &s->c[SLA_FIRST_RESPONSE], *res = &s->c[SLA_RESOLUTION];
+    /* a moment earlier than the one a tick was arranged for needs its own
+     * check; a later one is covered by the tick of the earlier moment,
+     * which hands on to the earliest moment left when it has run */
+    bool arrange = s->next_due != SLA_NONE && (old_next_due == SLA_NONE || s->next_due < old_next_due);
     snprintf(id, sizeof(id), "%lld", ticket);
     snprintf(q, sizeof(q), "%lld", s->queue_id);
     snprintf(pol, sizeof(pol), "%lld", s->policy ? s->policy->id : 0);
@@ -242,6 +277,7 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
         ms_text(rd, sizeof(rd), res->achieved_at),
         s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL,
         ms_text(ca, sizeof(ca), s->computed_at),
+        arrange ? "true" : "false",
     };
     if (h->sql(db, "UPDATE sla_tickets SET queue_id = $2::bigint, policy_id = $3::bigint,"
                    " config_version = $4::bigint, ledger_last = $5::bigint, open = $6::boolean,"
@@ -250,15 +286,15 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    " fr_mode = $11, fr_used_ms = $12::bigint, fr_done_at = " SQL_MS_TO_TS("$13") ","
                    " res_mode = $14, res_used_ms = $15::bigint, res_done_at = " SQL_MS_TO_TS("$16") ","
                    " nr_mode = $17, computed_at = " SQL_MS_TO_TS("$18") ", last_error = NULL"
-                   " WHERE ticket_id = $1::bigint",
-               18, params, NULL, error_r) < 0)
+                   " WHERE ticket_id = $1::bigint"
+                   /* the shared lock, taken by this statement; the check below is
+                    * a later statement, so it sees what a tick holding the lock
+                    * exclusively committed */
+                   " RETURNING CASE WHEN $19::boolean THEN"
+                   "   (SELECT 1 FROM pg_advisory_xact_lock_shared(" SCHEDULE_LOCK ")) END",
+               19, params, NULL, error_r) < 0)
         return -1;
-    /* a tick is owed at the new moment unless one comes earlier anyway
-     * (the one scheduled for the old moment runs, finds nothing, and
-     * chains on to the earliest moment of all) */
-    if (s->next_due != SLA_NONE && (old_next_due == SLA_NONE || s->next_due < old_next_due))
-        return sla_store_schedule(p, db, s->next_due, NULL, error_r);
-    return 0;
+    return arrange ? ensure_tick(p, db, s->next_due, NULL, error_r) : 0;
 }
 
 int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
@@ -283,16 +319,31 @@ int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const 
 {
     const struct atum_host *h = p->host;
     struct atum_rows *rows = NULL;
-    if (h->sql(db, "SELECT " SQL_TS_TO_MS("min(next_due)") " FROM sla_tickets WHERE next_due IS NOT NULL",
-               0, NULL, &rows, error_r) < 0)
+    int64_t now = sla_now_ms(p);
+    char nows[24];
+    snprintf(nows, sizeof(nows), "%lld", (long long)now);
+    const char *params[] = { nows };
+    if (h->tx_begin(db, error_r) < 0)
         return -1;
+    /* waits for every writer that counted on a pending tick; the minimum
+     * below is a later statement, so it sees what they wrote */
+    if (h->sql(db, "SELECT pg_advisory_xact_lock(" SCHEDULE_LOCK ")", 0, NULL, NULL, error_r) < 0
+        || h->sql(db, "DELETE FROM sla_schedule WHERE at <= " SQL_MS_TO_TS("$1"), 1, params, NULL, error_r) < 0
+        || h->sql(db, "SELECT " SQL_TS_TO_MS("min(next_due)") " FROM sla_tickets WHERE next_due IS NOT NULL",
+                  0, NULL, &rows, error_r) < 0)
+        goto fail;
     const char *v = h->rows_value(rows, 0, 0);
     int64_t at = v ? atoll(v) : SLA_NONE;
     h->rows_free(&rows);
-    if (at == SLA_NONE)
-        return 0;
-    int64_t now = sla_now_ms(p);
-    if (at <= now)
-        at = now + 1000;                 /* held by another tick right now: look again in a second */
-    return sla_store_schedule(p, db, at, tag, error_r);
+    if (at != SLA_NONE) {
+        if (at <= now)
+            at = now + 1000;             /* held by another tick right now: look again in a second */
+        if (ensure_tick(p, db, at, tag, error_r) < 0)
+            goto fail;
+    }
+    return h->tx_commit(db, error_r);
+fail:
+    h->rows_free(&rows);
+    h->tx_rollback(db);
+    return -1;
 }

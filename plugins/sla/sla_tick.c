@@ -383,10 +383,11 @@ static int tick_one(struct sla_plugin *p, struct atum_db *db, int64_t now, const
     snprintf(id, sizeof(id), "%lld", ticket);
     snprintf(again, sizeof(again), "%lld", (long long)(now + SLA_RETRY_MS));
     const char *bp[] = { id, again, e ? e : "unknown error" };
+    /* the tick's hand-over to the earliest moment covers this one */
     if (h->sql(db, "UPDATE sla_tickets SET next_due = " SQL_MS_TO_TS("$2") ", last_error = $3"
                    " WHERE ticket_id = $1", 3, bp, NULL, error_r) < 0)
         return -1;
-    return sla_store_schedule(p, db, now + SLA_RETRY_MS, NULL, error_r) < 0 ? -1 : 1;
+    return 1;
 }
 
 int sla_job_tick(void *state, struct atum_job *job)

@@ -97,10 +97,13 @@ static char *dupn(const char *s, size_t n)
 
 static const char *fail(struct fakehost *fh, const char **error_r, const char *fmt, ...)
 {
+    /* formatted apart first: the arguments may be the last error itself */
+    char buf[sizeof(fh->last_error)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(fh->last_error, sizeof(fh->last_error), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    memcpy(fh->last_error, buf, sizeof(buf));
     if (error_r)
         *error_r = fh->last_error;
     return fh->last_error;

@@ -89,3 +89,11 @@ CREATE TABLE sla_tickets (
 CREATE INDEX sla_tickets_next_due_idx ON sla_tickets (next_due) WHERE next_due IS NOT NULL;
 -- a queue's recent tickets: predictions, lists
 CREATE INDEX sla_tickets_queue_idx ON sla_tickets (queue_id, started_at DESC);
+
+-- The moments sla.tick jobs are pending for.  A writer whose ticket needs
+-- escalating at T enqueues a tick only when none is pending at or before
+-- T: every tick, when it has run, arranges the next one for the earliest
+-- moment of all, so one pending tick covers every later moment.
+CREATE TABLE sla_schedule (
+    at  timestamptz PRIMARY KEY
+);

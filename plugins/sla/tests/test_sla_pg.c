@@ -88,7 +88,7 @@ static void setup(void)
     ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
     PQclear(sqlr("SET client_min_messages = warning"));
     /* every test starts from an empty helpdesk and no SLA configuration */
-    PQclear(sqlr("DROP TABLE IF EXISTS sla_tickets, sla_ledger, sla_policies, sla_calendars, sla_config CASCADE;"
+    PQclear(sqlr("DROP TABLE IF EXISTS sla_tickets, sla_ledger, sla_policies, sla_calendars, sla_config, sla_schedule CASCADE;"
                  "DROP FUNCTION IF EXISTS sla_ledger_append_only CASCADE;"
                  "TRUNCATE tickets, queues, users, queue_members CASCADE"));
     q_support = qint("INSERT INTO queues (name, address) VALUES ('support', 'support@example.com') RETURNING id");
@@ -376,9 +376,15 @@ START_TEST(pause_reply_and_next_response)
     clock_at(Z("2024-06-03 16:00"));
     fakehost_clear(fh);
     customer_wrote(t, "mail");
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 0);        /* the tick pending at 16:00 covers it */
+    tick();                                                  /* it runs, and hands over */
     ck_assert_instant(last_tick_at(), Z("2024-06-03 16:30"));
     clock_at(Z("2024-06-03 16:10"));
     staff_reply(t);
+    clock_at(Z("2024-06-03 16:30"));                         /* answered: nothing owed, nothing next */
+    fakehost_clear(fh);
+    tick();
+    ck_assert_uint_eq(fakehost_nmail(fh) + fakehost_nevents(fh) + count_enqueued("sla.tick"), 0);
     /* ... and by the portal: a new round */
     clock_at(Z("2024-06-03 17:00"));
     fakehost_clear(fh);
@@ -396,6 +402,48 @@ START_TEST(pause_reply_and_next_response)
     ck_assert(json_is_false(json_object_get(json_object_get(json_object_get(v, "clocks"), "first_response"),
                                             "breached")));
     json_decref(v);
+}
+END_TEST
+
+/* one pending tick covers every later moment: a ticket due later adds no
+ * job, one due earlier does, and each tick hands over to the earliest
+ * moment left when it has run */
+START_TEST(one_pending_tick_covers_later_moments)
+{
+    create("/policies", "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':2,'time':'calendar'}},"
+                        "'escalation':{'breach':[{'notify':'assignee'}]}}");
+    long long a = new_ticket(q_support, "normal"), b = new_ticket(q_support, "normal"),
+              c = new_ticket(q_support, "normal");
+    fakehost_clear(fh);
+    clock_at(Z("2024-06-03 10:00"));
+    created(a, q_support, "normal");                         /* due 12:00 */
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 1);
+    clock_at(Z("2024-06-03 11:00"));
+    created(b, q_support, "normal");                         /* due 13:00: the 12:00 tick covers it */
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 1);
+    clock_at(Z("2024-06-03 10:30"));
+    created(c, q_support, "normal");                         /* due 12:30: covered too */
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 1);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_schedule"), 1);
+
+    clock_at(Z("2024-06-03 12:00"));
+    fakehost_clear(fh);
+    tick();                                                  /* a breaches; hands over to 12:30 */
+    ck_assert_uint_eq(fakehost_nmail(fh), 1);
+    ck_assert_instant(last_tick_at(), Z("2024-06-03 12:30"));
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 1);
+    clock_at(Z("2024-06-03 12:30"));
+    fakehost_clear(fh);
+    tick();                                                  /* c; then 13:00 */
+    ck_assert_uint_eq(fakehost_nmail(fh), 1);
+    ck_assert_instant(last_tick_at(), Z("2024-06-03 13:00"));
+    clock_at(Z("2024-06-03 13:00"));
+    fakehost_clear(fh);
+    tick();                                                  /* b; nothing left */
+    ck_assert_uint_eq(fakehost_nmail(fh), 1);
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 0);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_schedule"), 0);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE kind = 'breach'"), 3);
 }
 END_TEST
 
@@ -609,6 +657,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, warning_and_breach_fire_once_at_their_moments);
     tcase_add_test(tc, pause_reply_and_next_response);
+    tcase_add_test(tc, one_pending_tick_covers_later_moments);
     tcase_add_test(tc, hooks_out_of_order);
     tcase_add_test(tc, calendar_edit_moves_deadlines);
     tcase_add_test(tc, disabled_policy_clears_escalation);
