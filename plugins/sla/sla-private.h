@@ -9,8 +9,8 @@
  *                  configuration version (a snapshot threads share)
  *   sla_store.c    the SQL: tickets' rows, the ledger, saving states,
  *                  scheduling the tick
- *   sla_hooks.c    ticket.created / message.created / ticket.updated ->
- *                  ledger entries, state recomputed
+ *   sla_hooks.c    message.created / ticket.updated -> ledger entries,
+ *                  state recomputed
  *   sla_tick.c     the sla.tick job: warnings and breaches owed now,
  *                  escalation actions
  *   sla_recompute.c the sla.recompute job: every open ticket after an
@@ -87,10 +87,10 @@ struct sla_ledger {
 };
 void sla_ledger_free(struct sla_ledger *l);
 int sla_ledger_push(struct sla_ledger *l, const struct sla_event *e, json_t *detail);
-/* Fills a ledger from rows (id, at_ms, kind, status, queue_id, priority,
- * clock, round, detail) starting at row `from` for ticket column -1, or
- * while column tcol equals ticket. */
-void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *rows, int *row,
+/* Fills a ledger from rows whose columns from `off` on are (id, at_ms,
+ * kind, status, queue_id, priority, clock, round, detail), from row *row
+ * on -- while column tcol equals ticket, or to the end (tcol -1). */
+void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *rows, int *row, int off,
                           int tcol, long long ticket, struct sla_ledger *l);
 
 struct sla_ticket_row {
@@ -99,12 +99,11 @@ struct sla_ticket_row {
     long long policy_id;                   /* 0 */
     long long config_version;              /* the configuration now */
 };
-/* Creates (if needed) and locks the ticket's row; in a transaction. */
-int sla_store_lock(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                   struct sla_ticket_row *row, const char **error_r);
-/* Appends one entry and reads the ticket's whole ledger, in one statement. */
-int sla_store_append_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                          const struct sla_event *e, const char *detail_json,
+/* In a transaction: locks the ticket's row (created if needed), appends
+ * the event, reads the whole ledger, and makes the commit asynchronous
+ * (the caller completes its job in the same transaction). */
+int sla_store_begin_event(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_event *e, struct sla_ticket_row *row,
                           struct sla_ledger *l, const char **error_r);
 int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    struct sla_ledger *l, const char **error_r);
@@ -127,7 +126,6 @@ int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const 
                                 const char **error_r);
 
 /* ---- sla_hooks.c ---- */
-int sla_hook_ticket_created(void *state, struct atum_job *job);
 int sla_hook_message_created(void *state, struct atum_job *job);
 int sla_hook_ticket_updated(void *state, struct atum_job *job);
 

@@ -3,8 +3,8 @@
  * (plugins/sla/README.md; the modules: sla-private.h).
  *
  * Includes only <atum/plugin.h> of atumd and works through the host
- * table: hooks on ticket.created, message.created and ticket.updated
- * record clock events in an append-only ledger; warnings and breaches are
+ * table: hooks on message.created and ticket.updated record clock events
+ * in an append-only ledger; warnings and breaches are
  * sla.tick jobs scheduled for their moment; edits of policies and
  * calendars recompute open tickets in an sla.recompute job; routes under
  * /api/v1/plugins/sla/; its part of GET /api/v1/tickets/{id}.
@@ -92,7 +92,6 @@ static const struct atum_job_kind jobs[] = {
 };
 
 static const struct atum_hook hooks[] = {
-    { "ticket.created", sla_hook_ticket_created },
     { "message.created", sla_hook_message_created },
     { "ticket.updated", sla_hook_ticket_updated },
     { NULL, NULL }

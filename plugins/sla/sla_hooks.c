@@ -57,24 +57,29 @@ out:
     return ret;
 }
 
-/* One event of one ticket: record, recompute, save, complete the job. */
+/* One event of one ticket: record, recompute, save, complete the job; a
+ * second event of the same moment (the staff message that opened a
+ * ticket is its start and its first response) is appended too. */
 static int record(struct sla_plugin *p, struct atum_job *job, long long ticket,
-                  const struct sla_event *e)
+                  const struct sla_event *e, const struct sla_event *also)
 {
     const struct atum_host *h = p->host;
     const char *err = NULL;
     struct sla_ticket_row row;
     struct sla_ledger l;
     memset(&l, 0, sizeof(l));
+    long long id = 0;
     if (h->tx_begin(job->db, &err) < 0)
         return h->job_error(job, "begin: %s", err);
-    if (sla_store_lock(p, job->db, ticket, &row, &err) < 0
-        || sla_store_append_read(p, job->db, ticket, e, NULL, &l, &err) < 0
+    if (sla_store_begin_event(p, job->db, ticket, e, &row, &l, &err) < 0
+        || (also != NULL && (sla_store_append(p, job->db, ticket, also, NULL, &id, &err) < 0
+                             || sla_ledger_push(&l, &(struct sla_event){ .id = id, .at = also->at,
+                                                .kind = also->kind, .status = -1, .priority = -1 }, NULL) < 0))
         || sla_recompute_locked(p, job->db, ticket, &row, &l, sla_now_ms(p), e->at, &err) < 0
         || h->job_complete_in_tx(job, &err) < 0) {
         h->tx_rollback(job->db);
         sla_ledger_free(&l);
-        return h->job_error(job, "ticket %lld: %s", ticket, err);
+        return h->job_error(job, "ticket %lld: %s", ticket, err ? err : "out of memory");
     }
     sla_ledger_free(&l);
     if (h->tx_commit(job->db, &err) < 0)
@@ -108,27 +113,10 @@ static int bad_payload(struct sla_plugin *p, struct atum_job *job)
     return ATUM_JOB_PERMANENT;
 }
 
-int sla_hook_ticket_created(void *state, struct atum_job *job)
-{
-    struct sla_plugin *p = state;
-    long long ticket;
-    int64_t at;
-    json_t *d = event_data(p, job, &ticket, &at);
-    if (d == NULL)
-        return bad_payload(p, job);
-    json_t *q = json_object_get(d, "queue_id");
-    const char *prio = json_string_value(json_object_get(d, "priority"));
-    const char *status = json_string_value(json_object_get(d, "status"));
-    struct sla_event e = {
-        .at = at, .kind = SLA_EV_START,
-        .status = status && sla_status_parse(status) >= 0 ? sla_status_parse(status) : SLA_ST_NEW,
-        .queue_id = json_is_integer(q) ? (long long)json_integer_value(q) : 0,
-        .priority = prio && sla_priority_parse(prio) >= 0 ? sla_priority_parse(prio) : 1,
-    };
-    json_decref(d);
-    return record(p, job, ticket, &e);
-}
-
+/* The message that opens a ticket starts its clocks (queue and priority
+ * from the ticket: its ticket.created is not needed, which spares a job
+ * per ticket); a public staff reply answers; a customer's human message
+ * on an open conversation asks again. */
 int sla_hook_message_created(void *state, struct atum_job *job)
 {
     struct sla_plugin *p = state;
@@ -141,19 +129,24 @@ int sla_hook_message_created(void *state, struct atum_job *job)
     const char *vis = json_string_value(json_object_get(d, "visibility"));
     const char *robot = json_string_value(json_object_get(d, "robot"));
     bool new_ticket = json_is_true(json_object_get(d, "new_ticket"));
-    struct sla_event e = { .at = at, .status = -1, .priority = -1 };
     bool public = vis == NULL || strcmp(vis, "public") == 0;
-    if (dir && strcmp(dir, "out") == 0 && public)
-        e.kind = SLA_EV_RESPONSE;        /* a public staff reply (also one that opened the ticket) */
-    else if (dir && strcmp(dir, "in") == 0 && public && !new_ticket
-             && (robot == NULL || strcmp(robot, "none") == 0))
-        e.kind = SLA_EV_CUSTOMER;        /* the customer wrote again, by mail, portal or API */
-    else {
-        json_decref(d);                  /* notes, robots, the opening message: no clock event */
-        return ATUM_JOB_DONE;
+    bool out = dir && strcmp(dir, "out") == 0, in = dir && strcmp(dir, "in") == 0;
+    bool human = robot == NULL || strcmp(robot, "none") == 0;
+    json_decref(d);                      /* the strings above were borrowed from it */
+    struct sla_event e = { .at = at, .status = -1, .priority = -1 };
+    struct sla_event reply = { .at = at, .kind = SLA_EV_RESPONSE, .status = -1, .priority = -1 };
+    if (new_ticket) {
+        e.kind = SLA_EV_START;
+        e.status = SLA_ST_NEW;           /* queue and priority: the ticket's (sla_store_begin_event) */
+        return record(p, job, ticket, &e, out && public ? &reply : NULL);
     }
-    json_decref(d);
-    return record(p, job, ticket, &e);
+    if (out && public)
+        e.kind = SLA_EV_RESPONSE;
+    else if (in && public && human)
+        e.kind = SLA_EV_CUSTOMER;        /* the customer wrote again, by mail, portal or API */
+    else
+        return ATUM_JOB_DONE;            /* notes and robots: no clock event */
+    return record(p, job, ticket, &e, NULL);
 }
 
 static const char *change_to(const json_t *changes, const char *field)
@@ -182,5 +175,5 @@ int sla_hook_ticket_updated(void *state, struct atum_job *job)
     json_decref(d);
     if (e.status < 0 && e.priority < 0 && e.queue_id <= 0)
         return ATUM_JOB_DONE;            /* assignee, subject, category: no clock cares */
-    return record(p, job, ticket, &e);
+    return record(p, job, ticket, &e, NULL);
 }

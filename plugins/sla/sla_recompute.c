@@ -161,7 +161,7 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
         /* ledger rows of tickets without a row here (none) are skipped */
         while (lr < h->rows_count(lrows) && atoll(h->rows_value(lrows, lr, 0)) < ticket)
             lr++;
-        sla_ledger_from_rows(h, lrows, &lr, 0, ticket, &l);
+        sla_ledger_from_rows(h, lrows, &lr, 1, 0, ticket, &l);
         struct sla_state st;
         if (sla_compute(&snap->rules, l.ev, l.n, now, false, &st) < 0) {
             sla_ledger_free(&l);

@@ -47,11 +47,10 @@ static long long num(const struct atum_host *h, const struct atum_rows *r, int r
     return v ? atoll(v) : 0;
 }
 
-void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *rows, int *row,
+void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *rows, int *row, int off,
                           int tcol, long long ticket, struct sla_ledger *l)
 {
     int n = h->rows_count(rows);
-    int off = tcol >= 0 ? tcol + 1 : 0;
     for (; *row < n; (*row)++) {
         int i = *row;
         if (tcol >= 0 && num(h, rows, i, tcol) != ticket)
@@ -79,33 +78,6 @@ void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *row
         if (sla_ledger_push(l, &e, detail) < 0)
             json_decref(detail);
     }
-}
-
-int sla_store_lock(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                   struct sla_ticket_row *row, const char **error_r)
-{
-    const struct atum_host *h = p->host;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", ticket);
-    const char *params[] = { id };
-    struct atum_rows *rows = NULL;
-    /* DO UPDATE (not NOTHING): it locks the row, new or not, and returns it */
-    if (h->sql(db, "INSERT INTO sla_tickets (ticket_id) VALUES ($1)"
-                   " ON CONFLICT (ticket_id) DO UPDATE SET ticket_id = EXCLUDED.ticket_id"
-                   " RETURNING ledger_last, " SQL_TS_TO_MS("next_due") ", policy_id,"
-                   " (SELECT version FROM sla_config)",
-               1, params, &rows, error_r) < 0)
-        return -1;
-    if (h->rows_count(rows) != 1) {
-        h->rows_free(&rows);
-        return *error_r = "sla_tickets: the row was not returned", -1;
-    }
-    row->ledger_last = num(h, rows, 0, 0);
-    row->next_due = h->rows_value(rows, 0, 1) ? num(h, rows, 0, 1) : SLA_NONE;
-    row->policy_id = num(h, rows, 0, 2);
-    row->config_version = num(h, rows, 0, 3);
-    h->rows_free(&rows);
-    return 0;
 }
 
 struct entry_params {
@@ -136,25 +108,66 @@ static void entry_params(struct entry_params *x, long long ticket, const struct 
     "INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail)" \
     " VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4, $5::bigint, $6, $7, $8::int, $9::jsonb)"
 
-int sla_store_append_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                          const struct sla_event *e, const char *detail_json,
+/* The ticket's row locked (created if needed), the entry appended, the
+ * whole ledger read, and this transaction's commit made asynchronous --
+ * in one statement.  Asynchronous is safe here: the hook's job completes
+ * in the same transaction, so a commit a crash loses also loses the
+ * completion, and the hook runs again.
+ *
+ * The read's snapshot is taken before the lock is granted, so a hook of
+ * the same ticket that committed while this one waited is not in it;
+ * that writer's entry is the row's ledger_last (every writer sets it to
+ * the last entry it knew), so when that entry is missing the ledger is
+ * read again (a later statement sees everything committed before it). */
+int sla_store_begin_event(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_event *e, struct sla_ticket_row *row,
                           struct sla_ledger *l, const char **error_r)
 {
     const struct atum_host *h = p->host;
     struct entry_params x;
-    entry_params(&x, ticket, e, detail_json);
+    entry_params(&x, ticket, e, NULL);
     struct atum_rows *rows = NULL;
-    /* the statement's snapshot does not see its own insert: the new row
-     * comes from RETURNING */
-    if (h->sql(db, "WITH ins AS (" INSERT_ENTRY " RETURNING *)"
-                   " SELECT " LEDGER_COLS("") " FROM sla_ledger WHERE ticket_id = $1"
-                   " UNION ALL SELECT " LEDGER_COLS("") " FROM ins",
+    if (h->sql(db,
+               "WITH lk AS (INSERT INTO sla_tickets (ticket_id) VALUES ($1)"
+               "            ON CONFLICT (ticket_id) DO UPDATE SET ticket_id = EXCLUDED.ticket_id"
+               "            RETURNING ledger_last, " SQL_TS_TO_MS("next_due") " AS next_due, policy_id,"
+               "                      (SELECT version FROM sla_config) AS version,"
+               "                      set_config('synchronous_commit', 'off', true) AS async),"
+               " ins AS (INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail)"
+               "         VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4,"
+               /* a start read from the opening message takes the ticket's queue and priority */
+               "                 CASE WHEN $3 = 'start' THEN coalesce($5::bigint, (SELECT queue_id FROM tickets WHERE id = $1))"
+               "                      ELSE $5::bigint END,"
+               "                 CASE WHEN $3 = 'start' THEN coalesce($6, (SELECT priority FROM tickets WHERE id = $1))"
+               "                      ELSE $6 END,"
+               "                 $7, $8::int, $9::jsonb) RETURNING *),"
+               " led AS (SELECT " LEDGER_COLS("") " FROM sla_ledger WHERE ticket_id = $1"
+               "         UNION ALL SELECT " LEDGER_COLS("") " FROM ins)"
+               " SELECT lk.ledger_last, lk.next_due, lk.policy_id, lk.version, led.* FROM lk, led",
                9, x.p, &rows, error_r) < 0)
         return -1;
-    int row = 0;
-    sla_ledger_from_rows(h, rows, &row, -1, 0, l);
+    int n = h->rows_count(rows);
+    if (n == 0) {
+        h->rows_free(&rows);
+        return *error_r = "sla_tickets: the row was not returned", -1;
+    }
+    const char *v;
+    row->ledger_last = (v = h->rows_value(rows, 0, 0)) ? atoll(v) : 0;
+    row->next_due = (v = h->rows_value(rows, 0, 1)) ? atoll(v) : SLA_NONE;
+    row->policy_id = (v = h->rows_value(rows, 0, 2)) ? atoll(v) : 0;
+    row->config_version = (v = h->rows_value(rows, 0, 3)) ? atoll(v) : 0;
+    bool seen = row->ledger_last == 0;
+    for (int i = 0; i < n && !seen; i++)
+        seen = (v = h->rows_value(rows, i, 4)) != NULL && atoll(v) == row->ledger_last;
+    if (seen) {
+        int r = 0;
+        sla_ledger_from_rows(h, rows, &r, 4, -1, 0, l);    /* after lk's four columns */
+        h->rows_free(&rows);
+        return 0;
+    }
     h->rows_free(&rows);
-    return 0;
+    /* a writer committed while this statement waited for the lock */
+    return sla_store_read(p, db, ticket, l, error_r);
 }
 
 int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
@@ -169,7 +182,7 @@ int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
                1, params, &rows, error_r) < 0)
         return -1;
     int row = 0;
-    sla_ledger_from_rows(h, rows, &row, -1, 0, l);
+    sla_ledger_from_rows(h, rows, &row, 0, -1, 0, l);
     h->rows_free(&rows);
     return 0;
 }

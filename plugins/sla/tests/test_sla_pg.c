@@ -139,10 +139,13 @@ static void hook(const char *event, const char *fmt, ...)
     ck_assert_msg(r.status == ATUM_JOB_DONE, "%s %s: %d %s", event, data, r.status, r.error);
 }
 
+/* the message that opened ticket t (queue and priority are the ticket's) */
 static void created(long long t, long long queue, const char *prio)
 {
-    hook("ticket.created", "{\"ticket_id\": %lld, \"queue_id\": %lld, \"priority\": \"%s\", \"source\": \"mail\"}",
-         t, queue, prio);
+    ck_assert_int_eq(qint("SELECT count(*) FROM tickets WHERE id = %lld AND queue_id = %lld AND priority = '%s'",
+                          t, queue, prio), 1);
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": 1, \"direction\": \"in\","
+         " \"visibility\": \"public\", \"source\": \"mail\", \"robot\": \"none\", \"new_ticket\": true}", t);
 }
 
 static void staff_reply(long long t)
@@ -447,8 +450,8 @@ START_TEST(one_pending_tick_covers_later_moments)
 }
 END_TEST
 
-/* hooks of one ticket may run in any order: the customer's message heard
- * before the ticket.created of the same moment still counts from the start */
+/* hooks of one ticket may run in any order: a status change heard before
+ * the opening message it followed still counts from the start */
 START_TEST(hooks_out_of_order)
 {
     create("/policies", "{'name':'Plain','targets':{'resolution':{'hours':8}}}");
@@ -632,6 +635,25 @@ START_TEST(routes_answer_what_the_desk_shows)
 }
 END_TEST
 
+/* a ticket staff opened for a customer: its first message is the start
+ * and the first response at once */
+START_TEST(staff_opened_ticket_is_answered)
+{
+    create("/policies", "{'name':'Plain','targets':{'first_response':{'hours':1,'time':'calendar'},"
+                        "'resolution':{'hours':8,'time':'calendar'}}}");
+    long long t = new_ticket(q_support, "high");
+    clock_at(Z("2024-06-03 10:00"));
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": 1, \"direction\": \"out\","
+         " \"visibility\": \"public\", \"source\": \"api\", \"robot\": \"none\", \"new_ticket\": true}", t);
+    json_t *v = view(t);
+    ck_assert_str_eq(clock_field(v, "first_response", "state"), "achieved");
+    ck_assert_str_eq(clock_field(v, "resolution", "state"), "running");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(v, "ledger"), 0), "priority")),
+                     "high");
+    json_decref(v);
+}
+END_TEST
+
 START_TEST(the_ledger_is_append_only)
 {
     create("/policies", "{'name':'Plain','targets':{'resolution':{'hours':8}}}");
@@ -664,6 +686,7 @@ int main(void)
     tcase_add_test(tc, priority_change_keeps_accrued_pause);
     tcase_add_test(tc, routes_refuse_bad_input_clearly);
     tcase_add_test(tc, routes_answer_what_the_desk_shows);
+    tcase_add_test(tc, staff_opened_ticket_is_answered);
     tcase_add_test(tc, the_ledger_is_append_only);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
