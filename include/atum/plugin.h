@@ -289,7 +289,20 @@ struct atum_plugin {
      * connection (no transaction): keep it to a query or two. */
     int (*ticket_view)(void *state, struct atum_db *db, long long ticket_id,
                        struct atum_http_resp *resp);
+
+    /* Appended after ticket_view (a descriptor whose size ends before it
+     * reads as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
+    unsigned hook_flags;
 };
+
+/* The plugin's hook jobs are enqueued without waking idle workers: no
+ * NOTIFY at the commit of the transaction that emitted the event.  Busy
+ * workers take them at once, idle ones within [queue] poll_interval.
+ * For hooks that are not urgent and take the event's moment from the
+ * payload's "at": every transaction that emits an event the plugin hears
+ * (each ingested mail, each reply) is then spared a NOTIFY, which
+ * PostgreSQL serialises over all committing transactions. */
+#define ATUM_HOOKS_QUIET 1u
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they
  * export. */

@@ -120,6 +120,9 @@ static const struct atum_plugin descriptor = {
     .conf_keys = conf_keys,
     .migrations = sla_migrations,
     .ticket_view = sla_ticket_view,
+    /* the hooks take the event's moment from "at": no need to wake idle
+     * workers at every ingested mail's commit */
+    .hook_flags = ATUM_HOOKS_QUIET,
 };
 
 const struct atum_plugin *atum_plugin_entry(void)

@@ -61,7 +61,7 @@ int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const
             .max_attempts = runtime_default_attempts(rt, k->kind),
             .concurrency_key = ckey[0] ? key : NULL,
         };
-        if (jobs_enqueue(c, &spec, NULL, &e) < 0) {
+        if (jobs_enqueue_ex(c, &spec, !k->quiet, NULL, &e) < 0) {
             err_set(error_r, "emit %s: %s", event, e);
             goto out;
         }

@@ -44,6 +44,7 @@ static int add(struct jobkind_registry *reg, const char *kind, const char *owner
     k->state = state;
     k->max_attempts = max_attempts;
     k->lease_ms = lease_ms;
+    k->quiet = false;
     return 0;
 }
 
@@ -61,6 +62,12 @@ int jobkind_register(struct jobkind_registry *reg, const char *kind, const char 
 int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, const char *event,
                           jobkind_run_fn run, void *state, const char **error_r)
 {
+    return jobkind_register_hook_ex(reg, plugin, event, run, state, false, error_r);
+}
+
+int jobkind_register_hook_ex(struct jobkind_registry *reg, const char *plugin, const char *event,
+                             jobkind_run_fn run, void *state, bool quiet, const char **error_r)
+{
     if (!jobkind_event_valid(event))
         return err_set(error_r, "plugin %s: invalid event name '%s'", plugin, event ? event : "(null)");
     char kind[JOBS_KIND_MAX + 8];
@@ -68,7 +75,10 @@ int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, cons
     if (n < 0 || (size_t)n > JOBS_KIND_MAX)
         return err_set(error_r, "plugin %s: hook kind for '%s' longer than %d characters",
                        plugin, event, JOBS_KIND_MAX);
-    return add(reg, kind, plugin, event, run, state, 0, 0, error_r);
+    if (add(reg, kind, plugin, event, run, state, 0, 0, error_r) < 0)
+        return -1;
+    reg->v[reg->n - 1].quiet = quiet;
+    return 0;
 }
 
 const struct jobkind *jobkind_find(const struct jobkind_registry *reg, const char *kind)

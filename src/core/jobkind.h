@@ -16,6 +16,7 @@
 #define ATUM_CORE_JOBKIND_H
 
 #include <atum/plugin.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef int (*jobkind_run_fn)(void *state, struct atum_job *job);
@@ -28,6 +29,7 @@ struct jobkind {
     void *state;
     int max_attempts;        /* 0: queue default */
     long long lease_ms;      /* 0: queue default */
+    bool quiet;              /* hooks: enqueued without waking idle workers (ATUM_HOOKS_QUIET) */
 };
 
 struct jobkind_registry {
@@ -40,6 +42,9 @@ int jobkind_register(struct jobkind_registry *reg, const char *kind, const char 
                      const char **error_r);
 int jobkind_register_hook(struct jobkind_registry *reg, const char *plugin, const char *event,
                           jobkind_run_fn run, void *state, const char **error_r);
+/* The same, quiet: event.h enqueues its jobs without a NOTIFY. */
+int jobkind_register_hook_ex(struct jobkind_registry *reg, const char *plugin, const char *event,
+                             jobkind_run_fn run, void *state, bool quiet, const char **error_r);
 const struct jobkind *jobkind_find(const struct jobkind_registry *reg, const char *kind);
 /* Removes every kind owned by owner (a plugin that failed half-way). */
 void jobkind_remove_owner(struct jobkind_registry *reg, const char *owner);

@@ -198,8 +198,10 @@ static void load_one(struct plugin_instance *pi, const struct atum_config *cfg,
                              (long long)k->lease_seconds * 1000, &e) < 0)
             goto refused;
     }
+    /* pi->desc is the descriptor copied up to its size, zero beyond */
+    bool quiet = (pi->desc.hook_flags & ATUM_HOOKS_QUIET) != 0;
     for (const struct atum_hook *h = d->hooks; h && h->event; h++) {
-        if (jobkind_register_hook(reg, pi->name, h->event, h->run, pi->pstate, &e) < 0)
+        if (jobkind_register_hook_ex(reg, pi->name, h->event, h->run, pi->pstate, quiet, &e) < 0)
             goto refused;
     }
     pi->state = PLUGIN_LOADED;

@@ -686,6 +686,14 @@ const struct atum_plugin *fakehost_plugin(const struct fakehost *fh)
     return fh->plugin;
 }
 
+unsigned fakehost_hook_flags(const struct fakehost *fh)
+{
+    const struct atum_plugin *d = fh->plugin;
+    if (d == NULL || d->size < offsetof(struct atum_plugin, hook_flags) + sizeof(d->hook_flags))
+        return 0;
+    return d->hook_flags;
+}
+
 void *fakehost_state(const struct fakehost *fh)
 {
     return fh->state;

@@ -51,6 +51,9 @@ void fakehost_conf_set(struct fakehost *fh, const char *key, const char *value);
  * (database mode), init() with the configuration.  0, or -1 and *why. */
 int fakehost_load(struct fakehost *fh, const char *path, const char **why);
 const struct atum_plugin *fakehost_plugin(const struct fakehost *fh);
+/* The descriptor's hook_flags as atumd reads them (0 when the descriptor
+ * ends before the member): ATUM_HOOKS_QUIET, ... */
+unsigned fakehost_hook_flags(const struct fakehost *fh);
 void *fakehost_state(const struct fakehost *fh);
 /* fini() and dlclose(); fakehost_free() does it too. */
 void fakehost_unload(struct fakehost *fh);

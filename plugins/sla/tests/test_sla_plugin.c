@@ -76,6 +76,8 @@ START_TEST(bad_events_fail_for_good_and_touch_nothing)
             ck_assert_ptr_nonnull(strstr(r.error, "not an event with a ticket_id"));
         }
     ck_assert_uint_eq(fakehost_nsql(fh), 0);
+    /* its hooks wake no idle worker: the moment comes from the payload */
+    ck_assert(fakehost_hook_flags(fh) & ATUM_HOOKS_QUIET);
     /* ticket.created is not needed: the opening message starts the clocks */
     ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 7}", &r), -1);
 }
