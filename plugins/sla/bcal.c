@@ -13,10 +13,22 @@ struct bcal *bcal_new(const struct tz_zone *zone)
     return c;
 }
 
+static void unfreeze(struct bcal *c)
+{
+    free(c->tab_off);
+    free(c->tab_from);
+    free(c->tab_to);
+    free(c->tab_sum);
+    c->tab_off = NULL;
+    c->tab_from = c->tab_to = c->tab_sum = NULL;
+    c->tab_n = 0;
+}
+
 void bcal_free(struct bcal **c)
 {
     if (c == NULL || *c == NULL)
         return;
+    unfreeze(*c);
     free((*c)->hol);
     free(*c);
     *c = NULL;
@@ -24,6 +36,7 @@ void bcal_free(struct bcal **c)
 
 int bcal_add_hours(struct bcal *c, int wday, int start, int end, const char **error_r)
 {
+    unfreeze(c);
     if (wday < 0 || wday > 6 || start < 0 || start >= 1440 || end <= start || end > start + 1440)
         return *error_r = "an interval must start before 24:00 and last at most 24 hours", -1;
     if (c->nint[wday] >= BCAL_MAX_PER_DAY)
@@ -43,6 +56,7 @@ int bcal_add_hours(struct bcal *c, int wday, int start, int end, const char **er
 
 void bcal_set_always_open(struct bcal *c)
 {
+    unfreeze(c);
     for (int d = 0; d < 7; d++) {
         c->nint[d] = 1;
         c->ints[d][0] = (struct bcal_interval){ 0, 1440 };
@@ -51,6 +65,7 @@ void bcal_set_always_open(struct bcal *c)
 
 int bcal_add_holiday(struct bcal *c, const struct bcal_holiday *h, const char **error_r)
 {
+    unfreeze(c);
     if (c->nhol >= BCAL_MAX_HOLIDAYS)
         return *error_r = "too many holidays (at most 1000)", -1;
     if (h->days < 1 || h->days > 366)
@@ -112,7 +127,8 @@ bool bcal_is_holiday(const struct bcal *c, int64_t day)
     return false;
 }
 
-int bcal_day_spans(const struct bcal *c, int64_t day, int64_t from_ms[], int64_t to_ms[])
+/* The spans of one day, computed from the weekly hours, holidays and zone. */
+static int day_spans_compute(const struct bcal *c, int64_t day, int64_t from_ms[], int64_t to_ms[])
 {
     if (bcal_is_holiday(c, day))
         return 0;
@@ -152,46 +168,198 @@ int bcal_day_spans(const struct bcal *c, int64_t day, int64_t from_ms[], int64_t
     return out;
 }
 
+static bool in_table(const struct bcal *c, int64_t day)
+{
+    return c->tab_n > 0 && day >= c->tab_first && day < c->tab_first + c->tab_n;
+}
+
+int bcal_day_spans(const struct bcal *c, int64_t day, int64_t from_ms[], int64_t to_ms[])
+{
+    if (!in_table(c, day))
+        return day_spans_compute(c, day, from_ms, to_ms);
+    int i = (int)(day - c->tab_first), a = c->tab_off[i], n = c->tab_off[i + 1] - a;
+    memcpy(from_ms, c->tab_from + a, (size_t)n * sizeof(int64_t));
+    memcpy(to_ms, c->tab_to + a, (size_t)n * sizeof(int64_t));
+    return n;
+}
+
+int bcal_freeze(struct bcal *c, int64_t first_day, int ndays)
+{
+    unfreeze(c);
+    if (ndays <= 0)
+        return 0;
+    size_t cap = (size_t)ndays * 2;
+    c->tab_off = malloc(((size_t)ndays + 1) * sizeof(int));
+    c->tab_sum = malloc(((size_t)ndays + 1) * sizeof(int64_t));
+    c->tab_from = malloc(cap * sizeof(int64_t));
+    c->tab_to = malloc(cap * sizeof(int64_t));
+    if (c->tab_off == NULL || c->tab_sum == NULL || c->tab_from == NULL || c->tab_to == NULL) {
+        unfreeze(c);
+        return -1;
+    }
+    int used = 0;
+    c->tab_sum[0] = 0;
+    for (int i = 0; i < ndays; i++) {
+        int64_t a[2 * BCAL_MAX_PER_DAY], b[2 * BCAL_MAX_PER_DAY];
+        int n = day_spans_compute(c, first_day + i, a, b);
+        if ((size_t)(used + n) > cap) {
+            cap = cap * 2 + (size_t)n;
+            int64_t *f = realloc(c->tab_from, cap * sizeof(int64_t));
+            if (f != NULL)
+                c->tab_from = f;
+            int64_t *t = realloc(c->tab_to, cap * sizeof(int64_t));
+            if (t != NULL)
+                c->tab_to = t;
+            if (f == NULL || t == NULL) {
+                unfreeze(c);
+                return -1;
+            }
+        }
+        c->tab_off[i] = used;
+        int64_t open = 0;
+        for (int k = 0; k < n; k++) {
+            c->tab_from[used] = a[k];
+            c->tab_to[used] = b[k];
+            open += b[k] - a[k];
+            used++;
+        }
+        c->tab_sum[i + 1] = c->tab_sum[i] + open;
+    }
+    c->tab_off[ndays] = used;
+    c->tab_first = first_day;
+    c->tab_n = ndays;
+    return 0;
+}
+
+/* The first span start of table day i and the last span end, when it has spans. */
+static bool table_day_bounds(const struct bcal *c, int i, int64_t *lo, int64_t *hi)
+{
+    int a = c->tab_off[i], b = c->tab_off[i + 1];
+    if (a == b)
+        return false;
+    *lo = c->tab_from[a];
+    *hi = c->tab_to[b - 1];
+    return true;
+}
+
 static int64_t local_day_of(const struct bcal *c, int64_t t_ms)
 {
     int64_t s = civil_floor_div(t_ms, 1000);
     return civil_floor_div(s + tz_offset_at(c->zone, s), CIVIL_DAY_S);
 }
 
+/* Business time of one day's spans within [from, to). */
+static int64_t day_clipped(const struct bcal *c, int64_t day, int64_t from, int64_t to)
+{
+    int64_t a[2 * BCAL_MAX_PER_DAY], b[2 * BCAL_MAX_PER_DAY], sum = 0;
+    int n = bcal_day_spans(c, day, a, b);
+    for (int i = 0; i < n; i++) {
+        int64_t lo = a[i] > from ? a[i] : from, hi = b[i] < to ? b[i] : to;
+        if (hi > lo)
+            sum += hi - lo;
+    }
+    return sum;
+}
+
+/* Whether days [d0, d1] are in the table and all their spans lie within
+ * [from, to) -- spans never decrease from one day to the next, so the
+ * first and the last with spans decide. */
+static bool table_block_inside(const struct bcal *c, int64_t d0, int64_t d1, int64_t from, int64_t to)
+{
+    if (d0 > d1 || !in_table(c, d0) || !in_table(c, d1))
+        return false;
+    int64_t lo, hi;
+    for (int64_t d = d0; d <= d1; d++)
+        if (table_day_bounds(c, (int)(d - c->tab_first), &lo, &hi)) {
+            if (lo < from)
+                return false;
+            break;
+        }
+    for (int64_t d = d1; d >= d0; d--)
+        if (table_day_bounds(c, (int)(d - c->tab_first), &lo, &hi))
+            return hi <= to;
+    return true;                         /* no spans at all */
+}
+
 int64_t bcal_measure(const struct bcal *c, int64_t from, int64_t to)
 {
     if (to <= from)
         return 0;
-    int64_t sum = 0;
-    int64_t last = local_day_of(c, to);
-    for (int64_t day = local_day_of(c, from) - 1; day <= last; day++) {
-        int64_t a[2 * BCAL_MAX_PER_DAY], b[2 * BCAL_MAX_PER_DAY];
-        int n = bcal_day_spans(c, day, a, b);
-        for (int i = 0; i < n; i++) {
-            int64_t lo = a[i] > from ? a[i] : from, hi = b[i] < to ? b[i] : to;
-            if (hi > lo)
-                sum += hi - lo;
-        }
+    int64_t first = local_day_of(c, from) - 1, last = local_day_of(c, to);
+    int64_t m0 = first + 2, m1 = last - 1;
+    if (m0 <= m1 && table_block_inside(c, m0, m1, from, to)) {
+        int64_t sum = c->tab_sum[m1 - c->tab_first + 1] - c->tab_sum[m0 - c->tab_first];
+        for (int64_t day = first; day < m0; day++)
+            sum += day_clipped(c, day, from, to);
+        for (int64_t day = m1 + 1; day <= last; day++)
+            sum += day_clipped(c, day, from, to);
+        return sum;
     }
+    int64_t sum = 0;
+    for (int64_t day = first; day <= last; day++)
+        sum += day_clipped(c, day, from, to);
     return sum;
+}
+
+/* Within one day's spans from `from` on: the instant `dur` is used up, or
+ * BCAL_NEVER with *dur reduced by what the day had. */
+static int64_t day_add(const struct bcal *c, int64_t day, int64_t from, int64_t *dur)
+{
+    int64_t a[2 * BCAL_MAX_PER_DAY], b[2 * BCAL_MAX_PER_DAY];
+    int n = bcal_day_spans(c, day, a, b);
+    for (int i = 0; i < n; i++) {
+        int64_t lo = a[i] > from ? a[i] : from;
+        if (b[i] <= lo)
+            continue;
+        if (b[i] - lo >= *dur)
+            return lo + *dur;
+        *dur -= b[i] - lo;
+    }
+    return BCAL_NEVER;
 }
 
 int64_t bcal_add(const struct bcal *c, int64_t from, int64_t dur)
 {
     if (dur <= 0)
         return from;
-    int64_t first = local_day_of(c, from) - 1;
-    for (int64_t day = first; day <= first + BCAL_HORIZON_DAYS; day++) {
-        int64_t a[2 * BCAL_MAX_PER_DAY], b[2 * BCAL_MAX_PER_DAY];
-        int n = bcal_day_spans(c, day, a, b);
-        for (int i = 0; i < n; i++) {
-            int64_t lo = a[i] > from ? a[i] : from;
-            if (b[i] <= lo)
-                continue;
-            if (b[i] - lo >= dur)
-                return lo + dur;
-            dur -= b[i] - lo;
+    int64_t first = local_day_of(c, from) - 1, end = first + BCAL_HORIZON_DAYS;
+    for (int64_t day = first; day <= end; day++) {
+        /* from the third day on, whole table days count by their sums: the
+         * day whose sum reaches dur is found by binary search */
+        if (day >= first + 2 && in_table(c, day)) {
+            int i0 = (int)(day - c->tab_first);
+            int64_t lo_span = 0, hi_span = 0;
+            int k = i0;
+            while (k < c->tab_n && !table_day_bounds(c, k, &lo_span, &hi_span))
+                k++;
+            if (k == c->tab_n || lo_span >= from) {
+                int64_t base = c->tab_sum[i0], want = base + dur;
+                int hi = c->tab_n;           /* days i0 .. tab_n - 1 */
+                int64_t last_day = c->tab_first + c->tab_n - 1;
+                if (last_day > end)
+                    hi = (int)(end - c->tab_first) + 1;
+                if (hi > i0 && c->tab_sum[hi] >= want) {
+                    int l = i0, r = hi - 1;  /* smallest k with tab_sum[k + 1] >= want */
+                    while (l < r) {
+                        int m = l + (r - l) / 2;
+                        if (c->tab_sum[m + 1] >= want)
+                            r = m;
+                        else
+                            l = m + 1;
+                    }
+                    int64_t rest = want - c->tab_sum[l];
+                    return day_add(c, c->tab_first + l, from, &rest);
+                }
+                if (hi > i0) {
+                    dur -= c->tab_sum[hi] - base;
+                    day = c->tab_first + hi - 1;   /* the loop moves on past the table */
+                    continue;
+                }
+            }
         }
+        int64_t t = day_add(c, day, from, &dur);
+        if (t != BCAL_NEVER)
+            return t;
     }
     return BCAL_NEVER;
 }

@@ -58,6 +58,14 @@ struct bcal {
     struct bcal_interval ints[7][BCAL_MAX_PER_DAY];        /* sorted, not overlapping */
     int nhol;
     struct bcal_holiday *hol;                              /* owned */
+    /* bcal_freeze(): the open spans of days [tab_first, tab_first + tab_n)
+     * computed once, and the open time before each, so a measure or an
+     * add over weeks is a subtraction or a binary search (owned) */
+    int64_t tab_first;
+    int tab_n;
+    int *tab_off;                                          /* tab_n + 1 indexes into tab_from/tab_to */
+    int64_t *tab_from, *tab_to;
+    int64_t *tab_sum;                                      /* tab_n + 1: open ms of the days before */
 };
 
 /* An empty calendar (closed always) in a zone; add hours and holidays. */
@@ -68,6 +76,12 @@ void bcal_free(struct bcal **c);
 int bcal_add_hours(struct bcal *c, int wday, int start_min, int end_min, const char **error_r);
 int bcal_add_holiday(struct bcal *c, const struct bcal_holiday *h, const char **error_r);
 void bcal_set_always_open(struct bcal *c);
+
+/* Computes the span table for local days [first_day, first_day + ndays)
+ * after the last change; outside it everything is computed on the fly,
+ * with the same results (tests/test_bcal.c checks both ways).  0, or -1
+ * when out of memory (the calendar still works, only slower). */
+int bcal_freeze(struct bcal *c, int64_t first_day, int ndays);
 
 bool bcal_is_holiday(const struct bcal *c, int64_t local_day);
 

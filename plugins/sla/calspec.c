@@ -170,6 +170,9 @@ int calspec_parse(const json_t *spec, const char *zoneinfo_dir, struct sla_calen
     json_array_foreach(hol, i, v)
         if (parse_holiday(cal->bcal, i, v, error_r) < 0)
             goto fail;
+    /* 2000-01-01 to 2045-12-31 precomputed (~1 MB): deadlines within
+     * decades cost a subtraction or a binary search */
+    (void)bcal_freeze(cal->bcal, civil_days(2000, 1, 1), (int)(civil_days(2046, 1, 1) - civil_days(2000, 1, 1)));
     *cal_r = cal;
     return 0;
 fail:

@@ -202,6 +202,37 @@ START_TEST(add_then_measure_gives_the_duration)
 }
 END_TEST
 
+/* the precomputed table (2000-2045) and computing each day on the fly
+ * give the same answers, inside it, outside it and across its edges */
+START_TEST(table_and_direct_agree)
+{
+    const char *cals[] = {
+        OFFICE,
+        "{'time_zone':'Australia/Lord_Howe','hours':{" WEEK("'22:00-06:00'") ",'sat':['01:00-03:00']}}",
+        "{'time_zone':'America/Sao_Paulo','hours':'24/7','holidays':[{'month':1,'day':1,'days':3}]}",
+        "{'time_zone':'Pacific/Apia','hours':{'fri':['09:00-17:00']}}",
+    };
+    const int64_t lo = Z("1995-01-01 00:00"), hi = Z("2051-01-01 00:00");
+    const int64_t edges[] = { Z("2000-01-01 00:00"), Z("2046-01-01 00:00") };
+    for (size_t k = 0; k < sizeof(cals) / sizeof(cals[0]); k++) {
+        struct sla_calendar *frozen = cal_json(1, cals[k]), *direct = cal_json(1, cals[k]);
+        ck_assert_int_gt(frozen->bcal->tab_n, 16000);
+        ck_assert_int_eq(bcal_freeze(direct->bcal, 0, 0), 0);
+        ck_assert_int_eq(direct->bcal->tab_n, 0);
+        for (int i = 0; i < 3000; i++) {
+            int64_t s = i % 2 ? edges[i % 4 / 2] - (int64_t)(rnd() % (uint64_t)(400 * 24 * H))
+                              : lo + (int64_t)(rnd() % (uint64_t)(hi - lo));
+            int64_t t = s + (int64_t)(rnd() % (uint64_t)(i % 3 ? 30 * 24 * H : 900 * 24 * H));
+            int64_t d = 1 + (int64_t)(rnd() % (uint64_t)(i % 3 ? 50 * H : 3000 * H));
+            ck_assert_int_eq(bcal_measure(frozen->bcal, s, t), bcal_measure(direct->bcal, s, t));
+            ck_assert_int_eq(bcal_add(frozen->bcal, s, d), bcal_add(direct->bcal, s, d));
+        }
+        sla_calendar_free(&frozen);
+        sla_calendar_free(&direct);
+    }
+}
+END_TEST
+
 /* ---- calendars admins get wrong ----------------------------------------- */
 
 START_TEST(bad_calendars_are_refused_with_a_reason)
@@ -268,6 +299,7 @@ int main(void)
     tcase_add_test(tc, overnight_24x7_split);
     tcase_add_test(tc, never_open);
     tcase_add_test(tc, add_then_measure_gives_the_duration);
+    tcase_add_test(tc, table_and_direct_agree);
     tcase_add_test(tc, bad_calendars_are_refused_with_a_reason);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

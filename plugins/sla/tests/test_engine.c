@@ -70,7 +70,7 @@ static const struct sla_rules *rules(struct world *w)
 
 static void ev(struct world *w, int64_t at, enum sla_event_kind k, int status, long long queue, int prio)
 {
-    w->ev[w->nev++] = (struct sla_event){ w->next_id++, at, k, status, queue, prio, 0, 0 };
+    w->ev[w->nev++] = (struct sla_event){ w->next_id++, at, k, status, queue, prio, 0, 0, NULL };
 }
 #define START(w, at) ev(w, at, SLA_EV_START, SLA_ST_NEW, 1, 1)
 #define STATUS(w, at, st) ev(w, at, SLA_EV_CHANGE, st, 0, -1)
@@ -81,7 +81,7 @@ static void ev(struct world *w, int64_t at, enum sla_event_kind k, int status, l
 
 static void fired(struct world *w, int64_t at, enum sla_event_kind k, int clock, int round)
 {
-    w->ev[w->nev++] = (struct sla_event){ w->next_id++, at, k, -1, 0, -1, clock, round };
+    w->ev[w->nev++] = (struct sla_event){ w->next_id++, at, k, -1, 0, -1, clock, round, NULL };
 }
 
 static void compute(struct world *w, int64_t now, struct sla_state *s)
