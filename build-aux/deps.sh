@@ -7,6 +7,8 @@
 ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
   libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
   libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev check postgresql postgresql-client python3 curl"
+# the sla plugin's calendars: the compiled time zones (/usr/share/zoneinfo)
+ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES tzdata"
 # Tests: swaks + Python (SMTP clients; Net::SSLeay for swaks --tls), dovecot-imapd (a real IMAP server),
 # nginx + openssl (TLS proxy test, test certificates), jq (shell API
 # tests), clang + its sanitizer/libFuzzer runtime (tests/fuzz), npm (the
