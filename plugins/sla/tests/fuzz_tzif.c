@@ -1,8 +1,8 @@
 /* fuzz_tzif -- libFuzzer target: any bytes as a TZif file (and as a POSIX
  * TZ string); what parses must answer every query without a crash or
  * undefined behaviour (fuzz_tzif.sh builds and runs it). */
-#include "../tzif.h"
-#include "../tzrule.h"
+#include "tzif.h"
+#include "tzrule.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@ trap cleanup EXIT
 FLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 S=$SRC/plugins/sla
 build() {
-    $CLANG $FLAGS "$S/tests/fuzz_tzif.c" "$S/tzif.c" "$S/tzrule.c" "$S/civil.c" -o "$W/fuzz_tzif" >"$W/build.log" 2>&1 ||
+    $CLANG $FLAGS -I"$S" "$S/tests/fuzz_tzif.c" "$S/tzif.c" "$S/tzrule.c" "$S/civil.c" -o "$W/fuzz_tzif" >"$W/build.log" 2>&1 ||
         { grep -q "fuzzer" "$W/build.log" && skip "clang cannot build libFuzzer targets: $(head -c 200 "$W/build.log")"; cat "$W/build.log"; return 1; }
 }
 check "fuzz_tzif builds with clang" build

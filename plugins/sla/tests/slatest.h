@@ -4,10 +4,10 @@
 #ifndef SLA_TESTS_SLATEST_H
 #define SLA_TESTS_SLATEST_H
 
-#include "../bcal.h"
-#include "../calspec.h"
-#include "../civil.h"
-#include "../tzif.h"
+#include "bcal.h"
+#include "calspec.h"
+#include "civil.h"
+#include "tzif.h"
 
 #include <check.h>
 #include <stdio.h>

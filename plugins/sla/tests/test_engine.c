@@ -5,8 +5,8 @@
  * and breaches owed exactly once. */
 #include "config.h"
 #include "slatest.h"
-#include "../engine.h"
-#include "../policy.h"
+#include "engine.h"
+#include "policy.h"
 
 #define WEEK(h) "'mon':[" h "],'tue':[" h "],'wed':[" h "],'thu':[" h "],'fri':[" h "]"
 #define OFFICE "{'time_zone':'Europe/Berlin','hours':{" WEEK("'09:00-17:00'") "},'holidays':[" \

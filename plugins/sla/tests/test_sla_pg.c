@@ -6,9 +6,9 @@
  * outbox, priority, queue, events), edits of calendars and policies
  * recompute open tickets, the routes answer what the desk shows. */
 #include "config.h"
-#include "lib/fakehost.h"
+#include "fakehost.h"
 #include "slatest.h"
-#include "../engine.h"
+#include "engine.h"
 
 #include <libpq-fe.h>
 

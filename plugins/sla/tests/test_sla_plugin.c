@@ -3,7 +3,7 @@
  * database that fails under a hook, a tick or a view -- each a clear
  * result, nothing half done, never a crash. */
 #include "config.h"
-#include "lib/fakehost.h"
+#include "fakehost.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -3,9 +3,9 @@
  * reading of the same files (in this test process only: the plugin never
  * sets TZ), and against broken files. */
 #include "config.h"
-#include "../civil.h"
-#include "../tzif.h"
-#include "../tzrule.h"
+#include "civil.h"
+#include "tzif.h"
+#include "tzrule.h"
 
 #include <check.h>
 #include <dirent.h>
