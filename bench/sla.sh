@@ -61,15 +61,24 @@ SQL
     fi
     stop_atumd
 }
-echo "== ingest without the plugin"
-ingest_run ingest_plain ""
-echo "== ingest with the plugin"
-ingest_run ingest_sla "[core]
+# without / with, alternating (BENCH_SLA_PAIRS pairs, default 2): this box
+# is shared, and alternating spreads its load over both sides
+pairs=${BENCH_SLA_PAIRS:-2}
+: >"$tmp/ratios"
+for i in $(seq 1 "$pairs"); do
+    echo "== ingest without the plugin ($i)"
+    ingest_run "ingest_plain_$i" ""
+    echo "== ingest with the plugin ($i)"
+    ingest_run "ingest_sla_$i" "[core]
 plugin_dir = $tmp/plugins
 [plugin.sla]"
-plain=$(sed -n 's/.*ingest_mails_per_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_plain.out")
-with=$(sed -n 's/.*ingest_mails_per_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_sla.out")
-done_s=$(sed -n 's/.*all_sla_hooks_done_after_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_sla.out")
-awk -v p="$plain" -v w="$with" -v d="$done_s" -v n="${BENCH_N:-10000}" 'BEGIN {
-    printf "ingest_plain_per_s=%s ingest_sla_per_s=%s ingest_ratio=%.2f sla_end_to_end_per_s=%.0f\n", p, w, w / p, n / d }'
-sed -n 's/^sla_recompute_tickets/sla_recompute_tickets/p' "$tmp/recompute.out"
+    plain=$(sed -n 's/.*ingest_mails_per_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_plain_$i.out")
+    with=$(sed -n 's/.*ingest_mails_per_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_sla_$i.out")
+    done_s=$(sed -n 's/.*all_sla_hooks_done_after_s=\([0-9.]*\).*/\1/p' "$tmp/ingest_sla_$i.out")
+    echo "$plain $with $done_s" >>"$tmp/ratios"
+done
+awk -v n="${BENCH_N:-10000}" '{ p += $1; w += $2; d += $3; printf "pair %d: plain=%s sla=%s ratio=%.2f\n", NR, $1, $2, $2 / $1 }
+    END { printf "ingest_plain_per_s=%.0f ingest_sla_per_s=%.0f ingest_ratio=%.2f sla_end_to_end_per_s=%.0f\n",
+                 p / NR, w / NR, w / p, n * NR / d }' "$tmp/ratios"
+grep '^sla_hooks=' "$tmp/recompute.out"
+grep '^sla_recompute_tickets=' "$tmp/recompute.out"

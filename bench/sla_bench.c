@@ -187,6 +187,33 @@ int main(int argc, char **argv)
                             " AND config_version = (SELECT version FROM sla_config)");
     long long due = count("SELECT count(*) FROM sla_tickets WHERE next_due IS NOT NULL");
 
+    /* the plugin's work per ingested mail: the hook of a new ticket's
+     * opening message, one after another on one connection */
+    long hooks = n / 20 > 2000 ? 2000 : n / 20;
+    exec_or_die("INSERT INTO users (email, role) VALUES ('bench-customer@bench.example', 'customer')"
+                " ON CONFLICT DO NOTHING");
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO tickets (queue_id, subject, requester_id)"
+             " SELECT (SELECT id FROM queues WHERE name = 'bench-a'), 'bench ' || g,"
+             " (SELECT id FROM users WHERE email = 'bench-customer@bench.example')"
+             " FROM generate_series(1, %ld) g", hooks);
+    exec_or_die(sql);
+    PGresult *ids = PQexec(pg, "SELECT id FROM tickets ORDER BY id DESC LIMIT 2000");
+    t = mono();
+    for (int i = 0; i < PQntuples(ids); i++) {
+        char data[256];
+        snprintf(data, sizeof(data), "{\"ticket_id\": %s, \"direction\": \"in\", \"visibility\": \"public\","
+                 " \"robot\": \"none\", \"new_ticket\": true}", PQgetvalue(ids, i, 0));
+        struct fakehost_job_result res;
+        if (fakehost_run_hook(fh, "message.created", data, &res) < 0 || res.status != ATUM_JOB_DONE) {
+            fprintf(stderr, "sla_bench: hook: %s\n", res.error);
+            return 1;
+        }
+    }
+    double hook_s = mono() - t;
+    int nhooks = PQntuples(ids);
+    PQclear(ids);
+
     double cpu = ref_cpu(), db = ref_db();
     printf("tickets=%ld ledger_entries=%lld seeded_in_s=%.1f first_recompute_s=%.2f open=%lld\n", n, entries,
            seeded, first, open);
@@ -194,6 +221,8 @@ int main(int argc, char **argv)
     printf("sla_recompute_tickets=%lld sla_recompute_s=%.2f sla_recompute_per_s=%.0f sla_with_next_due=%lld"
            " sla_ratio_to_cpu_loop=%.2f sla_ratio_to_pg_rows=%.2f\n",
            fresh, secs, fresh / secs, due, secs / cpu, secs / db);
+    printf("sla_hooks=%d sla_hook_ms=%.2f sla_hooks_per_s=%.0f\n", nhooks, hook_s * 1000 / nhooks,
+           nhooks / hook_s);
     fakehost_free(&fh);
     PQfinish(pg);
     return fresh == open ? 0 : 1;
