@@ -147,11 +147,14 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
     }
     for (int i = 0; i < n; i++)
         arr_add(&ids, h->rows_value(rows, i, 0));
-    const char *p2[] = { arr_text(&ids) };
+    /* the batch's id range makes both statements below index range scans;
+     * with = ANY alone PostgreSQL scans the whole ledger for each batch */
+    const char *lo = h->rows_value(rows, 0, 0), *hi = h->rows_value(rows, n - 1, 0);
+    const char *p2[] = { arr_text(&ids), lo, hi };
     if (h->sql(db, "SELECT ticket_id, id, " SQL_TS_TO_MS("at") ", kind, status, queue_id, priority, clock,"
-                   " round, detail::text FROM sla_ledger WHERE ticket_id = ANY($1::bigint[])"
-                   " AND kind <> 'policy' ORDER BY ticket_id, id",
-               1, p2, &lrows, error_r) < 0)
+                   " round, detail::text FROM sla_ledger WHERE ticket_id BETWEEN $2::bigint AND $3::bigint"
+                   " AND ticket_id = ANY($1::bigint[]) AND kind <> 'policy' ORDER BY ticket_id, id",
+               3, p2, &lrows, error_r) < 0)
         goto out;
     int lr = 0;
     for (int i = 0; i < n; i++) {
@@ -176,11 +179,13 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
 
     char nows[24];
     snprintf(nows, sizeof(nows), "%lld", (long long)now);
-    const char *p3[A_NCOLS + 2];
+    const char *p3[A_NCOLS + 4];
     for (int k = 0; k < A_NCOLS; k++)
         p3[k] = arr_text(&a[k]);
     p3[A_NCOLS] = ver;
     p3[A_NCOLS + 1] = nows;
+    p3[A_NCOLS + 2] = lo;
+    p3[A_NCOLS + 3] = hi;
     h->rows_free(&lrows);
     if (h->sql(db,
                "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
@@ -199,7 +204,7 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
                "   res_done_at = " SQL_MS_TO_TS("u.res_done_at") ", nr_mode = u.nr_mode,"
                "   computed_at = " SQL_MS_TO_TS("u.computed_at") ", last_error = NULL"
                "   FROM u WHERE t.ticket_id = u.ticket_id AND t.ledger_last = u.ledger_last"
-               "     AND t.config_version < $19::bigint"
+               "     AND t.config_version < $19::bigint AND t.ticket_id BETWEEN $21::bigint AND $22::bigint"
                "   RETURNING t.ticket_id, u.policy_from, u.policy_id),"
                " pol AS (INSERT INTO sla_ledger (ticket_id, at, kind, detail)"
                "   SELECT upd.ticket_id, " SQL_MS_TO_TS("$20") ", 'policy',"
@@ -210,7 +215,7 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
                "                             'reason', 'policies or calendars were edited')"
                "     FROM upd WHERE upd.policy_from IS DISTINCT FROM upd.policy_id RETURNING 1)"
                " SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM pol)",
-               A_NCOLS + 2, p3, &lrows, error_r) < 0)
+               A_NCOLS + 4, p3, &lrows, error_r) < 0)
         goto out;
     *written_r += atoi(h->rows_value(lrows, 0, 0) ? h->rows_value(lrows, 0, 0) : "0");
     ret = 0;
