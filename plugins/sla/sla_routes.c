@@ -18,8 +18,8 @@ static int reply(struct sla_plugin *p, struct atum_http_resp *resp, int status, 
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL) {
-        p->host->http_reply(resp, 500, "application/problem+json",
-                            "{\"title\":\"Internal Server Error\",\"status\":500}", 45);
+        static const char oom[] = "{\"title\":\"Internal Server Error\",\"status\":500}";
+        p->host->http_reply(resp, 500, "application/problem+json", oom, sizeof(oom) - 1);
         return -1;
     }
     p->host->http_reply(resp, status, "application/json", text, strlen(text));
