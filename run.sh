@@ -2,11 +2,12 @@
 # ./run.sh -- ATUM DESK on this machine, from nothing to running.
 #
 # Installs what is missing (apt), builds, creates the embedded PostgreSQL
-# cluster under var/pg (loopback only, its own port), migrates, creates
-# the demo admin and the demo queue support@localhost, prints the login and
-# runs atumd in the foreground (web on http://127.0.0.1:8080, SMTP on
-# 127.0.0.1:2525).  Ctrl-C stops atumd and the cluster; the next run
-# reuses both and all data.
+# cluster under var/pg (loopback only, its own port, a password for every
+# connection: build-aux/run-pg.sh), migrates, creates the demo admin and
+# the demo queue support@localhost, prints the login (the password only
+# the first time) and runs atumd in the foreground (web on
+# http://127.0.0.1:8080, SMTP on 127.0.0.1:2525).  Ctrl-C stops atumd and
+# the cluster; the next run reuses both and all data.
 #
 # Environment: ATUM_PG_PORT (default 54329, for a new cluster), and any
 # atumd key as ATUM_<SECTION>_<KEY>, e.g. ATUM_WEB_LISTEN or
@@ -17,6 +18,7 @@ cd "$(dirname "$0")"
 top=$PWD
 . build-aux/deps.sh
 . build-aux/run-conf.sh
+. build-aux/run-pg.sh
 . tests/pg.sh
 
 ensure_packages $ATUM_BUILD_PACKAGES
@@ -25,71 +27,59 @@ build_tree
 var=$top/var
 pgdir=$var/pg
 conf=$var/atum-desk.conf
-mkdir -p "$var"
-chmod 755 "$var"
+# var/ is private: the cluster's password files and the configuration
+# (with the secret key) live there
+run_var "$top"
 
 # ---- the embedded PostgreSQL cluster ------------------------------------
+# scram-sha-256 for every connection (build-aux/run-pg.sh); atumd connects
+# as the role atumd, which is not a superuser
 if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$var"; then
     echo "error: the postgres user cannot reach $var (a parent directory is not" >&2
     echo "       traversable); move the checkout or run: chmod o+x on its parents" >&2
     exit 1
 fi
-bin=$(pg_bindir)
 if [ ! -f "$pgdir/data/PG_VERSION" ]; then
     echo "==> creating the PostgreSQL cluster in $pgdir"
-    mkdir -p "$pgdir"
-    [ "$(id -u)" = 0 ] && chown postgres "$pgdir"
-    pg_as "$bin/initdb" -D "$pgdir/data" -A trust -U atum -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log"
-    port=${ATUM_PG_PORT:-54329}
-    {
-        echo "listen_addresses = '127.0.0.1'"
-        echo "port = $port"
-        echo "unix_socket_directories = '$pgdir'"
-        echo "log_min_messages = warning"
-    } >>"$pgdir/data/postgresql.conf"
-    echo "$port" >"$pgdir/port"
+    run_pg_create "$var" "${ATUM_PG_PORT:-54329}"
 fi
 port=$(cat "$pgdir/port")
-if ! pg_as "$bin/pg_ctl" -D "$pgdir/data" status >/dev/null 2>&1; then
-    echo "==> starting PostgreSQL on 127.0.0.1:$port"
-    pg_as "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null
-fi
-stop_pg() { pg_as "$bin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true; }
-trap stop_pg EXIT
-if ! psql -X -q -h 127.0.0.1 -p "$port" -U atum -d atum -c 'SELECT 1' >/dev/null 2>&1; then
-    pg_as "$bin/createdb" -h 127.0.0.1 -p "$port" -U atum atum
-fi
+echo "==> starting PostgreSQL on 127.0.0.1:$port"
+run_pg_start "$var"
+trap 'run_pg_stop "$var"' EXIT
+run_pg_secure "$var"        # a cluster from an older run.sh: no more trust
+run_pg_app "$var"
 
 # ---- configuration (written once, then yours to edit) -------------------
 # build-aux/run-conf.sh: a file from an older run.sh only gets what it lacks
-run_conf "$conf" "$top" "$port"
+run_conf "$conf" "$top" "$(run_pg_url "$var")"
 run_plugins_link "$top"
 export ATUM_CONFIG=$conf
 
 # ---- schema and demo data ------------------------------------------------
 ./atumctl migrate
-q() { psql -X -q -t -A -h 127.0.0.1 -p "$port" -U atum -d atum -c "$1"; }
-pwfile=$var/demo-admin-password
-if [ "$(q "SELECT count(*) FROM users WHERE lower(email) = 'admin@localhost'")" = 0 ]; then
-    head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$pwfile"
-    chmod 600 "$pwfile"
-    ./atumctl user add admin@localhost --name "Demo Admin" --role admin --password-stdin <"$pwfile"
-fi
+login=$(run_demo_admin "$var" ./atumctl)
+q() { PGPASSFILE=$var/pgpass psql -X -q -t -A -h 127.0.0.1 -p "$port" -U atumd -d atum -c "$1"; }
 if [ "$(q "SELECT count(*) FROM queues WHERE lower(address) = 'support@localhost'")" = 0 ]; then
     ./atumctl queue add support support@localhost
     ./atumctl queue member support admin@localhost
 fi
 
+# the desk's built files: from the file, else (an older run.sh's file) here
+if [ -z "$(run_conf_get "$conf" web assets_dir)" ]; then
+    export ATUM_WEB_ASSETS_DIR=${ATUM_WEB_ASSETS_DIR:-$top/web/dist}
+fi
 web=${ATUM_WEB_LISTEN:-$(run_conf_get "$conf" web listen)}
 smtp=${ATUM_SMTP_LISTEN-$(run_conf_get "$conf" smtp listen)}
 cat <<MSG
 
   ATUM DESK
-  web (portal and desk):  http://${web:-127.0.0.1:8080}
+  desk (agents):          http://${web:-127.0.0.1:8080}/desk
+  operators' status:      http://${web:-127.0.0.1:8080}/status
   SMTP (mail in):         ${smtp:-off (set [smtp] listen in var/atum-desk.conf)}
-  demo admin login:       admin@localhost / $(cat "$pwfile" 2>/dev/null || echo "(set earlier: atumctl user passwd admin@localhost)")
+$login
   demo queue:             support@localhost
-  database:               postgresql://atum@127.0.0.1:$port/atum (var/pg)
+  database:               postgresql://atumd@127.0.0.1:$port/atum (var/pg; passwords in var/, mode 600)
   admin CLI:              ATUM_CONFIG=var/atum-desk.conf ./atumctl status
 
 MSG

@@ -16,7 +16,8 @@ secs=${BENCH_SECONDS:-10}
 conns=${BENCH_CONNECTIONS:-32}
 PSQL=(psql -X -q -t -A -d "$ATUM_TEST_DATABASE_URL")
 command -v wrk >/dev/null || { echo "bench api needs wrk (apt-get install wrk)" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. "$here/../tests/ports.sh"
+port_take port
 export ATUM_CORE_SECRET_KEY=bench-secret-0123456789abcdef0123456789
 cat >"$tmp/atum.conf" <<CONF
 [core]

@@ -144,8 +144,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "queue_bench: %s\n", e);
             return 1;
         }
-        struct timespec settle = { 0, 200000000 };
-        nanosleep(&settle, NULL);
+        /* started: its listener waits for NOTIFY (no guessed settle time) */
+        for (long long ts0 = time_mono_ms();
+             query_int(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'atumd-listener'"
+                          " AND query LIKE 'LISTEN%' AND state = 'idle'") < 1
+             && time_mono_ms() - ts0 < 10000;) {
+            struct timespec ts = { 0, 5000000 };
+            nanosleep(&ts, NULL);
+        }
+        long long changes0 = query_int(c, "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+                                          " WHERE relname = 'jobs'");
 
         struct producer prod = { params, n, 0, 0 };
         pthread_t th;
@@ -162,9 +170,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "queue_bench: only %.0f of %d jobs done\n", done_count(), n);
             return 1;
         }
-        /* backends report their statistics about once a second */
-        struct timespec ts = { 1, 500000000 };
-        nanosleep(&ts, NULL);
+        /* the workers' backends report their statistics when they end:
+         * wait until every job's insert, claim and finish are counted */
+        for (long long ts0 = time_mono_ms();
+             query_int(c, "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables"
+                          " WHERE relname = 'jobs'") - changes0 < 3LL * n
+             && time_mono_ms() - ts0 < 15000;) {
+            struct timespec ts = { 0, 20000000 };
+            nanosleep(&ts, NULL);
+        }
         long long dead = query_int(c, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'jobs'");
         long long av = query_int(c, "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'jobs'") - av0;
         long long left = query_int(c, "SELECT count(*) FROM jobs");

@@ -6,17 +6,25 @@
 
 ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
   libetpan-dev libcivetweb-dev libjansson-dev libcurl4-gnutls-dev libpq-dev
-  libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev check postgresql postgresql-client python3 curl"
+  libssl-dev libcrypt-dev libgumbo-dev libuchardet-dev libcmark-dev libsystemd-dev check postgresql postgresql-client python3 curl
+  liblinear-dev libstemmer-dev libexttextcat-dev"
+# The desk (web/) is built with Node.js and npm (npm ci of web/package-lock.json,
+# then esbuild).  Node from another source often ships its own npm: ask
+# Debian's only for what is missing.
+command -v node >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES nodejs"
+# the triage plugin's word list comes from npm at build time
+command -v npm >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES npm"
 # the sla plugin's calendars: the compiled time zones (/usr/share/zoneinfo)
 ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES tzdata"
 # Tests: swaks + Python (SMTP clients; Net::SSLeay for swaks --tls), dovecot-imapd (a real IMAP server),
 # nginx + openssl (TLS proxy test, test certificates), jq (shell API
-# tests), clang + its sanitizer/libFuzzer runtime (tests/fuzz), npm (the
-# OpenAPI linter, @redocly/cli, installed from npm by the test itself).
-# Node from another source often ships its own npm: ask Debian's only when
-# there is none.
-ATUM_TEST_PACKAGES="procps swaks libnet-ssleay-perl dovecot-imapd python3-minimal python3-aiosmtpd nginx-light openssl jq clang libclang-rt-14-dev"
-command -v npm >/dev/null 2>&1 || ATUM_TEST_PACKAGES="$ATUM_TEST_PACKAGES npm"
+# tests), clang + its sanitizer/libFuzzer runtime (tests/fuzz), npm (above;
+# the OpenAPI linter, @redocly/cli, installed from npm by the test itself),
+# chromium (the desk's browser tests, driven by playwright-core from npm).
+ATUM_TEST_PACKAGES="procps swaks libnet-ssleay-perl dovecot-imapd python3-minimal python3-aiosmtpd nginx-light openssl jq clang libclang-rt-14-dev chromium"
+# promtool (checks the /metrics exposition) ships only inside Debian's
+# prometheus package; its server is never wanted: see ensure_packages
+ATUM_TEST_PACKAGES="$ATUM_TEST_PACKAGES prometheus"
 # bench/run api
 ATUM_BENCH_PACKAGES="wrk"
 
@@ -41,7 +49,11 @@ ensure_packages() {
     export DEBIAN_FRONTEND=noninteractive
     if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
         "${sudo[@]}" apt-get update -q
-        "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+        "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" || return 1
+    fi
+    # prometheus is installed for promtool only: its service stays stopped
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+        "${sudo[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
     fi
 }
 

@@ -1,11 +1,14 @@
 # build-aux/run-conf.sh -- run.sh's configuration step.  Sourced by run.sh
 # and by tests/integration/runconf_pg.sh, which calls it on a temp dir.
 #
-#   run_conf CONF TOP PGPORT [WEB_LISTEN] [SMTP_LISTEN]
+#   run_conf CONF TOP DATABASE_URL [WEB_LISTEN] [SMTP_LISTEN]
 #       Writes CONF (mode 600) when it does not exist: the embedded
-#       cluster's database URL, TOP/var/plugins as plugin directory, a
+#       cluster's database URL (run_pg_url), TOP/var/plugins as plugin directory, a
 #       random secret key, the web server on WEB_LISTEN (127.0.0.1:8080)
-#       and the SMTP listener on SMTP_LISTEN (127.0.0.1:2525).
+#       serving the desk built in TOP/web/dist, and the SMTP listener on
+#       SMTP_LISTEN (127.0.0.1:2525).  (A file without assets_dir, from an
+#       older run.sh, is left so: run.sh passes the folder to atumd in
+#       ATUM_WEB_ASSETS_DIR then.)
 #       An existing CONF belongs to the user.  It is only brought up to date
 #       where an older run.sh left something out, and everything else
 #       (comments, order, edits) is kept byte for byte:
@@ -13,7 +16,10 @@
 #           to the existing [smtp] section, or in a new one at the end.  A
 #           listen key that is there, even empty (SMTP off), is kept;
 #         - `plugin_dir = TOP/plugins/.libs` (what older run.sh wrote; it
-#           exists only once plugins are built): TOP/var/plugins.
+#           exists only once plugins are built): TOP/var/plugins;
+#         - `database_url = postgresql://atum@127.0.0.1:PORT/atum` (the
+#           superuser without a password, what older run.sh wrote):
+#           DATABASE_URL.  A URL the user changed is left alone.
 #   run_conf_get CONF SECTION KEY
 #       Prints the value of KEY in [SECTION] (quotes removed), or nothing.
 #   run_plugins_link TOP
@@ -26,36 +32,37 @@ RUN_CONF_WEB_DEFAULT=127.0.0.1:8080
 RUN_CONF_SMTP_DEFAULT=127.0.0.1:2525
 
 run_conf() {
-    local conf=$1 top=$2 port=$3
+    local conf=$1 top=$2 url=$3
     local web=${4:-$RUN_CONF_WEB_DEFAULT} smtp=${5:-$RUN_CONF_SMTP_DEFAULT}
     if [ ! -f "$conf" ]; then
         local secret tmp
         secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-        tmp=$(mktemp "$conf.XXXXXX") || return 1
+        tmp=$(umask 077 && mktemp "$conf.XXXXXX") || return 1
         chmod 600 "$tmp"
         cat >"$tmp" <<CONF
 # Written by run.sh for the embedded cluster; see etc/atum-desk.conf.sample.
 [core]
-database_url = postgresql://atum@127.0.0.1:$port/atum
+database_url = $url
 plugin_dir = $top/var/plugins
 secret_key = $secret
 public_url = http://$web
 [web]
 listen = $web
+assets_dir = $top/web/dist
 [smtp]
 listen = $smtp
 CONF
         mv "$tmp" "$conf"
         return 0
     fi
-    run_conf_upgrade "$conf" "$top" "$smtp"
+    run_conf_upgrade "$conf" "$top" "$smtp" "$url"
 }
 
-# run_conf_upgrade CONF TOP SMTP_LISTEN: see run_conf.
+# run_conf_upgrade CONF TOP SMTP_LISTEN DATABASE_URL: see run_conf.
 run_conf_upgrade() {
-    local conf=$1 top=$2 smtp=$3 new
-    new=$(mktemp "$conf.XXXXXX") || return 1
-    awk -v smtp="$smtp" -v oldpd="$top/plugins/.libs" -v newpd="$top/var/plugins" '
+    local conf=$1 top=$2 smtp=$3 url=$4 new
+    new=$(umask 077 && mktemp "$conf.XXXXXX") || return 1
+    awk -v smtp="$smtp" -v oldpd="$top/plugins/.libs" -v newpd="$top/var/plugins" -v url="$url" '
         function section(line) {
             sub(/^[ \t]*\[[ \t]*/, "", line); sub(/[ \t]*\].*$/, "", line); return line
         }
@@ -70,6 +77,10 @@ run_conf_upgrade() {
         sec == "core" && $0 ~ /^[ \t]*plugin_dir[ \t]*=/ {
             v = $0; sub(/^[^=]*=[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
             if (v == oldpd) { print "plugin_dir = " newpd; next }
+        }
+        sec == "core" && $0 ~ /^[ \t]*database_url[ \t]*=/ {
+            v = $0; sub(/^[^=]*=[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
+            if (v ~ /^postgresql:\/\/atum@127\.0\.0\.1:[0-9]+\/atum$/) { print "database_url = " url; next }
         }
         { print }
         sec == "smtp" && $0 ~ /^[ \t]*\[/ && !has_listen && !added {

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "core/conf.h"
 #include "core/core_jobs.h"
+#include "core/core_metrics.h"
 #include "core/db.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
@@ -19,6 +20,7 @@
 #include "lib/log.h"
 #include "mailout/outbox.h"
 #include "lib/metrics.h"
+#include "lib/svcnotify.h"
 #include "core/migrate.h"
 #include "core/node.h"
 #include "core/jobs.h"
@@ -28,6 +30,11 @@
 #include "desk/desk_ops.h"
 #include "lib/util.h"
 #include "web/server.h"
+#include "web/web_conf.h"
+#include "mailin/mailin_conf.h"
+#include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
+#include "desk/account.h"
 #include "mailin/smtpd.h"
 #include "mailin/imap.h"
 #include "core/worker.h"
@@ -61,6 +68,7 @@ struct atumd {
     struct imap_manager *imap;
     long long last_heartbeat_ms;
     char *plugin_stamp;        /* last change seen in plugin_settings */
+    struct svcnotify svc;      /* systemd: readiness, watchdog, stopping */
 };
 
 static void usage(FILE *out)
@@ -114,6 +122,8 @@ static int connect_waiting(struct atumd *d, const sigset_t *sigs)
             logged = time_mono_ms();
         }
         long long wait = db_conn_retry_in_ms(d->db);
+        /* still starting, not stuck: systemd waits on */
+        svcnotify_waiting(&d->svc, "waiting for the database", 20000 + (wait < 100 ? 100 : wait));
         int sig = wait_signal(sigs, wait < 100 ? 100 : wait);
         if (sig == SIGTERM || sig == SIGINT)
             return -1;
@@ -191,22 +201,16 @@ static void maintenance(struct atumd *d)
     }
 }
 
-static void warn_restart_needed(const struct atum_config *a, const struct atum_config *b)
+/* Every key the new file changes: applied (read afresh where it is used)
+ * or named as needing a restart -- never silently ignored. */
+static void report_change(const struct conf_key *k, const char *owner, void *arg)
 {
-    if (strcmp(a->database_url, b->database_url) != 0)
-        log_warn("reload.needs_restart", "key=%s", "core.database_url");
-    if (a->workers != b->workers)
-        log_warn("reload.needs_restart", "key=%s", "core.workers");
-    if (strcmp(a->web_listen, b->web_listen) != 0 || a->web_threads != b->web_threads)
-        log_warn("reload.needs_restart", "key=%s", "web.listen/web.threads");
-    if (a->pool_size != b->pool_size)
-        log_warn("reload.needs_restart", "key=%s", "db.pool_size");
-    if (strcmp(a->smtp_listen, b->smtp_listen) != 0 || strcmp(a->smtp_mode, b->smtp_mode) != 0
-        || strcmp(a->smtp_tls_cert, b->smtp_tls_cert) != 0)
-        log_warn("reload.needs_restart", "key=%s", "smtp.*");
-    if (a->imap_enabled != b->imap_enabled || strcmp(a->imap_ca_file, b->imap_ca_file) != 0
-        || a->imap_idle_refresh_ms != b->imap_idle_refresh_ms)
-        log_warn("reload.needs_restart", "key=%s", "imap.*");
+    (void)arg;
+    if (k->reload == CONF_RESTART)
+        log_warn("reload.needs_restart", "key=%s.%s owner=%s hint=%s", k->section, k->key, owner,
+                 "the running value stays until atumd restarts");
+    else
+        log_info("reload.applied", "key=%s.%s owner=%s", k->section, k->key, owner);
 }
 
 static void reload(struct atumd *d)
@@ -218,7 +222,7 @@ static void reload(struct atumd *d)
         log_error("reload.refused", "error=%s hint=%s", e, "the running configuration stays in effect");
         return;
     }
-    warn_restart_needed(d->cfg, next);
+    int changed = conf_changes(d->cfg, next, report_change, NULL);
     apply_log_config(next);
     if (db_conn_ensure(d->db, &e) < 0)
         log_warn("reload.no_database", "error=%s hint=%s", e, "plugin migrations cannot run now");
@@ -235,7 +239,7 @@ static void reload(struct atumd *d)
     d->cfg = next;
     conf_free(&old);
     d->last_heartbeat_ms = 0;
-    log_info("reload.done", "plugins=%zu", d->rt.plugins.n);
+    log_info("reload.done", "changed_keys=%d plugins=%zu", changed, d->rt.plugins.n);
 }
 
 static int daemonize(void)
@@ -298,6 +302,11 @@ int main(int argc, char **argv)
 
     log_init("atumd");
     d.conf_path = xstrdup(conf_path);
+    /* the keys of every floor atumd runs */
+    conf_declare(&web_conf_table);
+    conf_declare(&mailin_conf_table);
+    conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     d.cfg = conf_load(conf_path, &e);
     if (d.cfg == NULL) {
         fprintf(stderr, "atumd: %s\n", e);
@@ -322,6 +331,8 @@ int main(int argc, char **argv)
         }
     }
     apply_log_config(d.cfg);
+    core_metrics_init(PACKAGE_VERSION);   /* before any thread counts */
+    svcnotify_init(&d.svc);               /* after detaching: systemd knows this pid */
 
     /* Signals: blocked everywhere, taken synchronously by this thread. */
     sigset_t sigs;
@@ -358,6 +369,7 @@ int main(int argc, char **argv)
      * the mailer the lower floors call) at every (re)load */
     runtime_add_registrar(&d.rt, core_jobs_register, NULL);
     runtime_add_registrar(&d.rt, desk_register, NULL);
+    runtime_add_registrar(&d.rt, account_register, NULL);
     runtime_add_registrar(&d.rt, ingest_register, NULL);
     runtime_add_registrar(&d.rt, outbox_register, NULL);
     if (runtime_load(&d.rt, d.cfg, d.db, &e) < 0) {
@@ -391,6 +403,10 @@ int main(int argc, char **argv)
         .node_id = d.node_id,
         .cfg = d.cfg,
         .keep_alive_ms = d.cfg->web_keep_alive_ms,
+        .header_timeout_ms = d.cfg->web_header_timeout_ms,
+        .body_min_rate = d.cfg->web_body_min_rate,
+        .client_connections = d.cfg->web_client_connections,
+        .max_public_body = d.cfg->web_max_public_body,
     };
     if (web_start(&d.web, &webo, &d.rt, d.pool, &e) < 0) {
         log_error("atumd.fatal", "error=%s", e);
@@ -402,6 +418,8 @@ int main(int argc, char **argv)
             .lmtp = strcmp(d.cfg->smtp_mode, "lmtp") == 0,
             .hostname = d.cfg->smtp_hostname,
             .max_connections = d.cfg->smtp_max_connections,
+            .max_connections_per_ip = d.cfg->smtp_max_connections_per_ip,
+            .max_junk_commands = d.cfg->smtp_max_junk_commands,
             .max_recipients = d.cfg->smtp_max_recipients,
             .max_message_size = d.cfg->mail_max_message_size,
             .max_line = d.cfg->smtp_max_line,
@@ -423,9 +441,11 @@ int main(int argc, char **argv)
             .node_id = d.node_id,
             .idle_refresh_ms = d.cfg->imap_idle_refresh_ms,
             .timeout_ms = d.cfg->imap_timeout_ms,
+            .command_timeout_ms = d.cfg->imap_command_timeout_ms,
             .reconnect_max_ms = d.cfg->imap_reconnect_max_ms,
             .rescan_ms = d.cfg->imap_rescan_ms,
             .ca_file = d.cfg->imap_ca_file,
+            .allow_insecure_loopback = d.cfg->imap_allow_insecure_loopback,
             .max_message_size = d.cfg->mail_max_message_size,
         };
         if (imap_start(&d.imap, &io, &e) < 0) {
@@ -438,17 +458,35 @@ int main(int argc, char **argv)
     maintenance(&d);
     log_info("atumd.ready", "node=%s web=http://%s smtp=%s workers=%d", d.node_id, d.cfg->web_listen,
              d.cfg->smtp_listen[0] ? d.cfg->smtp_listen : "off", d.cfg->workers);
+    svcnotify_ready(&d.svc, "ready");
 
+    /* The main loop: signals, maintenance every maintenance_interval, and
+     * the watchdog's keep-alive on every turn (the wait is shortened to
+     * the watchdog's interval), so systemd restarts a loop that hangs. */
+    long long last_maintenance = time_mono_ms();
     for (;;) {
-        int sig = wait_signal(&sigs, d.cfg->maintenance_interval_ms);
+        long long wait = d.cfg->maintenance_interval_ms;
+        long long wd = svcnotify_watchdog_interval_ms(&d.svc);
+        long long due = last_maintenance + d.cfg->maintenance_interval_ms - time_mono_ms();
+        if (due < wait)
+            wait = due < 0 ? 0 : due;
+        if (wd > 0 && wd < wait)
+            wait = wd;
+        int sig = wait_signal(&sigs, wait);
         if (sig == SIGTERM || sig == SIGINT) {
             log_info("atumd.stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
+            svcnotify_stopping(&d.svc);
             break;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            svcnotify_reloading(&d.svc);
             reload(&d);
-        else
+            svcnotify_ready(&d.svc, "ready (reloaded)");
+        } else if (time_mono_ms() - last_maintenance >= d.cfg->maintenance_interval_ms) {
             maintenance(&d);
+            last_maintenance = time_mono_ms();
+        }
+        svcnotify_watchdog(&d.svc);
     }
     exit_code = 0;
     smtpd_stop(&d.smtp);       /* first: no new mail is accepted */

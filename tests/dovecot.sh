@@ -1,6 +1,6 @@
 # tests/dovecot.sh -- a private Dovecot IMAP server for tests and benchmarks.
 #
-# Source it (with tests/pg.sh for pg_free_port), then:
+# Source it (with tests/pg.sh, for port_take), then:
 #   dovecot_start DIR USER PASSWORD [CERT KEY]
 #       starts Dovecot on loopback with its config, state and mail under
 #       DIR; exports DOVECOT_PORT (plain + STARTTLS when CERT is given) and
@@ -13,12 +13,12 @@ dovecot_start() {
     mkdir -p "$dir/base" "$dir/state" "$dir/mail"
     chmod 755 "$dir"
     chown -R nobody:nogroup "$dir/mail"
-    DOVECOT_PORT=$(pg_free_port)
+    port_take DOVECOT_PORT || return 1
     DOVECOT_TLS_PORT=0
     local ssl="ssl = no"
     local tls_listener=""
     if [ -n "$cert" ]; then
-        DOVECOT_TLS_PORT=$(pg_free_port)
+        port_take DOVECOT_TLS_PORT || return 1
         ssl="ssl = yes
 ssl_cert = <$cert
 ssl_key = <$key"

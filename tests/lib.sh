@@ -36,6 +36,7 @@ wait_until() {
     done
     return 1
 }
+export -f wait_until           # for conditions written as bash -c "..."
 
 finish() {
     rm -f "$T_OUT"
@@ -44,9 +45,8 @@ finish() {
 }
 
 # ---- atumd in tests ------------------------------------------------------
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# port_take VAR: a port nothing else can take meanwhile (tests/ports.sh)
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # atumd_start CONF LOG: starts atumd in the background (ATUMD_PID) and waits
 # until its web server answers /healthz on WEBPORT.
@@ -112,4 +112,26 @@ ingest_mail() {
         \"SELECT state FROM inbound_mail WHERE id = $id\")\" = ingested ]" ||
         { echo "inbound $id was not ingested"; "$ATUM_BUILDDIR/atumctl" inbound show "$id"; return 1; }
     echo "$id $(q "SELECT ticket_id FROM inbound_mail WHERE id = $id")"
+}
+
+# atumd_start_port0 CONF LOG: like atumd_start for a configuration whose
+# [web] listen is 127.0.0.1:0: the kernel picks a free port, atumd logs it
+# (event=web.listening ... port=N), and this sets WEBPORT to it before
+# waiting for /healthz.  No port is chosen ahead, so none can be taken
+# meanwhile.  (The line is logged at level info: not with log_level warn.)
+atumd_start_port0() {
+    local wait_s=${ATUMD_START_TIMEOUT:-20} skip
+    skip=$(( $( (wc -l <"$2") 2>/dev/null || echo 0) + 1 ))
+    # shellcheck disable=SC2086  # the wrapper is a command line on purpose
+    if [ -n "${ATUMD_WRAPPER:-}" ]; then
+        wait_s=${ATUMD_START_TIMEOUT:-120}
+        $ATUMD_WRAPPER "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    else
+        "$ATUM_BUILDDIR/atumd" -c "$1" --foreground >>"$2" 2>&1 &
+    fi
+    ATUMD_PID=$!
+    WEBPORT=
+    wait_until "$wait_s" bash -c "tail -n +$skip '$2' | grep -q 'event=web.listening .*port=[1-9]'" || return 1
+    WEBPORT=$(tail -n +"$skip" "$2" | sed -n 's/.*event=web\.listening .*port=\([0-9]*\).*/\1/p' | head -n 1)
+    wait_until "$wait_s" curl -sf "http://127.0.0.1:$WEBPORT/healthz"
 }

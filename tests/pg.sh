@@ -1,8 +1,8 @@
 # tests/pg.sh -- a private PostgreSQL cluster for tests and benchmarks.
 #
 # Source it, then:
-#   pg_start DIR [durable]   initdb in DIR/data, start on a free loopback
-#                            port; exports ATUM_TEST_DATABASE_URL,
+#   pg_start DIR [durable]   initdb in DIR/data, start on a loopback port
+#                            of port_take (tests/ports.sh); exports ATUM_TEST_DATABASE_URL,
 #                            ATUM_TEST_PG_DIR, ATUM_TEST_PG_PORT
 #   pg_stop DIR              stop it (fast shutdown)
 #   pg_ctl_as DIR ARGS...    pg_ctl on that cluster (tests restart it)
@@ -25,9 +25,8 @@ pg_as() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# port_take VAR: a port nothing else can take meanwhile
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 pg_start() {
     _dir=$1
@@ -39,7 +38,7 @@ pg_start() {
             --no-sync >"$_dir/initdb.log" 2>&1; then
         echo "pg.sh: initdb failed:" >&2; cat "$_dir/initdb.log" >&2; return 1
     fi
-    _port=$(pg_free_port)
+    port_take _port || return 1
     {
         echo "listen_addresses = '127.0.0.1'"
         echo "port = $_port"

@@ -2,7 +2,10 @@
 """smtpsink.py -- a real SMTP server (aiosmtpd) that plays atumd's smarthost.
 
     smtpsink.py --port P --dir D [--control F] [--tls-cert C --tls-key K [--implicit-tls]]
-                [--auth USER:PASS] [--pidfile F]
+                [--auth USER:PASS] [--pidfile F] [--port-file F]
+
+--port 0 lets the kernel choose a free port (nothing can take it between
+choice and use); --port-file F then receives the port once it listens.
 
 Every mail it accepts is stored as D/NNNN.eml (the bytes as received) with
 D/NNNN.json (envelope: mail_from, rcpt_tos, tls, auth).  It reads the JSON
@@ -120,6 +123,14 @@ def authenticator(expected):
     return check
 
 
+class Port0Controller(Controller):
+    """Learns the port the kernel chose (--port 0) before the readiness probe."""
+    def _trigger_server(self):
+        if self.port == 0 and self.server is not None:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -130,6 +141,7 @@ def main():
     ap.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps)")
     ap.add_argument("--auth")
     ap.add_argument("--pidfile")
+    ap.add_argument("--port-file")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     kw = {}
@@ -145,13 +157,17 @@ def main():
         kw["authenticator"] = authenticator(args.auth)
         kw["auth_require_tls"] = bool(args.tls_cert) and not args.implicit_tls
         kw["auth_required"] = True
-    controller = Controller(Sink(args), hostname="127.0.0.1", port=args.port,
+    controller = Port0Controller(Sink(args), hostname="127.0.0.1", port=args.port,
                             server_hostname="sink.test", **kw)
     controller.start()
     if args.pidfile:
         with open(args.pidfile, "w") as f:
             f.write(str(os.getpid()))
-    print("smtpsink listening on", args.port, flush=True)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(controller.port))
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print("smtpsink listening on", controller.port, flush=True)
     try:
         while True:
             time.sleep(3600)

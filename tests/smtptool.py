@@ -2,7 +2,8 @@
 """tests/smtptool.py -- the tests' SMTP/LMTP client (Python's smtplib).
 
   smtptool.py send PORT RCPT FILE...  [--lmtp] [--starttls CAFILE]
-      one session per file; prints "FILE ID" for each mail accepted
+      one session per file, every line end sent as CRLF; prints "FILE ID"
+      for each mail accepted
       (ID from "queued as N"), "FILE REFUSED CODE TEXT" otherwise
   smtptool.py blast PORT RCPT COUNT CLIENTS OUT SECONDS [--kill-at N,N.. PIDFILE]
       COUNT generated mails (mixed sizes) from CLIENTS threads; writes the
@@ -61,7 +62,9 @@ def cmd_send(args):
         i += 1
     for f in files:
         with open(f, "rb") as fh:
-            data = fh.read()
+            # on the wire every line ends in CRLF, as every real client
+            # sends it (atumd refuses a bare CR or LF in DATA)
+            data = re.sub(rb"\r\n|\r|\n", b"\r\n", fh.read())
         s = client(port, lmtp)
         if cafile:
             s.ehlo()

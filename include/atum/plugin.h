@@ -104,6 +104,13 @@ struct atum_job_spec {
     const char *concurrency_key; /* NULL or: jobs sharing it never run at the same time */
 };
 
+/* ---- metrics ---------------------------------------------------------- */
+enum atum_metric_type {
+    ATUM_METRIC_COUNTER = 0,
+    ATUM_METRIC_GAUGE = 1,
+    ATUM_METRIC_HISTOGRAM = 2
+};
+
 /* ---- HTTP routes ------------------------------------------------------ */
 
 enum atum_role {
@@ -259,6 +266,51 @@ struct atum_host {
      * ticket does not exist, was merged, or the change is not allowed. */
     int (*ticket_update)(struct atum_db *db, long long ticket_id,
                          const struct atum_ticket_change *change, const char **error_r);
+
+    /* Added for the metrics plugin: check
+     * host->size >= offsetof(struct atum_host, http_client_addr) + sizeof(void *).
+     *
+     * One observation (seconds, bytes ...) into a histogram series, by
+     * name and labels like counter_add.  Buckets are the family's (see
+     * metric_describe), else 1 ms .. 60 s. */
+    void (*histogram_observe)(const char *name, const char *labels, double value);
+    /* Gives a family its type, help text and, for a histogram, the
+     * ascending upper bounds of its buckets (NULL: the default); call it
+     * from init(), before reporting.  The first description of a name
+     * wins; -1 for an invalid name or a type the name already has not. */
+    int (*metric_describe)(const char *name, enum atum_metric_type type, const char *help,
+                           const double *buckets, size_t nbuckets);
+    /* The host's metrics -- its own counters, gauges and histograms and
+     * what plugins reported through it -- in the Prometheus text format
+     * 0.0.4, every family with its HELP and TYPE lines, handed to emit in
+     * pieces (borrowed for the call) before metrics_write returns. */
+    void (*metrics_write)(void (*emit)(void *arg, const char *text, size_t len), void *arg);
+    /* The address of the client of a route's request, as the host judged
+     * it (behind a trusted proxy: the address the proxy names), e.g.
+     * "127.0.0.1" or "::1"; "" when unknown.  Valid during the call. */
+    const char *(*http_client_addr)(const struct atum_http_req *req);
+};
+
+/* ---- atumctl commands (plugin->commands) ------------------------------ */
+struct atum_command {
+    const char *name;        /* the word after "atumctl": [a-z][a-z0-9_-]* */
+    const char *usage;       /* one line per form, e.g. "triage train FILE.tsv" */
+    int (*run)(void *state, struct atum_db *db, int argc, char **argv);
+};
+
+/* ---- ticket list filters (plugin->list_filters) ------------------------ */
+/* A query parameter of GET /api/v1/tickets and the static SQL that answers
+ * it: a SELECT of ticket ids whose only parameter is $1, the parameter's
+ * value as text, e.g.
+ *   { "triage_sentiment",
+ *     "SELECT ticket_id FROM triage_results WHERE sentiment = $1", ... }
+ * The host ANDs "t.id IN (<sql>)" into the list query with $1 renumbered
+ * to a parameter of its own; the value never becomes SQL text.  Names
+ * must start with the plugin's name and an underscore. */
+struct atum_list_filter {
+    const char *param;
+    const char *sql;
+    const char *help;        /* for the OpenAPI document and error messages */
 };
 
 /* ---- the descriptor --------------------------------------------------- */
@@ -290,8 +342,45 @@ struct atum_plugin {
     int (*ticket_view)(void *state, struct atum_db *db, long long ticket_id,
                        struct atum_http_resp *resp);
 
-    /* Appended after ticket_view (a descriptor whose size ends before it
-     * reads as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
+    /* Appended after ticket_view: atumctl commands the plugin runs with
+     * its own code (terminated by name == NULL), e.g. "atumctl triage
+     * train FILE".  atumctl loads the configured plugin, applies its
+     * migrations, calls init() with the host table, then run() with a
+     * connection of its own (no transaction open; enqueue works, emit
+     * does not: there is no running atumd in the process), and fini().
+     * argv[0] is the command's name; run() returns the exit code (0 ok,
+     * 1 failed, 2 usage) and writes to stdout/stderr itself. */
+    const struct atum_command *commands;
+
+    /* Appended after commands: query parameters the plugin adds to GET
+     * /api/v1/tickets (terminated by param == NULL).  See struct
+     * atum_list_filter. */
+    const struct atum_list_filter *list_filters;
+
+    /* Appended for the metrics plugin (read as NULL in older descriptors).
+     *
+     * Routes answered at the root of the web server instead of below
+     * /api/v1/plugins/NAME/ -- e.g. GET /metrics for Prometheus.  The
+     * path is matched exactly; the server's own paths (/, /healthz,
+     * /readyz, /api/..., the web application) always win, a path under
+     * /api/ is refused, and when two loaded plugins claim one path the
+     * first loaded answers.  Unlike routes below the prefix, a credential
+     * (bearer token or session) is checked whenever one is presented
+     * (an invalid one answers 401), so a min_role of ATUM_ROLE_NONE still
+     * tells the handler who called (req->user_id, req->role) and the
+     * handler decides; host->http_client_addr() gives the address. */
+    const struct atum_route *root_routes;    /* terminated by path == NULL */
+    /* Called after init() and the registration of the plugin's job kinds,
+     * at every (re)load of the plugins when a database connection is
+     * available, on that connection (no transaction open): work that
+     * needs the database once, such as enqueueing the first run of a
+     * recurring job (host->enqueue with a unique_key, so several nodes
+     * and reloads make one).  A failure is logged; the plugin stays
+     * loaded. */
+    int (*start)(void *state, struct atum_db *db);
+
+    /* Appended after start (a descriptor whose size ends before it reads
+     * as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
     unsigned hook_flags;
 };
 

@@ -1,4 +1,5 @@
-/* conf.c -- the INI parser and the table of core keys; see conf.h. */
+/* core/conf.c -- the INI parser, the declared key tables and the core's own
+ * keys; see core/conf.h. */
 #include "config.h"
 #include "core/conf.h"
 #include "lib/err.h"
@@ -14,109 +15,64 @@
 #include <string.h>
 #include <strings.h>
 
-enum conf_type { CT_STR, CT_INT, CT_BOOL, CT_DURATION, CT_SIZE, CT_ENUM };
-
-struct conf_def {
-    const char *section;
-    const char *key;
-    enum conf_type type;
-    size_t offset;
-    const char *def;         /* parsed like a file value; NULL = unset string */
-    long long min, max;      /* for int, duration (ms) and size */
-    const char *choices;     /* for enum: "a|b|c" */
+/* The core's own keys ([core], [db], [queue]); the floors above declare
+ * theirs in their own tables (conf_declare), the programs wire them in. */
+static const struct conf_key core_keys[] = {
+    { "core", "database_url", CONF_STR, CONF_OFF(database_url), "postgresql:///atum", 0, 0, NULL, CONF_RESTART },
+    { "core", "node_name", CONF_STR, CONF_OFF(node_name), NULL, 0, 0, NULL, CONF_RESTART },
+    { "core", "workers", CONF_INT, CONF_OFF(workers), "8", 1, 256, NULL, CONF_RESTART },
+    { "core", "plugin_dir", CONF_STR, CONF_OFF(plugin_dir), PLUGIN_DIR, 0, 0, NULL, CONF_LIVE },
+    { "core", "log_level", CONF_ENUM, CONF_OFF(log_level), "info", 0, 0, "debug|info|warn|error", CONF_LIVE },
+    { "core", "log_target", CONF_ENUM, CONF_OFF(log_target), "stderr", 0, 0, "stderr|syslog", CONF_LIVE },
+    { "core", "shutdown_timeout", CONF_DURATION, CONF_OFF(shutdown_timeout_ms), "30s", 0, 3600000LL, NULL, CONF_LIVE },
+    { "core", "secret_key", CONF_STR, CONF_OFF(secret_key), NULL, 0, 0, NULL, CONF_RESTART },
+    { "core", "public_url", CONF_STR, CONF_OFF(public_url), "http://127.0.0.1:8080", 0, 0, NULL, CONF_LIVE },
+    { "db", "pool_size", CONF_INT, CONF_OFF(pool_size), "4", 1, 256, NULL, CONF_RESTART },
+    { "db", "connect_timeout", CONF_DURATION, CONF_OFF(connect_timeout_ms), "5s", 1000, 600000, NULL, CONF_RESTART },
+    { "db", "statement_timeout", CONF_DURATION, CONF_OFF(statement_timeout_ms), "60s", 0, 86400000LL, NULL, CONF_RESTART },
+    { "db", "reconnect_max", CONF_DURATION, CONF_OFF(reconnect_max_ms), "30s", 100, 3600000LL, NULL, CONF_RESTART },
+    { "queue", "batch_size", CONF_INT, CONF_OFF(batch_size), "32", 1, 1000, NULL, CONF_RESTART },
+    { "queue", "lease", CONF_DURATION, CONF_OFF(lease_ms), "5m", 1000, 86400000LL, NULL, CONF_RESTART },
+    { "queue", "poll_interval", CONF_DURATION, CONF_OFF(poll_interval_ms), "2s", 10, 3600000LL, NULL, CONF_RESTART },
+    { "queue", "max_attempts", CONF_INT, CONF_OFF(max_attempts), "10", 1, 1000, NULL, CONF_LIVE },
+    { "queue", "backoff_max", CONF_DURATION, CONF_OFF(backoff_max_ms), "6h", 1000, 30LL * 86400000LL, NULL, CONF_RESTART },
+    { "queue", "keep_done", CONF_DURATION, CONF_OFF(keep_done_ms), "1d", 0, 365LL * 86400000LL, NULL, CONF_RESTART },
+    { "queue", "prune_batch", CONF_INT, CONF_OFF(prune_batch), "5000", 1, 1000000, NULL, CONF_LIVE },
+    { "queue", "maintenance_interval", CONF_DURATION, CONF_OFF(maintenance_interval_ms), "5s", 100, 3600000LL, NULL, CONF_LIVE },
 };
+static const struct conf_table core_table = { "core", core_keys, sizeof(core_keys) / sizeof(core_keys[0]) };
 
-#define OFF(field) offsetof(struct atum_config, field)
+#define MAX_TABLES 16
 
-/* The single source of truth for core configuration.  The sample file
- * etc/atum-desk.conf.sample documents each row; a unit test keeps them in
- * step. */
-static const struct conf_def conf_defs[] = {
-    { "core", "database_url", CT_STR, OFF(database_url), "postgresql:///atum", 0, 0, NULL },
-    { "core", "node_name", CT_STR, OFF(node_name), NULL, 0, 0, NULL },
-    { "core", "workers", CT_INT, OFF(workers), "8", 1, 256, NULL },
-    { "core", "plugin_dir", CT_STR, OFF(plugin_dir), PLUGIN_DIR, 0, 0, NULL },
-    { "core", "log_level", CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error" },
-    { "core", "log_target", CT_ENUM, OFF(log_target), "stderr", 0, 0, "stderr|syslog" },
-    { "core", "shutdown_timeout", CT_DURATION, OFF(shutdown_timeout_ms), "30s", 0, 3600000LL, NULL },
-    { "core", "secret_key", CT_STR, OFF(secret_key), NULL, 0, 0, NULL },
-    { "core", "public_url", CT_STR, OFF(public_url), "http://127.0.0.1:8080", 0, 0, NULL },
+/* The configuration subsystem's state: the declared tables.  Filled at
+ * start-up, before any thread exists; read-only afterwards. */
+static struct {
+    const struct conf_table *v[MAX_TABLES];
+    size_t n;
+} schema = { { &core_table }, 1 };
 
-    { "db", "pool_size", CT_INT, OFF(pool_size), "4", 1, 256, NULL },
-    { "db", "connect_timeout", CT_DURATION, OFF(connect_timeout_ms), "5s", 1000, 600000, NULL },
-    { "db", "statement_timeout", CT_DURATION, OFF(statement_timeout_ms), "60s", 0, 86400000LL, NULL },
-    { "db", "reconnect_max", CT_DURATION, OFF(reconnect_max_ms), "30s", 100, 3600000LL, NULL },
+void conf_declare(const struct conf_table *t)
+{
+    for (size_t i = 0; i < schema.n; i++)
+        if (schema.v[i] == t)
+            return;
+    if (schema.n < MAX_TABLES)
+        schema.v[schema.n++] = t;
+}
 
-    { "queue", "batch_size", CT_INT, OFF(batch_size), "32", 1, 1000, NULL },
-    { "queue", "lease", CT_DURATION, OFF(lease_ms), "5m", 1000, 86400000LL, NULL },
-    { "queue", "poll_interval", CT_DURATION, OFF(poll_interval_ms), "2s", 10, 3600000LL, NULL },
-    { "queue", "max_attempts", CT_INT, OFF(max_attempts), "10", 1, 1000, NULL },
-    { "queue", "backoff_max", CT_DURATION, OFF(backoff_max_ms), "6h", 1000, 30LL * 86400000LL, NULL },
-    { "queue", "keep_done", CT_DURATION, OFF(keep_done_ms), "1d", 0, 365LL * 86400000LL, NULL },
-    { "queue", "prune_batch", CT_INT, OFF(prune_batch), "5000", 1, 1000000, NULL },
-    { "queue", "maintenance_interval", CT_DURATION, OFF(maintenance_interval_ms), "5s", 100, 3600000LL, NULL },
+/* Every declared key, in declaration order: FOR_KEYS(k) { ... } */
+#define FOR_KEYS(k, t) \
+    for (size_t _t = 0; _t < schema.n; _t++) \
+        for (const struct conf_table *t = schema.v[_t]; t; t = NULL) \
+            for (const struct conf_key *k = t->keys; k < t->keys + t->n; k++)
 
-    { "web", "listen", CT_STR, OFF(web_listen), "127.0.0.1:8080", 0, 0, NULL },
-    { "web", "threads", CT_INT, OFF(web_threads), "32", 2, 1024, NULL },
-    { "web", "max_body", CT_SIZE, OFF(web_max_body), "25M", 1024, 1LL << 32, NULL },
-    { "web", "request_timeout", CT_DURATION, OFF(web_request_timeout_ms), "30s", 1000, 3600000LL, NULL },
-    { "web", "keep_alive", CT_DURATION, OFF(web_keep_alive_ms), "5s", 0, 600000LL, NULL },
-    { "web", "trusted_proxies", CT_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
-
-    { "auth", "session_idle", CT_DURATION, OFF(auth_session_idle_ms), "2h", 60000, 30LL * 86400000LL, NULL },
-    { "auth", "session_lifetime", CT_DURATION, OFF(auth_session_lifetime_ms), "1d", 60000, 365LL * 86400000LL, NULL },
-    { "auth", "login_failures_account", CT_INT, OFF(auth_login_failures_account), "5", 1, 1000, NULL },
-    { "auth", "login_failures_ip", CT_INT, OFF(auth_login_failures_ip), "50", 1, 100000, NULL },
-    { "auth", "login_window", CT_DURATION, OFF(auth_login_window_ms), "15m", 1000, 86400000LL, NULL },
-    { "auth", "totp_issuer", CT_STR, OFF(auth_totp_issuer), "ATUM DESK", 0, 0, NULL },
-    { "auth", "cookie_secure", CT_ENUM, OFF(auth_cookie_secure), "auto", 0, 0, "auto|yes|no" },
-
-    { "mail", "max_message_size", CT_SIZE, OFF(mail_max_message_size), "25M", 1024, 1LL << 30, NULL },
-    { "mail", "max_attachment_size", CT_SIZE, OFF(mail_max_attachment), "25M", 1024, 1LL << 30, NULL },
-    { "mail", "max_header_bytes", CT_SIZE, OFF(mail_max_header_bytes), "1M", 1024, 64LL << 20, NULL },
-    { "mail", "max_parts", CT_INT, OFF(mail_max_parts), "1000", 1, 100000, NULL },
-    { "mail", "default_queue", CT_STR, OFF(mail_default_queue), "", 0, 0, NULL },
-    { "mail", "org_by_domain", CT_BOOL, OFF(mail_org_by_domain), "yes", 0, 0, NULL },
-    { "mail", "acknowledge", CT_BOOL, OFF(mail_acknowledge), "yes", 0, 0, NULL },
-    { "mail", "ack_limit", CT_INT, OFF(mail_ack_limit), "3", 0, 1000, NULL },
-    { "mail", "ack_window", CT_DURATION, OFF(mail_ack_window_ms), "1h", 60000, 30LL * 86400000LL, NULL },
-    { "mail", "notify_agents", CT_BOOL, OFF(mail_notify_agents), "yes", 0, 0, NULL },
-    { "mail", "note_marker", CT_STR, OFF(mail_note_marker), "#note", 0, 0, NULL },
-    { "mail", "agent_token_days", CT_INT, OFF(mail_agent_token_days), "90", 1, 3650, NULL },
-    { "mail", "compose_lanes", CT_INT, OFF(mail_compose_lanes), "2", 1, 64, NULL },
-
-    { "smarthost", "url", CT_STR, OFF(sh_url), "", 0, 0, NULL },
-    { "smarthost", "starttls", CT_BOOL, OFF(sh_starttls), "yes", 0, 0, NULL },
-    { "smarthost", "verify_certificate", CT_BOOL, OFF(sh_verify), "yes", 0, 0, NULL },
-    { "smarthost", "ca_file", CT_STR, OFF(sh_ca_file), "", 0, 0, NULL },
-    { "smarthost", "username", CT_STR, OFF(sh_username), "", 0, 0, NULL },
-    { "smarthost", "password", CT_STR, OFF(sh_password), "", 0, 0, NULL },
-    { "smarthost", "helo", CT_STR, OFF(sh_helo), "", 0, 0, NULL },
-    { "smarthost", "timeout", CT_DURATION, OFF(sh_timeout_ms), "60s", 1000, 3600000LL, NULL },
-    { "smarthost", "retry_for", CT_DURATION, OFF(sh_retry_for_ms), "3d", 1000, 30LL * 86400000LL, NULL },
-    { "smarthost", "retry_min", CT_DURATION, OFF(sh_retry_min_ms), "1m", 100, 86400000LL, NULL },
-    { "smarthost", "retry_max", CT_DURATION, OFF(sh_retry_max_ms), "1h", 100, 7LL * 86400000LL, NULL },
-
-    { "smtp", "listen", CT_STR, OFF(smtp_listen), "", 0, 0, NULL },
-    { "smtp", "mode", CT_ENUM, OFF(smtp_mode), "smtp", 0, 0, "smtp|lmtp" },
-    { "smtp", "hostname", CT_STR, OFF(smtp_hostname), "", 0, 0, NULL },
-    { "smtp", "max_connections", CT_INT, OFF(smtp_max_connections), "100", 1, 10000, NULL },
-    { "smtp", "max_recipients", CT_INT, OFF(smtp_max_recipients), "100", 1, 10000, NULL },
-    { "smtp", "max_line_length", CT_INT, OFF(smtp_max_line), "8192", 1000, 1048576, NULL },
-    { "smtp", "idle_timeout", CT_DURATION, OFF(smtp_idle_timeout_ms), "5m", 1000, 3600000LL, NULL },
-    { "smtp", "tls_cert", CT_STR, OFF(smtp_tls_cert), "", 0, 0, NULL },
-    { "smtp", "tls_key", CT_STR, OFF(smtp_tls_key), "", 0, 0, NULL },
-
-    { "imap", "enabled", CT_BOOL, OFF(imap_enabled), "yes", 0, 0, NULL },
-    /* RFC 2177: servers may drop an IDLE after 30 minutes; libetpan's IDLE
-     * can hang, so it is re-issued at least every 25 minutes */
-    { "imap", "idle_refresh", CT_DURATION, OFF(imap_idle_refresh_ms), "25m", 1000, 25LL * 60000, NULL },
-    { "imap", "timeout", CT_DURATION, OFF(imap_timeout_ms), "60s", 1000, 3600000LL, NULL },
-    { "imap", "reconnect_max", CT_DURATION, OFF(imap_reconnect_max_ms), "5m", 1000, 86400000LL, NULL },
-    { "imap", "ca_file", CT_STR, OFF(imap_ca_file), "", 0, 0, NULL },
-    { "imap", "rescan", CT_DURATION, OFF(imap_rescan_ms), "30s", 1000, 86400000LL, NULL },
-};
-#define N_DEFS (sizeof(conf_defs) / sizeof(conf_defs[0]))
+static size_t key_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < schema.n; i++)
+        n += schema.v[i]->n;
+    return n;
+}
 
 /* ---- value parsers ---------------------------------------------------- */
 
@@ -203,26 +159,26 @@ static bool enum_has(const char *choices, const char *v)
     return false;
 }
 
-static void describe_limits(const struct conf_def *d, char *buf, size_t size)
+static void describe_limits(const struct conf_key *d, char *buf, size_t size)
 {
     switch (d->type) {
-    case CT_INT:
+    case CONF_INT:
         snprintf(buf, size, "an integer from %lld to %lld", d->min, d->max);
         break;
-    case CT_DURATION:
+    case CONF_DURATION:
         snprintf(buf, size, "a duration from %lldms to %lldms (e.g. 250ms, 30s, 5m, 2h, 3d)",
                  d->min, d->max);
         break;
-    case CT_SIZE:
+    case CONF_SIZE:
         snprintf(buf, size, "a size from %lld to %lld bytes (e.g. 512K, 25M)", d->min, d->max);
         break;
-    case CT_BOOL:
+    case CONF_BOOL:
         snprintf(buf, size, "yes or no");
         break;
-    case CT_ENUM:
+    case CONF_ENUM:
         snprintf(buf, size, "one of %s", d->choices);
         break;
-    case CT_STR:
+    case CONF_STR:
         snprintf(buf, size, "a string");
         break;
     }
@@ -230,7 +186,7 @@ static void describe_limits(const struct conf_def *d, char *buf, size_t size)
 
 /* Stores value into cfg per its definition.  `where` names the origin for
  * error text ("file:12" or "environment ATUM_CORE_WORKERS"). */
-static int def_apply(const struct conf_def *d, struct atum_config *cfg, const char *value,
+static int def_apply(const struct conf_key *d, struct atum_config *cfg, const char *value,
                      const char *where, const char **error_r)
 {
     char *base = (char *)cfg + d->offset;
@@ -239,29 +195,29 @@ static int def_apply(const struct conf_def *d, struct atum_config *cfg, const ch
     char limits[160];
 
     switch (d->type) {
-    case CT_STR:
-    case CT_ENUM:
-        if (d->type == CT_ENUM && !enum_has(d->choices, value))
+    case CONF_STR:
+    case CONF_ENUM:
+        if (d->type == CONF_ENUM && !enum_has(d->choices, value))
             goto bad;
         free(*(char **)base);
         *(char **)base = xstrdup(value);
         return 0;
-    case CT_INT:
+    case CONF_INT:
         if (conf_parse_int(value, &v) < 0 || v < d->min || v > d->max)
             goto bad;
         *(int *)base = (int)v;
         return 0;
-    case CT_BOOL:
+    case CONF_BOOL:
         if (conf_parse_bool(value, &b) < 0)
             goto bad;
         *(bool *)base = b;
         return 0;
-    case CT_DURATION:
+    case CONF_DURATION:
         if (conf_parse_duration_ms(value, &v) < 0 || v < d->min || v > d->max)
             goto bad;
         *(long long *)base = v;
         return 0;
-    case CT_SIZE:
+    case CONF_SIZE:
         if (conf_parse_size(value, &v) < 0 || v < d->min || v > d->max)
             goto bad;
         *(long long *)base = v;
@@ -273,19 +229,26 @@ bad:
                    limits, value);
 }
 
-static const struct conf_def *def_find(const char *section, const char *key)
+/* The key and its index among all declared keys (for duplicate checks). */
+static const struct conf_key *def_find(const char *section, const char *key, size_t *idx_r)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (strcmp(conf_defs[i].section, section) == 0 && strcmp(conf_defs[i].key, key) == 0)
-            return &conf_defs[i];
+    size_t idx = 0;
+    FOR_KEYS(k, t) {
+        if (strcmp(k->section, section) == 0 && strcmp(k->key, key) == 0) {
+            *idx_r = idx;
+            return k;
+        }
+        idx++;
+    }
     return NULL;
 }
 
 static bool section_known(const char *section)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (strcmp(conf_defs[i].section, section) == 0)
+    FOR_KEYS(k, t) {
+        if (strcmp(k->section, section) == 0)
             return true;
+    }
     return false;
 }
 
@@ -360,10 +323,10 @@ static bool valid_plugin_name(const char *s)
 static struct atum_config *config_new_defaults(const char **error_r)
 {
     struct atum_config *cfg = xcalloc(1, sizeof(*cfg));
-    for (size_t i = 0; i < N_DEFS; i++) {
-        if (conf_defs[i].def == NULL)
+    FOR_KEYS(k, t) {
+        if (k->def == NULL)
             continue;
-        if (def_apply(&conf_defs[i], cfg, conf_defs[i].def, "default", error_r) < 0) {
+        if (def_apply(k, cfg, k->def, "default", error_r) < 0) {
             conf_free(&cfg);
             return NULL;
         }
@@ -374,13 +337,13 @@ static struct atum_config *config_new_defaults(const char **error_r)
 static int apply_environment(struct atum_config *cfg, const char **error_r)
 {
     char name[128], where[160];
-    for (size_t i = 0; i < N_DEFS; i++) {
-        conf_env_name(name, sizeof(name), conf_defs[i].section, conf_defs[i].key);
+    FOR_KEYS(k, t) {
+        conf_env_name(name, sizeof(name), k->section, k->key);
         const char *v = getenv(name);
         if (v == NULL)
             continue;
         snprintf(where, sizeof(where), "environment %s", name);
-        if (def_apply(&conf_defs[i], cfg, v, where, error_r) < 0)
+        if (def_apply(k, cfg, v, where, error_r) < 0)
             return -1;
     }
     return 0;
@@ -433,9 +396,8 @@ struct atum_config *conf_load(const char *path, const char **error_r)
     int lineno = 0;
     char section[96] = "";
     struct conf_plugin *cur_plugin = NULL;
-    /* which line set each core key, to refuse duplicates */
-    int set_on[N_DEFS];
-    memset(set_on, 0, sizeof(set_on));
+    /* which line set each key, to refuse duplicates */
+    int *set_on = xcalloc(key_count() + 1, sizeof(*set_on));
 
     f = fopen(path, "r");
     if (f == NULL) {
@@ -513,12 +475,12 @@ struct atum_config *conf_load(const char *path, const char **error_r)
                 goto fail;
             continue;
         }
-        const struct conf_def *d = def_find(section, key);
+        size_t idx = 0;
+        const struct conf_key *d = def_find(section, key, &idx);
         if (d == NULL) {
             err_set(error_r, "%s:%d: unknown key '%s' in [%s]", path, lineno, key, section);
             goto fail;
         }
-        size_t idx = (size_t)(d - conf_defs);
         if (set_on[idx] != 0) {
             err_set(error_r, "%s:%d: %s.%s is set twice (first on line %d)", path, lineno,
                     section, key, set_on[idx]);
@@ -537,11 +499,13 @@ struct atum_config *conf_load(const char *path, const char **error_r)
     if (apply_environment(cfg, error_r) < 0)
         goto fail;
     free(line);
+    free(set_on);
     fclose(f);
     return cfg;
 
 fail:
     free(line);
+    free(set_on);
     if (f != NULL)
         fclose(f);
     conf_free(&cfg);
@@ -558,8 +522,43 @@ const struct conf_plugin *conf_plugin_find(const struct atum_config *cfg, const 
 
 void conf_foreach_key(void (*fn)(const char *section, const char *key, void *ctx), void *ctx)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        fn(conf_defs[i].section, conf_defs[i].key, ctx);
+    FOR_KEYS(k, t) {
+        fn(k->section, k->key, ctx);
+    }
+}
+
+static bool value_equal(const struct conf_key *k, const struct atum_config *a,
+                        const struct atum_config *b)
+{
+    const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+    switch (k->type) {
+    case CONF_STR:
+    case CONF_ENUM: {
+        const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+        return (sa == NULL && sb == NULL) || (sa && sb && strcmp(sa, sb) == 0);
+    }
+    case CONF_INT:
+        return *(const int *)pa == *(const int *)pb;
+    case CONF_BOOL:
+        return *(const bool *)pa == *(const bool *)pb;
+    case CONF_DURATION:
+    case CONF_SIZE:
+        return *(const long long *)pa == *(const long long *)pb;
+    }
+    return true;
+}
+
+int conf_changes(const struct atum_config *a, const struct atum_config *b,
+                 void (*fn)(const struct conf_key *k, const char *owner, void *arg), void *arg)
+{
+    int n = 0;
+    FOR_KEYS(k, t) {
+        if (!value_equal(k, a, b)) {
+            fn(k, t->owner, arg);
+            n++;
+        }
+    }
+    return n;
 }
 
 void conf_free(struct atum_config **cfgp)
@@ -567,9 +566,9 @@ void conf_free(struct atum_config **cfgp)
     struct atum_config *cfg = *cfgp;
     if (cfg == NULL)
         return;
-    for (size_t i = 0; i < N_DEFS; i++) {
-        if (conf_defs[i].type == CT_STR || conf_defs[i].type == CT_ENUM)
-            free(*(char **)((char *)cfg + conf_defs[i].offset));
+    FOR_KEYS(k, t) {
+        if (k->type == CONF_STR || k->type == CONF_ENUM)
+            free(*(char **)((char *)cfg + k->offset));
     }
     for (size_t i = 0; i < cfg->nplugins; i++) {
         struct conf_plugin *p = &cfg->plugins[i];

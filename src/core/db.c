@@ -3,6 +3,7 @@
 #include "core/db.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
 
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #define DB_MAX_PREPARED 64
+/* a ticket's creation counts two or three things; a merge a few more */
+#define DB_PENDING_COUNTS 16
 
 struct db_conn {
     PGconn *pg;
@@ -25,6 +28,12 @@ struct db_conn {
     const char *prepared[DB_MAX_PREPARED];   /* statement names prepared on pg */
     int nprepared;
     bool notify_pending;
+    /* counters to add when the transaction commits (db_count_on_commit) */
+    struct {
+        const char *name;
+        char labels[DB_METRIC_LABELS_MAX];
+    } counts[DB_PENDING_COUNTS];
+    int ncounts;
     char sqlstate[6];
     char err_table[64], err_constraint[64];   /* of the last failure, if named */
 
@@ -322,6 +331,7 @@ int db_command(struct db_conn *c, const char *sql, const char **error_r)
 int db_begin(struct db_conn *c, const char **error_r)
 {
     c->notify_pending = false;
+    c->ncounts = 0;
     return db_command(c, "BEGIN", error_r);
 }
 
@@ -343,14 +353,19 @@ int db_commit(struct db_conn *c, const char **error_r)
     /* A COMMIT of an aborted transaction answers "ROLLBACK". */
     bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
     PQclear(res);
+    int n = c->ncounts;
+    c->ncounts = 0;
     if (rolled_back)
         return err_set(error_r, "transaction was aborted and has been rolled back");
+    for (int i = 0; i < n; i++)
+        metrics_counter_add(c->counts[i].name, c->counts[i].labels, 1);
     return 0;
 }
 
 void db_rollback(struct db_conn *c)
 {
     c->notify_pending = false;
+    c->ncounts = 0;
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
         return;
     if (PQtransactionStatus(c->pg) == PQTRANS_IDLE)
@@ -372,6 +387,18 @@ bool db_in_transaction(struct db_conn *c)
 void db_want_notify(struct db_conn *c)
 {
     c->notify_pending = true;
+}
+
+void db_count_on_commit(struct db_conn *c, const char *name, const char *labels)
+{
+    size_t len = labels ? strlen(labels) : 0;
+    if (!db_in_transaction(c) || c->ncounts == DB_PENDING_COUNTS || len >= DB_METRIC_LABELS_MAX) {
+        metrics_counter_add(name, labels, 1);
+        return;
+    }
+    c->counts[c->ncounts].name = name;
+    memcpy(c->counts[c->ncounts].labels, labels ? labels : "", len + 1);
+    c->ncounts++;
 }
 
 char *db_query_value(struct db_conn *c, const char *sql, int nparams,

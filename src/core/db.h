@@ -91,6 +91,16 @@ void db_rollback(struct db_conn *c);
 bool db_in_transaction(struct db_conn *c);
 void db_want_notify(struct db_conn *c);
 
+/* Adds 1 to a counter (lib/metrics.h) when the open transaction commits,
+ * nothing when it rolls back; at once outside a transaction.  So what is
+ * counted (a ticket created, a mail delivered) happened, even when the
+ * job that did it failed and ran again.  name must be a string constant;
+ * labels are copied (at most DB_METRIC_LABELS_MAX bytes, else the count
+ * is made at once).  No allocation: a few per transaction are kept in the
+ * connection. */
+#define DB_METRIC_LABELS_MAX 128
+void db_count_on_commit(struct db_conn *c, const char *name, const char *labels);
+
 /* Convenience for single values: returns a malloc'd copy of row 0, col 0 of
  * a query result, or NULL (error or no row; *error_r says which: NULL when
  * simply no row). */

@@ -2,11 +2,13 @@
 #include "config.h"
 #include "core/dbpool.h"
 #include "lib/err.h"
+#include "lib/metrics.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -28,6 +30,7 @@ struct db_pool {
     struct db_conn **all;
     struct db_conn **free_list;
     struct pool_waiter *head, *tail;   /* FIFO of borrowers */
+    char labels[96];                   /* pool="APPLICATION_NAME" for its metrics */
 };
 
 struct db_pool *db_pool_new(const struct db_params *params, int size)
@@ -35,6 +38,11 @@ struct db_pool *db_pool_new(const struct db_params *params, int size)
     struct db_pool *p = xcalloc(1, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
     p->size = size;
+    char name[64];
+    metrics_label_value(name, sizeof(name), params->application_name ? params->application_name : "pool");
+    snprintf(p->labels, sizeof(p->labels), "pool=\"%s\"", name);
+    metrics_gauge_set("atum_db_pool_size", p->labels, size);
+    metrics_gauge_add("atum_db_pool_in_use", p->labels, 0);
     p->all = xcalloc((size_t)size, sizeof(*p->all));
     p->free_list = xcalloc((size_t)size, sizeof(*p->free_list));
     for (int i = 0; i < size; i++) {
@@ -74,6 +82,7 @@ struct db_conn *db_pool_acquire(struct db_pool *p, long long timeout_ms, const c
     if (p->nfree > 0 && p->head == NULL) {
         c = p->free_list[--p->nfree];
     } else {
+        metrics_counter_add("atum_db_pool_waits_total", p->labels, 1);
         struct pool_waiter w = { .conn = NULL, .next = NULL };
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -104,9 +113,11 @@ struct db_conn *db_pool_acquire(struct db_pool *p, long long timeout_ms, const c
     }
     pthread_mutex_unlock(&p->lock);
     if (c == NULL) {
+        metrics_counter_add("atum_db_pool_timeouts_total", p->labels, 1);
         err_set(error_r, "all %d database connections are busy", p->size);
         return NULL;
     }
+    metrics_gauge_add("atum_db_pool_in_use", p->labels, 1);
 
     if (db_conn_ensure(c, error_r) < 0) {
         db_pool_release(p, c);
@@ -121,6 +132,7 @@ void db_pool_release(struct db_pool *p, struct db_conn *c)
         return;
     if (db_in_transaction(c))
         db_rollback(c);
+    metrics_gauge_add("atum_db_pool_in_use", p->labels, -1);
     pthread_mutex_lock(&p->lock);
     struct pool_waiter *w = p->head;
     if (w != NULL) {
@@ -134,4 +146,14 @@ void db_pool_release(struct db_pool *p, struct db_conn *c)
         p->free_list[p->nfree++] = c;
     }
     pthread_mutex_unlock(&p->lock);
+}
+
+int db_pool_waiting(struct db_pool *p)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (const struct pool_waiter *w = p->head; w != NULL; w = w->next)
+        n++;
+    pthread_mutex_unlock(&p->lock);
+    return n;
 }

@@ -22,5 +22,7 @@ void db_pool_free(struct db_pool **pool);
 
 struct db_conn *db_pool_acquire(struct db_pool *pool, long long timeout_ms, const char **error_r);
 void db_pool_release(struct db_pool *pool, struct db_conn *c);
+/* How many borrowers are waiting now (for tests and status). */
+int db_pool_waiting(struct db_pool *pool);
 
 #endif

@@ -213,6 +213,40 @@ static int h_ticket_update(struct atum_db *db, long long ticket_id,
                                 change, error_r);
 }
 
+static void h_histogram_observe(const char *name, const char *labels, double value)
+{
+    metrics_observe(name, labels, value);
+}
+
+static int h_metric_describe(const char *name, enum atum_metric_type type, const char *help,
+                             const double *buckets, size_t nbuckets)
+{
+    enum metrics_type t = type == ATUM_METRIC_COUNTER ? METRICS_COUNTER
+                        : type == ATUM_METRIC_GAUGE ? METRICS_GAUGE : METRICS_HISTOGRAM;
+    const char *e = NULL;
+    if (type != ATUM_METRIC_COUNTER && type != ATUM_METRIC_GAUGE && type != ATUM_METRIC_HISTOGRAM)
+        return -1;
+    if (metrics_describe(name, t, help, buckets, nbuckets, &e) < 0) {
+        log_warn("plugin.metric_refused", "error=%s", e);
+        return -1;
+    }
+    return 0;
+}
+
+static void h_metrics_write(void (*emit)(void *arg, const char *text, size_t len), void *arg)
+{
+    struct strbuf b = STRBUF_INIT;
+    metrics_render(&b);
+    if (b.len > 0)
+        emit(arg, b.s, b.len);
+    strbuf_free(&b);
+}
+
+static const char *h_http_client_addr(const struct atum_http_req *req)
+{
+    return req ? ((const struct host_http_req *)req)->client_addr : "";
+}
+
 static const struct atum_host table = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_host),
@@ -240,6 +274,10 @@ static const struct atum_host table = {
     .mail_notice = h_mail_notice,
     .now = h_now,
     .ticket_update = h_ticket_update,
+    .histogram_observe = h_histogram_observe,
+    .metric_describe = h_metric_describe,
+    .metrics_write = h_metrics_write,
+    .http_client_addr = h_http_client_addr,
 };
 
 const struct atum_host *host_table(void)

@@ -26,6 +26,14 @@ struct atum_http_resp {
     struct strbuf body;
 };
 
+/* A route request as the host builds it: the plugin's view first, then
+ * what only host functions read (host->http_client_addr).  Whoever calls
+ * a plugin's route handler passes &req.pub of one of these. */
+struct host_http_req {
+    struct atum_http_req pub;    /* first: a plugin's pointer is cast back */
+    char client_addr[64];        /* "" when unknown */
+};
+
 /* The table handed to every plugin's init(); valid for the process. */
 const struct atum_host *host_table(void);
 

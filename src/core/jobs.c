@@ -41,7 +41,7 @@ static const struct db_stmt st_claim = {
     "        attempts = j.attempts + 1, updated_at = now()"
     "   FROM next WHERE j.id = next.id"
     " RETURNING j.id, j.kind, j.payload, j.attempts, j.max_attempts, j.concurrency_key,"
-    "           j.priority, j.run_at",
+    "           j.priority, j.run_at, greatest(extract(epoch FROM now() - j.run_at), 0)",
     3
 };
 
@@ -86,6 +86,21 @@ static const struct db_stmt st_release = {
     "       run_at = now() + $3::bigint * interval '1 millisecond', updated_at = now()"
     " WHERE id = ANY($2::bigint[]) AND state = 'running' AND locked_by = $1",
     3
+};
+
+/* Whatever a worker still holds when its connection comes back: the run
+ * that was going on when it broke did not commit its completion (a
+ * completion committed with the job's effects removed the row, and one
+ * recorded separately was recorded before this), so the job is given back
+ * at once, as an expired lease would give it back later. */
+static const struct db_stmt st_release_orphans = {
+    "jobs_release_orphans",
+    "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'available' END,"
+    "       last_error = 'the database connection of worker ' || $1"
+    "                    || ' broke while it ran the job',"
+    "       locked_by = NULL, locked_until = NULL, run_at = now(), updated_at = now()"
+    " WHERE state = 'running' AND locked_by = $1",
+    1
 };
 
 static const struct db_stmt st_extend = {
@@ -264,6 +279,7 @@ int jobs_claim(struct db_conn *c, const char *worker, int limit, long long lease
             j->concurrency_key = PQgetisnull(r, i, 5) ? NULL : xstrdup(PQgetvalue(r, i, 5));
             j->priority = atoi(PQgetvalue(r, i, 6));
             snprintf(j->run_at, sizeof(j->run_at), "%s", PQgetvalue(r, i, 7));
+            j->wait_seconds = strtod(PQgetvalue(r, i, 8), NULL);
         }
         batch_r->n = n;
         /* UPDATE ... RETURNING gives no order: run the batch in claim order */
@@ -349,6 +365,20 @@ int jobs_release(struct db_conn *c, const char *worker, const long long *ids, in
     snprintf(sdelay, sizeof(sdelay), "%lld", delay_ms);
     if (exec_ids(c, &st_release, worker, ids, n, sdelay, NULL, &e) < 0)
         return err_set(error_r, "release: %s", e);
+    return 0;
+}
+
+int jobs_release_orphans(struct db_conn *c, const char *worker, int *released_r,
+                         const char **error_r)
+{
+    const char *e = NULL;
+    const char *params[] = { worker };
+    PGresult *r = db_exec_stmt(c, &st_release_orphans, params, &e);
+    if (r == NULL)
+        return err_set(error_r, "release orphans: %s", e);
+    if (released_r)
+        *released_r = atoi(PQcmdTuples(r));
+    PQclear(r);
     return 0;
 }
 

@@ -52,6 +52,7 @@ struct jobs_item {
     char *concurrency_key;   /* NULL when none */
     int priority;
     char run_at[40];         /* as PostgreSQL printed it; orders the batch */
+    double wait_seconds;     /* from run_at (due) to this claim */
 };
 
 struct jobs_batch {
@@ -96,6 +97,15 @@ int jobs_dead(struct db_conn *c, const char *worker, long long id, const char *e
  * concurrency conflict). */
 int jobs_release(struct db_conn *c, const char *worker, const long long *ids, int n,
                   long long delay_ms, const char **error_r);
+
+/* After the worker's connection broke and came back, with its recorded
+ * completions flushed and its unrun jobs released: every job still
+ * running under this worker's name was interrupted without committing
+ * its completion -- available again now (dead when out of attempts, as a
+ * lease expiry would make it), not when its lease runs out.  Only the
+ * worker itself may call it: its name must not be running anything. */
+int jobs_release_orphans(struct db_conn *c, const char *worker, int *released_r,
+                         const char **error_r);
 
 /* Extends the lease of jobs still ours; *still_ours_r counts them and
  * ours[i] (may be NULL) says which of ids[] they are. */

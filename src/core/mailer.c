@@ -36,6 +36,14 @@ int mailer_bounced(struct runtime *rt, struct db_conn *c, const char *rfc_messag
     return rt->mailer->bounced(c, rt, rfc_message_id, recipient, status, diagnostic, error_r);
 }
 
+int mailer_account(struct runtime *rt, struct db_conn *c, const struct mailer_account_link *link,
+                   const char **error_r)
+{
+    if (rt == NULL || rt->mailer == NULL || rt->mailer->account == NULL)
+        return 0;
+    return rt->mailer->account(c, rt, link, error_r);
+}
+
 bool mailer_present(const struct runtime *rt)
 {
     return rt != NULL && rt->mailer != NULL;

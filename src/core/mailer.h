@@ -28,6 +28,19 @@ enum mailer_event {
     MAILER_OPENED = 0,          /* id: the ticket's first message: acknowledgement, agents */
     MAILER_CUSTOMER_WROTE = 1,  /* id: the customer's message: assignee or queue */
     MAILER_ASSIGNED = 2,        /* id: the new assignee */
+    MAILER_SOLVED = 3,          /* id: 0; the customer is asked to rate it, once */
+};
+
+/* An account link mailed to one address (desk/account.h): what it is
+ * for, where it leads.  The link's secret is in url; mail-out keeps it
+ * only in the outgoing mail. */
+struct mailer_account_link {
+    const char *kind;           /* "signin", "invite", "verify", "reset" (the template) */
+    const char *to;
+    const char *name;           /* the person's name, or "" */
+    const char *url;
+    const char *expires;        /* "in 1 hour", "in 7 days" ... */
+    long long queue_id;         /* whose look and templates, 0: the first queue */
 };
 
 struct mailer {
@@ -45,6 +58,9 @@ struct mailer {
     int (*bounced)(struct db_conn *c, struct runtime *rt, const char *rfc_message_id,
                    const char *recipient, const char *status, const char *diagnostic,
                    const char **error_r);
+    /* An account link to one address (no ticket). */
+    int (*account)(struct db_conn *c, struct runtime *rt, const struct mailer_account_link *link,
+                   const char **error_r);
 };
 
 /* The calls through rt->mailer; 0 and nothing done when none is registered. */
@@ -56,6 +72,8 @@ int mailer_notice(struct runtime *rt, struct db_conn *c, long long ticket_id, co
                   const char *title, const char *body, const char **error_r);
 int mailer_bounced(struct runtime *rt, struct db_conn *c, const char *rfc_message_id,
                    const char *recipient, const char *status, const char *diagnostic,
+                   const char **error_r);
+int mailer_account(struct runtime *rt, struct db_conn *c, const struct mailer_account_link *link,
                    const char **error_r);
 /* Whether mail-out is there (a plugin's mail_notice says so when not). */
 bool mailer_present(const struct runtime *rt);

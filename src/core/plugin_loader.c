@@ -1,6 +1,7 @@
 /* core/plugin_loader.c -- see core/plugin_loader.h. */
 #include "config.h"
 #include "core/plugin_loader.h"
+#include "core/jobrun.h"
 #include "core/jobs.h"
 #include "core/migrate.h"
 #include "lib/err.h"
@@ -74,6 +75,15 @@ int plugin_descriptor_check(const struct atum_plugin *d, const char *expected_na
         if (!method_valid(r->method) || r->path[0] != '/' || r->handle == NULL
             || r->min_role > ATUM_ROLE_ADMIN)
             return err_set(error_r, "plugin %s: route %s %s is invalid", d->name,
+                           r->method ? r->method : "?", r->path);
+    }
+    /* root routes (appended to ABI 1; NULL in older descriptors): never
+     * "/" itself and never under /api/, which belongs to the API */
+    for (const struct atum_route *r = d->root_routes; r && r->path; r++) {
+        if (!method_valid(r->method) || r->path[0] != '/' || r->path[1] == '\0'
+            || strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0
+            || r->handle == NULL || r->min_role > ATUM_ROLE_ADMIN)
+            return err_set(error_r, "plugin %s: root route %s %s is invalid", d->name,
                            r->method ? r->method : "?", r->path);
     }
     for (const struct atum_conf_key *c = d->conf_keys; c && c->name; c++)
@@ -156,6 +166,10 @@ static void refuse(struct plugin_instance *pi, const char *why)
     pi->reason = xstrdup(why);
     log_error("plugin.refused", "plugin=%s path=%s reason=%s", pi->name, pi->path, why);
     metrics_counter_add("atum_plugins_refused_total", NULL, 1);
+    char name[72], labels[128];
+    metrics_label_value(name, sizeof(name), pi->name);
+    snprintf(labels, sizeof(labels), "plugin=\"%s\",where=\"load\"", name);
+    metrics_counter_add("atum_plugin_errors_total", labels, 1);
 }
 
 static void load_one(struct plugin_instance *pi, const struct atum_config *cfg,
@@ -290,5 +304,47 @@ const struct plugin_instance *plugin_set_find(const struct plugin_set *set, cons
     for (size_t i = 0; i < set->n; i++)
         if (strcmp(set->v[i].name, name) == 0)
             return &set->v[i];
+    return NULL;
+}
+
+void plugin_set_start(struct plugin_set *set, struct runtime *rt, struct db_conn *db)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct plugin_instance *pi = &set->v[i];
+        if (pi->state != PLUGIN_LOADED || pi->desc.start == NULL)
+            continue;
+        if (db == NULL || db_in_transaction(db)) {
+            log_warn("plugin.start_skipped", "plugin=%s hint=%s", pi->name,
+                     "no database connection now; it starts at the next reload");
+            continue;
+        }
+        struct atum_db adb = { db, rt, pi->name };
+        log_plugin_enter(pi->name);
+        int rc = pi->desc.start(pi->pstate, &adb);
+        log_plugin_leave();
+        if (db_in_transaction(db)) {
+            log_warn("plugin.tx_left_open", "plugin=%s callback=start", pi->name);
+            db_rollback(db);
+        }
+        if (rc != 0) {
+            char name[72], labels[128];
+            metrics_label_value(name, sizeof(name), pi->name);
+            snprintf(labels, sizeof(labels), "plugin=\"%s\",where=\"start\"", name);
+            metrics_counter_add("atum_plugin_errors_total", labels, 1);
+            log_error("plugin.start_failed", "plugin=%s rc=%d", pi->name, rc);
+        }
+    }
+}
+
+const struct plugin_instance *plugin_set_find_root(const struct plugin_set *set, const char *path)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const struct plugin_instance *pi = &set->v[i];
+        if (pi->state != PLUGIN_LOADED)
+            continue;
+        for (const struct atum_route *r = pi->desc.root_routes; r && r->path; r++)
+            if (strcmp(r->path, path) == 0)
+                return pi;
+    }
     return NULL;
 }

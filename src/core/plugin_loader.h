@@ -78,5 +78,15 @@ void plugin_set_load(struct plugin_set *set, const struct atum_config *cfg,
 void plugin_set_unload(struct plugin_set *set);
 const struct plugin_instance *plugin_set_find(const struct plugin_set *set, const char *name);
 
+/* Calls each loaded plugin's start() (atum/plugin.h) on db, lent with the
+ * runtime rt; skipped with a log line when db is NULL.  Failures are
+ * logged and counted, the plugins stay loaded. */
+struct runtime;
+void plugin_set_start(struct plugin_set *set, struct runtime *rt, struct db_conn *db);
+
+/* The first loaded plugin with a root route of this exact path (any
+ * method); NULL when none claims it. */
+const struct plugin_instance *plugin_set_find_root(const struct plugin_set *set, const char *path);
+
 
 #endif

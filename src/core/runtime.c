@@ -53,6 +53,7 @@ void runtime_unload(struct runtime *rt)
     jobkind_registry_free(&rt->kinds);
     rt->mailer = NULL;
     rt->domain = NULL;
+    rt->intake = NULL;
     pthread_rwlock_unlock(&rt->lock);
 }
 

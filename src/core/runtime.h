@@ -26,6 +26,7 @@
 
 struct mailer;
 struct domain;
+struct intake;
 struct runtime;
 
 /* Registers job kinds of a floor above the core (mail-in, mail-out) into
@@ -44,6 +45,8 @@ struct runtime {
     const struct mailer *mailer;
     /* set by the desk's registrar; NULL: plugins cannot change tickets */
     const struct domain *domain;
+    /* set by mail-in's registrar; NULL: no mail-in in this process */
+    const struct intake *intake;
     /* the programs (atumd, atumctl, tests) wire the floors above the core
      * in here; runtime_load() calls them in order */
     struct {

@@ -11,6 +11,7 @@ static void unload_locked(struct runtime *rt)
     jobkind_registry_free(&rt->kinds);
     rt->mailer = NULL;
     rt->domain = NULL;
+    rt->intake = NULL;
 }
 
 static int load_locked(struct runtime *rt, const struct atum_config *cfg, struct db_conn *db,
@@ -24,6 +25,8 @@ static int load_locked(struct runtime *rt, const struct atum_config *cfg, struct
         }
     }
     plugin_set_load(&rt->plugins, cfg, &rt->kinds, db, host_table());
+    /* everything is registered: plugins may enqueue their first jobs */
+    plugin_set_start(&rt->plugins, rt, db);
     return 0;
 }
 

@@ -32,6 +32,11 @@ struct worker {
     /* completions not yet recorded (database was away) */
     long long *done;
     int ndone, done_cap;
+    /* claimed jobs not started when the connection broke */
+    long long *unrun;
+    int nunrun, unrun_cap;
+    /* the connection (db_conn_generation) whose leftovers were reclaimed */
+    unsigned reclaimed_gen;
     atomic_bool exited;
 };
 
@@ -122,6 +127,50 @@ static void done_flush(struct worker *w)
         log_warn("job.lease_lost", "jobs=%d recorded=%d hint=%s", w->ndone, finished,
                  "lease expired before completion; those jobs may run again");
     w->ndone = 0;
+}
+
+static void unrun_add(struct worker *w, const struct jobs_batch *b, int from)
+{
+    for (int k = from; k < b->n; k++) {
+        if (w->nunrun == w->unrun_cap) {
+            w->unrun_cap = w->unrun_cap ? w->unrun_cap * 2 : 64;
+            w->unrun = xrealloc(w->unrun, (size_t)w->unrun_cap * sizeof(*w->unrun));
+        }
+        w->unrun[w->nunrun++] = b->jobs[k].id;
+    }
+}
+
+/*
+ * The connection broke while this worker held jobs, and is back: the
+ * jobs it never started go back without spending an attempt, and the run
+ * that was going on -- whose completion did not commit, or its row would
+ * be gone -- is given back now rather than when its lease expires (five
+ * minutes for a one-second blip).  Completions recorded by done_flush()
+ * come first, so nothing that finished runs again.  0, or -1 to try again
+ * on the next pass.
+ */
+static int reclaim(struct worker *w)
+{
+    const char *e = NULL;
+    int released = 0;
+    if (w->nunrun > 0 && jobs_release(w->db, w->id, w->unrun, w->nunrun, 0, &e) < 0)
+        goto fail;
+    if (jobs_release_orphans(w->db, w->id, &released, &e) < 0)
+        goto fail;
+    if (w->nunrun > 0 || released > 0)
+        log_warn("job.reclaimed", "unstarted=%d interrupted=%d hint=%s", w->nunrun, released,
+                 "the database connection broke while these jobs were held; they run again now");
+    w->nunrun = 0;
+    w->reclaimed_gen = db_conn_generation(w->db);
+    return 0;
+fail:
+    if (db_conn_is_up(w->db)) {
+        /* not the connection: leave them to their leases rather than loop */
+        log_error("job.reclaim_failed", "error=%s", e);
+        w->nunrun = 0;
+        w->reclaimed_gen = db_conn_generation(w->db);
+    }
+    return -1;
 }
 
 static void record_failure(struct worker *w, const struct jobs_item *j, int rc,
@@ -236,11 +285,14 @@ static void run_job(struct worker *w, const struct jobs_item *j)
     jr.keep_done = p->opts.keep_done;
 
     log_context_set("worker=%s job=%lld kind=%s attempt=%d", w->id, j->id, j->kind, j->attempts);
-    long long t0 = time_mono_ms();
+    snprintf(labels, sizeof(labels), "kind=\"%s\"", j->kind);
+    metrics_observe("atum_job_wait_seconds", labels, j->wait_seconds);
+    double t0 = time_mono_s();
     log_plugin_enter(k->owner);
     int rc = k->run(k->state, &jr.pub);
     log_plugin_leave();
-    long long ms = time_mono_ms() - t0;
+    double run_s = time_mono_s() - t0;
+    long long ms = (long long)(run_s * 1000);
 
     if (db_in_transaction(w->db)) {
         log_warn("job.tx_left_open", "hint=%s", "the handler returned inside a transaction; rolled back");
@@ -259,7 +311,12 @@ static void run_job(struct worker *w, const struct jobs_item *j)
     log_context_set("worker=%s", w->id);
 
     snprintf(labels, sizeof(labels), "kind=\"%s\"", j->kind);
-    metrics_counter_add("atum_job_seconds_total", labels, (double)ms / 1000.0);
+    metrics_counter_add("atum_job_seconds_total", labels, run_s);
+    metrics_observe("atum_job_run_seconds", labels, run_s);
+    if (rc != ATUM_JOB_DONE && strcmp(k->owner, "core") != 0) {
+        snprintf(labels, sizeof(labels), "plugin=\"%s\",where=\"job\"", k->owner);
+        metrics_counter_add("atum_plugin_errors_total", labels, 1);
+    }
     if (rc == ATUM_JOB_DONE) {
         if (!jr.finished_in_tx)
             done_add(w, j->id);
@@ -280,7 +337,7 @@ out:
 
 /* ---- the worker loop -------------------------------------------------- */
 
-static void run_batch(struct worker *w, struct jobs_batch *b)
+static void run_batch(struct worker *w, const struct jobs_batch *b)
 {
     struct worker_pool *p = w->pool;
     const char *e = NULL;
@@ -307,7 +364,9 @@ static void run_batch(struct worker *w, struct jobs_batch *b)
                 rest[k - i] = b->jobs[k].id;
             if (jobs_extend(w->db, w->id, rest, rest_n, p->opts.lease_ms, ours + i, NULL, &e) < 0) {
                 free(rest);
-                break;          /* database away: the rest will be rescued */
+                if (!db_conn_is_up(w->db))
+                    unrun_add(w, b, i);   /* given back when the connection returns */
+                break;
             }
             free(rest);
             renewed_at = time_mono_ms();
@@ -317,8 +376,10 @@ static void run_batch(struct worker *w, struct jobs_batch *b)
             continue;
         }
         run_job(w, &b->jobs[i]);
-        if (!db_conn_is_up(w->db))
-            break;              /* leave the rest to their leases */
+        if (!db_conn_is_up(w->db)) {
+            unrun_add(w, b, i + 1);       /* given back when the connection returns */
+            break;
+        }
     }
     free(ours);
 }
@@ -339,6 +400,9 @@ static void *worker_main(void *arg)
         }
         done_flush(w);
         if (w->ndone > 0)
+            continue;
+        /* a new connection: give back what the broken one left held */
+        if (db_conn_generation(w->db) != w->reclaimed_gen && reclaim(w) < 0)
             continue;
 
         struct jobs_batch b;
@@ -364,6 +428,8 @@ static void *worker_main(void *arg)
     db_conn_free(&w->db);
     free(w->done);
     w->done = NULL;
+    free(w->unrun);
+    w->unrun = NULL;
     log_context_clear();
     atomic_store(&w->exited, true);
     return NULL;

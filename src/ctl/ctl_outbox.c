@@ -239,7 +239,7 @@ int ctl_template(struct ctl *ctl, int argc, char **argv)
             "  FROM unnest($1::text[]) n(name)"
             "  LEFT JOIN mail_templates t ON t.name = n.name LEFT JOIN queues q ON q.id = t.queue_id"
             " GROUP BY n.name ORDER BY n.name", 1,
-            (const char *[]){ "{ack,reply,notify_new,notify_reply,notify_assign,notice}" });
+            (const char *[]){ "{ack,reply,notify_new,notify_reply,notify_assign,notice,signin,reset,invite,verify,solved}" });
     }
     if ((argc == 2 || argc == 4) && strcmp(argv[0], "show") == 0 && known_template(argv[1])) {
         long long qid = 0;
@@ -265,6 +265,7 @@ usage:
                     "       atumctl template show NAME [--queue QUEUE]\n"
                     "       atumctl template set QUEUE NAME < FILE\n"
                     "       atumctl template reset QUEUE NAME\n"
-                    "  NAME: ack, reply, notify_new, notify_reply, notify_assign, notice\n");
+                    "  NAME: ack, reply, notify_new, notify_reply, notify_assign, notice,\n"
+                    "        signin, reset, invite, verify, solved\n");
     return 2;
 }

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool desk_is_staff(const struct desk_actor *who)
 {
@@ -20,6 +21,53 @@ bool desk_is_customer(const struct desk_actor *who)
 int desk_db_fail(struct err *err, const char *what, const char *e)
 {
     return err_failed(err, "%s: %s", what, e ? e : "database error");
+}
+
+int desk_need_role(const struct desk_tx *tx, enum atum_role role, struct err *err)
+{
+    const struct desk_actor *who = tx->who;
+    if (who->kind != DESK_USER || who->role >= role)
+        return 0;
+    return err_raise(err, ERR_FORBIDDEN, NULL, "your role may not do this");
+}
+
+/* The input field a constraint is about, from the names the schema gives
+ * its constraints and indexes (<table>_<column>_key, _fkey or _check),
+ * as one of the static names the domain's inputs use. */
+static const char *constraint_field(struct db_conn *c)
+{
+    static const char *const fields[] = { "name", "domain", "address", "email", "org_id",
+                                          "queue_id", "user_id", "role", NULL };
+    const char *t = db_last_table(c), *k = db_last_constraint(c);
+    size_t tl = strlen(t);
+    if (tl == 0 || strncmp(k, t, tl) != 0 || k[tl] != '_')
+        return NULL;
+    const char *col = k + tl + 1;
+    for (const char *const *f = fields; *f; f++) {
+        size_t n = strlen(*f);
+        if (strncmp(col, *f, n) == 0
+            && (strcmp(col + n, "_key") == 0 || strcmp(col + n, "_fkey") == 0
+                || strcmp(col + n, "_check") == 0))
+            return *f;
+    }
+    return NULL;
+}
+
+int desk_write_fail(const struct desk_tx *tx, const char *what, const char *field, const char *e,
+                    struct err *err)
+{
+    const char *st = db_last_sqlstate(tx->db);
+    const char *named = constraint_field(tx->db);
+    if (named != NULL)
+        field = named;
+    if (strcmp(st, "23505") == 0)
+        return err_raise(err, ERR_CONFLICT, field, "a %s with this %s already exists", what,
+                         field ? field : "name");
+    if (strcmp(st, "23503") == 0)
+        return err_raise(err, ERR_CONFLICT, NULL, "the %s is still referenced", what);
+    if (strcmp(st, "23514") == 0 || strncmp(st, "22", 2) == 0)
+        return err_raise(err, ERR_INVALID, field, "a value is not acceptable for a %s: %s", what, e);
+    return desk_db_fail(err, what, e);
 }
 
 int desk_audit(const struct desk_tx *tx, const char *action, const char *target_kind,

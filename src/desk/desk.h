@@ -57,6 +57,15 @@ bool desk_is_staff(const struct desk_actor *who);
 /* A customer signed in (not the system acting for one). */
 bool desk_is_customer(const struct desk_actor *who);
 
+/* 0 when the actor has at least this role (the system and operators
+ * always do); else -1 and ERR_FORBIDDEN. */
+int desk_need_role(const struct desk_tx *tx, enum atum_role role, struct err *err);
+
+/* A failed write: ERR_CONFLICT naming `field` for a unique violation,
+ * ERR_INVALID for a foreign key or check violation, ERR_FAILED otherwise. */
+int desk_write_fail(const struct desk_tx *tx, const char *what, const char *field, const char *e,
+                    struct err *err);
+
 /* The audit row of a change, when the actor is audited (see above).
  * detail: a JSON object or NULL; borrowed. */
 int desk_audit(const struct desk_tx *tx, const char *action, const char *target_kind,

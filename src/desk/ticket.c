@@ -368,6 +368,12 @@ int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const str
         if (desk_emit(tx, "ticket.updated", d, err) < 0)
             goto out;
     }
+    /* a ticket that becomes solved asks its customer for a rating */
+    if (next == TICKET_SOLVED && t.status != TICKET_SOLVED
+        && mailer_later(tx->rt, tx->db, MAILER_SOLVED, t.id, 0, &e) < 0) {
+        err_failed(err, "%s", e);
+        goto out;
+    }
     /* the customer gets a staff member's public reply; the agents hear of
      * a customer's */
     int mrc = 0;
@@ -704,6 +710,11 @@ int ticket_update(const struct desk_tx *tx, long long id, const struct ticket_ch
         if (assignee > 0 && assignee != t.assignee_id
             && !(who->kind == DESK_USER && who->user_id == assignee)
             && mailer_later(tx->rt, tx->db, MAILER_ASSIGNED, t.id, assignee, &e) < 0) {
+            err_failed(err, "%s", e);
+            goto out;
+        }
+        if (status == TICKET_SOLVED && t.status != TICKET_SOLVED
+            && mailer_later(tx->rt, tx->db, MAILER_SOLVED, t.id, 0, &e) < 0) {
             err_failed(err, "%s", e);
             goto out;
         }

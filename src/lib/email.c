@@ -27,3 +27,17 @@ bool email_valid(const char *a)
         return false;
     return true;
 }
+
+int email_canonical(const char *addr, char out[EMAIL_MAX + 1])
+{
+    size_t n = strlen(addr);
+    out[0] = '\0';
+    if (n > EMAIL_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = addr[i];
+        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    return 0;
+}

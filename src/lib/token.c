@@ -1,6 +1,7 @@
 /* lib/token.c -- see lib/token.h. */
 #include "config.h"
 #include "lib/token.h"
+#include "lib/secret.h"
 #include "lib/err.h"
 #include "lib/util.h"
 
@@ -9,29 +10,6 @@
 #include <openssl/hmac.h>
 #include <string.h>
 
-void base64url_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[o++] = al[v >> 18 & 63];
-        out[o++] = al[v >> 12 & 63];
-        out[o++] = al[v >> 6 & 63];
-        out[o++] = al[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        out[o++] = al[v >> 18 & 63];
-        out[o++] = al[v >> 12 & 63];
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        out[o++] = al[v >> 18 & 63];
-        out[o++] = al[v >> 12 & 63];
-        out[o++] = al[v >> 6 & 63];
-    }
-    out[o] = '\0';
-}
 
 int token_new(const char *prefix, char *out, size_t size, const char **error_r)
 {
@@ -50,12 +28,6 @@ int token_new(const char *prefix, char *out, size_t size, const char **error_r)
     return 0;
 }
 
-void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-                 unsigned char out[32])
-{
-    unsigned int outlen = 32;
-    HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &outlen);
-}
 
 void token_hash(const char *key, const char *data, size_t len, char out[TOKEN_HASH_HEX])
 {

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "lib/secret.h"
 
 #define TOKEN_RANDOM_BYTES 32
 #define TOKEN_MAX 96           /* prefix + 43 characters + NUL, with room */
@@ -25,13 +26,8 @@
 int token_new(const char *prefix, char *out, size_t size, const char **error_r);
 /* hex(HMAC-SHA256(key, data)) into out[65]. */
 void token_hash(const char *key, const char *data, size_t len, char out[TOKEN_HASH_HEX]);
-/* Raw HMAC-SHA256 (32 bytes) with a binary key. */
-void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
-                 unsigned char out[32]);
 /* Only [A-Za-z0-9_-] and at most TOKEN_MAX-1 characters: what we hand out. */
 bool token_syntax_ok(const char *s);
-/* Base64url without padding of n bytes into out (size >= 4n/3 + 2). */
-void base64url_encode(const unsigned char *in, size_t n, char *out);
 /* Constant-time equality of two NUL-terminated strings of equal length. */
 bool token_equal(const char *a, const char *b);
 

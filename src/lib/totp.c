@@ -1,56 +1,17 @@
 /* lib/totp.c -- see lib/totp.h. */
 #include "config.h"
 #include "lib/totp.h"
+#include "lib/secret.h"
 #include "lib/strbuf.h"
+#include "lib/util.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
 
-static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-void base32_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t o = 0;
-    unsigned buf = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        buf = buf << 8 | in[i];
-        bits += 8;
-        while (bits >= 5) {
-            out[o++] = b32[(buf >> (bits - 5)) & 31];
-            bits -= 5;
-        }
-    }
-    if (bits > 0)
-        out[o++] = b32[(buf << (5 - bits)) & 31];
-    out[o] = '\0';
-}
 
-int base32_decode(const char *in, unsigned char *out, size_t size)
-{
-    unsigned buf = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (; *in; in++) {
-        int c = toupper((unsigned char)*in);
-        if (c == ' ' || c == '=' || c == '-')
-            continue;
-        const char *p = c ? strchr(b32, c) : NULL;
-        if (p == NULL)
-            return -1;
-        buf = buf << 5 | (unsigned)(p - b32);
-        bits += 5;
-        if (bits >= 8) {
-            if (o >= size)
-                return -1;
-            out[o++] = (unsigned char)(buf >> (bits - 8));
-            bits -= 8;
-        }
-    }
-    return (int)o;
-}
 
 uint32_t hotp(const unsigned char *key, size_t keylen, uint64_t counter, int digits)
 {
@@ -118,4 +79,20 @@ char *totp_uri(const char *issuer, const char *account, const char *secret_b32)
     pct(&b, issuer);
     strbuf_addf(&b, "&algorithm=SHA1&digits=%d&period=%d", TOTP_DIGITS, TOTP_STEP_SECONDS);
     return strbuf_steal(&b, NULL);
+}
+
+int totp_recovery_code(char out[TOTP_RECOVERY_CHARS + 1])
+{
+    /* 8 bytes encode to 13 characters; the first 12 take 60 random bits,
+     * 5 each (7 bytes gave 56: their 12th character held 1 bit and 4
+     * zero bits of padding, always 'a' or 'q') */
+    unsigned char raw[8];
+    char enc[16];
+    if (rand_bytes(raw, sizeof(raw)) < 0)
+        return -1;
+    base32_encode(raw, sizeof(raw), enc);
+    for (int i = 0; i < TOTP_RECOVERY_CHARS; i++)
+        out[i] = (char)tolower((unsigned char)enc[i]);
+    out[TOTP_RECOVERY_CHARS] = '\0';
+    return 0;
 }

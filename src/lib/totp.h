@@ -12,13 +12,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/secret.h"
 
 #define TOTP_SECRET_BYTES 20
 #define TOTP_STEP_SECONDS 30
 #define TOTP_DIGITS 6
 
-/* RFC 4648 base32 (no padding) of n bytes into out (size >= 8n/5 + 2). */
-void base32_encode(const unsigned char *in, size_t n, char *out);
 /* Decodes base32 (case-insensitive, spaces and '=' ignored); returns the
  * byte count or -1 on a bad character or overflow of out. */
 int base32_decode(const char *in, unsigned char *out, size_t size);
@@ -30,6 +29,12 @@ uint32_t hotp(const unsigned char *key, size_t keylen, uint64_t counter, int dig
  * [now_step-1, now_step+1] that is > last_step; 0 otherwise. */
 int totp_verify(const unsigned char *key, size_t keylen, const char *code, long long now_s,
                 long long last_step, long long *step_r);
+
+/* A recovery code: TOTP_RECOVERY_CHARS lower-case base32 characters, each
+ * carrying 5 random bits (60 bits in all), into out; shown to the user
+ * as xxxx-xxxx-xxxx.  0, or -1 when no random bytes are available. */
+#define TOTP_RECOVERY_CHARS 12
+int totp_recovery_code(char out[TOTP_RECOVERY_CHARS + 1]);
 
 /* otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=... (percent-encoded). */
 char *totp_uri(const char *issuer, const char *account, const char *secret_b32);

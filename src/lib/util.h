@@ -12,6 +12,8 @@
 long long time_mono_ms(void);
 /* Milliseconds since the epoch (for display and SQL). */
 long long time_real_ms(void);
+/* Seconds on the monotonic clock, to the nanosecond (durations for metrics). */
+double time_mono_s(void);
 
 /* A fast, non-cryptographic random double in [0, 1), per thread (jitter). */
 double rand_unit(void);

@@ -50,7 +50,8 @@ static bool is_blank(const char *s, size_t l)
     return true;
 }
 
-static void add_header(struct mail_headers *h, const char *name, size_t nl, struct strbuf *value)
+static void add_header(struct mail_headers *h, const char *name, size_t nl, struct strbuf *value,
+                       struct strbuf *problems)
 {
     h->v = xrealloc(h->v, (h->n + 1) * sizeof(*h->v));
     h->v[h->n].name = xstrndup(name, nl);
@@ -58,7 +59,21 @@ static void add_header(struct mail_headers *h, const char *name, size_t nl, stru
      * were skipped by the caller */
     const char *v = value->s ? value->s : "";
     size_t vl = value->len;
-    h->v[h->n].value = xstrndup(v, vl);
+    if (memchr(v, '\0', vl) == NULL) {
+        h->v[h->n].value = xstrndup(v, vl);
+    } else {
+        /* a NUL would silently cut the C string (and PostgreSQL refuses
+         * it): each becomes U+FFFD, in plain sight */
+        struct strbuf clean = STRBUF_INIT;
+        for (size_t i = 0; i < vl; i++) {
+            if (v[i] == '\0')
+                strbuf_adds(&clean, "\xEF\xBF\xBD");
+            else
+                strbuf_addc(&clean, v[i]);
+        }
+        strbuf_addf(problems, "NUL byte in header %.*s: replaced by U+FFFD\n", (int)(nl < 80 ? nl : 80), name);
+        h->v[h->n].value = strbuf_steal(&clean, NULL);
+    }
     h->n++;
 }
 
@@ -85,8 +100,12 @@ static bool header_follows(const char *buf, size_t len, size_t pos)
     for (int k = 0; k < 16 && pos < len; k++) {
         size_t next;
         size_t l = next_line(buf, len, pos, &next);
-        if (is_blank(buf + pos, l))
+        if (l == 0)
             return false;
+        if (is_blank(buf + pos, l)) {
+            pos = next;          /* folding whitespace, see parse_headers */
+            continue;
+        }
         size_t nl = header_name_len(buf + pos, l);
         if (nl > 0 && well_known_header(buf + pos, nl))
             return true;
@@ -104,15 +123,32 @@ static size_t parse_headers(const char *buf, size_t len, size_t pos, size_t max_
     size_t cur_nl = 0;
     struct strbuf value = STRBUF_INIT;
     size_t start = pos;
-    bool cut = false, joined = false;
+    bool cut = false, joined = false, ws_noted = false;
 
     while (pos < len) {
         size_t next;
         size_t l = next_line(buf, len, pos, &next);
         const char *line = buf + pos;
-        if (l == 0 || is_blank(line, l)) {
-            pos = next;          /* the blank separator line */
+        if (l == 0) {
+            pos = next;          /* the empty separator line */
             goto done;
+        }
+        if (is_blank(line, l)) {
+            /* A line of only spaces or tabs is not the separator: it is
+             * obsolete folding whitespace (RFC 5322 4.2) inside a header,
+             * or noise before the first one.  Mail clients and Python's
+             * email package read it so; ending the block here would lose
+             * every header after it.  The whitespace stays in the value
+             * (as Python keeps it); libetpan never sees the line. */
+            if (!ws_noted)
+                strbuf_adds(problems, cur_name != NULL
+                    ? "whitespace-only line in the header block: read as folding\n"
+                    : "whitespace-only line before the first header: skipped\n");
+            ws_noted = true;
+            if (cur_name != NULL && pos - start <= max_bytes)
+                strbuf_add(&value, line, l);
+            pos = next;
+            continue;
         }
         if (pos - start > max_bytes) {
             if (!cut)
@@ -135,7 +171,7 @@ static size_t parse_headers(const char *buf, size_t len, size_t pos, size_t max_
             }
         } else if (nl > 0) {
             if (cur_name != NULL)
-                add_header(hdrs, cur_name, cur_nl, &value);
+                add_header(hdrs, cur_name, cur_nl, &value, problems);
             strbuf_reset(&value);
             cur_name = line;
             cur_nl = nl;
@@ -174,7 +210,7 @@ static size_t parse_headers(const char *buf, size_t len, size_t pos, size_t max_
     }
 done:
     if (cur_name != NULL)
-        add_header(hdrs, cur_name, cur_nl, &value);
+        add_header(hdrs, cur_name, cur_nl, &value, problems);
     strbuf_free(&value);
     return pos;
 }
@@ -213,7 +249,12 @@ int mailhdr_prepare(const char *raw, size_t len, size_t max_header_bytes,
         if (bare_cr)
             strbuf_adds(problems, "bare CR line endings\n");
     }
-    /* leading blank lines, then an mbox "From " separator */
+    /* a UTF-8 byte order mark (a mail saved by a Windows editor), leading
+     * blank lines, then an mbox "From " separator */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        pos = 3;
+        strbuf_adds(problems, "byte order mark before the header block: skipped\n");
+    }
     while (pos < len && (buf[pos] == '\n' || buf[pos] == '\r'))
         pos++;
     if (len - pos > 5 && memcmp(buf + pos, "From ", 5) == 0) {
@@ -415,6 +456,43 @@ void mailhdr_first_address(const char *value, struct strbuf *addr, struct strbuf
             p++;
     }
     strbuf_reset(addr);
+}
+
+void mailhdr_bare_word(const char *value, struct strbuf *out)
+{
+    const char *p = value ? value : "";
+    const char *word = NULL, *word_end = NULL;
+    bool quoted = false;
+    while (*p) {
+        if (*p == ' ' || *p == '\t') {
+            p++;
+        } else if (*p == '(') {
+            p = skip_comment(p);
+        } else if (word != NULL) {
+            return;                      /* a second word: a phrase, no address */
+        } else if (*p == '"') {
+            const char *e = skip_quoted(p);
+            word = p + 1;
+            word_end = e > p + 1 && e[-1] == '"' ? e - 1 : e;
+            quoted = true;
+            p = e;
+        } else {
+            word = p;
+            while (*p && *p != ' ' && *p != '\t' && *p != '(' && *p != '"')
+                p++;
+            word_end = p;
+            for (const char *q = word; q < word_end; q++)
+                if (*q == '<' || *q == '>' || *q == ',' || *q == ';' || *q == ':' || *q == '@')
+                    return;
+        }
+    }
+    if (word != NULL && word_end > word) {
+        for (const char *q = word; q < word_end; q++) {
+            if (quoted && *q == '\\' && q + 1 < word_end)
+                q++;
+            strbuf_addc(out, *q);
+        }
+    }
 }
 
 void mailhdr_addresses(const char *value, struct strbuf *out_lines)

@@ -4,7 +4,12 @@
  *
  * mailhdr_prepare() turns raw bytes, which stay untouched in the database,
  * into a buffer the MIME parser copes with, noting what it had to repair:
- *  - an mbox "From " line before the headers is skipped;
+ *  - a UTF-8 byte order mark and an mbox "From " line before the headers
+ *    are skipped;
+ *  - a line of only spaces or tabs is folding whitespace (RFC 5322's
+ *    obsolete syntax), kept in the value; before the first header it is
+ *    skipped; only an empty line ends the block;
+ *  - NUL bytes in a value become U+FFFD;
  *  - bare CR line ends become LF;
  *  - a header line that lost its folding whitespace (a line without a
  *    "Name:" in the middle of the header block, followed by more headers)
@@ -51,6 +56,12 @@ const char *mailhdr_get(const struct mail_headers *hdrs, const char *name);
  * angle brackets; "" when none) and the raw display name (still encoded)
  * into display.  Handles quotes, comments, groups, missing brackets. */
 void mailhdr_first_address(const char *value, struct strbuf *addr, struct strbuf *display);
+
+/* A From that is one bare word outside comments ("MAILER-DAEMON",
+ * "postmaster (Mail Delivery System)", "\"Postmaster\""): that word, as
+ * mail clients and Python read it, appended to out; nothing when the value
+ * holds more than one word or any address syntax. */
+void mailhdr_bare_word(const char *value, struct strbuf *out);
 
 /* Every addr-spec in an address list, appended one per line. */
 void mailhdr_addresses(const char *value, struct strbuf *out_lines);

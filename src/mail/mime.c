@@ -1,6 +1,7 @@
 /* mail/mime.c -- see mail/mime.h. */
 #include "config.h"
 #include "mail/mime.h"
+#include "mail/mimecut.h"
 #include "mail/charset.h"
 #include "mail/html.h"
 #include "mail/quote.h"
@@ -25,15 +26,6 @@ void mail_limits_default(struct mail_limits *lim)
     lim->max_depth = 40;
 }
 
-const char *mail_robot_name(enum mail_robot r)
-{
-    switch (r) {
-    case MAIL_ROBOT_AUTOREPLY: return "autoreply";
-    case MAIL_ROBOT_BOUNCE: return "bounce";
-    case MAIL_ROBOT_LIST: return "list";
-    default: return "none";
-    }
-}
 
 struct walk {
     struct mail_msg *msg;
@@ -41,6 +33,8 @@ struct walk {
     int parts;
     bool parts_noted, depth_noted;
     bool have_html;
+    char text_charset[64];           /* first declared text charset that can hint raw header bytes */
+    struct strbuf undeclared;        /* a sample of 8-bit text declared in no charset */
 };
 
 static void problem(struct mail_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -49,13 +43,35 @@ static void problem(struct mail_msg *m, const char *fmt, ...)
     char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    int need = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* values in the text come from the mail: valid UTF-8 only, on one
+     * line, and a cut never splits a character */
+    size_t n = strlen(line);
+    if (need >= (int)sizeof(line)) {
+        size_t lead = n;
+        while (lead > 0 && ((unsigned char)line[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0 && (unsigned char)line[lead - 1] >= 0xC0) {
+            unsigned char c = (unsigned char)line[lead - 1];
+            size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (n - (lead - 1) < want)
+                n = lead - 1;
+        }
+    }
+    struct strbuf clean = STRBUF_INIT;
+    utf8_sanitize_append(&clean, line, n);
+    for (size_t i = 0; i < clean.len; i++)
+        if (clean.s[i] == '\n' || clean.s[i] == '\r')
+            clean.s[i] = ' ';
     /* the same problem once */
-    if (m->problems.s && strstr(m->problems.s, line) != NULL)
+    if (clean.len == 0 || (m->problems.s && strstr(m->problems.s, clean.s) != NULL)) {
+        strbuf_free(&clean);
         return;
-    strbuf_adds(&m->problems, line);
+    }
+    strbuf_add(&m->problems, clean.s, clean.len);
     strbuf_addc(&m->problems, '\n');
+    strbuf_free(&clean);
 }
 
 /* ---- reading a part's MIME headers ------------------------------------ */
@@ -334,6 +350,16 @@ static void leaf(struct walk *w, struct mailmime *m, struct part *p, bool html_g
     bool body = (is_plain || is_html) && filename.len == 0 && p->disposition != 2;
 
     part_decode(m->mm_data.mm_single, p->encoding, &data);
+    if (strcmp(p->major, "text") == 0 && w->text_charset[0] == '\0') {
+        char cs[64];
+        part_charset(p, cs, sizeof(cs));
+        if (cs[0] == '\0' && w->undeclared.len < 16384 && data.len > 0)
+            strbuf_add(&w->undeclared, data.s, data.len < 16384 ? data.len : 16384);
+        if (strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0 && strcasecmp(cs, "utf-8") != 0
+            && strcasecmp(cs, "utf8") != 0 && strcasecmp(cs, "x-unknown") != 0
+            && strcasecmp(cs, "unknown-8bit") != 0)
+            snprintf(w->text_charset, sizeof(w->text_charset), "%s", cs);
+    }
     if (body) {
         char cs[64];
         part_charset(p, cs, sizeof(cs));
@@ -454,6 +480,21 @@ static void digest_member(struct walk *w, struct mailmime *m)
     strbuf_free(&data);
 }
 
+/* The closing delimiter of a multipart, or NULL.  libetpan reads on past
+ * it into the epilogue, where some mailers leave old parts; a mail client
+ * (and Python) shows nothing after it. */
+static const char *closing_delimiter(const struct mailmime *m)
+{
+    if (m->mm_mime_start == NULL || m->mm_content_type == NULL)
+        return NULL;
+    const char *b = mailmime_content_param_get(m->mm_content_type, "boundary");
+    if (b == NULL || *b == '\0' || strlen(b) > 200)
+        return NULL;
+    char close[256];
+    int n = snprintf(close, sizeof(close), "\n--%s--", b);
+    return memmem(m->mm_mime_start, m->mm_length, close, (size_t)n);
+}
+
 static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_parent, bool html_gives_text)
 {
     struct mail_msg *msg = w->msg;
@@ -498,8 +539,13 @@ static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_pare
             for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
                 has_plain = has_plain || is_body_text(clist_content(it), false, "plain");
             bool plain_done = false;
+            const char *close = closing_delimiter(m);
             for (clistiter *it = clist_begin(kids); it; it = clist_next(it)) {
                 struct mailmime *k = clist_content(it);
+                if (close != NULL && k->mm_mime_start != NULL && k->mm_mime_start > close) {
+                    problem(msg, "MIME parts after the closing boundary: ignored");
+                    break;
+                }
                 if (is_body_text(k, false, "plain")) {
                     if (!plain_done)
                         walk(w, k, depth + 1, false, html_gives_text);
@@ -511,8 +557,15 @@ static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_pare
                 }
             }
         } else {
-            for (clistiter *it = clist_begin(kids); it; it = clist_next(it))
-                walk(w, clist_content(it), depth + 1, digest, html_gives_text);
+            const char *close = closing_delimiter(m);
+            for (clistiter *it = clist_begin(kids); it; it = clist_next(it)) {
+                struct mailmime *k = clist_content(it);
+                if (close != NULL && k->mm_mime_start != NULL && k->mm_mime_start > close) {
+                    problem(msg, "MIME parts after the closing boundary: ignored");
+                    break;
+                }
+                walk(w, k, depth + 1, digest, html_gives_text);
+            }
         }
         if (strcmp(p.minor, "report") == 0) {
             struct strbuf rt = STRBUF_INIT;
@@ -549,15 +602,51 @@ static void walk(struct walk *w, struct mailmime *m, int depth, bool digest_pare
 
 /* ---- headers ---------------------------------------------------------- */
 
-static char *decoded_header(const struct mail_msg *m, const char *name)
+/* Notes what decoding a header had to guess or repair. */
+static void note_header_repair(struct mail_msg *m, const char *name, const struct rfc2047_report *rep)
+{
+    if (rep->raw_repaired)
+        problem(m, "raw bytes in %s that are neither ASCII nor UTF-8: read as %s", name, rep->used);
+    if (rep->word_repaired && rep->bad == 0)
+        problem(m, "encoded word in %s in an unknown or wrong charset: read as %s", name, rep->used);
+    if (rep->bad > 0)
+        problem(m, "%zu bytes in %s could not be decoded: replaced by U+FFFD", rep->bad, name);
+}
+
+static char *decoded_header(struct mail_msg *m, const char *name, const char *hint)
 {
     const char *v = mailhdr_get(&m->headers, name);
     if (v == NULL)
         return NULL;
     struct strbuf out = STRBUF_INIT;
-    rfc2047_decode(v, strlen(v), m->body_charset, &out);
+    struct rfc2047_report rep;
+    rfc2047_decode_report(v, strlen(v), hint, &out, &rep);
+    note_header_repair(m, name, &rep);
     if (out.s == NULL)
         strbuf_adds(&out, "");
+    return strbuf_steal(&out, NULL);
+}
+
+/* A structured header (addresses, ids, date) as UTF-8, encoded words
+ * left alone: raw 8-bit bytes are decoded (hint, detection) and noted, so
+ * nothing invalid reaches the addresses and ids parsed from it.  NULL
+ * when absent; the caller frees. */
+static char *header_utf8(struct mail_msg *m, const char *name, const char *hint)
+{
+    const char *v = mailhdr_get(&m->headers, name);
+    if (v == NULL)
+        return NULL;
+    size_t n = strlen(v);
+    /* ISO-2022 escapes are 7-bit but no ASCII: "\x1b$B:4F#" holds ':'
+     * and '#' that would mean something to the address parser */
+    if (memchr(v, 0x1b, n) == NULL && str_utf8_valid(v, n))
+        return xstrdup(v);
+    struct strbuf out = STRBUF_INIT;
+    struct charset_result r;
+    charset_header_to_utf8(v, n, hint, &out, &r);
+    struct rfc2047_report rep = { true, false, r.bad, "" };
+    snprintf(rep.used, sizeof(rep.used), "%s", r.used);
+    note_header_repair(m, name, &rep);
     return strbuf_steal(&out, NULL);
 }
 
@@ -572,37 +661,93 @@ static void unquote_display(const char *in, size_t n, struct strbuf *out)
     }
 }
 
-static void read_headers(struct mail_msg *m)
+/* Lines of `lines` (each ended by \n) appended to a string array,
+ * without duplicates when `unique`, at most `max`. */
+static void add_lines(char *lines, char ***v, size_t *n, size_t max, bool unique)
 {
-    m->subject = decoded_header(m, "Subject");
+    for (char *s = lines, *nl; s && *s && *n < max; s = nl + 1) {
+        nl = strchr(s, '\n');
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        bool skip = strlen(s) > 900;
+        for (size_t i = 0; unique && i < *n && !skip; i++)
+            skip = strcmp((*v)[i], s) == 0;
+        if (!skip) {
+            *v = xrealloc(*v, (*n + 1) * sizeof(**v));
+            (*v)[(*n)++] = xstrdup(s);
+        }
+    }
+}
+
+/* The hint for raw 8-bit header bytes: the first text charset the mail
+ * declares that can describe them, else uchardet's reading of all the
+ * raw bytes of the header block together, with the undeclared text of
+ * the body (more text, better guess: a short subject alone is often read
+ * as the wrong script). */
+static void header_hint(const struct mail_msg *m, const char *text_charset, const struct strbuf *body,
+                        char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (text_charset != NULL && text_charset[0] != '\0') {
+        snprintf(buf, size, "%s", text_charset);
+        return;
+    }
+    struct strbuf raw = STRBUF_INIT;
+    for (size_t i = 0; i < m->headers.n; i++) {
+        const char *v = m->headers.v[i].value;
+        size_t n = strlen(v);
+        bool eight = false;
+        for (size_t k = 0; k < n && !eight; k++)
+            eight = (unsigned char)v[k] >= 0x80;
+        if (eight && !str_utf8_valid(v, n)) {
+            strbuf_add(&raw, v, n);
+            strbuf_addc(&raw, '\n');
+        }
+    }
+    if (raw.len > 0 && body->len > 0 && !str_utf8_valid(body->s, body->len))
+        strbuf_add(&raw, body->s, body->len);
+    if (raw.len > 0 && charset_guess(raw.s, raw.len, buf, size) == NULL)
+        buf[0] = '\0';
+    strbuf_free(&raw);
+}
+
+static void read_headers(struct mail_msg *m, const char *hint)
+{
+    m->subject = decoded_header(m, "Subject", hint);
     if (m->subject == NULL)
         m->subject = xstrdup("");
 
     struct strbuf addr = STRBUF_INIT, disp = STRBUF_INIT, lines = STRBUF_INIT;
-    const char *from = mailhdr_get(&m->headers, "From");
+    char *from = header_utf8(m, "From", hint);
     if (from != NULL) {
         mailhdr_first_address(from, &addr, &disp);
+        if (addr.len == 0)
+            mailhdr_bare_word(from, &addr);
         if (addr.len > 0)
             m->from_addr = xstrndup(addr.s, addr.len);
         if (disp.len > 0) {
             struct strbuf raw = STRBUF_INIT, dec = STRBUF_INIT;
             unquote_display(disp.s, disp.len, &raw);
-            rfc2047_decode(raw.s ? raw.s : "", raw.len, m->body_charset, &dec);
+            /* raw bytes were made UTF-8 above: no hint needed now */
+            rfc2047_decode(raw.s ? raw.s : "", raw.len, "utf-8", &dec);
             if (dec.len > 0)
                 m->from_name = strbuf_steal(&dec, NULL);
             strbuf_free(&raw);
             strbuf_free(&dec);
         }
+        free(from);
     }
     strbuf_reset(&addr);
-    const char *rt = mailhdr_get(&m->headers, "Reply-To");
+    char *rt = header_utf8(m, "Reply-To", hint);
     if (rt != NULL) {
         mailhdr_first_address(rt, &addr, NULL);
         if (addr.len > 0)
             m->reply_to = xstrndup(addr.s, addr.len);
+        free(rt);
     }
 
-    const char *mid = mailhdr_get(&m->headers, "Message-ID");
+    char *mid = header_utf8(m, "Message-ID", hint);
     if (mid != NULL) {
         struct strbuf c = STRBUF_INIT;
         mailhdr_collapse_ws(mid, &c);
@@ -616,47 +761,106 @@ static void read_headers(struct mail_msg *m)
                 m->message_id = xstrdup(lines.s);
         }
         strbuf_reset(&lines);
+        free(mid);
     }
 
     /* threading references: References first (oldest..newest), then
      * In-Reply-To, without duplicates */
-    mailhdr_msgids(mailhdr_get(&m->headers, "References"), &lines);
+    char *refs = header_utf8(m, "References", hint), *irt = header_utf8(m, "In-Reply-To", hint);
+    mailhdr_msgids(refs, &lines);
     size_t refs_end = lines.len;
-    mailhdr_msgids(mailhdr_get(&m->headers, "In-Reply-To"), &lines);
+    mailhdr_msgids(irt, &lines);
     if (refs_end < lines.len) {
-        const char *irt = lines.s + refs_end;
-        m->in_reply_to = xstrndup(irt, strcspn(irt, "\n"));
+        const char *first = lines.s + refs_end;
+        m->in_reply_to = xstrndup(first, strcspn(first, "\n"));
     }
-    for (char *s = lines.s, *nl; s && *s; s = nl + 1) {
-        nl = strchr(s, '\n');
-        if (nl == NULL)
-            break;
-        *nl = '\0';
-        bool dup = strlen(s) > 900;
-        for (size_t i = 0; i < m->nrefs && !dup; i++)
-            dup = strcmp(m->refs[i], s) == 0;
-        if (!dup && m->nrefs < 200) {
-            m->refs = xrealloc(m->refs, (m->nrefs + 1) * sizeof(*m->refs));
-            m->refs[m->nrefs++] = xstrdup(s);
-        }
-    }
+    add_lines(lines.s, &m->refs, &m->nrefs, 200, true);
+    free(refs);
+    free(irt);
     strbuf_reset(&lines);
-    mailhdr_addresses(mailhdr_get(&m->headers, "To"), &lines);
-    mailhdr_addresses(mailhdr_get(&m->headers, "Cc"), &lines);
-    for (char *s = lines.s, *nl; s && *s && m->nto < 500; s = nl + 1) {
-        nl = strchr(s, '\n');
-        if (nl == NULL)
-            break;
-        *nl = '\0';
-        m->to = xrealloc(m->to, (m->nto + 1) * sizeof(*m->to));
-        m->to[m->nto++] = xstrdup(s);
-    }
-    const char *date = mailhdr_get(&m->headers, "Date");
-    if (date)
-        m->date = xstrdup(date);
+    char *to = header_utf8(m, "To", hint), *cc = header_utf8(m, "Cc", hint);
+    mailhdr_addresses(to, &lines);
+    mailhdr_addresses(cc, &lines);
+    add_lines(lines.s, &m->to, &m->nto, 500, false);
+    free(to);
+    free(cc);
+    m->date = header_utf8(m, "Date", hint);
     strbuf_free(&addr);
     strbuf_free(&disp);
     strbuf_free(&lines);
+}
+
+/* ---- the UTF-8 promise ------------------------------------------------ */
+
+/* Every string mime.h hands out is valid UTF-8 without NUL (PostgreSQL
+ * refuses anything else, and one bad byte would stop the whole ingest).
+ * The decoders above already produce it; this pass is the guarantee for
+ * whatever still came straight from the bytes (DSN fields, ids, MIME
+ * tokens): such a string is decoded like a raw header, and noted. */
+static void repair_string(struct mail_msg *m, char **s, const char *what)
+{
+    if (*s == NULL || str_utf8_valid(*s, strlen(*s)))
+        return;
+    struct strbuf out = STRBUF_INIT;
+    struct charset_result r;
+    charset_header_to_utf8(*s, strlen(*s), NULL, &out, &r);
+    free(*s);
+    *s = out.s ? strbuf_steal(&out, NULL) : xstrdup("");
+    problem(m, "%s was not valid UTF-8: read as %s", what, r.used);
+}
+
+static void repair_text(struct mail_msg *m, struct strbuf *b, const char *what)
+{
+    if (b->len == 0 || (str_utf8_valid(b->s, b->len) && memchr(b->s, '\0', b->len) == NULL))
+        return;
+    struct strbuf out = STRBUF_INIT;
+    utf8_sanitize_append(&out, b->s, b->len);
+    strbuf_free(b);
+    *b = out;
+    problem(m, "%s was not valid UTF-8: bad bytes replaced by U+FFFD", what);
+}
+
+static void ensure_utf8(struct mail_msg *m)
+{
+    repair_string(m, &m->subject, "Subject");
+    repair_string(m, &m->from_addr, "sender address");
+    repair_string(m, &m->from_name, "sender name");
+    repair_string(m, &m->reply_to, "Reply-To address");
+    repair_string(m, &m->message_id, "Message-ID");
+    repair_string(m, &m->message_id_raw, "Message-ID");
+    repair_string(m, &m->in_reply_to, "In-Reply-To");
+    for (size_t i = 0; i < m->nrefs; i++)
+        repair_string(m, &m->refs[i], "References");
+    for (size_t i = 0; i < m->nto; i++)
+        repair_string(m, &m->to[i], "recipient address");
+    repair_string(m, &m->date, "Date");
+    for (size_t i = 0; i < m->natt; i++) {
+        struct mail_attachment *a = &m->att[i];
+        repair_string(m, &a->filename, "attachment filename");
+        repair_string(m, &a->content_type, "attachment content type");
+        repair_string(m, &a->content_id, "attachment Content-ID");
+        repair_string(m, &a->subject, "attached message's Subject");
+        repair_string(m, &a->message_id, "attached message's Message-ID");
+    }
+    repair_string(m, &m->robot_reason, "robot reason");
+    repair_string(m, &m->report_type, "report type");
+    repair_string(m, &m->report_original_id, "reported Message-ID");
+    for (size_t i = 0; i < m->ndsn; i++) {
+        repair_string(m, &m->dsn[i].recipient, "DSN recipient");
+        repair_string(m, &m->dsn[i].action, "DSN action");
+        repair_string(m, &m->dsn[i].status, "DSN status");
+        repair_string(m, &m->dsn[i].diagnostic, "DSN diagnostic");
+    }
+    repair_string(m, &m->body_charset, "charset name");
+    repair_text(m, &m->text, "text");
+    repair_text(m, &m->html, "HTML");
+    repair_text(m, &m->new_text, "new text");
+    if (m->problems.len > 0 && !str_utf8_valid(m->problems.s, m->problems.len)) {
+        struct strbuf out = STRBUF_INIT;
+        utf8_sanitize_append(&out, m->problems.s, m->problems.len);
+        strbuf_free(&m->problems);
+        m->problems = out;
+    }
 }
 
 /* ---- entry ------------------------------------------------------------ */
@@ -699,13 +903,21 @@ struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limit
 {
     struct mail_msg *m = xcalloc(1, sizeof(*m));
     struct strbuf parsebuf = STRBUF_INIT;
-    struct walk w = { m, lim, 0, false, false, false };
+    struct walk w = { m, lim, 0, false, false, false, "", STRBUF_INIT };
 
     if (len == 0)
         problem(m, "empty message");
     mailhdr_prepare(raw ? raw : "", len, lim->max_header_bytes, &parsebuf, &m->headers, &m->problems);
 
     close_truncated_multipart(m, &parsebuf);
+    /* bound the nesting before libetpan, whose cost grows with its square */
+    struct strbuf flat = STRBUF_INIT;
+    if (mimecut(parsebuf.s ? parsebuf.s : "", parsebuf.len, lim->max_depth, &flat) == 1) {
+        problem(m, "MIME parts nested deeper than %d: what lies deeper kept as one attachment",
+                lim->max_depth);
+        strbuf_free(&parsebuf);
+        parsebuf = flat;
+    }
 
     size_t idx = 0;
     struct mailmime *mime = NULL;
@@ -726,61 +938,17 @@ struct mail_msg *mail_parse(const char *raw, size_t len, const struct mail_limit
     }
     strbuf_free(&parsebuf);
 
-    read_headers(m);
+    char hint[64];
+    header_hint(m, w.text_charset, &w.undeclared, hint, sizeof(hint));
+    strbuf_free(&w.undeclared);
+    read_headers(m, hint[0] ? hint : NULL);
     robot_classify(m);
     quote_new_text(m->text.s ? m->text.s : "", m->text.len, &m->new_text);
     if (m->from_addr == NULL)
         problem(m, "no sender address in From");
     if (m->message_id == NULL)
         problem(m, "no Message-ID");
+    ensure_utf8(m);
     return m;
 }
 
-void mail_msg_free(struct mail_msg **mp)
-{
-    struct mail_msg *m = *mp;
-    if (m == NULL)
-        return;
-    mailhdr_free(&m->headers);
-    free(m->subject);
-    free(m->from_addr);
-    free(m->from_name);
-    free(m->reply_to);
-    free(m->message_id);
-    free(m->message_id_raw);
-    free(m->in_reply_to);
-    for (size_t i = 0; i < m->nrefs; i++)
-        free(m->refs[i]);
-    free(m->refs);
-    for (size_t i = 0; i < m->nto; i++)
-        free(m->to[i]);
-    free(m->to);
-    free(m->date);
-    strbuf_free(&m->text);
-    strbuf_free(&m->html);
-    strbuf_free(&m->new_text);
-    for (size_t i = 0; i < m->natt; i++) {
-        struct mail_attachment *a = &m->att[i];
-        free(a->filename);
-        free(a->content_type);
-        free(a->content_id);
-        free(a->data);
-        free(a->subject);
-        free(a->message_id);
-    }
-    free(m->att);
-    free(m->robot_reason);
-    free(m->report_type);
-    free(m->report_original_id);
-    for (size_t i = 0; i < m->ndsn; i++) {
-        free(m->dsn[i].recipient);
-        free(m->dsn[i].action);
-        free(m->dsn[i].status);
-        free(m->dsn[i].diagnostic);
-    }
-    free(m->dsn);
-    strbuf_free(&m->problems);
-    free(m->body_charset);
-    free(m);
-    *mp = NULL;
-}

@@ -1,11 +1,10 @@
 /* mail/reply_token.c -- see mail/reply_token.h. */
 #include "config.h"
 #include "mail/reply_token.h"
+#include "lib/secret.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +12,16 @@
 static void mac_for(const char *secret, long long id, long long user, long long day,
                     char out[REPLY_TOKEN_MAC_LEN + 1])
 {
-    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
     char msg[96];
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[32];
+    char b32[64];
     int n = user > 0 ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld", id, user, day)
                      : snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, (size_t)n, md, &mdlen);
-    /* 5 bits per character from the front of the digest */
-    unsigned acc = 0;
-    int bits = 0, k = 0;
-    for (unsigned i = 0; i < mdlen && k < REPLY_TOKEN_MAC_LEN; i++) {
-        acc = (acc << 8) | md[i];
-        bits += 8;
-        while (bits >= 5 && k < REPLY_TOKEN_MAC_LEN) {
-            bits -= 5;
-            out[k++] = b32[(acc >> bits) & 31];
-        }
-    }
-    out[k] = '\0';
+    hmac_sha256(secret, strlen(secret), msg, (size_t)n, md);
+    /* the first characters of the lower-case base32 of the digest */
+    base32_encode_lower(md, sizeof(md), b32);
+    memcpy(out, b32, REPLY_TOKEN_MAC_LEN);
+    out[REPLY_TOKEN_MAC_LEN] = '\0';
 }
 
 int reply_token_make(const char *secret, long long ticket_id, char *out, size_t size)

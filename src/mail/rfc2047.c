@@ -126,27 +126,57 @@ struct segment {
     struct strbuf bytes;
 };
 
-static void flush_raw(struct strbuf *raw, const char *raw_charset, struct strbuf *out)
+static void note(struct rfc2047_report *rep, const struct charset_result *r, bool raw)
+{
+    if (rep == NULL)
+        return;
+    if (r->guessed || r->bad > 0 || r->unknown_declared) {
+        if (raw)
+            rep->raw_repaired = true;
+        else
+            rep->word_repaired = true;
+        if (rep->used[0] == '\0')
+            snprintf(rep->used, sizeof(rep->used), "%s", r->used);
+    }
+    rep->bad += r->bad;
+}
+
+static void flush_raw(struct strbuf *raw, const char *raw_charset, struct strbuf *out,
+                      struct rfc2047_report *rep)
 {
     if (raw->len == 0)
         return;
     struct charset_result r;
-    charset_to_utf8(raw->s, raw->len, raw_charset, out, &r);
+    charset_header_to_utf8(raw->s, raw->len, raw_charset, out, &r);
+    note(rep, &r, true);
     strbuf_reset(raw);
 }
 
-static void flush_encoded(struct segment *seg, struct strbuf *out)
+static void flush_encoded(struct segment *seg, struct strbuf *out, struct rfc2047_report *rep)
 {
     if (!seg->encoded)
         return;
     struct charset_result r;
     charset_to_utf8(seg->bytes.s ? seg->bytes.s : "", seg->bytes.len, seg->charset, out, &r);
+    /* a word's charset is declared: undecodable bytes, an unknown name or
+     * a Japanese label over the other Japanese encoding are repairs (a
+     * us-ascii word holding UTF-8 is not news) */
+    if (r.bad > 0 || r.unknown_declared || (r.guessed && strcmp(r.used, "UTF-8") != 0))
+        note(rep, &r, false);
     strbuf_reset(&seg->bytes);
     seg->encoded = false;
 }
 
 void rfc2047_decode(const char *in, size_t len, const char *raw_charset, struct strbuf *out)
 {
+    rfc2047_decode_report(in, len, raw_charset, out, NULL);
+}
+
+void rfc2047_decode_report(const char *in, size_t len, const char *raw_charset, struct strbuf *out,
+                           struct rfc2047_report *rep)
+{
+    if (rep != NULL)
+        memset(rep, 0, sizeof(*rep));
     struct strbuf raw = STRBUF_INIT;       /* pending raw bytes */
     struct strbuf ws = STRBUF_INIT;        /* whitespace after an encoded word */
     struct segment seg = { false, "", STRBUF_INIT };
@@ -170,13 +200,13 @@ void rfc2047_decode(const char *in, size_t len, const char *raw_charset, struct 
                 strbuf_reset(&ws);
             }
             if (ws.len > 0) {
-                flush_encoded(&seg, out);
+                flush_encoded(&seg, out, rep);
                 strbuf_add(&raw, ws.s, ws.len);
                 strbuf_reset(&ws);
             }
-            flush_raw(&raw, raw_charset, out);
+            flush_raw(&raw, raw_charset, out, rep);
             if (seg.encoded && strcasecmp(seg.charset, charset) != 0)
-                flush_encoded(&seg, out);
+                flush_encoded(&seg, out, rep);
             seg.encoded = true;
             snprintf(seg.charset, sizeof(seg.charset), "%s", charset);
             if (enc == 'B')
@@ -191,7 +221,7 @@ void rfc2047_decode(const char *in, size_t len, const char *raw_charset, struct 
             i++;
             continue;
         }
-        flush_encoded(&seg, out);
+        flush_encoded(&seg, out, rep);
         if (ws.len > 0) {
             strbuf_add(&raw, ws.s, ws.len);
             strbuf_reset(&ws);
@@ -199,10 +229,10 @@ void rfc2047_decode(const char *in, size_t len, const char *raw_charset, struct 
         strbuf_addc(&raw, in[i]);
         i++;
     }
-    flush_encoded(&seg, out);
+    flush_encoded(&seg, out, rep);
     if (ws.len > 0)
         strbuf_add(&raw, ws.s, ws.len);
-    flush_raw(&raw, raw_charset, out);
+    flush_raw(&raw, raw_charset, out, rep);
     strbuf_free(&raw);
     strbuf_free(&ws);
     strbuf_free(&seg.bytes);

@@ -1,7 +1,8 @@
 /* mail/robot.c -- see mail/robot.h. */
 #include "config.h"
 #include "mail/robot.h"
-#include "mail/mime.h"
+#include "mail/bouncetext.h"
+#include "mail/msg.h"
 #include "lib/xalloc.h"
 
 #include <ctype.h>
@@ -30,7 +31,7 @@ static bool has_attachment_type(const struct mail_msg *m, const char *type)
     return false;
 }
 
-static void set(struct mail_msg *m, enum mail_robot r, const char *why)
+static void decide(struct mail_msg *m, enum mail_robot r, const char *why)
 {
     m->robot = r;
     free(m->robot_reason);
@@ -40,29 +41,21 @@ static void set(struct mail_msg *m, enum mail_robot r, const char *why)
 static bool from_daemon(const struct mail_msg *m)
 {
     static const char *const locals[] = { "mailer-daemon", "postmaster", "mail-daemon",
-        "mailerdaemon", "mail.daemon", "mail-delivery", "maildelivery", "bounce", "bounces",
-        "mdaemon", "mail-delivery-subsystem" };
+        "mailerdaemon", "mail.daemon", "mailer_daemon", "mail-delivery", "maildelivery", "bounce",
+        "bounces", "mdaemon", "mail-delivery-subsystem", "mail-delivery-system", "maildeliverysystem",
+        "mail_delivery_system", "postoffice" };
+    static const char *const names[] = { "mail delivery subsystem", "mail delivery system",
+        "mailer-daemon", "mailer daemon", "postmaster", "mail administrator", "mail delivery service" };
     const char *a = m->from_addr;
-    if (a == NULL)
-        return false;
-    const char *at = strchr(a, '@');
-    size_t n = at ? (size_t)(at - a) : strlen(a);
-    for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
-        if (n == strlen(locals[i]) && strncasecmp(a, locals[i], n) == 0)
-            return true;
-    return false;
-}
-
-static bool bounce_subject(const char *s)
-{
-    static const char *const pats[] = { "undeliver", "delivery status notification", "returned mail",
-        "mail delivery failed", "delivery failure", "failure notice", "undelivered mail",
-        "delivery has failed", "nondeliverable", "non-deliverable", "unzustellbar",
-        "non remis", "mail system error", "delivery notification", "could not be delivered",
-        "returned to sender", "delivery problem", "message not delivered", "warning: could not send",
-        "delayed mail", "delivery delayed", "mail delivery system" };
-    for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
-        if (icontains(s, pats[i]))
+    if (a != NULL) {
+        const char *at = strchr(a, '@');
+        size_t n = at ? (size_t)(at - a) : strlen(a);
+        for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
+            if (n == strlen(locals[i]) && strncasecmp(a, locals[i], n) == 0)
+                return true;
+    }
+    for (size_t i = 0; m->from_name != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(m->from_name, names[i]) == 0)
             return true;
     return false;
 }
@@ -74,39 +67,63 @@ static bool complaint_subject(const char *s)
            || icontains(s, "spam report") || icontains(s, "spam complaint");
 }
 
-static bool autoreply_subject(const char *s)
-{
-    static const char *const starts[] = { "auto:", "automatic reply", "auto reply", "auto-reply",
-        "autoreply", "auto response", "autoresponse", "auto-response", "out of office",
-        "out of the office", "abwesenheitsnotiz", "automatische antwort", "réponse automatique",
-        "reponse automatique", "risposta automatica", "respuesta automática",
-        "respuesta automatica", "automatyczna odpowiedź", "automatyczna odpowiedz",
-        "automatisch antwoord", "autosvar", "automaattinen vastaus", "otomatik yanıt",
-        "自動応答", "自动回复", "自動回覆", "자동 응답", "vacation reply", "away from my mail" };
-    if (s == NULL)
-        return false;
-    while (*s == ' ')
-        s++;
-    for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
-        if (strncasecmp(s, starts[i], strlen(starts[i])) == 0)
-            return true;
-    return icontains(s, "out of office") || icontains(s, "automatic reply")
-           || icontains(s, "autoreply") || icontains(s, "auto-reply");
-}
-
-static bool empty_return_path(const struct mail_msg *m)
-{
-    const char *rp = mailhdr_get(&m->headers, "Return-Path");
-    if (rp == NULL)
-        return false;
-    while (*rp == ' ')
-        rp++;
-    return strncmp(rp, "<>", 2) == 0 || *rp == '\0';
-}
-
 static const char *hdr(const struct mail_msg *m, const char *name)
 {
     return mailhdr_get(&m->headers, name);
+}
+
+/* Return-Path: <> -- the null sender of RFC 5321 4.5.5, which bounces and
+ * (RFC 3834 3.3) auto-replies use and people never do. */
+static bool empty_return_path(const struct mail_msg *m)
+{
+    const char *rp = hdr(m, "Return-Path");
+    if (rp == NULL)
+        return false;
+    while (*rp == ' ' || *rp == '\t')
+        rp++;
+    if (*rp == '<') {
+        rp++;
+        while (*rp == ' ' || *rp == '\t')
+            rp++;
+        return *rp == '>';
+    }
+    return *rp == '\0';
+}
+
+/* The returned message, whole or its headers only: what a bounce carries. */
+static bool returned_message(const struct mail_msg *m)
+{
+    return has_attachment_type(m, "message/rfc822") || has_attachment_type(m, "text/rfc822-headers")
+           || has_attachment_type(m, "message/global") || has_attachment_type(m, "message/global-headers")
+           || has_attachment_type(m, "message/rfc822-headers");
+}
+
+/* RFC 2919: List-Id is [phrase] "<" list-label "." domain ">", no spaces
+ * inside the brackets.  A broken one (a bulk mailer's "<770 x.com>") is
+ * not a list's. */
+static bool valid_list_id(const char *v)
+{
+    const char *lt = v ? strrchr(v, '<') : NULL;
+    const char *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt == NULL || gt == NULL || gt - lt < 4)
+        return false;
+    bool dot = false;
+    for (const char *p = lt + 1; p < gt; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '@' || (unsigned char)*p < 0x21)
+            return false;
+        dot = dot || *p == '.';
+    }
+    return dot;
+}
+
+/* Does a keyword header (Precedence, Auto-Submitted) start with `what`? */
+static bool keyword_is(const char *value, const char *what)
+{
+    if (value == NULL)
+        return false;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return strncasecmp(value, what, strlen(what)) == 0;
 }
 
 /* "Message-ID: <x>" somewhere in a plain-text bounce: the returned headers */
@@ -133,73 +150,153 @@ static void original_id_from_text(struct mail_msg *m)
     }
 }
 
-void robot_classify(struct mail_msg *m)
+static void original_id(struct mail_msg *m)
+{
+    for (size_t i = 0; i < m->natt && m->report_original_id == NULL; i++) {
+        const char *t = m->att[i].content_type;
+        if (m->att[i].message_id != NULL
+            && (strcasecmp(t, "message/rfc822") == 0 || strcasecmp(t, "text/rfc822-headers") == 0
+                || strcasecmp(t, "message/global") == 0 || strcasecmp(t, "message/global-headers") == 0))
+            m->report_original_id = xstrdup(m->att[i].message_id);
+    }
+    if (m->report_original_id == NULL)
+        original_id_from_text(m);
+}
+
+/* What the mail says about itself, gathered once. */
+struct signals {
+    bool dsn_report, dsn_part, arf, mdn, report;
+    bool failed_rcpts;           /* X-Failed-Recipients */
+    bool daemon, null_sender;
+    bool failure_subject, autoreply_subject, complaint_subject;
+    const char *mta;             /* whose bounce text the body starts with */
+    bool returned;               /* carries a returned message or its headers */
+    const char *auto_submitted;  /* its value, when not "no" */
+    bool autoreply_header, challenge;
+    const char *precedence;
+};
+
+static void gather(const struct mail_msg *m, struct signals *s)
 {
     const char *ct = hdr(m, "Content-Type");
-    bool report = m->report_type != NULL || icontains(ct, "multipart/report");
-    bool dsn = (m->report_type && strcmp(m->report_type, "delivery-status") == 0)
-               || icontains(ct, "report-type=delivery-status")
-               || icontains(ct, "report-type=\"delivery-status\"")
-               || has_attachment_type(m, "message/delivery-status")
-               || has_attachment_type(m, "message/xdelivery-status")
-               || has_attachment_type(m, "message/global-delivery-status");
-    bool arf = (m->report_type && strcmp(m->report_type, "feedback-report") == 0)
-               || icontains(ct, "feedback-report") || has_attachment_type(m, "message/feedback-report");
-    bool mdn = (m->report_type && strcmp(m->report_type, "disposition-notification") == 0)
-               || icontains(ct, "disposition-notification")
-               || has_attachment_type(m, "message/disposition-notification");
+    memset(s, 0, sizeof(*s));
+    s->dsn_report = (m->report_type && strcmp(m->report_type, "delivery-status") == 0)
+                    || icontains(ct, "report-type=delivery-status")
+                    || icontains(ct, "report-type=\"delivery-status\"");
+    s->dsn_part = has_attachment_type(m, "message/delivery-status")
+                  || has_attachment_type(m, "message/xdelivery-status")
+                  || has_attachment_type(m, "message/global-delivery-status");
+    s->arf = (m->report_type && strcmp(m->report_type, "feedback-report") == 0)
+             || icontains(ct, "feedback-report") || has_attachment_type(m, "message/feedback-report");
+    s->mdn = (m->report_type && strcmp(m->report_type, "disposition-notification") == 0)
+             || icontains(ct, "disposition-notification")
+             || has_attachment_type(m, "message/disposition-notification");
+    s->report = m->report_type != NULL || icontains(ct, "multipart/report");
+    s->failed_rcpts = hdr(m, "X-Failed-Recipients") != NULL;
+    s->daemon = from_daemon(m);
+    s->null_sender = empty_return_path(m);
+    s->failure_subject = bouncetext_failure_subject(m->subject);
+    s->autoreply_subject = bouncetext_autoreply_subject(m->subject);
+    s->complaint_subject = complaint_subject(m->subject);
+    s->mta = bouncetext_mta(m->text.s, m->text.len);
+    s->returned = returned_message(m);
     const char *as = hdr(m, "Auto-Submitted");
-    const char *prec = hdr(m, "Precedence");
+    s->auto_submitted = as != NULL && !keyword_is(as, "no") ? as : NULL;
+    s->autoreply_header = hdr(m, "X-Autoreply") || hdr(m, "X-Autorespond") || hdr(m, "X-Auto-Reply")
+                          || hdr(m, "X-Autogenerated") || hdr(m, "X-AutoReply-From")
+                          || hdr(m, "X-Mail-Autoreply") || hdr(m, "X-Vacation") || hdr(m, "X-Autoresponder")
+                          || hdr(m, "X-POST-MessageClass") || icontains(hdr(m, "X-Apple-Action"), "vacation");
+    s->challenge = hdr(m, "X-Bluebottle-Request") || hdr(m, "X-Boxtrapper") || hdr(m, "X-Spam-Arrest")
+                   || hdr(m, "X-ChoiceMail-Registration-Request");
+    s->precedence = hdr(m, "Precedence");
+}
 
-    if (dsn)
-        set(m, MAIL_ROBOT_BOUNCE, "delivery status notification");
-    else if (arf)
-        set(m, MAIL_ROBOT_BOUNCE, "feedback report (complaint)");
-    else if (mdn)
-        set(m, MAIL_ROBOT_AUTOREPLY, "read receipt (disposition notification)");
-    else if (report && from_daemon(m))
-        set(m, MAIL_ROBOT_BOUNCE, "report from a mailer daemon");
-    else if (has_attachment_type(m, "message/rfc822") && complaint_subject(m->subject))
-        set(m, MAIL_ROBOT_BOUNCE, "feedback report (complaint)");
-    else if (hdr(m, "X-Failed-Recipients"))
-        set(m, MAIL_ROBOT_BOUNCE, "X-Failed-Recipients");
-    else if (from_daemon(m) && (bounce_subject(m->subject) || empty_return_path(m)
-                                || (as && strncasecmp(as, "no", 2) != 0) || report))
-        set(m, MAIL_ROBOT_BOUNCE, "mailer daemon");
-    else if (empty_return_path(m) && bounce_subject(m->subject))
-        set(m, MAIL_ROBOT_BOUNCE, "failure subject with an empty Return-Path");
-    else if (as && strncasecmp(as, "no", 2) != 0)
-        set(m, MAIL_ROBOT_AUTOREPLY, "Auto-Submitted");
-    else if (hdr(m, "X-Autoreply") || hdr(m, "X-Autorespond") || hdr(m, "X-Auto-Reply")
-             || hdr(m, "X-Autogenerated") || hdr(m, "X-AutoReply-From") || hdr(m, "X-Mail-Autoreply")
-             || hdr(m, "X-Vacation") || hdr(m, "X-Autoresponder") || hdr(m, "X-POST-MessageClass"))
-        set(m, MAIL_ROBOT_AUTOREPLY, "auto-reply header");
-    else if (hdr(m, "X-Bluebottle-Request") || hdr(m, "X-Boxtrapper") || hdr(m, "X-Spam-Arrest")
-             || hdr(m, "X-ChoiceMail-Registration-Request"))
-        set(m, MAIL_ROBOT_AUTOREPLY, "challenge-response verification");
-    else if (prec && icontains(prec, "auto_reply"))
-        set(m, MAIL_ROBOT_AUTOREPLY, "Precedence: auto_reply");
-    else if (autoreply_subject(m->subject))
-        set(m, MAIL_ROBOT_AUTOREPLY, "auto-reply subject");
-    else if (hdr(m, "List-Id") || hdr(m, "List-Unsubscribe") || hdr(m, "List-Post")
-             || hdr(m, "Mailing-List") || hdr(m, "X-Mailing-List") || (prec && icontains(prec, "list")))
-        set(m, MAIL_ROBOT_LIST, "mailing list headers");
-    else if (prec && (icontains(prec, "bulk") || icontains(prec, "junk")))
-        set(m, MAIL_ROBOT_AUTOREPLY, "Precedence: bulk/junk");
-    else if (empty_return_path(m))
-        set(m, MAIL_ROBOT_AUTOREPLY, "empty Return-Path");
-    else if (from_daemon(m) && bounce_subject(m->subject))
-        set(m, MAIL_ROBOT_BOUNCE, "mailer daemon");
+/* Standard signals first (report structure, RFC 3464/3834/2369/2919
+ * headers, the null sender and mailer-daemon senders), the words of
+ * well-known programs after them; a weak signal alone (Precedence: bulk,
+ * List-Unsubscribe) decides nothing.  Every decision says which signal
+ * made it. */
+void robot_classify(struct mail_msg *m)
+{
+    struct signals s;
+    char why[160];
+    gather(m, &s);
+    /* an auto-reply announced by its own headers is never a bounce unless
+     * a report or a failure header says otherwise */
+    bool says_autoreply = s.autoreply_header || (s.auto_submitted && icontains(s.auto_submitted, "auto-replied"));
 
-    if (m->robot == MAIL_ROBOT_BOUNCE && m->report_original_id == NULL) {
-        for (size_t i = 0; i < m->natt && m->report_original_id == NULL; i++)
-            if (m->att[i].message_id != NULL
-                && (strcasecmp(m->att[i].content_type, "message/rfc822") == 0
-                    || strcasecmp(m->att[i].content_type, "text/rfc822-headers") == 0))
-                m->report_original_id = xstrdup(m->att[i].message_id);
-        if (m->report_original_id == NULL)
-            original_id_from_text(m);
-    }
+    /* 1. the structure of a report (RFC 3464, 5965, 8098) */
+    if (s.dsn_report)
+        decide(m, MAIL_ROBOT_BOUNCE, "report: multipart/report delivery-status");
+    else if (s.dsn_part)
+        decide(m, MAIL_ROBOT_BOUNCE, "report: message/delivery-status part");
+    else if (s.arf)
+        decide(m, MAIL_ROBOT_BOUNCE, "report: feedback-report (complaint)");
+    else if (s.mdn)
+        decide(m, MAIL_ROBOT_AUTOREPLY, "report: disposition-notification (read receipt)");
+    else if (s.report && s.daemon)
+        decide(m, MAIL_ROBOT_BOUNCE, "report: multipart/report from a mailer daemon");
+    /* 2. the failure header MTAs add */
+    else if (s.failed_rcpts)
+        decide(m, MAIL_ROBOT_BOUNCE, "header: X-Failed-Recipients");
+    /* 3. a subject that says auto-reply: no bounce starts that way, and
+     *    "Automatic reply: Undeliverable ..." is an auto-reply */
+    else if (s.autoreply_subject && !s.daemon && s.mta == NULL)
+        decide(m, MAIL_ROBOT_AUTOREPLY, s.auto_submitted ? "header: Auto-Submitted + auto-reply subject"
+                                                         : "subject: auto-reply");
+    /* 4. a mailer daemon that says something failed */
+    else if (s.daemon && s.failure_subject)
+        decide(m, MAIL_ROBOT_BOUNCE, "sender: MAILER-DAEMON + failure subject");
+    else if (s.daemon && s.mta != NULL) {
+        snprintf(why, sizeof(why), "sender: MAILER-DAEMON + %s bounce text", s.mta);
+        decide(m, MAIL_ROBOT_BOUNCE, why);
+    } else if (s.daemon && s.returned)
+        decide(m, MAIL_ROBOT_BOUNCE, "sender: MAILER-DAEMON + returned message");
+    /* 5. the words of a bounce, whoever sent it */
+    else if (s.mta != NULL && !s.autoreply_header) {
+        snprintf(why, sizeof(why), "text: %s bounce", s.mta);
+        decide(m, MAIL_ROBOT_BOUNCE, why);
+    } else if (s.failure_subject && s.null_sender && !says_autoreply)
+        decide(m, MAIL_ROBOT_BOUNCE, "sender: empty Return-Path + failure subject");
+    else if (s.failure_subject && s.returned && !says_autoreply)
+        decide(m, MAIL_ROBOT_BOUNCE, "structure: failure subject + returned message");
+    else if (s.complaint_subject && s.returned)
+        decide(m, MAIL_ROBOT_BOUNCE, "structure: complaint subject + returned message");
+    else if (s.daemon && s.null_sender && !says_autoreply)
+        decide(m, MAIL_ROBOT_BOUNCE, "sender: MAILER-DAEMON + empty Return-Path");
+    /* 6. RFC 3834 and the auto-responders' own headers */
+    else if (s.auto_submitted) {
+        snprintf(why, sizeof(why), "header: Auto-Submitted %.60s", s.auto_submitted);
+        for (char *p = why; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = ' ';
+        decide(m, MAIL_ROBOT_AUTOREPLY, why);
+    } else if (s.autoreply_header)
+        decide(m, MAIL_ROBOT_AUTOREPLY, "header: X-Autoreply or a relative");
+    else if (s.challenge)
+        decide(m, MAIL_ROBOT_AUTOREPLY, "header: challenge-response verification");
+    else if (keyword_is(s.precedence, "auto_reply") || keyword_is(s.precedence, "auto-reply"))
+        decide(m, MAIL_ROBOT_AUTOREPLY, "header: Precedence auto_reply");
+    else if (s.autoreply_subject)
+        decide(m, MAIL_ROBOT_AUTOREPLY, "subject: auto-reply");
+    /* 7. lists (RFC 2369, 2919) */
+    else if (valid_list_id(hdr(m, "List-Id")))
+        decide(m, MAIL_ROBOT_LIST, "header: List-Id");
+    else if (hdr(m, "List-Post") || hdr(m, "Mailing-List") || hdr(m, "X-Mailing-List"))
+        decide(m, MAIL_ROBOT_LIST, "header: List-Post, Mailing-List or X-Mailing-List");
+    else if (keyword_is(s.precedence, "list"))
+        decide(m, MAIL_ROBOT_LIST, "header: Precedence list");
+    else if (hdr(m, "List-Unsubscribe") && keyword_is(s.precedence, "bulk"))
+        decide(m, MAIL_ROBOT_LIST, "header: List-Unsubscribe + Precedence bulk");
+    /* 8. weak signals: together, or the null sender (which no person
+     *    sends from) when nothing above spoke */
+    else if (s.null_sender && (keyword_is(s.precedence, "bulk") || keyword_is(s.precedence, "junk")))
+        decide(m, MAIL_ROBOT_AUTOREPLY, "weak: empty Return-Path + Precedence bulk");
+    else if (s.null_sender)
+        decide(m, MAIL_ROBOT_AUTOREPLY, "weak: empty Return-Path");
+
+    if (m->robot == MAIL_ROBOT_BOUNCE && m->report_original_id == NULL)
+        original_id(m);
 }
 
 /* One "Name: value" field in a DSN block. */

@@ -189,39 +189,98 @@ int smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd, char 
 
 /* ---- DATA ------------------------------------------------------------- */
 
+/* Where the scanner stands; a leading dot is dropped when it is read
+ * (transparency, RFC 5321 4.5.2) and the line's CR is held back until
+ * its LF shows it is a line end. */
+enum { AT_LINE_START, AT_LEADING_DOT, AT_DOT_CR, AT_TEXT, AT_CR };
+
 void smtp_data_init(struct smtp_data *d, struct strbuf *out, size_t max_size, size_t max_line)
 {
     memset(d, 0, sizeof(*d));
     d->out = out;
     d->max_size = max_size;
     d->max_line = max_line;
+    d->at = AT_LINE_START;
+    d->state = SMTP_DATA_MORE;
 }
 
-void smtp_data_line(struct smtp_data *d, const char *line, size_t len)
+/* Message bytes: counted always, kept while under max_size. */
+static void keep(struct smtp_data *d, const char *s, size_t n)
 {
-    if (d->done)
+    if (n == 0)
         return;
-    bool crlf = len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n';
-    bool lf = !crlf && len >= 1 && line[len - 1] == '\n';
-    size_t body = len - (crlf ? 2 : lf ? 1 : 0);
-
-    if (body == 1 && line[0] == '.' && (crlf || (lf && !d->seen_crlf))) {
-        d->done = true;
-        return;
-    }
-    if (crlf)
-        d->seen_crlf = true;
-    if (body > d->max_line)
-        d->line_too_long = true;
-    /* transparency (RFC 5321 4.5.2): a leading dot was doubled */
-    if (body > 0 && line[0] == '.') {
-        line++;
-        len--;
-    }
-    d->total += len;
-    if (d->total > d->max_size) {
+    d->total += n;
+    if (d->total > d->max_size)
         d->too_big = true;
-        return;
+    if (!d->too_big)
+        strbuf_add(d->out, s, n);
+}
+
+static void line_bytes(struct smtp_data *d, size_t n)
+{
+    d->line_len += n;
+    if (d->line_len > d->max_line)
+        d->line_too_long = true;
+}
+
+size_t smtp_data_feed(struct smtp_data *d, const char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len && d->state == SMTP_DATA_MORE) {
+        char c = buf[i];
+        switch (d->at) {
+        case AT_LINE_START:
+            d->line_len = 0;
+            if (c == '.') {
+                line_bytes(d, 1);
+                d->at = AT_LEADING_DOT;
+                i++;
+                continue;
+            }
+            d->at = AT_TEXT;
+            continue;            /* the same byte, as text */
+        case AT_LEADING_DOT:
+            if (c == '\r') {
+                d->at = AT_DOT_CR;
+                i++;
+                continue;
+            }
+            d->at = AT_TEXT;     /* the dot is dropped; this byte is text */
+            continue;
+        case AT_DOT_CR:
+            if (c != '\n') {
+                d->state = SMTP_DATA_BAD_EOL;
+                return i;
+            }
+            d->state = SMTP_DATA_END;
+            return i + 1;
+        case AT_CR:
+            if (c != '\n') {
+                d->state = SMTP_DATA_BAD_EOL;
+                return i;
+            }
+            keep(d, "\r\n", 2);
+            d->at = AT_LINE_START;
+            i++;
+            continue;
+        case AT_TEXT: {
+            /* a run of ordinary bytes at once */
+            size_t start = i;
+            while (i < len && buf[i] != '\r' && buf[i] != '\n')
+                i++;
+            keep(d, buf + start, i - start);
+            line_bytes(d, i - start);
+            if (i == len)
+                return i;
+            if (buf[i] == '\n') {   /* LF without CR */
+                d->state = SMTP_DATA_BAD_EOL;
+                return i;
+            }
+            d->at = AT_CR;
+            i++;
+            continue;
+        }
+        }
     }
-    strbuf_add(d->out, line, len);
+    return i;
 }

@@ -9,10 +9,16 @@
  * SMTPUTF8; it rejects what RFC 5321 does not allow with the reply code
  * and text to send (501/500 with enhanced status codes).
  *
- * struct smtp_data un-dot-stuffs a DATA stream line by line and finds its
- * end.  Bare LF line ends are tolerated, but a message that used CRLF is
- * only ended by CRLF "." CRLF, so a lone "\n.\n" cannot smuggle a second
- * message through an MTA that reads it differently.
+ * struct smtp_data reads a DATA stream byte by byte, in whatever pieces
+ * the client's writes arrive: it un-dot-stuffs it and finds its end.  Only
+ * CRLF "." CRLF ends the data (the CRLF before the dot being the end of
+ * the previous line, or the 354 reply).  A CR or LF that is not part of a
+ * CRLF anywhere in the data refuses the message (SMTP_DATA_BAD_EOL): RFC
+ * 5321 2.3.8 forbids them, and an MTA in front that reads "\n.\r\n" or
+ * "\r.\r" as the end would otherwise pass a second, smuggled envelope to
+ * us as text, or we to it (SMTP smuggling).  The listener then answers
+ * once and closes the connection, as Postfix (smtpd_forbid_bare_newline)
+ * and OpenSMTPD do: where the client thinks its data ends is unknowable.
  */
 #ifndef ATUM_MAIL_SMTP_PROTO_H
 #define ATUM_MAIL_SMTP_PROTO_H
@@ -41,20 +47,31 @@ struct smtp_cmd {
  * "501 5.5.4 Syntax: MAIL FROM:<address>"). */
 int smtp_parse_command(const char *line, size_t len, struct smtp_cmd *cmd, char *reply, size_t size);
 
-struct smtp_data {
-    struct strbuf *out;          /* the message, un-dot-stuffed */
-    size_t max_size;             /* beyond this, bytes are counted, not kept */
-    size_t max_line;
-    size_t total;                /* message bytes seen */
-    bool too_big;
-    bool line_too_long;
-    bool seen_crlf;              /* the client uses CRLF */
-    bool done;
+enum smtp_data_state {
+    SMTP_DATA_MORE = 0,          /* no end yet: feed more */
+    SMTP_DATA_END,               /* CRLF "." CRLF seen: the message is complete */
+    SMTP_DATA_BAD_EOL            /* a bare CR or LF: refuse the message, close */
 };
 
+struct smtp_data {
+    struct strbuf *out;          /* the message, un-dot-stuffed, CRLF kept */
+    size_t max_size;             /* beyond this, bytes are counted, not kept */
+    size_t max_line;             /* longer lines (CRLF not counted) are flagged */
+    size_t total;                /* message bytes seen */
+    size_t line_len;             /* bytes of the current line so far */
+    bool too_big;
+    bool line_too_long;
+    int at;                      /* where the scanner is within a line (smtp_proto.c) */
+    enum smtp_data_state state;
+};
+
+/* out is borrowed and appended to; it belongs to the caller. */
 void smtp_data_init(struct smtp_data *d, struct strbuf *out, size_t max_size, size_t max_line);
-/* Feeds one line including its line end ("...\r\n" or "...\n"); a final
- * line without any end may be fed too.  Sets d->done on the end marker. */
-void smtp_data_line(struct smtp_data *d, const char *line, size_t len);
+/* Feeds len bytes of the stream.  Returns how many were taken: all of
+ * them while the state stays SMTP_DATA_MORE, up to and including the
+ * final LF when it turns SMTP_DATA_END (what follows is the client's next
+ * command), up to the offending byte on SMTP_DATA_BAD_EOL.  Once the
+ * state is not SMTP_DATA_MORE it takes nothing more. */
+size_t smtp_data_feed(struct smtp_data *d, const char *buf, size_t len);
 
 #endif

@@ -1,7 +1,7 @@
 /* mail/summary.c -- see mail/summary.h. */
 #include "config.h"
 #include "mail/summary.h"
-#include "mail/mime.h"
+#include "mail/msg.h"
 
 #include <string.h>
 

@@ -1,37 +1,32 @@
 /*
- * mailin/imap.h -- polling IMAP mailboxes into the helpdesk (libetpan).
+ * mailin/imap.h -- polling IMAP mailboxes into the helpdesk: the manager.
  *
  * A manager thread reads the enabled rows of `mailboxes` every
- * imap.rescan and keeps one poller thread per mailbox (restarted when its
- * settings change, stopped when it is disabled or removed).  A poller:
- *  - takes a session advisory lock for its mailbox on its own database
- *    connection, so one atumd process polls a mailbox at a time; another
- *    process takes over when the holder's connection goes away;
- *  - connects with TLS, STARTTLS or plain; for TLS the server's chain is
- *    verified against the system CAs and the host name BEFORE LOGIN
- *    (libetpan does not), unless the mailbox trusts any certificate;
- *  - selects the folder, tracks UIDVALIDITY (a change restarts from UID 1;
- *    the Message-ID check in ingest keeps that from duplicating tickets)
- *    and fetches every UID above last_uid with BODY.PEEK[];
- *  - stores each mail and its new last_uid in one transaction
- *    (inbound_store), and only then flags it \Seen and moves it to the
- *    configured folder (or deletes it); mails already stored but not yet
- *    moved (a crash in between) are moved on the next pass;
- *  - holds a mail over max_message_size (RFC822.SIZE, checked before its
- *    body is fetched): it is never flagged, moved or deleted; a failed
- *    inbound_mail row with its headers (no job) and the mailbox's
- *    last_error show it to operators; once the limit is raised it is
- *    fetched in full and replaces that row;
- *  - waits with IDLE where the server has it (re-issued every
- *    imap.idle_refresh, any failure means reconnect and resync by UID),
- *    else polls every poll_interval_s;
- *  - reconnects with exponential backoff, recording last_error/last_ok_at.
- * Passwords come from the environment variable named by password_env.
+ * imap.rescan and keeps one poller thread per mailbox
+ * (mailin/imap_poller.h), restarted when its settings change, stopped
+ * when it is disabled or removed.  The pieces under it, one concern each:
+ *   mailin/imap_poller   one mailbox's thread: lock, passes, IDLE, pacing, retries
+ *   mailin/imap_session  IMAP over libetpan: login, search, fetch, flags, IDLE
+ *   mailin/imap_wire     the guarded connection under libetpan (limits, deadlines, cancel, TLS)
+ *   mail/imap_scan       the check of the server's bytes (literal sizes, lines, nesting)
+ *   mailin/imap_store    the database side: position, stored mails by key, held mails
+ * Stopping a poller never waits for it: it is asked to stop (its reads
+ * and waits end at once), and the manager reaps it when its thread has
+ * ended -- only then is "imap.mailbox_stopped" logged.  So one mailbox
+ * whose server hangs cannot delay the others, the rescan, or shutdown.
+ *
+ * Ownership: imap_start() copies the options; imap_stop() stops every
+ * poller, waits for them at most IMAP_STOP_WAIT_MS, and frees the manager
+ * (a poller still stuck then -- in a name lookup or a database call,
+ * which cannot be cancelled -- is left to process exit, and so is the
+ * manager it points to).
  */
 #ifndef ATUM_MAILIN_IMAP_H
 #define ATUM_MAILIN_IMAP_H
 
 #include "core/db.h"
+
+#define IMAP_STOP_WAIT_MS 10000
 
 struct imap_manager;
 
@@ -39,11 +34,13 @@ struct imap_opts {
     struct db_params db;
     const char *node_id;
     long long idle_refresh_ms;
-    long long timeout_ms;
+    long long timeout_ms;        /* one read */
+    long long command_timeout_ms;
     long long reconnect_max_ms;
     long long rescan_ms;
     const char *ca_file;
     long long max_message_size;
+    bool allow_insecure_loopback;   /* [imap] allow_insecure_loopback (desk/mailbox.h) */
 };
 
 int imap_start(struct imap_manager **m_r, const struct imap_opts *opts, const char **error_r);

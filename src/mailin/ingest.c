@@ -7,6 +7,7 @@
 #include "desk/ticket.h"
 #include "desk/user.h"
 #include "core/event.h"
+#include "core/intake.h"
 #include "core/jobkind.h"
 #include "core/jobrun.h"
 #include "core/mailer.h"
@@ -16,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/strbuf.h"
+#include "lib/util.h"
 #include "lib/xalloc.h"
 #include "mail/mime.h"
 #include "mail/reply_token.h"
@@ -108,13 +110,17 @@ static char *utf8_cut(const char *s, size_t max)
     return xstrndup(s, max);
 }
 
-static void mark_failed(struct db_conn *c, long long id, const char *why)
+/* The mail failed for good: state, reason, and what was understood of it
+ * (summary: NULL when it was never parsed) so the "needs attention" list
+ * shows its subject and sender. */
+static void mark_failed(struct db_conn *c, long long id, const char *why, const char *summary)
 {
     char sid[32];
     const char *e = NULL;
     snprintf(sid, sizeof(sid), "%lld", id);
-    const char *p[] = { sid, why };
-    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'failed', error = $2 WHERE id = $1", 2, p, &e);
+    const char *p[] = { sid, why, summary };
+    PGresult *r = db_exec(c, "UPDATE inbound_mail SET state = 'failed', error = $2,"
+                             " summary = coalesce($3::jsonb, summary) WHERE id = $1", 3, p, &e);
     if (r == NULL)
         log_error("ingest.mark_failed", "inbound=%lld error=%s", id, e);
     PQclear(r);
@@ -619,6 +625,21 @@ out:
 
 /* ---- the job ---------------------------------------------------------- */
 
+/* atum_mail_received_total{source,outcome} and, for a stored mail, the
+ * time ingest took (core/core_metrics.h).  source is the table's CHECKed
+ * value: smtp, lmtp, imap or cli. */
+static void count_mail(const struct inbound *in, const char *outcome, double seconds)
+{
+    char labels[96];
+    const char *source = in->source ? in->source : "unknown";
+    if (seconds >= 0) {
+        snprintf(labels, sizeof(labels), "source=\"%s\"", source);
+        metrics_observe("atum_mail_ingest_seconds", labels, seconds);
+    }
+    snprintf(labels, sizeof(labels), "source=\"%s\",outcome=\"%s\"", source, outcome);
+    metrics_counter_add("atum_mail_received_total", labels, 1);
+}
+
 int ingest_run(void *state, struct atum_job *job)
 {
     (void)state;
@@ -632,6 +653,7 @@ int ingest_run(void *state, struct atum_job *job)
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     int rc = ATUM_JOB_RETRY;
+    double started = time_mono_s();
 
     memset(&in, 0, sizeof(in));
     json_t *pl = json_loads(job->payload, 0, NULL);
@@ -648,7 +670,7 @@ int ingest_run(void *state, struct atum_job *job)
     if ((long long)in.len > cfg->mail_max_message_size) {
         char why[160];
         snprintf(why, sizeof(why), "message of %zu bytes is larger than mail.max_message_size", in.len);
-        mark_failed(c, id, why);
+        mark_failed(c, id, why, NULL);
         rc = jobrun_fail(job, JOBRUN_PERMANENT, "%s", why);
         goto out;
     }
@@ -689,21 +711,28 @@ int ingest_run(void *state, struct atum_job *job)
         jobrun_fail(job, JOBRUN_RETRY, "commit: %s", e);
         goto out;
     }
-    metrics_counter_add("atum_mail_ingested_total", m->robot == MAIL_ROBOT_BOUNCE ? "kind=\"bounce\"" : "kind=\"message\"", 1);
+    count_mail(&in, m->robot == MAIL_ROBOT_BOUNCE ? "bounce" : "ingested", time_mono_s() - started);
     rc = ATUM_JOB_DONE;
 out:
     if (rc != ATUM_JOB_DONE && (rc == ATUM_JOB_PERMANENT || job->attempt >= job->max_attempts)
-        && db_conn_is_up(c))
-        mark_failed(c, id, jr->error[0] ? jr->error : "ingest failed");
+        && db_conn_is_up(c)) {
+        mark_failed(c, id, jr->error[0] ? jr->error : "ingest failed", summary);
+        count_mail(&in, "failed", -1);
+    }
     free(summary);
     mail_msg_free(&m);
     inbound_free(&in);
     return rc;
 }
 
+static const struct intake mail_intake = {
+    .reprocess = inbound_reprocess,
+};
+
 int ingest_register(struct runtime *rt, void *arg, const char **error_r)
 {
     (void)arg;
+    rt->intake = &mail_intake;
     return jobkind_register(&rt->kinds, INBOUND_INGEST_KIND, "core", ingest_run, NULL,
                             INBOUND_INGEST_ATTEMPTS, 0, error_r);
 }

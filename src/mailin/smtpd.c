@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +35,22 @@
 
 #define SMTP_MAX_ERRORS 10
 #define ADDR_CACHE_MS 5000
+/* after the last reply of a session that is cut, what the client still
+ * sends is read and dropped for this long, so the reply is not lost to a
+ * reset (a close with unread data sends RST) */
+#define LINGER_MS 1000
+#define LINGER_BYTES (256 * 1024)
+
+/* Whom the per-client limit counts: an IPv4 address (as v4-mapped), or
+ * the /64 of an IPv6 address, which one client usually has whole. */
+struct peer_key {
+    unsigned char b[16];
+};
+
+struct peer_count {
+    struct peer_key key;
+    int sessions;
+};
 
 struct smtpd {
     struct smtpd_opts o;
@@ -48,6 +65,8 @@ struct smtpd {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     int sessions;
+    struct peer_count *peers;    /* sessions per client, under mu */
+    size_t npeers;
     SSL_CTX *tls;
     struct db_pool *pool;
 
@@ -63,6 +82,7 @@ struct session {
     int fd;
     SSL *ssl;
     char peer[80];
+    struct peer_key key;
     char rbuf[16384];
     size_t rpos, rlen;
     struct strbuf out;
@@ -72,6 +92,8 @@ struct session {
     char mail_from[SMTP_PATH_MAX + 1];
     json_t *rcpts;
     int errors;
+    int junk;                    /* commands without progress since the last mail */
+    long long progress_by_ms;    /* cut the session when no progress by then */
     const char *close_reason;
 };
 
@@ -170,10 +192,11 @@ static int fill(struct session *ss)
     if (!(ss->ssl && SSL_pending(ss->ssl) > 0)) {
         /* the wake pipe turns readable (for good) when atumd stops */
         struct pollfd pf[2] = { { ss->fd, POLLIN, 0 }, { ss->srv->wake[0], POLLIN, 0 } };
-        int to = (int)ss->srv->o.idle_timeout_ms;
         int r;
         do {
-            r = poll(pf, 2, to);
+            /* the deadline moves only with progress, not with every command */
+            long long left = ss->progress_by_ms - time_mono_ms();
+            r = poll(pf, 2, left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left);
         } while (r < 0 && errno == EINTR);
         if (r > 0 && pf[1].revents && !pf[0].revents) {
             ss->close_reason = "shutdown";
@@ -238,6 +261,22 @@ static int read_line(struct session *ss, struct strbuf *line, size_t max, bool *
 
 /* ---- commands --------------------------------------------------------- */
 
+static void progress(struct session *ss)
+{
+    ss->progress_by_ms = time_mono_ms() + ss->srv->o.idle_timeout_ms;
+}
+
+/* A command that moves no mail forward; 0 while the session may go on. */
+static int junk(struct session *ss)
+{
+    if (++ss->junk <= ss->srv->o.max_junk_commands)
+        return 0;
+    reply(ss, "421 4.7.0 %s Too many commands without progress, closing connection", ss->srv->hostname);
+    ss->close_reason = "too many commands without progress";
+    metrics_counter_add("atum_smtp_sessions_cut_total", "reason=\"junk\"", 1);
+    return -1;
+}
+
 static void reset_transaction(struct session *ss)
 {
     ss->has_mail = false;
@@ -293,6 +332,7 @@ static int do_starttls(struct session *ss)
     }
     ss->greeted = false;         /* RFC 3207: start over */
     reset_transaction(ss);
+    progress(ss);
     return 0;
 }
 
@@ -369,6 +409,8 @@ static void deliver(struct session *ss, const struct strbuf *msg)
     }
     log_info("smtp.accepted", "peer=%s inbound=%lld bytes=%zu rcpts=%zu from=%s", ss->peer, id,
              msg->len, n, ss->mail_from);
+    ss->junk = 0;
+    progress(ss);
     metrics_counter_add("atum_smtp_messages_total", "result=\"accepted\"", 1);
     if (s->o.lmtp) {
         for (size_t i = 0; i < n; i++)
@@ -393,22 +435,29 @@ static int do_data(struct session *ss)
         return 0;
     }
     reply(ss, "354 End data with <CR><LF>.<CR><LF>");
-    struct strbuf msg = STRBUF_INIT, line = STRBUF_INIT;
+    struct strbuf msg = STRBUF_INIT;
     struct smtp_data d;
     smtp_data_init(&d, &msg, (size_t)s->o.max_message_size, (size_t)s->o.max_line);
     int ret = 0;
-    while (!d.done) {
-        bool too_long;
-        int r = read_line(ss, &line, (size_t)s->o.max_line + 2, &too_long);
+    while (d.state == SMTP_DATA_MORE) {
+        int r = fill(ss);
         if (r <= 0) {
             ret = -1;          /* the client went away: nothing is stored */
             break;
         }
-        if (too_long) {
-            d.line_too_long = true;
-            continue;
-        }
-        smtp_data_line(&d, line.s, line.len);
+        progress(ss);          /* message bytes are arriving */
+        ss->rpos += smtp_data_feed(&d, ss->rbuf + ss->rpos, ss->rlen - ss->rpos);
+    }
+    if (d.state == SMTP_DATA_BAD_EOL) {
+        /* where this client thinks its data ends is unknowable: one answer,
+         * then the connection is closed (what follows is never read as
+         * commands) */
+        reply(ss, "550 5.5.2 Bare <CR> or <LF> in the message: lines must end with <CR><LF>");
+        log_warn("smtp.bare_eol", "peer=%s from=%s bytes=%zu hint=%s", ss->peer, ss->mail_from, d.total,
+                 "refused: a CR or LF outside CRLF (SMTP smuggling or a broken client)");
+        metrics_counter_add("atum_smtp_messages_total", "result=\"refused\"", 1);
+        ss->close_reason = "bare CR or LF in DATA";
+        ret = -1;
     }
     if (ret == 0) {
         size_t n = s->o.lmtp ? json_array_size(ss->rcpts) : 1;
@@ -427,8 +476,77 @@ static int do_data(struct session *ss)
         reset_transaction(ss);
     }
     strbuf_free(&msg);
-    strbuf_free(&line);
     return ret;
+}
+
+/* The session was cut: no more replies.  Tell the client we are done
+ * sending and read what it still sends (bounded), so the last reply
+ * reaches it instead of being discarded by a reset. */
+static void linger(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    long long end = time_mono_ms() + LINGER_MS;
+    size_t dropped = 0;
+    char scratch[4096];
+    while (dropped < LINGER_BYTES) {
+        long long left = end - time_mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pf = { fd, POLLIN, 0 };
+        if (poll(&pf, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        dropped += (size_t)n;
+    }
+}
+
+/* ---- sessions per client (under s->mu) -------------------------------- */
+
+static void peer_key_of(const struct sockaddr_storage *sa, struct peer_key *k)
+{
+    memset(k, 0, sizeof(*k));
+    if (sa->ss_family == AF_INET) {
+        k->b[10] = k->b[11] = 0xff;
+        memcpy(k->b + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memcpy(k->b, a->s6_addr, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+    }
+}
+
+static struct peer_count *peer_find(struct smtpd *s, const struct peer_key *k)
+{
+    for (size_t i = 0; i < s->npeers; i++)
+        if (memcmp(&s->peers[i].key, k, sizeof(*k)) == 0)
+            return &s->peers[i];
+    return NULL;
+}
+
+/* Counts one more session for k; false when k is at its limit. */
+static bool peer_take(struct smtpd *s, const struct peer_key *k)
+{
+    struct peer_count *pc = peer_find(s, k);
+    if (pc != NULL && pc->sessions >= s->o.max_connections_per_ip)
+        return false;
+    if (pc == NULL) {
+        /* at most max_connections entries: one per session at most */
+        pc = &s->peers[s->npeers++];
+        pc->key = *k;
+        pc->sessions = 0;
+    }
+    pc->sessions++;
+    return true;
+}
+
+static void peer_release(struct smtpd *s, const struct peer_key *k)
+{
+    struct peer_count *pc = peer_find(s, k);
+    if (pc == NULL)
+        return;
+    if (--pc->sessions == 0)
+        *pc = s->peers[--s->npeers];
 }
 
 static void *session_main(void *arg)
@@ -440,6 +558,7 @@ static void *session_main(void *arg)
 
     log_context_set("smtp_peer=%s", ss->peer);
     ss->rcpts = json_array();
+    progress(ss);
     reply(ss, "220 %s %s ATUM DESK", s->hostname, s->o.lmtp ? "LMTP" : "ESMTP");
     for (;;) {
         bool too_long;
@@ -466,6 +585,13 @@ static void *session_main(void *arg)
             continue;
         }
         bool lmtp = s->o.lmtp;
+        /* a greeting again, or commands that change nothing: no progress */
+        bool idle_cmd = cmd.verb == SMTP_NOOP || cmd.verb == SMTP_RSET || cmd.verb == SMTP_VRFY
+                        || cmd.verb == SMTP_HELP
+                        || ((cmd.verb == SMTP_HELO || cmd.verb == SMTP_EHLO || cmd.verb == SMTP_LHLO)
+                            && ss->greeted);
+        if (idle_cmd && junk(ss) < 0)
+            break;
         switch (cmd.verb) {
         case SMTP_HELO:
         case SMTP_EHLO:
@@ -520,14 +646,18 @@ out:
         SSL_shutdown(ss->ssl);
         SSL_free(ss->ssl);
     }
+    if (ss->close_reason)
+        linger(ss->fd);
     close(ss->fd);
     json_decref(ss->rcpts);
     strbuf_free(&ss->out);
     strbuf_free(&line);
+    struct peer_key key = ss->key;
     free(ss);
     log_context_clear();
     pthread_mutex_lock(&s->mu);
     s->sessions--;
+    peer_release(s, &key);
     pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -556,24 +686,31 @@ static void *accept_main(void *arg)
         char host[64] = "?", serv[16] = "?";
         getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV);
+        struct peer_key key;
+        peer_key_of(&sa, &key);
         pthread_mutex_lock(&s->mu);
-        bool full = s->sessions >= s->o.max_connections;
-        if (!full)
+        const char *refuse = NULL;
+        if (s->sessions >= s->o.max_connections)
+            refuse = "Too many connections";
+        else if (!peer_take(s, &key))
+            refuse = "Too many connections from your address";
+        else
             s->sessions++;
         pthread_mutex_unlock(&s->mu);
-        if (full) {
+        if (refuse != NULL) {
             char msg[300];
-            int n = snprintf(msg, sizeof(msg), "421 4.7.0 %s Too many connections, try again later\r\n",
-                             s->hostname);
+            int n = snprintf(msg, sizeof(msg), "421 4.7.0 %s %s, try again later\r\n", s->hostname, refuse);
             ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
             close(fd);
             metrics_counter_add("atum_smtp_connections_refused_total", NULL, 1);
+            log_info("smtp.refused", "peer=%s reason=\"%s\"", host, refuse);
             continue;
         }
         struct session *ss = xcalloc(1, sizeof(*ss));
         ss->srv = s;
         ss->fd = fd;
+        ss->key = key;
         snprintf(ss->peer, sizeof(ss->peer), "%s:%s", host, serv);
         /* replies are small and flushed on purpose: no Nagle delay */
         int one = 1;
@@ -591,6 +728,7 @@ static void *accept_main(void *arg)
             free(ss);
             pthread_mutex_lock(&s->mu);
             s->sessions--;
+            peer_release(s, &key);
             pthread_mutex_unlock(&s->mu);
         }
         pthread_attr_destroy(&at);
@@ -678,6 +816,11 @@ int smtpd_start(struct smtpd **s_r, const struct smtpd_opts *o, const char **err
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     pthread_mutex_init(&s->cache_mu, NULL);
+    s->peers = xcalloc((size_t)(o->max_connections > 0 ? o->max_connections : 1), sizeof(*s->peers));
+    if (s->o.max_connections_per_ip <= 0)
+        s->o.max_connections_per_ip = s->o.max_connections;
+    if (s->o.max_junk_commands <= 0)
+        s->o.max_junk_commands = 20;
     if (o->hostname && *o->hostname)
         snprintf(s->hostname, sizeof(s->hostname), "%s", o->hostname);
     else if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0)
@@ -755,6 +898,7 @@ void smtpd_stop(struct smtpd **sp)
     if (s->tls)
         SSL_CTX_free(s->tls);
     cache_free(s);
+    free(s->peers);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->cache_mu);

@@ -31,9 +31,9 @@ static const struct db_stmt st_tag_allowed = {
     "thread_tag_allowed",
     "SELECT 1 FROM tickets t JOIN queues q ON q.id = t.queue_id"
     " WHERE t.id = $1 AND CASE"
-    "   WHEN EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower($2) AND u.role <> 'customer')"
+    "   WHEN EXISTS (SELECT 1 FROM users u WHERE email_canonical(u.email) = email_canonical($2) AND u.role <> 'customer')"
     "   THEN lower(q.address) = ANY($3::text[])"
-    "   ELSE EXISTS (SELECT 1 FROM users u WHERE u.id = t.requester_id AND lower(u.email) = lower($2))"
+    "   ELSE EXISTS (SELECT 1 FROM users u WHERE u.id = t.requester_id AND email_canonical(u.email) = email_canonical($2))"
     "     OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id AND lower(m.from_addr) = lower($2))"
     "   END",
     3
@@ -49,7 +49,7 @@ static const struct db_stmt st_by_refs = {
     "  SELECT ticket_id, created_at FROM outbound_mail"
     "   WHERE rfc_message_id = ANY($1::text[]) AND ticket_id IS NOT NULL) x"
     "  JOIN tickets t ON t.id = x.ticket_id JOIN queues q ON q.id = t.queue_id"
-    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower($2) AND u.role <> 'customer')"
+    " WHERE NOT EXISTS (SELECT 1 FROM users u WHERE email_canonical(u.email) = email_canonical($2) AND u.role <> 'customer')"
     "    OR lower(q.address) = ANY($3::text[])"
     " ORDER BY x.created_at DESC LIMIT 1",
     3

@@ -96,6 +96,11 @@ int outbox_store(struct db_conn *c, const struct atum_config *cfg, const struct 
 int outbox_reply_build(struct db_conn *c, const struct atum_config *cfg, long long message_id,
                        bool enqueue, long long *outbound_r, struct err *err);
 
+/* The solved mail of a ticket (outbox_account.c): the customer is asked
+ * to rate it, once; 0 also when the rules skip it. */
+int outbox_solved(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
+                  const char **error_r);
+
 /* The job handlers (outbox_send.c, outbox_notify.c). */
 int outbox_send_run(void *state, struct atum_job *job);
 int outbox_compose_run(void *state, struct atum_job *job);

@@ -239,7 +239,7 @@ int outbox_store(struct db_conn *c, const struct atum_config *cfg,
     snprintf(sm, sizeof(sm), "%lld", o->message_id);
     struct strbuf to = STRBUF_INIT;
     db_text_array(&to, o->to, o->nto);
-    const char *p[] = { st, o->message_id ? sm : NULL, o->kind, rfc, o->t->queue_address, o->subject,
+    const char *p[] = { o->t->id > 0 ? st : NULL, o->message_id ? sm : NULL, o->kind, rfc, o->t->queue_address, o->subject,
                         raw.s, to.s };
     const int lens[] = { 0, 0, 0, 0, 0, 0, (int)raw.len, 0 };
     const int fmts[] = { 0, 0, 0, 0, 0, 0, 1, 0 };
@@ -288,6 +288,7 @@ static const struct mailer outbox_mailer = {
     .reply = outbox_reply,
     .notice = outbox_notice,
     .bounced = outbox_bounced,
+    .account = outbox_account,
 };
 
 int outbox_register(struct runtime *rt, void *arg, const char **error_r)

@@ -16,7 +16,9 @@
  *             mail.ack_window, never to robots or our own addresses;
  *  - notify:  agents hear of new tickets, customer replies and
  *             assignments, with a Reply-To token bound to each agent;
- *  - notice:  a generic mail for plugins.
+ *  - notice:  a generic mail for plugins;
+ *  - account: the portal's account links (signin, reset, invite, verify);
+ *  - solved:  a solved ticket's request for a rating, once (desk/csat.h).
  *
  * mail.send (the job) talks to the smarthost (smtp_client.h), records the
  * answer per recipient, retries 4xx with backoff until smarthost.retry_for
@@ -56,7 +58,9 @@ int outbox_register(struct runtime *rt, void *arg, const char **error_r);
  *  - MAILER_CUSTOMER_WROTE (id: the message): when it is a customer's
  *    public, human one, the assignee or else the queue's agents
  *    (notify_reply);
- *  - MAILER_ASSIGNED (id: the new assignee): that agent (notify_assign). */
+ *  - MAILER_ASSIGNED (id: the new assignee): that agent (notify_assign);
+ *  - MAILER_SOLVED: the customer's solved mail with the rating links
+ *    (template solved), at most once per ticket. */
 int outbox_later(struct db_conn *c, struct runtime *rt, enum mailer_event ev, long long ticket_id,
                  long long id, const char **error_r);
 
@@ -70,6 +74,14 @@ int outbox_reply(struct db_conn *c, struct runtime *rt, long long message_id, bo
 /* A message from a plugin to one address about a ticket. */
 int outbox_notice(struct db_conn *c, struct runtime *rt, long long ticket_id, const char *to,
                   const char *title, const char *body, const char **error_r);
+
+/* An account link (desk/account.h) to one address: templates signin,
+ * reset, invite, verify of the link's queue (else the first queue), kind
+ * "account", no ticket.  The outgoing mail holds the link's secret until
+ * it is sent (it must be sent as built); the link itself is stored only
+ * as a hash and dies when used or expired. */
+int outbox_account(struct db_conn *c, struct runtime *rt, const struct mailer_account_link *link,
+                   const char **error_r);
 
 /* A delivery report (bounce) named this outgoing Message-ID: mark the
  * recipient (NULL: every recipient) bounced, note it on the ticket.  A

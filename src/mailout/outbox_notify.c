@@ -33,7 +33,7 @@ static const struct db_stmt st_ack_rules = {
     "       coalesce((SELECT m.direction || ':' || m.robot FROM messages m"
     "                  WHERE m.ticket_id = $4::bigint AND ($3::bigint IS NULL OR m.id = $3::bigint)"
     "                  ORDER BY m.created_at, m.id LIMIT 1), 'none:none'),"
-    "       coalesce((SELECT u.role FROM users u WHERE lower(u.email) = lower($1)), 'customer')",
+    "       coalesce((SELECT u.role FROM users u WHERE email_canonical(u.email) = email_canonical($1)), 'customer')",
     4
 };
 
@@ -291,14 +291,18 @@ static int customer_wrote(struct db_conn *c, const struct atum_config *cfg, long
 
 /* ---- mail.compose: building what a change mails, off the hot path ------- */
 
-static const char *const event_names[] = { "opened", "customer_wrote", "assigned" };
+static const char *const event_names[] = { "opened", "customer_wrote", "assigned", "solved" };
+#define N_EVENTS (sizeof(event_names) / sizeof(event_names[0]))
 
 int outbox_later(struct db_conn *c, struct runtime *rt, enum mailer_event ev, long long ticket_id,
                  long long id, const char **error_r)
 {
     const struct atum_config *cfg = rt->cfg;
     const char *e = NULL;
-    if (ev == MAILER_ASSIGNED ? !cfg->mail_notify_agents || id <= 0
+    if ((unsigned)ev >= N_EVENTS)
+        return err_set(error_r, "unknown mail event %d", (int)ev);
+    if (ev == MAILER_SOLVED ? !cfg->mail_acknowledge
+        : ev == MAILER_ASSIGNED ? !cfg->mail_notify_agents || id <= 0
         : ev == MAILER_CUSTOMER_WROTE ? !cfg->mail_notify_agents
         : !cfg->mail_acknowledge && !cfg->mail_notify_agents)
         return 0;       /* nothing would be mailed */
@@ -329,7 +333,7 @@ int outbox_compose_run(void *state, struct atum_job *job)
     long long ticket = (long long)json_integer_value(json_object_get(pl, "ticket_id"));
     long long id = (long long)json_integer_value(json_object_get(pl, "id"));
     int which = -1;
-    for (int i = 0; ev && i < 3; i++)
+    for (int i = 0; ev && i < (int)N_EVENTS; i++)
         if (strcmp(ev, event_names[i]) == 0)
             which = i;
     json_decref(pl);
@@ -339,6 +343,7 @@ int outbox_compose_run(void *state, struct atum_job *job)
         return jobrun_fail(job, JOBRUN_RETRY, "%s", e);
     int rc = which == MAILER_OPENED ? ticket_opened(c, cfg, ticket, id, &e)
              : which == MAILER_CUSTOMER_WROTE ? customer_wrote(c, cfg, ticket, id, &e)
+             : which == MAILER_SOLVED ? outbox_solved(c, cfg, ticket, &e)
              : outbox_notify(c, cfg, "notify_assign", ticket, 0, id, &e);
     if (rc < 0 || jobrun_complete_in_tx(job, &e) < 0) {
         db_rollback(c);

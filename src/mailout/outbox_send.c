@@ -95,6 +95,7 @@ int outbox_bounced(struct db_conn *c, struct runtime *rt, const char *rfc_messag
     if (changed > 0) {
         log_warn("outbox.bounced", "outbound=%lld ticket=%lld to=%s %s", id, ticket, who, why);
         metrics_counter_add("atum_outbox_bounced_total", NULL, 1);
+        db_count_on_commit(c, "atum_mail_deliveries_total", "result=\"bounced\"");
     }
     if (changed > 0 && ticket > 0) {
         char *note = xasprintf("Mail %lld to %s %s", id, who, why);
@@ -204,6 +205,8 @@ static int settle(struct db_conn *c, struct runtime *rt, long long id, long long
             return err_set(error_r, "%s", e);
         emit_failure(rt, c, ticket, id, state);
         metrics_counter_add("atum_outbox_failed_total", NULL, 1);
+        if (strcmp(state, "expired") == 0)
+            db_count_on_commit(c, "atum_mail_deliveries_total", "result=\"expired\"");
     }
     return 0;
 }
@@ -367,6 +370,9 @@ int outbox_send_run(void *state, struct atum_job *job)
         if (exec1(c, "UPDATE outbound_recipients SET state = $3, reply = $4, updated_at = now()"
                      " WHERE outbound_id = $1 AND address = $2", 4, up, &e) < 0)
             goto tx_fail;
+        db_count_on_commit(c, "atum_mail_deliveries_total",
+                           *state_r == 's' ? "result=\"sent\"" : *state_r == 'f' ? "result=\"failed\""
+                                                                  : "result=\"deferred\"");
     }
     const char *last_error = tr < 0 ? terr : (deferred ? sr.final_reply : NULL);
     const char *up[] = { sid, deferred ? "queued" : "sending", last_error };

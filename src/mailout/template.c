@@ -32,12 +32,22 @@ static const char *const vars_notice[] = {
     "ticket", "subject", "queue_name", "desk_url", "notice_title", "notice_body", NULL
 };
 
+static const char *const vars_account[] = {
+    "queue_name", "portal_title", "customer_name", "customer_email", "link_url", "expires", NULL
+};
+static const char *const vars_solved[] = {
+    "ticket", "subject", "queue_name", "portal_url", "customer_name", "customer_email", "rate_url",
+    "rate_1", "rate_2", "rate_3", "rate_4", "rate_5", NULL
+};
+
 static const struct {
     const char *name;
     const char *const *vars;
 } template_vars[] = {
     { "ack", vars_ack }, { "reply", vars_reply }, { "notify_new", vars_notify },
     { "notify_reply", vars_notify }, { "notify_assign", vars_notify }, { "notice", vars_notice },
+    { "signin", vars_account }, { "reset", vars_account }, { "invite", vars_account },
+    { "verify", vars_account }, { "solved", vars_solved },
 };
 
 const char *const *tmpl_variables(const char *name)

@@ -21,7 +21,8 @@
 #include <string.h>
 
 static const struct api_route *const route_tables[] = {
-    api_auth_routes, api_ticket_routes, api_admin_routes, api_ops_routes,
+    api_auth_routes, api_ticket_routes, api_admin_routes, api_ops_routes, api_inbound_routes,
+    api_account_routes, api_portal_routes,
 };
 #define N_TABLES (sizeof(route_tables) / sizeof(route_tables[0]))
 
@@ -37,8 +38,9 @@ static void split_trusted(struct api_ctx *api, const char *list)
     free(copy);
 }
 
-int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long max_body,
-                 struct runtime *rt, struct db_pool *pool, const char **error_r)
+int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg,
+                 const struct http_body_limits *body, long long public_max, struct runtime *rt,
+                 struct db_pool *pool, const char **error_r)
 {
     memset(api, 0, sizeof(*api));
     if (cfg == NULL || cfg->secret_key == NULL || cfg->secret_key[0] == '\0')
@@ -52,10 +54,14 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long m
     api->rt = rt;
     api->pool = pool;
     api->secret = xstrdup(cfg->secret_key);
-    api->max_body = max_body;
+    api->max_body = body->max;
+    api->body = *body;
+    api->public_max = public_max;
     api->session_idle_ms = cfg->auth_session_idle_ms;
     api->session_lifetime_ms = cfg->auth_session_lifetime_ms;
     api->login_window_ms = cfg->auth_login_window_ms;
+    api->token_lifetime_ms = cfg->auth_token_lifetime_ms;
+    api->imap_insecure_loopback = cfg->imap_allow_insecure_loopback;
     api->fail_account = cfg->auth_login_failures_account;
     api->fail_ip = cfg->auth_login_failures_ip;
     api->totp_issuer = xstrdup(cfg->auth_totp_issuer ? cfg->auth_totp_issuer : "ATUM DESK");
@@ -108,7 +114,7 @@ int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, lon
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.method = r.ri->request_method;
-    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
+    r.path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "/";
     auth_client(&r);
     int ret = 0;
     int a = auth_request(&r, true);
@@ -128,9 +134,20 @@ int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, lon
     return ret;
 }
 
+void api_client_addr(struct api_ctx *api, struct mg_connection *conn, char *out, size_t size)
+{
+    struct api_req r;
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.conn = conn;
+    r.ri = mg_get_request_info(conn);
+    auth_client(&r);
+    snprintf(out, size, "%s", r.ip);
+}
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
-void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
+const char *api_dispatch(struct api_ctx *api, struct mg_connection *conn)
 {
     struct api_req r;
     memset(&r, 0, sizeof(r));
@@ -138,7 +155,7 @@ void api_dispatch(struct api_ctx *api, struct mg_connection *conn)
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.method = r.ri->request_method;
-    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
+    r.path = r.ri->local_uri_raw ? r.ri->local_uri_raw : "/";
     r.headers = (struct strbuf)STRBUF_INIT;
     auth_client(&r);
 
@@ -210,4 +227,5 @@ out:
     }
     json_decref(r.body);
     strbuf_free(&r.headers);
+    return r.route ? r.route->pattern : NULL;
 }

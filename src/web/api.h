@@ -11,12 +11,20 @@
 #define ATUM_WEB_API_H
 
 #include "web/api_request.h"
+#include "web/http.h"
 
 /* ---- life cycle (server.c) -------------------------------------------- */
-int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg, long long max_body,
-                 struct runtime *rt, struct db_pool *pool, const char **error_r);
+/* body: the limits of request bodies (max is web.max_body); public_max:
+ * the largest body of a request without credentials. */
+int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg,
+                 const struct http_body_limits *body, long long public_max, struct runtime *rt,
+                 struct db_pool *pool, const char **error_r);
 void api_ctx_destroy(struct api_ctx *api);
-void api_dispatch(struct api_ctx *api, struct mg_connection *conn);
+/* Answers the request; returns the pattern of the route that answered
+ * (static, for the request metrics), or NULL when no route matched. */
+const char *api_dispatch(struct api_ctx *api, struct mg_connection *conn);
+/* The client's address as the API judges it (web.trusted_proxies). */
+void api_client_addr(struct api_ctx *api, struct mg_connection *conn, char *out, size_t size);
 /* Authenticates a plugin route request: user id and role, or 0/NONE. */
 int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, long long *user_r,
                             enum atum_role *role_r, bool *csrf_ok_r);
@@ -28,5 +36,8 @@ extern const struct api_route api_auth_routes[];
 extern const struct api_route api_ticket_routes[];
 extern const struct api_route api_admin_routes[];
 extern const struct api_route api_ops_routes[];
+extern const struct api_route api_inbound_routes[];
+extern const struct api_route api_account_routes[];
+extern const struct api_route api_portal_routes[];
 
 #endif

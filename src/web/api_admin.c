@@ -2,13 +2,14 @@
  * web/api_admin.c -- the directory: users, organisations, queues and their
  * members, mailboxes, canned responses.
  *
- * Organisations, queues, mailboxes and canned responses share one small
- * CRUD engine (struct crud): each resource is a set of constant SQL
- * statements and a field list; PATCH passes, for every field, a "present"
- * flag and the value, so absent fields keep their value and null can still
- * be set explicitly -- no SQL is ever assembled from input.  Users have
- * their own handlers (passwords, role rules).  Every change writes an audit
- * row in its transaction.
+ * Mailboxes and canned responses share one small CRUD engine (struct
+ * crud): each resource is a set of constant SQL statements and a field
+ * list; PATCH passes, for every field, a "present" flag and the value, so
+ * absent fields keep their value and null can still be set explicitly --
+ * no SQL is ever assembled from input.  Organisations and queues are read
+ * through the same engine but written through the desk domain
+ * (desk/org.h, desk/queue.h), which owns their rules, audit rows and
+ * events.  Users have their own handlers (passwords, role rules).
  */
 #include "config.h"
 #include "web/api.h"
@@ -17,7 +18,11 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/passwd.h"
+#include "desk/org.h"
+#include "desk/queue.h"
+#include "desk/mailbox.h"
 #include "desk/user.h"
+#include "core/runtime.h"
 #include "lib/xalloc.h"
 
 #include <stdio.h>
@@ -306,10 +311,7 @@ static const struct crud orgs = {
     "SELECT json_build_object('items', coalesce(json_agg(o ORDER BY o.id), '[]')) FROM"
     " (SELECT id, name, domain, created_at FROM orgs WHERE id > $2::bigint ORDER BY id LIMIT $1::int) o", 2,
     "SELECT row_to_json(o) FROM (SELECT id, name, domain, created_at FROM orgs WHERE id = $1) o", 1,
-    "INSERT INTO orgs (name, domain) VALUES ($1, $2) RETURNING id",
-    "UPDATE orgs SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
-    " domain = CASE WHEN $4::boolean THEN $5 ELSE domain END WHERE id = $1 RETURNING id",
-    "DELETE FROM orgs WHERE id = $1 RETURNING id",
+    NULL, NULL, NULL,          /* written through desk/org.h */
     org_check,
 };
 
@@ -343,10 +345,7 @@ static const struct crud queues = {
     "   ORDER BY u.id), '[]') FROM queue_members m JOIN users u ON u.id = m.user_id"
     "   WHERE m.queue_id = queues.id AND $3::text <> 'customer') AS members"
     " FROM queues WHERE id = $1 AND $2::bigint > 0) q", 3,
-    "INSERT INTO queues (name, address) VALUES ($1, $2) RETURNING id",
-    "UPDATE queues SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,"
-    " address = CASE WHEN $4::boolean THEN $5 ELSE address END WHERE id = $1 RETURNING id",
-    "DELETE FROM queues WHERE id = $1 RETURNING id",
+    NULL, NULL, NULL,          /* written through desk/queue.h */
     queue_check,
 };
 
@@ -374,11 +373,42 @@ static int mailbox_check(struct api_req *r, json_t *b, bool create)
         return api_problem(r, 400, "security", "field 'security' must be tls, starttls or none"), -1;
     if (af && strcmp(af, "move") && strcmp(af, "delete") && strcmp(af, "seen"))
         return api_problem(r, 400, "after_fetch", "field 'after_fetch' must be move, delete or seen"), -1;
-    const char *pe = api_str(b, "password_env");
-    for (const char *p = pe; p && *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            return api_problem(r, 400, "password_env", "field 'password_env' must name an "
-                               "environment variable (A-Z, 0-9, _)"), -1;
+    const char *e = NULL, *pe = api_str(b, "password_env");
+    if (pe != NULL && mailbox_password_env_check(pe, &e) < 0)
+        return api_problem(r, 400, "password_env", "%s", e), -1;
+    /* the link as it will be: the body over the stored row (the IMAP
+     * poller checks again before every LOGIN) */
+    json_t *jt = json_object_get(b, "trust_any_certificate");
+    struct mailbox_link link = { api_str(b, "host"), s ? s : "tls", json_is_true(jt) };
+    char host[256] = "", sec[16] = "";
+    if (!create) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
+        const char *p[] = { id };
+        PGresult *res = db_exec(r->db, "SELECT host, security, trust_any_certificate FROM mailboxes"
+                                       " WHERE id = $1", 1, p, &e);
+        if (res == NULL)
+            return api_db_fail(r, "reading the mailbox", e), -1;
+        if (PQntuples(res) == 1) {
+            snprintf(host, sizeof(host), "%s", PQgetvalue(res, 0, 0));
+            snprintf(sec, sizeof(sec), "%s", PQgetvalue(res, 0, 1));
+            if (link.host == NULL)
+                link.host = host;
+            if (s == NULL)
+                link.security = sec;
+            if (jt == NULL)
+                link.trust_any_certificate = PQgetvalue(res, 0, 2)[0] == 't';
+        }
+        PQclear(res);
+        if (link.host == NULL)
+            return 0;            /* no such mailbox: the update answers 404 */
+    }
+    if (mailbox_link_check(&link, r->api->imap_insecure_loopback, &e) < 0) {
+        const char *blame = strcmp(link.security, "none") == 0 ? "security" : "trust_any_certificate";
+        if (json_object_get(b, blame) == NULL && json_object_get(b, "host") != NULL)
+            blame = "host";
+        return api_problem(r, 400, blame, "%s", e), -1;
+    }
     return 0;
 }
 
@@ -459,57 +489,163 @@ static const struct crud canned = {
     static int pfx##_update(struct api_req *r) { NEED(res.write_role); return crud_write(r, &res, false); } \
     static int pfx##_delete(struct api_req *r) { NEED(res.write_role); return crud_delete(r, &res); }
 
-CRUD_HANDLERS(org, orgs)
-CRUD_HANDLERS(queue, queues)
 CRUD_HANDLERS(mailbox, mailboxes)
 CRUD_HANDLERS(canned, canned)
+
+/* ---- organisations and queues: reads here, writes through the desk --------- */
+
+/* Runs under the runtime's read lock: the domain emits events. */
+#define DESK(r, call) \
+    (runtime_rdlock((r)->api->rt), _rc = (call), runtime_rdunlock((r)->api->rt), _rc)
+
+static int desk_write(struct api_req *r, const char *what, int (*fn)(struct api_req *, const struct desk_tx *,
+                      json_t *, long long *, struct err *), json_t *b, const struct crud *c, int status)
+{
+    const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    struct desk_actor who;
+    struct desk_tx tx;
+    long long id = r->m.nids ? r->m.ids[0] : 0;
+    int _rc;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, what, e);
+    if (DESK(r, fn(r, &tx, b, &id, &err)) < 0)
+        return api_desk_fail(r, what, &err);
+    if (db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, what, e);
+    }
+    if (status == 204)
+        return api_no_content(r);
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    return crud_send_one(r, c, status, sid);
+}
+
+static int org_add_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                      struct err *err)
+{
+    (void)r;
+    return org_add(tx, api_str(b, "name"), api_str(b, "domain"), id, err);
+}
+
+static int org_update_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                         struct err *err)
+{
+    (void)r;
+    return org_update(tx, *id, api_str(b, "name"), json_object_get(b, "domain") != NULL,
+                      api_str(b, "domain"), err);
+}
+
+static int org_delete_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                         struct err *err)
+{
+    (void)r;
+    (void)b;
+    return org_delete(tx, *id, err);
+}
+
+static int queue_add_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                        struct err *err)
+{
+    (void)r;
+    return queue_add(tx, api_str(b, "name"), api_str(b, "address"), id, err);
+}
+
+static int queue_update_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                           struct err *err)
+{
+    (void)r;
+    return queue_update(tx, *id, api_str(b, "name"), api_str(b, "address"), err);
+}
+
+static int queue_delete_fn(struct api_req *r, const struct desk_tx *tx, json_t *b, long long *id,
+                           struct err *err)
+{
+    (void)r;
+    (void)b;
+    return queue_delete(tx, *id, err);
+}
+
+static int h_org_list(struct api_req *r) { return crud_list(r, &orgs); }
+static int h_org_get(struct api_req *r) { return crud_get(r, &orgs); }
+static int h_queue_list(struct api_req *r) { return crud_list(r, &queues); }
+static int h_queue_get(struct api_req *r) { return crud_get(r, &queues); }
+
+static int h_org_create(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    json_t *b = api_body(r, org_fields);
+    if (b == NULL || org_check(r, b, true) < 0)
+        return 0;
+    return desk_write(r, "creating the organisation", org_add_fn, b, &orgs, 201);
+}
+
+static int h_org_update(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    json_t *b = api_body(r, org_fields);
+    if (b == NULL || org_check(r, b, false) < 0)
+        return 0;
+    return desk_write(r, "updating the organisation", org_update_fn, b, &orgs, 200);
+}
+
+static int h_org_delete(struct api_req *r)
+{
+    NEED(orgs.write_role);
+    if (api_no_body(r) < 0)
+        return 0;
+    return desk_write(r, "deleting the organisation", org_delete_fn, NULL, &orgs, 204);
+}
+
+static int h_queue_create(struct api_req *r)
+{
+    NEED(queues.write_role);
+    json_t *b = api_body(r, queue_fields);
+    if (b == NULL || queue_check(r, b, true) < 0)
+        return 0;
+    return desk_write(r, "creating the queue", queue_add_fn, b, &queues, 201);
+}
+
+static int h_queue_update(struct api_req *r)
+{
+    NEED(queues.write_role);
+    json_t *b = api_body(r, queue_fields);
+    if (b == NULL || queue_check(r, b, false) < 0)
+        return 0;
+    return desk_write(r, "updating the queue", queue_update_fn, b, &queues, 200);
+}
+
+static int h_queue_delete(struct api_req *r)
+{
+    NEED(queues.write_role);
+    if (api_no_body(r) < 0)
+        return 0;
+    return desk_write(r, "deleting the queue", queue_delete_fn, NULL, &queues, 204);
+}
 
 /* ---- queue members ------------------------------------------------------------ */
 
 static int member_change(struct api_req *r, bool add)
 {
     const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    int _rc;
     NEED(ATUM_ROLE_MANAGER);
     if (api_no_body(r) < 0)
         return 0;
-    char q[24], u[24];
-    snprintf(q, sizeof(q), "%lld", r->m.ids[0]);
-    snprintf(u, sizeof(u), "%lld", r->m.ids[1]);
-    const char *p[] = { q, u };
+    struct desk_actor who;
+    struct desk_tx tx;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "changing members", e);
-    PGresult *res = db_exec(r->db, add
-        ? "INSERT INTO queue_members (queue_id, user_id) SELECT q.id, u.id FROM queues q, users u"
-          " WHERE q.id = $1 AND u.id = $2 AND u.role <> 'customer' ON CONFLICT DO NOTHING RETURNING 1"
-        : "DELETE FROM queue_members WHERE queue_id = $1 AND user_id = $2 RETURNING 1", 2, p, &e);
-    if (res == NULL) {
-        db_rollback(r->db);
-        return api_db_fail(r, "changing members", e);
-    }
-    int n = PQntuples(res);
-    PQclear(res);
-    if (n == 0 && !add) {
-        db_rollback(r->db);
-        return api_problem(r, 404, NULL, "no such member");
-    }
-    if (n == 0) {
-        /* already a member, or no such queue / user / not staff */
-        PGresult *x = db_exec(r->db, "SELECT 1 FROM queue_members WHERE queue_id = $1 AND user_id = $2",
-                              2, p, &e);
-        int already = x && PQntuples(x) == 1;
-        PQclear(x);
-        db_rollback(r->db);
-        if (!already)
-            return api_problem(r, 404, NULL, "no such queue, or no such agent (customers cannot "
-                               "be queue members)");
-        return api_no_content(r);
-    }
-    char target[40];
-    snprintf(target, sizeof(target), "queue:%s", q);
-    json_t *d = json_pack("{s:I}", "user_id", (json_int_t)r->m.ids[1]);
-    int rc = api_audit(r, add ? "queue.member_add" : "queue.member_remove", target, d, &e);
-    json_decref(d);
-    if (rc < 0 || db_commit(r->db, &e) < 0) {
+    if (DESK(r, add ? queue_add_member(&tx, r->m.ids[0], r->m.ids[1], NULL, &err)
+                    : queue_remove_member(&tx, r->m.ids[0], r->m.ids[1], &err)) < 0)
+        return api_desk_fail(r, "changing members", &err);
+    if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "changing members", e);
     }
@@ -578,237 +714,161 @@ static int user_get(struct api_req *r)
     return user_send(r, 200, id);
 }
 
-/* Managers manage customers and agents; admins everyone. */
-static bool may_grant(const struct api_req *r, const char *role)
-{
-    return r->user.level >= ATUM_ROLE_ADMIN
-           || strcmp(role, "customer") == 0 || strcmp(role, "agent") == 0;
-}
-
 static const struct api_field user_fields[] = {
     { "email", F_STR, false, EMAIL_MAX }, { "name", F_STR, false, 200 },
     { "role", F_STR, false, 16 }, { "org_id", F_INT_NULL, false, 0 },
     { "org_access", F_BOOL, false, 0 }, { "password", F_STR, false, PASSWD_MAX_LEN },
     { "disabled", F_BOOL, false, 0 }, { NULL, 0, 0, 0 } };
 
-static int user_validate(struct api_req *r, json_t *b, char **hash_r)
+/* The body as a change of the account (desk/user.h); the password hashed
+ * here, before the transaction (*hash_r: the caller frees).  Malformed
+ * input is 400 here; who may do what is the domain's. */
+static int user_parse(struct api_req *r, json_t *b, struct user_change *c, char **hash_r)
 {
     const char *e = NULL;
     const char *email = api_str(b, "email"), *role = api_str(b, "role"), *pw = api_str(b, "password");
+    json_t *jo = json_object_get(b, "org_id"), *ja = json_object_get(b, "org_access"),
+           *jd = json_object_get(b, "disabled");
     if (email && !email_valid(email))
         return api_problem(r, 400, "email", "field 'email' must be an e-mail address"), -1;
     if (role && !user_role_valid(role))
         return api_problem(r, 400, "role", "field 'role' must be customer, agent, manager or admin"), -1;
-    if (role && !may_grant(r, role))
-        return api_problem(r, 403, "role", "only admins grant the %s role", role), -1;
     if (pw) {
         if (passwd_policy_check(pw, &e) < 0)
             return api_problem(r, 400, "password", "%s", e), -1;
         if ((*hash_r = passwd_hash(pw, &e)) == NULL)
             return api_problem(r, 500, NULL, "%s", e), -1;
     }
+    *c = (struct user_change){
+        .email = email, .name = api_str(b, "name"), .role = role,
+        .set_org = jo != NULL, .org_id = json_is_integer(jo) ? json_integer_value(jo) : 0,
+        .set_org_access = ja != NULL, .org_access = json_is_true(ja),
+        .password_hash = *hash_r,
+        .set_disabled = jd != NULL, .disabled = json_is_true(jd),
+    };
     return 0;
 }
 
-static int user_create(struct api_req *r)
+/* One account write through the domain, in a transaction of its own. */
+struct user_write {
+    enum { USER_CREATE, USER_UPDATE, USER_DISABLE } op;
+    const struct user_change *change;
+    long long id;
+    long long keep_session;
+};
+
+static int user_write_fn(struct api_req *r, const struct desk_tx *tx, const struct user_write *w,
+                         long long *id_r, struct err *err)
+{
+    (void)r;
+    switch (w->op) {
+    case USER_CREATE:
+        return user_create(tx, w->change, id_r, err);
+    case USER_UPDATE:
+        *id_r = w->id;
+        return user_update(tx, w->id, w->change, w->keep_session, err);
+    case USER_DISABLE:
+        *id_r = w->id;
+        return user_disable(tx, w->id, err);
+    }
+    return err_failed(err, "unknown account write");
+}
+
+static int user_write(struct api_req *r, const struct user_write *w, long long *id_r)
 {
     const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    struct desk_actor who;
+    struct desk_tx tx;
+    int _rc;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "the user", e), -1;
+    if (DESK(r, user_write_fn(r, &tx, w, id_r, &err)) < 0)
+        return api_desk_fail(r, "the user", &err), -1;
+    if (db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "the user", e), -1;
+    }
+    return 0;
+}
+
+static int user_create_h(struct api_req *r)
+{
     char *hash = NULL;
+    struct user_change c;
+    long long id = 0;
     NEED(ATUM_ROLE_MANAGER);
     json_t *b = api_body(r, user_fields);
     if (b == NULL)
         return 0;
     if (api_str(b, "email") == NULL)
         return api_problem(r, 400, "email", "field 'email' is required");
-    if (user_validate(r, b, &hash) < 0)
+    if (user_parse(r, b, &c, &hash) < 0)
         return 0;
-    char org[24], buf[8], dis[8];
-    const char *role = api_str(b, "role") ? api_str(b, "role") : "customer";
-    /* an account may be made disabled, to be switched on later (PATCH) */
-    json_t *jd = json_object_get(b, "disabled");
-    const char *p[] = { api_str(b, "email"), api_str(b, "name") ? api_str(b, "name") : "", role,
-                        param_text(json_object_get(b, "org_id"), org, sizeof(org)), hash,
-                        param_text(json_object_get(b, "org_access"), buf, sizeof(buf)),
-                        param_text(jd, dis, sizeof(dis)) };
-    if (db_begin(r->db, &e) < 0)
-        goto dbfail;
-    PGresult *res = db_exec(r->db,
-        "INSERT INTO users (email, name, role, org_id, password_hash, org_access, disabled)"
-        " VALUES ($1, $2, $3, $4::bigint, $5, coalesce($6::boolean, false),"
-        "         coalesce($7::boolean, false)) RETURNING id", 7, p, &e);
-    if (res == NULL)
-        goto dbfail;
-    char id[24], target[40];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    snprintf(target, sizeof(target), "user:%s", id);
-    json_t *d = json_pack("{s:s, s:s, s:b}", "email", api_str(b, "email"), "role", role,
-                          "disabled", json_is_true(jd));
-    int rc = d ? api_audit(r, "user.create", target, d, &e) : -1;
-    json_decref(d);
-    if (rc < 0 || db_commit(r->db, &e) < 0)
-        goto dbfail;
+    const struct user_write w = { USER_CREATE, &c, 0, 0 };
+    int rc = user_write(r, &w, &id);
     free(hash);
-    return user_send(r, 201, id);
-dbfail:
-    free(hash);
-    db_rollback(r->db);
-    return db_problem(r, "user", "creating the user", e, user_fields);
+    if (rc < 0)
+        return 0;
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    return user_send(r, 201, sid);
 }
 
-static int user_update(struct api_req *r)
+static int user_update_h(struct api_req *r)
 {
-    const char *e = NULL;
     char *hash = NULL;
+    struct user_change c;
+    long long id = r->m.ids[0];
     NEED(ATUM_ROLE_MANAGER);
     json_t *b = api_body(r, user_fields);
     if (b == NULL)
         return 0;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
-    bool self = r->m.ids[0] == r->user.id;
-    if (self && (json_object_get(b, "role") || json_object_get(b, "disabled")))
-        return api_problem(r, 409, json_object_get(b, "role") ? "role" : "disabled",
-                           "you cannot change your own role or disable yourself");
-    if (user_validate(r, b, &hash) < 0)
+    if (user_parse(r, b, &c, &hash) < 0)
         return 0;
-    if (db_begin(r->db, &e) < 0)
-        goto dbfail;
-    const char *lp[] = { id };
-    PGresult *cur = db_exec(r->db, "SELECT role FROM users WHERE id = $1 FOR UPDATE", 1, lp, &e);
-    if (cur == NULL)
-        goto dbfail;
-    if (PQntuples(cur) != 1 || !may_grant(r, PQgetvalue(cur, 0, 0))) {
-        bool exists = PQntuples(cur) == 1;
-        PQclear(cur);
-        db_rollback(r->db);
-        free(hash);
-        return exists ? api_problem(r, 403, NULL, "only admins change managers and admins")
-                      : api_problem(r, 404, NULL, "no such user");
-    }
-    char old_role[16];
-    snprintf(old_role, sizeof(old_role), "%s", PQgetvalue(cur, 0, 0));
-    PQclear(cur);
-    char b1[24], b2[8], b3[8];
-    json_t *jo = json_object_get(b, "org_id"), *ja = json_object_get(b, "org_access"),
-           *jd = json_object_get(b, "disabled");
-    const char *p[] = {
-        id,
-        api_str(b, "email") ? "t" : "f", api_str(b, "email"),
-        api_str(b, "name") ? "t" : "f", api_str(b, "name"),
-        api_str(b, "role") ? "t" : "f", api_str(b, "role"),
-        jo ? "t" : "f", param_text(jo, b1, sizeof(b1)),
-        ja ? "t" : "f", param_text(ja, b2, sizeof(b2)),
-        hash ? "t" : "f", hash,
-        jd ? "t" : "f", param_text(jd, b3, sizeof(b3)),
-    };
-    PGresult *res = db_exec(r->db,
-        "UPDATE users SET email = CASE WHEN $2::boolean THEN $3 ELSE email END,"
-        " name = CASE WHEN $4::boolean THEN $5 ELSE name END,"
-        " role = CASE WHEN $6::boolean THEN $7 ELSE role END,"
-        " org_id = CASE WHEN $8::boolean THEN $9::bigint ELSE org_id END,"
-        " org_access = CASE WHEN $10::boolean THEN $11::boolean ELSE org_access END,"
-        " password_hash = CASE WHEN $12::boolean THEN $13 ELSE password_hash END,"
-        " disabled = CASE WHEN $14::boolean THEN $15::boolean ELSE disabled END,"
-        " updated_at = now() WHERE id = $1 RETURNING id", 15, p, &e);
-    if (res == NULL)
-        goto dbfail;
-    PQclear(res);
-    char target[40];
-    snprintf(target, sizeof(target), "user:%s", id);
-    json_t *d = json_deep_copy(b);
-    if (json_object_get(d, "password"))
-        json_object_set_new(d, "password", json_string("(changed)"));
-    int rc = api_audit(r, "user.update", target, d, &e);
-    const char *nr = api_str(b, "role");
-    if (rc == 0 && nr && strcmp(nr, old_role) != 0) {
-        json_t *rd = json_pack("{s:s, s:s}", "from", old_role, "to", nr);
-        rc = api_audit(r, "user.role", target, rd, &e);
-        json_decref(rd);
-    }
-    json_decref(d);
-    /* a disabled account or a new password ends every session and token */
-    if (rc == 0 && (json_is_true(jd) || hash)) {
-        PQclear(db_exec(r->db, "DELETE FROM sessions WHERE user_id = $1", 1, lp, &e));
-        if (json_is_true(jd))
-            PQclear(db_exec(r->db, "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
-                                   " AND revoked_at IS NULL", 1, lp, &e));
-    }
-    if (rc < 0 || db_commit(r->db, &e) < 0)
-        goto dbfail;
-    auth_cache_forget_user(r->api->token_cache, r->m.ids[0]);
+    /* who changes their own password keeps the session they did it from */
+    const struct user_write w = { USER_UPDATE, &c, id,
+                                  id == r->user.id && r->via == API_AUTH_SESSION ? r->session_id : 0 };
+    int rc = user_write(r, &w, &id);
     free(hash);
-    return user_send(r, 200, id);
-dbfail:
-    free(hash);
-    db_rollback(r->db);
-    return db_problem(r, "user", "updating the user", e, user_fields);
+    if (rc < 0)
+        return 0;
+    auth_cache_forget_user(r->api->token_cache, id);
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    return user_send(r, 200, sid);
 }
 
-/* Accounts are never deleted (tickets, messages and the audit log point at
- * them): DELETE disables the account and ends its sessions and tokens. */
 static int user_delete(struct api_req *r)
 {
-    const char *e = NULL;
-    char id[24], target[40];
-    snprintf(id, sizeof(id), "%lld", r->m.ids[0]);
-    snprintf(target, sizeof(target), "user:%s", id);
+    long long id = r->m.ids[0];
     if (api_no_body(r) < 0)
         return 0;
-    if (r->m.ids[0] == r->user.id)
-        return api_problem(r, 409, NULL, "you cannot disable yourself");
-    const char *p[] = { id };
-    if (db_begin(r->db, &e) < 0)
-        goto fail;
-    PGresult *cur = db_exec(r->db, "SELECT role FROM users WHERE id = $1 FOR UPDATE", 1, p, &e);
-    if (cur == NULL)
-        goto fail;
-    if (PQntuples(cur) != 1 || !may_grant(r, PQgetvalue(cur, 0, 0))) {
-        bool exists = PQntuples(cur) == 1;
-        PQclear(cur);
-        db_rollback(r->db);
-        return exists ? api_problem(r, 403, NULL, "only admins disable managers and admins")
-                      : api_problem(r, 404, NULL, "no such user");
-    }
-    PQclear(cur);
-    PGresult *res = db_exec(r->db,
-        "WITH u AS (UPDATE users SET disabled = true, updated_at = now() WHERE id = $1 RETURNING id),"
-        "     s AS (DELETE FROM sessions WHERE user_id = $1 RETURNING 1),"
-        "     t AS (UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1"
-        "           AND revoked_at IS NULL RETURNING 1)"
-        " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)", 1, p, &e);
-    if (res == NULL)
-        goto fail;
-    json_t *d = json_pack("{s:i, s:i}", "sessions_ended", atoi(PQgetvalue(res, 0, 0)),
-                          "tokens_revoked", atoi(PQgetvalue(res, 0, 1)));
-    PQclear(res);
-    int rc = api_audit(r, "user.disable", target, d, &e);
-    json_decref(d);
-    if (rc < 0 || db_commit(r->db, &e) < 0)
-        goto fail;
-    auth_cache_forget_user(r->api->token_cache, r->m.ids[0]);
+    const struct user_write w = { USER_DISABLE, NULL, id, 0 };
+    if (user_write(r, &w, &id) < 0)
+        return 0;
+    auth_cache_forget_user(r->api->token_cache, id);
     return api_no_content(r);
-fail:
-    db_rollback(r->db);
-    return api_db_fail(r, "disabling the user", e);
 }
 
 const struct api_route api_admin_routes[] = {
     { "GET", "/api/v1/users", ATUM_ROLE_AGENT, 0, user_list },
-    { "POST", "/api/v1/users", ATUM_ROLE_MANAGER, 0, user_create },
+    { "POST", "/api/v1/users", ATUM_ROLE_MANAGER, 0, user_create_h },
     { "GET", "/api/v1/users/{id}", ATUM_ROLE_AGENT, 0, user_get },
-    { "PATCH", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_update },
+    { "PATCH", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_update_h },
     { "DELETE", "/api/v1/users/{id}", ATUM_ROLE_MANAGER, 0, user_delete },
-    { "GET", "/api/v1/orgs", ATUM_ROLE_AGENT, 0, org_list },
-    { "POST", "/api/v1/orgs", ATUM_ROLE_MANAGER, 0, org_create },
-    { "GET", "/api/v1/orgs/{id}", ATUM_ROLE_AGENT, 0, org_get },
-    { "PATCH", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, org_update },
-    { "DELETE", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, org_delete },
-    { "GET", "/api/v1/queues", ATUM_ROLE_CUSTOMER, 0, queue_list },
-    { "POST", "/api/v1/queues", ATUM_ROLE_ADMIN, 0, queue_create },
-    { "GET", "/api/v1/queues/{id}", ATUM_ROLE_CUSTOMER, 0, queue_get },
-    { "PATCH", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, queue_update },
-    { "DELETE", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, queue_delete },
+    { "GET", "/api/v1/orgs", ATUM_ROLE_AGENT, 0, h_org_list },
+    { "POST", "/api/v1/orgs", ATUM_ROLE_MANAGER, 0, h_org_create },
+    { "GET", "/api/v1/orgs/{id}", ATUM_ROLE_AGENT, 0, h_org_get },
+    { "PATCH", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, h_org_update },
+    { "DELETE", "/api/v1/orgs/{id}", ATUM_ROLE_MANAGER, 0, h_org_delete },
+    { "GET", "/api/v1/queues", ATUM_ROLE_CUSTOMER, 0, h_queue_list },
+    { "POST", "/api/v1/queues", ATUM_ROLE_ADMIN, 0, h_queue_create },
+    { "GET", "/api/v1/queues/{id}", ATUM_ROLE_CUSTOMER, 0, h_queue_get },
+    { "PATCH", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, h_queue_update },
+    { "DELETE", "/api/v1/queues/{id}", ATUM_ROLE_ADMIN, 0, h_queue_delete },
     { "PUT", "/api/v1/queues/{id}/members/{user_id}", ATUM_ROLE_MANAGER, 0, member_add },
     { "DELETE", "/api/v1/queues/{id}/members/{user_id}", ATUM_ROLE_MANAGER, 0, member_remove },
     { "GET", "/api/v1/mailboxes", ATUM_ROLE_ADMIN, 0, mailbox_list },

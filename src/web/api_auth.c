@@ -11,6 +11,8 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/auth.h"
+#include "desk/user.h"
+#include "lib/email.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/passwd.h"
@@ -125,11 +127,14 @@ static int throttle_take(struct api_req *r, struct throttle *t, const char *acct
     return -1;
 }
 
+/* The account key is the canonical form of the address (lib/email.h),
+ * the very form the account is looked up by: every spelling that can
+ * reach an account shares its budget. */
 static void keys_for(struct api_req *r, const char *email, char *acct, size_t an, char *ip, size_t in)
 {
-    snprintf(acct, an, "acct:%s", email);
-    for (char *p = acct; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    char canon[EMAIL_MAX + 1];
+    (void)email_canonical(email, canon);   /* the fields are at most EMAIL_MAX */
+    snprintf(acct, an, "acct:%s", canon);
     snprintf(ip, in, "ip:%s", r->ip);
 }
 
@@ -241,11 +246,12 @@ static int h_login(struct api_req *r)
     keys_for(r, email, acct, sizeof(acct), ipkey, sizeof(ipkey));
     if (throttle_take(r, &th, acct, ipkey) < 0)
         return 0;
-    const char *p[] = { email };
+    /* the same canonical form as the throttle key (acct + 5) */
+    const char *p[] = { acct + 5 };
     PGresult *res = db_exec(r->db,
         "SELECT u.id, u.password_hash, coalesce(t.enabled, false)"
         "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id"
-        " WHERE lower(u.email) = lower($1) AND NOT u.disabled", 1, p, &e);
+        " WHERE email_canonical(u.email) = $1 AND NOT u.disabled", 1, p, &e);
     if (res == NULL) {
         api_db_fail(r, "checking the login", e);
         throttle_release(r, &th, 0);
@@ -270,13 +276,8 @@ static int h_login(struct api_req *r)
     }
     if (rehash) {
         char *nh = passwd_hash(pw, &e);
-        char sid[24];
-        snprintf(sid, sizeof(sid), "%lld", uid);
-        const char *up[] = { sid, nh };
-        if (nh != NULL) {
-            PQclear(db_exec(r->db, "UPDATE users SET password_hash = $2 WHERE id = $1", 2, up, &e));
+        if (nh != NULL && user_store_rehash(r->db, uid, nh, &e) == 0)
             log_info("auth.rehashed", "user=%lld", uid);
-        }
         free(nh);
     }
     if (totp) {
@@ -551,16 +552,11 @@ static int h_totp_verify(struct api_req *r)
     PQclear(db_exec(r->db, "DELETE FROM recovery_codes WHERE user_id = $1", 1, p, &e));
     json_t *codes = json_array();
     for (int i = 0; i < RECOVERY_CODES; i++) {
-        unsigned char raw[8];
-        char b32[16], shown[20], h[TOKEN_HASH_HEX];
-        if (rand_bytes(raw, sizeof(raw)) < 0)
+        char code[TOTP_RECOVERY_CHARS + 1], shown[20], h[TOKEN_HASH_HEX];
+        if (totp_recovery_code(code) < 0)
             break;
-        base32_encode(raw, 7, b32);   /* 12 characters: 60 bits */
-        b32[12] = '\0';
-        for (char *q = b32; *q; q++)
-            *q = (char)tolower((unsigned char)*q);
-        token_hash(r->api->secret, b32, strlen(b32), h);
-        snprintf(shown, sizeof(shown), "%.4s-%.4s-%.4s", b32, b32 + 4, b32 + 8);
+        token_hash(r->api->secret, code, strlen(code), h);
+        snprintf(shown, sizeof(shown), "%.4s-%.4s-%.4s", code, code + 4, code + 8);
         const char *ip[] = { api_uid(r), h };
         res = db_exec(r->db, "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)",
                       2, ip, &e);
@@ -611,10 +607,70 @@ static int h_totp_disable(struct api_req *r)
 
 /* ---- API tokens -------------------------------------------------------------- */
 
+/*
+ * Proves, again, that the caller is the account's owner: its password, and
+ * its current TOTP code when TOTP is on -- the factors of a login.  A
+ * stolen session or token alone can then not be turned into a new token
+ * that outlives a password reset.  Wrong passwords and codes take units
+ * of the login throttle like failed logins do.  1 proven (a transaction is
+ * open: the TOTP step is recorded in it); 0 after answering (403 naming
+ * the field, 429) or on an error.
+ */
+static int reauthenticate(struct api_req *r, const char *pw, const char *code)
+{
+    const char *e = NULL;
+    char acct[360], ipkey[80], sid[24];
+    struct throttle th;
+    keys_for(r, r->user.email, acct, sizeof(acct), ipkey, sizeof(ipkey));
+    if (throttle_take(r, &th, acct, ipkey) < 0)
+        return 0;
+    snprintf(sid, sizeof(sid), "%lld", r->user.id);
+    const char *p[] = { sid };
+    PGresult *res = db_exec(r->db,
+        "SELECT u.password_hash, coalesce(t.enabled, false)"
+        "  FROM users u LEFT JOIN user_totp t ON t.user_id = u.id WHERE u.id = $1", 1, p, &e);
+    if (res == NULL || PQntuples(res) != 1) {
+        PQclear(res);
+        throttle_release(r, &th, 0);
+        throttle_release(r, &th, 1);
+        return api_db_fail(r, "checking the password", e ? e : "no such user"), 0;
+    }
+    bool has_hash = !PQgetisnull(res, 0, 0), totp = PQgetvalue(res, 0, 1)[0] == 't';
+    int ok = passwd_verify(pw, has_hash ? PQgetvalue(res, 0, 0) : r->api->dummy_hash, &e);
+    PQclear(res);
+    if (ok != 1 || !has_hash) {
+        login_failed(r, r->user.email, r->user.id, "password (token creation)");
+        return api_problem(r, 403, "password", "the password is wrong"), 0;
+    }
+    if (totp && code == NULL) {
+        throttle_release(r, &th, 0);
+        throttle_release(r, &th, 1);
+        return api_problem(r, 403, "code", "TOTP is on for this account: give the current "
+                           "code as well"), 0;
+    }
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "checking the password", e), 0;
+    if (totp) {
+        ok = check_totp(r, r->user.id, code, true, &e);
+        if (ok <= 0) {
+            db_rollback(r->db);
+            if (ok < 0)
+                return api_db_fail(r, "checking the code", e), 0;
+            login_failed(r, r->user.email, r->user.id, "totp (token creation)");
+            return api_problem(r, 403, "code", "the code is wrong or was already used"), 0;
+        }
+    }
+    throttle_release(r, &th, 0);
+    throttle_release(r, &th, 1);
+    return 1;
+}
+
 static int h_token_create(struct api_req *r)
 {
     static const struct api_field f[] = {
-        { "name", F_STR, true, 100 }, { "expires_in_days", F_INT_NULL, false, 0 }, { NULL, 0, 0, 0 } };
+        { "name", F_STR, true, 100 }, { "password", F_STR, true, PASSWD_MAX_LEN },
+        { "code", F_STR, false, 16 }, { "expires_in_days", F_INT_NULL, false, 0 },
+        { NULL, 0, 0, 0 } };
     const char *e = NULL;
     json_t *b = api_body(r, f);
     if (b == NULL || api_db(r) == NULL)
@@ -622,25 +678,29 @@ static int h_token_create(struct api_req *r)
     const char *name = api_str(b, "name");
     if (name[0] == '\0')
         return api_problem(r, 400, "name", "field 'name' must not be empty");
+    /* every token expires: asked for, or auth.token_lifetime */
     json_t *ex = json_object_get(b, "expires_in_days");
-    char days[24] = "";
+    char life_ms[32];
+    snprintf(life_ms, sizeof(life_ms), "%lld", r->api->token_lifetime_ms);
     if (json_is_integer(ex)) {
         long long d = json_integer_value(ex);
         if (d < 1 || d > 3650)
             return api_problem(r, 400, "expires_in_days", "field 'expires_in_days' must be from 1 to 3650");
-        snprintf(days, sizeof(days), "%lld", d);
+        snprintf(life_ms, sizeof(life_ms), "%lld", d * 86400000LL);
     }
+    if (!reauthenticate(r, api_str(b, "password"), api_str(b, "code")))
+        return 0;                       /* answered; no transaction left open */
     char tok[TOKEN_MAX], h[TOKEN_HASH_HEX], prefix[16];
-    if (token_new("atum_", tok, sizeof(tok), &e) < 0)
+    if (token_new("atum_", tok, sizeof(tok), &e) < 0) {
+        db_rollback(r->db);
         return api_problem(r, 500, NULL, "%s", e);
+    }
     token_hash(r->api->secret, tok, strlen(tok), h);
     snprintf(prefix, sizeof(prefix), "%.12s", tok);
-    if (db_begin(r->db, &e) < 0)
-        return api_db_fail(r, "creating the token", e);
-    const char *p[] = { api_uid(r), name, h, prefix, days[0] ? days : NULL };
+    const char *p[] = { api_uid(r), name, h, prefix, life_ms };
     PGresult *res = db_exec(r->db,
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at)"
-        " VALUES ($1, $2, $3, $4, now() + $5::int * interval '1 day')"
+        " VALUES ($1, $2, $3, $4, now() + $5::bigint * interval '1 millisecond')"
         " RETURNING id, name, prefix, created_at, expires_at", 5, p, &e);
     if (res == NULL) {
         db_rollback(r->db);
@@ -714,6 +774,11 @@ static int h_token_revoke(struct api_req *r)
     }
     auth_cache_forget_token(r->api->token_cache, r->m.ids[0]);
     return api_no_content(r);
+}
+
+int auth_session_begin(struct api_req *r, long long uid, const char *how)
+{
+    return session_start(r, uid, how);
 }
 
 const struct api_route api_auth_routes[] = {

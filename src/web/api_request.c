@@ -8,6 +8,7 @@
 #include "core/event.h"
 #include "core/runtime.h"
 #include "lib/err.h"
+#include "lib/jsonlimit.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -112,15 +113,56 @@ static bool json_content_type(struct api_req *r)
            && (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
-/* The whole body into b, within web.max_body; -1 when a problem was sent. */
-static int read_body(struct api_req *r, struct strbuf *b)
+/*
+ * The largest JSON body a route can need: each of its fields at its
+ * longest with every character escaped (\u0041: 6 bytes for 1), twice
+ * over for whitespace, plus a little.  So a login takes about 17 KB, a
+ * ticket reply (1 MiB of text) about 12 MiB -- never more than
+ * web.max_body, and without credentials never more than
+ * web.max_public_body: a body is refused from its Content-Length before a
+ * byte of it is read, and a chunked one as soon as it passes the limit.
+ */
+static long long body_limit(const struct api_req *r, const struct api_field *fields)
 {
-    int st = http_read_body(r->conn, r->api->max_body, b);
+    long long n = 0;
+    for (const struct api_field *f = fields; f && f->name; f++) {
+        long long len = f->max_len ? (long long)f->max_len : 10000;
+        n += (long long)strlen(f->name) + 8;
+        switch (f->type) {
+        case F_STR: case F_STR_NULL: n += 6 * len + 2; break;
+        case F_INT: case F_INT_NULL: n += 24; break;
+        case F_BOOL: n += 5; break;
+        case F_STR_ARRAY: n += 100 * (6 * 200 + 3) + 2; break;
+        }
+    }
+    n = 1024 + 2 * n;
+    if (n > r->api->max_body)
+        n = r->api->max_body;
+    if (r->via == API_AUTH_NONE && n > r->api->public_max)
+        n = r->api->public_max;
+    return n;
+}
+
+/* The whole body into b, within limit bytes; -1 when a problem was sent. */
+static int read_body(struct api_req *r, struct strbuf *b, long long limit)
+{
+    struct http_body_limits lim = r->api->body;
+    lim.max = limit;
+    lim.chunked_ok = r->via != API_AUTH_NONE;
+    int st = http_read_body(r->conn, &lim, b);
     if (st == 0)
         return 0;
+    /* the rest of the body is not read: the connection cannot go on */
+    api_add_header(r, "Connection: close");
     if (st == 413)
-        api_problem(r, 413, NULL, "the request body is larger than web.max_body (%lld bytes)",
-                    r->api->max_body);
+        api_problem(r, 413, NULL, "the request body is larger than this request takes (%lld bytes)",
+                    limit);
+    else if (st == 411)
+        api_problem(r, 411, NULL, "a request without credentials must send its body with a "
+                    "Content-Length, not chunked");
+    else if (st == 408)
+        api_problem(r, 408, NULL, "the request body came too slowly (web.request_timeout, "
+                    "web.body_min_rate)");
     else
         api_problem(r, 400, NULL, "the request body could not be read completely");
     return -1;
@@ -132,6 +174,12 @@ static json_t *parse_fields(struct api_req *r, const char *s, size_t len,
                             const struct api_field *fields)
 {
     json_error_t je;
+    /* before jansson recurses into it on this thread's small stack */
+    if (!json_depth_ok(s ? s : "", len, JSON_MAX_DEPTH)) {
+        api_problem(r, 400, NULL, "the body nests arrays or objects deeper than %d levels",
+                    JSON_MAX_DEPTH);
+        return NULL;
+    }
     json_t *o = json_loadb(s ? s : "", len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         api_problem(r, 400, NULL, "the body is not valid JSON: %s (line %d, column %d)", je.text,
@@ -239,7 +287,7 @@ json_t *api_body(struct api_req *r, const struct api_field *fields)
         api_problem(r, 415, NULL, "the request body must be JSON (Content-Type: application/json)");
         goto out;
     }
-    if (read_body(r, &b) < 0)
+    if (read_body(r, &b, body_limit(r, fields)) < 0)
         goto out;
     o = parse_fields(r, b.s, b.len, fields);
     r->body = o;
@@ -254,7 +302,7 @@ int api_no_body(struct api_req *r)
     struct strbuf b = STRBUF_INIT;
     int ret = -1;
     r->body_checked = true;
-    if (read_body(r, &b) < 0)
+    if (read_body(r, &b, body_limit(r, none)) < 0)
         goto out;
     if (b.len > 0) {
         /* whatever a client meant with it, the request would be carried

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include "core/db.h"
 #include "lib/strbuf.h"
+#include "web/http.h"
 #include "web/router.h"
 
 struct runtime;
@@ -52,7 +53,11 @@ struct api_ctx {
     struct db_pool *pool;
     char *secret;
     long long max_body;
+    struct http_body_limits body;     /* web/http.h; body.max == max_body */
+    long long public_max;             /* a request without credentials */
     long long session_idle_ms, session_lifetime_ms, login_window_ms;
+    long long token_lifetime_ms;      /* default expiry of new API tokens */
+    bool imap_insecure_loopback;      /* [imap] allow_insecure_loopback (desk/mailbox.h) */
     int fail_account, fail_ip;
     char *totp_issuer;
     char *dummy_hash;         /* verified when no such user: same timing */

@@ -177,19 +177,112 @@ static PGresult *list_page(struct api_req *r, const char *lim, const char *us, c
     }
 }
 
+/* ---- plugins' list filters ------------------------------------------------- */
+/* struct atum_list_filter (include/atum/plugin.h): a loaded plugin may add
+ * query parameters to the list; each one given ANDs "t.id IN (<the
+ * plugin's static SQL>)" into list_sql, its $1 renumbered to a parameter
+ * after list_sql's fifteen.  The value is only ever a parameter. */
+#define LIST_FILTER_MAX 16
+#define LIST_FILTER_AT " ORDER BY t.updated_at DESC, t.id DESC LIMIT $15::int + 1)"
+struct list_filters {
+    size_t n;
+    char *param[LIST_FILTER_MAX], *sql[LIST_FILTER_MAX];
+};
+
+static void list_filters_collect(struct runtime *rt, struct list_filters *f)
+{
+    memset(f, 0, sizeof(*f));
+    runtime_rdlock(rt);
+    for (size_t i = 0; i < rt->plugins.n; i++) {
+        const struct plugin_instance *pi = &rt->plugins.v[i];
+        for (const struct atum_list_filter *lf = pi->state == PLUGIN_LOADED ? pi->desc.list_filters : NULL;
+             lf && lf->param && f->n < LIST_FILTER_MAX; lf++)
+            if (lf->sql && strncmp(lf->param, pi->name, strlen(pi->name)) == 0) {
+                f->param[f->n] = xstrdup(lf->param);
+                f->sql[f->n] = xstrdup(lf->sql);
+                f->n++;
+            }
+    }
+    runtime_rdunlock(rt);
+}
+
+static void list_filters_free(struct list_filters *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->param[i]);
+        free(f->sql[i]);
+    }
+}
+
+/* list_sql with "AND t.id IN (sql)" for each used filter, $1 -> $16, $17 ... */
+static char *list_sql_filtered(const struct list_filters *f, const bool *used)
+{
+    const char *at = strstr(list_sql, LIST_FILTER_AT);
+    struct strbuf b = STRBUF_INIT;
+    strbuf_add(&b, list_sql, (size_t)(at - list_sql));
+    int next = 16;
+    for (size_t i = 0; i < f->n; i++) {
+        if (!used[i])
+            continue;
+        strbuf_addf(&b, " AND t.id IN (");
+        for (const char *p = f->sql[i]; *p; p++) {
+            if (p[0] == '$' && p[1] == '1' && !(p[2] >= '0' && p[2] <= '9')) {
+                strbuf_addf(&b, "$%d", next);
+                p++;
+            } else {
+                strbuf_add(&b, p, 1);
+            }
+        }
+        strbuf_addf(&b, ")");
+        next++;
+    }
+    strbuf_addf(&b, "%s", at);
+    size_t len;
+    return strbuf_steal(&b, &len);
+}
+
+static int list_answer(struct api_req *r, const char *const *allowed, const struct list_filters *lf,
+                    char (*lfv)[256], bool *lfused);
+
 static int h_list(struct api_req *r)
 {
     static const char *const allowed[] = { "status", "priority", "queue_id", "assignee_id",
         "requester_id", "org_id", "updated_since", "q", "limit", "cursor", NULL };
+    struct list_filters lf;
+    list_filters_collect(r->api->rt, &lf);
+    const char *allowed_all[sizeof(allowed) / sizeof(allowed[0]) + LIST_FILTER_MAX];
+    size_t na = 0;
+    for (; allowed[na]; na++)
+        allowed_all[na] = allowed[na];
+    for (size_t i = 0; i < lf.n; i++)
+        allowed_all[na++] = lf.param[i];
+    allowed_all[na] = NULL;
+    char lfv[LIST_FILTER_MAX][256];
+    bool lfused[LIST_FILTER_MAX] = { false };
+    int rc = list_answer(r, allowed_all, &lf, lfv, lfused);
+    list_filters_free(&lf);
+    return rc;
+}
+
+static int list_answer(struct api_req *r, const char *const *allowed, const struct list_filters *lf,
+                    char (*lfv)[256], bool *lfused)
+{
     const char *e = NULL;
     char status[16], prio[16], since[64], q[512], lim[16], cur[80], us[24], cid[24];
     char ids[4][24];
     const char *idnames[4] = { "queue_id", "assignee_id", "requester_id", "org_id" };
     const char *idp[4] = { NULL, NULL, NULL, NULL };
     int n;
+    size_t nused = 0;
 
     if (api_query_check(r, allowed) < 0)
         return 0;
+    for (size_t i = 0; i < lf->n; i++) {
+        if ((n = api_query(r, lf->param[i], lfv[i], sizeof(lfv[i]))) < 0)
+            return 0;
+        lfused[i] = n > 0;
+        nused += lfused[i];
+    }
     if ((n = api_query(r, "status", status, sizeof(status))) < 0)
         return 0;
     if (n && !in_set(status, statuses))
@@ -232,11 +325,21 @@ static int h_list(struct api_req *r)
         return api_problem(r, 400, "cursor", "cursor is not one this server handed out");
     struct ticket_visibility v;
     ticket_vis_params(r, &v);
-    const char *p[15] = { v.p[0], v.p[1], v.p[2], v.p[3], pstatus, pprio, idp[0], idp[1], idp[2],
-                          idp[3], psince, pq, n ? us : NULL, n ? cid : NULL, lim };
-    bool plain = !pstatus && !pprio && !idp[0] && !idp[1] && !idp[2] && !idp[3] && !psince && !pq;
+    const char *p[15 + LIST_FILTER_MAX] = { v.p[0], v.p[1], v.p[2], v.p[3], pstatus, pprio, idp[0], idp[1],
+                          idp[2], idp[3], psince, pq, n ? us : NULL, n ? cid : NULL, lim };
+    bool plain = !pstatus && !pprio && !idp[0] && !idp[1] && !idp[2] && !idp[3] && !psince && !pq
+                 && nused == 0;
+    char *filtered = NULL;
+    if (nused > 0) {
+        int k = 15;
+        for (size_t i = 0; i < lf->n; i++)
+            if (lfused[i])
+                p[k++] = lfv[i];
+        filtered = list_sql_filtered(lf, lfused);
+    }
     PGresult *res = plain ? list_page(r, lim, n ? us : NULL, n ? cid : NULL, &e)
-                          : db_exec(r->db, list_sql, 15, p, &e);
+                          : db_exec(r->db, filtered ? filtered : list_sql, 15 + (int)nused, p, &e);
+    free(filtered);
     if (res == NULL) {
         /* every parameter was checked above; should one still upset
          * PostgreSQL, it is the client's input, but which one is unknown */
@@ -269,6 +372,9 @@ static const char get_sql[] =
     " 'assignee_id', t.assignee_id, 'org_id', t.org_id, 'merged_into', t.merged_into,"
     " 'created_at', t.created_at, 'updated_at', t.updated_at, 'solved_at', t.solved_at,"
     " 'closed_at', t.closed_at,"
+    " 'csat', (SELECT json_build_object('score', c.score, 'comment', c.comment, 'via', c.via,"
+    "            'created_at', c.created_at, 'updated_at', c.updated_at)"
+    "            FROM csat_ratings c WHERE c.ticket_id = t.id),"
     " 'requester', (SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name)"
     "                 FROM users u WHERE u.id = t.requester_id),"
     " 'messages', coalesce((SELECT json_agg(json_build_object("

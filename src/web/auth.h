@@ -44,6 +44,11 @@ int auth_csrf_check(struct api_req *r);
 /* The CSRF token of a session (by its token hash) into out[65]. */
 void auth_csrf_token(const struct api_ctx *api, const char *session_hash, char out[65]);
 
+/* Signs a user in (web/api_account.c, after a mailed link set the
+ * password): a session in the open transaction, the cookie, commits and
+ * answers 200 like the login does.  how: what proved it ("link"). */
+int auth_session_begin(struct api_req *r, long long uid, const char *how);
+
 /* Looks a user up and fills *u (role level, org ...): 1 found, 0 not, -1 error. */
 int auth_load_user(struct db_conn *c, long long id, struct api_user *u, const char **error_r);
 

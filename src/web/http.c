@@ -1,8 +1,13 @@
 /* web/http.c -- see web/http.h. */
 #include "config.h"
 #include "web/http.h"
+#include "web/conncap.h"
+#include "lib/util.h"
 
 #include <stdbool.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +45,23 @@ const char *http_status_text(int status)
     }
 }
 
+/* per request thread, see http_status_sent() */
+static _Thread_local int sent_status;
+
+void http_status_clear(void)
+{
+    sent_status = 0;
+}
+
+int http_status_sent(void)
+{
+    return sent_status;
+}
+
 void http_send(struct mg_connection *conn, int status, const char *content_type,
                const char *body, size_t len, const char *extra_headers)
 {
+    sent_status = status;
     char head[2048];
     int n = snprintf(head, sizeof(head),
         "HTTP/1.1 %d %s\r\n"
@@ -101,30 +120,117 @@ void http_problem(struct mg_connection *conn, int status, const char *title, con
     free(s);
 }
 
-int http_read_body(struct mg_connection *conn, long long max, struct strbuf *out)
+/* The request this thread handles (civetweb runs one at a time on a
+ * thread): whether its body was read to the end, and the connection
+ * counter of its server. */
+static _Thread_local bool body_done;
+static _Thread_local struct conncap *request_cc;
+
+void http_request_begin(struct conncap *cc)
+{
+    body_done = false;
+    request_cc = cc;
+}
+
+void http_request_end(struct mg_connection *conn)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *te = mg_get_header(conn, "Transfer-Encoding");
+    bool chunked = te != NULL && strcasestr(te, "chunked") != NULL;
+    if (body_done || ri == NULL || (!chunked && ri->content_length <= 0))
+        return;
+    int fd = conncap_fd(request_cc, conn);
+    if (fd < 0)
+        return;                       /* cannot bound it: civetweb reads on */
+    long long t0 = time_mono_ms(), left = HTTP_DISCARD_MAX;
+    char buf[8192];
+    /* (a chunked body is never read on: its framing lets one read wait
+     * for many slow bytes) */
+    while (!chunked && left > 0 && time_mono_ms() - t0 < HTTP_DISCARD_MS) {
+        int avail = 0;
+        if (ioctl(fd, FIONREAD, &avail) != 0)
+            break;
+        if (avail <= 0) {
+            long long wait = HTTP_DISCARD_MS - (time_mono_ms() - t0);
+            struct pollfd pf = { fd, POLLIN, 0 };
+            if (poll(&pf, 1, (int)(wait < HTTP_DISCARD_IDLE_MS ? wait : HTTP_DISCARD_IDLE_MS)) <= 0)
+                break;
+            continue;
+        }
+        /* no more than has arrived: mg_read() does not wait then */
+        int n = mg_read(conn, buf, avail < (int)sizeof(buf) ? (size_t)avail : sizeof(buf));
+        if (n <= 0)
+            return;                   /* the whole body is read (or the client left) */
+        left -= n;
+    }
+    /* the client sends more, or more slowly, than is worth waiting for */
+    shutdown(fd, SHUT_RD);
+}
+
+int http_read_body(struct mg_connection *conn, const struct http_body_limits *lim,
+                   struct strbuf *out)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    long long max = lim->max;
     if (ri->content_length > max)
         return 413;
     /* Neither Content-Length nor chunked: a request has no body then
      * (RFC 9112, 6.3), where civetweb would wait for the client to close
      * the connection */
     const char *te = mg_get_header(conn, "Transfer-Encoding");
-    if (ri->content_length < 0 && (te == NULL || strcasestr(te, "chunked") == NULL))
+    if (ri->content_length < 0 && (te == NULL || strcasestr(te, "chunked") == NULL)) {
+        body_done = true;
         return 0;
+    }
+    bool chunked = ri->content_length < 0;
+    if (chunked && !lim->chunked_ok)
+        return 411;
+    /* while the body comes in, this connection may be closed to free its
+     * thread for others when the server is full (web/conncap.h) */
+    struct conncap *cc = request_cc;
+    conncap_state(cc, conn, CONNCAP_BODY);
+    int fd = conncap_fd(cc, conn);
+    long long t0 = time_mono_ms();
+    int st = 0;
     char buf[8192];
     for (;;) {
-        int n = mg_read(conn, buf, sizeof(buf));
-        if (n < 0)
-            return 400;
-        if (n == 0)
+        int avail = 0;
+        if (fd < 0 || ioctl(fd, FIONREAD, &avail) != 0)
+            avail = 0;
+        if (chunked)
+            avail /= 68;
+        size_t want = avail <= 0 ? 1 : avail < (int)sizeof(buf) ? (size_t)avail : sizeof(buf);
+        long long t_read = time_mono_ms();
+        int n = mg_read(conn, buf, want);
+        if (n < 0) {                  /* the client closed, or an error */
+            st = 400;
             break;
-        if ((long long)out->len + n > max)
-            return 413;
+        }
+        if ((long long)out->len + n > max) {
+            st = 413;
+            break;
+        }
         strbuf_add(out, buf, (size_t)n);
+        /* a trickle holds a thread: the body must keep a minimum pace */
+        long long allowed = lim->timeout_ms + (lim->min_rate > 0
+                                               ? (long long)out->len * 1000 / lim->min_rate : 0);
+        bool more = ri->content_length >= 0 ? (long long)out->len < ri->content_length : n > 0;
+        if (more && time_mono_ms() - t0 > allowed) {
+            st = 408;
+            break;
+        }
+        /* 0: the end of a chunked body (or a chunked body that stalled);
+         * with a Content-Length, a read that waited web.header_timeout
+         * for nothing: wait on, within the pace */
+        if (n == 0 && !more)
+            break;
+        if (n == 0 && time_mono_ms() - t_read < 100) {
+            st = 400;                 /* nothing, without waiting: the server stops */
+            break;
+        }
     }
-    if (ri->content_length >= 0 && (long long)out->len != ri->content_length)
-        return 400;
-    return 0;
+    conncap_state(cc, conn, CONNCAP_HANDLING);
+    body_done = st == 0;
+    return st;
 }
 

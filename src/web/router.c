@@ -30,6 +30,46 @@ static bool seg_name(const char *s, size_t n)
     return true;
 }
 
+static bool path_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+bool router_path_plain(const char *raw, const char **why_r)
+{
+    if (raw == NULL || raw[0] != '/') {
+        *why_r = "the request target must be a path starting with '/'";
+        return false;
+    }
+    const char *seg = raw + 1;
+    for (;;) {
+        size_t n = 0;
+        while (seg[n] != '\0' && seg[n] != '/') {
+            if (seg[n] == '%') {
+                *why_r = "the path must not contain percent-encoded characters";
+                return false;
+            }
+            if (!path_char(seg[n])) {
+                *why_r = "the path may contain only letters, digits, '-', '.', '_', '~' and '/'";
+                return false;
+            }
+            n++;
+        }
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            *why_r = "the path must not contain '.' or '..' segments";
+            return false;
+        }
+        if (seg[n] == '\0')
+            return true;            /* "/a/b" or, with n == 0, "/" and "/a/" */
+        if (n == 0) {
+            *why_r = "the path must not contain empty segments ('//')";
+            return false;
+        }
+        seg += n + 1;
+    }
+}
+
 bool router_match(const char *pattern, const char *path, struct router_match *m)
 {
     const char *p = pattern, *q = path;

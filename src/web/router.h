@@ -22,6 +22,15 @@ struct router_match {
     char name[ROUTER_NAME_MAX];
 };
 
+/* The path of a request as the client sent it (before any percent-
+ * decoding or dot-segment removal) must be plain: "/" or "/" followed by
+ * segments of [A-Za-z0-9._~-], separated by single slashes (one trailing
+ * slash allowed), none of them "." or "..".  No route of ours needs more,
+ * so an encoded character (%XX: "%2e%2e", "%00", "%2f"), a backslash or a
+ * traversal is refused before routing rather than trusted to a decoder.
+ * true when plain; else false and *why_r says what is wrong. */
+bool router_path_plain(const char *raw, const char **why_r);
+
 /* true when path matches pattern; captures in *m. */
 bool router_match(const char *pattern, const char *path, struct router_match *m);
 /* true when the pattern has a placeholder (such routes answer

@@ -15,9 +15,19 @@
  *                                /api/v1/openapi.json)
  *   *   /api/v1/plugins/NAME/... routes declared by plugins (authenticated
  *                                like the API when they need a role)
+ *   *   /PATH                    a plugin's root route (e.g. GET /metrics of
+ *                                the metrics plugin), when no path above
+ *                                matched; a presented credential is checked
+ *
+ * Every answer is counted by route template, method and code, with its
+ * latency (web/web_metrics.h).
  *
  * The API needs core.secret_key (at least 32 characters): web_start()
  * refuses to start without it.
+ *
+ * Every request path is judged as the client sent it (civetweb's URL
+ * decoding is off): anything but plain segments -- %XX, ".", "..", "//",
+ * a backslash -- is answered 400 before routing (router_path_plain).
  *
  * Ownership: the server borrows the runtime and the pool; both must outlive
  * web_stop().
@@ -34,10 +44,15 @@ struct web_opts {
     const char *listen;          /* "127.0.0.1:8080" or "127.0.0.1:0" (tests) */
     int threads;
     long long max_body;
-    long long request_timeout_ms;
+    long long request_timeout_ms;    /* a body's grace period (web/http.h) */
     const char *node_id;
     const struct atum_config *cfg;   /* secret_key, [auth], web.trusted_proxies */
     long long keep_alive_ms;         /* 0: no keep-alive */
+    /* slow and idle clients (0: the default in brackets) */
+    long long header_timeout_ms;     /* request line + headers, and any one read [10 s] */
+    long long body_min_rate;         /* bytes/s past request_timeout_ms [64 KiB] */
+    int client_connections;          /* per client address [no cap] (web/conncap.h) */
+    long long max_public_body;       /* bodies without credentials [min(64 KiB, max_body)] */
 };
 
 int web_start(struct web_server **ws_r, const struct web_opts *opts, struct runtime *rt,
@@ -48,5 +63,8 @@ void web_stop(struct web_server **ws);
 void web_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg);
 /* The first listening port (useful with port 0). */
 int web_port(const struct web_server *ws);
+/* Connections open now, and so far refused for the per-client cap and
+ * closed to free a thread (web/conncap.h). */
+void web_conn_stats(const struct web_server *ws, int *open_r, long long *refused_r, long long *shed_r);
 
 #endif

@@ -9,9 +9,14 @@
 #                                                tests/fuzz/regress/mime
 #   fuzz_smtp  smtp_parse_command(), smtp_data   seeds: tests/fuzz/corpus/smtp,
 #                                                tests/data/mail (as DATA)
+#   fuzz_mailhdr  the header parser on its own   seeds: tests/fuzz/corpus/mailhdr
+#              (mailhdr_prepare, addresses, ids,        (whitespace/folding cases),
+#              RFC 2047 and raw header decoding)        tests/data/mail
+#   fuzz_imap  imap_scan (the check of an IMAP   seeds: tests/fuzz/corpus/imap
+#              server's bytes), cut anywhere
 #
 # Also runs by hand from a configured build tree (see docs/development.md):
-#   ATUM_FUZZ_SECONDS=3600 ATUM_FUZZ_DIR=/tmp/fz tests/fuzz/fuzz.sh [mime|smtp]
+#   ATUM_FUZZ_SECONDS=3600 ATUM_FUZZ_DIR=/tmp/fz tests/fuzz/fuzz.sh [mime|smtp|mailhdr|imap]
 # ATUM_FUZZ_DIR keeps the binaries and the grown corpora between runs.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +24,7 @@ SRC=${ATUM_SRCDIR:-$(cd "$here/../.." && pwd)}
 BUILD=${ATUM_BUILDDIR:-$PWD}
 SECONDS_EACH=${ATUM_FUZZ_SECONDS:-15}
 CLANG=${CLANG:-clang}
-TARGETS=${1:-mime smtp}
+TARGETS=${1:-mime smtp mailhdr imap}
 . "$SRC/tests/lib.sh"
 exec 3>&1                    # check() swallows output; the figures go here
 
@@ -45,8 +50,10 @@ $CLANG $FLAGS "$W/probe.c" -o "$W/probe" >"$W/probe.log" 2>&1 ||
 libs() { pkg-config --libs "$@" | sed -e 's/-specs=[^ ]*//g'; }
 INC="-I$BUILD -I$SRC/src -I$SRC/include $(pkg-config --cflags libetpan gumbo uchardet jansson libcrypto)"
 MIME_SRC="src/mail/mime.c src/mail/mailhdr.c src/mail/rfc2047.c src/mail/charset.c src/mail/html.c
-          src/mail/quote.c src/mail/robot.c src/mail/summary.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
+          src/mail/quote.c src/mail/msg.c src/mail/mimecut.c src/mail/robot.c src/mail/bouncetext.c src/mail/summary.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
 SMTP_SRC="src/mail/smtp_proto.c src/lib/strbuf.c src/lib/xalloc.c"
+MAILHDR_SRC="src/mail/mailhdr.c src/mail/rfc2047.c src/mail/charset.c src/lib/strbuf.c src/lib/xalloc.c src/lib/util.c src/lib/err.c"
+IMAP_SRC="src/mail/imap_scan.c"
 
 build() {   # build NAME SOURCES LIBS
     local srcs=() f
@@ -90,7 +97,18 @@ for t in $TARGETS; do
             [ -x "$W/fuzz_smtp" ] &&
                 check "fuzz_smtp: ${SECONDS_EACH}s of the SMTP parser without a crash" \
                     run smtp "$SRC/tests/fuzz/corpus/smtp" "$SRC/tests/fuzz/regress/smtp" "$SRC/tests/data/mail" ;;
-        *) echo "unknown target $t (mime, smtp)"; exit 2 ;;
+        mailhdr)
+            check "fuzz_mailhdr builds with clang" \
+                build mailhdr "$MAILHDR_SRC" "$(libs uchardet libcrypto)"
+            [ -x "$W/fuzz_mailhdr" ] &&
+                check "fuzz_mailhdr: ${SECONDS_EACH}s of the header parser without a crash" \
+                    run mailhdr "$SRC/tests/fuzz/corpus/mailhdr" "$SRC/tests/data/mail" ;;
+        imap)
+            check "fuzz_imap builds with clang" build imap "$IMAP_SRC" ""
+            [ -x "$W/fuzz_imap" ] &&
+                check "fuzz_imap: ${SECONDS_EACH}s of the IMAP stream check without a crash" \
+                    run imap "$SRC/tests/fuzz/corpus/imap" ;;
+        *) echo "unknown target $t (mime, smtp, mailhdr, imap)"; exit 2 ;;
     esac
 done
 finish

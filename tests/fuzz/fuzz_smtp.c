@@ -53,20 +53,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct smtp_data d;
     size_t max_size = size > 0 ? (size_t)data[0] * 8 : 0;
     smtp_data_init(&d, &out, max_size, 40);
-    for (const char *p = s; p < end && !d.done;) {
+    /* the stream in pieces cut where the input has a '\n' (as a client's
+     * writes may arrive), each in a buffer of exactly its size */
+    size_t taken = 0;
+    for (const char *p = s; p < end && d.state == SMTP_DATA_MORE;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *next = nl ? nl + 1 : end;
         size_t len = (size_t)(next - p);
         char *copy = malloc(len ? len : 1);
         if (len)
             memcpy(copy, p, len);
-        smtp_data_line(&d, copy, len);
+        size_t k = smtp_data_feed(&d, copy, len);
         free(copy);
+        assert(k <= len);
+        assert(k == len || d.state != SMTP_DATA_MORE);
+        taken += k;
         p = next;
     }
     assert(out.len <= d.total);
     assert(out.len <= max_size);
     assert(d.too_big == (d.total > max_size));
+    if (d.state == SMTP_DATA_END) {
+        /* it ended on CRLF "." CRLF and kept no CR or LF outside a CRLF */
+        assert(taken >= 3 && memcmp(s + taken - 3, ".\r\n", 3) == 0);
+        assert(taken == 3 || (taken >= 5 && memcmp(s + taken - 5, "\r\n", 2) == 0));
+        for (size_t i = 0; i < out.len; i++) {
+            if (out.s[i] == '\r')
+                assert(i + 1 < out.len && out.s[i + 1] == '\n');
+            if (out.s[i] == '\n')
+                assert(i > 0 && out.s[i - 1] == '\r');
+        }
+    }
     strbuf_free(&out);
     return 0;
 }

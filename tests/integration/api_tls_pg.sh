@@ -10,8 +10,7 @@ set -u
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-WEB=$(free_port); TLS=$(free_port); PLAIN=$(free_port)
+port_take WEB; port_take TLS; port_take PLAIN
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 check "nginx, openssl, curl and jq are installed" test -x "$NGINX" -a -n "$(command -v openssl)" -a -n "$(command -v jq)" -a -n "$(command -v curl)"
@@ -71,9 +70,12 @@ no_secret() {
     [ $rc -eq 1 ] && grep -q 'core.secret_key is not set' <<<"$out"
 }
 check "atumd refuses to start the API without a secret key, and says why" no_secret
-weak_secret() {
-    ATUM_CORE_SECRET_KEY=short ATUM_WEB_LISTEN=127.0.0.1:0 timeout -s TERM 3 "$B/atumd" -c "$T/atum.conf" --foreground >"$T/weak.log" 2>&1
-    grep -q 'event=web.weak_secret' "$T/weak.log"
+weak_secret() {   # until it says so (or 20 s), then stopped
+    ATUM_CORE_SECRET_KEY=short ATUM_WEB_LISTEN=127.0.0.1:0 "$B/atumd" -c "$T/atum.conf" --foreground >"$T/weak.log" 2>&1 &
+    local pid=$! rc=0
+    wait_until 20 grep -q 'event=web.weak_secret' "$T/weak.log" || rc=1
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return $rc
 }
 check "a short secret key is logged as weak" weak_secret
 "$B/atumd" -c "$T/atum.conf" --foreground >"$T/atumd.log" 2>&1 &
@@ -120,8 +122,8 @@ login() { "${C[@]}" -D "$T/login.h" -c "$T/jar" -H 'Content-Type: application/js
 check "login over TLS" bash -c "$(declare -f login); C=(${C[*]}); T=$T; U=$U; login 'correct horse battery' | jq -e .csrf_token > $T/csrf"
 check "the session cookie is Secure, HttpOnly, SameSite=Lax" bash -c "grep -i '^set-cookie: atum_session=' '$T/login.h' | grep -q 'HttpOnly; SameSite=Lax; Max-Age=[0-9]*; Secure'"
 CSRF=$(jq -r . "$T/csrf")
-check "a state change without the CSRF header is 403" bash -c "[ \"\$('${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{\"name\": \"t\"}' $U/api/v1/auth/tokens)\" = 403 ]"
-check "with it, 201" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -H 'X-CSRF-Token: $CSRF' -H 'Content-Type: application/json' -d '{\"name\": \"t\"}' $U/api/v1/auth/tokens | jq -e -r '.token | select(startswith(\"atum_\"))' > $T/t.token"
+check "a state change without the CSRF header is 403" bash -c "[ \"\$('${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{\"name\": \"t\", \"password\": \"correct horse battery\"}' $U/api/v1/auth/tokens)\" = 403 ]"
+check "with it, 201" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -H 'X-CSRF-Token: $CSRF' -H 'Content-Type: application/json' -d '{\"name\": \"t\", \"password\": \"correct horse battery\"}' $U/api/v1/auth/tokens | jq -e -r '.token | select(startswith(\"atum_\"))' > $T/t.token"
 T2=$(cat "$T/t.token")
 check "the new token works" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' -H 'Authorization: Bearer $T2' $U/api/v1/auth/me | jq -e '.auth == \"token\"'"
 
@@ -135,6 +137,7 @@ check "the audit row of the good login has the client address" bash -c "[ \"\$($
 TOKEN=$("$B/atumctl" token add admin@example.com --name ci)
 A=(-H "Authorization: Bearer $TOKEN")
 check "atumctl token add prints a token" grep -q '^atum_' <<<"$TOKEN"
+check "it expires after auth.token_lifetime (90 days) by default" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM api_tokens WHERE name = 'ci' AND expires_at BETWEEN now() + interval '89 days' AND now() + interval '91 days'\")\" = 1 ]"
 check "the token is stored hashed" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM api_tokens WHERE token_hash = '$TOKEN'\")\" = 0 ]"
 TID=$("${C[@]}" "${A[@]}" -H 'Content-Type: application/json' -d '{"subject": "Via TLS", "body": "hello", "queue_id": 1, "requester_id": 1}' "$U/api/v1/tickets" | jq -r .id)
 check "create a ticket with curl + token" test "$TID" -gt 0
@@ -158,6 +161,14 @@ for i in 1 2 3; do
     "${C[@]}" -o /dev/null -H 'Content-Type: application/json' -d '{"email": "admin@example.com", "password": "guess guess guess"}' "$U/api/v1/auth/login"
 done
 check "brute force gets 429 with Retry-After" bash -c "'${C[0]}' -s --cacert '$T/nginx/cert.pem' -D - -o /dev/null -H 'Content-Type: application/json' -d '{\"email\": \"admin@example.com\", \"password\": \"guess guess guess\"}' $U/api/v1/auth/login | grep -qi '^retry-after: [0-9]'"
+
+# ---- atumctl user passwd ends every session and token of the account ---------
+status_of() { "${C[0]}" -s --cacert "$T/nginx/cert.pem" -o /dev/null -w '%{http_code}' "$@" "$U/api/v1/auth/me"; }
+check "before: the session and the token work" bash -c "$(declare -f status_of); C=(${C[*]}); T=$T; U=$U; [ \"\$(status_of -b '$T/jar')\" = 200 ] && [ \"\$(status_of -H 'Authorization: Bearer $TOKEN')\" = 200 ]"
+check "atumctl user passwd" bash -c "echo 'a new operator passphrase' | '$B/atumctl' user passwd admin@example.com --password-stdin"
+check "the session ends at once" bash -c "$(declare -f status_of); C=(${C[*]}); T=$T; U=$U; [ \"\$(status_of -b '$T/jar')\" = 401 ]"
+# (another process: atumd's token cache forgets it within 5 s)
+check "the token ends within 5 s" wait_until 10 bash -c "$(declare -f status_of); C=(${C[*]}); T=$T; U=$U; [ \"\$(status_of -H 'Authorization: Bearer $TOKEN')\" = 401 ]"
 
 # ---- the audit chain ------------------------------------------------------------
 check "atumctl audit verify: intact" bash -c "'$B/atumctl' audit verify | grep -q 'hash chain verified'"

@@ -4,6 +4,8 @@
 #include "core/core_jobs.h"
 #include "core/dbpool.h"
 #include "desk/desk_ops.h"
+#include "mailout/mailout_conf.h"
+#include "web/web_conf.h"
 #include "desk/queue.h"
 #include "lib/passwd.h"
 #include "core/jobs.h"
@@ -234,6 +236,8 @@ void world_up(void)
                "login_window = 1m\n[queue]\npoll_interval = 100ms\n[plugin.testplug]\n",
             getenv("ATUM_TEST_PLUGIN_DIR"), SECRET);
     fclose(f);
+    conf_declare(&web_conf_table);
+    conf_declare(&mailout_conf_table);
     W.cfg = conf_load(conf_path, &e);
     ck_assert_msg(W.cfg != NULL, "%s", e);
     unlink(conf_path);
@@ -251,8 +255,13 @@ void world_up(void)
     testdb_exec(c, "INSERT INTO orgs (name, domain) VALUES ('Org One', 'org1.example'), ('Org Two', 'org2.example')");
     org1 = testdb_int(c, "SELECT id FROM orgs WHERE name = 'Org One'");
     org2 = testdb_int(c, "SELECT id FROM orgs WHERE name = 'Org Two'");
-    ck_assert_int_eq(queue_add(c, "Queue A", "a@support.example", "test", &queue_a, &e), 0);
-    ck_assert_int_eq(queue_add(c, "Queue B", "b@support.example", "test", &queue_b, &e), 0);
+    static const struct desk_actor setup = { .kind = DESK_OPERATOR, .via = "test" };
+    struct desk_tx dtx = { c, NULL, &setup };
+    struct err derr;
+    ck_assert_int_eq(db_begin(c, &e), 0);
+    ck_assert_msg(queue_add(&dtx, "Queue A", "a@support.example", &queue_a, &derr) == 0, "%s", derr.text);
+    ck_assert_msg(queue_add(&dtx, "Queue B", "b@support.example", &queue_b, &derr) == 0, "%s", derr.text);
+    ck_assert_int_eq(db_commit(c, &e), 0);
     for (int i = 0; i < NUSERS; i++) {
         ck_assert_msg(user_add(c, emails[i], emails[i], roles[i], PW, "test", &uid[i], &e) == 0, "%s", e);
         char h[TOKEN_HASH_HEX];
@@ -267,8 +276,10 @@ void world_up(void)
     snprintf(sql, sizeof(sql), "UPDATE users SET org_id = %lld WHERE email LIKE '%%@org2.example'", org2);
     testdb_exec(c, sql);
     testdb_exec(c, "UPDATE users SET org_access = true WHERE email = 'cust2@org1.example'");
-    ck_assert_int_eq(queue_add_member(c, "Queue A", emails[AGENT_A], "test", &e), 0);
-    ck_assert_int_eq(queue_add_member(c, "Queue B", emails[AGENT_B], "test", &e), 0);
+    ck_assert_int_eq(db_begin(c, &e), 0);
+    ck_assert_msg(queue_add_member(&dtx, queue_a, uid[AGENT_A], NULL, &derr) == 0, "%s", derr.text);
+    ck_assert_msg(queue_add_member(&dtx, queue_b, uid[AGENT_B], NULL, &derr) == 0, "%s", derr.text);
+    ck_assert_int_eq(db_commit(c, &e), 0);
     db_conn_free(&c);
 
     /* web server, workers, webhook receiver */

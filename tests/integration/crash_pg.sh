@@ -6,8 +6,8 @@ set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
 cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL
@@ -38,7 +38,6 @@ for k in 1 2 3; do
     wait_until 120 bash -c "[ \$(grep -c '^killed' '$T/blast.out') -ge $k ]" || { echo "no kill $k"; cat "$T/blast.out"; exit 1; }
     wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
     echo "    $(grep '^killed' "$T/blast.out" | sed -n "${k}p"): $(grep -c '' "$T/accepted") acknowledged when restarted"
-    sleep 0.5
     atumd_start "$T/atum.conf" "$T/atumd.log" || { echo "restart failed"; exit 1; }
     echo "$ATUMD_PID" >"$T/atumd.pid"
 done

@@ -9,7 +9,7 @@ T=$ATUM_TEST_TMP
 ATUMD=$B/atumd
 CTL=$B/atumctl
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-WEBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port_take WEBPORT
 
 write_conf() {
     cat >"$T/atum.conf" <<CONF
@@ -25,6 +25,9 @@ poll_interval = 500ms
 maintenance_interval = 200ms
 [web]
 listen = 127.0.0.1:$WEBPORT
+max_body = ${MAX_BODY:-25M}
+[smarthost]
+url = ${SMARTHOST:-}
 [plugin.testplug]
 greeting = ${GREETING:-hi}
 CONF
@@ -62,7 +65,9 @@ check "queue add" "$CTL" queue add support support@example.com
 check_fails "queue with same address refused" "$CTL" queue add other SUPPORT@example.com
 check "queue member" "$CTL" queue member support admin@example.com
 check "queue list" bash -c "'$CTL' queue list | grep -q 'support@example.com'"
-check "audit log has the admin actions" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM audit_log WHERE actor = 'atumctl'\")\" = 4 ]"
+# user.create, user.password, user.access_ended (the password change ends
+# sessions and tokens), queue.create, queue.member
+check "audit log has the admin actions" bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM audit_log WHERE actor = 'atumctl'\")\" = 5 ]"
 
 cat >"$T/mail.eml" <<'MAIL'
 From: Customer <c@example.org>
@@ -104,7 +109,7 @@ $PSQL -c "DELETE FROM jobs WHERE kind = 'stats.probe'"
 # tests/lib.sh's atumd_start: honours ATUMD_WRAPPER (valgrind)
 start_atumd() { atumd_start "$T/atum.conf" "$T/atumd.log"; }
 check "atumd starts and answers /healthz" start_atumd
-check "status page lists the plugin" bash -c "curl -sf http://127.0.0.1:$WEBPORT/ | grep -q 'testplug: loaded'"
+check "status page lists the plugin" bash -c "curl -sf http://127.0.0.1:$WEBPORT/status | grep -q 'testplug: loaded'"
 check "plugin route answers with configured greeting" bash -c "curl -sf http://127.0.0.1:$WEBPORT/api/v1/plugins/testplug/hello | grep -q '\"hi\"'"
 check "atumctl status shows the live node" bash -c "'$CTL' status | grep -q alive"
 check "the injected mail became a ticket" wait_until 10 bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM tickets WHERE subject = 'Printer on fire'\")\" = 1 ]"
@@ -126,6 +131,16 @@ kill -HUP "$ATUMD_PID"
 check "a bad config on SIGHUP is refused, atumd runs on" wait_until 10 bash -c "grep -q 'reload.refused' '$T/atumd.log' && curl -sf http://127.0.0.1:$WEBPORT/healthz"
 GREETING=salut write_conf
 
+# every key a reload changes is applied or named as needing a restart
+GREETING=salut MAX_BODY=1M SMARTHOST=smtp://127.0.0.1:1 write_conf
+kill -HUP "$ATUMD_PID"
+check "a changed key that needs a restart says so" \
+    wait_until 10 grep -q 'event=reload.needs_restart key=web.max_body owner=web' "$T/atumd.log"
+check "a changed key read where it is used is applied" \
+    grep -q 'event=reload.applied key=smarthost.url owner=mailout' "$T/atumd.log"
+check "... and the reload counts both" grep -q 'event=reload.done changed_keys=2 ' "$T/atumd.log"
+GREETING=salut write_conf
+
 # a plugin switched off through the API (plugin_settings) on another node
 $PSQL -c "INSERT INTO plugin_settings (name, enabled) VALUES ('testplug', false)"
 check "plugin_settings changes reach this node" wait_until 10 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$WEBPORT/api/v1/plugins/testplug/hello)\" = 404 ]"
@@ -142,9 +157,11 @@ wait_until 10 bash -c "[ \"\$($PSQL -c \"SELECT count(*) FROM testplug_runs WHER
 for i in 1 2 3 4 5; do QUEUED=$QUEUED,$("$CTL" jobs enqueue testplug.work '{}' --delay 4); done
 check "six jobs queued or running before the outage" test "$($PSQL -c "SELECT count(*) FROM jobs WHERE id IN ($QUEUED) AND state IN ('available', 'running')")" = 6
 T_STOP=$($PSQL -c "SELECT now()")
+# the outage lasts until the five delayed jobs are due (by the database's clock)
+DUE_MS=$($PSQL -c "SELECT ceil(extract(epoch FROM max(run_at)) * 1000)::bigint FROM jobs WHERE id IN ($QUEUED)")
 "$ATUM_TEST_PGCTL" stop
 check "healthz says 503 while the database is down" wait_until 10 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$WEBPORT/healthz)\" = 503 ]"
-sleep 3
+wait_until 10 bash -c "[ \$(( \$(date +%s%N) / 1000000 )) -gt $DUE_MS ]"
 check "atumd is still running without its database" kill -0 "$ATUMD_PID"
 "$ATUM_TEST_PGCTL" start
 check "healthz recovers" wait_until 30 curl -sf "http://127.0.0.1:$WEBPORT/healthz"
@@ -178,15 +195,20 @@ check "the killed job is rescued and completed on attempt 2" wait_until 20 bash 
 kill -TERM "$ATUMD_PID"; wait "$ATUMD_PID"
 
 # a port already in use is a clear start-up error
-python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(8)' "$WEBPORT" &
-BLOCKER=$!
-sleep 0.3
+# the blocker holds the port (ours: port_take) until its stdin closes, and
+# says when it listens
+coproc BLOCKER { python3 -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("listening", flush=True); sys.stdin.read()' "$WEBPORT"; }
+BLOCKER_IN=${BLOCKER[1]}
+read -r -t 20 ready <&"${BLOCKER[0]}"
 busy_port_fails() {
     timeout 10 "$ATUMD" -c "$T/atum.conf" --foreground >"$T/busy.log" 2>&1
     rc=$?
     [ $rc -eq 1 ] && grep -q 'web server cannot listen' "$T/busy.log"
 }
+check "the blocker listens on the web port" test "${ready:-}" = listening
 check "a busy web port stops atumd with a clear error" busy_port_fails
-kill "$BLOCKER" 2>/dev/null; wait "$BLOCKER" 2>/dev/null
+eval "exec $BLOCKER_IN>&-"; wait "$BLOCKER_PID" 2>/dev/null
 
 finish

@@ -18,7 +18,7 @@ set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
+port_take WEBPORT
 SECRET=desk-rules-secret-0123456789abcdef0123
 cat >"$T/atum.conf" <<CONF
 [core]
@@ -171,6 +171,16 @@ check "... the customer's API view shows it as incoming, not as the agent's" bas
 import json, sys
 m = [x for x in json.load(sys.stdin)[\"messages\"] if x[\"id\"] == $mid][0]
 sys.exit(0 if m[\"direction\"] == \"in\" and m[\"author_id\"] is None else 1)'"
+# ---- one key for an address --------------------------------------------------
+# Accounts are matched by email_canonical() (ASCII case only) everywhere.
+out=$(mail 'ALICE@ACME.EXAMPLE' support@example.com 'upper case')
+check "an ASCII case variant of a customer's address is that customer" is \
+    "$(field "${out#* }" "(SELECT email FROM users u WHERE u.id = requester_id)")" alice@acme.example
+"$CTL" user add karl@acme.example --role customer --no-password >/dev/null
+out=$(mail "$(printf '\xe2\x84\xaa')arl@acme.example" support@example.com 'kelvin sign')
+check "a look-alike of an account's address (Kelvin sign K) is not that account" is \
+    "$(field "${out#* }" "(SELECT email FROM users u WHERE u.id = requester_id)")" "$(printf '\xe2\x84\xaa')arl@acme.example"
+check "... but a customer of its own, beside it" is "$(q "SELECT count(*) FROM users WHERE email LIKE '%arl@acme.example'")" 2
 check "no ingest job failed" is "$(q "SELECT count(*) FROM jobs WHERE state = 'dead' AND kind = 'mail.ingest'")" 0
 check "atumd stops cleanly" atumd_stop
 finish

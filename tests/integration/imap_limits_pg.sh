@@ -15,12 +15,12 @@ T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 IMAP="/usr/bin/python3 $ATUM_SRCDIR/tests/imaptool.py"
-WEBPORT=$(free_port)
+port_take WEBPORT
 
 dovecot_start "$T/dovecot" desk imap-secret || exit 1
 trap 'dovecot_stop "$T/dovecot"' EXIT
 PORT=$DOVECOT_PORT
-export IMAP_PASSWORD=imap-secret
+export ATUM_IMAP_PASSWORD_DESK=imap-secret
 
 conf() {   # conf MAX_MESSAGE_SIZE
     cat >"$T/atum.conf" <<CONF
@@ -36,6 +36,8 @@ max_message_size = $1
 [imap]
 rescan = 1s
 reconnect_max = 2s
+# the tests' dovecot is on loopback, in clear and self-signed
+allow_insecure_loopback = yes
 idle_refresh = 2s
 CONF
 }
@@ -45,12 +47,12 @@ export ATUM_CONFIG=$T/atum.conf
 "$CTL" queue add support support@example.com >/dev/null
 # poll_interval 600 s: only IDLE (and its refresh) makes a pass happen
 "$CTL" mailbox add delbox --queue support --host 127.0.0.1 --port "$PORT" --security none \
-    --user desk --password-env IMAP_PASSWORD --folder DelIn --after delete --poll 600 >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder DelIn --after delete --poll 600 >/dev/null
 "$CTL" mailbox add movebox --queue support --host 127.0.0.1 --port "$PORT" --security none \
-    --user desk --password-env IMAP_PASSWORD --folder MoveIn --after move --move-to MoveDone \
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder MoveIn --after move --move-to MoveDone \
     --poll 600 >/dev/null
 "$CTL" mailbox add seenbox --queue support --host 127.0.0.1 --port "$PORT" --security none \
-    --user desk --password-env IMAP_PASSWORD --folder SeenIn --after seen --poll 600 >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder SeenIn --after seen --poll 600 >/dev/null
 
 mkmail() {   # mkmail ID SUBJECT [BODY_KB] -> file
     {

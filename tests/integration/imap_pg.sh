@@ -11,7 +11,7 @@ T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 IMAP="/usr/bin/python3 $ATUM_SRCDIR/tests/imaptool.py"
-WEBPORT=$(free_port)
+port_take WEBPORT
 
 # the certificate names only IP 127.0.0.1: "localhost" is the wrong host
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=imap test" \
@@ -21,7 +21,7 @@ dovecot_start "$T/dovecot" desk imap-secret "$T/cert.pem" "$T/key.pem" || exit 1
 trap 'dovecot_stop "$T/dovecot"' EXIT
 PORT=$DOVECOT_PORT
 TLSPORT=$DOVECOT_TLS_PORT
-export IMAP_PASSWORD=imap-secret
+export ATUM_IMAP_PASSWORD_DESK=imap-secret
 
 conf() {   # conf FILE WEBPORT [CA_FILE]
     cat >"$1" <<CONF
@@ -31,9 +31,14 @@ secret_key = test-secret
 workers = 2
 [web]
 listen = 127.0.0.1:$2
+[queue]
+# a killed atumd's claimed jobs come back soon (see kill -9 below)
+lease = 3s
 [imap]
 rescan = 1s
 reconnect_max = 2s
+# the tests' dovecot is on loopback, in clear and self-signed
+allow_insecure_loopback = yes
 ca_file = ${3:-}
 CONF
 }
@@ -43,7 +48,7 @@ export ATUM_CONFIG=$T/atum.conf
 "$CTL" queue add support support@example.com >/dev/null
 # poll_interval 600 s: only IDLE can make a mail arrive quickly
 "$CTL" mailbox add desk --queue support --host 127.0.0.1 --port "$PORT" --security none \
-    --user desk --password-env IMAP_PASSWORD --move-to Done --poll 600 >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --move-to Done --poll 600 >/dev/null
 
 mkmail() {   # mkmail N SUBJECT -> file
     printf 'From: Customer %s <c%s@example.org>\r\nTo: support@example.com\r\nSubject: %s\r\nMessage-ID: <imap-%s@example.org>\r\n\r\nbody %s\r\n' \
@@ -79,7 +84,8 @@ check "mail that arrived while atumd was stopped is fetched after the restart" w
 files=()
 for n in $(seq 10 49); do files+=("$(mkmail "$n" "burst $n")"); done
 $IMAP "$PORT" desk imap-secret append INBOX "${files[@]}"
-sleep 0.3
+# kill it in the middle: once the first of them is stored
+wait_until 20 bash -c "[ \"\$(inbound)\" -gt 6 ]"
 kill -KILL "$ATUMD_PID"; wait "$ATUMD_PID" 2>/dev/null; ATUMD_PID=
 atumd_start "$T/atum.conf" "$T/atumd.log"
 check "after kill -9 and restart all 46 mails are messages" wait_until 40 bash -c "[ \"\$(messages_like)\" = 46 ]"
@@ -87,8 +93,8 @@ check "none was stored twice" bash -c "[ \"\$(inbound)\" = 46 ]"
 check "INBOX is empty, Done holds them all" wait_until 10 bash -c "[ \"\$($IMAP $PORT desk imap-secret count INBOX)\" = 0 ] && [ \"\$($IMAP $PORT desk imap-secret count Done)\" = 46 ]"
 
 # a second atumd on the same database: one poller per mailbox (lock)
-conf "$T/b.conf" "$(free_port)"
-B_WEB=$(sed -n 's/^listen = 127.0.0.1://p' "$T/b.conf")
+port_take B_WEB
+conf "$T/b.conf" "$B_WEB"
 "$ATUM_BUILDDIR/atumd" -c "$T/b.conf" --foreground >>"$T/b.log" 2>&1 &
 B_PID=$!
 wait_until 20 curl -sf "http://127.0.0.1:$B_WEB/healthz"
@@ -101,14 +107,14 @@ kill -TERM "$B_PID"; wait "$B_PID"
 
 # "seen" mode: mail stays in its folder, flagged
 "$CTL" mailbox add seenbox --queue support --host 127.0.0.1 --port "$PORT" --security none \
-    --user desk --password-env IMAP_PASSWORD --folder Shared --after seen >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder Shared --after seen >/dev/null
 $IMAP "$PORT" desk imap-secret append Shared "$(mkmail 90 seen-mode)"
 check "seen mode: fetched, left in its folder, flagged \\Seen" wait_until 20 bash -c \
     "[ \"\$(messages_like)\" = 67 ] && [ \"\$($IMAP $PORT desk imap-secret seen Shared)\" = 1 ] && [ \"\$($IMAP $PORT desk imap-secret count Shared)\" = 1 ]"
 
 # certificates: checked before LOGIN
 "$CTL" mailbox add tlsbox --queue support --host 127.0.0.1 --port "$TLSPORT" --security tls \
-    --user desk --password-env IMAP_PASSWORD --folder Tls >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder Tls >/dev/null
 $IMAP "$PORT" desk imap-secret append Tls "$(mkmail 91 over-tls)"
 check "a self-signed server certificate is refused" wait_until 20 bash -c \
     "$PSQL -c \"SELECT last_error FROM mailboxes WHERE name = 'tlsbox'\" | grep -q 'not trusted'"
@@ -119,7 +125,7 @@ conf "$T/atum.conf" "$WEBPORT" "$T/cert.pem"
 atumd_start "$T/atum.conf" "$T/atumd.log"
 check "with the CA configured the certificate verifies and mail flows" wait_until 20 bash -c "[ \"\$(messages_like)\" = 68 ]"
 "$CTL" mailbox add wronghost --queue support --host localhost --port "$TLSPORT" --security tls \
-    --user desk --password-env IMAP_PASSWORD --folder Wrong >/dev/null
+    --user desk --password-env ATUM_IMAP_PASSWORD_DESK --folder Wrong >/dev/null
 $IMAP "$PORT" desk imap-secret append Wrong "$(mkmail 92 wrong-host)"
 check "a certificate for another host is refused even from a trusted CA" wait_until 20 bash -c \
     "$PSQL -c \"SELECT last_error FROM mailboxes WHERE name = 'wronghost'\" | grep -qi 'mismatch\\|not trusted'"

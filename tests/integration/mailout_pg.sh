@@ -16,10 +16,10 @@ TOOL="$PY $ATUM_SRCDIR/tests/smtptool.py"
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
 SECRET=test-secret-for-mail-out-0123456789
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
-SINKPORT=$(free_port)
-TLSPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
+port_take SINKPORT
+port_take TLSPORT
 SINK=$T/sink
 CONTROL=$T/control.json
 echo '{}' >"$CONTROL"
@@ -75,6 +75,18 @@ sink_start() {   # sink_start [extra args]
 }
 sink_stop() { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
 control() { echo "$1" >"$CONTROL"; }
+# SIGHUP, then wait until atumd says it reloaded
+reload_atumd() {
+    local n
+    n=$(grep -c 'event=reload.done' "$T/atumd.log")
+    kill -HUP "$ATUMD_PID"
+    wait_until 10 bash -c "[ \$(grep -c 'event=reload.done' '$T/atumd.log') -gt $n ]"
+}
+# no mail work is waiting or running (what "nothing was sent" waits for)
+drained() {
+    [ "$($PSQL -c "SELECT count(*) FROM jobs WHERE kind IN ('mail.ingest', 'mail.compose', 'mail.send')
+                    AND state IN ('available', 'running') AND run_at < now() + interval '30 seconds'")" = 0 ]
+}
 count() { $MC count "$SINK" "$@"; }
 q() { $PSQL -c "$1"; }
 api() {   # api METHOD PATH [JSON]
@@ -82,7 +94,7 @@ api() {   # api METHOD PATH [JSON]
         ${3:+--data "$3"} "http://127.0.0.1:$WEBPORT$2"
 }
 export PSQL TOKEN MGR_TOKEN WEBPORT MC SINK
-export -f q api
+export -f q api drained
 send() {   # send FILE RCPT
     $TOOL send "$SMTPPORT" "$2" "$1" >/dev/null
 }
@@ -295,7 +307,7 @@ send "$T/ooo-agent.eml" "support+$AGENT_TOKEN@example.com"
 check "the agent's out-of-office answering a notification is not posted to the customer" wait_until 10 bash -c \
     "[ \"\$(q \"SELECT direction || ':' || (problems::text LIKE '%automatic mail%') FROM messages WHERE message_id = 'ooo-ann@example.com'\")\" = in:true ]"
 check "nothing of the note or the spoofs reached the customer" bash -c \
-    "sleep 1; [ \$($MC count $SINK --to carla@customer.example) = $CUST_BEFORE ]"
+    "wait_until 20 drained; [ \$($MC count $SINK --to carla@customer.example) = $CUST_BEFORE ]"
 check "the refusals are logged" bash -c "[ \$(grep -c 'event=ingest.agent_token_refused' $T/atumd.log) -ge 3 ]"
 
 # ---- a reply from the API, its delivery state in the API --------------------
@@ -346,13 +358,13 @@ check "atumctl outbox retry refuses a mail that was sent" bash -c \
     "! '$CTL' outbox retry $OB 2>/dev/null && '$CTL' outbox retry $OB 2>&1 | grep -q 'only failed'"
 
 check "an agent who takes a ticket themselves is not mailed about it" bash -c \
-    "api PATCH /api/v1/tickets/$TICKET '{\"assignee_id\": $ANN}' | jq -e '.assignee_id == $ANN' >/dev/null && sleep 1 && [ \$($MC count $SINK --to ann@example.com --subject 'Assigned to you') = 0 ]"
+    "api PATCH /api/v1/tickets/$TICKET '{\"assignee_id\": $ANN}' | jq -e '.assignee_id == $ANN' >/dev/null && wait_until 20 drained && [ \$($MC count $SINK --to ann@example.com --subject 'Assigned to you') = 0 ]"
 check "a manager assigning the ticket to ann mails her" bash -c \
     "api PATCH /api/v1/tickets/$TICKET '{\"assignee_id\": null}' >/dev/null && TOKEN=$MGR_TOKEN api PATCH /api/v1/tickets/$TICKET '{\"assignee_id\": $ANN}' | jq -e '.assignee_id == $ANN' >/dev/null"
 check "... a notify_assign mail with the agent's token" wait_until 10 bash -c \
     "f=\$($MC find $SINK --to ann@example.com --subject 'Assigned to you') && $MC token \$f | grep -qE '^t${TICKET}a${ANN}d'"
 check "a change that is not an assignment mails nobody" bash -c \
-    "TOKEN=$MGR_TOKEN api PATCH /api/v1/tickets/$TICKET '{\"priority\": \"high\"}' >/dev/null; sleep 1; [ \$($MC count $SINK --to ann@example.com --subject 'Assigned to you') = 1 ]"
+    "TOKEN=$MGR_TOKEN api PATCH /api/v1/tickets/$TICKET '{\"priority\": \"high\"}' >/dev/null; wait_until 20 drained; [ \$($MC count $SINK --to ann@example.com --subject 'Assigned to you') = 1 ]"
 
 # ---- per-queue templates -----------------------------------------------------
 cat >"$T/ack.md" <<'EOF'
@@ -484,7 +496,7 @@ send "$T/list.eml" support@example.com
 check "auto-replies and list mail make tickets ..." wait_until 10 bash -c \
     "[ \"\$(q \"SELECT count(*) FROM messages WHERE message_id IN ('ooo1@customer.example', 'list1@lists.example')\")\" = 2 ]"
 check "... but are never acknowledged" bash -c \
-    "sleep 2; [ \$($MC count $SINK --to holiday@customer.example) = 0 ] && [ \$($MC count $SINK --to announce@lists.example) = 0 ]"
+    "wait_until 20 drained; [ \$($MC count $SINK --to holiday@customer.example) = 0 ] && [ \$($MC count $SINK --to announce@lists.example) = 0 ]"
 control "{\"autorespond\": {\"port\": $SMTPPORT, \"to\": \"support@example.com\", \"from\": \"robot@robot.example\"}}"
 cat >"$T/robot.eml" <<'EOF'
 From: robot@robot.example
@@ -497,8 +509,11 @@ EOF
 send "$T/robot.eml" support@example.com
 check "a naive auto-responder gets ack_limit (3) acknowledgements ..." wait_until 20 bash -c \
     "[ \$($MC count $SINK --to robot@robot.example) = 3 ]"
+# the robot answers its 3rd acknowledgement too: a 4th ticket, then nothing
+robot_tickets() { q "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.requester_id WHERE u.email = 'robot@robot.example'"; }
+export -f robot_tickets
 check "... and then no more: the loop stops" bash -c \
-    "sleep 4; [ \$($MC count $SINK --to robot@robot.example) = 3 ] && [ \"\$(q \"SELECT count(*) FROM tickets t JOIN users u ON u.id = t.requester_id WHERE u.email = 'robot@robot.example'\")\" = 4 ]"
+    "wait_until 20 bash -c '[ \$(robot_tickets) = 4 ] && drained' && [ \$($MC count $SINK --to robot@robot.example) = 3 ]"
 check "the limit is logged" grep -q 'event=outbox.ack_limited' "$T/atumd.log"
 control '{}'
 
@@ -535,52 +550,51 @@ check "a self-signed smarthost certificate is refused (verification on by defaul
     "q \"SELECT o.state || ' ' || o.last_error FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Over TLS, please.'\" | grep -qiE '^queued .*(certificate|SSL|issuer)'"
 check "nothing went out in clear" bash -c "[ \$($MC count $SINK) = 0 ]"
 conf "url = smtp://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/other.pem"
-kill -HUP "$ATUMD_PID"
+reload_atumd
 api POST /api/v1/tickets/$TICKET/replies '{"body":"Wrong CA."}' >/dev/null
-sleep 3
-check "a certificate from an untrusted CA still is refused" bash -c "[ \$($MC count $SINK) = 0 ]"
+check "a certificate from an untrusted CA still is refused" wait_until 15 bash -c \
+    "q \"SELECT o.state || ' ' || coalesce(o.last_error, '') FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Wrong CA.'\" | grep -qiE '^queued .*(certificate|SSL|issuer)' &&
+     [ \$($MC count $SINK) = 0 ]"
 conf "url = smtp://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/cert.pem"
-kill -HUP "$ATUMD_PID"
+reload_atumd
 check "with the smarthost's CA trusted, the mail goes out over STARTTLS with AUTH" wait_until 15 bash -c \
     "f=\$($MC find $SINK --to carla@customer.example) && grep -q '\"tls\": true' \${f%.eml}.json && grep -q '\"auth\": true' \${f%.eml}.json"
 # a trusted CA, but the certificate names another host
 sink_stop
 sink_start --tls-cert "$T/other.pem" --tls-key "$T/other-key.pem" --auth "relay:relay-secret"
 conf "url = smtp://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/other.pem"
-kill -HUP "$ATUMD_PID"
+reload_atumd
 BEFORE=$(count)
 api POST /api/v1/tickets/$TICKET/replies '{"body":"Host name mismatch."}' >/dev/null
 check "a trusted certificate for another host name is refused" wait_until 10 bash -c \
     "q \"SELECT o.state || ' ' || coalesce(o.last_error, '') FROM outbound_mail o JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Host name mismatch.'\" | grep -qiE '^queued .*(name|host|certificate)'"
-check "and nothing was sent for it" bash -c "sleep 1; [ \$($MC count $SINK) = $BEFORE ]"
+check "and nothing was sent for it" bash -c "[ \$($MC count $SINK) = $BEFORE ]"
 
 # implicit TLS (smtps://, port 465 style)
 sink_stop
 SINK=$T/sink-smtps
 sink_start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --implicit-tls --auth "relay:relay-secret"
 conf "url = smtps://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/cert.pem"
-kill -HUP "$ATUMD_PID"
+reload_atumd
 api POST /api/v1/tickets/$TICKET/replies '{"body":"Over implicit TLS."}' >/dev/null
 check "smtps:// (implicit TLS) with AUTH delivers" wait_until 15 bash -c \
     "f=\$(grep -l 'Over implicit TLS' $SINK/*.eml) && grep -q '\"auth\": true' \${f%.eml}.json"
 
 # no smarthost: mail sleeps in the outbox; setting one (reload) wakes it
 conf "url ="
-kill -HUP "$ATUMD_PID"
-sleep 1
+reload_atumd
 api POST /api/v1/tickets/$TICKET/replies '{"body":"Written while no smarthost was set."}' >/dev/null
 check "without a smarthost the mail waits, its job asleep" wait_until 10 bash -c \
     "[ \"\$(q \"SELECT count(*) FROM jobs WHERE kind = 'mail.send' AND state = 'available' AND run_at > now() + interval '1 minute'\")\" -ge 1 ]"
 conf "url = smtps://127.0.0.1:$TLSPORT" "username = relay" "password = relay-secret" "ca_file = $T/cert.pem"
-kill -HUP "$ATUMD_PID"
+reload_atumd
 check "once a smarthost is set and atumd reloaded, it goes out at once" wait_until 15 bash -c \
     "grep -lq 'Written while no smarthost' $SINK/*.eml"
 
 # a mail that cannot be delivered within retry_for expires: a permanent failure
 sink_stop
 conf "url = smtp://127.0.0.1:$TLSPORT" "starttls = no" "retry_for = 3s"
-kill -HUP "$ATUMD_PID"
-sleep 1
+reload_atumd
 api POST /api/v1/tickets/$TICKET/replies '{"body":"Nobody will ever take this one."}' >/dev/null
 check "a mail the smarthost never takes expires after retry_for" wait_until 20 bash -c \
     "[ \"\$(q \"SELECT o.state || ':' || r.state FROM outbound_mail o JOIN outbound_recipients r ON r.outbound_id = o.id JOIN messages m ON m.id = o.message_id WHERE m.body_text = 'Nobody will ever take this one.'\")\" = expired:failed ]"

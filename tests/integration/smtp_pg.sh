@@ -10,10 +10,10 @@ CHAT="/usr/bin/python3 $ATUM_SRCDIR/tests/smtpchat.py"
 TOOL="/usr/bin/python3 $ATUM_SRCDIR/tests/smtptool.py"
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
-LMTP_WEBPORT=$(free_port)
-LMTPPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
+port_take LMTP_WEBPORT
+port_take LMTPPORT
 make_cert "$T"
 
 conf() {   # conf FILE WEBPORT SMTPPORT MODE
@@ -32,6 +32,8 @@ mode = $4
 hostname = mx.test
 max_recipients = 3
 max_connections = 4
+max_connections_per_ip = 2
+max_junk_commands = 5
 max_line_length = 2000
 idle_timeout = 3s
 tls_cert = $T/cert.pem
@@ -166,7 +168,7 @@ check "an empty message is refused (554)" $CHAT "$SMTPPORT" <<'S'
 < 221
 S
 check "refused messages stored nothing" bash -c "[ \"\$($PSQL -c 'SELECT count(*) FROM inbound_mail')\" = $before ]"
-check "dot-stuffing is undone; bare LF mail ends at LF.LF" $CHAT "$SMTPPORT" <<'S'
+check "dot-stuffing is undone" $CHAT "$SMTPPORT" <<'S'
 > HELO c
 < 250
 > MAIL FROM:<>
@@ -175,29 +177,61 @@ check "dot-stuffing is undone; bare LF mail ends at LF.LF" $CHAT "$SMTPPORT" <<'
 < 250
 > DATA
 < 354
->raw Subject: dots\nMessage-ID: <dots@example.org>\n\n..leading dot\nplain\n.\n
+>raw Subject: dots\r\nMessage-ID: <dots@example.org>\r\n\r\n..leading dot\r\nplain\r\n.\r\n
 < 250 2.0.0
 > QUIT
 < 221
 S
 check "the stored raw mail has one leading dot" bash -c \
-    "$PSQL -c \"SELECT convert_from(raw, 'UTF8') FROM inbound_mail WHERE convert_from(raw, 'UTF8') LIKE '%Subject: dots%'\" | grep -qx '.leading dot'"
-check "after CRLF, a bare LF.LF does not end DATA (no smuggling)" $CHAT "$SMTPPORT" <<'S'
+    "$PSQL -c \"SELECT convert_from(raw, 'UTF8') FROM inbound_mail WHERE convert_from(raw, 'UTF8') LIKE '%Subject: dots%'\" | grep -qx '.leading dot.'"
+
+# SMTP smuggling: a second envelope hidden in the data behind an end marker
+# that is not CRLF "." CRLF.  Every placement of a bare CR or LF around the
+# dot is refused (550 5.5.2) and the connection closed: the forged second
+# mail (from an agent's address) is never read as commands.
+before=$(count_inbound)
+smuggle() {   # smuggle NAME MARKER: MARKER (escaped) between the two mails
+    cat >"$T/smuggle-$1" <<S
 > EHLO c
 < 250
-> MAIL FROM:<a@example.org>
+> MAIL FROM:<customer@example.org>
 < 250
 > RCPT TO:<support@example.com>
 < 250
 > DATA
 < 354
->raw Subject: smuggle\r\nMessage-ID: <smuggle@example.org>\r\n\r\nfirst\r\n\n.\nMAIL FROM:<evil@example.org>\r\n.\r\n
+>raw Subject: smuggle $1\r\nMessage-ID: <smuggle-$1@example.org>\r\n\r\nfirst\r\n$2MAIL FROM:<agent@example.com>\r\nRCPT TO:<support@example.com>\r\nDATA\r\nSubject: forged $1\r\n\r\nforged\r\n.\r\n
+< 550 5.5.2
+<closed
+S
+    $CHAT "$SMTPPORT" "$T/smuggle-$1"
+}
+check "smuggling <LF>.<CR><LF> is refused, the connection closed" smuggle lf-dot-crlf '\n.\r\n'
+check "smuggling <LF>.<LF> is refused" smuggle lf-dot-lf '\n.\n'
+check "smuggling <CR>.<CR><LF> is refused" smuggle cr-dot-crlf '\r.\r\n'
+check "smuggling <CR><LF>.<LF> is refused" smuggle crlf-dot-lf '.\n'
+check "smuggling <CR>.<CR> is refused" smuggle cr-dot-cr '\r.\r'
+check "smuggling <CR><LF>.<CR> is refused" smuggle crlf-dot-cr '.\rX\r\n'
+check "smuggling <LF><CR>.<LF><CR> is refused" smuggle lfcr-dot-lfcr '\n\r.\n\r'
+check "smuggling <CR><CR><LF>.<CR><CR><LF> is refused" smuggle crcrlf '\r\r\n.\r\r\n'
+check "a bare LF anywhere in the data is refused too" smuggle lf-in-text 'a bare\nline\r\n'
+check "nothing of the smuggling attempts was stored" bash -c \
+    "[ \"\$($PSQL -c 'SELECT count(*) FROM inbound_mail')\" = $before ] && [ \"\$($PSQL -c \"SELECT count(*) FROM inbound_mail WHERE envelope->>'mail_from' = 'agent@example.com' OR convert_from(raw, 'UTF8') LIKE '%forged%'\")\" = 0 ]"
+check "the refusals are logged" bash -c "[ \$(grep -c 'event=smtp.bare_eol' '$T/atumd.log') = 9 ]"
+check "a clean mail after them is accepted (one 250, one mail)" $CHAT "$SMTPPORT" <<'S'
+> EHLO c
+< 250
+> MAIL FROM:<customer@example.org>
+< 250
+> RCPT TO:<support@example.com>
+< 250
+> DATA
+< 354
+>raw Subject: after smuggling\r\n\r\nMAIL FROM:<agent@example.com> is only text here\r\n.\r\n
 < 250 2.0.0
 > QUIT
 < 221
 S
-check "the smuggled text stayed inside the one message" bash -c \
-    "$PSQL -c \"SELECT count(*) FROM inbound_mail WHERE convert_from(raw, 'UTF8') LIKE '%MAIL FROM:<evil@example.org>%'\" | grep -qx 1"
 check "data pipelined after STARTTLS is refused" $CHAT "$SMTPPORT" <<'S'
 > EHLO c
 < 250
@@ -211,16 +245,89 @@ check "an idle client is cut off (421 4.4.2)" $CHAT "$SMTPPORT" <<'S'
 < 421 4.4.2
 S
 
-# connection limit: 4 sessions held open, the 5th is told to come back
-exec 7<>/dev/tcp/127.0.0.1/$SMTPPORT 8<>/dev/tcp/127.0.0.1/$SMTPPORT 9<>/dev/tcp/127.0.0.1/$SMTPPORT 6<>/dev/tcp/127.0.0.1/$SMTPPORT
-# each of the four holds a session once it has its banner (no guessing
-# how long a loaded machine takes); the fifth may still race the close of
-# an earlier test's session, so it may try a few times
-for fd in 6 7 8 9; do timeout 5 head -c 3 <&$fd >/dev/null; done
-check "beyond max_connections a client gets 421 4.7.0" wait_until 5 bash -c \
-    "exec 5<>/dev/tcp/127.0.0.1/$SMTPPORT; timeout 5 head -c 3 <&5 | grep -q 421"
-exec 6>&- 7>&- 8>&- 9>&-
-sleep 0.5
+# ---- limits per client --------------------------------------------------
+# max_connections 4, max_connections_per_ip 2: two sessions from 127.0.0.1
+# and two from 127.0.0.2 (a loopback address too) are held open; a third
+# from 127.0.0.1 is refused for its address while 127.0.0.2 is not starved,
+# and a fifth session from anywhere finds the server full.
+LIMITS="/usr/bin/python3 $ATUM_SRCDIR/tests/smtpclients.py"
+release_hold() {   # closing its stdin ends the holder and its sessions
+    local pid=$HOLD_PID
+    eval "exec ${HOLD[1]}>&- ${HOLD[0]}<&-"
+    wait "$pid" 2>/dev/null
+}
+coproc HOLD { $LIMITS hold "$SMTPPORT" 127.0.0.1:2 127.0.0.2:1; }
+held=$(timeout 20 sed '/^ready$/q' <&"${HOLD[0]}")
+check "two sessions from one address are accepted" bash -c \
+    "[ \"\$(printf '%s\n' \"$held\" | grep -c '^127.0.0.1 220 ')\" = 2 ]"
+# the previous tests' sessions may still be closing: ask until it settles
+check "a third from the same address gets 421 4.7.0 (its address is at the limit)" wait_until 10 bash -c \
+    "$LIMITS probe $SMTPPORT 127.0.0.1 | grep -q '^421 4.7.0 .*from your address'"
+check "another address still gets a session" bash -c \
+    "[ \"\$(printf '%s\n' \"$held\" | grep -c '^127.0.0.2 220 ')\" = 1 ] && $LIMITS probe $SMTPPORT 127.0.0.3 | grep -q '^220 '"
+release_hold
+coproc HOLD { $LIMITS hold "$SMTPPORT" 127.0.0.1:2 127.0.0.2:2; }
+held=$(timeout 20 sed '/^ready$/q' <&"${HOLD[0]}")
+check "four sessions from two addresses fill the server" bash -c \
+    "[ \"\$(printf '%s\n' \"$held\" | grep -c ' 220 ')\" = 4 ]"
+check "beyond max_connections a client gets 421 4.7.0" wait_until 10 bash -c \
+    "$LIMITS probe $SMTPPORT 127.0.0.3 | grep -q '^421 4.7.0 .*Too many connections,'"
+release_hold
+check "the refusals are logged with their reason" bash -c \
+    "grep -q 'event=smtp.refused.*from your address' '$T/atumd.log' && grep -q 'event=smtp.refused.*Too many connections\"' '$T/atumd.log'"
+check "once they are gone a client is served again" wait_until 10 bash -c \
+    "$LIMITS probe $SMTPPORT 127.0.0.1 | grep -q '^220 '"
+
+# commands without progress: at most max_junk_commands (5 here) ...
+check "NOOP, RSET, VRFY, HELP and greetings without a mail are cut after max_junk_commands" $CHAT "$SMTPPORT" <<'S'
+> EHLO c
+< 250
+> NOOP
+< 250
+> RSET
+< 250
+> VRFY x
+< 252
+> HELP
+< 214
+> EHLO c
+< 250
+> NOOP
+< 421 4.7.0 without progress
+<closed
+S
+check "an accepted mail starts the count again" $CHAT "$SMTPPORT" <<'S'
+> EHLO c
+< 250
+> NOOP
+< 250
+> NOOP
+< 250
+> NOOP
+< 250
+> MAIL FROM:<a@example.org>
+< 250
+> RCPT TO:<support@example.com>
+< 250
+> DATA
+< 354
+>raw Subject: progress\r\n\r\nprogress\r\n.\r\n
+< 250 2.0.0
+> NOOP
+< 250
+> NOOP
+< 250
+> NOOP
+< 250
+> NOOP
+< 250
+> QUIT
+< 221
+S
+# ... and they do not keep a session alive: with idle_timeout 3s, a NOOP
+# every 0.7 s is still cut off about 3 s after the greeting
+check "NOOPs do not renew the idle timeout (cut within idle_timeout + 2 s)" bash -c \
+    "$LIMITS noop $SMTPPORT 0.7 5 | grep -q '^cut after [2-4]\\.[0-9] s: 421 4.4.2'"
 
 # ---- LMTP ------------------------------------------------------------------
 atumd_lmtp() { "$ATUM_BUILDDIR/atumd" -c "$T/lmtp.conf" --foreground >>"$T/lmtp.log" 2>&1 & LMTP_PID=$!; }

@@ -52,7 +52,7 @@ START_TEST(sessions_cookies_and_csrf)
     reply_free(&r);
 
     /* state change by cookie: CSRF token required */
-    const char *body = "{\"name\": \"via cookie\"}";
+    const char *body = "{\"name\": \"via cookie\", \"password\": \"" PW "\"}";
     struct call post = { .method = "POST", .path = "/api/v1/auth/tokens", .cookie = s.cookie, .body = body };
     r = http(&post);
     EXPECT(r, 403);
@@ -407,7 +407,7 @@ END_TEST
 
 START_TEST(api_tokens_create_list_revoke)
 {
-    struct reply r = T(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"ci\", \"expires_in_days\": 30}");
+    struct reply r = T(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"ci\", \"password\": \"" PW "\", \"expires_in_days\": 30}");
     EXPECT(r, 201);
     char t[TOKEN_MAX];
     snprintf(t, sizeof(t), "%s", jstr(r.json, "token"));
@@ -432,7 +432,7 @@ START_TEST(api_tokens_create_list_revoke)
     reply_free(&r);
     expect_status(AGENT_B, "DELETE", path, NULL, 404);
     /* expired and malformed tokens */
-    r = T(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"short\"}");
+    r = T(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"short\", \"password\": \"" PW "\"}");
     snprintf(t, sizeof(t), "%s", jstr(r.json, "token"));
     id = jint(r.json, "id");
     reply_free(&r);
@@ -450,8 +450,8 @@ START_TEST(api_tokens_create_list_revoke)
         EXPECT(r, 401);
         reply_free(&r);
     }
-    expect_status(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"\"}", 400);
-    expect_status(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"x\", \"expires_in_days\": 0}", 400);
+    expect_status(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"\", \"password\": \"" PW "\"}", 400);
+    expect_status(AGENT_B, "POST", "/api/v1/auth/tokens", "{\"name\": \"x\", \"password\": \"" PW "\", \"expires_in_days\": 0}", 400);
 }
 END_TEST
 

@@ -198,7 +198,7 @@ START_TEST(directory_crud_and_roles)
     reply_free(&r);
     expect_status(ADMIN, "PATCH", path, "{\"port\": 70000}", 400);
     expect_status(ADMIN, "PATCH", path, "{\"password_env\": \"X; rm -rf /\"}", 400);
-    r = T(ADMIN, "PATCH", path, "{\"security\": \"starttls\", \"port\": 143, \"password_env\": \"IMAP1_PASSWORD\"}");
+    r = T(ADMIN, "PATCH", path, "{\"security\": \"starttls\", \"port\": 143, \"password_env\": \"ATUM_IMAP_PASSWORD_IMAP1\"}");
     EXPECT(r, 200);
     ck_assert_int_eq(jint(r.json, "port"), 143);
     reply_free(&r);

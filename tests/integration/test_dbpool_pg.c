@@ -42,17 +42,23 @@ START_TEST(fifo_and_timeouts)
     pool = db_pool_new(&p, 1);
     struct db_conn *held = db_pool_acquire(pool, 1000, &e);
     ck_assert_msg(held != NULL, "%s", e);
-    /* 1, 2, (3 gives up after 100 ms), 4, 5 queue up in this order */
-    struct borrower b[5] = { { 1, 10000, 0 }, { 2, 10000, 0 }, { 3, 100, 0 }, { 4, 10000, 0 }, { 5, 10000, 0 } };
+    /* 1, 2, 3, 4, 5 queue up in this order; 3 gives up after 1 s, from
+     * the middle of the queue */
+    struct borrower b[5] = { { 1, 10000, 0 }, { 2, 10000, 0 }, { 3, 1000, 0 }, { 4, 10000, 0 }, { 5, 10000, 0 } };
     pthread_t t[5];
     for (int i = 0; i < 5; i++) {
         pthread_create(&t[i], NULL, borrow, &b[i]);
-        usleep(30000);
+        long long t0 = time_mono_ms();   /* in the queue before the next one comes */
+        while (db_pool_waiting(pool) < i + 1 && time_mono_ms() - t0 < 10000)
+            usleep(1000);
     }
-    usleep(150000);   /* 3 has timed out by now */
+    ck_assert_int_eq(db_pool_waiting(pool), 5);
+    pthread_join(t[2], NULL);            /* 3 timed out */
+    ck_assert_int_eq(db_pool_waiting(pool), 4);
     db_pool_release(pool, held);
     for (int i = 0; i < 5; i++)
-        pthread_join(t[i], NULL);
+        if (i != 2)
+            pthread_join(t[i], NULL);
     ck_assert_int_eq(b[2].got, 0);
     ck_assert_int_eq(norder, 4);
     ck_assert_int_eq(order[0], 1);

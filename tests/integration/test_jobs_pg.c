@@ -1,13 +1,16 @@
-/* test_queue_pg -- the job queue against a real PostgreSQL. */
+/* test_jobs_pg -- the job queue against a real PostgreSQL. */
 #include "config.h"
 #include "core/event.h"
 #include "core/jobkind.h"
 #include "core/jobs.h"
 #include "core/runtime.h"
 #include "testdb.h"
+#include "lib/util.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,6 +42,50 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
     nanosleep(&ts, NULL);
+}
+
+/* Claims for `who` until a job comes (a delay or backoff ran out) or
+ * 10 s pass: tests wait for the condition, never for a guessed time. */
+static void claim_when_due(const char *who, struct jobs_batch *b)
+{
+    const char *e = NULL;
+    long long t0 = time_mono_ms();
+    for (;;) {
+        ck_assert_int_eq(jobs_claim(db, who, 10, 60000, b, &e), 0);
+        if (b->n > 0 || time_mono_ms() - t0 > 10000)
+            return;
+        jobs_batch_free(b);
+        sleep_ms(20);
+    }
+}
+
+/* Rescues expired leases until `want` were rescued or 10 s pass. */
+static int rescue_when_expired(int want)
+{
+    const char *e = NULL;
+    int n = 0, total = 0;
+    long long t0 = time_mono_ms();
+    while (total < want && time_mono_ms() - t0 < 10000) {
+        ck_assert_int_eq(jobs_rescue_expired(db, 100, &n, &e), 0);
+        total += n;
+        if (total < want)
+            sleep_ms(20);
+    }
+    return total;
+}
+
+/* Waits until the database's clock is past the lease the jobs of `kind`
+ * had when this was called (one lease end for all of them). */
+static void wait_past_lease_of(const char *kind)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT ceil(extract(epoch FROM max(locked_until)) * 1000)::bigint"
+             " FROM jobs WHERE kind = '%s'", kind);
+    long long until = testdb_int(db, sql);
+    long long t0 = time_mono_ms();
+    while (testdb_int(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint") <= until
+           && time_mono_ms() - t0 < 10000)
+        sleep_ms(20);
 }
 
 START_TEST(claim_order_and_complete)
@@ -86,8 +133,7 @@ START_TEST(batch_limit_and_delay)
     ck_assert_int_eq(jobs_claim(db, "w2", 10, 60000, &b, &e), 0);
     ck_assert_int_eq(b.n, 2);            /* the delayed one is not due yet */
     jobs_batch_free(&b);
-    sleep_ms(500);
-    ck_assert_int_eq(jobs_claim(db, "w2", 10, 60000, &b, &e), 0);
+    claim_when_due("w2", &b);
     ck_assert_int_eq(b.n, 1);
     ck_assert_int_eq(b.jobs[0].id, lid);
     jobs_batch_free(&b);
@@ -163,8 +209,7 @@ START_TEST(retry_backoff_then_dead_then_requeue)
     /* backoff: not claimable before run_at */
     ck_assert_int_eq(jobs_claim(db, "w1", 1, 60000, &b, &e), 0);
     ck_assert_int_eq(b.n, 0);
-    sleep_ms(350);
-    ck_assert_int_eq(jobs_claim(db, "w1", 1, 60000, &b, &e), 0);
+    claim_when_due("w1", &b);
     ck_assert_int_eq(b.n, 1);
     ck_assert_int_eq(b.jobs[0].attempts, 2);
     jobs_batch_free(&b);
@@ -234,9 +279,7 @@ START_TEST(expired_lease_is_rescued)
     int n = -1;
     ck_assert_int_eq(jobs_rescue_expired(db, 100, &n, &e), 0);
     ck_assert_int_eq(n, 0);                      /* lease still valid */
-    sleep_ms(300);
-    ck_assert_int_eq(jobs_rescue_expired(db, 100, &n, &e), 0);
-    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rescue_when_expired(1), 1);
     ck_assert_int_eq(jobs_claim(db, "w2", 1, 60000, &b, &e), 0);
     ck_assert_int_eq(b.n, 1);
     ck_assert_int_eq(b.jobs[0].attempts, 2);
@@ -257,10 +300,7 @@ START_TEST(expired_lease_out_of_attempts_goes_dead)
     struct jobs_batch b;
     ck_assert_int_eq(jobs_claim(db, "w1", 1, 100, &b, &e), 0);
     jobs_batch_free(&b);
-    sleep_ms(200);
-    int n = 0;
-    ck_assert_int_eq(jobs_rescue_expired(db, 100, &n, &e), 0);
-    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rescue_when_expired(1), 1);
     char *err = testdb_str(db, "SELECT last_error FROM jobs WHERE state = 'dead'");
     ck_assert_ptr_nonnull(strstr(err, "lease expired: worker w1"));
     free(err);
@@ -274,12 +314,18 @@ START_TEST(extend_and_release)
     struct jobs_batch b;
     ck_assert_int_eq(jobs_claim(db, "w1", 2, 200, &b, &e), 0);
     jobs_batch_free(&b);
+    /* the end of the 200 ms lease, before it is extended */
+    long long first_end = testdb_int(db, "SELECT ceil(extract(epoch FROM max(locked_until)) * 1000)::bigint"
+                                         " FROM jobs WHERE kind = 't.e'");
     bool ours[2];
     int n = 0;
     ck_assert_int_eq(jobs_extend(db, "w1", ids, 2, 60000, ours, &n, &e), 0);
     ck_assert_int_eq(n, 2);
     ck_assert(ours[0] && ours[1]);
-    sleep_ms(300);
+    long long t0 = time_mono_ms();
+    while (testdb_int(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint") <= first_end
+           && time_mono_ms() - t0 < 10000)
+        sleep_ms(20);                            /* the first lease would be over now */
     ck_assert_int_eq(jobs_rescue_expired(db, 100, &n, &e), 0);
     ck_assert_int_eq(n, 0);                      /* extended: still ours */
     ck_assert_int_eq(jobs_extend(db, "w2", ids, 2, 60000, ours, &n, &e), 0);
@@ -331,6 +377,7 @@ START_TEST(one_notify_per_transaction)
     const char *e = NULL;
     struct db_conn *lc = testdb_connect();
     testdb_exec(lc, "LISTEN " DB_NOTIFY_CHANNEL);
+    testdb_exec(lc, "LISTEN test_marker");
     ck_assert_int_eq(db_begin(db, &e), 0);
     for (int i = 0; i < 5; i++)
         enq("t.n", NULL, 0, NULL);
@@ -342,15 +389,27 @@ START_TEST(one_notify_per_transaction)
     /* a no-op transaction sends nothing */
     ck_assert_int_eq(db_begin(db, &e), 0);
     ck_assert_int_eq(db_commit(db, &e), 0);
-    sleep_ms(100);
+    /* notifications of one session arrive in commit order: once this
+     * marker is in, everything sent before it is too */
+    testdb_exec(db, "NOTIFY test_marker");
     PGconn *pg = db_conn_pg(lc);
-    ck_assert_int_eq(PQconsumeInput(pg), 1);
     int n = 0;
-    PGnotify *nt;
-    while ((nt = PQnotifies(pg)) != NULL) {
-        n++;
-        PQfreemem(nt);
+    bool marker = false;
+    long long t0 = time_mono_ms();
+    while (!marker && time_mono_ms() - t0 < 10000) {
+        struct pollfd pf = { PQsocket(pg), POLLIN, 0 };
+        poll(&pf, 1, 100);
+        ck_assert_int_eq(PQconsumeInput(pg), 1);
+        PGnotify *nt;
+        while ((nt = PQnotifies(pg)) != NULL) {
+            if (strcmp(nt->relname, "test_marker") == 0)
+                marker = true;
+            else
+                n++;
+            PQfreemem(nt);
+        }
     }
+    ck_assert(marker);
     ck_assert_int_eq(n, 2);
     db_conn_free(&lc);
 }
@@ -495,7 +554,7 @@ START_TEST(killed_worker_job_reruns_after_lease)
     struct jobs_batch b;
     ck_assert_int_eq(jobs_claim(db, "survivor", 1, 60000, &b, &e), 0);
     ck_assert_int_eq(b.n, 0);                    /* still leased to the dead worker */
-    sleep_ms(800);
+    wait_past_lease_of("t.victim");
     int n = 0;
     ck_assert_int_eq(jobs_rescue_expired(db, 10, &n, &e), 0);
     ck_assert_int_eq(n, 1);

@@ -10,6 +10,8 @@
 #include "core/runtime.h"
 #include "core/runtime_load.h"
 #include "mailout/outbox.h"
+#include "mailout/mailout_conf.h"
+#include "web/web_conf.h"
 #include "testdb.h"
 #include "lib/util.h"
 #include "web/server.h"
@@ -40,6 +42,8 @@ static struct atum_config *load_conf(const char *extra)
     fputs(extra, f);
     fclose(f);
     const char *e = NULL;
+    conf_declare(&web_conf_table);
+    conf_declare(&mailout_conf_table);
     struct atum_config *c = conf_load(conf_path, &e);
     ck_assert_msg(c != NULL, "%s", e);
     unlink(conf_path);
@@ -285,7 +289,8 @@ START_TEST(routes_over_http)
         { "GET", "/healthz", 200 },
         { "GET", "/readyz", 200 },
         { "POST", "/healthz", 405 },
-        { "GET", "/", 200 },
+        { "GET", "/", 302 },          /* to the desk */
+        { "GET", "/status", 200 },
     };
     for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
         r = http(port, errs[i].method, errs[i].path, NULL, 0);

@@ -86,6 +86,32 @@ static int run_slow(void *s, struct atum_job *j)
     return ATUM_JOB_DONE;
 }
 
+/* Like mail.ingest: a while of work, then its effect and its completion
+ * in one transaction (exactly once). */
+static int run_txwrite(void *s, struct atum_job *j)
+{
+    (void)s;
+    const char *e = NULL;
+    atomic_fetch_add(&started, 1);
+    sleep_ms(150);
+    struct db_conn *c = jobrun_db(j);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", j->id);
+    const char *p[] = { id };
+    PGresult *r = NULL;
+    if (db_begin(c, &e) < 0)
+        return jobrun_fail(j, JOBRUN_RETRY, "%s", e);
+    if ((r = db_exec(c, "INSERT INTO t_effects (job_id) VALUES ($1)", 1, p, &e)) == NULL
+        || jobrun_complete_in_tx(j, &e) < 0 || db_commit(c, &e) < 0) {
+        PQclear(r);
+        db_rollback(c);
+        return jobrun_fail(j, JOBRUN_RETRY, "%s", e);
+    }
+    PQclear(r);
+    atomic_fetch_add(&runs[payload_n(j)], 1);
+    return ATUM_JOB_DONE;
+}
+
 static int register_test_kinds(struct runtime *r, void *arg, const char **error_r)
 {
     (void)arg;
@@ -93,7 +119,8 @@ static int register_test_kinds(struct runtime *r, void *arg, const char **error_
         || jobkind_register(&r->kinds, "t.flaky", "test", run_flaky, NULL, 5, 0, error_r) < 0
         || jobkind_register(&r->kinds, "t.permanent", "test", run_permanent, NULL, 0, 0, error_r) < 0
         || jobkind_register(&r->kinds, "t.txopen", "test", run_leaves_tx_open, NULL, 0, 0, error_r) < 0
-        || jobkind_register(&r->kinds, "t.slow", "test", run_slow, NULL, 0, 0, error_r) < 0)
+        || jobkind_register(&r->kinds, "t.slow", "test", run_slow, NULL, 0, 0, error_r) < 0
+        || jobkind_register(&r->kinds, "t.txwrite", "test", run_txwrite, NULL, 0, 0, error_r) < 0)
         return -1;
     return 0;
 }
@@ -182,7 +209,10 @@ END_TEST
 START_TEST(notify_wakes_idle_workers)
 {
     struct worker_pool *p = start_pool(2, 8, 60000);
-    sleep_ms(500);                          /* let them go idle */
+    /* idle: the listener has said LISTEN and waits (the workers, having
+     * found nothing, wait for it or for their 60 s poll) */
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'atumd-listener'"
+                              " AND query LIKE 'LISTEN%' AND state = 'idle'", 1, 5000), 1);
     long long t0 = time_mono_ms();
     enqueue_n("t.count", 0, 1);
     ck_assert_int_eq(wait_for("SELECT count(*) FROM job_archive", 1, 5000), 1);
@@ -252,7 +282,12 @@ START_TEST(survives_database_restart)
     ck_assert_int_eq(atomic_load(&started), 2);
     db_conn_free(&db);
     pgctl("stop");
-    sleep_ms(1000);                          /* the two jobs finish while it is down */
+    /* the two jobs finish while it is down */
+    t0 = time_mono_ms();
+    while (atomic_load(&runs[0]) + atomic_load(&runs[1]) + atomic_load(&runs[2]) + atomic_load(&runs[3]) < 2
+           && time_mono_ms() - t0 < 10000)
+        sleep_ms(10);
+    ck_assert_int_eq(atomic_load(&runs[0]) + atomic_load(&runs[1]) + atomic_load(&runs[2]) + atomic_load(&runs[3]), 2);
     pgctl("start");
     db = testdb_connect();
     enqueue_n("t.count", 100, 10);
@@ -263,6 +298,50 @@ START_TEST(survives_database_restart)
     for (int i = 100; i < 110; i++)
         ck_assert_int_eq(atomic_load(&runs[i]), 1);
     ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM job_archive WHERE attempts <> 1"), 0);
+}
+END_TEST
+
+/* PostgreSQL restarts in the middle of a burst (a 1-second blip): the
+ * jobs whose connection broke mid-run -- and the rest of their workers'
+ * batches -- are given back as soon as the connection returns, not after
+ * their 5-minute lease; still exactly once (each job's effect commits
+ * with its completion). */
+START_TEST(restart_mid_burst_delays_by_seconds_not_a_lease)
+{
+    testdb_exec(db, "DROP TABLE IF EXISTS t_effects");
+    testdb_exec(db, "CREATE TABLE t_effects (job_id bigint NOT NULL)");
+    const char *e = NULL;
+    struct worker_opts o = {
+        .db = testdb_params("test-worker"), .node_id = "blipnode", .nworkers = 2, .batch_size = 5,
+        .lease_ms = 300000, .poll_interval_ms = 200, .backoff_max_ms = 60000, .keep_done = true,
+    };
+    struct worker_pool *p = NULL;
+    ck_assert_msg(worker_pool_start(&p, &o, &rt, &e) == 0, "%s", e);
+    enqueue_n("t.txwrite", 0, 60);
+    long long t0 = time_mono_ms();
+    while (atomic_load(&started) < 8 && time_mono_ms() - t0 < 10000)
+        sleep_ms(5);
+    ck_assert_int_ge(atomic_load(&started), 8);
+    db_conn_free(&db);
+    pgctl("stop");                           /* mid-job: each worker holds a batch */
+    pgctl("start");
+    long long up = time_mono_ms();
+    db = testdb_connect();
+    long long done = wait_for("SELECT count(*) FROM job_archive WHERE kind = 't.txwrite'", 60, 60000);
+    long long took = time_mono_ms() - up;
+    ck_assert_int_eq(worker_pool_stop(&p, 10000), 0);
+    ck_assert_msg(done == 60, "%lld of 60 jobs done %lld ms after the restart (%lld running)", done, took,
+                  testdb_int(db, "SELECT count(*) FROM jobs WHERE state = 'running'"));
+    /* the work itself takes about 5 s; a job left to its lease would take 300 */
+    ck_assert_msg(took < 30000, "the restart delayed the work by %lld ms", took);
+    fprintf(stderr, "    restart mid-burst: all 60 jobs done %lld ms after PostgreSQL was back\n", took);
+    /* exactly once: one effect per job, none twice, none lost */
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM t_effects"), 60);
+    ck_assert_int_eq(testdb_int(db, "SELECT count(DISTINCT job_id) FROM t_effects"), 60);
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM jobs"), 0);
+    /* jobs that never started were given back without spending an attempt */
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM job_archive WHERE kind = 't.txwrite'"
+                                    " AND attempts > 2"), 0);
 }
 END_TEST
 
@@ -277,6 +356,7 @@ int main(void)
     tcase_add_test(tc, failures_retry_then_succeed_or_die);
     tcase_add_test(tc, stop_drains_and_releases);
     tcase_add_test(tc, survives_database_restart);
+    tcase_add_test(tc, restart_mid_burst_delays_by_seconds_not_a_lease);
     suite_add_tcase(s, tc);
     return testdb_run_suite(s);
 }

@@ -17,8 +17,8 @@ set -u
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
-SMTPPORT=$(free_port)
+port_take WEBPORT
+port_take SMTPPORT
 SECRET=threading-test-secret-0123456789abcdef
 
 conf() {   # conf ORG_BY_DOMAIN

@@ -33,7 +33,9 @@ struct fake_job {
 struct kv { char *key, *value; };
 struct sql_answer { char *match; int ncols, nrows; char **cells; char *error; };
 struct http_answer { char *method, *prefix, *body, *error; long status; };
-struct metric { char *name, *labels; double value; };
+struct metric { char *name, *labels; double value; bool counter; };
+struct hist { char *name, *labels; unsigned long long count; double sum; };
+struct described { char *name, *help; enum atum_metric_type type; };
 
 #define VEC(T) struct { T *v; size_t n; }
 #define PUSH(vec, x) do { (vec).v = grow((vec).v, ((vec).n + 1) * sizeof(*(vec).v)); \
@@ -62,6 +64,10 @@ struct fakehost {
     VEC(struct fakehost_mail) mail;
     VEC(struct fakehost_log) logs;
     VEC(struct metric) metrics;
+    VEC(struct hist) hists;
+    VEC(struct described) described;
+    char client_addr[64];        /* what host->http_client_addr answers */
+    int start_rc;                /* the plugin's start(), 0 when it has none */
     VEC(struct fakehost_ticket_change) changes;
     double fixed_now;            /* < 0: the real clock */
 };
@@ -406,7 +412,7 @@ static void metric_set(const char *name, const char *labels, double value, bool 
             return;
         }
     }
-    PUSH(fh->metrics, ((struct metric){ dup(name), dup(labels ? labels : ""), value }));
+    PUSH(fh->metrics, ((struct metric){ dup(name), dup(labels ? labels : ""), value, add }));
 }
 
 static void h_counter_add(const char *name, const char *labels, double value)
@@ -417,6 +423,100 @@ static void h_counter_add(const char *name, const char *labels, double value)
 static void h_gauge_set(const char *name, const char *labels, double value)
 {
     metric_set(name, labels, value, false);
+}
+
+static void h_histogram_observe(const char *name, const char *labels, double value)
+{
+    struct fakehost *fh = current;
+    if (fh == NULL || name == NULL)
+        return;
+    for (size_t i = 0; i < fh->hists.n; i++) {
+        struct hist *h = &fh->hists.v[i];
+        if (strcmp(h->name, name) == 0 && strcmp(h->labels, labels ? labels : "") == 0) {
+            h->count++;
+            h->sum += value;
+            return;
+        }
+    }
+    PUSH(fh->hists, ((struct hist){ dup(name), dup(labels ? labels : ""), 1, value }));
+}
+
+static int h_metric_describe(const char *name, enum atum_metric_type type, const char *help,
+                             const double *buckets, size_t nbuckets)
+{
+    struct fakehost *fh = current;
+    (void)buckets;
+    (void)nbuckets;
+    if (fh == NULL || name == NULL || name[0] == '\0')
+        return -1;
+    for (size_t i = 0; i < fh->described.n; i++)
+        if (strcmp(fh->described.v[i].name, name) == 0)
+            return fh->described.v[i].type == type ? 0 : -1;
+    PUSH(fh->described, ((struct described){ dup(name), dup(help ? help : ""), type }));
+    return 0;
+}
+
+static const char *help_of(const struct fakehost *fh, const char *name)
+{
+    for (size_t i = 0; i < fh->described.n; i++)
+        if (strcmp(fh->described.v[i].name, name) == 0)
+            return fh->described.v[i].help;
+    return "captured by the fake host";
+}
+
+/* What the plugin reported, in the exposition format, grouped by name in
+ * first-report order: enough for a plugin that passes it on. */
+static void h_metrics_write(void (*emit)(void *arg, const char *text, size_t len), void *arg)
+{
+    struct fakehost *fh = current;
+    char line[1024];
+    int n;
+    for (size_t i = 0; fh && i < fh->metrics.n; i++) {
+        const struct metric *m = &fh->metrics.v[i];
+        bool first = true;
+        for (size_t k = 0; k < i && first; k++)
+            first = strcmp(fh->metrics.v[k].name, m->name) != 0;
+        if (!first)
+            continue;
+        n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", m->name, help_of(fh, m->name),
+                     m->name, m->counter ? "counter" : "gauge");
+        emit(arg, line, (size_t)n);
+        for (size_t k = i; k < fh->metrics.n; k++) {
+            const struct metric *x = &fh->metrics.v[k];
+            if (strcmp(x->name, m->name) != 0)
+                continue;
+            n = snprintf(line, sizeof(line), x->labels[0] ? "%s{%s} %.17g\n" : "%s%s %.17g\n",
+                         x->name, x->labels, x->value);
+            emit(arg, line, (size_t)n);
+        }
+    }
+    for (size_t i = 0; fh && i < fh->hists.n; i++) {
+        const struct hist *h = &fh->hists.v[i];
+        bool first = true;
+        for (size_t k = 0; k < i && first; k++)
+            first = strcmp(fh->hists.v[k].name, h->name) != 0;
+        if (!first)
+            continue;
+        n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s histogram\n", h->name,
+                     help_of(fh, h->name), h->name);
+        emit(arg, line, (size_t)n);
+        for (size_t k = i; k < fh->hists.n; k++) {
+            const struct hist *x = &fh->hists.v[k];
+            if (strcmp(x->name, h->name) != 0)
+                continue;
+            const char *sep = x->labels[0] ? "," : "";
+            n = snprintf(line, sizeof(line), "%s_bucket{%s%sle=\"+Inf\"} %llu\n%s_sum%s%s%s %.17g\n"
+                         "%s_count%s%s%s %llu\n", x->name, x->labels, sep, x->count,
+                         x->name, x->labels[0] ? "{" : "", x->labels, x->labels[0] ? "}" : "", x->sum,
+                         x->name, x->labels[0] ? "{" : "", x->labels, x->labels[0] ? "}" : "", x->count);
+            emit(arg, line, (size_t)n);
+        }
+    }
+}
+
+static const char *h_http_client_addr(const struct atum_http_req *req)
+{
+    return req && req->db ? req->db->fh->client_addr : "";
 }
 
 static int h_mail_notice(struct atum_db *db, long long ticket_id, const char *to, const char *title,
@@ -489,6 +589,10 @@ static const struct atum_host table = {
     .mail_notice = h_mail_notice,
     .now = h_now,
     .ticket_update = h_ticket_update,
+    .histogram_observe = h_histogram_observe,
+    .metric_describe = h_metric_describe,
+    .metrics_write = h_metrics_write,
+    .http_client_addr = h_http_client_addr,
 };
 
 const struct atum_host *fakehost_table(void)
@@ -506,6 +610,7 @@ struct fakehost *fakehost_new(const char *database_url)
     fh->conf.fh = fh;
     fh->next_job_id = 1;
     fh->fixed_now = -1;
+    snprintf(fh->client_addr, sizeof(fh->client_addr), "127.0.0.1");
     if (database_url != NULL) {
         fh->pg = PQconnectdb(database_url);
         if (PQstatus(fh->pg) != CONNECTION_OK) {
@@ -552,6 +657,11 @@ void fakehost_clear(struct fakehost *fh)
         free(fh->metrics.v[i].name);
         free(fh->metrics.v[i].labels);
     }
+    for (size_t i = 0; i < fh->hists.n; i++) {
+        free(fh->hists.v[i].name);
+        free(fh->hists.v[i].labels);
+    }
+    fh->hists.n = 0;
     for (size_t i = 0; i < fh->changes.n; i++) {
         free(fh->changes.v[i].status);
         free(fh->changes.v[i].priority);
@@ -613,6 +723,12 @@ void fakehost_free(struct fakehost **fhp)
     free(fh->mail.v);
     free(fh->logs.v);
     free(fh->metrics.v);
+    free(fh->hists.v);
+    for (size_t i = 0; i < fh->described.n; i++) {
+        free(fh->described.v[i].name);
+        free(fh->described.v[i].help);
+    }
+    free(fh->described.v);
     free(fh->changes.v);
     if (fh->pg)
         PQfinish(fh->pg);
@@ -678,7 +794,28 @@ int fakehost_load(struct fakehost *fh, const char *path, const char **why)
         return -1;
     }
     fh->initialised = true;
+    /* like atumd: start() once everything is registered; its failure is
+     * logged there, not a refusal */
+    fh->start_rc = fakehost_start(fh);
+    if (fh->start_rc == -2)
+        fh->start_rc = 0;
     return 0;
+}
+
+int fakehost_start(struct fakehost *fh)
+{
+    const struct atum_plugin *d = fh->plugin;
+    if (d == NULL || d->size < offsetof(struct atum_plugin, start) + sizeof(void *) || d->start == NULL)
+        return -2;
+    int rc = d->start(fh->state, &fh->db);
+    if (fh->in_tx)
+        h_tx_rollback(&fh->db);   /* atumd rolls back what start() left open */
+    return rc;
+}
+
+int fakehost_start_result(const struct fakehost *fh)
+{
+    return fh->start_rc;
 }
 
 const struct atum_plugin *fakehost_plugin(const struct fakehost *fh)
@@ -763,7 +900,11 @@ int fakehost_route(struct fakehost *fh, const char *method, const char *path, co
     free(fh->last_body);
     fh->last_body = NULL;
     memset(out, 0, sizeof(*out));
-    for (const struct atum_route *r = fh->plugin ? fh->plugin->routes : NULL; r && r->path; r++) {
+    const struct atum_route *roots = fh->plugin && fh->plugin->size >= offsetof(struct atum_plugin, root_routes)
+                                     + sizeof(void *) ? fh->plugin->root_routes : NULL;
+    const struct atum_route *tables[2] = { fh->plugin ? fh->plugin->routes : NULL, roots };
+    for (int t = 0; t < 2; t++)
+    for (const struct atum_route *r = tables[t]; r && r->path; r++) {
         if (strcmp(r->method, method) != 0 || strcmp(r->path, path) != 0)
             continue;
         struct atum_http_req req = { method, path, query, body, body ? strlen(body) : 0, user_id,
@@ -869,6 +1010,21 @@ void fakehost_tx_counts(const struct fakehost *fh, int *begun, int *committed, i
     *rolled_back = fh->tx_rolled_back;
 }
 
+int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r)
+{
+    const struct atum_plugin *d = fh->plugin;
+    if (d == NULL || argc < 1 || d->size < offsetof(struct atum_plugin, commands) + sizeof(void *))
+        return -1;
+    for (const struct atum_command *c = d->commands; c && c->name; c++)
+        if (strcmp(c->name, argv[0]) == 0) {
+            *exit_r = c->run(fh->state, &fh->db, argc, argv);
+            if (fh->in_tx)
+                h_tx_rollback(&fh->db);
+            return 0;
+        }
+    return -1;
+}
+
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out)
 {
     memset(out, 0, sizeof(*out));
@@ -901,4 +1057,30 @@ size_t fakehost_nticket_changes(const struct fakehost *fh) { return fh->changes.
 const struct fakehost_ticket_change *fakehost_ticket_change_at(const struct fakehost *fh, size_t i)
 {
     return i < fh->changes.n ? &fh->changes.v[i] : NULL;
+}
+
+void fakehost_set_client_addr(struct fakehost *fh, const char *addr)
+{
+    snprintf(fh->client_addr, sizeof(fh->client_addr), "%s", addr ? addr : "");
+}
+
+int fakehost_histogram(const struct fakehost *fh, const char *name, const char *labels,
+                       unsigned long long *count_r, double *sum_r)
+{
+    for (size_t i = 0; i < fh->hists.n; i++)
+        if (strcmp(fh->hists.v[i].name, name) == 0
+            && strcmp(fh->hists.v[i].labels, labels ? labels : "") == 0) {
+            *count_r = fh->hists.v[i].count;
+            *sum_r = fh->hists.v[i].sum;
+            return 1;
+        }
+    return 0;
+}
+
+const char *fakehost_metric_help(const struct fakehost *fh, const char *name)
+{
+    for (size_t i = 0; i < fh->described.n; i++)
+        if (strcmp(fh->described.v[i].name, name) == 0)
+            return fh->described.v[i].help;
+    return NULL;
 }

@@ -14,7 +14,13 @@
  *  - HTTP: answered from a table (fakehost_http_answer: method and URL
  *    prefix -> status and body, or a transport error), each call recorded;
  *  - configuration: a key/value map, then the plugin's declared defaults;
- *  - metrics: counters and gauges captured by name and labels;
+ *  - metrics: counters, gauges and histograms (count and sum) captured
+ *    by name and labels, descriptions (metric_describe) kept;
+ *    host->metrics_write hands the plugin what it reported, in the
+ *    exposition format;
+ *  - the client address of route requests (host->http_client_addr):
+ *    127.0.0.1 until fakehost_set_client_addr();
+ *  - start(): called by fakehost_load() after init, like atumd does;
  *  - log lines: captured (and echoed to stderr when FAKEHOST_VERBOSE is set);
  *  - jobs: the error, the retry delay, lease extensions and whether the
  *    job was completed in its transaction;
@@ -55,6 +61,11 @@ const struct atum_plugin *fakehost_plugin(const struct fakehost *fh);
  * ends before the member): ATUM_HOOKS_QUIET, ... */
 unsigned fakehost_hook_flags(const struct fakehost *fh);
 void *fakehost_state(const struct fakehost *fh);
+/* Calls the plugin's start() again (fakehost_load() did once): its
+ * return value, or -2 when it has none.  fakehost_start_result(): what
+ * the call at load returned (0 when none). */
+int fakehost_start(struct fakehost *fh);
+int fakehost_start_result(const struct fakehost *fh);
 /* fini() and dlclose(); fakehost_free() does it too. */
 void fakehost_unload(struct fakehost *fh);
 
@@ -82,16 +93,24 @@ struct fakehost_response {
     size_t body_len;
     int handler_rc;
 };
-/* Calls the route (method, path below the plugin's prefix); -1 when the
- * plugin has no such route.  The role is not checked here: that is the
- * real host's job. */
+/* Calls the route (method, path below the plugin's prefix, or a root
+ * route's path such as "/metrics"); -1 when the plugin has no such route.
+ * The role is not checked here: that is the real host's job. */
 int fakehost_route(struct fakehost *fh, const char *method, const char *path, const char *query,
                    const char *body, long long user_id, enum atum_role role,
                    struct fakehost_response *out);
 
+/* Runs the plugin's atumctl command argv[0] (plugin->commands) with the
+ * fake host's connection; *exit_r is what it returned.  -1 when the plugin
+ * has no such command. */
+int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r);
+
 /* The plugin's ticket_view (its part of a ticket's API answer); -1 when it
  * has none. */
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out);
+
+/* What host->http_client_addr() answers for the next route calls. */
+void fakehost_set_client_addr(struct fakehost *fh, const char *addr);
 
 /* ---- the clock ----------------------------------------------------------- */
 /* From now on host->now() answers t (seconds since the epoch); a negative
@@ -139,6 +158,11 @@ const struct fakehost_ticket_change *fakehost_ticket_change_at(const struct fake
 const struct fakehost_log *fakehost_log_find(const struct fakehost *fh, const char *text);
 /* A counter's or gauge's value (0 when never set). */
 double fakehost_metric(const struct fakehost *fh, const char *name, const char *labels);
+/* A histogram series' count and sum: 1 when it exists, else 0. */
+int fakehost_histogram(const struct fakehost *fh, const char *name, const char *labels,
+                       unsigned long long *count_r, double *sum_r);
+/* The help text the plugin described a family with, or NULL. */
+const char *fakehost_metric_help(const struct fakehost *fh, const char *name);
 /* Transactions the plugin began, committed and rolled back. */
 void fakehost_tx_counts(const struct fakehost *fh, int *begun, int *committed, int *rolled_back);
 

@@ -1,6 +1,10 @@
 /* test_conf -- the configuration parser and its documentation. */
 #include "config.h"
 #include "core/conf.h"
+#include "mailin/mailin_conf.h"
+#include "mailout/mailout_conf.h"
+#include "desk/portal_conf.h"
+#include "web/web_conf.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -239,6 +243,11 @@ END_TEST
 
 int main(void)
 {
+    /* every floor's keys, as atumd has them */
+    conf_declare(&web_conf_table);
+    conf_declare(&mailin_conf_table);
+    conf_declare(&mailout_conf_table);
+    conf_declare(&portal_conf_table);
     Suite *s = suite_create("conf");
     TCase *tc = tcase_create("conf");
     tcase_add_test(tc, defaults_apply);

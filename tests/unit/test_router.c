@@ -42,6 +42,29 @@ START_TEST(refuses_what_is_not_exact)
 }
 END_TEST
 
+START_TEST(raw_paths_must_be_plain)
+{
+    static const char *const ok[] = {
+        "/", "/healthz", "/api/v1/tickets/12", "/api/v1/plugins/rag/search", "/desk/",
+        "/desk/app.3f2a9c.js", "/a-b_c~d/e.f", "/..a/b..", "/.well-known/x",
+    };
+    static const char *const bad[] = {
+        "", "api/v1", "*", "//", "/api//v1", "/api/v1//", "/.", "/..", "/api/./v1", "/api/../v1",
+        "/api/v1/..", "/api/v1/.", "/api/%2e%2e/v1", "/api/v1/users%00", "/a%2Fb", "/%",
+        "/a\\b", "/a b", "/a\tb", "/a\x80b", "/a?b", "/a#b", "/a;b", "/a:b", "/a@b",
+    };
+    const char *why = NULL;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(router_path_plain(ok[i], &why), "refused '%s': %s", ok[i], why);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_msg(!router_path_plain(bad[i], &why), "accepted '%s'", bad[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+    ck_assert(!router_path_plain(NULL, &why));
+}
+END_TEST
+
 START_TEST(id_routes_are_flagged)
 {
     ck_assert(router_has_id("/api/v1/tickets/{id}"));
@@ -57,6 +80,7 @@ int main(void)
     tcase_add_test(tc, matches_and_captures);
     tcase_add_test(tc, refuses_what_is_not_exact);
     tcase_add_test(tc, id_routes_are_flagged);
+    tcase_add_test(tc, raw_paths_must_be_plain);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 static int render(const char *src, const struct tmpl_var *v, size_t n, struct strbuf *subj,
@@ -86,13 +87,18 @@ END_TEST
 START_TEST(builtins_render)
 {
     static const char *const names[] = { "ack", "reply", "notify_new", "notify_reply",
-                                         "notify_assign", "notice" };
+                                         "notify_assign", "notice", "signin", "reset", "invite",
+                                         "verify", "solved" };
     struct tmpl_var v[] = {
         { "ticket", "42" }, { "subject", "Printer" }, { "reply_subject", "Re: [#42] Printer" },
         { "message", "text" }, { "queue_name", "Support" }, { "portal_url", "https://x/p/42" },
         { "desk_url", "https://x/d/42" }, { "agent_name", "Ann" }, { "customer_name", "Carla" },
         { "customer_email", "carla@example.org" }, { "note_marker", "#note" },
         { "notice_title", "SLA breach" }, { "notice_body", "late" },
+        { "portal_title", "Help" }, { "link_url", "https://x/portal/link#abc" },
+        { "expires", "in 1 hour" }, { "rate_url", "https://x/portal/rate#t=1" },
+        { "rate_1", "https://x/r1" }, { "rate_2", "https://x/r2" }, { "rate_3", "https://x/r3" },
+        { "rate_4", "https://x/r4" }, { "rate_5", "https://x/r5" },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const char *src = tmpl_builtin(names[i]);
@@ -101,7 +107,15 @@ START_TEST(builtins_render)
         const char *e = NULL;
         ck_assert_msg(render(src, v, sizeof(v) / sizeof(v[0]), &s, &t, &h, &e) == 0, "%s: %s",
                       names[i], e);
-        ck_assert_msg(strstr(s.s, "42") != NULL, "%s: subject without the ticket number", names[i]);
+        bool account = strcmp(names[i], "signin") == 0 || strcmp(names[i], "reset") == 0
+                       || strcmp(names[i], "invite") == 0 || strcmp(names[i], "verify") == 0;
+        if (!account)
+            ck_assert_msg(strstr(s.s, "42") != NULL, "%s: subject without the ticket number", names[i]);
+        else
+            ck_assert_msg(strstr(t.s, "https://x/portal/link#abc") != NULL, "%s lost the link", names[i]);
+        if (strcmp(names[i], "solved") == 0)
+            ck_assert_msg(strstr(h.s, "https://x/r5") != NULL && strstr(h.s, "https://x/r1") != NULL,
+                          "solved: the rating links are missing");
         if (strcmp(names[i], "notify_new") == 0 || strcmp(names[i], "notify_reply") == 0)
             ck_assert_msg(strstr(t.s, "carla@example.org") != NULL, "%s lost the address", names[i]);
         strbuf_free(&s);

@@ -5,6 +5,7 @@
 #include "lib/totp.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,35 @@ START_TEST(uri_is_percent_encoded)
 }
 END_TEST
 
+/* Every character of a recovery code is random: 12 characters, 60 bits.
+ * (The last one used to be 'a' or 'q' only: 56 bits.)  Over 400 codes a
+ * position that carries 5 random bits shows all 32 letters with
+ * overwhelming probability (missing one: 32 * (31/32)^400 < 1e-4), and
+ * fewer than 16 only with a probability below 1e-60. */
+START_TEST(recovery_codes_carry_60_bits)
+{
+    bool seen[TOTP_RECOVERY_CHARS][32];
+    memset(seen, 0, sizeof(seen));
+    for (int n = 0; n < 400; n++) {
+        char code[TOTP_RECOVERY_CHARS + 1];
+        ck_assert_int_eq(totp_recovery_code(code), 0);
+        ck_assert_uint_eq(strlen(code), TOTP_RECOVERY_CHARS);
+        for (int i = 0; i < TOTP_RECOVERY_CHARS; i++) {
+            const char *p = strchr("abcdefghijklmnopqrstuvwxyz234567", code[i]);
+            ck_assert_msg(p != NULL && code[i] != '\0', "'%c' in %s", code[i], code);
+            seen[i][p - "abcdefghijklmnopqrstuvwxyz234567"] = true;
+        }
+    }
+    for (int i = 0; i < TOTP_RECOVERY_CHARS; i++) {
+        int distinct = 0;
+        for (int k = 0; k < 32; k++)
+            distinct += seen[i][k];
+        ck_assert_msg(distinct >= 16, "character %d of a recovery code took only %d values",
+                      i + 1, distinct);
+    }
+}
+END_TEST
+
 START_TEST(tokens)
 {
     char a[TOKEN_MAX], b[TOKEN_MAX], ha[TOKEN_HASH_HEX], hb[TOKEN_HASH_HEX];
@@ -112,6 +142,7 @@ int main(void)
     tcase_add_test(tc, base32_round_trip);
     tcase_add_test(tc, uri_is_percent_encoded);
     tcase_add_test(tc, tokens);
+    tcase_add_test(tc, recovery_codes_carry_60_bits);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,7 @@
 /* test_util -- small shared modules: strbuf, email, passwd, metrics, util. */
 #include "config.h"
 #include "lib/email.h"
+#include "lib/jsonlimit.h"
 #include "lib/metrics.h"
 #include "lib/passwd.h"
 #include "lib/strbuf.h"
@@ -125,6 +126,84 @@ START_TEST(utf8_validation)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         ck_assert_msg(str_utf8_valid(cases[i].s, cases[i].len) == cases[i].ok, "case %zu", i);
+    /* long ASCII runs (read eight bytes at a time) with a bad or good byte
+     * at every offset, and cut sequences right after a run */
+    char buf[40];
+    for (size_t at = 0; at < sizeof(buf); at++) {
+        memset(buf, 'a', sizeof(buf));
+        buf[at] = (char)0xff;
+        ck_assert_msg(!str_utf8_valid(buf, sizeof(buf)), "0xff at %zu", at);
+        memset(buf, 'a', sizeof(buf));
+        if (at + 1 < sizeof(buf)) {
+            buf[at] = (char)0xc3;
+            buf[at + 1] = (char)0xa9;
+            ck_assert_msg(str_utf8_valid(buf, sizeof(buf)), "e-acute at %zu", at);
+        }
+        ck_assert_msg(!str_utf8_valid("aaaaaaaaaaaaaaaa\xe2\x82", 18), "cut after a run");
+        ck_assert_msg(str_utf8_valid(buf, at), "prefix of %zu", at);
+    }
+}
+END_TEST
+
+static char *nested(int depth, const char *open, const char *close, const char *inner)
+{
+    size_t ol = strlen(open), cl = strlen(close), il = strlen(inner);
+    char *s = malloc((size_t)depth * (ol + cl) + il + 1), *p = s;
+    for (int i = 0; i < depth; i++, p += ol)
+        memcpy(p, open, ol);
+    memcpy(p, inner, il);
+    p += il;
+    for (int i = 0; i < depth; i++, p += cl)
+        memcpy(p, close, cl);
+    *p = '\0';
+    return s;
+}
+
+START_TEST(email_canonical_form)
+{
+    char out[EMAIL_MAX + 1];
+    ck_assert_int_eq(email_canonical("Kim.O+Tag@Example.COM", out), 0);
+    ck_assert_str_eq(out, "kim.o+tag@example.com");
+    /* only ASCII letters fold: the Kelvin sign and I-with-dot stay themselves */
+    ck_assert_int_eq(email_canonical("\xe2\x84\xaaIM@x", out), 0);
+    ck_assert_str_eq(out, "\xe2\x84\xaaim@x");
+    ck_assert_int_eq(email_canonical("K\xc4\xb0M@X", out), 0);
+    ck_assert_str_eq(out, "k\xc4\xb0m@x");
+    char big[EMAIL_MAX + 2];
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(email_canonical(big, out), -1);
+    ck_assert_str_eq(out, "");
+    big[EMAIL_MAX] = '\0';
+    ck_assert_int_eq(email_canonical(big, out), 0);
+    ck_assert_uint_eq(strlen(out), EMAIL_MAX);
+}
+END_TEST
+
+START_TEST(json_depth_limit)
+{
+    char *ok = nested(JSON_MAX_DEPTH, "[", "]", "1");
+    char *deep = nested(JSON_MAX_DEPTH + 1, "[", "]", "1");
+    char *objs = nested(JSON_MAX_DEPTH + 1, "{\"a\":", "}", "1");
+    char *huge = nested(100000, "[", "]", "");
+    ck_assert(json_depth_ok(ok, strlen(ok), JSON_MAX_DEPTH));
+    ck_assert(!json_depth_ok(deep, strlen(deep), JSON_MAX_DEPTH));
+    ck_assert(!json_depth_ok(objs, strlen(objs), JSON_MAX_DEPTH));
+    ck_assert(!json_depth_ok(huge, strlen(huge), JSON_MAX_DEPTH));
+    /* siblings do not add up; brackets in strings (escaped quotes too) do not count */
+    ck_assert(json_depth_ok("[[1],[2],[3],[[4]]]", 19, 3));
+    ck_assert(!json_depth_ok("[[1],[2],[3],[[[4]]]]", 21, 3));
+    const char *str = "{\"s\": \"[[[[[[\\\"{{{{{{\", \"t\": [\"]]]]\"]}";
+    ck_assert(json_depth_ok(str, strlen(str), 2));
+    ck_assert(!json_depth_ok(str, strlen(str), 1));
+    /* not JSON: left to the parser, no crash */
+    ck_assert(json_depth_ok("]]]}}}", 6, 1));
+    ck_assert(json_depth_ok("\"unterminated [[[[", 18, 1));
+    ck_assert(json_depth_ok("", 0, 1));
+    free(ok);
+    free(deep);
+    free(objs);
+    free(huge);
 }
 END_TEST
 
@@ -139,6 +218,8 @@ int main(void)
     tcase_add_test(tc, metrics_exposition);
     tcase_add_test(tc, hashing_and_random);
     tcase_add_test(tc, utf8_validation);
+    tcase_add_test(tc, json_depth_limit);
+    tcase_add_test(tc, email_canonical_form);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

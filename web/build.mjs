@@ -1,0 +1,85 @@
+// web/build.mjs -- builds the browser application into DIST.
+//
+//   node build.mjs WEBSRC NODE_MODULES DIST
+//
+// WEBSRC is the source tree's web/ folder (only read), NODE_MODULES the
+// packages `npm ci` installed from web/package-lock.json (in the build
+// tree, so a read-only source tree builds), DIST the output folder, made
+// anew on every build.  esbuild bundles src/desk/desk.jsx and the CSS it
+// imports into one script and one style sheet, minified, each named after
+// a hash of its content (desk-<hash>.js); src/shell.html becomes desk.html,
+// the page atumd serves for /desk/*, pointing at them; src/portal/portal.jsx
+// and src/portal/shell.html make portal-<hash>.js/.css and portal.html,
+// the page of /portal/* (manifest key portal_shell).  manifest.json
+// lists the shell and the assets: atumd serves these files and nothing
+// else from DIST.
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const [websrc, nodeModules, dist] = process.argv.slice(2);
+if (!websrc || !nodeModules || !dist) {
+    console.error('usage: node build.mjs WEBSRC NODE_MODULES DIST');
+    process.exit(2);
+}
+const require = createRequire(path.resolve(nodeModules, '..', 'package.json'));
+const esbuild = require('esbuild');
+
+const tmp = `${dist}.tmp-${process.pid}`;
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(tmp, { recursive: true });
+
+const result = await esbuild.build({
+    entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx')],
+    bundle: true,
+    format: 'esm',
+    splitting: false,
+    minify: true,
+    target: ['chrome109', 'firefox115', 'safari16'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    nodePaths: [path.resolve(nodeModules)],
+    entryNames: '[name]-[hash]',
+    assetNames: '[name]-[hash]',
+    outdir: tmp,
+    metafile: true,
+    legalComments: 'eof',
+    charset: 'utf8',
+    logLevel: 'warning',
+    define: { 'process.env.NODE_ENV': '"production"' },
+});
+
+// each entry (the desk, the portal) has its own script and style sheet
+const assets = [];
+const bundles = {};
+for (const [out, info] of Object.entries(result.metafile.outputs)) {
+    const name = path.basename(out);
+    assets.push(name);
+    if (info.entryPoint && name.endsWith('.js')) {
+        const entry = path.basename(info.entryPoint).replace(/\.jsx?$/, '');
+        bundles[entry] = { script: name, style: info.cssBundle ? path.basename(info.cssBundle) : null };
+    }
+}
+function page(entry, shellFile, outName) {
+    const b = bundles[entry];
+    if (!b || !b.script || !b.style) {
+        console.error(`build.mjs: the ${entry} bundle has no script or no style sheet`);
+        process.exit(1);
+    }
+    const shell = readFileSync(path.join(websrc, shellFile), 'utf8')
+        .replace('{{STYLE}}', `/assets/${b.style}`)
+        .replace('{{SCRIPT}}', `/assets/${b.script}`);
+    if (shell.includes('{{'))
+        throw new Error(`${shellFile}: a placeholder was left`);
+    writeFileSync(path.join(tmp, outName), shell);
+}
+page('desk', 'src/shell.html', 'desk.html');
+page('portal', 'src/portal/shell.html', 'portal.html');
+assets.sort();
+writeFileSync(path.join(tmp, 'manifest.json'),
+              JSON.stringify({ format: 1, shell: 'desk.html', portal_shell: 'portal.html', assets }, null, 1) + '\n');
+
+rmSync(dist, { recursive: true, force: true });
+renameSync(tmp, dist);
+for (const a of assets)
+    console.log(`  ${a}  ${result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith(a))].bytes} bytes`);

@@ -1,0 +1,155 @@
+// api.js -- the desk's only way to the data: fetch() to /api/v1.
+//
+// Every state-changing request carries the session's CSRF token
+// (X-CSRF-Token, from the login answer or GET /auth/me).  Errors become
+// ApiError with the problem document's fields (RFC 9457: title, detail,
+// field), and describe() turns any error into a sentence for people: the
+// desk never shows a raw server answer.  A request that cannot reach the
+// server marks the connection lost; connection.js then probes until it is
+// back.
+
+export const API = '/api/v1';
+
+let csrfToken = null;
+const listeners = { offline: new Set(), online: new Set(), signedout: new Set() };
+
+export function setCsrf(token) {
+    csrfToken = token || null;
+}
+
+export function on(what, fn) {
+    listeners[what].add(fn);
+    return () => listeners[what].delete(fn);
+}
+
+function emit(what, arg) {
+    for (const fn of [...listeners[what]])
+        fn(arg);
+}
+
+export class ApiError extends Error {
+    constructor(status, problem, retryAfter) {
+        super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+        this.status = status;
+        this.title = problem && typeof problem.title === 'string' ? problem.title : null;
+        this.detail = problem && typeof problem.detail === 'string' ? problem.detail : null;
+        this.field = problem && typeof problem.field === 'string' ? problem.field : null;
+        this.retryAfter = retryAfter ? parseInt(retryAfter, 10) || null : null;
+    }
+}
+
+const SAFE = new Set(['GET', 'HEAD']);
+
+// request('GET', '/tickets?limit=50') -> parsed JSON (null for 204).
+// opts.quiet: a failure to connect does not raise the lost-connection banner
+// (the probe itself uses it).
+export async function request(method, path, body, opts = {}) {
+    const headers = { Accept: 'application/json, application/problem+json' };
+    if (body !== undefined)
+        headers['Content-Type'] = 'application/json';
+    if (!SAFE.has(method) && csrfToken)
+        headers['X-CSRF-Token'] = csrfToken;
+    let res;
+    try {
+        res = await fetch(API + path, {
+            method,
+            headers,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            credentials: 'same-origin',
+            cache: 'no-store',
+            redirect: 'error',
+            signal: opts.signal,
+        });
+    } catch (e) {
+        if (e && e.name === 'AbortError')
+            throw e;
+        if (!opts.quiet)
+            emit('offline');
+        throw new ApiError(0, null);
+    }
+    if (!opts.quiet)
+        emit('online');
+    if (res.status === 204)
+        return null;
+    const type = res.headers.get('Content-Type') || '';
+    const json = type.includes('json');
+    if (res.ok) {
+        if (!json)
+            throw new ApiError(res.status, { title: 'Unexpected answer' });
+        return res.json();
+    }
+    let problem = null;
+    if (json) {
+        try {
+            problem = await res.json();
+        } catch {
+            problem = null;
+        }
+    }
+    const err = new ApiError(res.status, problem, res.headers.get('Retry-After'));
+    if (res.status === 401 && !path.startsWith('/auth/login'))
+        emit('signedout', err);
+    throw err;
+}
+
+// Requests started before they are asked for (desk.jsx, at page load, so
+// the first screen's data is on its way while the code starts up); the
+// first get() of the same path takes the answer, once.
+const early = new Map();
+
+export function prefetch(path, then) {
+    const p = request('GET', path, undefined, { quiet: true });
+    early.set(path, p);
+    p.then(then || (() => {})).catch(() => {});
+}
+
+export const get = (path, opts) => {
+    const p = early.get(path);
+    if (p) {
+        early.delete(path);
+        return p;
+    }
+    return request('GET', path, undefined, opts);
+};
+export const post = (path, body, opts) => request('POST', path, body === undefined ? {} : body, opts);
+export const patch = (path, body, opts) => request('PATCH', path, body, opts);
+export const del = (path, opts) => request('DELETE', path, undefined, opts);
+
+// A sentence for people about any error the API calls can throw.
+export function describe(err, what) {
+    if (!(err instanceof ApiError))
+        return `Something went wrong in the desk${what ? ` while ${what}` : ''}. Reload the page to try again.`;
+    const d = err.detail ? sentence(err.detail) : null;
+    switch (err.status) {
+    case 0:
+        return 'The server cannot be reached. The desk keeps trying and reconnects by itself.';
+    case 400:
+    case 422:
+        return d || 'The server did not accept this input.';
+    case 401:
+        return d || 'Your session has ended. Please sign in again.';
+    case 403:
+        if (err.detail && /csrf/i.test(err.detail))
+            return 'Your session changed in another tab. Reload the page and try again.';
+        return d || 'You may not do this.';
+    case 404:
+        return 'Not found — it does not exist, or you have no access to it.';
+    case 409:
+        return d || 'Someone else changed this meanwhile.';
+    case 413:
+        return 'That is too large for the server.';
+    case 429:
+        return (d || 'Too many attempts.') + (err.retryAfter ? ` Try again in ${err.retryAfter} seconds.` : '');
+    default:
+        if (err.status >= 500)
+            return `The server could not do this right now (${err.status}). Try again in a moment.`;
+        return d || `The server refused this (${err.status}).`;
+    }
+}
+
+function sentence(s) {
+    const t = String(s).trim();
+    if (!t)
+        return null;
+    return t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}

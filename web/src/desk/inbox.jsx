@@ -1,0 +1,326 @@
+// inbox.jsx -- the ticket list of one view: GET /tickets with the view's
+// filters, the search and the API's cursors (50 a page, newest change
+// first; the cursor keeps every page as fast as the first, however deep).
+// Keyboard: j/k move, Enter opens, x selects, a/s/p act on the selected
+// tickets or the current one; [ and ] page.  Bulk actions are one PATCH a
+// ticket, in turn, with what failed listed by ticket.
+//
+// What a view showed last (its page, its rows, the current row) is kept in
+// memory, so going back from a ticket shows it at once, on the same row,
+// while it is fetched again.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describe, get, patch } from './api.js';
+import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
+import { useKeys } from './keys.js';
+import { MenuButton } from './menu.jsx';
+import { follow, inboxUrl, navigate } from './router.js';
+import { Badge, announce } from './ui.jsx';
+import { listParam } from './caps.js';
+import { deleteView, listQuery, saveView, savedWhere } from './views.js';
+
+// Orders the list can have when the API takes sort= (else: the API's own,
+// most recently updated first).
+const SORTS = [
+    ['', 'Recently updated first'], ['updated_at', 'Least recently updated first'],
+    ['-created_at', 'Newest first'], ['created_at', 'Oldest first'], ['-priority', 'Most urgent first'],
+];
+
+const PAGE = 50;
+const memory = new Map();
+
+// Mounted anew for each view and search (app.jsx keys it), so all state
+// here belongs to one view.
+export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
+    const key = `${view.key}|${q}|${sort}`;
+    const kept = memory.get(key);
+    const [cursors, setCursors] = useState(kept ? kept.cursors : [null]);
+    const [page, setPage] = useState(kept ? kept.page : 0);
+    const [data, setData] = useState(kept ? kept.data : null);   // { items, next_cursor }
+    const [focusId, setFocusId] = useState(kept ? kept.focusId : null);
+    const [selected, setSelected] = useState(() => new Set());
+    const [loading, setLoading] = useState(false);
+    const [error, setError] = useState(null);
+    const [bulk, setBulk] = useState(null);        // { done, total, failed: [] }
+    const [menu, setMenu] = useState(null);        // 'status' | 'priority' | null
+    const [saving, setSaving] = useState(false);
+    const table = useRef(null);
+    const shownRef = useRef([]);
+    const wantFocus = useRef(true);
+
+    useEffect(() => {
+        const ctl = new AbortController();
+        setLoading(true);
+        const qs = listQuery(view.filter, q, sort, PAGE, cursors[page]);
+        get(`/tickets?${qs}`, { signal: ctl.signal })
+            .then((r) => {
+                setData(r);
+                setError(null);
+                setLoading(false);
+                // a row that left the view hands the focus to the one
+                // now in its place
+                if (!r.items.some((t) => t.id === focusId)) {
+                    const was = shownRef.current.findIndex((t) => t.id === focusId);
+                    const at = Math.max(0, Math.min(was, r.items.length - 1));
+                    setFocusId(r.items.length ? r.items[at].id : null);
+                }
+            })
+            .catch((e) => {
+                if (e.name === 'AbortError')
+                    return;
+                setLoading(false);
+                setError(describe(e, 'loading the tickets'));
+            });
+        return () => ctl.abort();
+    }, [key, page, cursors, tick]);
+
+    useEffect(() => {
+        memory.delete(key);
+        memory.set(key, { cursors, page, data, focusId });
+        if (memory.size > 30)
+            memory.delete(memory.keys().next().value);   // the longest unseen
+    }, [key, cursors, page, data, focusId]);
+
+    // the current row's link has the focus after paging or coming back,
+    // and again when a refresh took the focused row away
+    useEffect(() => {
+        if (!data || !table.current)
+            return;
+        const ae = document.activeElement;
+        const lost = !ae || ae === document.body || ae.id === 'main';
+        if (!wantFocus.current && !lost)
+            return;
+        // never taken from a field or a button elsewhere
+        if (!lost && !table.current.contains(ae)) {
+            wantFocus.current = false;
+            return;
+        }
+        const a = table.current.querySelector(`a[data-id="${focusId}"]`);
+        if (a) {
+            a.focus();
+            wantFocus.current = false;
+        }
+    }, [data, focusId]);
+
+    const items = data ? data.items : [];
+    shownRef.current = items;
+    const idx = items.findIndex((t) => t.id === focusId);
+    const current = idx >= 0 ? items[idx] : null;
+
+    const focusRow = (i) => {
+        const t = items[i];
+        if (!t)
+            return;
+        setFocusId(t.id);
+        const a = table.current && table.current.querySelector(`a[data-id="${t.id}"]`);
+        if (a)
+            a.focus();
+    };
+    const goPage = (p, atEnd) => {
+        if (p < 0 || p > cursors.length - 1 + (data && data.next_cursor ? 1 : 0))
+            return false;
+        if (p === cursors.length)
+            setCursors([...cursors, data.next_cursor]);
+        setPage(p);
+        setFocusId(null);
+        wantFocus.current = true;
+        if (atEnd === 'last')
+            pendingLast.current = true;
+        announce(`Page ${p + 1}`);
+        return true;
+    };
+    const pendingLast = useRef(false);
+    useEffect(() => {
+        if (pendingLast.current && data && data.items.length) {
+            pendingLast.current = false;
+            setFocusId(data.items[data.items.length - 1].id);
+        }
+    }, [data]);
+
+    const next = () => {
+        if (idx < items.length - 1)
+            focusRow(idx + 1);
+        else if (data && data.next_cursor)
+            goPage(page + 1);
+    };
+    const prev = () => {
+        if (idx > 0)
+            focusRow(idx - 1);
+        else if (page > 0)
+            goPage(page - 1, 'last');
+    };
+    const toggle = (id) => {
+        const s = new Set(selected);
+        if (s.has(id))
+            s.delete(id);
+        else
+            s.add(id);
+        setSelected(s);
+        announce(`${s.size} selected`);
+    };
+    const targets = () => (selected.size ? items.filter((t) => selected.has(t.id)).map((t) => t.id)
+                                         : current ? [current.id] : []);
+
+    const apply = async (change, what) => {
+        const ids = targets();
+        if (!ids.length)
+            return;
+        const failed = [];
+        setBulk({ done: 0, total: ids.length, failed, what });
+        for (let i = 0; i < ids.length; i++) {
+            try {
+                await patch(`/tickets/${ids[i]}`, change);
+            } catch (e) {
+                failed.push({ id: ids[i], text: describe(e, what) });
+            }
+            setBulk({ done: i + 1, total: ids.length, failed: [...failed], what });
+        }
+        const ok = ids.length - failed.length;
+        announce(`${what}: ${ok} of ${ids.length} done${failed.length ? `, ${failed.length} failed` : ''}.`);
+        if (!failed.length)
+            setTimeout(() => setBulk((b) => (b && b.done === b.total && !b.failed.length ? null : b)), 2500);
+        setSelected(new Set());
+        wantFocus.current = true;
+        setCursors([...cursors]);          // fetch the page again
+    };
+
+    useKeys({
+        j: next,
+        k: prev,
+        ArrowDown: () => (document.activeElement && document.activeElement.dataset.id ? next() : false),
+        ArrowUp: () => (document.activeElement && document.activeElement.dataset.id ? prev() : false),
+        o: () => current && navigate(`/desk/tickets/${current.id}`),
+        Enter: () => {
+            if (current && !(document.activeElement && document.activeElement.tagName === 'A'))
+                navigate(`/desk/tickets/${current.id}`);
+            else
+                return false;
+        },
+        x: () => current && toggle(current.id),
+        a: () => apply({ assignee_id: me.id }, 'Assigning to you'),
+        s: () => targets().length && setMenu('status'),
+        p: () => targets().length && setMenu('priority'),
+        ']': () => goPage(page + 1),
+        '[': () => goPage(page - 1),
+        Escape: () => (selected.size ? setSelected(new Set()) : false),
+    });
+
+    const queueName = (id) => {
+        const qq = queues.find((x) => x.id === id);
+        return qq ? qq.name : `#${id}`;
+    };
+    const title = q ? `Search “${q}” in ${view.label}` : view.label;
+    const n = targets().length;
+
+    return (
+        <section class="inbox" aria-labelledby="inbox-title">
+            <div class="inbox-head">
+                <h1 id="inbox-title">{title}</h1>
+                <div class="inbox-tools">
+                    {listParam('sort') && (
+                        <span class="sort">
+                            <label for="sort">Order</label>{' '}
+                            <select id="sort" value={sort} onChange={(e) => navigate(inboxUrl(view.key, q, e.currentTarget.value))}>
+                                {SORTS.map(([v, l]) => <option value={v}>{l}</option>)}
+                            </select>
+                        </span>
+                    )}
+                    {view.saved
+                        ? <button type="button" class="link" onClick={() => deleteView(me, view.id).then(onSaved).then(() => navigate('/desk'))}>Delete this saved view</button>
+                        : <button type="button" class="link" onClick={() => setSaving(true)}>Save as view…</button>}
+                </div>
+            </div>
+            {saving && (
+                <form class="save-view" onSubmit={(ev) => {
+                    ev.preventDefault();
+                    const name = ev.currentTarget.vname.value.trim();
+                    if (!name)
+                        return;
+                    saveView(me, name, { ...view.filter, ...(q ? { q } : {}) })
+                        .then(onSaved).then(() => { setSaving(false); announce(`View “${name}” saved.`); })
+                        .catch((e) => setError(describe(e, 'saving the view')));
+                }}>
+                    <label for="vname">Name of the view</label>
+                    <input id="vname" name="vname" required maxlength="100" ref={(el) => el && el.focus()} />
+                    <button type="submit">Save</button>
+                    <button type="button" class="link" onClick={() => setSaving(false)}>Cancel</button>
+                    <p class="hint">Saved {savedWhere() === 'server' ? 'on the server' : 'in this browser'}.</p>
+                </form>
+            )}
+            <div class="bulk" role="region" aria-label="Actions">
+                <span>{selected.size ? `${selected.size} selected` : current ? `Ticket #${current.id}` : 'No ticket'}</span>
+                <button type="button" disabled={!n} onClick={() => apply({ assignee_id: me.id }, 'Assigning to you')}
+                        aria-keyshortcuts="a">Assign to me</button>
+                <MenuButton id="bulk-status" label="Set the status" text="Status" disabled={!n}
+                            open={menu === 'status'} setOpen={(o) => setMenu(o ? 'status' : null)}
+                            options={STATUSES.map((s) => ({ value: s, label: cap(s) }))}
+                            onChoose={(v) => apply({ status: v }, `Setting the status to ${v}`)} />
+                <MenuButton id="bulk-priority" label="Set the priority" text="Priority" disabled={!n}
+                            open={menu === 'priority'} setOpen={(o) => setMenu(o ? 'priority' : null)}
+                            options={PRIORITIES.map((s) => ({ value: s, label: cap(s) }))}
+                            onChoose={(v) => apply({ priority: v }, `Setting the priority to ${v}`)} />
+                {selected.size > 0 && <button type="button" class="link" onClick={() => setSelected(new Set())}>Clear selection</button>}
+            </div>
+            {bulk && (
+                <div class={bulk.failed.length ? 'error' : 'ok'} role="status">
+                    {bulk.what}: {bulk.done} of {bulk.total}
+                    {bulk.failed.length > 0 && (
+                        <ul>{bulk.failed.map((f) => <li>#{f.id}: {f.text}</li>)}</ul>
+                    )}
+                    {bulk.done === bulk.total && <button type="button" class="link" onClick={() => setBulk(null)}>Dismiss</button>}
+                </div>
+            )}
+            {error && (
+                <div class="error" role="alert">
+                    {error} <button type="button" onClick={() => setCursors([...cursors])}>Try again</button>
+                </div>
+            )}
+            {loading && <p class="loading" role="status">Loading…</p>}
+            {data && items.length === 0 && !loading && (
+                <p class="empty">{q ? 'No ticket matches this search in this view.' : 'No tickets in this view.'}</p>
+            )}
+            <table class="tickets" ref={table} aria-busy={loading ? 'true' : 'false'}
+                   data-loaded={data ? 'true' : 'false'} aria-labelledby="inbox-title">
+                <thead>
+                    <tr>
+                        <th scope="col"><span class="sr-only">Selected</span></th>
+                        <th scope="col">Ticket</th>
+                        <th scope="col">Status</th>
+                        <th scope="col">Priority</th>
+                        <th scope="col">Queue</th>
+                        <th scope="col">Assignee</th>
+                        <th scope="col">Updated</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {items.map((t) => (
+                        <tr key={t.id} class={(t.id === focusId ? 'current ' : '') + (selected.has(t.id) ? 'selected' : '')}>
+                            <td class="sel">
+                                <input type="checkbox" id={`sel-${t.id}`} checked={selected.has(t.id)}
+                                       tabindex="-1" onChange={() => toggle(t.id)} />
+                                <label for={`sel-${t.id}`} class="sr-only">Select ticket {t.id}</label>
+                            </td>
+                            <td class="subj">
+                                <a href={`/desk/tickets/${t.id}`} data-id={t.id} onClick={follow}
+                                   onFocus={() => setFocusId(t.id)}>
+                                    <span class="tid">#{t.id}</span> {t.subject || '(no subject)'}
+                                </a>
+                            </td>
+                            <td><Badge kind="status" value={t.status} /></td>
+                            <td><Badge kind="priority" value={t.priority} /></td>
+                            <td data-label="Queue">{t.queue_id ? queueName(t.queue_id) : ''}</td>
+                            <td data-label="Assignee">{t.assignee_id == null ? <span class="muted">nobody</span>
+                                 : t.assignee_id === me.id ? 'you' : `#${t.assignee_id}`}</td>
+                            <td><time datetime={t.updated_at} title={when(t.updated_at)}>{ago(t.updated_at)}</time></td>
+                        </tr>
+                    ))}
+                </tbody>
+            </table>
+            <nav class="pager" aria-label="Pages">
+                <button type="button" disabled={page === 0} onClick={() => goPage(page - 1)} aria-keyshortcuts="[">Newer</button>
+                <span>Page {page + 1}</span>
+                <button type="button" disabled={!(data && data.next_cursor)} onClick={() => goPage(page + 1)} aria-keyshortcuts="]">Older</button>
+            </nav>
+        </section>
+    );
+}
