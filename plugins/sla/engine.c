@@ -43,6 +43,7 @@ struct walk {
     enum phase phase[SLA_CLOCKS];
     bool want_effects;
     int cap;
+    int rounds_cap;
     int oom;
 };
 
@@ -169,6 +170,34 @@ static void effect(struct walk *w, int ev, int clock, enum sla_mode from, enum s
     s->effects[s->neffects++] = (struct sla_effect){ ev, clock, from, to, pf, pt };
 }
 
+/* Clock c is achieved at `at` (a staff reply, solved or closed): whether
+ * a target applied then decides whether it counts as met. */
+static void achieved(struct walk *w, int c, int64_t at)
+{
+    struct sla_state *s = w->s;
+    struct sla_clock_state *cs = &s->c[c];
+    const struct sla_policy *p = s->policy;
+    w->phase[c] = PHASE_DONE;
+    cs->achieved_at = at;
+    cs->achieved_tracked = p != NULL && p->target[c].set;
+    if (c != SLA_NEXT_RESPONSE || (!cs->achieved_tracked && !cs->breached) || w->oom)
+        return;
+    /* an answered next-response round keeps its outcome: the next round
+     * starts from nothing */
+    if (s->nrounds == w->rounds_cap) {
+        int cap = w->rounds_cap ? w->rounds_cap * 2 : 4;
+        struct sla_outcome *v = realloc(s->rounds, (size_t)cap * sizeof(*v));
+        if (v == NULL) {
+            w->oom = 1;
+            return;
+        }
+        s->rounds = v;
+        w->rounds_cap = cap;
+    }
+    s->rounds[s->nrounds++] = (struct sla_outcome){
+        cs->round, cs->breached ? SLA_MISSED : SLA_MET, cs->breached ? cs->breached_at : at };
+}
+
 static void new_round(struct sla_clock_state *cs, int64_t at)
 {
     /* the round that ends counts in rounds_breached; the state is the new one's */
@@ -194,17 +223,14 @@ static void apply(struct walk *w, const struct sla_event *e)
         rematch = true;
         w->phase[SLA_FIRST_RESPONSE] = w->phase[SLA_RESOLUTION] = PHASE_ACTIVE;
         s->c[SLA_FIRST_RESPONSE].started_at = s->c[SLA_RESOLUTION].started_at = e->at;
-        if (stopped_status(s->status)) {
-            w->phase[SLA_RESOLUTION] = PHASE_DONE;
-            s->c[SLA_RESOLUTION].achieved_at = e->at;
-        }
+        if (stopped_status(s->status))
+            achieved(w, SLA_RESOLUTION, e->at);
         break;
     case SLA_EV_CHANGE:
         if (e->status >= 0 && e->status != s->status) {
             s->status = e->status;
             if (stopped_status(s->status) && w->phase[SLA_RESOLUTION] == PHASE_ACTIVE) {
-                w->phase[SLA_RESOLUTION] = PHASE_DONE;
-                s->c[SLA_RESOLUTION].achieved_at = e->at;
+                achieved(w, SLA_RESOLUTION, e->at);
             } else if (!stopped_status(s->status) && w->phase[SLA_RESOLUTION] == PHASE_DONE) {
                 w->phase[SLA_RESOLUTION] = PHASE_ACTIVE;      /* reopened: the time used stays */
                 s->c[SLA_RESOLUTION].achieved_at = SLA_NONE;
@@ -221,10 +247,8 @@ static void apply(struct walk *w, const struct sla_event *e)
         break;
     case SLA_EV_RESPONSE:
         for (int c = SLA_FIRST_RESPONSE; c <= SLA_NEXT_RESPONSE; c++)
-            if (w->phase[c] == PHASE_ACTIVE) {
-                w->phase[c] = PHASE_DONE;
-                s->c[c].achieved_at = e->at;
-            }
+            if (w->phase[c] == PHASE_ACTIVE)
+                achieved(w, c, e->at);
         break;
     case SLA_EV_CUSTOMER:
         if (w->phase[SLA_FIRST_RESPONSE] == PHASE_DONE && w->phase[SLA_NEXT_RESPONSE] != PHASE_ACTIVE) {
@@ -350,6 +374,30 @@ void sla_state_clear(struct sla_state *s)
     free(s->effects);
     s->effects = NULL;
     s->neffects = 0;
+    free(s->rounds);
+    s->rounds = NULL;
+    s->nrounds = 0;
+}
+
+int sla_clock_outcome(const struct sla_state *s, int clock, struct sla_outcome *out)
+{
+    const struct sla_clock_state *cs = &s->c[clock];
+    *out = (struct sla_outcome){ clock == SLA_NEXT_RESPONSE ? cs->round : 0, SLA_UNDECIDED, SLA_NONE };
+    if (!s->started || cs->mode == SLA_MODE_NONE)
+        return 0;
+    if (clock == SLA_NEXT_RESPONSE && cs->mode == SLA_MODE_ACHIEVED)
+        return 0;                        /* answered: in s->rounds */
+    if (cs->breached && cs->breached_at != SLA_NONE) {
+        out->verdict = SLA_MISSED;
+        out->decided_at = cs->breached_at;
+        return 1;
+    }
+    if (cs->mode == SLA_MODE_ACHIEVED && (cs->achieved_tracked || cs->tracked)) {
+        out->verdict = SLA_MET;
+        out->decided_at = cs->achieved_at;
+        return 1;
+    }
+    return cs->tracked ? 1 : 0;
 }
 
 int sla_firings(const struct sla_state *s, int64_t now, struct sla_firing out[2 * SLA_CLOCKS])

@@ -87,6 +87,7 @@ struct sla_clock_state {
     int round;                   /* next_response: rounds started */
     int rounds_breached;         /* next_response: rounds breached, this one included */
     bool no_open_hours;          /* the calendar never opens: no due time */
+    bool achieved_tracked;       /* achieved while a policy had a target for it */
 };
 
 /* A change an event made to a clock's mode (clock -1: the policy changed). */
@@ -95,6 +96,18 @@ struct sla_effect {
     int clock;
     enum sla_mode from, to;
     long long policy_from, policy_to;
+};
+
+/* A target's outcome, what table sla_outcomes shows (the dashboard's SLA
+ * compliance): met or missed once decided, undecided while it can go
+ * either way.  Missed is decided at the moment the target ran out (also
+ * when the clock was answered later, or its policy stopped applying);
+ * met at the moment the clock was achieved under a target. */
+enum sla_verdict { SLA_UNDECIDED, SLA_MET, SLA_MISSED };
+struct sla_outcome {
+    int round;                   /* next_response: the round; else 0 */
+    enum sla_verdict verdict;
+    int64_t decided_at;          /* SLA_NONE while undecided */
 };
 
 struct sla_state {
@@ -108,12 +121,22 @@ struct sla_state {
     int64_t next_due;            /* the next warning or breach owed, SLA_NONE */
     struct sla_effect *effects;  /* with want_effects */
     int neffects;
+    /* next_response rounds already answered, in order, each with the
+     * outcome it had when answered (those without a target then and not
+     * missed are left out); the round running now is in c[] */
+    struct sla_outcome *rounds;
+    int nrounds;
 };
 
 /* 0, or -1 when out of memory (effects). */
 int sla_compute(const struct sla_rules *rules, struct sla_event *events, int n, int64_t now,
                 bool want_effects, struct sla_state *out);
 void sla_state_clear(struct sla_state *s);
+
+/* The outcome of a clock's current target (for next_response: the round
+ * running now; the answered ones are in s->rounds).  0 when it has none
+ * (no target, never missed; next_response: no round running). */
+int sla_clock_outcome(const struct sla_state *s, int clock, struct sla_outcome *out);
 
 /* What is owed at `now`: at most one warning and one breach per clock.
  * A warning owed together with its clock's breach is superseded: it is

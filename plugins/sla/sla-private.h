@@ -117,6 +117,20 @@ int sla_store_append(struct sla_plugin *p, struct atum_db *db, long long ticket,
 int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    const struct sla_state *s, long long ledger_last, long long config_version,
                    int64_t old_next_due, const char **error_r);
+/* A ticket's target outcomes as sla_tickets keeps them for the view
+ * sla_outcomes (sql/002_outcomes.sql): first response and resolution as
+ * "undecided", "met", "missed" or NULL (no target) with the moment it was
+ * decided (SLA_NONE), next response's rounds as a JSON array of
+ * [met, decided_at_ms] (NULL: no round counts).  Filled by
+ * sla_outcome_cols (-1: out of memory), freed by sla_outcome_cols_free. */
+struct sla_outcome_cols {
+    const char *fr, *res;
+    int64_t fr_at, res_at;
+    char *nr_json;
+};
+int sla_outcome_cols(const struct sla_state *s, struct sla_outcome_cols *o);
+void sla_outcome_cols_free(struct sla_outcome_cols *o);
+
 /* An sla.tick job at `at` (unique per millisecond; `tag` tells hand-overs apart). */
 int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
                        const char **error_r);

@@ -68,6 +68,12 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
         return -1;
     }
     tz_zone_free(&z);
+    /* atum_sla_warnings_total and atum_sla_breaches_total are the core's
+     * families (it describes them); this one is the plugin's own */
+    if (host->size >= offsetof(struct atum_host, metric_describe) + sizeof(void *))
+        host->metric_describe("atum_sla_recomputed_total", ATUM_METRIC_COUNTER,
+                              "Open tickets whose SLA state the sla plugin computed again after an edit"
+                              " of policies or calendars.", NULL, 0);
     pthread_mutex_init(&p->lock, NULL);
     *state = p;
     return 0;

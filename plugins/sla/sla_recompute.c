@@ -52,6 +52,25 @@ static void arr_add(struct arr *a, const char *v)
     a->s[a->len] = '\0';
 }
 
+/* A JSON text of numbers, booleans, null, brackets and commas (the
+ * outcomes of next response): quoted for the array literal, nothing in it
+ * needs escaping. */
+static void arr_add_quoted(struct arr *a, const char *v)
+{
+    if (v == NULL) {
+        arr_add(a, NULL);
+        return;
+    }
+    size_t l = strlen(v);
+    arr_reserve(a, l + 4);
+    a->s[a->len++] = a->n++ ? ',' : '{';
+    a->s[a->len++] = '"';
+    memcpy(a->s + a->len, v, l);
+    a->len += l;
+    a->s[a->len++] = '"';
+    a->s[a->len] = '\0';
+}
+
 static const char *arr_text(struct arr *a)
 {
     if (a->n == 0)
@@ -73,7 +92,8 @@ static void arr_int(struct arr *a, long long v, bool null)
 }
 
 enum { A_ID, A_LAST, A_QUEUE, A_POLICY, A_OPEN, A_NEXT, A_DUE, A_BREACHED, A_START, A_FRM, A_FRU,
-       A_FRD, A_RESM, A_RESU, A_RESD, A_NRM, A_CALC, A_POLFROM, A_NCOLS };
+       A_FRD, A_RESM, A_RESU, A_RESD, A_NRM, A_CALC, A_POLFROM, A_FRO, A_FROAT, A_RESO, A_RESOAT,
+       A_NRO, A_NCOLS };
 
 static int64_t earliest_due(const struct sla_state *s, bool *breached_r)
 {
@@ -91,9 +111,12 @@ static int64_t earliest_due(const struct sla_state *s, bool *breached_r)
     return due;
 }
 
-static void add_state(struct arr *a, long long ticket, long long last, long long old_policy,
-                      const struct sla_state *s)
+static int add_state(struct arr *a, long long ticket, long long last, long long old_policy,
+                     const struct sla_state *s)
 {
+    struct sla_outcome_cols oc;
+    if (sla_outcome_cols(s, &oc) < 0)
+        return -1;
     bool breached;
     int64_t due = earliest_due(s, &breached);
     bool open = s->started && s->status != SLA_ST_SOLVED && s->status != SLA_ST_CLOSED;
@@ -116,6 +139,13 @@ static void add_state(struct arr *a, long long ticket, long long last, long long
     arr_add(&a[A_NRM], s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL);
     arr_int(&a[A_CALC], s->computed_at, !s->started);
     arr_int(&a[A_POLFROM], old_policy, old_policy == 0);
+    arr_add(&a[A_FRO], oc.fr);
+    arr_int(&a[A_FROAT], oc.fr_at, oc.fr_at == SLA_NONE);
+    arr_add(&a[A_RESO], oc.res);
+    arr_int(&a[A_RESOAT], oc.res_at, oc.res_at == SLA_NONE);
+    arr_add_quoted(&a[A_NRO], oc.nr_json);
+    sla_outcome_cols_free(&oc);
+    return 0;
 }
 
 /* One batch after `after` (ticket ids); *last_r the highest id seen, *n_r
@@ -171,9 +201,13 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
             *error_r = "out of memory";
             goto out;
         }
-        add_state(a, ticket, atoll(h->rows_value(rows, i, 1)), atoll(h->rows_value(rows, i, 2)), &st);
+        int rc = add_state(a, ticket, atoll(h->rows_value(rows, i, 1)), atoll(h->rows_value(rows, i, 2)), &st);
         sla_state_clear(&st);
         sla_ledger_free(&l);
+        if (rc < 0) {
+            *error_r = "out of memory";
+            goto out;
+        }
     }
     *last_r = atoll(h->rows_value(rows, n - 1, 0));
 
@@ -191,23 +225,28 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
                "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
                "   $5::boolean[], $6::bigint[], $7::bigint[], $8::boolean[], $9::bigint[], $10::text[],"
                "   $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $16::text[],"
-               "   $17::bigint[], $18::bigint[])"
+               "   $17::bigint[], $18::bigint[], $19::text[], $20::bigint[], $21::text[], $22::bigint[],"
+               "   $23::text[])"
                "   AS u(ticket_id, ledger_last, queue_id, policy_id, open, next_due, due_at, breached,"
                "        started_at, fr_mode, fr_used_ms, fr_done_at, res_mode, res_used_ms, res_done_at,"
-               "        nr_mode, computed_at, policy_from)),"
+               "        nr_mode, computed_at, policy_from, fr_outcome, fr_decided_at, res_outcome,"
+               "        res_decided_at, nr_outcomes)),"
                " upd AS (UPDATE sla_tickets t SET queue_id = u.queue_id, policy_id = u.policy_id,"
-               "   config_version = $19::bigint, open = u.open,"
+               "   config_version = $24::bigint, open = u.open,"
                "   next_due = " SQL_MS_TO_TS("u.next_due") ", due_at = " SQL_MS_TO_TS("u.due_at") ","
                "   breached = u.breached, started_at = " SQL_MS_TO_TS("u.started_at") ","
                "   fr_mode = u.fr_mode, fr_used_ms = u.fr_used_ms, fr_done_at = " SQL_MS_TO_TS("u.fr_done_at") ","
                "   res_mode = u.res_mode, res_used_ms = u.res_used_ms,"
                "   res_done_at = " SQL_MS_TO_TS("u.res_done_at") ", nr_mode = u.nr_mode,"
-               "   computed_at = " SQL_MS_TO_TS("u.computed_at") ", last_error = NULL"
+               "   computed_at = " SQL_MS_TO_TS("u.computed_at") ", last_error = NULL,"
+               "   fr_outcome = u.fr_outcome, fr_decided_at = " SQL_MS_TO_TS("u.fr_decided_at") ","
+               "   res_outcome = u.res_outcome, res_decided_at = " SQL_MS_TO_TS("u.res_decided_at") ","
+               "   nr_outcomes = u.nr_outcomes::jsonb"
                "   FROM u WHERE t.ticket_id = u.ticket_id AND t.ledger_last = u.ledger_last"
-               "     AND t.config_version < $19::bigint AND t.ticket_id BETWEEN $21::bigint AND $22::bigint"
+               "     AND t.config_version < $24::bigint AND t.ticket_id BETWEEN $26::bigint AND $27::bigint"
                "   RETURNING t.ticket_id, u.policy_from, u.policy_id),"
                " pol AS (INSERT INTO sla_ledger (ticket_id, at, kind, detail)"
-               "   SELECT upd.ticket_id, " SQL_MS_TO_TS("$20") ", 'policy',"
+               "   SELECT upd.ticket_id, " SQL_MS_TO_TS("$25") ", 'policy',"
                "          jsonb_build_object('from', (SELECT jsonb_build_object('id', id, 'name', name)"
                "                                      FROM sla_policies WHERE id = upd.policy_from),"
                "                             'to', (SELECT jsonb_build_object('id', id, 'name', name)"

@@ -210,6 +210,73 @@ static const char *ms_text(char *buf, size_t n, int64_t ms)
     return buf;
 }
 
+static const char *verdict_word(const struct sla_outcome *o)
+{
+    return o->verdict == SLA_MET ? "met" : o->verdict == SLA_MISSED ? "missed" : "undecided";
+}
+
+static int nr_append(char **buf, size_t *len, size_t *cap, const struct sla_outcome *o)
+{
+    char item[64];
+    int n = o->verdict == SLA_UNDECIDED
+        ? snprintf(item, sizeof(item), "%s[null,null]", *len > 1 ? "," : "")
+        : snprintf(item, sizeof(item), "%s[%s,%lld]", *len > 1 ? "," : "",
+                   o->verdict == SLA_MET ? "true" : "false", (long long)o->decided_at);
+    if (*len + (size_t)n + 2 > *cap) {
+        size_t c = *cap * 2 + (size_t)n + 2;
+        char *b = realloc(*buf, c);
+        if (b == NULL)
+            return -1;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, item, (size_t)n + 1);
+    *len += (size_t)n;
+    return 0;
+}
+
+int sla_outcome_cols(const struct sla_state *s, struct sla_outcome_cols *o)
+{
+    struct sla_outcome fr, res, nr;
+    memset(o, 0, sizeof(*o));
+    o->fr_at = o->res_at = SLA_NONE;
+    if (sla_clock_outcome(s, SLA_FIRST_RESPONSE, &fr)) {
+        o->fr = verdict_word(&fr);
+        o->fr_at = fr.decided_at;
+    }
+    if (sla_clock_outcome(s, SLA_RESOLUTION, &res)) {
+        o->res = verdict_word(&res);
+        o->res_at = res.decided_at;
+    }
+    bool running = sla_clock_outcome(s, SLA_NEXT_RESPONSE, &nr) != 0;
+    if (s->nrounds == 0 && !running)
+        return 0;
+    size_t len = 1, cap = 64;
+    char *b = malloc(cap);
+    if (b == NULL)
+        return -1;
+    b[0] = '[';
+    b[1] = '\0';
+    for (int i = 0; i < s->nrounds; i++)
+        if (nr_append(&b, &len, &cap, &s->rounds[i]) < 0)
+            goto oom;
+    if (running && nr_append(&b, &len, &cap, &nr) < 0)
+        goto oom;
+    b[len++] = ']';                      /* nr_append leaves room for it */
+    b[len] = '\0';
+    o->nr_json = b;
+    return 0;
+oom:
+    free(b);
+    return -1;
+}
+
+void sla_outcome_cols_free(struct sla_outcome_cols *o)
+{
+    free(o->nr_json);
+    o->nr_json = NULL;
+}
+
 /* The earliest deadline among running (or breached, unanswered) clocks:
  * what a list of tickets is ordered by. */
 static int64_t earliest_due(const struct sla_state *s, bool *breached_r)
@@ -265,8 +332,13 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
 {
     const struct atum_host *h = p->host;
     char id[24], q[24], pol[24], ver[24], last[24], nd[24], du[24], st[24], fru[24], frd[24], ru[24],
-         rd[24], ca[24];
+         rd[24], ca[24], fro[24], reso[24];
     bool breached;
+    struct sla_outcome_cols oc;
+    if (sla_outcome_cols(s, &oc) < 0) {
+        *error_r = "out of memory";
+        return -1;
+    }
     int64_t due = earliest_due(s, &breached);
     bool open = s->started && (s->status != SLA_ST_SOLVED && s->status != SLA_ST_CLOSED);
     const struct sla_clock_state *fr = &s->c[SLA_FIRST_RESPONSE], *res = &s->c[SLA_RESOLUTION];
@@ -291,21 +363,26 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
         s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL,
         ms_text(ca, sizeof(ca), s->computed_at),
         arrange ? "true" : "false",
+        oc.fr, ms_text(fro, sizeof(fro), oc.fr_at), oc.res, ms_text(reso, sizeof(reso), oc.res_at), oc.nr_json,
     };
-    if (h->sql(db, "UPDATE sla_tickets SET queue_id = $2::bigint, policy_id = $3::bigint,"
+    int rc = h->sql(db, "UPDATE sla_tickets SET queue_id = $2::bigint, policy_id = $3::bigint,"
                    " config_version = $4::bigint, ledger_last = $5::bigint, open = $6::boolean,"
                    " next_due = " SQL_MS_TO_TS("$7") ", due_at = " SQL_MS_TO_TS("$8") ","
                    " breached = $9::boolean, started_at = " SQL_MS_TO_TS("$10") ","
                    " fr_mode = $11, fr_used_ms = $12::bigint, fr_done_at = " SQL_MS_TO_TS("$13") ","
                    " res_mode = $14, res_used_ms = $15::bigint, res_done_at = " SQL_MS_TO_TS("$16") ","
-                   " nr_mode = $17, computed_at = " SQL_MS_TO_TS("$18") ", last_error = NULL"
+                   " nr_mode = $17, computed_at = " SQL_MS_TO_TS("$18") ", last_error = NULL,"
+                   " fr_outcome = $20, fr_decided_at = " SQL_MS_TO_TS("$21") ","
+                   " res_outcome = $22, res_decided_at = " SQL_MS_TO_TS("$23") ", nr_outcomes = $24::jsonb"
                    " WHERE ticket_id = $1::bigint"
                    /* the shared lock, taken by this statement; the check below is
                     * a later statement, so it sees what a tick holding the lock
                     * exclusively committed */
                    " RETURNING CASE WHEN $19::boolean THEN"
                    "   (SELECT 1 FROM pg_advisory_xact_lock_shared(" SCHEDULE_LOCK ")) END",
-               19, params, NULL, error_r) < 0)
+               24, params, NULL, error_r);
+    sla_outcome_cols_free(&oc);
+    if (rc < 0)
         return -1;
     return arrange ? ensure_tick(p, db, s->next_due, NULL, error_r) : 0;
 }

@@ -205,11 +205,29 @@ static void change_ticket(struct firing_ctx *x, const char *note)
     json_array_append_new(x->actions, a);
 }
 
+/* The warnings and breaches one ticket's transaction raised, counted for
+ * /metrics once it has committed (a rolled-back one is fired again). */
+struct sla_fired {
+    int n[2][SLA_CLOCKS];                /* [enum sla_level][enum sla_clock] */
+};
+
+static void count_fired(const struct atum_host *h, const struct sla_fired *fired)
+{
+    for (int level = 0; level < 2; level++)
+        for (int c = 0; c < SLA_CLOCKS; c++)
+            if (fired->n[level][c] > 0) {
+                char labels[48];
+                snprintf(labels, sizeof(labels), "clock=\"%s\"", sla_clock_name(c));
+                h->counter_add(level == SLA_BREACH ? "atum_sla_breaches_total" : "atum_sla_warnings_total",
+                               labels, fired->n[level][c]);
+            }
+}
+
 /* Fires one warning or breach: its actions (unless superseded), its
  * event, its ledger entry (appended to l too). */
 static int fire(struct sla_plugin *p, struct atum_db *db, long long ticket, const struct ticket_info *t,
                 const struct sla_state *st, const struct sla_rules *rules, const struct sla_firing *f,
-                int64_t now, struct sla_ledger *l, const char **error_r)
+                int64_t now, struct sla_ledger *l, struct sla_fired *fired, const char **error_r)
 {
     const struct atum_host *h = p->host;
     const struct sla_policy *pol = st->policy;
@@ -289,7 +307,8 @@ static int fire(struct sla_plugin *p, struct atum_db *db, long long ticket, cons
     json_decref(ev);
     if (rc < 0)
         goto out;
-    h->counter_add(breach ? "atum_sla_breaches_total" : "atum_sla_warnings_total", NULL, 1);
+    if (!f->superseded)
+        fired->n[f->level][f->clock]++;
     ret = 0;
 out:
     json_decref(x.actions);
@@ -299,7 +318,8 @@ out:
 /* ---- one due ticket --------------------------------------------------------- */
 
 static int process(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                   const struct sla_ticket_row *row, int64_t now, const char **error_r)
+                   const struct sla_ticket_row *row, int64_t now, struct sla_fired *fired,
+                   const char **error_r)
 {
     struct sla_ledger l;
     struct sla_snapshot *snap = NULL;
@@ -329,7 +349,7 @@ static int process(struct sla_plugin *p, struct atum_db *db, long long ticket,
     if (n > 0 && ticket_info(p, db, ticket, &t, error_r) < 0)
         goto out;
     for (int i = 0; i < n; i++)
-        if (fire(p, db, ticket, &t, &st, &snap->rules, &f[i], now, &l, error_r) < 0)
+        if (fire(p, db, ticket, &t, &st, &snap->rules, &f[i], now, &l, fired, error_r) < 0)
             goto out;
     if (sla_recompute_locked(p, db, ticket, row, &l, now, now, error_r) < 0)
         goto out;
@@ -374,8 +394,12 @@ static int tick_one(struct sla_plugin *p, struct atum_db *db, int64_t now, const
     };
     h->rows_free(&rows);
     const char *e = NULL;
-    if (process(p, db, ticket, &row, now, &e) == 0 && h->tx_commit(db, &e) == 0)
+    struct sla_fired fired;
+    memset(&fired, 0, sizeof(fired));
+    if (process(p, db, ticket, &row, now, &fired, &e) == 0 && h->tx_commit(db, &e) == 0) {
+        count_fired(h, &fired);
         return 1;
+    }
     h->tx_rollback(db);
     /* put it back for later, with its reason: one ticket never blocks the rest */
     h->log(ATUM_LOG_ERROR, "ticket %lld: escalation failed, retried in a minute: %s", ticket, e);

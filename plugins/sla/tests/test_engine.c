@@ -373,6 +373,109 @@ START_TEST(disabled_policy_clears_escalation)
 }
 END_TEST
 
+/* ---- outcomes (the view sla_outcomes, the dashboard's SLA compliance) ---- */
+
+static enum sla_verdict verdict(const struct sla_state *s, int clock, int64_t *at)
+{
+    struct sla_outcome o;
+    ck_assert_int_eq(sla_clock_outcome(s, clock, &o), 1);
+    *at = o.decided_at;
+    return o.verdict;
+}
+
+/* first response met, resolution missed and answered later, next
+ * response: round 1 met, round 2 missed (answered late), round 3 running;
+ * a reopen makes a met resolution undecided again */
+START_TEST(outcomes_met_missed_undecided)
+{
+    struct world w;
+    world_init(&w);
+    add_policy(&w, "{'name':'p','warn_percent':0,'targets':{'first_response':{'hours':1},"
+                   "'next_response':{'minutes':30},'resolution':{'hours':4}}}");
+    START(&w, Z("2024-06-03 10:00"));
+    struct sla_state s;
+    int64_t at;
+    struct sla_outcome o;
+    compute(&w, Z("2024-06-03 10:10"), &s);
+    ck_assert_int_eq(verdict(&s, SLA_FIRST_RESPONSE, &at), SLA_UNDECIDED);
+    ck_assert_instant(at, SLA_NONE);
+    ck_assert_int_eq(verdict(&s, SLA_RESOLUTION, &at), SLA_UNDECIDED);
+    ck_assert_int_eq(sla_clock_outcome(&s, SLA_NEXT_RESPONSE, &o), 0);   /* no round yet */
+    ck_assert_int_eq(s.nrounds, 0);
+    sla_state_clear(&s);
+
+    RESPONSE(&w, Z("2024-06-03 10:40"));
+    CUSTOMER(&w, Z("2024-06-03 11:00"));
+    RESPONSE(&w, Z("2024-06-03 11:20"));            /* round 1 in time */
+    CUSTOMER(&w, Z("2024-06-03 12:00"));
+    RESPONSE(&w, Z("2024-06-03 13:00"));            /* round 2 late: missed at 12:30 */
+    CUSTOMER(&w, Z("2024-06-03 15:00"));            /* round 3 running */
+    compute(&w, Z("2024-06-03 15:10"), &s);
+    ck_assert_int_eq(verdict(&s, SLA_FIRST_RESPONSE, &at), SLA_MET);
+    ck_assert_instant(at, Z("2024-06-03 10:40"));
+    ck_assert_int_eq(verdict(&s, SLA_RESOLUTION, &at), SLA_MISSED);
+    ck_assert_instant(at, Z("2024-06-03 14:00"));
+    ck_assert_int_eq(s.nrounds, 2);
+    ck_assert_int_eq(s.rounds[0].round, 1);
+    ck_assert_int_eq(s.rounds[0].verdict, SLA_MET);
+    ck_assert_instant(s.rounds[0].decided_at, Z("2024-06-03 11:20"));
+    ck_assert_int_eq(s.rounds[1].round, 2);
+    ck_assert_int_eq(s.rounds[1].verdict, SLA_MISSED);
+    ck_assert_instant(s.rounds[1].decided_at, Z("2024-06-03 12:30"));
+    ck_assert_int_eq(verdict(&s, SLA_NEXT_RESPONSE, &at), SLA_UNDECIDED);
+    sla_state_clear(&s);
+
+    /* round 3 answered in time: in the rounds, no running round */
+    RESPONSE(&w, Z("2024-06-03 15:20"));
+    compute(&w, Z("2024-06-03 15:30"), &s);
+    ck_assert_int_eq(s.nrounds, 3);
+    ck_assert_int_eq(s.rounds[2].verdict, SLA_MET);
+    ck_assert_int_eq(sla_clock_outcome(&s, SLA_NEXT_RESPONSE, &o), 0);
+    sla_state_clear(&s);
+    world_free(&w);
+
+    /* resolution met when solved in time; a reopen undecides it */
+    world_init(&w);
+    add_policy(&w, "{'name':'p','targets':{'resolution':{'hours':4}}}");
+    START(&w, Z("2024-06-03 10:00"));
+    STATUS(&w, Z("2024-06-03 11:00"), SLA_ST_SOLVED);
+    compute(&w, Z("2024-06-03 12:00"), &s);
+    ck_assert_int_eq(verdict(&s, SLA_RESOLUTION, &at), SLA_MET);
+    ck_assert_instant(at, Z("2024-06-03 11:00"));
+    ck_assert_int_eq(sla_clock_outcome(&s, SLA_FIRST_RESPONSE, &o), 0);   /* no target */
+    sla_state_clear(&s);
+    STATUS(&w, Z("2024-06-03 13:00"), SLA_ST_OPEN);
+    compute(&w, Z("2024-06-03 13:00"), &s);
+    ck_assert_int_eq(verdict(&s, SLA_RESOLUTION, &at), SLA_UNDECIDED);
+    sla_state_clear(&s);
+    world_free(&w);
+}
+END_TEST
+
+/* a missed target stays missed when the ticket leaves its policy (moved
+ * to a queue no policy covers); a target met under a policy stays met */
+START_TEST(outcomes_outlive_the_policy)
+{
+    struct world w;
+    world_init(&w);
+    add_policy(&w, "{'name':'support','queues':[1],'targets':{'first_response':{'hours':1},"
+                   "'resolution':{'hours':2}}}");
+    START(&w, Z("2024-06-03 10:00"));
+    RESPONSE(&w, Z("2024-06-03 10:30"));
+    QUEUE(&w, Z("2024-06-03 12:30"), 9);            /* resolution missed at 12:00, then moved */
+    struct sla_state s;
+    int64_t at;
+    compute(&w, Z("2024-06-03 13:00"), &s);
+    ck_assert_ptr_null(s.policy);
+    ck_assert_int_eq(verdict(&s, SLA_FIRST_RESPONSE, &at), SLA_MET);
+    ck_assert_instant(at, Z("2024-06-03 10:30"));
+    ck_assert_int_eq(verdict(&s, SLA_RESOLUTION, &at), SLA_MISSED);
+    ck_assert_instant(at, Z("2024-06-03 12:00"));
+    sla_state_clear(&s);
+    world_free(&w);
+}
+END_TEST
+
 /* ---- the clocks' own rules ------------------------------------------------ */
 
 START_TEST(customer_reply_restarts_next_response)
@@ -651,6 +754,8 @@ int main(void)
     tcase_add_test(tc, order_of_recording_does_not_matter);
     tcase_add_test(tc, calendar_edit_moves_deadline);
     tcase_add_test(tc, no_start_no_clock);
+    tcase_add_test(tc, outcomes_met_missed_undecided);
+    tcase_add_test(tc, outcomes_outlive_the_policy);
     tcase_add_test(tc, bad_policies_are_refused_with_a_reason);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

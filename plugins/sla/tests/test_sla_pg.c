@@ -261,6 +261,22 @@ static size_t count_events(const char *name)
     return n;
 }
 
+/* Ticket t's rows of the view sla_outcomes, "met decided_at" each (UTC),
+ * "null" while undecided, in the order decided. */
+static const char *outcomes(long long t)
+{
+    return qstr("SELECT coalesce(string_agg(coalesce(met::text, 'null') || coalesce(' '"
+                " || to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), ''), ', '"
+                " ORDER BY decided_at NULLS LAST, met), '') FROM sla_outcomes WHERE ticket_id = %lld", t);
+}
+
+static double counted(const char *family, const char *clock)
+{
+    char labels[64];
+    snprintf(labels, sizeof(labels), "clock=\"%s\"", clock);
+    return fakehost_metric(fh, family, labels);
+}
+
 #define BERLIN_OFFICE "{'name':'Berlin office','time_zone':'Europe/Berlin','hours':{'mon':['09:00-17:00']," \
     "'tue':['09:00-17:00'],'wed':['09:00-17:00'],'thu':['09:00-17:00'],'fri':['09:00-17:00']}}"
 
@@ -303,8 +319,11 @@ START_TEST(warning_and_breach_fire_once_at_their_moments)
     ck_assert_ptr_nonnull(strstr(fakehost_mail_at(fh, 0)->title, "[SLA warning]"));
     ck_assert_ptr_nonnull(strstr(fakehost_mail_at(fh, 0)->title, "2024-06-03 12:00 Europe/Berlin"));
     ck_assert_uint_eq(count_events("sla.warning"), 1);
+    ck_assert(counted("atum_sla_warnings_total", "first_response") == 1);
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 0);
     ck_assert_uint_eq(fakehost_nticket_changes(fh), 0);
     ck_assert_instant(last_tick_at(), Z("2024-06-03 10:00"));
+    ck_assert_str_eq(outcomes(t), "null, null");          /* first response and resolution running */
     /* the same tick again: nothing more */
     fakehost_clear(fh);
     tick();
@@ -322,7 +341,10 @@ START_TEST(warning_and_breach_fire_once_at_their_moments)
     ck_assert_str_eq(fakehost_mail_at(fh, 2)->to, "boss@example.com");
     ck_assert_ptr_nonnull(strstr(fakehost_mail_at(fh, 2)->body, "First response target: 2 h 00 min of business time"));
     ck_assert_uint_eq(count_events("sla.breached"), 1);
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 1);
+    ck_assert(counted("atum_sla_warnings_total", "first_response") == 0);
     ck_assert_ptr_nonnull(strstr(fakehost_event_at(fh, 0)->data, "\"clock\":\"first_response\""));
+    ck_assert_str_eq(outcomes(t), "false 2024-06-03 10:00, null");
     ck_assert_uint_eq(fakehost_nticket_changes(fh), 1);
     const struct fakehost_ticket_change *c = fakehost_ticket_change_at(fh, 0);
     ck_assert_str_eq(c->priority, "high");
@@ -334,6 +356,7 @@ START_TEST(warning_and_breach_fire_once_at_their_moments)
     fakehost_clear(fh);
     tick();
     ck_assert_uint_eq(fakehost_nmail(fh), 0);
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 0);
 
     /* the desk applies the change: the policy no longer matches (queue
      * escalations): recorded in the ledger, nothing owed any more */
@@ -346,6 +369,8 @@ START_TEST(warning_and_breach_fire_once_at_their_moments)
     v = view(t);
     ck_assert(json_is_false(json_object_get(v, "tracked")));
     json_decref(v);
+    /* the missed first response stays missed; resolution has no target now */
+    ck_assert_str_eq(outcomes(t), "false 2024-06-03 10:00");
 }
 END_TEST
 
@@ -405,6 +430,10 @@ START_TEST(pause_reply_and_next_response)
     ck_assert(json_is_false(json_object_get(json_object_get(json_object_get(v, "clocks"), "first_response"),
                                             "breached")));
     json_decref(v);
+    ck_assert(counted("atum_sla_breaches_total", "next_response") == 1);
+    /* first response met at 15:30 (the pause kept it in time), round 1 of
+     * next response met at 16:10, round 2 missed at 17:30 */
+    ck_assert_str_eq(outcomes(t), "true 2024-06-03 15:30, true 2024-06-03 16:10, false 2024-06-03 17:30");
 }
 END_TEST
 
@@ -671,6 +700,133 @@ START_TEST(the_ledger_is_append_only)
 }
 END_TEST
 
+/* a tick whose transaction fails fires nothing and counts nothing: the
+ * breach is fired, and counted, once the ticket's retry commits */
+START_TEST(a_rolled_back_breach_is_not_counted)
+{
+    create("/policies", "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':1,'time':'calendar'}},"
+                        "'escalation':{'breach':[{'notify':'managers'}]}}");
+    long long t = new_ticket(q_support, "normal");
+    clock_at(Z("2024-06-03 10:00"));
+    created(t, q_support, "normal");
+    /* saving the breached state fails (the database refuses it): the
+     * ticket's whole transaction rolls back */
+    PQclear(sqlr("CREATE FUNCTION sla_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+                 " BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+                 "CREATE TRIGGER sla_test_refuse BEFORE UPDATE ON sla_tickets FOR EACH ROW"
+                 " WHEN (NEW.fr_outcome = 'missed') EXECUTE FUNCTION sla_test_refuse()"));
+    clock_at(Z("2024-06-03 11:00"));
+    fakehost_clear(fh);
+    tick();
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 0);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE ticket_id = %lld AND kind = 'breach'", t), 0);
+    ck_assert_ptr_nonnull(strstr(qstr("SELECT last_error FROM sla_tickets WHERE ticket_id = %lld", t),
+                                 "refused by the test"));
+    ck_assert_str_eq(qstr("SELECT next_due AT TIME ZONE 'UTC' FROM sla_tickets WHERE ticket_id = %lld", t),
+                     "2024-06-03 11:01:00");                  /* retried a minute later */
+    ck_assert_str_eq(outcomes(t), "null");                   /* the state saved before */
+    int begun, committed, rolled_back;
+    fakehost_tx_counts(fh, &begun, &committed, &rolled_back);
+    ck_assert_int_ge(rolled_back, 1);
+    /* the retry commits: fired and counted once */
+    PQclear(sqlr("DROP FUNCTION sla_test_refuse() CASCADE"));
+    clock_at(Z("2024-06-03 11:01"));
+    fakehost_clear(fh);
+    tick();
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 1);
+    ck_assert_uint_eq(count_events("sla.breached"), 1);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE ticket_id = %lld AND kind = 'breach'", t), 1);
+    ck_assert_str_eq(outcomes(t), "false 2024-06-03 11:00");
+}
+END_TEST
+
+/* sla_outcomes is what the metrics plugin's dashboard reads: exactly
+ * (ticket_id, met, decided_at), and its SLA compliance % over them */
+START_TEST(the_dashboard_reads_the_outcomes)
+{
+    /* the columns, as the dashboard looks for them */
+    PGresult *r = sqlr("SELECT column_name, data_type FROM information_schema.columns"
+                       " WHERE table_schema = current_schema() AND table_name = 'sla_outcomes'"
+                       " ORDER BY ordinal_position");
+    ck_assert_int_eq(PQntuples(r), 3);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "ticket_id");
+    ck_assert_str_eq(PQgetvalue(r, 0, 1), "bigint");
+    ck_assert_str_eq(PQgetvalue(r, 1, 0), "met");
+    ck_assert_str_eq(PQgetvalue(r, 1, 1), "boolean");
+    ck_assert_str_eq(PQgetvalue(r, 2, 0), "decided_at");
+    ck_assert_str_eq(PQgetvalue(r, 2, 1), "timestamp with time zone");
+    PQclear(r);
+
+    create("/policies", "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':1,'time':'calendar'},"
+                        "'resolution':{'hours':4,'time':'calendar'}}}");
+    long long a = new_ticket(q_support, "normal"), b = new_ticket(q_support, "normal"),
+              c = new_ticket(q_escal, "normal");
+    clock_at(Z("2024-06-03 10:00"));
+    created(a, q_support, "normal");
+    created(b, q_support, "normal");
+    created(c, q_escal, "normal");
+    clock_at(Z("2024-06-03 10:30"));
+    staff_reply(a);                                   /* a: first response met */
+    status_to(a, "open", "solved");                   /* a: resolution met */
+    clock_at(Z("2024-06-03 11:30"));
+    staff_reply(b);                                   /* b: first response missed at 11:00 */
+    tick();
+    clock_at(Z("2024-06-03 12:00"));
+    staff_reply(c);                                   /* c: missed at 11:00; resolution running */
+    ck_assert_str_eq(outcomes(a), "true 2024-06-03 10:30, true 2024-06-03 10:30");
+    ck_assert_str_eq(outcomes(b), "false 2024-06-03 11:00, null");
+    ck_assert_str_eq(outcomes(c), "false 2024-06-03 11:00, null");
+    /* a calendar-time policy switched to a 3-hour first response: the
+     * recompute turns b's and c's into met ones (open tickets follow the
+     * configuration; a, solved, keeps what it had) */
+    long long pol = qint("SELECT id FROM sla_policies");
+    char q[32];
+    snprintf(q, sizeof(q), "id=%lld", pol);
+    json_decref(route("PUT", "/policy", q, "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':3,"
+                      "'time':'calendar'},'resolution':{'hours':4,'time':'calendar'}}}", ATUM_ROLE_ADMIN, u_manager, 200));
+    run_job("sla.recompute");
+    ck_assert_str_eq(outcomes(b), "true 2024-06-03 11:30, null");
+    ck_assert_str_eq(outcomes(c), "true 2024-06-03 12:00, null");
+    json_decref(route("PUT", "/policy", q, "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':1,"
+                      "'time':'calendar'},'resolution':{'hours':4,'time':'calendar'}}}", ATUM_ROLE_ADMIN, u_manager, 200));
+    run_job("sla.recompute");
+    ck_assert_str_eq(outcomes(b), "false 2024-06-03 11:00, null");
+
+    /* the metrics plugin's dashboard, on the same database: 2 met (a's),
+     * 2 missed (b's and c's first responses); the support queue alone: 2 of 3 */
+    PQclear(sqlr("DROP TABLE IF EXISTS metrics_snapshots, metrics_open_tickets, metrics_refresh CASCADE"));
+    struct fakehost *mfh = fakehost_new(getenv("ATUM_TEST_DATABASE_URL"));
+    ck_assert_ptr_nonnull(mfh);
+    char path[1024];
+    const char *why = NULL;
+    snprintf(path, sizeof(path), "%s/plugins/metrics/.libs/metrics.so", getenv("ATUM_BUILDDIR"));
+    ck_assert_msg(fakehost_load(mfh, path, &why) == 0, "%s", why);
+    fakehost_set_now(mfh, (double)Z("2024-06-04 12:00") / 1000.0);
+    struct fakehost_response resp;
+    ck_assert_int_eq(fakehost_route(mfh, "GET", "/dashboard", "days=30", NULL, u_manager, ATUM_ROLE_MANAGER,
+                                    &resp), 0);
+    ck_assert_msg(resp.status == 200, "%s", resp.body);
+    json_t *d = json_loads(resp.body, 0, NULL);
+    json_t *sla = json_object_get(d, "sla");
+    ck_assert(json_is_true(json_object_get(sla, "available")));
+    ck_assert_int_eq(json_integer_value(json_object_get(sla, "met")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(sla, "missed")), 2);
+    ck_assert(json_number_value(json_object_get(sla, "compliance_percent")) == 50.0);
+    json_decref(d);
+    char qq[64];
+    snprintf(qq, sizeof(qq), "days=30&queue_id=%lld", q_support);
+    ck_assert_int_eq(fakehost_route(mfh, "GET", "/dashboard", qq, NULL, u_manager, ATUM_ROLE_MANAGER, &resp), 0);
+    ck_assert_msg(resp.status == 200, "%s", resp.body);
+    d = json_loads(resp.body, 0, NULL);
+    sla = json_object_get(d, "sla");
+    ck_assert_int_eq(json_integer_value(json_object_get(sla, "met")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(sla, "missed")), 1);
+    ck_assert(json_number_value(json_object_get(sla, "compliance_percent")) == 66.7);
+    json_decref(d);
+    fakehost_free(&mfh);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sla_pg");
@@ -688,6 +844,8 @@ int main(void)
     tcase_add_test(tc, routes_answer_what_the_desk_shows);
     tcase_add_test(tc, staff_opened_ticket_is_answered);
     tcase_add_test(tc, the_ledger_is_append_only);
+    tcase_add_test(tc, a_rolled_back_breach_is_not_counted);
+    tcase_add_test(tc, the_dashboard_reads_the_outcomes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
