@@ -10,15 +10,17 @@
 #    webhook;
 #  - a staff reply stops first response; the customer's mail reply starts
 #    next response;
-#  - an edit of a calendar is applied to open tickets by a recompute job.
+#  - an edit of a calendar is applied to open tickets by a recompute job;
+#  - with the metrics plugin loaded too: GET /metrics counts the warning
+#    and the breach by clock, and the dashboard's SLA compliance comes from
+#    sla_outcomes.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 T=$ATUM_TEST_TMP
 CTL=$ATUM_BUILDDIR/atumctl
-WEBPORT=$(free_port)
-HOOKPORT=$(free_port)
 mkdir -p "$T/plugins"
 ln -s "$ATUM_BUILDDIR/plugins/sla/.libs/sla.so" "$T/plugins/sla.so"
+ln -s "$ATUM_BUILDDIR/plugins/metrics/.libs/metrics.so" "$T/plugins/metrics.so"
 cat >"$T/atum.conf" <<CONF
 [core]
 database_url = $ATUM_TEST_DATABASE_URL
@@ -28,10 +30,11 @@ plugin_dir = $T/plugins
 [queue]
 poll_interval = 200ms
 [web]
-listen = 127.0.0.1:$WEBPORT
+listen = 127.0.0.1:0
 [imap]
 enabled = no
 [plugin.sla]
+[plugin.metrics]
 CONF
 export ATUM_CONFIG=$T/atum.conf
 "$CTL" migrate >/dev/null
@@ -45,10 +48,11 @@ export ATUM_CONFIG=$T/atum.conf
 AGENT=$("$CTL" token add agent@example.com --name t)
 ADMIN=$("$CTL" token add admin@example.com --name t)
 
-# a webhook receiver: each POST body on a line of its own
-/usr/bin/python3 - "$HOOKPORT" "$T/hooks" <<'PY' >"$T/hookd.log" 2>&1 &
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
+# a webhook receiver on a port of its choosing (written to $T/hookport):
+# each POST body on a line of its own
+/usr/bin/python3 - "$T/hookport" "$T/hooks" <<'PY' >"$T/hookd.log" 2>&1 &
+import http.server, os, sys
+portfile, out = sys.argv[1], sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
@@ -56,13 +60,19 @@ class H(http.server.BaseHTTPRequestHandler):
             f.write(body.replace(b'\n', b' ') + b'\n')
         self.send_response(204); self.end_headers()
     def log_message(self, *a): pass
-http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+with open(portfile + '.tmp', 'w') as f:
+    f.write(str(srv.server_port))
+os.rename(portfile + '.tmp', portfile)
+srv.serve_forever()
 PY
 HOOKD_PID=$!
 cleanup() { atumd_stop; kill "$HOOKD_PID" 2>/dev/null; wait "$HOOKD_PID" 2>/dev/null; }
 trap cleanup EXIT
 
-atumd_start "$T/atum.conf" "$T/atumd.log" || { cat "$T/atumd.log"; exit 1; }
+atumd_start_port0 "$T/atum.conf" "$T/atumd.log" || { cat "$T/atumd.log"; exit 1; }
+wait_until 10 test -s "$T/hookport" || { echo "the webhook receiver did not start"; cat "$T/hookd.log"; exit 1; }
+HOOKPORT=$(cat "$T/hookport")
 U=http://127.0.0.1:$WEBPORT/api/v1
 
 # api TOKEN METHOD PATH [JSON]: prints the status, the body goes to $T/body
@@ -155,6 +165,17 @@ check "a recompute applies it to open tickets" wait_until 15 sql_is \
     "SELECT count(*) FROM sla_tickets WHERE ticket_id = $T2 AND config_version = (SELECT version FROM sla_config)" 1
 # 40 business hours from now: a week of office hours, or 40 h on a 24/7 calendar
 check "the resolution deadline moved" bash -c "[ '$BEFORE' != null ] && [ \"\$(curl -s -H 'Authorization: Bearer $AGENT' $U/tickets/$T2 | jq -r .plugins.sla.clocks.resolution.due_at)\" \< '$BEFORE' ]"
+# ---- what the metrics plugin makes of it ------------------------------------------
+metric_is() { curl -s "http://127.0.0.1:$WEBPORT/metrics" | grep -qx "$1 $2"; }
+check "GET /metrics counts the warning by clock" metric_is 'atum_sla_warnings_total{clock="first_response"}' 1
+check "and the breach" metric_is 'atum_sla_breaches_total{clock="first_response"}' 1
+check "sla_outcomes: the breached first response missed when it ran out" sql_is \
+    "SELECT met::text || ' ' || (abs(extract(epoch FROM decided_at - (SELECT (detail->>'owed_at')::timestamptz FROM sla_ledger WHERE ticket_id = $T1 AND kind = 'breach'))) < 0.01) FROM sla_outcomes WHERE ticket_id = $T1 AND decided_at IS NOT NULL" "false true"
+check "the sales ticket's first response met, its resolution and round undecided" sql_is \
+    "SELECT string_agg(coalesce(met::text, 'null'), ',' ORDER BY met NULLS LAST) FROM sla_outcomes WHERE ticket_id = $T2" "true,null,null"
+BOSS=$("$CTL" token add boss@example.com --name t)
+check "the dashboard's SLA compliance: 1 met, 1 missed" bash -c "
+    [ \"\$(curl -s -H 'Authorization: Bearer $BOSS' '$U/plugins/metrics/dashboard?days=7' | jq -c '[.sla.available, .sla.met, .sla.missed, .sla.compliance_percent]')\" = '[true,1,1,50]' ]"
 check "atumd logged no plugin failure" bash -c "! grep -E 'level=error' '$T/atumd.log' | grep -E 'sla|plugin'"
 check "atumd stops cleanly" atumd_stop
 finish
