@@ -119,13 +119,14 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    int64_t old_next_due, const char **error_r);
 /* A ticket's target outcomes as sla_tickets keeps them for the view
  * sla_outcomes (sql/002_outcomes.sql): first response and resolution as
- * "undecided", "met", "missed" or NULL (no target) with the moment it was
- * decided (SLA_NONE), next response's rounds as a JSON array of
- * [met, decided_at_ms] (NULL: no round counts).  Filled by
- * sla_outcome_cols (-1: out of memory), freed by sla_outcome_cols_free. */
+ * met "true" / "false" (NULL: undecided or no target) with the moment a
+ * missed one ran out (SLA_NONE; a met one's moment is its *_done_at);
+ * next response's rounds as a JSON array of [met, decided_at_ms] (NULL:
+ * no round counts).  Filled by sla_outcome_cols (-1: out of memory),
+ * freed by sla_outcome_cols_free. */
 struct sla_outcome_cols {
-    const char *fr, *res;
-    int64_t fr_at, res_at;
+    const char *fr_met, *res_met;
+    int64_t fr_missed_at, res_missed_at;
     char *nr_json;
 };
 int sla_outcome_cols(const struct sla_state *s, struct sla_outcome_cols *o);

@@ -139,10 +139,10 @@ static int add_state(struct arr *a, long long ticket, long long last, long long 
     arr_add(&a[A_NRM], s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL);
     arr_int(&a[A_CALC], s->computed_at, !s->started);
     arr_int(&a[A_POLFROM], old_policy, old_policy == 0);
-    arr_add(&a[A_FRO], oc.fr);
-    arr_int(&a[A_FROAT], oc.fr_at, oc.fr_at == SLA_NONE);
-    arr_add(&a[A_RESO], oc.res);
-    arr_int(&a[A_RESOAT], oc.res_at, oc.res_at == SLA_NONE);
+    arr_add(&a[A_FRO], oc.fr_met);
+    arr_int(&a[A_FROAT], oc.fr_missed_at, oc.fr_missed_at == SLA_NONE);
+    arr_add(&a[A_RESO], oc.res_met);
+    arr_int(&a[A_RESOAT], oc.res_missed_at, oc.res_missed_at == SLA_NONE);
     arr_add_quoted(&a[A_NRO], oc.nr_json);
     sla_outcome_cols_free(&oc);
     return 0;
@@ -225,12 +225,12 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
                "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
                "   $5::boolean[], $6::bigint[], $7::bigint[], $8::boolean[], $9::bigint[], $10::text[],"
                "   $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $16::text[],"
-               "   $17::bigint[], $18::bigint[], $19::text[], $20::bigint[], $21::text[], $22::bigint[],"
+               "   $17::bigint[], $18::bigint[], $19::boolean[], $20::bigint[], $21::boolean[], $22::bigint[],"
                "   $23::text[])"
                "   AS u(ticket_id, ledger_last, queue_id, policy_id, open, next_due, due_at, breached,"
                "        started_at, fr_mode, fr_used_ms, fr_done_at, res_mode, res_used_ms, res_done_at,"
-               "        nr_mode, computed_at, policy_from, fr_outcome, fr_decided_at, res_outcome,"
-               "        res_decided_at, nr_outcomes)),"
+               "        nr_mode, computed_at, policy_from, fr_met, fr_missed_at, res_met,"
+               "        res_missed_at, nr_outcomes)),"
                " upd AS (UPDATE sla_tickets t SET queue_id = u.queue_id, policy_id = u.policy_id,"
                "   config_version = $24::bigint, open = u.open,"
                "   next_due = " SQL_MS_TO_TS("u.next_due") ", due_at = " SQL_MS_TO_TS("u.due_at") ","
@@ -239,8 +239,8 @@ static int batch(struct sla_plugin *p, struct atum_db *db, struct sla_snapshot *
                "   res_mode = u.res_mode, res_used_ms = u.res_used_ms,"
                "   res_done_at = " SQL_MS_TO_TS("u.res_done_at") ", nr_mode = u.nr_mode,"
                "   computed_at = " SQL_MS_TO_TS("u.computed_at") ", last_error = NULL,"
-               "   fr_outcome = u.fr_outcome, fr_decided_at = " SQL_MS_TO_TS("u.fr_decided_at") ","
-               "   res_outcome = u.res_outcome, res_decided_at = " SQL_MS_TO_TS("u.res_decided_at") ","
+               "   fr_met = u.fr_met, fr_missed_at = " SQL_MS_TO_TS("u.fr_missed_at") ","
+               "   res_met = u.res_met, res_missed_at = " SQL_MS_TO_TS("u.res_missed_at") ","
                "   nr_outcomes = u.nr_outcomes::jsonb"
                "   FROM u WHERE t.ticket_id = u.ticket_id AND t.ledger_last = u.ledger_last"
                "     AND t.config_version < $24::bigint AND t.ticket_id BETWEEN $26::bigint AND $27::bigint"

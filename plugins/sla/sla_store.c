@@ -210,9 +210,17 @@ static const char *ms_text(char *buf, size_t n, int64_t ms)
     return buf;
 }
 
-static const char *verdict_word(const struct sla_outcome *o)
+/* a clock's outcome into its two columns (see sla-private.h) */
+static void clock_cols(const struct sla_state *s, int clock, const char **met, int64_t *missed_at)
 {
-    return o->verdict == SLA_MET ? "met" : o->verdict == SLA_MISSED ? "missed" : "undecided";
+    struct sla_outcome o;
+    *met = NULL;
+    *missed_at = SLA_NONE;
+    if (sla_clock_outcome(s, clock, &o) == 0 || o.verdict == SLA_UNDECIDED)
+        return;
+    *met = o.verdict == SLA_MET ? "true" : "false";
+    if (o.verdict == SLA_MISSED)
+        *missed_at = o.decided_at;
 }
 
 static int nr_append(char **buf, size_t *len, size_t *cap, const struct sla_outcome *o)
@@ -237,17 +245,10 @@ static int nr_append(char **buf, size_t *len, size_t *cap, const struct sla_outc
 
 int sla_outcome_cols(const struct sla_state *s, struct sla_outcome_cols *o)
 {
-    struct sla_outcome fr, res, nr;
+    struct sla_outcome nr;
     memset(o, 0, sizeof(*o));
-    o->fr_at = o->res_at = SLA_NONE;
-    if (sla_clock_outcome(s, SLA_FIRST_RESPONSE, &fr)) {
-        o->fr = verdict_word(&fr);
-        o->fr_at = fr.decided_at;
-    }
-    if (sla_clock_outcome(s, SLA_RESOLUTION, &res)) {
-        o->res = verdict_word(&res);
-        o->res_at = res.decided_at;
-    }
+    clock_cols(s, SLA_FIRST_RESPONSE, &o->fr_met, &o->fr_missed_at);
+    clock_cols(s, SLA_RESOLUTION, &o->res_met, &o->res_missed_at);
     bool running = sla_clock_outcome(s, SLA_NEXT_RESPONSE, &nr) != 0;
     if (s->nrounds == 0 && !running)
         return 0;
@@ -363,7 +364,8 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
         s->started ? sla_mode_name(s->c[SLA_NEXT_RESPONSE].mode) : NULL,
         ms_text(ca, sizeof(ca), s->computed_at),
         arrange ? "true" : "false",
-        oc.fr, ms_text(fro, sizeof(fro), oc.fr_at), oc.res, ms_text(reso, sizeof(reso), oc.res_at), oc.nr_json,
+        oc.fr_met, ms_text(fro, sizeof(fro), oc.fr_missed_at), oc.res_met,
+        ms_text(reso, sizeof(reso), oc.res_missed_at), oc.nr_json,
     };
     int rc = h->sql(db, "UPDATE sla_tickets SET queue_id = $2::bigint, policy_id = $3::bigint,"
                    " config_version = $4::bigint, ledger_last = $5::bigint, open = $6::boolean,"
@@ -372,8 +374,8 @@ int sla_store_save(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    " fr_mode = $11, fr_used_ms = $12::bigint, fr_done_at = " SQL_MS_TO_TS("$13") ","
                    " res_mode = $14, res_used_ms = $15::bigint, res_done_at = " SQL_MS_TO_TS("$16") ","
                    " nr_mode = $17, computed_at = " SQL_MS_TO_TS("$18") ", last_error = NULL,"
-                   " fr_outcome = $20, fr_decided_at = " SQL_MS_TO_TS("$21") ","
-                   " res_outcome = $22, res_decided_at = " SQL_MS_TO_TS("$23") ", nr_outcomes = $24::jsonb"
+                   " fr_met = $20::boolean, fr_missed_at = " SQL_MS_TO_TS("$21") ","
+                   " res_met = $22::boolean, res_missed_at = " SQL_MS_TO_TS("$23") ", nr_outcomes = $24::jsonb"
                    " WHERE ticket_id = $1::bigint"
                    /* the shared lock, taken by this statement; the check below is
                     * a later statement, so it sees what a tick holding the lock

@@ -6,30 +6,31 @@
 -- Written with the rest of a ticket's state (sla_store_save, the
 -- recompute): no statement more per event.
 
--- NULL: the ticket has no such target; 'undecided' while it can go either
--- way, 'met' / 'missed' once decided at *_decided_at.
+-- Only what is not already there, and nothing for the common case (a
+-- clock running): *_met is true or false once decided (NULL while
+-- undecided), *_missed_at the moment a target ran out; met is decided at
+-- *_done_at.  A clock has an outcome when it was decided or has a target
+-- now (*_used_ms is kept for tracked clocks only).
 ALTER TABLE sla_tickets
-    ADD COLUMN fr_outcome      text CHECK (fr_outcome IN ('undecided', 'met', 'missed')),
-    ADD COLUMN fr_decided_at   timestamptz,
-    ADD COLUMN res_outcome     text CHECK (res_outcome IN ('undecided', 'met', 'missed')),
-    ADD COLUMN res_decided_at  timestamptz,
-    -- next response, one element per round: [met, decided_at_ms], met and
-    -- the moment null while undecided
+    ADD COLUMN fr_met          boolean,
+    ADD COLUMN fr_missed_at    timestamptz,
+    ADD COLUMN res_met         boolean,
+    ADD COLUMN res_missed_at   timestamptz,
+    -- next response, one element per round: [met, decided_at_ms], both
+    -- null while undecided; NULL when no round counts
     ADD COLUMN nr_outcomes     jsonb;
 
 -- One row per ticket and target (first response, resolution, each round
 -- of next response): met true or false once decided, at decided_at; both
 -- NULL while undecided.
 CREATE VIEW sla_outcomes AS
-    SELECT ticket_id,
-           CASE fr_outcome WHEN 'met' THEN true WHEN 'missed' THEN false END AS met,
-           fr_decided_at AS decided_at
-      FROM sla_tickets WHERE fr_outcome IS NOT NULL
+    SELECT ticket_id, fr_met AS met,
+           CASE WHEN fr_met THEN fr_done_at ELSE fr_missed_at END AS decided_at
+      FROM sla_tickets WHERE fr_met IS NOT NULL OR fr_used_ms IS NOT NULL
     UNION ALL
-    SELECT ticket_id,
-           CASE res_outcome WHEN 'met' THEN true WHEN 'missed' THEN false END,
-           res_decided_at
-      FROM sla_tickets WHERE res_outcome IS NOT NULL
+    SELECT ticket_id, res_met,
+           CASE WHEN res_met THEN res_done_at ELSE res_missed_at END
+      FROM sla_tickets WHERE res_met IS NOT NULL OR res_used_ms IS NOT NULL
     UNION ALL
     SELECT t.ticket_id, (r.v ->> 0)::boolean,
            'epoch'::timestamptz + (r.v ->> 1)::bigint * interval '1 millisecond'

@@ -714,7 +714,7 @@ START_TEST(a_rolled_back_breach_is_not_counted)
     PQclear(sqlr("CREATE FUNCTION sla_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
                  " BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
                  "CREATE TRIGGER sla_test_refuse BEFORE UPDATE ON sla_tickets FOR EACH ROW"
-                 " WHEN (NEW.fr_outcome = 'missed') EXECUTE FUNCTION sla_test_refuse()"));
+                 " WHEN (NEW.fr_met = false) EXECUTE FUNCTION sla_test_refuse()"));
     clock_at(Z("2024-06-03 11:00"));
     fakehost_clear(fh);
     tick();
