@@ -9,7 +9,12 @@
 # with a warm and with a cold browser cache), opening the 200-message
 # ticket from the list (p50 of 20), and the machine's reference figure of
 # the same run -- chromium showing a 50-row table built by a small inline
-# script -- with the ratios.  Environment: BENCH_LOADS (20), BENCH_KEEP=1.
+# script -- with the ratios.  Then the live channel's fan-out (bench/live.py):
+# BENCH_SOCKETS (200) WebSocket clients, one ticket change at a time, p99
+# time until every client has its frame, atumd's RSS with the sockets
+# open, a loopback-TCP reference of the same run and the ratio.
+# Environment: BENCH_LOADS (20), BENCH_SOCKETS, BENCH_ROUNDS (20),
+# BENCH_KEEP=1, BENCH_LIVE_ONLY=1 (skip the page loads).
 set -euo pipefail
 build=$1; tmp=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +35,9 @@ log_level = info
 [web]
 listen = 127.0.0.1:0
 assets_dir = $build/web/dist
+live_max_connections = $(( ${BENCH_SOCKETS:-200} + 16 ))
+# the 200 "browsers" all come from 127.0.0.1: no per-address cap
+client_connections = 0
 [imap]
 enabled = no
 CONF
@@ -52,4 +60,11 @@ trap 'atumd_stop' EXIT
 atumd_start_port0 "$tmp/atum.conf" "$log" || { cat "$log" >&2; exit 1; }
 export BENCH_URL=http://127.0.0.1:$WEBPORT DESK_CHROMIUM=$CHROMIUM
 echo "chromium: $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
-NODE_PATH=$build/tests/e2e/npm/node_modules node "$here/desk.mjs"
+desk_last=""
+if [ -z "${BENCH_LIVE_ONLY:-}" ]; then
+    NODE_PATH=$build/tests/e2e/npm/node_modules node "$here/desk.mjs" | tee "$tmp/desk.out"
+    desk_last=$(tail -n 1 "$tmp/desk.out")
+fi
+/usr/bin/python3 "$here/live.py" "$WEBPORT" "$ATUMD_PID" | tee "$tmp/live.out"
+# the last line: every figure of both
+echo "$desk_last $(tail -n 1 "$tmp/live.out")"

@@ -24,6 +24,7 @@
 #include "core/migrate.h"
 #include "core/node.h"
 #include "core/jobs.h"
+#include "core/live_event.h"
 #include "core/runtime.h"
 #include "core/runtime_load.h"
 #include "mailin/ingest.h"
@@ -187,6 +188,16 @@ static void maintenance(struct atumd *d)
         }
         if (deleted > 0)
             log_debug("maintenance.pruned", "rows=%d", deleted);
+        if (deleted < d->cfg->prune_batch)
+            break;
+    }
+    /* the live channel's events, past web.live_keep (bounded per tick) */
+    for (int i = 0; i < 10; i++) {
+        int deleted = 0;
+        if (live_event_prune(d->db, d->cfg->web_live_keep_ms, d->cfg->prune_batch, &deleted, &e) < 0) {
+            log_error("maintenance.live_prune_failed", "error=%s", e);
+            break;
+        }
         if (deleted < d->cfg->prune_batch)
             break;
     }
@@ -403,6 +414,9 @@ int main(int argc, char **argv)
         .node_id = d.node_id,
         .cfg = d.cfg,
         .keep_alive_ms = d.cfg->web_keep_alive_ms,
+        .live_db = &d.dbp,
+        .live_max_connections = d.cfg->web_live_max_connections,
+        .live_ping_ms = d.cfg->web_live_ping_ms,
         .header_timeout_ms = d.cfg->web_header_timeout_ms,
         .body_min_rate = d.cfg->web_body_min_rate,
         .client_connections = d.cfg->web_client_connections,

@@ -136,9 +136,12 @@ void sla_outcome_cols_free(struct sla_outcome_cols *o);
 int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, const char *tag,
                        const char **error_r);
 /* After a tick or a recompute, in its own transaction: forgets the ticks
- * that have run and arranges one for the earliest moment left. */
+ * that have run -- every moment up to now, and up to ran_for, the moment
+ * the tick that runs was scheduled for (SLA_NONE: none), which may be a
+ * little later than now: a job's run_at is counted from its enqueuing
+ * transaction's start -- and arranges one for the earliest moment left. */
 int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const char *tag,
-                                const char **error_r);
+                                int64_t ran_for, const char **error_r);
 
 /* ---- sla_hooks.c ---- */
 int sla_hook_message_created(void *state, struct atum_job *job);

@@ -298,7 +298,7 @@ int sla_job_recompute(void *state, struct atum_job *job)
     sla_snapshot_put(p, snap);
     char tag[32];
     snprintf(tag, sizeof(tag), "recompute-%lld", job->id);
-    if (sla_store_schedule_earliest(p, job->db, tag, &e) < 0)
+    if (sla_store_schedule_earliest(p, job->db, tag, SLA_NONE, &e) < 0)
         return h->job_error(job, "scheduling: %s", e);
     h->log(ATUM_LOG_INFO, "recomputed %d tickets for configuration %lld", written, version);
     h->counter_add("atum_sla_recomputed_total", NULL, written);

@@ -407,14 +407,17 @@ int sla_store_schedule(struct sla_plugin *p, struct atum_db *db, int64_t at, con
 }
 
 int sla_store_schedule_earliest(struct sla_plugin *p, struct atum_db *db, const char *tag,
-                                const char **error_r)
+                                int64_t ran_for, const char **error_r)
 {
     const struct atum_host *h = p->host;
     struct atum_rows *rows = NULL;
     int64_t now = sla_now_ms(p);
-    char nows[24];
+    char nows[24], upto[24];
     snprintf(nows, sizeof(nows), "%lld", (long long)now);
-    const char *params[] = { nows };
+    /* a tick that ran before its moment is forgotten too: else its row
+     * would stand for a tick still pending, and the moment be lost */
+    snprintf(upto, sizeof(upto), "%lld", (long long)(ran_for != SLA_NONE && ran_for > now ? ran_for : now));
+    const char *params[] = { upto };
     if (h->tx_begin(db, error_r) < 0)
         return -1;
     /* waits for every writer that counted on a pending tick; the minimum

@@ -428,7 +428,13 @@ int sla_job_tick(void *state, struct atum_job *job)
     char tag[32];
     snprintf(tag, sizeof(tag), "after-%lld", job->id);
     /* the earliest moment left (more due ones now, if the batch was full) */
-    if (sla_store_schedule_earliest(p, job->db, tag, &e) < 0)
+    /* the moment this tick was scheduled for ({"at": ms}) */
+    int64_t ran_for = SLA_NONE;
+    json_t *pl = job->payload ? json_loads(job->payload, 0, NULL) : NULL;
+    if (json_is_integer(json_object_get(pl, "at")))
+        ran_for = json_integer_value(json_object_get(pl, "at"));
+    json_decref(pl);
+    if (sla_store_schedule_earliest(p, job->db, tag, ran_for, &e) < 0)
         return h->job_error(job, "scheduling the next tick: %s", e);
     if (done > 0)
         h->log(ATUM_LOG_DEBUG, "tick: %d tickets", done);

@@ -121,6 +121,9 @@ struct atum_config {
     long long web_keep_alive_ms;
     char *web_trusted_proxies;   /* comma-separated addresses whose X-Forwarded-* are believed */
     char *web_assets_dir;        /* the built browser application (web/dist, manifest.json) */
+    int web_live_max_connections;    /* live sockets and long polls (web/live.h) */
+    long long web_live_ping_ms;      /* WebSocket ping interval */
+    long long web_live_keep_ms;      /* how long live events are kept */
 
     /* [auth] */
     long long auth_session_idle_ms;

@@ -96,6 +96,15 @@ static const struct family_desc families[] = {
       "Time to answer one HTTP request, by route template and method." },
     { "atum_websockets_open", METRICS_GAUGE, NULL, 0,
       "WebSocket connections open now (the live channel)." },
+    { "atum_live_connections", METRICS_GAUGE, NULL, 0,
+      "Live channel places taken now, WebSockets and long polls: each holds a civetweb thread, "
+      "at most web.live_max_connections." },
+    { "atum_live_refused_total", METRICS_COUNTER, NULL, 0,
+      "Live channel connections refused with 503 because web.live_max_connections were taken "
+      "(or the server was stopping)." },
+    { "atum_live_events_total", METRICS_COUNTER, NULL, 0,
+      "Live events handed to the connected readers: once per event that at least one reader "
+      "may see, not once per reader." },
 
     /* plugins */
     { "atum_plugins_refused_total", METRICS_COUNTER, NULL, 0,

@@ -3,6 +3,7 @@
 #include "desk/desk.h"
 #include "desk/audit.h"
 #include "core/event.h"
+#include "core/live_event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,18 +93,32 @@ int desk_audit(const struct desk_tx *tx, const char *action, const char *target_
     return 0;
 }
 
+/* Internal notes and held replies are staff's: customers never hear of
+ * them, live or otherwise. */
+static bool staff_only(const char *event, json_t *data)
+{
+    const char *vis = json_string_value(json_object_get(data, "visibility"));
+    return (vis && strcmp(vis, "internal") == 0) || strcmp(event, "ticket.held") == 0;
+}
+
 int desk_emit(const struct desk_tx *tx, const char *event, json_t *data, struct err *err)
 {
     const char *e = NULL;
-    if (tx->rt == NULL) {
-        json_decref(data);
-        return 0;
-    }
     char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
-    if (s == NULL)
+    if (s == NULL) {
+        json_decref(data);
         return err_failed(err, "event %s: cannot encode its data", event);
-    int rc = event_emit(tx->rt, tx->db, event, s, &e);
+    }
+    /* every event about a ticket is also a live event (core/live_event.h),
+     * stored in this transaction whether or not hooks run */
+    json_t *tid = json_object_get(data, "ticket_id");
+    int rc = 0;
+    if (json_is_integer(tid))
+        rc = live_event_store(tx->db, event, (long long)json_integer_value(tid),
+                              staff_only(event, data), s, &e);
+    json_decref(data);
+    if (rc == 0 && tx->rt != NULL)
+        rc = event_emit(tx->rt, tx->db, event, s, &e);
     free(s);
     if (rc < 0)
         return err_failed(err, "%s", e);

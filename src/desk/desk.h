@@ -48,7 +48,7 @@ struct desk_actor {
 
 struct desk_tx {
     struct db_conn *db;      /* a transaction is open */
-    struct runtime *rt;      /* read-locked by the caller; NULL: no events, no mail */
+    struct runtime *rt;      /* read-locked by the caller; NULL: no hooks, no mail */
     const struct desk_actor *who;
 };
 
@@ -71,7 +71,10 @@ int desk_write_fail(const struct desk_tx *tx, const char *what, const char *fiel
 int desk_audit(const struct desk_tx *tx, const char *action, const char *target_kind,
                long long target_id, json_t *detail, struct err *err);
 
-/* Emits an event in the transaction (event_emit); data is stolen. */
+/* Emits an event in the transaction (event_emit: hooks and webhooks, when
+ * tx->rt is set); data is stolen.  An event whose data names a
+ * "ticket_id" is also stored for the live channel (core/live_event.h),
+ * staff-only when it is about an internal note or a held reply. */
 int desk_emit(const struct desk_tx *tx, const char *event, json_t *data, struct err *err);
 
 /* A database failure while doing `what`: ERR_FAILED with the text. */

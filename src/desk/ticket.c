@@ -1,6 +1,7 @@
 /* desk/ticket.c -- see desk/ticket.h. */
 #include "config.h"
 #include "desk/ticket.h"
+#include "core/live_event.h"
 #include "core/mailer.h"
 #include "lib/strbuf.h"
 #include "lib/xalloc.h"
@@ -57,7 +58,7 @@ static json_t *id_or_null(long long id)
 static const struct db_stmt st_lock = {
     "desk_ticket_lock",
     "SELECT t.id, t.status, t.queue_id, t.priority, t.category, coalesce(t.assignee_id, 0),"
-    "       t.subject, t.requester_id, coalesce(t.merged_into, 0), coalesce(t.org_id, 0)"
+    "       t.subject, t.requester_id, coalesce(t.merged_into, 0), coalesce(t.org_id, 0), t.version"
     "  FROM tickets t WHERE t.id = $5 AND " TICKET_VISIBLE("t") " FOR UPDATE OF t",
     5
 };
@@ -88,6 +89,43 @@ int ticket_lock(const struct desk_tx *tx, long long id, struct ticket *t, struct
     t->requester_id = atoll(PQgetvalue(r, 0, 7));
     t->merged_into = atoll(PQgetvalue(r, 0, 8));
     t->org_id = atoll(PQgetvalue(r, 0, 9));
+    t->version = atoll(PQgetvalue(r, 0, 10));
+    PQclear(r);
+    return 0;
+}
+
+/* ---- versions ------------------------------------------------------------ */
+
+/* The stale-send guard: the change was made against `expect`. */
+static int version_check(const struct ticket *t, long long expect, struct err *err)
+{
+    if (expect > 0 && expect != t->version)
+        return err_raise(err, ERR_CONFLICT, "version", "ticket %lld changed since you saw it "
+                         "(version %lld, now %lld): nothing was sent or changed", t->id, expect,
+                         t->version);
+    return 0;
+}
+
+/* One row per version: what the change was.  changes: borrowed, or NULL. */
+static int record_change(const struct desk_tx *tx, long long ticket_id, long long version,
+                         const char *kind, long long message_id, json_t *changes, struct err *err)
+{
+    static const struct db_stmt st = {
+        "desk_ticket_change",
+        "INSERT INTO ticket_changes (ticket_id, version, kind, message_id, changes, actor_id)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+        6
+    };
+    const char *e = NULL;
+    char st_[24], sv[24], sm[24], sa[24];
+    char *js = changes && json_object_size(changes) > 0 ? json_dumps(changes, JSON_COMPACT) : NULL;
+    const char *p[] = { id_text(st_, sizeof(st_), ticket_id), id_text(sv, sizeof(sv), version), kind,
+                        message_id > 0 ? id_text(sm, sizeof(sm), message_id) : NULL, js,
+                        tx->who->kind == DESK_USER ? id_text(sa, sizeof(sa), tx->who->user_id) : NULL };
+    PGresult *r = db_exec_stmt(tx->db, &st, p, &e);
+    free(js);
+    if (r == NULL)
+        return desk_db_fail(err, "recording the change", e);
     PQclear(r);
     return 0;
 }
@@ -221,21 +259,23 @@ static const struct db_stmt st_message_new = {
     "desk_message_new",
     "INSERT INTO messages (ticket_id, inbound_id, author_id, direction, visibility, message_id,"
     "                      in_reply_to, refs, subject, from_addr, body_text, body_html, new_text,"
-    "                      to_addrs, date_header, robot, problems, remote_images)"
+    "                      to_addrs, date_header, robot, problems, remote_images,"
+    "                      ticket_version, held)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::text[], '{}'), $9,"
     "         coalesce($10, (SELECT u.email FROM users u WHERE u.id = $3::bigint)), $11, $12, $13,"
     "         coalesce($14::text[], '{}'), $15, coalesce($16, 'none'), coalesce($17::text[], '{}'),"
-    "         coalesce($18::int, 0))"
+    "         coalesce($18::int, 0), $19, $20)"
     " RETURNING id",
-    18
+    20
 };
 
 /* Inserts the message row and its attachments. */
 static int insert_message(const struct desk_tx *tx, long long ticket_id, const char *ticket_subject,
-                          const struct message_new *m, long long *id_r, struct err *err)
+                          long long version, const struct message_new *m, long long *id_r,
+                          struct err *err)
 {
     const char *e = NULL;
-    char st[24], sin[24], sa[24], remote[16];
+    char st[24], sin[24], sa[24], remote[16], sv[24];
     struct strbuf refs = STRBUF_INIT, to = STRBUF_INIT, probs = STRBUF_INIT;
     char *subject = NULL;
     int ret = -1;
@@ -255,14 +295,15 @@ static int insert_message(const struct desk_tx *tx, long long ticket_id, const c
         lines_array(&probs, m->problems);
     snprintf(remote, sizeof(remote), "%d", m->remote_images);
     bool internal = m->party == PARTY_NOTE;
-    const char *p[18] = {
+    const char *p[20] = {
         id_text(st, sizeof(st), ticket_id),
         m->inbound_id > 0 ? id_text(sin, sizeof(sin), m->inbound_id) : NULL,
         m->author_id > 0 ? id_text(sa, sizeof(sa), m->author_id) : NULL,
         direction_of(m->party), internal ? "internal" : "public",
         m->message_id, m->in_reply_to, m->refs ? refs.s : NULL, subject, m->from_addr,
         m->body_text, m->body_html, m->new_text, m->to ? to.s : NULL, m->date_header, m->robot,
-        m->problems ? probs.s : NULL, remote,
+        m->problems ? probs.s : NULL, remote, id_text(sv, sizeof(sv), version),
+        internal ? m->held : NULL,
     };
     PGresult *r = db_exec_stmt(tx->db, &st_message_new, p, &e);
     if (r == NULL) {
@@ -283,15 +324,19 @@ out:
 }
 
 static int emit_message(const struct desk_tx *tx, long long ticket_id, long long message_id,
-                        const struct message_new *m, bool new_ticket, struct err *err)
+                        long long version, const struct message_new *m, bool new_ticket,
+                        struct err *err)
 {
-    json_t *d = json_pack("{s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:b}",
+    json_t *d = json_pack("{s:I, s:I, s:s, s:s, s:o, s:s, s:s, s:b, s:I}",
                           "ticket_id", (json_int_t)ticket_id, "message_id", (json_int_t)message_id,
                           "direction", direction_of(m->party),
                           "visibility", m->party == PARTY_NOTE ? "internal" : "public",
                           "author_id", id_or_null(m->author_id),
                           "source", tx->who->via ? tx->who->via : "system",
-                          "robot", m->robot ? m->robot : "none", "new_ticket", new_ticket);
+                          "robot", m->robot ? m->robot : "none", "new_ticket", new_ticket,
+                          "version", (json_int_t)version);
+    if (d && m->party == PARTY_NOTE && m->held)
+        json_object_set_new(d, "held", json_true());
     return desk_emit(tx, "message.created", d, err);
 }
 
@@ -302,11 +347,41 @@ static json_t *status_change(enum ticket_status from, enum ticket_status to)
 
 static const struct db_stmt st_touch = {
     "desk_ticket_touch",
-    "UPDATE tickets SET updated_at = now(), status = $2::text, "
+    "UPDATE tickets SET updated_at = now(), status = $2::text, version = $3::bigint, "
     STATUS_SQL_SOLVED_AT("$2::text") ", " STATUS_SQL_CLOSED_AT("$2::text")
     " WHERE id = $1",
-    2
+    3
 };
+
+/* A held reply was stored: the desk hears of it (ticket.held, staff
+ * only) and its author gets a notice by mail to send it or drop it. */
+static int held_stored(const struct desk_tx *tx, const struct ticket *t, long long message_id,
+                       const struct message_new *m, struct err *err)
+{
+    const char *e = NULL;
+    json_t *d = json_pack("{s:I, s:I, s:o, s:s}", "ticket_id", (json_int_t)t->id, "message_id",
+                          (json_int_t)message_id, "author_id", id_or_null(m->author_id),
+                          "reason", m->held);
+    if (desk_emit(tx, "ticket.held", d, err) < 0)
+        return -1;
+    if (m->author_id <= 0)
+        return 0;
+    char sa[24];
+    const char *p[] = { id_text(sa, sizeof(sa), m->author_id) };
+    char *to = db_query_value(tx->db, "SELECT email FROM users WHERE id = $1 AND NOT disabled", 1, p, &e);
+    if (to == NULL)
+        return e ? desk_db_fail(err, "finding the agent's address", e) : 0;
+    char title[200], body[1200];
+    snprintf(title, sizeof(title), "Your reply by mail to ticket #%lld was held", t->id);
+    snprintf(body, sizeof(body), "Your reply by mail to ticket #%lld was not sent to the customer: %s.\n\n"
+             "It is kept on the ticket as an internal note. Open the ticket in the desk to read "
+             "what is new, then send your reply as it is or drop it.", t->id, m->held);
+    int rc = mailer_notice(tx->rt, tx->db, t->id, to, title, body, &e);
+    free(to);
+    if (rc < 0)
+        return err_failed(err, "%s", e);
+    return 0;
+}
 
 int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const struct message_new *m,
                         long long *message_r, struct err *err)
@@ -319,8 +394,12 @@ int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const str
 
     if (ticket_lock(tx, ticket_id, &t, err) < 0)
         return -1;
-    if (may_change(tx, &t, err) < 0)
+    if (may_change(tx, &t, err) < 0 || version_check(&t, m->expect_version, err) < 0)
         goto out;
+    if (m->held && m->party != PARTY_NOTE) {
+        err_raise(err, ERR_INVALID, NULL, "only an internal note can be held");
+        goto out;
+    }
     /* a signed-in customer writes as the customer; notes and replies
      * "as staff" are staff's */
     if (desk_is_customer(who) && (m->party != PARTY_CUSTOMER || m->status != NULL)) {
@@ -348,23 +427,27 @@ int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const str
     case STATUS_MOVE:
         break;
     }
-    long long mid;
-    if (insert_message(tx, t.id, t.subject, m, &mid, err) < 0)
+    long long mid, version = t.version + 1;
+    if (insert_message(tx, t.id, t.subject, version, m, &mid, err) < 0)
         goto out;
-    char sid[24];
-    const char *tp[] = { id_text(sid, sizeof(sid), t.id), ticket_status_name(next) };
+    char sid[24], sv[24];
+    const char *tp[] = { id_text(sid, sizeof(sid), t.id), ticket_status_name(next),
+                         id_text(sv, sizeof(sv), version) };
     PGresult *r = db_exec_stmt(tx->db, &st_touch, tp, &e);
     if (r == NULL) {
         desk_db_fail(err, "updating the ticket", e);
         goto out;
     }
     PQclear(r);
-    if (emit_message(tx, t.id, mid, m, false, err) < 0)
+    json_t *vc = next != t.status ? json_pack("{s:o}", "status", status_change(t.status, next)) : NULL;
+    int vrc = record_change(tx, t.id, version, m->held ? "held" : "message", mid, vc, err);
+    json_decref(vc);
+    if (vrc < 0 || emit_message(tx, t.id, mid, version, m, false, err) < 0)
         goto out;
     if (next != t.status) {
-        json_t *d = json_pack("{s:I, s:{s:o}, s:s}", "ticket_id", (json_int_t)t.id, "changes",
+        json_t *d = json_pack("{s:I, s:{s:o}, s:s, s:I}", "ticket_id", (json_int_t)t.id, "changes",
                               "status", status_change(t.status, next),
-                              "source", who->via ? who->via : "system");
+                              "source", who->via ? who->via : "system", "version", (json_int_t)version);
         if (desk_emit(tx, "ticket.updated", d, err) < 0)
             goto out;
     }
@@ -391,7 +474,7 @@ int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const str
     int arc = desk_audit(tx, m->party == PARTY_NOTE ? "ticket.note" : "ticket.reply", "ticket",
                          t.id, ad, err);
     json_decref(ad);
-    if (arc < 0)
+    if (arc < 0 || (m->held && held_stored(tx, &t, mid, m, err) < 0))
         goto out;
     if (message_r)
         *message_r = mid;
@@ -411,7 +494,7 @@ int ticket_rewrite_message(const struct desk_tx *tx, long long message_id,
         "       body_html = $8, new_text = $9, to_addrs = coalesce($10::text[], '{}'),"
         "       date_header = $11, robot = coalesce($12, 'none'),"
         "       problems = coalesce($13::text[], '{}'), remote_images = coalesce($14::int, 0)"
-        " WHERE id = $1 RETURNING id",
+        " WHERE id = $1 RETURNING ticket_id",
         14
     };
     const char *e = NULL;
@@ -437,11 +520,25 @@ int ticket_rewrite_message(const struct desk_tx *tx, long long message_id,
         goto out;
     }
     int n = PQntuples(r);
+    long long tid = n ? atoll(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     if (n == 0) {
         err_raise(err, ERR_NOT_FOUND, NULL, "no message %lld", message_id);
         goto out;
     }
+    /* the text changed: the ticket's version moves on */
+    char stid[24];
+    const char *vp[] = { id_text(stid, sizeof(stid), tid) };
+    r = db_exec(tx->db, "UPDATE tickets SET version = version + 1 WHERE id = $1 RETURNING version",
+                1, vp, &e);
+    if (r == NULL) {
+        desk_db_fail(err, "rewriting the message", e);
+        goto out;
+    }
+    long long version = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    if (version > 0 && record_change(tx, tid, version, "rewrite", message_id, NULL, err) < 0)
+        goto out;
     const char *dp[] = { sm };
     r = db_exec(tx->db, "DELETE FROM attachments WHERE message_id = $1", 1, dp, &e);
     if (r == NULL) {
@@ -513,7 +610,8 @@ int ticket_open(const struct desk_tx *tx, const struct ticket_new *in, long long
     PQclear(r);
 
     long long mid;
-    if (insert_message(tx, tid, in->subject, &in->first, &mid, err) < 0)
+    if (insert_message(tx, tid, in->subject, 1, &in->first, &mid, err) < 0
+        || record_change(tx, tid, 1, "message", mid, NULL, err) < 0)
         return -1;
     if (in->first.subject == NULL) {
         /* the first message carries the ticket's subject, not "Re: ..." */
@@ -533,7 +631,7 @@ int ticket_open(const struct desk_tx *tx, const struct ticket_new *in, long long
     json_t *audit = json_deep_copy(d);
     int rc = desk_emit(tx, "ticket.created", d, err);
     if (rc == 0)
-        rc = emit_message(tx, tid, mid, &in->first, true, err);
+        rc = emit_message(tx, tid, mid, 1, &in->first, true, err);
     /* staff opening a ticket for a customer: their words go to the
      * customer; in any case the acknowledgement and agents' notice */
     if (rc == 0 && in->first.party == PARTY_STAFF
@@ -597,10 +695,10 @@ static int assignee_ok(const struct desk_tx *tx, long long user, long long queue
 static const struct db_stmt st_update = {
     "desk_ticket_update",
     "UPDATE tickets SET status = $2::text, priority = $3, category = $4, assignee_id = $5::bigint,"
-    " queue_id = $6::bigint, subject = $7, updated_at = now(), "
+    " queue_id = $6::bigint, subject = $7, version = $8::bigint, updated_at = now(), "
     STATUS_SQL_SOLVED_AT("$2::text") ", " STATUS_SQL_CLOSED_AT("$2::text")
     " WHERE id = $1",
-    7
+    8
 };
 
 int ticket_update(const struct desk_tx *tx, long long id, const struct ticket_change *ch,
@@ -632,7 +730,7 @@ int ticket_update(const struct desk_tx *tx, long long id, const struct ticket_ch
                          ? "queue_id" : "subject", "customers may only change the status");
     if (ticket_lock(tx, id, &t, err) < 0)
         return -1;
-    if (may_change(tx, &t, err) < 0)
+    if (may_change(tx, &t, err) < 0 || version_check(&t, ch->expect_version, err) < 0)
         goto out;
     if (t.merged_into > 0) {
         err_raise(err, ERR_CONFLICT, "merged_into", "ticket %lld was merged into %lld", t.id,
@@ -687,18 +785,21 @@ int ticket_update(const struct desk_tx *tx, long long id, const struct ticket_ch
     change_id(changes, "queue_id", t.queue_id, queue);
     change_text(changes, "subject", t.subject, subject);
     if (json_object_size(changes) > 0) {
-        char sid[24], sa[24], sq[24];
+        char sid[24], sa[24], sq[24], sv[24];
+        long long version = t.version + 1;
         const char *p[] = { id_text(sid, sizeof(sid), t.id), ticket_status_name(status), priority,
                             category, assignee > 0 ? id_text(sa, sizeof(sa), assignee) : NULL,
-                            id_text(sq, sizeof(sq), queue), subject };
+                            id_text(sq, sizeof(sq), queue), subject, id_text(sv, sizeof(sv), version) };
         PGresult *r = db_exec_stmt(tx->db, &st_update, p, &e);
         if (r == NULL) {
             desk_db_fail(err, "updating the ticket", e);
             goto out;
         }
         PQclear(r);
-        json_t *d = json_pack("{s:I, s:O, s:s}", "ticket_id", (json_int_t)t.id, "changes", changes,
-                              "source", who->via ? who->via : "system");
+        if (record_change(tx, t.id, version, "update", 0, changes, err) < 0)
+            goto out;
+        json_t *d = json_pack("{s:I, s:O, s:s, s:I}", "ticket_id", (json_int_t)t.id, "changes", changes,
+                              "source", who->via ? who->via : "system", "version", (json_int_t)version);
         if (desk_emit(tx, "ticket.updated", d, err) < 0)
             goto out;
         json_t *ad = json_pack("{s:I, s:O}", "ticket_id", (json_int_t)t.id, "changes", changes);
@@ -824,7 +925,10 @@ int ticket_merge(const struct desk_tx *tx, long long source, long long target, b
     }
     char ss[24], st[24];
     const char *p[] = { id_text(ss, sizeof(ss), s.id), id_text(st, sizeof(st), t.id) };
-    PGresult *r = db_exec(tx->db, "UPDATE messages SET ticket_id = $2 WHERE ticket_id = $1", 2, p, &e);
+    char sv[24];
+    const char *mp[] = { ss, st, id_text(sv, sizeof(sv), t.version + 1) };
+    PGresult *r = db_exec(tx->db, "UPDATE messages SET ticket_id = $2, ticket_version = $3::bigint"
+                          " WHERE ticket_id = $1", 3, mp, &e);
     if (r == NULL) {
         desk_db_fail(err, "merging", e);
         goto out;
@@ -833,9 +937,11 @@ int ticket_merge(const struct desk_tx *tx, long long source, long long target, b
     PQclear(r);
     r = db_exec(tx->db,
         "WITH a AS (UPDATE tickets SET merged_into = $2, status = 'closed',"
-        "                  closed_at = coalesce(closed_at, now()), updated_at = now()"
+        "                  closed_at = coalesce(closed_at, now()), updated_at = now(),"
+        "                  version = version + 1"
         "            WHERE id = $1 RETURNING 1),"
-        "     b AS (UPDATE tickets SET updated_at = now() WHERE id = $2 RETURNING 1),"
+        "     b AS (UPDATE tickets SET updated_at = now(), version = version + 1"
+        "            WHERE id = $2 RETURNING 1),"
         "     l AS (UPDATE ticket_locks SET expires_at = now() WHERE ticket_id = $1 RETURNING 1)"
         " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b)", 2, p, &e);
     if (r == NULL) {
@@ -843,8 +949,16 @@ int ticket_merge(const struct desk_tx *tx, long long source, long long target, b
         goto out;
     }
     PQclear(r);
-    json_t *ev = json_pack("{s:I, s:I, s:I}", "ticket_id", (json_int_t)s.id, "into_id",
-                           (json_int_t)t.id, "messages_moved", (json_int_t)moved);
+    json_t *mc = json_pack("{s:I, s:I}", "ticket_id", (json_int_t)s.id, "into_id", (json_int_t)t.id);
+    int vrc = record_change(tx, s.id, s.version + 1, "merge", 0, mc, err);
+    if (vrc == 0)
+        vrc = record_change(tx, t.id, t.version + 1, "merge", 0, mc, err);
+    json_decref(mc);
+    if (vrc < 0)
+        goto out;
+    json_t *ev = json_pack("{s:I, s:I, s:I, s:I}", "ticket_id", (json_int_t)s.id, "into_id",
+                           (json_int_t)t.id, "messages_moved", (json_int_t)moved,
+                           "into_version", (json_int_t)(t.version + 1));
     json_t *audit = json_pack("{s:I, s:I, s:I, s:o, s:o, s:b}", "ticket_id", (json_int_t)s.id,
                               "into_id", (json_int_t)t.id, "messages_moved", (json_int_t)moved,
                               "org_id", id_or_null(s.org_id), "into_org_id", id_or_null(t.org_id),
@@ -855,6 +969,15 @@ int ticket_merge(const struct desk_tx *tx, long long source, long long target, b
                               "status", status_change(s.status, TICKET_CLOSED),
                               "source", tx->who->via ? tx->who->via : "system");
         rc = desk_emit(tx, "ticket.updated", u, err);
+    }
+    if (rc == 0) {
+        /* the target's viewers hear of it too (they may not see the source) */
+        char td[160];
+        const char *e2 = NULL;
+        snprintf(td, sizeof(td), "{\"ticket_id\":%lld,\"from_id\":%lld,\"version\":%lld}", t.id,
+                 s.id, t.version + 1);
+        if (live_event_store(tx->db, "ticket.merged_in", t.id, false, td, &e2) < 0)
+            rc = desk_db_fail(err, "merging", e2);
     }
     if (rc == 0)
         rc = desk_audit(tx, "ticket.merge", "ticket", s.id, audit, err);
@@ -924,4 +1047,106 @@ int ticket_link(const struct desk_tx *tx, long long a, long long b, struct err *
 int ticket_unlink(const struct desk_tx *tx, long long a, long long b, struct err *err)
 {
     return link_change(tx, a, b, false, err);
+}
+
+/* ---- versions ------------------------------------------------------------ */
+
+/* Customers see neither internal notes nor held replies, and no trace of
+ * them among the changes. */
+static const char changes_since_sql[] =
+    "SELECT json_build_object('version', t.version, 'since', $6::bigint,"
+    " 'changes', coalesce((SELECT json_agg(json_build_object('version', c.version, 'kind', c.kind,"
+    "     'message_id', c.message_id, 'changes', c.changes, 'actor_id', c.actor_id,"
+    "     'created_at', c.created_at) ORDER BY c.version)"
+    "   FROM ticket_changes c WHERE c.ticket_id = t.id AND c.version > $6::bigint"
+    "    AND ($2::text <> 'customer' OR (c.kind <> 'held' AND (c.message_id IS NULL OR EXISTS"
+    "         (SELECT 1 FROM messages cm WHERE cm.id = c.message_id AND cm.visibility = 'public'))))),"
+    "   '[]'),"
+    " 'messages', coalesce((SELECT json_agg(json_build_object('id', m.id, 'direction', m.direction,"
+    "     'visibility', m.visibility, 'author_id', m.author_id, 'from_addr', m.from_addr,"
+    "     'subject', m.subject, 'body_text', m.body_text, 'created_at', m.created_at,"
+    "     'version', m.ticket_version, 'held', m.held IS NOT NULL) ORDER BY m.created_at, m.id)"
+    "   FROM messages m WHERE m.ticket_id = t.id AND m.ticket_version > $6::bigint"
+    "    AND ($2::text <> 'customer' OR m.visibility = 'public')), '[]'))"
+    " FROM tickets t WHERE t.id = $5 AND " TICKET_VISIBLE("t");
+
+int ticket_changes_since(const struct desk_tx *tx, long long id, long long version,
+                         json_t **out_r, struct err *err)
+{
+    static const struct db_stmt st = { "desk_ticket_changes_since", changes_since_sql, 6 };
+    const char *e = NULL;
+    char sid[24], sv[24];
+    struct ticket_visibility v;
+    *out_r = NULL;
+    ticket_visibility_params(tx->who, &v);
+    const char *p[] = { v.p[0], v.p[1], v.p[2], v.p[3], id_text(sid, sizeof(sid), id),
+                        id_text(sv, sizeof(sv), version) };
+    PGresult *r = db_exec_stmt(tx->db, &st, p, &e);
+    if (r == NULL)
+        return desk_db_fail(err, "reading what changed", e);
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return err_raise(err, ERR_NOT_FOUND, NULL, "no such ticket");
+    }
+    *out_r = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    PQclear(r);
+    if (*out_r == NULL)
+        return err_failed(err, "what changed does not parse");
+    return 0;
+}
+
+int ticket_release_held(const struct desk_tx *tx, long long ticket_id, long long message_id,
+                        bool send, long long expect_version, long long *reply_r, struct err *err)
+{
+    const char *e = NULL;
+    struct ticket t;
+    int ret = -1;
+    char *text = NULL;
+    if (reply_r)
+        *reply_r = 0;
+    if (!desk_is_staff(tx->who))
+        return err_raise(err, ERR_FORBIDDEN, NULL, "only staff send held replies");
+    if (ticket_lock(tx, ticket_id, &t, err) < 0)
+        return -1;
+    char sm[24], st[24];
+    const char *p[] = { id_text(sm, sizeof(sm), message_id), id_text(st, sizeof(st), t.id) };
+    PGresult *r = db_exec(tx->db, "UPDATE messages SET held = NULL WHERE id = $1 AND ticket_id = $2"
+                          " AND held IS NOT NULL RETURNING body_text", 2, p, &e);
+    if (r == NULL) {
+        desk_db_fail(err, "releasing the held reply", e);
+        goto out;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        err_raise(err, ERR_NOT_FOUND, NULL, "ticket %lld has no held message %lld", t.id, message_id);
+        goto out;
+    }
+    text = xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    long long reply = 0;
+    if (send) {
+        struct message_new m = {
+            .author_id = tx->who->kind == DESK_USER ? tx->who->user_id : 0,
+            .party = PARTY_STAFF, .body_text = text, .expect_version = expect_version,
+        };
+        if (ticket_post_message(tx, t.id, &m, &reply, err) < 0)
+            goto out;
+    }
+    json_t *d = json_pack("{s:I, s:I, s:s, s:o}", "ticket_id", (json_int_t)t.id, "message_id",
+                          (json_int_t)message_id, "action", send ? "sent" : "dropped",
+                          "reply_id", id_or_null(reply));
+    json_t *ad = json_deep_copy(d);
+    int rc = desk_emit(tx, "ticket.held", d, err);
+    if (rc == 0)
+        rc = desk_audit(tx, send ? "ticket.held_send" : "ticket.held_drop", "ticket", t.id, ad, err);
+    json_decref(ad);
+    if (rc < 0)
+        goto out;
+    if (reply_r)
+        *reply_r = reply;
+    ret = 0;
+out:
+    free(text);
+    ticket_clear(&t);
+    return ret;
 }

@@ -43,12 +43,17 @@
  *  - the system, operators, admins and managers: every ticket;
  *  - agents: the tickets of the queues they belong to;
  *  - customers: their own, and their organisation's with org_access. */
-#define TICKET_VISIBLE(a) \
-    "($2::text IN ('system', 'admin', 'manager')" \
-    " OR ($2::text = 'agent' AND " a ".queue_id IN" \
-    "     (SELECT qm.queue_id FROM queue_members qm WHERE qm.user_id = $1::bigint))" \
-    " OR ($2::text = 'customer' AND (" a ".requester_id = $1::bigint" \
-    "     OR ($4::boolean AND " a ".org_id = $3::bigint))))"
+#define TICKET_VISIBLE(a) TICKET_VISIBLE_FOR(a, "$1::bigint", "$2::text", "$3::bigint", "$4::boolean")
+/* The same rule for an actor given as SQL expressions (user id, role,
+ * organisation, organisation access -- the values of
+ * ticket_visibility_params()), so one query can ask it for many actors at
+ * once (the live channel's fan-out, desk/live_feed.h). */
+#define TICKET_VISIBLE_FOR(a, uid, role, org, access) \
+    "(" role " IN ('system', 'admin', 'manager')" \
+    " OR (" role " = 'agent' AND " a ".queue_id IN" \
+    "     (SELECT qm.queue_id FROM queue_members qm WHERE qm.user_id = " uid "))" \
+    " OR (" role " = 'customer' AND (" a ".requester_id = " uid \
+    "     OR (" access " AND " a ".org_id = " org "))))"
 
 struct ticket_visibility {
     char uid[24], org[24];
@@ -62,6 +67,7 @@ bool ticket_priority_valid(const char *p);
 /* A ticket as locked for a change. */
 struct ticket {
     long long id, queue_id, requester_id, assignee_id, org_id, merged_into;
+    long long version;       /* raised by every change (sql/020_live.sql) */
     enum ticket_status status;
     char priority[12];
     char *subject;
@@ -111,12 +117,20 @@ struct message_new {
     int remote_images;
     const struct message_attachment *att;
     size_t natt;
+    /* the stale-send guard: > 0 refuses the message (ERR_CONFLICT, field
+     * "version") when the ticket is no longer at this version */
+    long long expect_version;
+    /* an agent's reply by mail that crossed a newer message: stored as an
+     * internal note with this reason, not sent (party must be PARTY_NOTE) */
+    const char *held;
 };
 
 /* Adds a message to a ticket and applies the status model.  A customer's
  * message on a closed ticket, or a staff reply that does not reopen it, is
  * ERR_CONFLICT; on a merged ticket ERR_CONFLICT too (err.field
- * "merged_into").  A staff member's public reply is mailed to the
+ * "merged_into"); with m->expect_version set and the ticket at another
+ * version, ERR_CONFLICT with err.field "version" (ticket_changes_since()
+ * says what changed).  A staff member's public reply is mailed to the
  * customer; a customer's reply is announced to the agents. */
 int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const struct message_new *m,
                         long long *message_r, struct err *err);
@@ -152,6 +166,7 @@ struct ticket_change {
     long long assignee_id;       /* with set_assignee: 0 unassigns */
     long long queue_id;          /* 0: unchanged */
     const char *subject;
+    long long expect_version;    /* > 0: the stale-send guard, as for messages */
 };
 
 /* Changes a ticket: status by the rules of desk/status.h, the assignee
@@ -172,6 +187,24 @@ int ticket_move(const struct desk_tx *tx, long long id, long long queue_id, stru
  * "force", otherwise), and the audit row names both organisations. */
 int ticket_merge(const struct desk_tx *tx, long long source, long long target, bool force,
                  long long *moved_r, struct err *err);
+
+/* ---- versions ------------------------------------------------------------ */
+
+/* What changed on a ticket the actor can see since `version`, as
+ * {"version": now, "since": version, "changes": [{"version", "kind",
+ * "message_id", "changes", "actor_id", "created_at"}...], "messages":
+ * [the newer messages the actor may read, with their text]}.  *out_r is
+ * the caller's (json_decref). */
+int ticket_changes_since(const struct desk_tx *tx, long long id, long long version,
+                         json_t **out_r, struct err *err);
+
+/* A held reply (message_new.held): the agent sends it after all -- a
+ * public reply with the same text, by the actor, guarded by
+ * expect_version like any reply -- or drops it; either way it is held no
+ * more.  ERR_NOT_FOUND when the ticket has no such held message. */
+int ticket_release_held(const struct desk_tx *tx, long long ticket_id, long long message_id,
+                        bool send, long long expect_version, long long *reply_r,
+                        struct err *err);
 
 /* Links two tickets (idempotent) / removes the link (ERR_NOT_FOUND when
  * there is none). */

@@ -10,13 +10,15 @@
 #include <string.h>
 
 static void mac_for(const char *secret, long long id, long long user, long long day,
-                    char out[REPLY_TOKEN_MAC_LEN + 1])
+                    long long version, char out[REPLY_TOKEN_MAC_LEN + 1])
 {
-    char msg[96];
+    char msg[128];
     unsigned char md[32];
     char b32[64];
-    int n = user > 0 ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld", id, user, day)
-                     : snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
+    int n = user > 0 && version > 0
+            ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld:v%lld", id, user, day, version)
+            : user > 0 ? snprintf(msg, sizeof(msg), "atum-reply:%lld:a%lld:d%lld", id, user, day)
+            : snprintf(msg, sizeof(msg), "atum-reply:%lld", id);
     hmac_sha256(secret, strlen(secret), msg, (size_t)n, md);
     /* the first characters of the lower-case base32 of the digest */
     base32_encode_lower(md, sizeof(md), b32);
@@ -29,7 +31,7 @@ int reply_token_make(const char *secret, long long ticket_id, char *out, size_t 
     if (secret == NULL || *secret == '\0' || ticket_id <= 0)
         return -1;
     char mac[REPLY_TOKEN_MAC_LEN + 1];
-    mac_for(secret, ticket_id, 0, 0, mac);
+    mac_for(secret, ticket_id, 0, 0, 0, mac);
     snprintf(out, size, "t%lld.%s", ticket_id, mac);
     return 0;
 }
@@ -37,11 +39,21 @@ int reply_token_make(const char *secret, long long ticket_id, char *out, size_t 
 int reply_token_make_agent(const char *secret, long long ticket_id, long long user_id, long long day,
                      char *out, size_t size)
 {
-    if (secret == NULL || *secret == '\0' || ticket_id <= 0 || user_id <= 0 || day < 0)
+    return reply_token_make_agent_v(secret, ticket_id, user_id, day, 0, out, size);
+}
+
+int reply_token_make_agent_v(const char *secret, long long ticket_id, long long user_id,
+                             long long day, long long version, char *out, size_t size)
+{
+    if (secret == NULL || *secret == '\0' || ticket_id <= 0 || user_id <= 0 || day < 0
+        || version < 0)
         return -1;
     char mac[REPLY_TOKEN_MAC_LEN + 1];
-    mac_for(secret, ticket_id, user_id, day, mac);
-    snprintf(out, size, "t%llda%lldd%lld.%s", ticket_id, user_id, day, mac);
+    mac_for(secret, ticket_id, user_id, day, version, mac);
+    if (version > 0)
+        snprintf(out, size, "t%llda%lldd%lldv%lld.%s", ticket_id, user_id, day, version, mac);
+    else
+        snprintf(out, size, "t%llda%lldd%lld.%s", ticket_id, user_id, day, mac);
     return 0;
 }
 
@@ -60,16 +72,25 @@ enum reply_token_status reply_token_parse(const char *secret, const char *addr, 
     if (!isdigit((unsigned char)*p))
         return REPLY_TOKEN_NONE;
     char *end;
-    long long id = strtoll(p, &end, 10), user = 0, day = 0;
+    long long id = strtoll(p, &end, 10), user = 0, day = 0, version = 0;
     if (id <= 0)
         return REPLY_TOKEN_NONE;
     if (*end == 'a' || *end == 'A') {
         user = strtoll(end + 1, &end, 10);
         if ((*end != 'd' && *end != 'D') || user <= 0)
             return REPLY_TOKEN_NONE;
+        if (!isdigit((unsigned char)end[1]))
+            return REPLY_TOKEN_NONE;
         day = strtoll(end + 1, &end, 10);
         if (day < 0)
             return REPLY_TOKEN_NONE;
+        if (*end == 'v' || *end == 'V') {
+            if (!isdigit((unsigned char)end[1]))
+                return REPLY_TOKEN_NONE;
+            version = strtoll(end + 1, &end, 10);
+            if (version <= 0)
+                return REPLY_TOKEN_NONE;
+        }
     }
     if (*end != '.')
         return REPLY_TOKEN_NONE;
@@ -78,7 +99,7 @@ enum reply_token_status reply_token_parse(const char *secret, const char *addr, 
     if (secret == NULL || *secret == '\0' || ml != REPLY_TOKEN_MAC_LEN)
         return REPLY_TOKEN_INVALID;
     char want[REPLY_TOKEN_MAC_LEN + 1], got[REPLY_TOKEN_MAC_LEN + 1];
-    mac_for(secret, id, user, day, want);
+    mac_for(secret, id, user, day, version, want);
     for (size_t i = 0; i < ml; i++)
         got[i] = (char)tolower((unsigned char)mac[i]);
     got[ml] = '\0';
@@ -87,6 +108,7 @@ enum reply_token_status reply_token_parse(const char *secret, const char *addr, 
     info->ticket = id;
     info->user = user;
     info->day = day;
+    info->version = version;
     return REPLY_TOKEN_VALID;
 }
 

@@ -408,6 +408,50 @@ static int ingest_open(struct db_conn *c, const struct desk_tx *tx, const struct
     return ticket_open(tx, &tn, ticket_r, message_r, err);
 }
 
+/* The stale-send guard for a reply by mail: a public message newer than
+ * what the agent answered -- the customer wrote again, or another staff
+ * member replied -- written by someone else, not by a robot.  The token
+ * names the version the notification showed; a token without one
+ * (issued before versions) is judged by the notification the mail
+ * answers (In-Reply-To/References): messages after it was made.  With
+ * neither, nothing is known to have crossed.  *newer_r: that message, 0
+ * for none. */
+static const struct db_stmt st_crossed = {
+    "ingest_reply_crossed",
+    "SELECT m.id FROM messages m"
+    " WHERE m.ticket_id = $1 AND m.visibility = 'public' AND m.robot = 'none'"
+    "   AND coalesce(m.author_id, 0) <> $2::bigint"
+    "   AND CASE WHEN $3::bigint > 0 THEN m.ticket_version > $3::bigint"
+    "            ELSE m.created_at > (SELECT max(o.created_at) FROM outbound_mail o"
+    "                                  WHERE o.ticket_id = $1 AND o.kind = 'notify'"
+    "                                    AND o.rfc_message_id = ANY (coalesce($4::text[], '{}'))) END"
+    " ORDER BY m.id LIMIT 1",
+    4
+};
+
+static int reply_crossed(struct db_conn *c, long long ticket, long long agent, long long version,
+                         const struct mail_msg *msg, long long *newer_r, struct err *err)
+{
+    const char *e = NULL;
+    char st[24], sa[24], sv[24];
+    struct strbuf refs = STRBUF_INIT;
+    *newer_r = 0;
+    snprintf(st, sizeof(st), "%lld", ticket);
+    snprintf(sa, sizeof(sa), "%lld", agent);
+    snprintf(sv, sizeof(sv), "%lld", version);
+    if (msg->nrefs > 0)
+        db_text_array(&refs, msg->refs, msg->nrefs);
+    const char *p[] = { st, sa, sv, msg->nrefs > 0 ? refs.s : NULL };
+    PGresult *r = db_exec_stmt(c, &st_crossed, p, &e);
+    strbuf_free(&refs);
+    if (r == NULL)
+        return err_failed(err, "checking for newer messages: %s", e);
+    if (PQntuples(r) > 0)
+        *newer_r = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 /* A mail that agent_reply_check() accepted: the agent's public reply
  * (mailed to the customer through the outbox) or, behind the note marker,
  * an internal note -- posted as that agent, so the desk's rules, events
@@ -416,8 +460,10 @@ static int ingest_open(struct db_conn *c, const struct desk_tx *tx, const struct
 static int ingest_agent_reply(struct db_conn *c, struct runtime *rt, const struct atum_config *cfg,
                               const struct inbound *in, const struct mail_msg *msg,
                               const char *summary, long long ticket, long long agent,
-                              enum atum_role role, const char *sender, struct err *err)
+                              enum atum_role role, const char *sender, long long version,
+                              struct err *err)
 {
+    char held[200] = "";
     struct strbuf body = STRBUF_INIT;
     struct mail_message mm;
     int ret = -1;
@@ -439,6 +485,20 @@ static int ingest_agent_reply(struct db_conn *c, struct runtime *rt, const struc
     mm.m.body_text = strbuf_str(&body);
     mm.m.body_html = NULL;
     mm.m.new_text = NULL;
+    /* a reply that crossed a newer message is held, never sent blind */
+    long long newer = 0;
+    if (!note && reply_crossed(c, ticket, agent, version, msg, &newer, err) < 0)
+        goto out;
+    if (newer > 0) {
+        snprintf(held, sizeof(held), "a newer message (%lld) arrived after the notification this "
+                 "reply answers", newer);
+        mail_message_problem(&mm, "held, not sent: ", held);
+        mm.m.party = PARTY_NOTE;
+        mm.m.held = held;
+        note = true;
+        log_info("ingest.agent_reply_held", "inbound=%lld ticket=%lld agent=%lld newer=%lld "
+                 "token_version=%lld", in->id, ticket, agent, newer, version);
+    }
     mm.m.problems = mm.problems.s;
     long long message = 0;
     int rc = ticket_post_message(&tx, ticket, &mm.m, &message, err);
@@ -558,7 +618,8 @@ static int ingest_message(struct db_conn *c, struct runtime *rt, const struct at
         goto out;
     }
     if (agent > 0) {
-        ret = ingest_agent_reply(c, rt, cfg, in, msg, summary, ticket, agent, agent_role, sender, err);
+        ret = ingest_agent_reply(c, rt, cfg, in, msg, summary, ticket, agent, agent_role, sender,
+                                 th.token_version, err);
         goto out;
     }
     if (refused[0])

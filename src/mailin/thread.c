@@ -109,6 +109,7 @@ int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out
         out->token_ticket = t ? t : ti.ticket;
         out->token_user = ti.user;
         out->token_day = ti.day;
+        out->token_version = ti.version;
         if (t > 0) {
             out->ticket_id = t;
             out->method = "token";

@@ -44,6 +44,7 @@ struct thread_out {
     long long token_ticket;      /* the token's ticket (after following merges) */
     long long token_user;        /* > 0: an agent's token (token.h) ... */
     long long token_day;         /* ... issued on this day */
+    long long token_version;     /* ... showing this version of the ticket (0: unknown) */
 };
 
 int thread_find(struct db_conn *c, const struct thread_in *in, struct thread_out *out,

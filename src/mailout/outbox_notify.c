@@ -177,11 +177,23 @@ static int outbox_notify(struct db_conn *c, const struct atum_config *cfg, const
     char num[32];
     snprintf(num, sizeof(num), "%lld", ticket_id);
     long long today = (long long)(time(NULL) / 86400);
+    /* the version the agent sees in this mail: the notified message's, or
+     * the ticket's now; a reply by mail that crosses a newer message is
+     * held (mailin/ingest.c) */
+    long long version = 0;
+    const char *vp[] = { st, sm };
+    char *vs = db_query_value(c, "SELECT coalesce((SELECT nullif(m.ticket_version, 0) FROM messages m"
+                              " WHERE m.id = $2::bigint AND m.ticket_id = $1::bigint),"
+                              " (SELECT t.version FROM tickets t WHERE t.id = $1::bigint))", 2, vp, &e);
+    if (vs != NULL)
+        version = atoll(vs);
+    free(vs);
     for (int i = 0; i < PQntuples(r); i++) {
         long long uid = atoll(PQgetvalue(r, i, 0));
         char token[128];
         char *reply_to = NULL;
-        if (reply_token_make_agent(cfg->secret_key, ticket_id, uid, today, token, sizeof(token)) == 0)
+        if (reply_token_make_agent_v(cfg->secret_key, ticket_id, uid, today, version, token,
+                                     sizeof(token)) == 0)
             reply_to = outbox_token_address(t.queue_address, token);
         struct tmpl_var vars[] = {
             { "ticket", num }, { "subject", t.subject }, { "queue_name", t.queue_name },

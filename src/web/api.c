@@ -22,7 +22,7 @@
 
 static const struct api_route *const route_tables[] = {
     api_auth_routes, api_ticket_routes, api_admin_routes, api_ops_routes, api_inbound_routes,
-    api_account_routes, api_portal_routes,
+    api_live_routes, api_account_routes, api_portal_routes,
 };
 #define N_TABLES (sizeof(route_tables) / sizeof(route_tables[0]))
 
@@ -68,6 +68,7 @@ int api_ctx_init(struct api_ctx *api, const struct atum_config *cfg,
     api->cookie_secure = strcmp(cfg->auth_cookie_secure, "yes") == 0 ? 1
                          : strcmp(cfg->auth_cookie_secure, "no") == 0 ? 0 : 2;
     split_trusted(api, cfg->web_trusted_proxies);
+    api->public_origin = api_origin_of(cfg->public_url);
     api->token_cache = auth_cache_new();
     api->dummy_hash = passwd_hash("no such user, no such password", error_r);
     if (api->dummy_hash == NULL) {
@@ -89,6 +90,7 @@ void api_ctx_destroy(struct api_ctx *api)
         free(api->secret);
     }
     free(api->totp_issuer);
+    free(api->public_origin);
     free(api->dummy_hash);
     auth_cache_free(&api->token_cache);
     for (size_t i = 0; i < api->ntrusted; i++)
@@ -132,6 +134,48 @@ int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, lon
         db_pool_release(api->pool, r.db);
     strbuf_free(&r.headers);
     return ret;
+}
+
+int api_authenticate_live(struct api_ctx *api, struct mg_connection *conn, struct api_user *u,
+                          enum api_auth *via_r, char cred_hash[65], bool *https_r)
+{
+    struct api_req r;
+    memset(&r, 0, sizeof(r));
+    r.api = api;
+    r.conn = conn;
+    r.ri = mg_get_request_info(conn);
+    r.method = r.ri->request_method;
+    r.path = r.ri->local_uri ? r.ri->local_uri : "/";
+    auth_client(&r);
+    int a = auth_request(&r, false);
+    if (a > 0) {
+        *u = r.user;
+        *via_r = r.via;
+        memcpy(cred_hash, r.cred_hash, 65);
+        *https_r = r.https;
+    }
+    if (r.db != NULL)
+        db_pool_release(api->pool, r.db);
+    strbuf_free(&r.headers);
+    return a;
+}
+
+char *api_origin_of(const char *url)
+{
+    if (url == NULL)
+        return NULL;
+    const char *p = strstr(url, "://");
+    if (p == NULL || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
+        return NULL;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    if (n == 0)
+        return NULL;
+    char *o = xasprintf("%.*s%.*s", (int)(p - url), url, (int)n, p);
+    for (char *c = o; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    return o;
 }
 
 void api_client_addr(struct api_ctx *api, struct mg_connection *conn, char *out, size_t size)

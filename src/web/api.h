@@ -28,6 +28,13 @@ void api_client_addr(struct api_ctx *api, struct mg_connection *conn, char *out,
 /* Authenticates a plugin route request: user id and role, or 0/NONE. */
 int api_authenticate_plugin(struct api_ctx *api, struct mg_connection *conn, long long *user_r,
                             enum atum_role *role_r, bool *csrf_ok_r);
+/* Authenticates the request of a live connection (the WebSocket's
+ * upgrade): 1 and *u, the credential's kind and hash and whether it came
+ * over TLS; 0 nothing presented; -1 a problem was sent. */
+int api_authenticate_live(struct api_ctx *api, struct mg_connection *conn, struct api_user *u,
+                          enum api_auth *via_r, char cred_hash[65], bool *https_r);
+/* "scheme://host[:port]" of a URL, lower case, or NULL (caller frees). */
+char *api_origin_of(const char *url);
 /* Every route, for the OpenAPI test: calls fn(method, pattern). */
 void api_foreach_route(void (*fn)(const char *method, const char *pattern, void *arg), void *arg);
 
@@ -37,6 +44,7 @@ extern const struct api_route api_ticket_routes[];
 extern const struct api_route api_admin_routes[];
 extern const struct api_route api_ops_routes[];
 extern const struct api_route api_inbound_routes[];
+extern const struct api_route api_live_routes[];
 extern const struct api_route api_account_routes[];
 extern const struct api_route api_portal_routes[];
 

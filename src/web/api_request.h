@@ -67,6 +67,8 @@ struct api_ctx {
     const struct api_route **routes;
     size_t nroutes;
     struct auth_cache *token_cache;   /* auth.h */
+    struct live_hub *live;    /* the live channel (web/live.h), NULL: none */
+    char *public_origin;      /* scheme://host[:port] of core.public_url, or NULL */
 };
 
 struct api_user {
@@ -95,6 +97,7 @@ struct api_req {
     struct api_user user;
     long long session_id;
     char session_hash[65];
+    char cred_hash[65];       /* the credential's hash: session or API token */
     json_t *body;             /* api_body() */
     bool body_checked;        /* api_body() or api_no_body() ran */
     bool answered;

@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "desk/ticket.h"
+#include "desk/presence.h"
 #include "core/host_table.h"
 #include "core/jobrun.h"
 #include "core/plugin_loader.h"
@@ -371,7 +372,8 @@ static const char get_sql[] =
     " 'category', t.category, 'queue_id', t.queue_id, 'requester_id', t.requester_id,"
     " 'assignee_id', t.assignee_id, 'org_id', t.org_id, 'merged_into', t.merged_into,"
     " 'created_at', t.created_at, 'updated_at', t.updated_at, 'solved_at', t.solved_at,"
-    " 'closed_at', t.closed_at,"
+    " 'closed_at', t.closed_at, 'version', t.version,"
+    " 'viewers', CASE WHEN $2::text <> 'customer' THEN " PRESENCE_VIEWERS_SQL("t") " END,"
     " 'csat', (SELECT json_build_object('score', c.score, 'comment', c.comment, 'via', c.via,"
     "            'created_at', c.created_at, 'updated_at', c.updated_at)"
     "            FROM csat_ratings c WHERE c.ticket_id = t.id),"
@@ -381,6 +383,7 @@ static const char get_sql[] =
     "     'id', m.id, 'direction', m.direction, 'visibility', m.visibility,"
     "     'author_id', m.author_id, 'from_addr', m.from_addr, 'subject', m.subject,"
     "     'body_text', m.body_text, 'body_html', m.body_html, 'created_at', m.created_at,"
+    "     'version', m.ticket_version, 'held', m.held,"
     "     'attachments', coalesce((SELECT json_agg(json_build_object('id', a.id,"
     "         'filename', a.filename, 'content_type', a.content_type, 'size', a.size,"
     "         'inline', a.inline, 'content_id', a.content_id) ORDER BY a.id)"
@@ -397,7 +400,8 @@ static const char get_sql[] =
     " 'lock', (SELECT json_build_object('user_id', k.user_id, 'name', u.name, 'email', u.email,"
     "                 'locked_at', k.locked_at, 'expires_at', k.expires_at)"
     "            FROM ticket_locks k JOIN users u ON u.id = k.user_id"
-    "           WHERE k.ticket_id = t.id AND k.expires_at > now() AND $2::text <> 'customer'))"
+    "           WHERE k.ticket_id = t.id AND k.expires_at > now() AND $2::text <> 'customer')),"
+    " t.version"
     " FROM tickets t WHERE t.id = $5 AND " TICKET_VISIBLE("t");
 
 /* Each loaded plugin's part of the ticket (struct atum_plugin's
@@ -452,6 +456,9 @@ static int send_ticket(struct api_req *r, int status, long long id)
         PQclear(res);
         return api_problem(r, 404, NULL, "no such ticket");
     }
+    /* the version of the ticket's fields and thread (not of who is
+     * viewing it): what If-Match names on a write */
+    api_add_header(r, "ETag: \"v%s\"", PQgetvalue(res, 0, 1));
     json_t *plugins = r->user.level >= ATUM_ROLE_AGENT ? plugin_views(r, id) : NULL;
     if (plugins == NULL) {
         api_send_cell(r, status, res);
@@ -473,6 +480,71 @@ static int h_get(struct api_req *r)
     if (api_query_check(r, NULL) < 0)
         return 0;
     return send_ticket(r, 200, r->m.ids[0]);
+}
+
+/* ---- the stale-send guard ------------------------------------------------------ */
+
+/* The version a write was made against: If-Match ("v12", W/"v12"; "*"
+ * is any) or the body's "version"; 0 when neither says.  -1 when a
+ * problem was sent. */
+static int expected_version(struct api_req *r, json_t *body, long long *v_r)
+{
+    *v_r = 0;
+    long long hv = 0;
+    const char *im = mg_get_header(r->conn, "If-Match");
+    if (im != NULL) {
+        while (*im == ' ')
+            im++;
+        if (strncmp(im, "W/", 2) == 0)
+            im += 2;
+        if (strcmp(im, "*") != 0) {
+            char *end = NULL;
+            if (strncmp(im, "\"v", 2) == 0)
+                hv = strtoll(im + 2, &end, 10);
+            if (end == NULL || end == im + 2 || strcmp(end, "\"") != 0 || hv <= 0)
+                return api_problem(r, 400, "If-Match", "If-Match names a version as the ETag of "
+                                   "GET /tickets/{id} gives it: \"v12\""), -1;
+        }
+    }
+    json_t *bv = body ? json_object_get(body, "version") : NULL;
+    long long b = json_is_integer(bv) ? (long long)json_integer_value(bv) : 0;
+    if (hv > 0 && b > 0 && hv != b)
+        return api_problem(r, 400, "version", "If-Match and the body's version differ"), -1;
+    *v_r = hv > 0 ? hv : b;
+    return 0;
+}
+
+/* A domain failure; a stale version is answered 409 with what changed
+ * since the version the client saw (desk/ticket.h, ticket_changes_since). */
+static int write_fail(struct api_req *r, long long id, long long expect, const char *what,
+                      const struct err *err)
+{
+    if (err->code != ERR_CONFLICT || err->field == NULL || strcmp(err->field, "version") != 0
+        || expect <= 0)
+        return api_desk_fail(r, what, err);
+    if (db_in_transaction(r->db))
+        db_rollback(r->db);
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", err->text ? err->text : "the ticket changed");
+    struct desk_actor who;
+    struct desk_tx tx;
+    struct err e2 = { ERR_OK, NULL, NULL };
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    json_t *since = NULL;
+    if (ticket_changes_since(&tx, id, expect, &since, &e2) < 0)
+        return api_desk_fail(r, what, &e2);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s}", "title", "Conflict", "status", 409, "detail", detail,
+                          "field", "version");
+    json_object_update(o, since);
+    json_decref(since);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s == NULL)
+        return api_problem(r, 409, "version", "%s", detail);
+    api_raw(r, 409, "application/problem+json", s, strlen(s));
+    free(s);
+    return 0;
 }
 
 /* Runs the domain under the runtime's read lock (events and mail-out read
@@ -554,7 +626,8 @@ static int h_create(struct api_req *r)
 static int post_message(struct api_req *r, bool note)
 {
     static const struct api_field f[] = {
-        { "body", F_STR, true, BODY_MAX }, { "status", F_STR, false, 16 }, { NULL, 0, 0, 0 } };
+        { "body", F_STR, true, BODY_MAX }, { "status", F_STR, false, 16 },
+        { "version", F_INT, false, 0 }, { NULL, 0, 0, 0 } };
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     int _desk_rc;
@@ -570,6 +643,9 @@ static int post_message(struct api_req *r, bool note)
         return api_problem(r, 400, "status", "status must be one of new, open, pending, solved, closed");
     if (status && !staff)
         return api_problem(r, 403, "status", "customers cannot set the status with a reply");
+    long long expect = 0;
+    if (expected_version(r, b, &expect) < 0)
+        return 0;
     long long id = r->m.ids[0];
     struct desk_actor who;
     struct desk_tx tx;
@@ -579,6 +655,7 @@ static int post_message(struct api_req *r, bool note)
         .author_id = r->user.id,
         .party = note ? PARTY_NOTE : staff ? PARTY_STAFF : PARTY_CUSTOMER,
         .body_text = body, .from_addr = r->user.email, .status = status && !note ? &st : NULL,
+        .expect_version = expect,
     };
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "adding the message", e);
@@ -588,7 +665,7 @@ static int post_message(struct api_req *r, bool note)
     if (rc == 0 && note && status)
         rc = DESK_CALL(r, ticket_set_status(&tx, id, st, &err));
     if (rc < 0)
-        return api_desk_fail(r, "adding the message", &err);
+        return write_fail(r, id, expect, "adding the message", &err);
     if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "adding the message", e);
@@ -608,7 +685,8 @@ static int h_update(struct api_req *r)
     static const struct api_field f[] = {
         { "status", F_STR, false, 16 }, { "priority", F_STR, false, 16 },
         { "category", F_STR_NULL, false, 100 }, { "assignee_id", F_INT_NULL, false, 0 },
-        { "queue_id", F_INT, false, 0 }, { "subject", F_STR, false, 500 }, { NULL, 0, 0, 0 } };
+        { "queue_id", F_INT, false, 0 }, { "subject", F_STR, false, 500 },
+        { "version", F_INT, false, 0 }, { NULL, 0, 0, 0 } };
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     int _desk_rc;
@@ -623,7 +701,7 @@ static int h_update(struct api_req *r)
         const char *key;
         json_t *v;
         json_object_foreach(b, key, v) {
-            if (strcmp(key, "status") != 0)
+            if (strcmp(key, "status") != 0 && strcmp(key, "version") != 0)
                 return api_problem(r, 403, key, "customers may only change the status");
         }
     }
@@ -633,13 +711,16 @@ static int h_update(struct api_req *r)
         return api_problem(r, 400, "priority", "priority must be one of " TICKET_PRIORITIES);
     if (subject && subject[0] == '\0')
         return api_problem(r, 400, "subject", "field 'subject' must not be empty");
+    long long expect = 0;
+    if (expected_version(r, b, &expect) < 0)
+        return 0;
     json_t *jc = json_object_get(b, "category"), *ja = json_object_get(b, "assignee_id");
     json_t *jq = json_object_get(b, "queue_id");
     struct ticket_change ch = {
         .status = status ? &st : NULL, .priority = prio, .subject = subject,
         .set_category = jc != NULL, .category = json_is_string(jc) ? json_string_value(jc) : NULL,
         .set_assignee = ja != NULL, .assignee_id = json_is_integer(ja) ? json_integer_value(ja) : 0,
-        .queue_id = jq ? json_integer_value(jq) : 0,
+        .queue_id = jq ? json_integer_value(jq) : 0, .expect_version = expect,
     };
     struct desk_actor who;
     struct desk_tx tx;
@@ -648,12 +729,47 @@ static int h_update(struct api_req *r)
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "updating the ticket", e);
     if (DESK_CALL(r, ticket_update(&tx, r->m.ids[0], &ch, NULL, &err)) < 0)
-        return api_desk_fail(r, "updating the ticket", &err);
+        return write_fail(r, r->m.ids[0], expect, "updating the ticket", &err);
     if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "updating the ticket", e);
     }
     return send_ticket(r, 200, r->m.ids[0]);
+}
+
+/* ---- held replies ------------------------------------------------------------------ */
+
+static int h_held(struct api_req *r)
+{
+    static const struct api_field f[] = { { "action", F_STR, true, 8 }, { "version", F_INT, false, 0 },
+                                          { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    int _desk_rc;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    const char *action = api_str(b, "action");
+    bool send = strcmp(action, "send") == 0;
+    if (!send && strcmp(action, "drop") != 0)
+        return api_problem(r, 400, "action", "action is send or drop");
+    long long expect = 0;
+    if (expected_version(r, b, &expect) < 0)
+        return 0;
+    long long id = r->m.ids[0];
+    struct desk_actor who;
+    struct desk_tx tx;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "releasing the held reply", e);
+    if (DESK_CALL(r, ticket_release_held(&tx, id, r->m.ids[1], send, expect, NULL, &err)) < 0)
+        return write_fail(r, id, expect, "releasing the held reply", &err);
+    if (db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "releasing the held reply", e);
+    }
+    return send_ticket(r, 200, id);
 }
 
 /* ---- merge and links ------------------------------------------------------------- */
@@ -862,5 +978,6 @@ const struct api_route api_ticket_routes[] = {
     { "POST", "/api/v1/tickets/{id}/lock", ATUM_ROLE_AGENT, 0, h_lock },
     { "DELETE", "/api/v1/tickets/{id}/lock", ATUM_ROLE_AGENT, 0, h_unlock },
     { "GET", "/api/v1/tickets/{id}/mail", ATUM_ROLE_AGENT, 0, h_mail },
+    { "POST", "/api/v1/tickets/{id}/held/{message_id}", ATUM_ROLE_AGENT, 0, h_held },
     { NULL, NULL, 0, 0, NULL }
 };

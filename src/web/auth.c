@@ -213,6 +213,7 @@ static int by_token(struct api_req *r, const char *authz)
     token_hash(r->api->secret, tok, strlen(tok), h);
     if (cache_get(r->api->token_cache, h, &r->user)) {
         r->via = API_AUTH_TOKEN;
+        memcpy(r->cred_hash, h, sizeof(r->cred_hash));
         return 1;
     }
     if (api_db(r) == NULL)
@@ -227,6 +228,7 @@ static int by_token(struct api_req *r, const char *authz)
     }
     fill_user(r, res);
     r->via = API_AUTH_TOKEN;
+    memcpy(r->cred_hash, h, sizeof(r->cred_hash));
     cache_put(r->api->token_cache, h, atoll(PQgetvalue(res, 0, 5)), &r->user);
     bool stale = PQgetvalue(res, 0, 6)[0] == 't';
     if (stale) {
@@ -269,6 +271,7 @@ static int by_cookie(struct api_req *r, const char *cookies, bool is_public)
     r->via = API_AUTH_SESSION;
     r->session_id = atoll(PQgetvalue(res, 0, 5));
     memcpy(r->session_hash, h, sizeof(r->session_hash));
+    memcpy(r->cred_hash, h, sizeof(r->cred_hash));
     if (PQgetvalue(res, 0, 6)[0] == 't') {
         const char *tp[] = { PQgetvalue(res, 0, 5) };
         PGresult *u = db_exec_stmt(r->db, &session_touch, tp, &e);
@@ -311,4 +314,19 @@ int auth_csrf_check(struct api_req *r)
         return -1;
     }
     return 0;
+}
+
+int auth_credential_valid(const struct api_ctx *api, struct db_conn *c, enum api_auth via,
+                          const char *hash, const char **error_r)
+{
+    char idle[24];
+    snprintf(idle, sizeof(idle), "%lld", api->session_idle_ms);
+    const char *p[] = { hash, idle };
+    PGresult *res = via == API_AUTH_SESSION ? db_exec_stmt(c, &session_lookup, p, error_r)
+                    : via == API_AUTH_TOKEN ? db_exec_stmt(c, &token_lookup, p, error_r) : NULL;
+    if (res == NULL)
+        return via == API_AUTH_SESSION || via == API_AUTH_TOKEN ? -1 : 0;
+    int ok = PQntuples(res) == 1;
+    PQclear(res);
+    return ok;
 }

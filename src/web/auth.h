@@ -44,6 +44,12 @@ int auth_csrf_check(struct api_req *r);
 /* The CSRF token of a session (by its token hash) into out[65]. */
 void auth_csrf_token(const struct api_ctx *api, const char *session_hash, char out[65]);
 
+/* Whether a credential seen before (api_req.cred_hash) still stands, by
+ * the same rules as a request's (the live channel re-checks its
+ * long-lived connections): 1 valid, 0 not (ended, expired, revoked, the
+ * user disabled), -1 database error. */
+int auth_credential_valid(const struct api_ctx *api, struct db_conn *c, enum api_auth via,
+                          const char *hash, const char **error_r);
 /* Signs a user in (web/api_account.c, after a mailed link set the
  * password): a session in the open transaction, the cookie, commits and
  * answers 200 like the login does.  how: what proved it ("link"). */

@@ -19,6 +19,9 @@
 #include "core/runtime.h"
 #include "lib/xalloc.h"
 #include "web/static.h"
+#include "web/live.h"
+#include "web/api_live.h"
+#include "web/auth.h"
 
 #include <civetweb.h>
 #include <stdio.h>
@@ -38,7 +41,15 @@ struct web_server {
     char node_id[128];
     struct api_ctx api;
     struct static_files *assets;   /* NULL: the desk is not built (503) */
+    struct live_hub *live;         /* NULL: no live channel */
 };
+
+/* The live hub re-checks its readers' credentials through the API's auth. */
+static int live_credential_ok(void *arg, struct db_conn *c, int via, const char *hash)
+{
+    const char *e = NULL;
+    return auth_credential_valid(arg, c, (enum api_auth)via, hash, &e);
+}
 
 /* ---- health ----------------------------------------------------------- */
 
@@ -431,11 +442,29 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
         free(ws);
         return -1;
     }
-    /* trusted proxies are counted but not capped per client */
-    ws->cap = conncap_new(o->threads, o->client_connections, ws->api.trusted, ws->api.ntrusted);
-
-    char threads[16], timeout[32], keep[32];
-    snprintf(threads, sizeof(threads), "%d", o->threads);
+    bool live = o->live_db != NULL && o->live_max_connections > 0;
+    if (live) {
+        struct live_opts lo = {
+            .max_connections = o->live_max_connections, .db = *o->live_db, .node_id = o->node_id,
+            .credential_ok = live_credential_ok, .credential_arg = &ws->api,
+        };
+        lo.db.application_name = "atumd-live";
+        if (live_hub_start(&ws->live, &lo, error_r) < 0) {
+            api_ctx_destroy(&ws->api);
+            free(ws);
+            return -1;
+        }
+        ws->api.live = ws->live;
+    }
+    /* a thread per request in flight, and one per live connection */
+    int nthreads = o->threads + (live ? o->live_max_connections : 0);
+    /* trusted proxies are counted but not capped per client; a live
+     * socket or long poll is a request being handled, never shed, and
+     * holds a thread of the live channel's share */
+    ws->cap = conncap_new(nthreads, o->client_connections, ws->api.trusted, ws->api.ntrusted);
+    char threads[16], timeout[32], keep[32], ping[32];
+    snprintf(threads, sizeof(threads), "%d", nthreads);
+    snprintf(ping, sizeof(ping), "%lld", o->live_ping_ms > 0 ? o->live_ping_ms : 20000);
     /* civetweb's request_timeout_ms bounds the wait for the request line
      * and headers, and each wait for body bytes (web.header_timeout) */
     snprintf(timeout, sizeof(timeout), "%lld", o->header_timeout_ms > 0 ? o->header_timeout_ms : 10000);
@@ -456,6 +485,10 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
         "decode_url", "no",
         /* answers go out at once, not after the peer's delayed ACK */
         "tcp_nodelay", "1",
+        /* a live socket is pinged when quiet this long; civetweb closes one
+         * whose pings go unanswered */
+        "websocket_timeout_ms", ping,
+        "enable_websocket_ping_pong", "yes",
         NULL
     };
     struct mg_callbacks cb;
@@ -473,6 +506,8 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
 
     ws->ctx = mg_start2(&init, &err);
     if (ws->ctx == NULL) {
+        live_hub_stopping(ws->live);
+        live_hub_free(&ws->live);
         conncap_free(&ws->cap);
         api_ctx_destroy(&ws->api);
         free(ws);
@@ -483,9 +518,13 @@ int web_start(struct web_server **ws_r, const struct web_opts *o, struct runtime
     if (static_load(&ws->assets, o->cfg ? o->cfg->web_assets_dir : NULL, &se) < 0)
         log_warn("web.no_desk", "error=%s hint=%s", se, "build it (make) or set web.assets_dir");
     mg_set_request_handler(ws->ctx, "/", dispatch, ws);
+    /* every upgrade request comes to the live channel's door, which
+     * refuses all but its own path */
+    api_live_ws_register(ws->ctx, &ws->api);
     if (conncap_start(ws->cap, web_port(ws)) < 0)
         log_warn("web.conncap_off", "hint=%s", "no watcher thread: idle connections are not capped");
-    log_info("web.listening", "listen=%s port=%d threads=%d", o->listen, web_port(ws), o->threads);
+    log_info("web.listening", "listen=%s port=%d threads=%d live_max_connections=%d", o->listen,
+             web_port(ws), o->threads, live ? o->live_max_connections : 0);
     *ws_r = ws;
     return 0;
 }
@@ -501,6 +540,9 @@ void web_foreach_route(void (*fn)(const char *method, const char *pattern, void 
     fn("GET", "/readyz", arg);
     api_foreach_route(fn, arg);
 }
+
+/* (the WebSocket route GET /api/v1/events/ws is in the API's table too:
+ * a plain GET there answers 426) */
 
 int web_port(const struct web_server *ws)
 {
@@ -520,8 +562,10 @@ void web_stop(struct web_server **wsp)
     struct web_server *ws = *wsp;
     if (ws == NULL)
         return;
+    live_hub_stopping(ws->live);   /* long polls answer now */
     conncap_stop(ws->cap);   /* before civetweb closes sockets without telling */
-    mg_stop(ws->ctx);        /* waits for running handlers, closes every connection */
+    mg_stop(ws->ctx);        /* waits for running handlers, closes every connection (live sockets too) */
+    live_hub_free(&ws->live);
     conncap_free(&ws->cap);
     api_ctx_destroy(&ws->api);
     static_free(&ws->assets);

@@ -48,6 +48,12 @@ struct web_opts {
     const char *node_id;
     const struct atum_config *cfg;   /* secret_key, [auth], web.trusted_proxies */
     long long keep_alive_ms;         /* 0: no keep-alive */
+    /* the live channel (web/live.h, web/api_live.h); off without live_db
+     * or with live_max_connections 0.  civetweb gets threads +
+     * live_max_connections threads: each live socket holds one. */
+    const struct db_params *live_db;
+    int live_max_connections;
+    long long live_ping_ms;          /* WebSocket ping interval (0: 20 s) */
     /* slow and idle clients (0: the default in brackets) */
     long long header_timeout_ms;     /* request line + headers, and any one read [10 s] */
     long long body_min_rate;         /* bytes/s past request_timeout_ms [64 KiB] */

@@ -4,7 +4,8 @@
 # desk (web/dist), two queues, agents, a customer, tickets -- one of them
 # a hostile mail, injected like any mail -- and a server standing for
 # "another origin".  Exports what tests/e2e/desk.test.mjs reads (DESK_*).
-# Needs: T (a temp dir), B (the build tree), S (the source tree), PSQL.
+# Needs: T (a temp dir), B (the build tree), S (the source tree), PSQL;
+# DESK_EXTRA_CONF, when set, is added to the end of the configuration.
 
 DESK_PW='e2e correct horse battery'
 export DESK_PW
@@ -20,6 +21,7 @@ assets_dir = $B/web/dist
 poll_interval = 200ms
 [imap]
 enabled = no
+${DESK_EXTRA_CONF:-}
 CONF
 export ATUM_CONFIG=$T/atum.conf
 CTL=$B/atumctl

@@ -156,6 +156,31 @@ rm -f "$T/huge"
 check "a body over web.max_body is 413 problem+json" bash -c "head -c 100000 /dev/zero | tr '\\\\0' x | '${C[0]}' -s --cacert '$T/nginx/cert.pem' -D - -o /dev/null -H 'Authorization: Bearer $TOKEN' -H 'Content-Type: application/json' --data-binary @- $U/api/v1/tickets | grep -q '^HTTP/[0-9.]* 413' "
 check "a revoked token is refused" bash -c "id=\$($PSQL -c \"SELECT id FROM api_tokens WHERE name = 't'\"); '${C[0]}' -s --cacert '$T/nginx/cert.pem' -b '$T/jar' -X DELETE -H 'X-CSRF-Token: $CSRF' $U/api/v1/auth/tokens/\$id -o /dev/null; [ \"\$('${C[0]}' -s --cacert '$T/nginx/cert.pem' -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $T2' $U/api/v1/auth/me)\" = 401 ]"
 
+# ---- the live channel through the proxy -------------------------------------------
+live_through_nginx() {
+    /usr/bin/python3 - "$TLS" "$T/nginx/cert.pem" "$(awk '$6 == "atum_session" { print $7 }' "$T/jar")" "$TOKEN" <<'PY'
+import json, os, subprocess, sys
+sys.path.insert(0, os.path.join(os.environ["ATUM_SRCDIR"], "tests"))
+from wsclient import WS
+port, ca, session, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+origin = "https://127.0.0.1:%d" % port
+w = WS(port, "/api/v1/events/ws", {"Cookie": "atum_session=" + session, "Origin": origin}, cafile=ca)
+assert w.status == 101, (w.status, w.body)
+bad = WS(port, "/api/v1/events/ws", {"Cookie": "atum_session=" + session, "Origin": "https://evil.example"}, cafile=ca)
+assert bad.status == 403, bad.status
+out = subprocess.run(["curl", "-s", "--cacert", ca, "-H", "Authorization: Bearer " + token, "-H", "Content-Type: application/json",
+                      "-d", '{"subject": "live via nginx", "body": "x", "queue_id": 1, "requester_id": 1}',
+                      "https://127.0.0.1:%d/api/v1/tickets" % port], capture_output=True, text=True, check=True).stdout
+tid = json.loads(out)["id"]
+while True:
+    f = w.recv_json(10)
+    if f.get("ticket_id") == tid and f["event"] == "ticket.created":
+        break
+w.close()
+PY
+}
+check "the live WebSocket through nginx (TLS): the page's Origin opens it, another is refused, events arrive" live_through_nginx
+
 # ---- brute force through the proxy ---------------------------------------------
 for i in 1 2 3; do
     "${C[@]}" -o /dev/null -H 'Content-Type: application/json' -d '{"email": "admin@example.com", "password": "guess guess guess"}' "$U/api/v1/auth/login"

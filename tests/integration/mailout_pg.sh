@@ -150,8 +150,8 @@ check "the queue's agent is notified of the new ticket" \
 NOTE1=$($MC find "$SINK" --to ann@example.com --subject 'New ticket')
 check "notification: carries the customer's text and the desk link" bash -c \
     "$MC text $NOTE1 | grep -qF 'It burns' && $MC text $NOTE1 | grep -qF 'https://desk.example.com/desk/tickets/$TICKET'"
-check "notification: Reply-To token bound to that agent (and not the customer's)" bash -c \
-    "$MC token $NOTE1 | grep -qE '^t${TICKET}a${ANN}d[0-9]+\\.[a-z2-7]{12}\$'"
+check "notification: Reply-To token bound to that agent and the ticket version it shows (and not the customer's)" bash -c \
+    "$MC token $NOTE1 | grep -qE '^t${TICKET}a${ANN}d[0-9]+v[0-9]+\\.[a-z2-7]{12}\$'"
 check "notification: the HTML part escapes the customer's text" bash -c \
     "$MC html $NOTE1 | grep -q 'It burns'"
 check "bob (not in the queue) is not notified" bash -c "[ \$($MC count $SINK --to bob@example.com) = 0 ]"

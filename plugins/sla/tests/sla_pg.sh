@@ -131,8 +131,8 @@ check "its first response clock runs, 2 s, with a deadline" bash -c "[ '$(sla "$
 check "the ledger says why" sla_is "$T1" '.ledger[0].kind' start
 check "a tick was scheduled for the warning moment (1 s, 50 %)" sql_is \
     "SELECT count(*) > 0 FROM (SELECT payload FROM jobs WHERE kind = 'sla.tick' UNION ALL SELECT payload FROM job_archive WHERE kind = 'sla.tick') j, tickets t WHERE t.id = $T1 AND abs((j.payload->>'at')::bigint / 1000.0 - extract(epoch FROM t.created_at) - 1) < 0.5" t
-check "the warning fires at 50 %" wait_until 15 ledger_count "$T1" warning 1
-check "the breach fires at the deadline" wait_until 15 ledger_count "$T1" breach 1
+check "the warning fires at 50 %" wait_until 30 ledger_count "$T1" warning 1
+check "the breach fires at the deadline" wait_until 30 ledger_count "$T1" breach 1
 check "the breach was owed 2 s after the ticket opened, and fired no earlier" sql_is \
     "SELECT abs(extract(epoch FROM (l.detail->>'owed_at')::timestamptz - t.created_at) - 2) < 0.5 AND l.at >= (l.detail->>'owed_at')::timestamptz FROM sla_ledger l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id = $T1 AND l.kind = 'breach'" t
 check "the answer's deadline is the one the breach was owed at" bash -c "[ \"$(sla "$T1" .clocks.first_response.due_at)\" = \"\$(psql -X -q -t -A -d '$ATUM_TEST_DATABASE_URL' -c \"SELECT detail->>'owed_at' FROM sla_ledger WHERE ticket_id = $T1 AND kind = 'breach'\")\" ]"
@@ -140,15 +140,18 @@ check "the priority was raised through the desk's rules" wait_until 10 sql_is "S
 check "with an internal note saying why" bash -c "psql -X -q -t -A -d '$ATUM_TEST_DATABASE_URL' -c \"SELECT body_text FROM messages WHERE ticket_id = $T1 AND visibility = 'internal'\" | grep -q 'SLA breach: first response overdue'"
 check "the manager's notice waits in the outbox" wait_until 10 sql_is \
     "SELECT count(*) FROM outbound_mail o JOIN outbound_recipients r ON r.outbound_id = o.id WHERE o.ticket_id = $T1 AND o.kind = 'notice' AND r.address = 'boss@example.com'" 1
-check "the webhook got sla.warning and sla.breached" wait_until 15 webhook_got 2
+check "the webhook got sla.warning and sla.breached" wait_until 30 webhook_got 2
 check "the answer shows it breached" sla_is "$T1" .clocks.first_response.breached true
 check "and nothing fired twice" sql_is "SELECT count(*) FROM sla_ledger WHERE ticket_id = $T1 AND kind IN ('warning', 'breach')" 2
 
 # ---- a ticket answered in time -------------------------------------------------------
 read -r _ T2 < <(mail customer@example.org sales@example.com "Quote please")
 check "the sales ticket is under the business-time policy" wait_until 10 sla_is "$T2" .policy.name Sales
-check "its next escalation is a tick scheduled for that moment" sql_is \
-    "SELECT count(*) FROM jobs j JOIN sla_tickets s ON s.ticket_id = $T2 WHERE j.kind = 'sla.tick' AND j.state = 'available' AND abs(extract(epoch FROM j.run_at - s.next_due)) < 1" 1
+# one pending tick covers every later moment: a tick is pending at or
+# before this ticket's moment (its own, or the first ticket's earlier one,
+# which hands over when it has run)
+check "its next escalation is covered by a tick pending at or before it" sql_is \
+    "SELECT count(*) > 0 FROM jobs j JOIN sla_tickets s ON s.ticket_id = $T2 WHERE j.kind = 'sla.tick' AND j.state = 'available' AND j.run_at <= s.next_due + interval '1 second'" t
 check "a staff reply" status_is 201 "$AGENT" POST "/tickets/$T2/replies" '{"body":"Here is your quote."}'
 check "stops first response" wait_until 10 sla_is "$T2" .clocks.first_response.state achieved
 read -r _ _ < <(mail customer@example.org sales@example.com "Re: Quote please [#$T2]")

@@ -827,6 +827,34 @@ START_TEST(the_dashboard_reads_the_outcomes)
 }
 END_TEST
 
+/* a tick that runs a little before its moment (a job's run_at counts
+ * from its enqueuing transaction's start) hands over to that moment
+ * again: the moment is never lost */
+START_TEST(a_tick_run_early_hands_over_to_its_moment)
+{
+    create("/policies", "{'name':'Plain','warn_percent':0,'targets':{'first_response':{'hours':1,'time':'calendar'}},"
+                        "'escalation':{'breach':[{'notify':'managers'}]}}");
+    long long t = new_ticket(q_support, "normal");
+    clock_at(Z("2024-06-03 10:00"));
+    created(t, q_support, "normal");
+    ck_assert_instant(last_tick_at(), Z("2024-06-03 11:00"));
+    clock_at(Z("2024-06-03 11:00") - 50);
+    fakehost_clear(fh);
+    char payload[64];
+    snprintf(payload, sizeof(payload), "{\"at\": %lld}", (long long)Z("2024-06-03 11:00"));
+    struct fakehost_job_result r;
+    ck_assert_int_eq(fakehost_run_job(fh, "sla.tick", payload, 1, &r), 0);
+    ck_assert_int_eq(r.status, ATUM_JOB_DONE);
+    ck_assert_uint_eq(fakehost_nevents(fh), 0);                 /* nothing is due yet */
+    ck_assert_uint_eq(count_enqueued("sla.tick"), 1);           /* the moment, arranged again */
+    ck_assert_instant(last_tick_at(), Z("2024-06-03 11:00"));
+    clock_at(Z("2024-06-03 11:00"));
+    fakehost_clear(fh);
+    tick();
+    ck_assert_uint_eq(count_events("sla.breached"), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sla_pg");
@@ -846,6 +874,7 @@ int main(void)
     tcase_add_test(tc, the_ledger_is_append_only);
     tcase_add_test(tc, a_rolled_back_breach_is_not_counted);
     tcase_add_test(tc, the_dashboard_reads_the_outcomes);
+    tcase_add_test(tc, a_tick_run_early_hands_over_to_its_moment);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

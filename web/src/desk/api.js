@@ -34,6 +34,7 @@ export class ApiError extends Error {
         this.title = problem && typeof problem.title === 'string' ? problem.title : null;
         this.detail = problem && typeof problem.detail === 'string' ? problem.detail : null;
         this.field = problem && typeof problem.field === 'string' ? problem.field : null;
+        this.problem = problem && typeof problem === 'object' ? problem : null;
         this.retryAfter = retryAfter ? parseInt(retryAfter, 10) || null : null;
     }
 }
@@ -42,13 +43,16 @@ const SAFE = new Set(['GET', 'HEAD']);
 
 // request('GET', '/tickets?limit=50') -> parsed JSON (null for 204).
 // opts.quiet: a failure to connect does not raise the lost-connection banner
-// (the probe itself uses it).
+// (the probe itself uses it).  opts.ifMatch: the ticket version a write was
+// made against ('"v12"'): the server answers 409 when it changed since.
 export async function request(method, path, body, opts = {}) {
     const headers = { Accept: 'application/json, application/problem+json' };
     if (body !== undefined)
         headers['Content-Type'] = 'application/json';
     if (!SAFE.has(method) && csrfToken)
         headers['X-CSRF-Token'] = csrfToken;
+    if (opts.ifMatch)
+        headers['If-Match'] = opts.ifMatch;
     let res;
     try {
         res = await fetch(API + path, {

@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { describe, get, on, post, setCsrf } from './api.js';
 import { loadCaps } from './caps.js';
-import { subscribe as onConnection, startConnectionWatch } from './connection.js';
+import { liveBack, liveLost, subscribe as onConnection, startConnectionWatch } from './connection.js';
 import { SHORTCUTS, installKeys, useKeys } from './keys.js';
 import { liveSubscribe, startLive } from './live.js';
 import { follow, inboxUrl, navigate, useRoute } from './router.js';
@@ -142,7 +142,13 @@ function Desk({ me, setMe, signOut }) {
         const offLive = liveSubscribe((ev) => {
             lastEvent.current = ev;
             setTick((t) => t + 1);
-        }, setLive);
+        }, (m) => {
+            setLive(m);
+            if (m === 'reconnecting')
+                liveLost();
+            else if (m === 'live' || m === 'poll')
+                liveBack();
+        });
         // optional features, once the first view is on screen (reading
         // the OpenAPI document is work the first view need not wait for)
         const later = setTimeout(() => loadCaps().then((c) => {

@@ -3,7 +3,8 @@
 // (GET /auth/me, quiet) runs with growing pauses (1 s, 2 s, 4 s ... 15 s)
 // until an answer arrives, of any status: then the state is back, and
 // whoever subscribed reloads what it shows.  The browser's own online
-// event probes at once.
+// event probes at once, and so does the live channel losing its socket
+// (liveLost): an idle desk learns of a lost server without a click.
 
 import { get, on } from './api.js';
 
@@ -57,6 +58,20 @@ function back() {
         timer = null;
     }
     set('ok');
+}
+
+// The live channel's socket closed: is the server still there?  (A
+// probe; the banner shows only when it does not answer.)
+export function liveLost() {
+    if (state === 'lost' || timer !== null)
+        return;
+    probe();
+}
+
+// The live channel is open again: the server is there.
+export function liveBack() {
+    if (state === 'lost')
+        back();
 }
 
 export function startConnectionWatch() {

@@ -14,16 +14,29 @@
 //   long poll  GET /api/v1/events?since=ID&wait=25
 //              {"items": [event, ...]} once there are events or wait ran out
 // Ids increase; a client that reconnects sends the last id it saw and gets
-// what it missed.  The WebSocket is tried first; after two refusals in a
-// row the long poll takes over.  When the server's OpenAPI document lists
-// neither route the channel stays off (mode 'none') and the desk refreshes
-// what it shows on a timer instead.
+// what it missed.  A server that kept no events that old (or never gave
+// that id) answers {"reset": true, "last_id": N}: the desk reloads what it
+// shows (an event {event: 'reset'}) and goes on from N.  The WebSocket is
+// tried first; after two refusals in a row the long poll takes over.  When
+// the server's OpenAPI document lists neither route the channel stays off
+// (mode 'none') and the desk refreshes what it shows on a timer instead.
+//
+// Presence (who views or types on a ticket): livePresence() sends it as a
+// small message over the socket -- from another tab through the leader --
+// or, without a socket, with POST /tickets/{id}/presence.  The server ends
+// a socket's presence when it closes; the desk repeats its own every 25 s.
 
-import { get } from './api.js';
+import { get, post } from './api.js';
 import { has } from './caps.js';
 
 const NAME = 'atum-desk-live';
 const LAST = 'atum-desk-live-last';
+// this tab's name in presence (one browser, one socket, several tabs)
+const TAB = Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+let socket = null;           // the leader's open WebSocket
+const mine = new Map();      // this tab's presence: ticket id -> state
+let leading = false;
+let bcRef = null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,7 +62,12 @@ const onEvent = (ev) => {
     for (const fn of [...eventSubs])
         fn(ev);
 };
-const onMode = (m) => {
+const onMode = (m, was) => {
+    // a new socket (or the poll taking over) knows nothing of this tab's
+    // presence yet: say it again
+    if ((m === 'live' || m === 'poll') && m !== was)
+        for (const [id, state] of mine)
+            livePresence(id, state);
     for (const fn of [...modeSubs])
         fn(m);
 };
@@ -62,21 +80,38 @@ export function startLive() {
     let last = Number(localStorage.getItem(LAST)) || 0;
     const bc = typeof BroadcastChannel === 'function' ? new BroadcastChannel(NAME) : null;
 
-    const deliver = (ev) => {
-        if (!ev || typeof ev.id !== 'number' || ev.id <= last)
-            return false;
-        last = ev.id;
+    const save = () => {
         try {
             localStorage.setItem(LAST, String(last));
         } catch {
             /* private mode: ids live in memory only */
         }
+    };
+    const deliver = (ev) => {
+        if (ev && ev.reset === true && typeof ev.last_id === 'number') {
+            last = ev.last_id;
+            save();
+            onEvent({ event: 'reset', data: {} });
+            return true;
+        }
+        if (!ev || typeof ev.id !== 'number' || ev.id <= last)
+            return false;
+        last = ev.id;
+        save();
         onEvent(ev);
         return true;
     };
+    // the long poll's answer says how far the server looked for this tab
+    const advance = (id) => {
+        if (typeof id === 'number' && id > last) {
+            last = id;
+            save();
+        }
+    };
     const setMode = (m, tell) => {
+        const was = mode;
         mode = m;
-        onMode(m);
+        onMode(m, was);
         if (tell && bc)
             bc.postMessage({ type: 'mode', mode: m });
     };
@@ -90,18 +125,22 @@ export function startLive() {
                 setMode(d.mode, false);
             else if (d.type === 'hello' && leading)
                 bc.postMessage({ type: 'mode', mode });
+            else if (d.type === 'presence' && leading)
+                sendPresence(d.msg);
         };
         bc.postMessage({ type: 'hello' });
     }
+    bcRef = bc;
 
-    let leading = false;
     const lead = async () => {
         leading = true;
         const emit = (ev) => {
             if (deliver(ev) && bc)
                 bc.postMessage({ type: 'event', ev });
         };
-        await run(emit, (m) => setMode(m, true), () => last);
+        await run(emit, (m) => setMode(m, true), () => last, (id) => {
+            advance(id);
+        });
         leading = false;
     };
     if (navigator.locks && navigator.locks.request)
@@ -110,7 +149,29 @@ export function startLive() {
         lead();
 }
 
-async function run(emit, setMode, since) {
+// Says this tab's presence on a ticket: 'viewing', 'typing' or 'left'.
+export function livePresence(ticketId, state) {
+    if (state === 'left')
+        mine.delete(ticketId);
+    else
+        mine.set(ticketId, state);
+    const msg = { type: 'presence', ticket_id: ticketId, state, tab: TAB };
+    if (mode === 'live' && leading && socket)
+        sendPresence(msg);
+    else if (mode === 'live' && !leading && bcRef)
+        bcRef.postMessage({ type: 'presence', msg });
+    else if (has('post', '/tickets/{id}/presence'))
+        post(`/tickets/${ticketId}/presence`, { state, tab: TAB }, { quiet: true }).catch(() => {});
+}
+
+function sendPresence(msg) {
+    if (socket && socket.readyState === 1)
+        socket.send(JSON.stringify(msg));
+    else if (has('post', '/tickets/{id}/presence'))
+        post(`/tickets/${msg.ticket_id}/presence`, { state: msg.state, tab: msg.tab }, { quiet: true }).catch(() => {});
+}
+
+async function run(emit, setMode, since, advance) {
     const wsOk = has('get', '/events/ws');
     const pollOk = has('get', '/events');
     if (!wsOk && !pollOk) {
@@ -135,8 +196,12 @@ async function run(emit, setMode, since) {
         try {
             const r = await get(`/events?since=${since()}&wait=25`, { quiet: true });
             setMode('poll');
+            if (r && r.reset)
+                emit({ reset: true, last_id: r.last_id });
             for (const ev of (r && r.items) || [])
                 emit(ev);
+            if (r && !r.more)
+                advance(r.last_id);
             pause = 1000;
         } catch (e) {
             if (e && (e.status === 404 || e.status === 405)) {
@@ -164,6 +229,7 @@ function websocket(emit, setMode, since) {
         }
         ws.onopen = () => {
             opened = true;
+            socket = ws;
             setMode('live');
         };
         ws.onmessage = (m) => {
@@ -173,6 +239,10 @@ function websocket(emit, setMode, since) {
                 /* not an event: ignored */
             }
         };
-        ws.onclose = () => resolve(opened);
+        ws.onclose = () => {
+            if (socket === ws)
+                socket = null;
+            resolve(opened);
+        };
     });
 }

@@ -4,13 +4,23 @@
 // it) and who else is editing it.
 //
 // A ticket the agent may not see answers 404 like one that does not
-// exist, and the desk says exactly that.  A 409 on sending means the
-// ticket moved on meanwhile: the draft stays, the ticket is read again
-// and the newer messages show above it.
+// exist, and the desk says exactly that.  Every reply, note and change
+// carries the version the agent saw (If-Match) -- for a reply or note, the
+// version the text was started on; a 409 means the ticket moved on
+// meanwhile: nothing was sent, the draft stays, the newer messages the
+// server names are shown above it and the ticket is read again, so the
+// next send carries the new version.
+//
+// Presence: while the ticket is open the desk says "viewing" (and
+// "typing" while a reply or note is written) through the live channel,
+// and shows who else is here from the ticket's viewers and the live
+// ticket.presence events.  A reply by mail that the server held (it
+// crossed a newer message) is offered to its author: send it or drop it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { del, describe, get, patch, post } from './api.js';
 import { has } from './caps.js';
+import { livePresence } from './live.js';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { typing, useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
@@ -25,6 +35,8 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
     const [menu, setMenu] = useState(null);
     const [compose, setCompose] = useState(null);  // 'reply' | 'note' | null
     const [newer, setNewer] = useState(0);         // messages that arrived during a 409
+    const [crossed, setCrossed] = useState(null);  // the newer messages a 409 named
+    const [viewers, setViewers] = useState([]);
     const h1 = useRef(null);
 
     const load = (quiet) => get(`/tickets/${id}`)
@@ -34,6 +46,7 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
                     announce(`${r.messages.length - old.messages.length} new message(s) on this ticket.`);
                 return r;
             });
+            setViewers(r.viewers || []);
             setError(null);
             return r;
         })
@@ -51,6 +64,16 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
         });
     }, [id]);
 
+    // this tab views the ticket: said now, every 25 s, and "left" at the end
+    useEffect(() => {
+        livePresence(id, 'viewing');
+        const again = setInterval(() => livePresence(id, 'viewing'), 25000);
+        return () => {
+            clearInterval(again);
+            livePresence(id, 'left');
+        };
+    }, [id]);
+
     // live events (or the 30 s refresh, or a reconnect) about this ticket
     const seenTick = useRef(tick);
     useEffect(() => {
@@ -58,15 +81,20 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
             return;
         seenTick.current = tick;
         const ev = lastEvent.current;
+        if (ev && ev.event === 'ticket.presence') {
+            if (ev.data && ev.data.ticket_id === id)
+                setViewers(ev.data.viewers || []);
+            return;
+        }
         const about = ev && ev.data && (ev.data.ticket_id === id || ev.data.into_id === id);
-        if (!ev || about)
+        if (!ev || about || ev.event === 'reset')
             load(true);
     }, [tick]);
 
     const change = async (body, what) => {
         setActionError(null);
         try {
-            setT(await patch(`/tickets/${id}`, body));
+            setT(await patch(`/tickets/${id}`, body, t && t.version ? { ifMatch: `"v${t.version}"` } : undefined));
             announce(`${what}: done.`);
         } catch (e) {
             setActionError(describe(e, what.toLowerCase()));
@@ -104,12 +132,17 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
 
     const queue = queues.find((q) => q.id === t.queue_id);
     const lock = t.lock && t.lock.user_id !== me.id ? t.lock : null;
+    const others = viewers.filter((v) => v.user_id !== me.id);
+    const held = t.messages.filter((m) => m.held && m.author_id === me.id);
     return (
         <article class="ticket" aria-labelledby="ticket-title" data-loaded="true">
             <p class="crumbs"><a href={back()} onClick={follow}>← Back to the list</a> <span class="muted">(u)</span></p>
             <h1 id="ticket-title" tabindex="-1" ref={h1}><span class="tid">#{t.id}</span> {t.subject || '(no subject)'}</h1>
             {t.merged_into && <p class="notice">Merged into <a href={`/desk/tickets/${t.merged_into}`} onClick={follow}>#{t.merged_into}</a>.</p>}
             {lock && <p class="notice" role="status">{lock.name || lock.email} is working on this ticket right now.</p>}
+            <p class="presence" role="status" aria-live="polite">{others.length === 0 ? '' : <>
+                Also here: {others.map((v, i) => <span class={`viewer viewer-${v.state}`}>{i > 0 ? ', ' : ''}{v.name}{v.state === 'typing' ? ' (typing…)' : ''}</span>)}
+            </>}</p>
             <div class="ticket-bar" role="toolbar" aria-label="Ticket actions">
                 <Badge kind="status" value={t.status} />
                 <Badge kind="priority" value={t.priority} />
@@ -132,17 +165,33 @@ export function Ticket({ id, me, queues, tick, lastEvent }) {
             <div class="ticket-body">
                 <div class="ticket-main">
                     {newer > 0 && <p class="notice" role="status">{newer} newer message{newer === 1 ? '' : 's'} arrived while you were writing; they are shown below. Your text is kept.</p>}
+                    {crossed && crossed.length > 0 && (
+                        <section class="crossed" aria-labelledby="crossed-h">
+                            <h2 id="crossed-h">Not sent: the ticket changed while you were writing</h2>
+                            <p>Read what is new, then send your text again (it is kept below).</p>
+                            <ol>{crossed.map((m) => (
+                                <li class={`crossed-msg ${m.visibility === 'internal' ? 'crossed-note' : m.direction === 'in' ? 'crossed-customer' : 'crossed-agent'}`}>
+                                    <span class="from">{m.from_addr || 'unknown'}</span> <span class="muted">{ago(m.created_at)}</span>
+                                    <p class="text">{String(m.body_text || '').slice(0, 600)}</p>
+                                </li>
+                            ))}</ol>
+                        </section>
+                    )}
+                    {held.map((m) => <Held key={m.id} ticket={t} message={m} onDone={(r) => setT(r)} />)}
                     <Thread messages={t.messages} />
                     {compose && (
                         <Composer key={compose} kind={compose} ticket={t} onClose={() => setCompose(null)}
                                   onSent={(r) => {
                                       setT(r);
                                       setNewer(0);
+                                      setCrossed(null);
                                       setCompose(null);
                                       setTimeout(() => moveMessage(0, true), 0);
                                   }}
-                                  onConflict={async () => {
+                                  onConflict={async (problem) => {
                                       const before = t.messages.length;
+                                      if (problem && Array.isArray(problem.messages))
+                                          setCrossed(problem.messages);
                                       const r = await load(true);
                                       if (r)
                                           setNewer(Math.max(0, r.messages.length - before));
@@ -174,6 +223,22 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
     const area = useRef(null);
     const draftKey = `atum-desk-draft-${ticket.id}-${kind}`;
     const [holder, setHolder] = useState(null);    // who else holds the "being edited" lock
+    const typed = useRef(0);
+    // the version this text was started on: messages that arrive while it
+    // is written (even shown live) answer the send with 409 and are shown
+    // before anything goes; after that the text counts as written on them
+    const base = useRef(ticket.version);
+    const sayTyping = () => {
+        const now = Date.now();
+        if (now - typed.current > 3000) {
+            typed.current = now;
+            livePresence(ticket.id, 'typing');
+        }
+    };
+    useEffect(() => () => {
+        if (typed.current)
+            livePresence(ticket.id, 'viewing');
+    }, []);
     useEffect(() => {
         if (area.current) {
             area.current.value = sessionStorage.getItem(draftKey) || '';
@@ -210,14 +275,18 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
         setErr(null);
         try {
             await post(`/tickets/${ticket.id}/${kind === 'reply' ? 'replies' : 'notes'}`,
-                       status ? { body, status } : { body });
+                       status ? { body, status } : { body },
+                       base.current ? { ifMatch: `"v${base.current}"` } : undefined);
             sessionStorage.removeItem(draftKey);
             announce(kind === 'reply' ? 'Reply sent.' : 'Note added.');
             onSent(await get(`/tickets/${ticket.id}`));
         } catch (e) {
             setErr(describe(e, kind === 'reply' ? 'sending the reply' : 'adding the note'));
-            if (e.status === 409)
-                onConflict();
+            if (e.status === 409) {
+                if (e.problem && typeof e.problem.version === 'number')
+                    base.current = e.problem.version;
+                onConflict(e.problem);
+            }
             area.current.focus();
         } finally {
             setBusy(false);
@@ -241,7 +310,10 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
             </label>
             <textarea id={id} ref={area} rows="6" onKeyDown={onKeyDown} aria-invalid={err ? 'true' : undefined}
                       aria-describedby={err ? `${id}-err` : undefined}
-                      onInput={(e) => sessionStorage.setItem(draftKey, e.currentTarget.value)} />
+                      onInput={(e) => {
+                          sessionStorage.setItem(draftKey, e.currentTarget.value);
+                          sayTyping();
+                      }} />
             {err && <p class="error" role="alert" id={`${id}-err`}>{err}</p>}
             {holder && <p class="notice" role="status">{holder.name || holder.email} is writing on this ticket too.</p>}
             <div class="composer-bar">
@@ -260,6 +332,35 @@ function Composer({ kind, ticket, onClose, onSent, onConflict }) {
                 <button type="button" class="link" onClick={onClose}>Cancel</button>
             </div>
         </form>
+    );
+}
+
+// A reply by mail the server held: it crossed a newer message.
+function Held({ ticket, message, onDone }) {
+    const [busy, setBusy] = useState(false);
+    const [err, setErr] = useState(null);
+    const act = async (action) => {
+        setBusy(true);
+        setErr(null);
+        try {
+            onDone(await post(`/tickets/${ticket.id}/held/${message.id}`, { action, version: ticket.version }));
+            announce(action === 'send' ? 'Your held reply was sent.' : 'Your held reply was dropped.');
+        } catch (e) {
+            setErr(describe(e, action === 'send' ? 'sending the held reply' : 'dropping the held reply'));
+        } finally {
+            setBusy(false);
+        }
+    };
+    return (
+        <section class="held" aria-labelledby={`held-${message.id}`}>
+            <h2 id={`held-${message.id}`}>Your reply by mail was held, not sent</h2>
+            <p>{message.held}. Read what is new above, then:</p>
+            <div class="composer-bar">
+                <button type="button" class="primary" disabled={busy} onClick={() => act('send')}>Send it now</button>
+                <button type="button" disabled={busy} onClick={() => act('drop')}>Drop it</button>
+            </div>
+            {err && <p class="error" role="alert">{err}</p>}
+        </section>
     );
 }
 
