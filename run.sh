@@ -9,7 +9,11 @@
 # http://127.0.0.1:8080, SMTP on 127.0.0.1:2525).  Ctrl-C stops atumd and
 # the cluster; the next run reuses both and all data.
 #
-# Environment: ATUM_PG_PORT (default 54329, for a new cluster), and any
+# The demo enables the triage, rag and smartreply plugins (local path, no
+# language model) and seeds them from ../shared/testdata when present.
+#
+# Environment: ATUM_PG_PORT (default 54329, for a new cluster), ATUM_SHARED
+# (the shared test data's folder, default ../shared), and any
 # atumd key as ATUM_<SECTION>_<KEY>, e.g. ATUM_WEB_LISTEN or
 # ATUM_SMTP_LISTEN (defaults in var/atum-desk.conf: 127.0.0.1:8080 and
 # 127.0.0.1:2525).
@@ -18,6 +22,7 @@ cd "$(dirname "$0")"
 top=$PWD
 . build-aux/deps.sh
 . build-aux/run-conf.sh
+. build-aux/run-plugins.sh
 . build-aux/run-pg.sh
 . tests/pg.sh
 
@@ -54,6 +59,7 @@ run_pg_app "$var"
 # build-aux/run-conf.sh: a file from an older run.sh only gets what it lacks
 run_conf "$conf" "$top" "$(run_pg_url "$var")"
 run_plugins_link "$top"
+run_plugins_enable "$conf"
 export ATUM_CONFIG=$conf
 
 # ---- schema and demo data ------------------------------------------------
@@ -64,6 +70,9 @@ if [ "$(q "SELECT count(*) FROM queues WHERE lower(address) = 'support@localhost
     ./atumctl queue add support support@localhost
     ./atumctl queue member support admin@localhost
 fi
+# triage, rag and smartreply: seeded from the shared test data when it is
+# there (../shared beside the checkout, or ATUM_SHARED)
+run_plugins_seed "${ATUM_SHARED:-$top/../shared}"
 
 # the desk's built files: from the file, else (an older run.sh's file) here
 if [ -z "$(run_conf_get "$conf" web assets_dir)" ]; then

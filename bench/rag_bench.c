@@ -14,12 +14,12 @@
  *    tickets and admins' paraphrases are linked.  No question is ever
  *    linked while it is scored.
  * Nothing is tuned here: field weights, BM25 and RRF constants are fixed
- * in plugins/rag/rankidx.c.
+ * in plugins/common/rankidx.c.
  */
 #include "../plugins/common/stem.h"
 #include "../plugins/common/tsv.h"
 #include "../plugins/rag/kbfile.h"
-#include "../plugins/rag/rankidx.h"
+#include "../plugins/common/rankidx.h"
 
 #include <dirent.h>
 #include <stdio.h>

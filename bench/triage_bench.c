@@ -3,7 +3,8 @@
  * labelled data (bench/run triage): 5-fold cross-validation, stratified by
  * label and grouped by source ticket, per label and per source.
  *
- * Usage: triage_bench DIR   (DIR: ../shared/testdata/triage)
+ * Usage: triage_bench DIR [SOURCE]   (DIR: ../shared/testdata/triage;
+ * SOURCE: only bitext, tickets or tweets)
  *
  * Each source file is scored with its own label set.  Tickets are grouped
  * into translation groups first (the same story rendered in several
@@ -266,7 +267,7 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
     }
     double acc, mf1;
     score(truth, pred, n, &acc, &mf1);
-    printf("%-8s %-10s rows=%-5zu accuracy=%.3f macro_f1=%.3f  (C per fold, negative: balanced: %g %g %g %g %g)\n", source, label, n,
+    printf("%-8s %-10s rows=%-5zu accuracy=%.3f macro_f1=%.3f  (C per fold, negative: class-weighted: %g %g %g %g %g)\n", source, label, n,
            acc, mf1, Cs[0], Cs[1], Cs[2], Cs[3], Cs[4]);
     size_t l = strlen(summary);
     snprintf(summary + l, ssize - l, "%s_%s_acc=%.3f %s_%s_f1=%.3f ", source, label, acc, source, label, mf1);
@@ -280,7 +281,7 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: triage_bench DIR\n");
+        fprintf(stderr, "usage: triage_bench DIR [bitext|tickets|tweets]\n");
         return 2;
     }
     const char *dir = argv[1];
@@ -302,6 +303,8 @@ int main(int argc, char **argv)
     size_t lang_n = 0;
     for (size_t s = 0; s < sizeof(sources) / sizeof(sources[0]); s++) {
         struct tsv t, extra = { 0 };
+        if (argc > 2 && strcmp(argv[2], sources[s].source) != 0)
+            continue;
         if (load(dir, sources[s].file, &t) < 0) {
             fprintf(stderr, "triage_bench: cannot read %s/%s\n", dir, sources[s].file);
             return 1;

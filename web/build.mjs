@@ -12,7 +12,8 @@
 // and src/portal/shell.html make portal-<hash>.js/.css and portal.html,
 // the page of /portal/* (manifest key portal_shell).  manifest.json
 // lists the shell and the assets: atumd serves these files and nothing
-// else from DIST.
+// else from DIST.  The dashboard's charts (src/desk/charts.js and uPlot)
+// are charts-<hash>.js, imported by the desk when it draws one.
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,27 @@ const esbuild = require('esbuild');
 const tmp = `${dist}.tmp-${process.pid}`;
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
+
+// The dashboard's charts (src/desk/charts.js with uPlot) are a script of
+// their own, charts-<hash>.js, which the desk imports only when the
+// dashboard draws a chart: the first view of every agent does not load,
+// compile or run them.  The desk learns the name through CHARTS_URL.
+const charts = await esbuild.build({
+    entryPoints: [path.join(websrc, 'src/desk/charts.js')],
+    bundle: true,
+    format: 'esm',
+    minify: true,
+    target: ['chrome109', 'firefox115', 'safari16'],
+    nodePaths: [path.resolve(nodeModules)],
+    entryNames: '[name]-[hash]',
+    outdir: tmp,
+    metafile: true,
+    legalComments: 'eof',
+    charset: 'utf8',
+    logLevel: 'warning',
+});
+const chartsOut = Object.keys(charts.metafile.outputs).map((o) => path.basename(o));
+const chartsUrl = `/assets/${chartsOut.find((n) => n.endsWith('.js'))}`;
 
 const result = await esbuild.build({
     entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx')],
@@ -46,7 +68,8 @@ const result = await esbuild.build({
     legalComments: 'eof',
     charset: 'utf8',
     logLevel: 'warning',
-    define: { 'process.env.NODE_ENV': '"production"' },
+    define: { 'process.env.NODE_ENV': '"production"', CHARTS_URL: JSON.stringify(chartsUrl) },
+    external: ['/assets/*'],
 });
 
 // each entry (the desk, the portal) has its own script and style sheet
@@ -60,6 +83,7 @@ for (const [out, info] of Object.entries(result.metafile.outputs)) {
         bundles[entry] = { script: name, style: info.cssBundle ? path.basename(info.cssBundle) : null };
     }
 }
+assets.push(...chartsOut);
 function page(entry, shellFile, outName) {
     const b = bundles[entry];
     if (!b || !b.script || !b.style) {
@@ -81,5 +105,6 @@ writeFileSync(path.join(tmp, 'manifest.json'),
 
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);
+const outputs = { ...result.metafile.outputs, ...charts.metafile.outputs };
 for (const a of assets)
-    console.log(`  ${a}  ${result.metafile.outputs[Object.keys(result.metafile.outputs).find((k) => k.endsWith(a))].bytes} bytes`);
+    console.log(`  ${a}  ${outputs[Object.keys(outputs).find((k) => k.endsWith(a))].bytes} bytes`);

@@ -379,18 +379,31 @@ struct atum_plugin {
      * loaded. */
     int (*start)(void *state, struct atum_db *db);
 
-    /* Appended after start (a descriptor whose size ends before it reads
-     * as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
+    /* Appended after start (after list_filters before the metrics plugin's
+     * members were merged): a block of text the plugin adds to an
+     * outgoing mail of the given template ("ack": the acknowledgement of a
+     * customer's new ticket), e.g. the rag plugin's "these articles may
+     * help".  Answer CommonMark with host->http_reply(resp, 200,
+     * "text/markdown", text, len); any other status, or no reply, adds
+     * nothing.  The host renders it (raw HTML suppressed) below the
+     * template's own text, in both the HTML and the plain-text part, in
+     * plugin load order.  Called by the mail.compose job on its worker's
+     * connection outside any transaction, before the mail is built: keep
+     * it to a query or two, and never call a slow server here. */
+    int (*mail_block)(void *state, struct atum_db *db, const char *template_name,
+                      long long ticket_id, struct atum_http_resp *resp);
+
+    /* Appended after mail_block (a descriptor whose size ends before it
+     * reads as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
     unsigned hook_flags;
 };
 
 /* The plugin's hook jobs are enqueued without waking idle workers: no
  * NOTIFY at the commit of the transaction that emitted the event.  Busy
  * workers take them at once, idle ones within [queue] poll_interval.
- * For hooks that are not urgent and take the event's moment from the
- * payload's "at": every transaction that emits an event the plugin hears
- * (each ingested mail, each reply) is then spared a NOTIFY, which
- * PostgreSQL serialises over all committing transactions. */
+ * For hooks that are not urgent: every transaction that emits an event
+ * the plugin hears (each ingested mail, each reply) is then spared a
+ * NOTIFY, which PostgreSQL serialises over all committing transactions. */
 #define ATUM_HOOKS_QUIET 1u
 
 /* Build plugins with -fvisibility=hidden: this is then the one symbol they

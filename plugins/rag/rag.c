@@ -1,163 +1,130 @@
 /*
- * plugins/rag -- the knowledge base and answers from it, without an LLM.
+ * plugins/rag -- the knowledge base and answers from it.
  *
  * Articles (Markdown, title, tags, language, public or internal, draft or
  * published, per queue) live in kb_articles with their revisions; `atumctl
- * kb import DIR` loads a folder of Markdown files.  The published
- * articles, with the questions linked to them (kb_questions), are ranked
- * by rankidx.h (BM25F with a title boost, title BM25, character n-grams,
- * linked questions, fused by RRF).  The index is built in memory from the
- * database and rebuilt when the KB changes (a stamp looked up at most
- * every two seconds), so every atumd answers from the same KB.
+ * kb import DIR` loads a folder of Markdown files, the admin routes edit
+ * them (rag_admin.c).  The published articles with their linked questions
+ * (kb_questions), and the public answers of solved tickets (staff only),
+ * are ranked by plugins/common/kbindex.h (BM25F with a title boost, title
+ * BM25, character n-grams, linked questions and, with an embedding model,
+ * passage embeddings, fused by RRF).  The index is built from the
+ * database and rebuilt when it changes, so every atumd answers from the
+ * same KB.
  *
- * Routes: search and suggestions (the portal's new-ticket form, public
- * articles only for customers and the public), answers as passages with
- * citations and an "I don't know" below a relevance threshold, one
- * article, linking a question, "this solved it".
+ * Without a language model: search, suggestions (the portal's new-ticket
+ * form), answers as passages with citations and "I don't know" below a
+ * relevance threshold, "these articles may help" in the acknowledgement
+ * mail (mail_block).  With one (rag_draft.c): answers drafted from the
+ * retrieved passages only, as jobs, each traced and replayable, and
+ * embeddings computed by a job.
  */
-#include <atum/plugin.h>
+#include "rag-private.h"
 
 #include "../common/stem.h"
 #include "../common/tsv.h"
 #include "kbfile.h"
-#include "rankidx.h"
 
+#include <cmark.h>
 #include <dirent.h>
-#include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 extern const struct atum_migration rag_migrations[];
 
-struct kbindex {
-    int refs;
-    struct rankidx *ix;
-    size_t n;
-    long long *ids;
-    char **slugs, **titles;
-    unsigned char *public;       /* visibility = public */
-    char stamp[128];
-};
+/* ---- helpers shared by the plugin's files ---------------------------------------- */
 
-struct rag {
-    const struct atum_host *h;
-    const struct atum_conf *conf;
-    pthread_mutex_t lock;
-    struct kbindex *index;       /* guarded by lock */
-    double checked_at;
-    double min_relevance;
-};
-
-static const char *cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
+const char *rag_cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
 {
     const char *v = h->rows_value(r, row, col);
     return v ? v : "";
 }
 
-static void kbindex_free(struct kbindex *k)
+void rag_reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v)
 {
-    rankidx_free(&k->ix);
-    for (size_t i = 0; i < k->n; i++) {
-        free(k->slugs[i]);
-        free(k->titles[i]);
-    }
-    free(k->slugs);
-    free(k->titles);
-    free(k->ids);
-    free(k->public);
-    free(k);
+    char *s = json_dumps(v, JSON_COMPACT);
+    h->http_reply(resp, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
+    free(s);
+    json_decref(v);
 }
 
-static void index_put(struct rag *g, struct kbindex *k)
+int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
 {
-    if (k == NULL)
-        return;
-    pthread_mutex_lock(&g->lock);
-    int left = --k->refs;
-    pthread_mutex_unlock(&g->lock);
-    if (left == 0)
-        kbindex_free(k);
+    const char *title = status == 404 ? "not found" : status == 409 ? "conflict"
+                      : status == 503 ? "unavailable" : "bad request";
+    json_t *v = json_pack("{s:s, s:i, s:s}", "title", title, "status", status, "detail", detail ? detail : "");
+    char *s = json_dumps(v, JSON_COMPACT);
+    h->http_reply(resp, status, "application/problem+json", s ? s : "{}", s ? strlen(s) : 2);
+    free(s);
+    json_decref(v);
+    return 0;
 }
 
-#define STAMP_SQL \
-    "SELECT (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM kb_articles) || ':' ||" \
-    " (SELECT count(*) || ':' || coalesce(max(id), 0) FROM kb_questions)"
-
-static struct kbindex *index_build(struct rag *g, struct atum_db *db, const char *stamp, const char **error_r)
+int rag_query_get(const char *query, const char *key, char *buf, size_t size)
 {
-    const struct atum_host *h = g->h;
-    struct atum_rows *r = NULL;
-    if (h->sql(db, "SELECT a.id, a.slug, a.title, a.body, a.language, a.visibility = 'public',"
-                   " coalesce((SELECT string_agg(q.question, E'\\n' ORDER BY q.id) FROM kb_questions q"
-                   "           WHERE q.article_id = a.id), '')"
-                   " FROM kb_articles a WHERE a.status = 'published' ORDER BY a.slug", 0, NULL, &r, error_r) < 0)
-        return NULL;
-    struct kbindex *k = calloc(1, sizeof(*k));
-    if (k == NULL)
-        abort();
-    k->refs = 1;
-    k->n = (size_t)h->rows_count(r);
-    k->ids = calloc(k->n + 1, sizeof(long long));
-    k->slugs = calloc(k->n + 1, sizeof(char *));
-    k->titles = calloc(k->n + 1, sizeof(char *));
-    k->public = calloc(k->n + 1, 1);
-    struct rankidx_doc *docs = calloc(k->n + 1, sizeof(*docs));
-    for (size_t i = 0; i < k->n; i++) {
-        k->ids[i] = atoll(cell(h, r, (int)i, 0));
-        k->slugs[i] = strdup(cell(h, r, (int)i, 1));
-        k->titles[i] = strdup(cell(h, r, (int)i, 2));
-        k->public[i] = strcmp(cell(h, r, (int)i, 5), "t") == 0;
-        docs[i] = (struct rankidx_doc){ cell(h, r, (int)i, 2), cell(h, r, (int)i, 3), cell(h, r, (int)i, 6),
-                                        cell(h, r, (int)i, 4) };
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            size_t o = 0;
+            for (size_t i = kl + 1; i < n && o + 1 < size; i++) {
+                char c = p[i];
+                if (c == '+')
+                    c = ' ';
+                else if (c == '%' && i + 2 < n) {
+                    char hx[3] = { p[i + 1], p[i + 2], 0 };
+                    c = (char)strtol(hx, NULL, 16);
+                    i += 2;
+                }
+                buf[o++] = c;
+            }
+            buf[o] = '\0';
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
     }
-    k->ix = rankidx_build(docs, k->n);
-    free(docs);
-    h->rows_free(&r);
-    snprintf(k->stamp, sizeof(k->stamp), "%s", stamp ? stamp : "");
-    return k;
+    buf[0] = '\0';
+    return 0;
 }
 
-/* The current index, rebuilt when the KB changed. */
-static struct kbindex *index_get(struct rag *g, struct atum_db *db)
+void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size)
 {
-    const struct atum_host *h = g->h;
-    double now = h->now();
-    pthread_mutex_lock(&g->lock);
-    int look = g->index == NULL || now - g->checked_at > 2;
-    if (look)
-        g->checked_at = now;
-    struct kbindex *cur = g->index;
-    if (cur)
-        cur->refs++;
-    pthread_mutex_unlock(&g->lock);
-    if (!look)
-        return cur;
-    struct atum_rows *r = NULL;
-    const char *e = NULL;
-    if (h->sql(db, STAMP_SQL, 0, NULL, &r, &e) < 0) {
-        h->log(ATUM_LOG_WARN, "rag: KB not readable: %s", e);
-        return cur;
+    const char *base = g->h->conf_get(g->conf, "public_url");
+    size_t bl = base ? strlen(base) : 0;
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    snprintf(buf, size, "%.*s/portal/kb/%s", (int)bl, base ? base : "", slug);
+}
+
+json_t *rag_hit_json(const struct rag *g, const struct kbindex *k, const struct kbhit *hit, int passage)
+{
+    const struct kbdoc *d = &k->docs[hit->doc];
+    char link[600];
+    if (d->kind == KBDOC_ARTICLE)
+        rag_article_link(g, d->slug, link, sizeof(link));
+    else
+        snprintf(link, sizeof(link), "/desk/tickets/%lld", d->id);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:f, s:f, s:s}", "id", (json_int_t)d->id, "kind",
+                          d->kind == KBDOC_ARTICLE ? "article" : "ticket", "slug", d->slug, "title", d->title,
+                          "score", hit->score, "relevance", hit->relevance, "link", link);
+    if (hit->cosine != 0)
+        json_object_set_new(o, "similarity", json_real(hit->cosine));
+    if (passage && hit->passage >= 0) {
+        size_t tl = strlen(hit->text);
+        json_object_set_new(o, "passage", json_pack("{s:i, s:s, s:s%}", "index", hit->passage, "section",
+                                                    hit->section, "text", hit->text, tl > 2000 ? (size_t)2000 : tl));
     }
-    char stamp[128];
-    snprintf(stamp, sizeof(stamp), "%s", cell(h, r, 0, 0));
-    h->rows_free(&r);
-    if (cur && strcmp(cur->stamp, stamp) == 0)
-        return cur;
-    struct kbindex *k = index_build(g, db, stamp, &e);
-    if (k == NULL) {
-        h->log(ATUM_LOG_WARN, "rag: index not built: %s", e);
-        return cur;
-    }
-    k->refs++;
-    pthread_mutex_lock(&g->lock);
-    struct kbindex *old = g->index;
-    g->index = k;
-    pthread_mutex_unlock(&g->lock);
-    index_put(g, old);
-    index_put(g, cur);
-    return k;
+    return o;
+}
+
+int rag_embed_soon(struct rag *g, struct atum_db *db, const char **error_r)
+{
+    if (!llm_embed_enabled(g->llm))
+        return 0;
+    struct atum_job_spec spec = { .kind = "rag.embed", .unique_key = "rag-embed", .priority = 150 };
+    return g->h->enqueue(db, &spec, NULL, error_r);
 }
 
 /* ---- atumctl kb ---------------------------------------------------------------- */
@@ -225,8 +192,8 @@ static int cmd_import(struct rag *g, struct atum_db *db, const char *dir)
                 "         EXCLUDED.visibility, EXCLUDED.status)"
                 " RETURNING id, version, (xmax = 0)", 9, p, &r, &e);
         if (rc == 0 && h->rows_count(r) == 1) {
-            const char *pr[] = { cell(h, r, 0, 0), cell(h, r, 0, 1), f.title, f.body };
-            if (strcmp(cell(h, r, 0, 2), "t") == 0)
+            const char *pr[] = { rag_cell(h, r, 0, 0), rag_cell(h, r, 0, 1), f.title, f.body };
+            if (strcmp(rag_cell(h, r, 0, 2), "t") == 0)
                 created++;
             else
                 changed++;
@@ -250,6 +217,8 @@ static int cmd_import(struct rag *g, struct atum_db *db, const char *dir)
         return 1;
     }
     printf("articles: %zu new, %zu changed, %zu unchanged, %zu skipped\n", created, changed, same, bad);
+    if (created + changed > 0 && rag_embed_soon(g, db, &e) < 0)
+        fprintf(stderr, "atumctl kb import: the embeddings job was not queued: %s\n", e);
     return bad ? 1 : 0;
 }
 
@@ -268,13 +237,21 @@ static int read_tsv(const char *what, struct tsv *tv, const char *need)
     return 0;
 }
 
-static int cmd_rank(struct rag *g, struct atum_db *db, int top)
+/* kb rank [--top N] [--embed] < questions.tsv: the ranked article file
+ * names of each question (articles only, as a customer would get them);
+ * --embed adds the embedding list (the configured model, asked here). */
+static int cmd_rank(struct rag *g, struct atum_db *db, int top, int embed)
 {
     struct tsv tv;
     const char *e = NULL;
     if (read_tsv("rank", &tv, "question") < 0)
         return 1;
-    struct kbindex *k = index_build(g, db, NULL, &e);
+    if (embed && !llm_embed_enabled(g->llm)) {
+        fprintf(stderr, "atumctl kb rank --embed: no embedding model is configured (llm_embed_model)\n");
+        tsv_free(&tv);
+        return 2;
+    }
+    struct kbindex *k = kbindex_build(g->h, db, embed ? llm_embed_model(g->llm) : "", &e);
     if (k == NULL) {
         fprintf(stderr, "atumctl kb rank: %s\n", e);
         tsv_free(&tv);
@@ -282,18 +259,24 @@ static int cmd_rank(struct rag *g, struct atum_db *db, int top)
     }
     if (k->n == 0)
         fprintf(stderr, "atumctl kb rank: the knowledge base is empty (atumctl kb import DIR)\n");
+    if (embed && k->dim == 0)
+        fprintf(stderr, "atumctl kb rank --embed: no embeddings stored yet (atumctl kb embed)\n");
     int cq = tsv_col(&tv, "question");
     struct stemmer_set *st = stemmer_set_new();
-    struct rankidx_hit *hits = calloc((size_t)top, sizeof(*hits));
+    struct kbhit *hits = calloc((size_t)top, sizeof(*hits));
     for (size_t i = 0; i < tv.nrows; i++) {
-        size_t m = rankidx_rank(k->ix, tsv_cell(&tv, i, cq), NULL, st, NULL, 0, hits, (size_t)top);
+        int dim = 0;
+        float *qv = embed && k->dim > 0 ? rag_query_vec(g, NULL, tsv_cell(&tv, i, cq), &dim) : NULL;
+        struct kbrank_opts o = { .staff = 1, .articles_only = 1, .qvec = qv, .qdim = dim };
+        size_t m = kbindex_rank(k, tsv_cell(&tv, i, cq), &o, st, hits, (size_t)top);
         for (size_t j = 0; j < m; j++)
-            printf("%s%s.md", j ? "\t" : "", k->slugs[hits[j].doc]);
+            printf("%s%s.md", j ? "\t" : "", k->docs[hits[j].doc].slug);
         printf("\n");
+        free(qv);
     }
     free(hits);
     stemmer_set_free(&st);
-    index_put(g, k);
+    kbindex_unref(k);
     tsv_free(&tv);
     return 0;
 }
@@ -347,143 +330,156 @@ static int cmd_questions(struct rag *g, struct atum_db *db)
 static int run_command(void *state, struct atum_db *db, int argc, char **argv)
 {
     struct rag *g = state;
+    const char *e = NULL;
     if (argc >= 3 && strcmp(argv[1], "import") == 0)
         return cmd_import(g, db, argv[2]);
     if (argc >= 2 && strcmp(argv[1], "rank") == 0) {
-        int top = 10;
-        if (argc >= 4 && strcmp(argv[2], "--top") == 0)
-            top = atoi(argv[3]);
-        return cmd_rank(g, db, top > 0 && top <= 1000 ? top : 10);
+        int top = 10, embed = 0;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
+                top = atoi(argv[++i]);
+            else if (strcmp(argv[i], "--embed") == 0)
+                embed = 1;
+        }
+        return cmd_rank(g, db, top > 0 && top <= 1000 ? top : 10, embed);
     }
     if (argc >= 2 && strcmp(argv[1], "questions") == 0)
         return cmd_questions(g, db);
-    fprintf(stderr, "usage: atumctl kb import DIR | rank [--top N] < questions.tsv | questions < FILE.tsv\n");
+    if (argc >= 2 && strcmp(argv[1], "embed") == 0) {
+        size_t done = 0;
+        if (!llm_embed_enabled(g->llm)) {
+            fprintf(stderr, "atumctl kb embed: no embedding model is configured (llm, llm_url, llm_embed_model)\n");
+            return 1;
+        }
+        if (rag_embed_all(g, db, NULL, &done, &e) < 0) {
+            fprintf(stderr, "atumctl kb embed: %s (%zu passages embedded before)\n", e, done);
+            return 1;
+        }
+        printf("passages embedded: %zu\n", done);
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "replay") == 0) {
+        long long run = atoll(argv[2]), nrun = 0;
+        struct atum_rows *r = NULL;
+        char rid[24];
+        snprintf(rid, sizeof(rid), "%lld", run);
+        const char *p[] = { rid };
+        if (run <= 0 || g->h->sql(db, "SELECT input::text, ticket_id FROM rag_runs WHERE id = $1", 1, p, &r, &e) < 0
+            || g->h->rows_count(r) != 1) {
+            fprintf(stderr, "atumctl kb replay: %s\n", run <= 0 ? "a run id is expected" : e ? e : "no such run");
+            g->h->rows_free(&r);
+            return 1;
+        }
+        json_t *input = json_loads(rag_cell(g->h, r, 0, 0), 0, NULL);
+        long long tid = atoll(rag_cell(g->h, r, 0, 1));
+        g->h->rows_free(&r);
+        int rc = input ? rag_new_run(g, db, input, tid, 0, run, &nrun, &e) : -1;
+        json_decref(input);
+        if (rc == 0)
+            rc = rag_run_answer(g, db, NULL, nrun, &e);
+        if (rc < 0) {
+            fprintf(stderr, "atumctl kb replay: %s\n", e ? e : "the run's input does not parse");
+            return 1;
+        }
+        snprintf(rid, sizeof(rid), "%lld", nrun);
+        if (g->h->sql(db, "SELECT method || E'\t' || outcome || E'\t' || coalesce(result::text, error, '')"
+                          " FROM rag_runs WHERE id = $1", 1, p, &r, &e) == 0 && g->h->rows_count(r) == 1)
+            printf("run %lld replays run %lld: %s\n", nrun, run, rag_cell(g->h, r, 0, 0));
+        g->h->rows_free(&r);
+        return 0;
+    }
+    fprintf(stderr, "usage: atumctl kb import DIR | rank [--top N] [--embed] < questions.tsv"
+                    " | questions < FILE.tsv | embed | replay RUN_ID\n");
     return 2;
 }
 
-/* ---- routes --------------------------------------------------------------------- */
+/* ---- routes without a language model ---------------------------------------------- */
 
-/* The value of key in a query string, URL-decoded into buf; 0 when absent. */
-static int query_get(const char *query, const char *key, char *buf, size_t size)
+static struct kbindex *kb_now(struct rag *g, struct atum_db *db)
 {
-    size_t kl = strlen(key);
-    for (const char *p = query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < n && o + 1 < size; i++) {
-                char c = p[i];
-                if (c == '+')
-                    c = ' ';
-                else if (c == '%' && i + 2 < n) {
-                    char hx[3] = { p[i + 1], p[i + 2], 0 };
-                    c = (char)strtol(hx, NULL, 16);
-                    i += 2;
-                }
-                buf[o++] = c;
-            }
-            buf[o] = '\0';
-            return 1;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    buf[0] = '\0';
-    return 0;
+    return kbcache_get(&g->kb, db);
 }
 
-static void reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-}
-
-static int problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
-{
-    reply_json(h, resp, status, json_pack("{s:s, s:i, s:s}", "title", status == 404 ? "not found" : "bad request",
-                                          "status", status, "detail", detail));
-    return 0;
-}
-
-/* Ranks q for this caller: customers and the public see public articles. */
-static json_t *ranked(struct rag *g, struct kbindex *k, const char *q, enum atum_role role, int limit,
-                      int passages)
-{
-    struct stemmer_set *st = stemmer_set_new();
-    struct rankidx_hit hits[50];
-    size_t m = rankidx_rank(k->ix, q, NULL, st, NULL, 0, hits, 50);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m && (int)json_array_size(arr) < limit; i++) {
-        int d = hits[i].doc;
-        if (role < ATUM_ROLE_AGENT && !k->public[d])
-            continue;
-        json_t *o = json_pack("{s:I, s:s, s:s, s:f, s:f, s:s+}", "id", (json_int_t)k->ids[d], "slug", k->slugs[d],
-                              "title", k->titles[d], "score", hits[i].score, "relevance", hits[i].relevance,
-                              "link", "/portal/kb/", k->slugs[d]);
-        if (passages) {
-            const char *head = NULL, *text = NULL;
-            int pi = rankidx_best_passage(k->ix, d, q, NULL, st, &head, &text);
-            if (pi >= 0)
-                json_object_set_new(o, "passage", json_pack("{s:i, s:s, s:s%}", "index", pi, "section", head,
-                                                            "text", text, strlen(text) > 2000 ? (size_t)2000 : strlen(text)));
-        }
-        json_array_append_new(arr, o);
-    }
-    stemmer_set_free(&st);
-    (void)g;
-    return arr;
-}
-
-/* GET /search?q=...&limit=N and GET /suggest?q=... (3, for the portal's
- * new-ticket form as the customer types). */
+/* GET /search?q=...&limit=N&queue_id=Q and GET /suggest?q=... (3 at most,
+ * only those above the relevance threshold: the portal's new-ticket form
+ * as the customer types).  Customers and the public see public articles;
+ * staff also internal ones and solved tickets (search only). */
 static int route_search(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
     struct rag *g = state;
-    char q[2048], lim[16];
-    if (!query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
-        return problem(g->h, resp, 400, "q: a question is required");
-    int limit = strcmp(req->path, "/suggest") == 0 ? 3 : 10;
-    if (query_get(req->query, "limit", lim, sizeof(lim)))
+    char q[2048], lim[16], qid[24];
+    if (!rag_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
+        return rag_problem(g->h, resp, 400, "q: a question is required");
+    int suggest = strcmp(req->path, "/suggest") == 0;
+    int limit = suggest ? 3 : 10;
+    if (rag_query_get(req->query, "limit", lim, sizeof(lim)))
         limit = atoi(lim) > 0 && atoi(lim) <= 50 ? atoi(lim) : limit;
-    struct kbindex *k = index_get(g, req->db);
+    rag_query_get(req->query, "queue_id", qid, sizeof(qid));
+    struct kbindex *k = kb_now(g, req->db);
     if (k == NULL)
-        return problem(g->h, resp, 503, "the knowledge base is not available");
-    json_t *arr = ranked(g, k, q, req->role, limit, strcmp(req->path, "/search") == 0);
-    index_put(g, k);
-    /* suggestions are only worth showing when they match */
-    if (strcmp(req->path, "/suggest") == 0) {
-        size_t i;
-        json_t *o;
-        json_t *keep = json_array();
-        json_array_foreach(arr, i, o)
-            if (json_real_value(json_object_get(o, "relevance")) >= g->min_relevance)
-                json_array_append(keep, o);
-        json_decref(arr);
-        arr = keep;
-    }
-    reply_json(g->h, resp, 200, json_pack("{s:o}", "items", arr));
+        return rag_problem(g->h, resp, 503, "the knowledge base is not available");
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[50];
+    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = suggest,
+                             .queue_id = atoll(qid) };
+    size_t m = kbindex_rank(k, q, &o, st, hits, (size_t)limit);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m; i++)
+        if (!suggest || hits[i].relevance >= g->min_relevance)
+            json_array_append_new(arr, rag_hit_json(g, k, &hits[i], !suggest));
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    rag_reply_json(g->h, resp, 200, json_pack("{s:o}", "items", arr));
     return 0;
 }
 
 /* GET /answer?q=...: the top passages with citations; "answered": false
- * (I don't know) when nothing relevant scores above min_relevance. */
+ * (I don't know) when nothing relevant scores above min_relevance.  A
+ * drafted answer by a language model is POST /drafts (a job). */
 static int route_answer(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
     struct rag *g = state;
-    char q[4096];
-    if (!query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
-        return problem(g->h, resp, 400, "q: a question is required");
-    struct kbindex *k = index_get(g, req->db);
+    char q[4096], qid[24];
+    if (!rag_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
+        return rag_problem(g->h, resp, 400, "q: a question is required");
+    rag_query_get(req->query, "queue_id", qid, sizeof(qid));
+    struct kbindex *k = kb_now(g, req->db);
     if (k == NULL)
-        return problem(g->h, resp, 503, "the knowledge base is not available");
-    json_t *arr = ranked(g, k, q, req->role, 3, 1);
-    index_put(g, k);
-    double best = json_array_size(arr) ? json_real_value(json_object_get(json_array_get(arr, 0), "relevance")) : 0;
+        return rag_problem(g->h, resp, 503, "the knowledge base is not available");
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[3];
+    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1, .queue_id = atoll(qid) };
+    size_t m = kbindex_rank(k, q, &o, st, hits, 3);
+    double best = m ? hits[0].relevance : 0;
     int answered = best >= g->min_relevance;
-    reply_json(g->h, resp, 200, json_pack("{s:b, s:s, s:f, s:o}", "answered", answered, "method", "local",
-                                          "relevance", best, "citations", answered ? arr : (json_decref(arr), json_array())));
+    json_t *arr = json_array();
+    for (size_t i = 0; answered && i < m; i++)
+        if (hits[i].relevance >= g->min_relevance / 2)
+            json_array_append_new(arr, rag_hit_json(g, k, &hits[i], 1));
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    rag_reply_json(g->h, resp, 200, json_pack("{s:b, s:s, s:f, s:o}", "answered", answered, "method", "local",
+                                              "relevance", best, "citations", arr));
+    return 0;
+}
+
+/* GET /status: the knowledge base's size, the language model (breaker). */
+static int route_status(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct rag *g = state;
+    struct kbindex *k = kb_now(g, req->db);
+    size_t arts = 0, tix = 0, vecs = 0;
+    for (size_t i = 0; k && i < k->n; i++) {
+        arts += k->docs[i].kind == KBDOC_ARTICLE;
+        tix += k->docs[i].kind == KBDOC_TICKET;
+        vecs += k->nvec ? k->nvec[i] : 0;
+    }
+    json_t *v = json_pack("{s:b, s:{s:I, s:I, s:I, s:s}, s:o, s:f}", "index", k != NULL, "documents",
+                          "articles", (json_int_t)arts, "solved_tickets", (json_int_t)tix, "embedded_passages",
+                          (json_int_t)vecs, "embed_model", llm_embed_model(g->llm), "llm",
+                          llm_status_json(g->llm), "min_relevance", g->min_relevance);
+    kbcache_put(&g->kb, k);
+    rag_reply_json(g->h, resp, 200, v);
     return 0;
 }
 
@@ -493,9 +489,9 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     struct rag *g = state;
     const struct atum_host *h = g->h;
     char slug[512], id[32];
-    int by_slug = query_get(req->query, "slug", slug, sizeof(slug));
-    if (!by_slug && !query_get(req->query, "id", id, sizeof(id)))
-        return problem(h, resp, 400, "slug or id is required");
+    int by_slug = rag_query_get(req->query, "slug", slug, sizeof(slug));
+    if (!by_slug && !rag_query_get(req->query, "id", id, sizeof(id)))
+        return rag_problem(h, resp, 400, "slug or id is required");
     const char *staff = req->role >= ATUM_ROLE_AGENT ? "t" : "f";
     const char *p[] = { by_slug ? slug : NULL, by_slug ? NULL : id, staff };
     struct atum_rows *r = NULL;
@@ -507,14 +503,23 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
                         " WHERE (a.slug = $1 OR a.id = $2::bigint)"
                         "   AND ($3::boolean OR (a.visibility = 'public' AND a.status = 'published'))",
                3, p, &r, &e) < 0) {
-        return problem(h, resp, 400, e);
+        return rag_problem(h, resp, 400, e);
     }
     if (h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return problem(h, resp, 404, "no such article");
+        return rag_problem(h, resp, 404, "no such article");
     }
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    json_t *a = json_loads(rag_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
+    if (a == NULL)
+        return rag_problem(h, resp, 500, "the article does not read back as JSON");
+    /* The body rendered for readers (the portal): CommonMark by cmark,
+     * raw HTML and javascript:/data: links suppressed. */
+    const char *md = json_string_value(json_object_get(a, "body"));
+    char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    json_object_set_new(a, "html", html ? json_string(html) : json_null());
+    free(html);
+    rag_reply_json(h, resp, 200, a);
     return 0;
 }
 
@@ -530,7 +535,7 @@ static int route_link(void *state, const struct atum_http_req *req, struct atum_
     if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I, s:s}", "article_id", &aid, "question", &q) < 0
         || q[0] == '\0') {
         json_decref(b);
-        return problem(h, resp, 400, "expected {\"article_id\": N, \"question\": \"...\"}");
+        return rag_problem(h, resp, 400, "expected {\"article_id\": N, \"question\": \"...\"}");
     }
     char a[24];
     snprintf(a, sizeof(a), "%lld", (long long)aid);
@@ -540,8 +545,8 @@ static int route_link(void *state, const struct atum_http_req *req, struct atum_
                              " ON CONFLICT (article_id, question) DO NOTHING", 2, p, NULL, &e);
     json_decref(b);
     if (rc < 0)
-        return problem(h, resp, 400, e);
-    reply_json(h, resp, 201, json_pack("{s:I}", "article_id", aid));
+        return rag_problem(h, resp, 400, e);
+    rag_reply_json(h, resp, 201, json_pack("{s:I}", "article_id", aid));
     return 0;
 }
 
@@ -556,7 +561,7 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
     json_error_t je;
     if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I, s?I}", "article_id", &aid, "ticket_id", &tid) < 0) {
         json_decref(b);
-        return problem(h, resp, 400, "expected {\"article_id\": N, \"ticket_id\"?: M}");
+        return rag_problem(h, resp, 400, "expected {\"article_id\": N, \"ticket_id\"?: M}");
     }
     json_decref(b);
     char a[24], t[24], u[24];
@@ -566,30 +571,225 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
     const char *e = NULL;
     struct atum_rows *r = NULL;
     if (h->tx_begin(req->db, &e) < 0)
-        return problem(h, resp, 400, e);
+        return rag_problem(h, resp, 400, e);
     if (tid > 0) {
         const char *pc[] = { t, u };
         if (h->sql(req->db, "SELECT 1 FROM tickets WHERE id = $1 AND requester_id = $2::bigint", 2, pc, &r, &e) < 0
             || h->rows_count(r) != 1) {
             h->rows_free(&r);
             h->tx_rollback(req->db);
-            return problem(h, resp, 404, "no such ticket of yours");
+            return rag_problem(h, resp, 404, "no such ticket of yours");
         }
         h->rows_free(&r);
         struct atum_ticket_change ch = { .status = "closed", .note = "Closed by the customer: a KB article solved it." };
         if (h->ticket_update(req->db, tid, &ch, &e) < 0) {
             h->tx_rollback(req->db);
-            return problem(h, resp, 409, e);
+            return rag_problem(h, resp, 409, e);
         }
     }
     const char *p[] = { a, tid > 0 ? t : NULL, req->user_id > 0 ? u : NULL };
     if (h->sql(req->db, "INSERT INTO kb_deflections (article_id, ticket_id, user_id) VALUES ($1, $2, $3)",
                3, p, NULL, &e) < 0 || h->tx_commit(req->db, &e) < 0) {
         h->tx_rollback(req->db);
-        return problem(h, resp, 400, e);
+        return rag_problem(h, resp, 400, e);
     }
-    h->counter_add("rag_deflections_total", NULL, 1);
-    reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));
+    h->counter_add("atum_rag_deflections_total", NULL, 1);
+    rag_reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));
+    return 0;
+}
+
+/* ---- solved tickets --------------------------------------------------------------- */
+
+/* ticket.updated to solved: the customer's question and the public
+ * answers that solved it become a document for staff; a KB article the
+ * answer links (/kb/SLUG) gets the question linked (kb_questions). */
+static int hook_updated(void *state, struct atum_job *job)
+{
+    struct rag *g = state;
+    const struct atum_host *h = g->h;
+    json_t *v = json_loads(job->payload ? job->payload : "{}", 0, NULL);
+    json_t *d = json_object_get(v, "data");
+    json_t *to = json_object_get(json_object_get(json_object_get(d, "changes"), "status"), "to");
+    long long tid = json_is_integer(json_object_get(d, "ticket_id")) ? json_integer_value(json_object_get(d, "ticket_id")) : 0;
+    int solved = json_is_string(to) && strcmp(json_string_value(to), "solved") == 0;
+    json_decref(v);
+    if (!solved || tid <= 0)
+        return ATUM_JOB_DONE;
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", tid);
+    const char *p[] = { t };
+    const char *e = NULL;
+    if (h->tx_begin(job->db, &e) < 0)
+        return h->job_error(job, "%s", e);
+    /* a lost index entry is made again (the job runs again): no fsync */
+    if (h->sql(job->db, "SET LOCAL synchronous_commit = off", 0, NULL, NULL, &e) < 0) {
+        h->tx_rollback(job->db);
+        return h->job_error(job, "%s", e);
+    }
+    /* the first customer message is the question; the staff's public
+     * replies are the answer (quoted text and notes left out) */
+    struct atum_rows *r = NULL;
+    int rc = h->sql(job->db,
+        "INSERT INTO rag_ticket_docs (ticket_id, queue_id, subject, question, answer, language)"
+        " SELECT t.id, t.queue_id, t.subject,"
+        "   coalesce((SELECT left(m.body_text, 20000) FROM messages m WHERE m.ticket_id = t.id"
+        "             AND m.direction = 'in' ORDER BY m.created_at, m.id LIMIT 1), ''),"
+        "   string_agg(left(a.body_text, 20000), E'\\n\\n' ORDER BY a.created_at, a.id), 'en'"
+        " FROM tickets t JOIN messages a ON a.ticket_id = t.id AND a.direction = 'out' AND a.visibility = 'public'"
+        " WHERE t.id = $1 GROUP BY t.id"
+        " ON CONFLICT (ticket_id) DO UPDATE SET subject = EXCLUDED.subject, question = EXCLUDED.question,"
+        "   answer = EXCLUDED.answer, queue_id = EXCLUDED.queue_id, solved_at = now()"
+        " RETURNING answer", 1, p, &r, &e);
+    if (rc == 0 && h->rows_count(r) == 1)
+        rc = h->sql(job->db,
+            "INSERT INTO kb_questions (article_id, question, source, ticket_id)"
+            " SELECT a.id, left(d.subject || E'\\n' || d.question, 2000), 'ticket', d.ticket_id"
+            " FROM rag_ticket_docs d JOIN kb_articles a"
+            "   ON d.answer LIKE '%/kb/' || a.slug || '%' AND a.status = 'published'"
+            " WHERE d.ticket_id = $1 AND d.question <> ''"
+            " ON CONFLICT (article_id, question) DO NOTHING", 1, p, NULL, &e);
+    h->rows_free(&r);
+    if (rc == 0)
+        rc = rag_embed_soon(g, job->db, &e);
+    if (rc < 0 || h->job_complete_in_tx(job, &e) < 0 || h->tx_commit(job->db, &e) < 0) {
+        h->tx_rollback(job->db);
+        return h->job_error(job, "indexing solved ticket %lld: %s", tid, e);
+    }
+    h->counter_add("atum_rag_solved_indexed_total", NULL, 1);
+    return ATUM_JOB_DONE;
+}
+
+/* ---- the acknowledgement's block and the ticket view ---------------------------------- */
+
+/* The ticket's subject and first message, and its queue (0 when gone). */
+static char *ticket_text(struct rag *g, struct atum_db *db, long long ticket_id, long long *queue_r)
+{
+    const struct atum_host *h = g->h;
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", ticket_id);
+    const char *p[] = { t };
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    *queue_r = 0;
+    /* the start of the message says what it is about; a long one costs
+     * ranking time on the workers that also ingest mail */
+    if (h->sql(db, "SELECT t.subject || E'\\n' || coalesce((SELECT left(m.body_text, 1500) FROM messages m"
+                   "  WHERE m.ticket_id = t.id ORDER BY m.created_at, m.id LIMIT 1), ''), t.queue_id"
+                   " FROM tickets t WHERE t.id = $1", 1, p, &r, &e) < 0 || h->rows_count(r) != 1) {
+        h->rows_free(&r);
+        return NULL;
+    }
+    char *text = strdup(rag_cell(h, r, 0, 0));
+    *queue_r = atoll(rag_cell(h, r, 0, 1));
+    h->rows_free(&r);
+    return text;
+}
+
+/* "These articles may help": the public articles that answer the new
+ * ticket best, above the relevance threshold, as links (public_url). */
+static int mail_block(void *state, struct atum_db *db, const char *template_name, long long ticket_id,
+                      struct atum_http_resp *resp)
+{
+    struct rag *g = state;
+    const struct atum_host *h = g->h;
+    if (strcmp(template_name, "ack") != 0)
+        return 0;
+    long long queue = 0;
+    char *text = ticket_text(g, db, ticket_id, &queue);
+    if (text == NULL)
+        return 0;
+    int on = 1, limit = (int)h->conf_get_int(g->conf, "ack_suggestions", 3);
+    char q[24];
+    snprintf(q, sizeof(q), "%lld", queue);
+    const char *p[] = { q };
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    if (h->sql(db, "SELECT ack_suggestions, ack_limit FROM rag_settings WHERE queue_id = $1", 1, p, &r, &e) == 0
+        && h->rows_count(r) == 1) {
+        on = strcmp(rag_cell(h, r, 0, 0), "t") == 0;
+        limit = atoi(rag_cell(h, r, 0, 1));
+    }
+    h->rows_free(&r);
+    if (!on || limit <= 0) {
+        free(text);
+        return 0;
+    }
+    if (limit > 10)
+        limit = 10;
+    struct kbindex *k = kb_now(g, db);
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[10];
+    struct kbrank_opts o = { .staff = 0, .articles_only = 1, .queue_id = queue };
+    size_t m = k ? kbindex_rank(k, text, &o, st, hits, (size_t)limit) : 0;
+    char *md = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&md, &len);
+    int shown = 0;
+    for (size_t i = 0; f && i < m; i++) {
+        if (hits[i].relevance < g->min_relevance)
+            continue;
+        const struct kbdoc *d = &k->docs[hits[i].doc];
+        char link[600];
+        rag_article_link(g, d->slug, link, sizeof(link));
+        if (shown++ == 0)
+            fputs("**These articles may help:**\n\n", f);
+        /* titles are the KB's: brackets and backslashes escaped for Markdown */
+        fputs("- [", f);
+        for (const char *c = d->title; *c; c++) {
+            if (strchr("[]\\*_`<>", *c))
+                fputc('\\', f);
+            fputc(*c, f);
+        }
+        fprintf(f, "](%s?ticket=%lld)\n", link, ticket_id);
+    }
+    if (shown)
+        fputs("\nIf one of them solves your problem, you can close the ticket from the article's page.\n", f);
+    if (f)
+        fclose(f);
+    if (shown) {
+        h->http_reply(resp, 200, "text/markdown", md, len);
+        h->counter_add("atum_rag_ack_suggestions_total", NULL, (double)shown);
+    }
+    free(md);
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    free(text);
+    return 0;
+}
+
+/* The desk's side panel: articles (and solved tickets) that may answer
+ * this ticket, with the passage, and the latest drafted answer. */
+static int ticket_view(void *state, struct atum_db *db, long long ticket_id, struct atum_http_resp *resp)
+{
+    struct rag *g = state;
+    long long queue = 0;
+    char *text = ticket_text(g, db, ticket_id, &queue);
+    if (text == NULL)
+        return 0;
+    struct kbindex *k = kb_now(g, db);
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[5];
+    struct kbrank_opts o = { .staff = 1, .queue_id = queue };
+    size_t m = k ? kbindex_rank(k, text, &o, st, hits, 5) : 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m; i++)
+        if (hits[i].relevance >= g->min_relevance / 2)
+            json_array_append_new(arr, rag_hit_json(g, k, &hits[i], 1));
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    free(text);
+    json_t *v = json_pack("{s:o}", "suggestions", arr);
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", ticket_id);
+    const char *p[] = { t };
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    if (g->h->sql(db, "SELECT json_build_object('run_id', id, 'method', method, 'outcome', outcome,"
+                      " 'result', result, 'created_at', created_at)::text FROM rag_runs"
+                      " WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1", 1, p, &r, &e) == 0 && g->h->rows_count(r) == 1)
+        json_object_set_new(v, "draft", json_loads(rag_cell(g->h, r, 0, 0), 0, NULL));
+    g->h->rows_free(&r);
+    rag_reply_json(g->h, resp, 200, v);
     return 0;
 }
 
@@ -602,8 +802,25 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
         return -1;
     g->h = host;
     g->conf = conf;
-    pthread_mutex_init(&g->lock, NULL);
+    const char *e = NULL;
+    g->llm = llm_new(host, conf, "rag", &e);
+    if (g->llm == NULL) {
+        host->log(ATUM_LOG_ERROR, "rag: %s", e);
+        free(g);
+        return -1;
+    }
+    kbcache_init(&g->kb, host, llm_embed_model(g->llm));
     g->min_relevance = (double)host->conf_get_int(conf, "min_relevance_percent", 30) / 100.0;
+    llm_metric_describe(host, "atum_rag_deflections_total", ATUM_METRIC_COUNTER,
+                        "Customers' \"this solved it\" on a knowledge-base article");
+    llm_metric_describe(host, "atum_rag_drafts_total", ATUM_METRIC_COUNTER,
+                        "Answers drafted from retrieved passages, by method (llm, local)");
+    llm_metric_describe(host, "atum_rag_embedded_passages_total", ATUM_METRIC_COUNTER,
+                        "Knowledge-base passages embedded by the embedding model");
+    llm_metric_describe(host, "atum_rag_solved_indexed_total", ATUM_METRIC_COUNTER,
+                        "Solved tickets' public answers added to the index");
+    llm_metric_describe(host, "atum_rag_ack_suggestions_total", ATUM_METRIC_COUNTER,
+                        "Articles suggested in acknowledgement mails");
     *state = g;
     return 0;
 }
@@ -613,29 +830,53 @@ static void fini(void *state)
     struct rag *g = state;
     if (g == NULL)
         return;
-    if (g->index)
-        kbindex_free(g->index);
-    pthread_mutex_destroy(&g->lock);
+    kbcache_fini(&g->kb);
+    llm_free(&g->llm);
     free(g);
 }
+
+static const struct atum_job_kind jobs[] = {
+    { "rag.answer", rag_job_answer, 3, 120 },
+    { "rag.embed", rag_job_embed, 5, 300 },
+    { NULL, NULL, 0, 0 },
+};
+
+static const struct atum_hook hooks[] = {
+    { "ticket.updated", hook_updated },
+    { NULL, NULL },
+};
 
 static const struct atum_route routes[] = {
     { "GET", "/search", ATUM_ROLE_NONE, route_search },
     { "GET", "/suggest", ATUM_ROLE_NONE, route_search },
     { "GET", "/answer", ATUM_ROLE_NONE, route_answer },
     { "GET", "/article", ATUM_ROLE_NONE, route_article },
+    { "PUT", "/article", ATUM_ROLE_ADMIN, rag_route_article_put },
+    { "GET", "/articles", ATUM_ROLE_NONE, rag_route_articles },
+    { "POST", "/articles", ATUM_ROLE_ADMIN, rag_route_articles },
+    { "GET", "/revisions", ATUM_ROLE_AGENT, rag_route_revisions },
     { "POST", "/questions", ATUM_ROLE_ADMIN, route_link },
     { "POST", "/solved", ATUM_ROLE_CUSTOMER, route_solved },
+    { "POST", "/drafts", ATUM_ROLE_CUSTOMER, rag_route_drafts },
+    { "GET", "/runs", ATUM_ROLE_CUSTOMER, rag_route_runs },
+    { "POST", "/replay", ATUM_ROLE_AGENT, rag_route_replay },
+    { "GET", "/status", ATUM_ROLE_AGENT, route_status },
+    { "GET", "/settings", ATUM_ROLE_AGENT, rag_route_settings },
+    { "PUT", "/settings", ATUM_ROLE_ADMIN, rag_route_settings },
     { NULL, NULL, 0, NULL },
 };
 
 static const struct atum_conf_key conf_keys[] = {
     { "min_relevance_percent", "30", "below this relevance an answer says \"I don't know\" and no suggestion is shown" },
+    { "public_url", NULL, "the address customers reach the portal at, for article links in mail (e.g. https://help.example.com)" },
+    { "ack_suggestions", "3", "articles suggested in the acknowledgement mail (0: none; queues may override)" },
+    LLM_CONF_KEYS,
     { NULL, NULL, NULL },
 };
 
 static const struct atum_command commands[] = {
-    { "kb", "kb import DIR\nkb rank [--top N] < questions.tsv\nkb questions < FILE.tsv", run_command },
+    { "kb", "kb import DIR\nkb rank [--top N] [--embed] < questions.tsv\nkb questions < FILE.tsv\nkb embed\nkb replay RUN_ID",
+      run_command },
     { NULL, NULL, NULL },
 };
 
@@ -643,14 +884,19 @@ static const struct atum_plugin descriptor = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_plugin),
     .name = "rag",
-    .version = "1.0",
+    .version = "1.1",
     .summary = "knowledge base, search and answers with citations",
     .init = init,
     .fini = fini,
+    .jobs = jobs,
+    .hooks = hooks,
     .routes = routes,
     .conf_keys = conf_keys,
     .migrations = rag_migrations,
+    .ticket_view = ticket_view,
     .commands = commands,
+    .hook_flags = ATUM_HOOKS_QUIET,      /* never a NOTIFY on the ingest commit */
+    .mail_block = mail_block,
 };
 
 ATUM_PLUGIN_EXPORT const struct atum_plugin *atum_plugin_entry(void)

@@ -1,5 +1,6 @@
 /* plugins/triage/lexicon.c -- see lexicon.h. */
 #include "lexicon.h"
+#include "vader.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,4 +80,10 @@ void lexicon_features(const struct text_tokens *t, double *f)
     f[7] = emo > 0 ? tanh(emo) : 0;
     f[8] = emo < 0 ? tanh(-emo) : 0;
     f[9] = tanh(t->questions / 2.0);
+    struct vader_scores vs;
+    vader_score(t, &vs);
+    f[10] = vs.compound > 0 ? vs.compound : 0;
+    f[11] = vs.compound < 0 ? -vs.compound : 0;
+    f[12] = vs.pos;
+    f[13] = vs.neg;
 }

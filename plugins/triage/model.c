@@ -10,7 +10,7 @@
 
 #define BLOCK_CHAR 0x80000000u
 #define MAGIC "ATRIAGE1"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u              /* 2: 14 lexicon features (VADER) */
 #define LEX_WEIGHT 0.5               /* the lexicon block's scale beside two unit-norm blocks */
 
 static void *xgrow(void *p, size_t n)
@@ -212,7 +212,7 @@ struct tmodel {
     size_t V;
     char **labels;           /* nlabels */
     int nlabels;
-    int balanced;            /* classes weighted by inverse frequency */
+    int balanced;            /* class weights: 0 none, 1 square root of the inverse frequency, 2 inverse frequency */
     struct model *lin;       /* liblinear's model (our own allocation when loaded) */
 };
 
@@ -288,6 +288,15 @@ static void vectorize(const struct tmodel *m, const struct tdoc *d, struct featu
 }
 
 static void quiet(const char *s) { (void)s; }
+
+/* level 0: no class weights; 1: the square root of the inverse class
+ * frequency; 2: the inverse class frequency (balanced) */
+static void set_class_weights(struct parameter *param, const double *full, int K, int level)
+{
+    param->nr_weight = level > 0 ? K : 0;
+    for (int c = 0; c < K; c++)
+        param->weight[c] = level == 2 ? full[c] : sqrt(full[c]);
+}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -396,20 +405,21 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     struct problem prob = { .l = (int)nrows, .n = (int)(m->V + LEXICON_NFEATURES + 1), .y = y,
                             .x = xs, .bias = 1.0 };
     struct parameter param = { .solver_type = L2R_LR, .eps = 0.01, .C = opts->C > 0 ? opts->C : 1.0 };
-    {
-        weights = xgrow(NULL, K * sizeof(double));
-        weight_labels = xgrow(NULL, K * sizeof(int));
-        for (size_t c = 0; c < K; c++) {
-            size_t cnt = 0;
-            for (size_t r = 0; r < nrows; r++)
-                cnt += (size_t)y[r] == c + 1;
-            weight_labels[c] = (int)c + 1;
-            weights[c] = cnt ? (double)nrows / ((double)K * (double)cnt) : 1.0;
-        }
-        param.nr_weight = opts->balanced ? (int)K : 0;
-        param.weight_label = weight_labels;
-        param.weight = weights;
+    /* class weights: the inverse class frequency to the power 0 (none),
+     * 1/2 (half way) or 1 (balanced) */
+    double *full = xgrow(NULL, K * sizeof(double));
+    weights = xgrow(NULL, K * sizeof(double));
+    weight_labels = xgrow(NULL, K * sizeof(int));
+    for (size_t c = 0; c < K; c++) {
+        size_t cnt = 0;
+        for (size_t r = 0; r < nrows; r++)
+            cnt += (size_t)y[r] == c + 1;
+        weight_labels[c] = (int)c + 1;
+        full[c] = cnt ? (double)nrows / ((double)K * (double)cnt) : 1.0;
     }
+    param.weight_label = weight_labels;
+    param.weight = weights;
+    set_class_weights(&param, full, (int)K, opts->balanced ? 2 : 0);
     set_print_string_function(quiet);
     if (opts->C <= 0 && nrows >= 30) {
         /* C and class weighting by 3-fold cross-validation on these rows
@@ -419,10 +429,22 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         double best = -1;
         int best_bal = 0;
         target = xgrow(NULL, nrows * sizeof(double));
-        for (int bal = 0; bal <= 1; bal++)
+        /* class weights only when every class has rows enough to be in
+         * each fold's training part (liblinear warns about a weight for a
+         * class it does not see) */
+        size_t fewest = nrows;
+        for (size_t c = 0; c < K; c++) {
+            size_t cnt = 0;
+            for (size_t r = 0; r < nrows; r++)
+                cnt += (size_t)y[r] == c + 1;
+            if (cnt < fewest)
+                fewest = cnt;
+        }
+        int max_bal = fewest >= 10 ? 2 : 0;
+        for (int bal = 0; bal <= max_bal; bal++)
             for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
                 param.C = grid[g];
-                param.nr_weight = bal ? (int)K : 0;
+                set_class_weights(&param, full, (int)K, bal);
                 cross_validation(&prob, &param, 3, target);
                 size_t right = 0;
                 for (size_t r = 0; r < nrows; r++)
@@ -435,11 +457,13 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
                 }
             }
         param.C = m->C;
-        param.nr_weight = best_bal ? (int)K : 0;
+        set_class_weights(&param, full, (int)K, best_bal);
         m->balanced = best_bal;
+    } else {
+        m->balanced = opts->balanced ? 2 : 0;
     }
+    free(full);
     m->C = param.C;
-    m->balanced = param.nr_weight > 0;
     const char *bad = check_parameter(&prob, &param);
     if (bad != NULL) {
         snprintf(err, sizeof(err), "liblinear: %s", bad);

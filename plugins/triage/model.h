@@ -39,7 +39,7 @@ void tdoc_free(struct tdoc *d);
 
 struct tmodel_opts {
     int lexicon;             /* add the sentiment lexicon features */
-    double C;                /* 0: C and `balanced` chosen by 3-fold cross-validation on the training rows */
+    double C;                /* 0: C and the class weights chosen by 3-fold cross-validation on the training rows */
     int balanced;            /* weight classes inversely to their frequency (when C is given) */
 };
 
@@ -56,6 +56,7 @@ const char *tmodel_predict(const struct tmodel *m, const struct tdoc *d, double 
 int tmodel_nclasses(const struct tmodel *m);
 const char *tmodel_label(const struct tmodel *m, int i);
 double tmodel_C(const struct tmodel *m);
+/* 0: no class weights, 1: square root of the inverse frequency, 2: inverse frequency */
 int tmodel_balanced(const struct tmodel *m);
 size_t tmodel_nfeatures(const struct tmodel *m);
 

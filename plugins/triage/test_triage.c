@@ -7,6 +7,7 @@
 #include "lib/fakehost.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,202 @@ START_TEST(correction_is_stored_and_retrains_when_enough)
 }
 END_TEST
 
+/* ---- with a language model (its answers from the fake host's HTTP table) ---- */
+
+static void load_llm(void)
+{
+    char path[1024];
+    const char *why = NULL;
+    snprintf(path, sizeof(path), "%s/plugins/triage/.libs/triage.so", getenv("ATUM_BUILDDIR"));
+    fh = fakehost_new(NULL);
+    fakehost_conf_set(fh, "llm", "ollama");
+    fakehost_conf_set(fh, "llm_url", "http://llm.test:11434");
+    fakehost_conf_set(fh, "llm_model", "tiny");
+    fakehost_conf_set(fh, "categories", "Billing, Shipping,Technical");
+    ck_assert_msg(fakehost_load(fh, path, &why) == 0, "%s", why);
+}
+
+static void llm_answers(long status, const char *content)
+{
+    json_t *v = json_pack("{s:s, s:{s:s, s:s}, s:b, s:s}", "model", "tiny", "message", "role", "assistant",
+                          "content", content, "done", 1, "done_reason", "stop");
+    char *body = json_dumps(v, JSON_COMPACT);
+    fakehost_http_forget(fh);
+    fakehost_http_answer(fh, "POST", "http://llm.test:11434/api/chat", status, body, NULL);
+    free(body);
+    json_decref(v);
+}
+
+static const char good_answer[] =
+    "{\"category\": \"Billing\", \"category_confidence\": 0.9, \"priority\": \"high\", \"priority_confidence\": 0.8,"
+    " \"sentiment\": \"negative\", \"sentiment_confidence\": 0.95, \"reason\": \"charged twice, angry\"}";
+
+START_TEST(llm_answer_is_used_and_traced)
+{
+    load_llm();
+    answer_ticket("Charged twice", "You charged my card twice. This is unacceptable.", "ann@example.org");
+    llm_answers(200, good_answer);
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 12}", &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+    ck_assert_int_ge(res.lease_extended, 20);           /* the lease covers the wait */
+    ck_assert_int_eq(fakehost_nhttp(fh), 1);
+    const struct fakehost_http *call = fakehost_http_at(fh, 0);
+    ck_assert_ptr_nonnull(strstr(call->body, "You charged my card twice"));
+    ck_assert_ptr_nonnull(strstr(call->body, "\"enum\":[\"Billing\",\"Shipping\",\"Technical\"]"));
+    const struct fakehost_sql *s = fakehost_sql_find(fh, "INSERT INTO triage_results");
+    ck_assert_str_eq(s->params[1], "Billing");
+    ck_assert_str_eq(s->params[3], "high");
+    ck_assert_str_eq(s->params[5], "negative");
+    ck_assert_str_eq(s->params[9], "llm:tiny");
+    ck_assert_ptr_nonnull(strstr(s->params[10], "charged twice, angry"));
+    /* one run: the model's, with its raw answer and outcome */
+    const struct fakehost_sql *r = fakehost_sql_find(fh, "INSERT INTO triage_runs");
+    ck_assert_str_eq(r->params[1], "llm:tiny");
+    ck_assert_ptr_nonnull(strstr(r->params[3], "\"done\":true"));
+    ck_assert_ptr_nonnull(strstr(r->params[4], "\"Billing\""));
+    ck_assert_ptr_null(r->params[5]);
+    ck_assert_str_eq(r->params[7], "ok");
+    /* negative with confidence 0.95 escalates (default threshold 0.85) */
+    ck_assert_int_eq(fakehost_nticket_changes(fh), 1);
+    ck_assert_str_eq(fakehost_ticket_change_at(fh, 0)->priority, "high");
+    ck_assert_double_eq(fakehost_metric(fh, "atum_triage_runs_total", "method=\"llm\""), 1);
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_calls_total", "plugin=\"triage\",kind=\"chat\",outcome=\"ok\""), 1);
+    ck_assert_ptr_nonnull(fakehost_metric_help(fh, "atum_triage_runs_total"));
+}
+END_TEST
+
+START_TEST(bad_llm_answers_fall_back_to_the_local_path)
+{
+    static const char *const bad[] = {
+        "{\"category\": \"Gardening\", \"category_confidence\": 0.9, \"priority\": \"high\", \"priority_confidence\": 0.8,"
+        " \"sentiment\": \"negative\", \"sentiment_confidence\": 0.9, \"reason\": \"x\"}",
+        "{\"category\": \"Billing\", \"category_confidence\": 0.9, \"priority\": \"asap\", \"priority_confidence\": 0.8,"
+        " \"sentiment\": \"negative\", \"sentiment_confidence\": 0.9, \"reason\": \"x\"}",
+        "{\"category\": \"Billing\", \"category_confidence\": 0.9, \"priority\": \"high\", \"priority_confidence\": 0.8,"
+        " \"sentiment\": \"negative\", \"sentiment_confidence\": 0.9, \"reason\": \"x\", \"queue\": \"vip\"}",
+        "{\"category\": \"Billing\", \"category_confidence\": 9, \"priority\": \"high\", \"priority_confidence\": 0.8,"
+        " \"sentiment\": \"negative\", \"sentiment_confidence\": 0.9, \"reason\": \"x\"}",
+        "{\"category\": \"Billing\"",
+        "I think this is about billing.",
+    };
+    static const char *const outcome[] = { "invalid", "invalid", "invalid", "invalid", "malformed", "malformed" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        load_llm();
+        answer_ticket("Charged twice", "You charged my card twice.", "ann@example.org");
+        llm_answers(200, bad[i]);
+        struct fakehost_job_result res;
+        ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 12}", &res), 0);
+        ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+        const struct fakehost_sql *s = fakehost_sql_find(fh, "INSERT INTO triage_results");
+        ck_assert_str_eq(s->params[9], "local");
+        ck_assert_ptr_nonnull(strstr(s->params[10], "the language model's answer was discarded"));
+        /* two runs: the discarded answer (with why) and the local one */
+        size_t runs = 0;
+        for (size_t k = 0; k < fakehost_nsql(fh); k++) {
+            const struct fakehost_sql *q = fakehost_sql_at(fh, k);
+            if (strstr(q->sql, "INSERT INTO triage_runs") == NULL)
+                continue;
+            if (runs++ == 0) {
+                ck_assert_str_eq(q->params[1], "llm:tiny");
+                ck_assert_str_eq(q->params[7], outcome[i]);
+                ck_assert_ptr_nonnull(q->params[5]);
+                ck_assert_ptr_null(q->params[4]);
+            } else {
+                ck_assert_str_eq(q->params[1], "local");
+            }
+        }
+        ck_assert_int_eq(runs, 2);
+        fakehost_free(&fh);
+    }
+}
+END_TEST
+
+START_TEST(failing_server_opens_the_breaker_and_is_left_alone)
+{
+    load_llm();
+    answer_ticket("Help", "It does not work.", "ann@example.org");
+    fakehost_http_answer(fh, "POST", "http://llm.test:11434/api/chat", 500, "{\"error\": \"boom\"}", NULL);
+    struct fakehost_job_result res;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 12}", &res), 0);
+        ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+        ck_assert_str_eq(fakehost_sql_find(fh, "INSERT INTO triage_results")->params[9], "local");
+    }
+    ck_assert_int_eq(fakehost_nhttp(fh), 3);            /* three failures, then no more calls */
+    struct fakehost_response r;
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/status", NULL, NULL, 1, ATUM_ROLE_AGENT, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"state\":\"open\""));
+    ck_assert_double_eq(fakehost_metric(fh, "atum_llm_breaker_open", "plugin=\"triage\""), 1);
+    /* after the cool-down a probe goes out again */
+    fakehost_set_now(fh, 4e9);
+    ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 12}", &res), 0);
+    ck_assert_int_eq(fakehost_nhttp(fh), 4);
+}
+END_TEST
+
+START_TEST(queue_with_llm_off_makes_no_call)
+{
+    load_llm();
+    answer_ticket("Help", "It does not work.", "ann@example.org");
+    llm_answers(200, good_answer);
+    const char *settings[] = { "t", "suggest", "0.8", "t", "0.85", "", "", "f" };
+    fakehost_sql_answer(fh, "FROM triage_settings WHERE queue_id", 8, 1, settings);
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_hook(fh, "ticket.created", "{\"ticket_id\": 12}", &res), 0);
+    ck_assert_int_eq(fakehost_nhttp(fh), 0);
+    ck_assert_str_eq(fakehost_sql_find(fh, "INSERT INTO triage_results")->params[9], "local");
+}
+END_TEST
+
+START_TEST(a_run_is_replayed)
+{
+    load_llm();
+    llm_answers(200, good_answer);
+    const char *run[] = { "llm:tiny", "{\"ticket_id\": 12, \"text\": \"Charged twice\", \"from\": \"a@b.c\","
+                          " \"queue_language\": \"en\", \"categories\": [\"Billing\", \"Shipping\"]}", "12" };
+    fakehost_sql_answer(fh, "FROM triage_runs WHERE id = $1", 3, 1, run);
+    const char *one[] = { "1" };
+    fakehost_sql_answer(fh, "SELECT 1 FROM triage_runs", 1, 1, one);
+    const char *nid[] = { "77" };
+    fakehost_sql_answer(fh, "INSERT INTO triage_runs", 1, 1, nid);
+    struct fakehost_response r;
+    ck_assert_int_eq(fakehost_route(fh, "POST", "/replay", NULL, "{\"run_id\": 41}", 1, ATUM_ROLE_AGENT, &r), 0);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_int_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->kind, "triage.replay");
+    ck_assert_int_eq(fakehost_route(fh, "POST", "/replay", NULL, "{\"run\": 41}", 1, ATUM_ROLE_AGENT, &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    struct fakehost_job_result res;
+    ck_assert_int_eq(fakehost_run_job(fh, "triage.replay", fakehost_enqueued_at(fh, 0)->payload, 1, &res), 0);
+    ck_assert_int_eq(res.status, ATUM_JOB_DONE);
+    ck_assert(res.completed_in_tx);
+    /* the same input went to the model again; the new run says what it replays */
+    ck_assert_int_eq(fakehost_nhttp(fh), 1);
+    ck_assert_ptr_nonnull(strstr(fakehost_http_at(fh, 0)->body, "Charged twice"));
+    const struct fakehost_sql *q = fakehost_sql_find(fh, "INSERT INTO triage_runs");
+    ck_assert_str_eq(q->params[8], "41");
+    ck_assert_str_eq(q->params[1], "llm:tiny");
+    ck_assert_ptr_nonnull(strstr(q->params[4], "\"Billing\""));
+    /* nothing of the ticket changed */
+    ck_assert_ptr_null(fakehost_sql_find(fh, "INSERT INTO triage_results"));
+    ck_assert_int_eq(fakehost_nticket_changes(fh), 0);
+}
+END_TEST
+
+START_TEST(inconsistent_llm_configuration_refuses_the_plugin)
+{
+    char path[1024];
+    const char *why = NULL;
+    snprintf(path, sizeof(path), "%s/plugins/triage/.libs/triage.so", getenv("ATUM_BUILDDIR"));
+    fh = fakehost_new(NULL);
+    fakehost_conf_set(fh, "llm", "openai");
+    ck_assert_int_eq(fakehost_load(fh, path, &why), -1);
+    ck_assert_ptr_nonnull(fakehost_log_find(fh, "llm = openai needs llm_url"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("triage");
@@ -204,6 +401,12 @@ int main(void)
     tcase_add_test(tc, rule_sets_category_in_auto_mode);
     tcase_add_test(tc, corrupt_model_is_refused_with_a_log_line);
     tcase_add_test(tc, correction_is_stored_and_retrains_when_enough);
+    tcase_add_test(tc, llm_answer_is_used_and_traced);
+    tcase_add_test(tc, bad_llm_answers_fall_back_to_the_local_path);
+    tcase_add_test(tc, failing_server_opens_the_breaker_and_is_left_alone);
+    tcase_add_test(tc, queue_with_llm_off_makes_no_call);
+    tcase_add_test(tc, a_run_is_replayed);
+    tcase_add_test(tc, inconsistent_llm_configuration_refuses_the_plugin);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

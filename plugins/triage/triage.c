@@ -26,6 +26,8 @@
 #include "../common/tsv.h"
 #include "lang.h"
 #include "model.h"
+#include "triage_llm.h"
+#include "../common/llm.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -37,7 +39,10 @@
 
 #define NLABELS 3
 static const char *const label_names[NLABELS] = { "category", "priority", "sentiment" };
-#define MAX_TEXT (64 * 1024)       /* what a ticket contributes: subject + first message */
+/* what a ticket contributes: subject + the start of its first message
+ * (what it is about is said early; the rest -- quoted threads, logs,
+ * signatures -- costs time on the workers that also ingest mail) */
+#define MAX_TEXT (8 * 1024)
 
 extern const struct atum_migration triage_migrations[];
 
@@ -55,6 +60,7 @@ struct triage {
     pthread_mutex_t lock;
     struct modelset *models;     /* guarded by lock */
     double checked_at;           /* last look for newer models (guarded by lock) */
+    struct llm *llm;             /* the language model (llm.h), off when not configured */
 };
 
 struct triage_result {
@@ -320,8 +326,9 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
         json_decref(classes);
         char rows[24], params[160];
         snprintf(rows, sizeof(rows), "%zu", have);
-        snprintf(params, sizeof(params), "{\"C\": %g, \"balanced\": %s, \"features\": %zu, \"lexicon\": %s}",
-                 tmodel_C(m), tmodel_balanced(m) ? "true" : "false", tmodel_nfeatures(m),
+        snprintf(params, sizeof(params), "{\"C\": %g, \"class_weights\": \"%s\", \"features\": %zu, \"lexicon\": %s}",
+                 tmodel_C(m), tmodel_balanced(m) == 2 ? "balanced" : tmodel_balanced(m) ? "sqrt" : "none",
+                 tmodel_nfeatures(m),
                  k == 2 ? "true" : "false");
         const char *p[] = { label_names[k], rows, cls, params, hex };
         if (h->sql(db, "INSERT INTO triage_models (label, version, rows, classes, params, model)"
@@ -333,7 +340,8 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
             trained++;
         if (verbose && rc == 0)
             printf("%s: %zu rows, %d classes, C=%g%s, %zu features, trained in %.1f s\n", label_names[k], have,
-                   tmodel_nclasses(m), tmodel_C(m), tmodel_balanced(m) ? " (balanced)" : "",
+                   tmodel_nclasses(m), tmodel_C(m),
+                   tmodel_balanced(m) == 2 ? " (balanced)" : tmodel_balanced(m) ? " (half balanced)" : "",
                    tmodel_nfeatures(m), (now_ms() - t0) / 1000.0);
         h->log(ATUM_LOG_INFO, "triage: %s model trained on %zu rows", label_names[k], have);
         free(cls);
@@ -356,7 +364,7 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
 /* ---- triage of one ticket ----------------------------------------------------------- */
 
 struct queue_settings {
-    int enabled, auto_apply, escalate;
+    int enabled, auto_apply, escalate, llm;
     double threshold, negative_threshold;
     char notify[256], language[8];
 };
@@ -366,6 +374,7 @@ static void settings_for(struct triage *t, struct atum_db *db, const char *queue
     const struct atum_host *h = t->h;
     const char *mode = h->conf_get(t->conf, "mode");
     s->enabled = 1;
+    s->llm = 1;
     s->auto_apply = mode && strcmp(mode, "auto") == 0;
     s->threshold = h->conf_get_int(t->conf, "threshold_percent", 80) / 100.0;
     s->escalate = h->conf_get_int(t->conf, "escalate_negative", 1) != 0;
@@ -377,7 +386,7 @@ static void settings_for(struct triage *t, struct atum_db *db, const char *queue
     const char *e = NULL;
     const char *p[] = { queue_id };
     if (h->sql(db, "SELECT enabled, mode, threshold, escalate_negative, negative_threshold,"
-                   " coalesce(notify, ''), coalesce(language, '') FROM triage_settings WHERE queue_id = $1",
+                   " coalesce(notify, ''), coalesce(language, ''), llm FROM triage_settings WHERE queue_id = $1",
                1, p, &r, &e) == 0 && h->rows_count(r) == 1) {
         s->enabled = strcmp(cell(h, r, 0, 0), "t") == 0;
         s->auto_apply = strcmp(cell(h, r, 0, 1), "auto") == 0;
@@ -387,6 +396,7 @@ static void settings_for(struct triage *t, struct atum_db *db, const char *queue
         snprintf(s->notify, sizeof(s->notify), "%s", cell(h, r, 0, 5));
         if (cell(h, r, 0, 6)[0])
             snprintf(s->language, sizeof(s->language), "%s", cell(h, r, 0, 6));
+        s->llm = strcmp(cell(h, r, 0, 7), "f") != 0;
     }
     h->rows_free(&r);
 }
@@ -450,6 +460,100 @@ static const char *raise_priority(const char *p)
     return "urgent";
 }
 
+/* The categories a language model may answer: the configured list
+ * (categories = a, b, c), else the classes of the category model; NULL
+ * when there are none (the model is then not asked for a category).
+ * Free with categories_free(). */
+static char **categories_for(struct triage *t, const struct modelset *ms)
+{
+    const char *conf = t->h->conf_get(t->conf, "categories");
+    char **v = NULL;
+    size_t n = 0;
+    if (conf && conf[0]) {
+        v = calloc(TRIAGE_LLM_MAX_CATEGORIES + 1, sizeof(char *));
+        if (v == NULL)
+            abort();
+        const char *p = conf;
+        while (*p && n < TRIAGE_LLM_MAX_CATEGORIES) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            const char *b = p;
+            while (*p && *p != ',')
+                p++;
+            const char *e = p;
+            while (e > b && e[-1] == ' ')
+                e--;
+            if (e > b)
+                v[n++] = strndup(b, (size_t)(e - b));
+        }
+    } else if (ms && ms->m[0]) {
+        int k = tmodel_nclasses(ms->m[0]);
+        v = calloc((size_t)k + 1, sizeof(char *));
+        if (v == NULL)
+            abort();
+        for (int i = 0; i < k && n < TRIAGE_LLM_MAX_CATEGORIES; i++)
+            v[n++] = strdup(tmodel_label(ms->m[0], i));
+    }
+    if (v && n == 0) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+static void categories_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* What a run was given: enough to replay it. */
+static json_t *run_input(long long ticket_id, const char *text, const char *from, const char *lang,
+                         const struct modelset *ms, char **cats)
+{
+    json_t *c = json_array();
+    for (size_t i = 0; cats && cats[i]; i++)
+        json_array_append_new(c, json_string(cats[i]));
+    json_t *v = json_pack("{s:I, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:o}", "ticket_id", (json_int_t)ticket_id,
+                          "text", "", "from", from, "queue_language", lang, "model_versions",
+                          "category", ms ? ms->version[0] : 0, "priority", ms ? ms->version[1] : 0,
+                          "sentiment", ms ? ms->version[2] : 0, "categories", c);
+    /* text from mail is valid UTF-8 (mail-in's promise); anything else is
+     * kept as far as jansson takes it, never failing the run */
+    json_t *ts = json_stringn(text, strlen(text));
+    json_object_set_new(v, "text", ts ? ts : json_string("(text not valid UTF-8)"));
+    return v;
+}
+
+/* One row of triage_runs: the trace.  call: the language model's call
+ * (its raw answer, outcome, error, usage) or NULL for a local run. */
+static int run_insert(struct triage *t, struct atum_db *db, const char *ticket_id, const char *method,
+                      json_t *input, const struct llm_call *call, json_t *result, double elapsed_ms,
+                      const char *replay_of, char run_id[24], const char **e)
+{
+    const struct atum_host *h = t->h;
+    char *in_s = json_dumps(input, JSON_COMPACT), *res_s = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    char *use_s = call && call->usage ? json_dumps(call->usage, JSON_COMPACT) : NULL;
+    char el[32];
+    snprintf(el, sizeof(el), "%.3f", elapsed_ms);
+    const char *p[] = { ticket_id, method, in_s, call ? call->raw : NULL, res_s,
+                        call && call->outcome != LLM_OK ? call->error : NULL, el,
+                        call ? llm_outcome_name(call->outcome) : "ok", replay_of, use_s };
+    struct atum_rows *r = NULL;
+    int rc = h->sql(db, "INSERT INTO triage_runs (ticket_id, method, input, raw, result, error, elapsed_ms,"
+                        " outcome, replay_of, usage)"
+                        " VALUES ($1::bigint, $2, $3::jsonb, $4, $5::jsonb, $6, $7::real, $8, $9::bigint, $10::jsonb)"
+                        " RETURNING id", 10, p, &r, e);
+    if (rc == 0)
+        snprintf(run_id, 24, "%s", cell(h, r, 0, 0));
+    h->rows_free(&r);
+    free(in_s);
+    free(res_s);
+    free(use_s);
+    return rc;
+}
+
 static int triage_ticket(struct triage *t, struct atum_job *job, long long ticket_id)
 {
     const struct atum_host *h = t->h;
@@ -459,7 +563,7 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
     snprintf(tid, sizeof(tid), "%lld", ticket_id);
     const char *p1[] = { tid };
     struct atum_rows *r = NULL;
-    if (h->sql(db, "SELECT t.subject, coalesce((SELECT left(m.body_text, 65536) FROM messages m"
+    if (h->sql(db, "SELECT t.subject, coalesce((SELECT left(m.body_text, 8192) FROM messages m"
                    "  WHERE m.ticket_id = t.id ORDER BY m.created_at, m.id LIMIT 1), ''),"
                    " t.queue_id, coalesce((SELECT m.from_addr FROM messages m WHERE m.ticket_id = t.id"
                    "  ORDER BY m.created_at, m.id LIMIT 1), ''), t.priority"
@@ -492,8 +596,41 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
     classify(t, ms, text, strlen(text), qs.language, &res);
     struct rule_hit rule;
     int ruled = match_rules(t, db, text, from, &rule);
-    const char *category = res.label[0], *priority = res.label[1];
-    double ccat = res.conf[0], cprio = res.conf[1];
+    double local_ms = now_ms() - t0;
+    const char *category = res.label[0], *priority = res.label[1], *sentiment = res.label[2];
+    double ccat = res.conf[0], cprio = res.conf[1], csent = res.conf[2];
+    char method[160], reason[700];
+    snprintf(method, sizeof(method), "%s", ruled ? "rule" : "local");
+    snprintf(reason, sizeof(reason), "local models (category v%d, priority v%d, sentiment v%d)",
+             ms ? ms->version[0] : 0, ms ? ms->version[1] : 0, ms ? ms->version[2] : 0);
+
+    /* the language model, when configured and on for the queue: asked
+     * outside any transaction, its answer (or why it was discarded) traced */
+    char **cats = categories_for(t, ms);
+    json_t *input = run_input(ticket_id, text, from, qs.language, ms, cats);
+    struct llm_call call = { 0 };
+    struct triage_llm_answer ans;
+    int asked = 0, llm_ok = 0;
+    if (qs.llm && llm_chat_enabled(t->llm)) {
+        asked = 1;
+        llm_ok = triage_llm_ask(t->llm, job, text, (const char *const *)cats, &ans, &call) == 0;
+    }
+    if (llm_ok) {
+        snprintf(method, sizeof(method), "%s", llm_method(t->llm));
+        if (ans.has_category) {
+            category = ans.category;
+            ccat = ans.category_conf;
+        }
+        priority = ans.priority;
+        cprio = ans.priority_conf;
+        sentiment = ans.sentiment;
+        csent = ans.sentiment_conf;
+        snprintf(reason, sizeof(reason), "%s: %s", llm_method(t->llm), ans.reason);
+    } else if (asked) {
+        size_t l = strlen(reason);
+        snprintf(reason + l, sizeof(reason) - l, "; the language model's answer was discarded (%s: %s)",
+                 llm_outcome_name(call.outcome), call.error);
+    }
     if (ruled && rule.category[0]) {
         category = rule.category;
         ccat = 1.0;
@@ -502,32 +639,25 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
         priority = rule.priority;
         cprio = 1.0;
     }
-    double elapsed = now_ms() - t0;
-    const char *method = ruled ? "rule" : "local";
-    char reason[400];
-    if (ruled)
-        snprintf(reason, sizeof(reason), "%s", rule.why);
-    else
-        snprintf(reason, sizeof(reason), "local models (category v%d, priority v%d, sentiment v%d)",
-                 ms ? ms->version[0] : 0, ms ? ms->version[1] : 0, ms ? ms->version[2] : 0);
+    if (ruled) {
+        char why[sizeof(reason)];
+        snprintf(why, sizeof(why), "%s; %s", rule.why, reason);
+        memcpy(reason, why, sizeof(reason));
+        snprintf(method, sizeof(method), "rule");
+    }
+    free(text);
 
     json_t *result = json_pack("{s:s?, s:f, s:s?, s:f, s:s?, s:f, s:s, s:f, s:s}",
                                "category", category, "category_confidence", ccat,
                                "priority", priority, "priority_confidence", cprio,
-                               "sentiment", res.label[2], "sentiment_confidence", res.conf[2],
+                               "sentiment", sentiment, "sentiment_confidence", csent,
                                "language", res.lang, "language_confidence", res.lang_conf,
                                "reason", reason);
-    json_t *input = json_pack("{s:I, s:s%, s:s, s:s, s:{s:i, s:i, s:i}}", "ticket_id", (json_int_t)ticket_id,
-                              "text", text, strlen(text) > 4000 ? (size_t)4000 : strlen(text),
-                              "from", from, "queue_language", qs.language, "model_versions",
-                              "category", ms ? ms->version[0] : 0, "priority", ms ? ms->version[1] : 0,
-                              "sentiment", ms ? ms->version[2] : 0);
-    free(text);
 
     /* actions */
     json_t *applied = json_object();
     struct atum_ticket_change ch = { 0 };
-    char note[600] = "";
+    char note[900] = "";
     if (qs.auto_apply) {
         if (category && ccat >= qs.threshold) {
             ch.category = category;
@@ -543,7 +673,7 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
             json_object_set_new(applied, "queue_id", json_integer(ch.queue_id));
         }
     }
-    int negative = res.label[2] && strcmp(res.label[2], "negative") == 0 && res.conf[2] >= qs.negative_threshold;
+    int negative = sentiment && strcmp(sentiment, "negative") == 0 && csent >= qs.negative_threshold;
     if (negative && qs.escalate) {
         const char *base = ch.priority ? ch.priority : prio_now;
         if (strcmp(base, "urgent") != 0) {
@@ -559,27 +689,33 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
                  negative && qs.escalate ? " (negative sentiment)" : "", reason);
     ch.note = note[0] ? note : NULL;
 
-    char *in_s = json_dumps(input, JSON_COMPACT), *res_s = json_dumps(result, JSON_COMPACT);
     char *app_s = json_dumps(applied, JSON_COMPACT);
-    char el[32], c0[32], c1[32], c2[32], c3[32];
-    snprintf(el, sizeof(el), "%.3f", elapsed);
+    char c0[32], c1[32], c2[32], c3[32], run_id[24] = "", llm_run[24] = "";
     snprintf(c0, sizeof(c0), "%.4f", ccat);
     snprintf(c1, sizeof(c1), "%.4f", cprio);
-    snprintf(c2, sizeof(c2), "%.4f", res.conf[2]);
+    snprintf(c2, sizeof(c2), "%.4f", csent);
     snprintf(c3, sizeof(c3), "%.4f", res.lang_conf);
     int rc = ATUM_JOB_DONE;
     if (h->tx_begin(db, &e) < 0) {
         rc = h->job_error(job, "%s", e);
         goto out;
     }
-    const char *pr[] = { tid, method, in_s, res_s, el };
-    if (h->sql(db, "INSERT INTO triage_runs (ticket_id, method, input, result, elapsed_ms)"
-                   " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::real) RETURNING id", 5, pr, &r, &e) < 0)
+    /* a triage lost in a crash is made again (the job runs again): the
+     * commit need not wait for its fsync, which the ingest path needs */
+    if (h->sql(db, "SET LOCAL synchronous_commit = off", 0, NULL, NULL, &e) < 0)
         goto fail;
-    char run_id[24];
-    snprintf(run_id, sizeof(run_id), "%s", cell(h, r, 0, 0));
-    h->rows_free(&r);
-    const char *pv[] = { tid, category, c0, priority, c1, res.label[2], c2, res.lang, c3, method, reason,
+    if (asked) {
+        json_t *lr = llm_ok ? triage_llm_answer_json(&ans) : NULL;
+        int k = run_insert(t, db, tid, llm_method(t->llm), input, &call, lr, call.elapsed_ms, NULL, llm_run, &e);
+        json_decref(lr);
+        if (k < 0)
+            goto fail;
+    }
+    if (llm_ok)
+        snprintf(run_id, sizeof(run_id), "%s", llm_run);
+    else if (run_insert(t, db, tid, ruled ? "rule" : "local", input, NULL, result, local_ms, NULL, run_id, &e) < 0)
+        goto fail;
+    const char *pv[] = { tid, category, c0, priority, c1, sentiment, c2, res.lang, c3, method, reason,
                          app_s, run_id };
     if (h->sql(db, "INSERT INTO triage_results (ticket_id, category, category_conf, priority, priority_conf,"
                    " sentiment, sentiment_conf, language, language_conf, method, reason, applied, run_id)"
@@ -595,27 +731,27 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
     if ((ch.category || ch.priority || ch.queue_id) && h->ticket_update(db, ticket_id, &ch, &e) < 0)
         h->log(ATUM_LOG_WARN, "triage: ticket %lld not changed: %s", ticket_id, e);
     if (negative && qs.notify[0]) {
-        char title[200], body[600];
+        char title[200], body[900];
         snprintf(title, sizeof(title), "Negative ticket #%lld", ticket_id);
         snprintf(body, sizeof(body), "Ticket #%lld reads as negative (confidence %.2f). %s", ticket_id,
-                 res.conf[2], reason);
+                 csent, reason);
         if (h->mail_notice(db, ticket_id, qs.notify, title, body, &e) < 0)
             h->log(ATUM_LOG_WARN, "triage: no notice for ticket %lld: %s", ticket_id, e);
     }
     if (h->job_complete_in_tx(job, &e) < 0 || h->tx_commit(db, &e) < 0)
         goto fail;
-    h->counter_add("triage_runs_total", "method=\"local\"", 1);
+    h->counter_add("atum_triage_runs_total", llm_ok ? "method=\"llm\"" : ruled ? "method=\"rule\"" : "method=\"local\"", 1);
     goto out;
 fail:
     h->tx_rollback(db);
     rc = h->job_error(job, "storing the triage of ticket %lld: %s", ticket_id, e);
 out:
-    free(in_s);
-    free(res_s);
     free(app_s);
     json_decref(input);
     json_decref(result);
     json_decref(applied);
+    llm_call_clear(&call);
+    categories_free(cats);
     modelset_put(t, ms);
     return rc;
 }
@@ -647,6 +783,115 @@ static int job_train(void *state, struct atum_job *job)
         return t->h->job_error(job, "training: %s", e);
     struct modelset *ms = modelset_get(t, job->db, 1);
     modelset_put(t, ms);
+    return ATUM_JOB_DONE;
+}
+
+
+/* ---- replay ------------------------------------------------------------------------------ */
+
+/* Runs a recorded run again with what it was given (its input) and the
+ * method it used -- the language model as now configured, or the current
+ * local models and rules -- and records the new run with replay_of; the
+ * ticket and its triage are left alone.  job: NULL from atumctl. */
+static int replay_run(struct triage *t, struct atum_db *db, struct atum_job *job, long long run_id,
+                      char new_id[24], json_t **result_r, const char **error_r)
+{
+    const struct atum_host *h = t->h;
+    static __thread char err[300];
+    char rid[24];
+    snprintf(rid, sizeof(rid), "%lld", run_id);
+    const char *p[] = { rid };
+    struct atum_rows *r = NULL;
+    *result_r = NULL;
+    if (h->sql(db, "SELECT method, input::text, coalesce(ticket_id::text, '') FROM triage_runs WHERE id = $1",
+               1, p, &r, error_r) < 0)
+        return -1;
+    if (h->rows_count(r) != 1) {
+        h->rows_free(&r);
+        snprintf(err, sizeof(err), "no run %lld", run_id);
+        *error_r = err;
+        return -1;
+    }
+    char method[160], tid[24];
+    snprintf(method, sizeof(method), "%s", cell(h, r, 0, 0));
+    snprintf(tid, sizeof(tid), "%s", cell(h, r, 0, 2));
+    json_t *input = json_loads(cell(h, r, 0, 1), 0, NULL);
+    h->rows_free(&r);
+    if (input == NULL) {
+        *error_r = "the run's input does not parse";
+        return -1;
+    }
+    const char *text = json_string_value(json_object_get(input, "text"));
+    const char *lang = json_string_value(json_object_get(input, "queue_language"));
+    const char *from = json_string_value(json_object_get(input, "from"));
+    json_object_set_new(input, "replay_of", json_integer(run_id));
+    double t0 = now_ms();
+    struct llm_call call = { 0 };
+    json_t *result = NULL;
+    int rc = 0;
+    if (strncmp(method, "llm:", 4) == 0) {
+        struct triage_llm_answer ans;
+        if (triage_llm_ask_input(t->llm, job, input, &ans, &call) == 0)
+            result = triage_llm_answer_json(&ans);
+        snprintf(method, sizeof(method), "%s", llm_method(t->llm));
+    } else {
+        struct modelset *ms = modelset_get(t, db, 0);
+        struct triage_result res;
+        classify(t, ms, text ? text : "", text ? strlen(text) : 0, lang, &res);
+        struct rule_hit rule;
+        int ruled = match_rules(t, db, text ? text : "", from, &rule);
+        result = json_pack("{s:s?, s:f, s:s?, s:f, s:s?, s:f, s:s, s:f, s:s?, s:{s:i, s:i, s:i}}",
+                           "category", ruled && rule.category[0] ? rule.category : res.label[0],
+                           "category_confidence", ruled && rule.category[0] ? 1.0 : res.conf[0],
+                           "priority", ruled && rule.priority[0] ? rule.priority : res.label[1],
+                           "priority_confidence", ruled && rule.priority[0] ? 1.0 : res.conf[1],
+                           "sentiment", res.label[2], "sentiment_confidence", res.conf[2],
+                           "language", res.lang, "language_confidence", res.lang_conf,
+                           "rule", ruled ? rule.why : NULL, "model_versions",
+                           "category", ms ? ms->version[0] : 0, "priority", ms ? ms->version[1] : 0,
+                           "sentiment", ms ? ms->version[2] : 0);
+        snprintf(method, sizeof(method), "%s", ruled ? "rule" : "local");
+        modelset_put(t, ms);
+    }
+    double took = now_ms() - t0;
+    if (h->tx_begin(db, error_r) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (run_insert(t, db, tid[0] ? tid : NULL, method, input, strncmp(method, "llm:", 4) == 0 ? &call : NULL,
+                   result, took, rid, new_id, error_r) < 0
+        || (job != NULL && h->job_complete_in_tx(job, error_r) < 0) || h->tx_commit(db, error_r) < 0) {
+        h->tx_rollback(db);
+        rc = -1;
+        goto out;
+    }
+    if (result == NULL) {
+        result = json_pack("{s:s, s:s}", "outcome", llm_outcome_name(call.outcome), "error", call.error);
+    }
+    *result_r = result;
+    result = NULL;
+out:
+    json_decref(result);
+    json_decref(input);
+    llm_call_clear(&call);
+    return rc;
+}
+
+static int job_replay(void *state, struct atum_job *job)
+{
+    struct triage *t = state;
+    json_t *v = json_loads(job->payload ? job->payload : "{}", 0, NULL);
+    json_t *id = json_object_get(v, "run_id");
+    long long run = json_is_integer(id) ? (long long)json_integer_value(id) : 0;
+    json_decref(v);
+    if (run <= 0)
+        return ATUM_JOB_PERMANENT;
+    char nid[24];
+    json_t *res = NULL;
+    const char *e = NULL;
+    if (replay_run(t, job->db, job, run, nid, &res, &e) < 0)
+        return t->h->job_error(job, "replaying run %lld: %s", run, e);
+    json_decref(res);
     return ATUM_JOB_DONE;
 }
 
@@ -772,6 +1017,20 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
         return cmd_train(t, db, argv[2]);
     if (argc >= 2 && strcmp(argv[1], "predict") == 0)
         return cmd_predict(t, db, argc >= 3 ? argv[2] : "-");
+    if (argc >= 3 && strcmp(argv[1], "replay") == 0) {
+        char nid[24];
+        json_t *res = NULL;
+        long long run = atoll(argv[2]);
+        if (run <= 0 || replay_run(t, db, NULL, run, nid, &res, &e) < 0) {
+            fprintf(stderr, "atumctl triage replay: %s\n", run <= 0 ? "a run id is expected" : e);
+            return 1;
+        }
+        char *out = json_dumps(res, JSON_COMPACT);
+        printf("run %s replays run %lld: %s\n", nid, run, out ? out : "{}");
+        free(out);
+        json_decref(res);
+        return 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "retrain") == 0) {
         if (train_all(t, db, 1, &e) < 0) {
             fprintf(stderr, "atumctl triage retrain: %s\n", e);
@@ -779,7 +1038,7 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: atumctl triage train FILE.tsv | predict [FILE.tsv] < FILE.tsv | retrain\n");
+    fprintf(stderr, "usage: atumctl triage train FILE.tsv | predict [FILE.tsv] < FILE.tsv | retrain | replay RUN_ID\n");
     return 2;
 }
 
@@ -832,6 +1091,11 @@ static int ticket_view(void *state, struct atum_db *db, long long ticket_id, str
     return 0;
 }
 
+#define TRIAGE_RUN_JSON \
+    "json_build_object('id', x.id, 'ticket_id', x.ticket_id, 'method', x.method, 'outcome', x.outcome," \
+    " 'input', x.input, 'raw', x.raw, 'result', x.result, 'error', x.error, 'elapsed_ms', x.elapsed_ms," \
+    " 'usage', x.usage, 'replay_of', x.replay_of, 'created_at', x.created_at)"
+
 /* GET /tickets?id=N: the result and the traces (runs) of one ticket. */
 static int route_ticket(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
@@ -847,15 +1111,103 @@ static int route_ticket(void *state, const struct atum_http_req *req, struct atu
     struct atum_rows *r = NULL;
     const char *e = NULL;
     json_t *runs = NULL;
-    if (h->sql(req->db, "SELECT coalesce(json_agg(json_build_object('id', id, 'method', method, 'input', input,"
-                        " 'raw', raw, 'result', result, 'error', error, 'elapsed_ms', elapsed_ms,"
-                        " 'created_at', created_at) ORDER BY id DESC), '[]')::text"
+    if (h->sql(req->db, "SELECT coalesce(json_agg(" TRIAGE_RUN_JSON " ORDER BY x.id DESC), '[]')::text"
                         " FROM (SELECT * FROM triage_runs WHERE ticket_id = $1 ORDER BY id DESC LIMIT 20) x",
                1, p, &r, &e) == 0)
         runs = json_loads(cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     reply_json(h, resp, 200, json_pack("{s:I, s:o, s:o}", "ticket_id", (json_int_t)id,
                                        "result", v ? v : json_null(), "runs", runs ? runs : json_array()));
+    return 0;
+}
+
+/* POST /replay {"run_id": N}: the run again, as a job (triage.replay);
+ * the new run appears in GET /runs?id=N (replays). */
+static int route_replay(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct triage *t = state;
+    const struct atum_host *h = t->h;
+    json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
+    json_int_t run = 0;
+    json_error_t je;
+    if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I}", "run_id", &run) < 0 || run <= 0) {
+        json_decref(b);
+        return reply_problem(h, resp, 400, "expected {\"run_id\": N}");
+    }
+    json_decref(b);
+    char rid[24], payload[64];
+    snprintf(rid, sizeof(rid), "%lld", (long long)run);
+    const char *p[] = { rid };
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    if (h->sql(req->db, "SELECT 1 FROM triage_runs WHERE id = $1", 1, p, &r, &e) < 0) {
+        return reply_problem(h, resp, 400, e);
+    }
+    int found = h->rows_count(r) == 1;
+    h->rows_free(&r);
+    if (!found)
+        return reply_problem(h, resp, 404, "no such run");
+    snprintf(payload, sizeof(payload), "{\"run_id\": %lld}", (long long)run);
+    struct atum_job_spec spec = { .kind = "triage.replay", .payload = payload };
+    long long job = 0;
+    if (h->enqueue(req->db, &spec, &job, &e) < 0)
+        return reply_problem(h, resp, 400, e);
+    reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", run, "job_id", (json_int_t)job));
+    return 0;
+}
+
+/* GET /runs?id=N: one run (the trace) and its replays. */
+static int route_runs(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct triage *t = state;
+    const struct atum_host *h = t->h;
+    long long id = query_id(req->query, "id");
+    if (id <= 0)
+        return reply_problem(h, resp, 400, "id: a run id is required");
+    char rid[24];
+    snprintf(rid, sizeof(rid), "%lld", id);
+    const char *p[] = { rid };
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    if (h->sql(req->db,
+               "SELECT json_build_object('run', (SELECT " TRIAGE_RUN_JSON " FROM triage_runs x WHERE x.id = $1),"
+               " 'replays', (SELECT coalesce(json_agg(" TRIAGE_RUN_JSON " ORDER BY x.id), '[]')"
+               "             FROM triage_runs x WHERE x.replay_of = $1))::text", 1, p, &r, &e) < 0)
+        return reply_problem(h, resp, 400, e);
+    json_t *v = json_loads(cell(h, r, 0, 0), 0, NULL);
+    h->rows_free(&r);
+    if (v == NULL || json_is_null(json_object_get(v, "run"))) {
+        json_decref(v);
+        return reply_problem(h, resp, 404, "no such run");
+    }
+    reply_json(h, resp, 200, v);
+    return 0;
+}
+
+/* GET /status: the language model (breaker), the models in use, runs of
+ * the last day by method. */
+static int route_status(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct triage *t = state;
+    const struct atum_host *h = t->h;
+    struct atum_rows *r = NULL;
+    const char *e = NULL;
+    json_t *extra = NULL;
+    if (h->sql(req->db, "SELECT json_build_object("
+                        " 'models', (SELECT coalesce(json_agg(json_build_object('label', label, 'version', v)"
+                        "            ORDER BY label), '[]') FROM (SELECT label, max(version) v FROM triage_models"
+                        "            GROUP BY label) m),"
+                        " 'runs_24h', (SELECT coalesce(json_object_agg(k, n), '{}') FROM (SELECT CASE WHEN method"
+                        "            LIKE 'llm:%' THEN 'llm:' || outcome ELSE method END k, count(*) n FROM triage_runs"
+                        "            WHERE created_at > now() - interval '1 day' GROUP BY 1) c))::text",
+               0, NULL, &r, &e) == 0)
+        extra = json_loads(cell(h, r, 0, 0), 0, NULL);
+    h->rows_free(&r);
+    json_t *v = json_pack("{s:o}", "llm", llm_status_json(t->llm));
+    if (json_is_object(extra))
+        json_object_update(v, extra);
+    json_decref(extra);
+    reply_json(h, resp, 200, v);
     return 0;
 }
 
@@ -990,7 +1342,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
         h->tx_rollback(req->db);
         return reply_problem(h, resp, 400, e);
     }
-    h->counter_add("triage_corrections_total", NULL, 1);
+    h->counter_add("atum_triage_corrections_total", NULL, 1);
     json_t *v = result_json(t, req->db, id);
     reply_json(h, resp, 200, v ? v : json_object());
     return 0;
@@ -1117,6 +1469,18 @@ static int init(const struct atum_host *host, const struct atum_conf *conf, void
     }
     const char *dl = host->conf_get(conf, "language");
     snprintf(t->default_lang, sizeof(t->default_lang), "%s", dl && *dl ? dl : "en");
+    t->llm = llm_new(host, conf, "triage", &e);
+    if (t->llm == NULL) {
+        host->log(ATUM_LOG_ERROR, "triage: %s", e);
+        lang_guesser_free(&t->lang);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return -1;
+    }
+    llm_metric_describe(host, "atum_triage_runs_total", ATUM_METRIC_COUNTER,
+                        "Tickets triaged, by what answered: an admin rule, the language model or the local models");
+    llm_metric_describe(host, "atum_triage_corrections_total", ATUM_METRIC_COUNTER,
+                        "Agents' corrections of a triage result (labels for the next training)");
     *state = t;
     return 0;
 }
@@ -1132,6 +1496,7 @@ static void fini(void *state)
         free(t->models);
     }
     lang_guesser_free(&t->lang);
+    llm_free(&t->llm);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -1139,6 +1504,7 @@ static void fini(void *state)
 static const struct atum_job_kind jobs[] = {
     { "triage.classify", job_classify, 5, 120 },
     { "triage.train", job_train, 3, 900 },
+    { "triage.replay", job_replay, 3, 120 },
     { NULL, NULL, 0, 0 },
 };
 
@@ -1157,6 +1523,9 @@ static const struct atum_route routes[] = {
     { "GET", "/settings", ATUM_ROLE_AGENT, route_settings },
     { "PUT", "/settings", ATUM_ROLE_ADMIN, route_settings },
     { "GET", "/models", ATUM_ROLE_AGENT, route_models },
+    { "GET", "/status", ATUM_ROLE_AGENT, route_status },
+    { "GET", "/runs", ATUM_ROLE_AGENT, route_runs },
+    { "POST", "/replay", ATUM_ROLE_AGENT, route_replay },
     { NULL, NULL, 0, NULL },
 };
 
@@ -1170,11 +1539,13 @@ static const struct atum_conf_key conf_keys[] = {
     { "negative_threshold_percent", "85", "confidence of a negative sentiment that escalates" },
     { "notify", NULL, "an address told about negative tickets (queues may override)" },
     { "retrain_after", "50", "agents' corrections after which the models are retrained (0: never)" },
+    { "categories", NULL, "the categories a language model chooses from (comma-separated); default: the category model's" },
+    LLM_CONF_KEYS,
     { NULL, NULL, NULL },
 };
 
 static const struct atum_command commands[] = {
-    { "triage", "triage train FILE.tsv\ntriage predict < FILE.tsv\ntriage retrain", run_command },
+    { "triage", "triage train FILE.tsv\ntriage predict < FILE.tsv\ntriage retrain\ntriage replay RUN_ID", run_command },
     { NULL, NULL, NULL },
 };
 
@@ -1202,6 +1573,7 @@ static const struct atum_plugin descriptor = {
     .migrations = triage_migrations,
     .ticket_view = ticket_view,
     .commands = commands,
+    .hook_flags = ATUM_HOOKS_QUIET,      /* never a NOTIFY on the ingest commit */
     .list_filters = filters,
 };
 

@@ -226,6 +226,23 @@ static void record_failure(struct worker *w, const struct jobs_item *j, int rc,
 
 /* ---- running one job -------------------------------------------------- */
 
+/* How long a job of a configured but stopped plugin waits before it is
+ * looked at again. */
+#define UNOWNED_KIND_WAIT_MS 60000
+
+/* Whether the plugin named by the kind's prefix (before its first '.')
+ * is configured on this node, running or not.  Caller holds rt's lock. */
+static bool plugin_of_kind_configured(const struct runtime *rt, const char *kind)
+{
+    const char *dot = strchr(kind, '.');
+    char name[72];
+    if (dot == NULL || (size_t)(dot - kind) >= sizeof(name))
+        return false;
+    memcpy(name, kind, (size_t)(dot - kind));
+    name[dot - kind] = '\0';
+    return plugin_set_find(&rt->plugins, name) != NULL;
+}
+
 static void run_job(struct worker *w, const struct jobs_item *j)
 {
     struct worker_pool *p = w->pool;
@@ -236,6 +253,18 @@ static void run_job(struct worker *w, const struct jobs_item *j)
 
     runtime_rdlock(rt);
     const struct jobkind *k = jobkind_find(&rt->kinds, j->kind);
+    if (k == NULL && plugin_of_kind_configured(rt, j->kind)) {
+        /* The plugin that owns the kind ("plugin.verb") is configured
+         * here but not running (an admin turned it off, or it failed to
+         * start): its jobs wait for it instead of dying, and run when it
+         * is back. */
+        if (jobs_release(w->db, w->id, &j->id, 1, UNOWNED_KIND_WAIT_MS, &e) < 0)
+            log_error("job.release_failed", "job=%lld error=%s", j->id, e);
+        else
+            log_info("job.waiting_for_plugin", "job=%lld kind=%s in_ms=%d", j->id, j->kind,
+                     UNOWNED_KIND_WAIT_MS);
+        goto out;
+    }
     if (k == NULL) {
         char why[256];
         snprintf(why, sizeof(why), "unknown job kind '%s': no handler is registered in %s "

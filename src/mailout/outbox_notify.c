@@ -7,6 +7,7 @@
 #include "core/jobrun.h"
 #include "core/runtime.h"
 #include "core/jobs.h"
+#include "core/plugin_mail.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -56,7 +57,7 @@ static const struct db_stmt st_notify_who = {
 /* The acknowledgement of a new ticket whose first message is message_id;
  * 0 also when the rules skip it. */
 static int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
-                      long long message_id, const char **error_r)
+                      long long message_id, const char *blocks, const char **error_r)
 {
     const char *e = NULL;
     struct outbox_ctx t;
@@ -123,6 +124,9 @@ static int outbox_ack(struct db_conn *c, const struct atum_config *cfg, long lon
     };
     if (outbox_render(&t, "ack", vars, sizeof(vars) / sizeof(vars[0]), &subj, &text, &html, error_r) < 0)
         goto out;
+    /* what plugins add (core/plugin_mail.h), below the template's text */
+    if (blocks != NULL && blocks[0] != '\0' && tmpl_append_block(blocks, &text, &html, &e) < 0)
+        log_warn("outbox.ack_block_dropped", "ticket=%lld error=\"%s\"", ticket_id, e);
     char *to[] = { t.customer_email };
     struct outbox_spec o = {
         .t = &t, .kind = "ack", .to = to, .nto = 1, .reply_to = reply_to,
@@ -263,9 +267,9 @@ int outbox_notice(struct db_conn *c, struct runtime *rt, long long ticket_id, co
 /* ---- what a change in the helpdesk mails ---------------------------------- */
 
 static int ticket_opened(struct db_conn *c, const struct atum_config *cfg, long long ticket_id,
-                         long long message_id, const char **error_r)
+                         long long message_id, const char *blocks, const char **error_r)
 {
-    if (outbox_ack(c, cfg, ticket_id, message_id, error_r) < 0)
+    if (outbox_ack(c, cfg, ticket_id, message_id, blocks, error_r) < 0)
         return -1;
     return outbox_notify(c, cfg, "notify_new", ticket_id, message_id, 0, error_r);
 }
@@ -351,12 +355,20 @@ int outbox_compose_run(void *state, struct atum_job *job)
     json_decref(pl);
     if (which < 0 || ticket <= 0)
         return jobrun_fail(job, JOBRUN_PERMANENT, "payload names no known event and ticket");
-    if (db_begin(c, &e) < 0)
+    /* plugins' blocks for the acknowledgement, asked before the
+     * transaction: a plugin's query never holds it open or spoils it */
+    struct strbuf blocks = STRBUF_INIT;
+    if (which == MAILER_OPENED && cfg->mail_acknowledge)
+        plugin_mail_blocks(job->db->rt, c, "ack", ticket, &blocks, NULL);
+    if (db_begin(c, &e) < 0) {
+        strbuf_free(&blocks);
         return jobrun_fail(job, JOBRUN_RETRY, "%s", e);
-    int rc = which == MAILER_OPENED ? ticket_opened(c, cfg, ticket, id, &e)
+    }
+    int rc = which == MAILER_OPENED ? ticket_opened(c, cfg, ticket, id, blocks.s, &e)
              : which == MAILER_CUSTOMER_WROTE ? customer_wrote(c, cfg, ticket, id, &e)
              : which == MAILER_SOLVED ? outbox_solved(c, cfg, ticket, &e)
              : outbox_notify(c, cfg, "notify_assign", ticket, 0, id, &e);
+    strbuf_free(&blocks);
     if (rc < 0 || jobrun_complete_in_tx(job, &e) < 0) {
         db_rollback(c);
         return jobrun_fail(job, JOBRUN_RETRY, "%s", e);

@@ -247,3 +247,25 @@ out:
     strbuf_free(&rendered);
     return ret;
 }
+
+int tmpl_append_block(const char *markdown, struct strbuf *text, struct strbuf *html,
+                      const char **error_r)
+{
+    static const char end[] = "</body></html>\n";
+    size_t el = sizeof(end) - 1;
+    if (html->len < el || memcmp(html->s + html->len - el, end, el) != 0)
+        return err_set(error_r, "the mail's HTML part does not end as rendered");
+    char *h = cmark_markdown_to_html(markdown, strlen(markdown), CMARK_OPT_DEFAULT);
+    if (h == NULL)
+        return err_set(error_r, "cmark failed on the block");
+    html->len -= el;
+    html->s[html->len] = '\0';
+    strbuf_adds(html, "<hr>\n");
+    strbuf_adds(html, h);
+    strbuf_adds(html, end);
+    strbuf_adds(text, "\n---\n\n");
+    html_to_text(h, strlen(h), text);
+    strbuf_addc(text, '\n');
+    free(h);
+    return 0;
+}

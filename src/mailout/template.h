@@ -33,6 +33,13 @@ int tmpl_render(const char *source, const struct tmpl_var *vars, size_t nvars,
                 struct strbuf *subject, struct strbuf *text, struct strbuf *html,
                 const char **error_r);
 
+/* Appends a block of CommonMark (a plugin's, core/plugin_mail.h) to a
+ * rendered mail: its HTML before the closing </body> of html, its text at
+ * the end of text.  Raw HTML in the block is suppressed, and its text is
+ * never read for {{variables}}.  0, or -1 with *error_r (nothing added). */
+int tmpl_append_block(const char *markdown, struct strbuf *text, struct strbuf *html,
+                      const char **error_r);
+
 /* The variables a template may use (NULL-terminated), or NULL for an
  * unknown template name.  The outbox gives each template exactly these. */
 const char *const *tmpl_variables(const char *name);

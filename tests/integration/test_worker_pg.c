@@ -246,6 +246,30 @@ START_TEST(failures_retry_then_succeed_or_die)
 }
 END_TEST
 
+/* A job of a plugin that is configured here but not running (turned off
+ * by an admin) waits for it: handed back for later, never dead. */
+START_TEST(jobs_of_a_stopped_plugin_wait)
+{
+    struct plugin_instance stopped = { .name = "stopped", .state = PLUGIN_DISABLED };
+    struct plugin_set loaded = rt.plugins;
+    rt.plugins.v = &stopped;
+    rt.plugins.n = 1;
+    struct worker_pool *p = start_pool(1, 4, 100);
+    enqueue_n("stopped.work", 0, 1);
+    enqueue_n("gone.work", 1, 1);       /* no such plugin: dies as before */
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM jobs WHERE kind = 'stopped.work'"
+                              " AND state = 'available' AND run_at > now() + interval '30 seconds'",
+                              1, 10000), 1);
+    ck_assert_int_eq(wait_for("SELECT count(*) FROM jobs WHERE kind = 'gone.work' AND state = 'dead'",
+                              1, 10000), 1);
+    ck_assert_int_eq(worker_pool_stop(&p, 5000), 0);
+    rt.plugins = loaded;
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM jobs WHERE kind = 'stopped.work'"
+                                    " AND state = 'dead'"), 0);
+    ck_assert_int_eq(atomic_load(&runs[0]), 0);
+}
+END_TEST
+
 /* SIGTERM semantics: the running job finishes, claimed ones go back. */
 START_TEST(stop_drains_and_releases)
 {
@@ -354,6 +378,7 @@ int main(void)
     tcase_add_test(tc, every_job_runs_exactly_once);
     tcase_add_test(tc, notify_wakes_idle_workers);
     tcase_add_test(tc, failures_retry_then_succeed_or_die);
+    tcase_add_test(tc, jobs_of_a_stopped_plugin_wait);
     tcase_add_test(tc, stop_drains_and_releases);
     tcase_add_test(tc, survives_database_restart);
     tcase_add_test(tc, restart_mid_burst_delays_by_seconds_not_a_lease);

@@ -362,8 +362,18 @@ static int h_http(const struct atum_http_call *call, struct atum_http_result *re
     struct fakehost *fh = current;
     const char *method = call->method ? call->method : call->body ? "POST" : "GET";
     memset(res, 0, sizeof(*res));
+    size_t hl = 1;
+    for (const char *const *hp = call->headers; hp && *hp; hp++)
+        hl += strlen(*hp) + 1;
+    char *headers = grow(NULL, hl);
+    headers[0] = '\0';
+    for (const char *const *hp = call->headers; hp && *hp; hp++) {
+        strcat(headers, *hp);
+        strcat(headers, "\n");
+    }
     PUSH(fh->http, ((struct fakehost_http){ dup(method), dup(call->url),
-                                            call->body ? dupn(call->body, call->body_len) : NULL }));
+                                            call->body ? dupn(call->body, call->body_len) : NULL,
+                                            headers, call->timeout_ms }));
     for (size_t i = 0; i < fh->http_answers.n; i++) {
         const struct http_answer *a = &fh->http_answers.v[i];
         if ((a->method && strcmp(a->method, method) != 0)
@@ -645,6 +655,7 @@ void fakehost_clear(struct fakehost *fh)
         free(fh->http.v[i].method);
         free(fh->http.v[i].url);
         free(fh->http.v[i].body);
+        free(fh->http.v[i].headers);
     }
     for (size_t i = 0; i < fh->mail.n; i++) {
         free(fh->mail.v[i].to);
@@ -705,13 +716,7 @@ void fakehost_free(struct fakehost **fhp)
         free(a->match);
         free(a->error);
     }
-    for (size_t i = 0; i < fh->http_answers.n; i++) {
-        struct http_answer *a = &fh->http_answers.v[i];
-        free(a->method);
-        free(a->prefix);
-        free(a->body);
-        free(a->error);
-    }
+    fakehost_http_forget(fh);
     free(fh->last_body);
     free(fh->confmap.v);
     free(fh->sql_answers.v);
@@ -939,6 +944,18 @@ void fakehost_sql_fail(struct fakehost *fh, const char *match, const char *error
     PUSH(fh->sql_answers, ((struct sql_answer){ dup(match), 0, 0, NULL, dup(error) }));
 }
 
+void fakehost_http_forget(struct fakehost *fh)
+{
+    for (size_t i = 0; i < fh->http_answers.n; i++) {
+        struct http_answer *a = &fh->http_answers.v[i];
+        free(a->method);
+        free(a->prefix);
+        free(a->body);
+        free(a->error);
+    }
+    fh->http_answers.n = 0;
+}
+
 void fakehost_http_answer(struct fakehost *fh, const char *method, const char *url_prefix,
                           long status, const char *body, const char *transport_error)
 {
@@ -1034,6 +1051,24 @@ int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakeho
     free(fh->last_body);
     struct atum_http_resp resp = { 500, "text/plain", NULL, 0 };
     out->handler_rc = fh->plugin->ticket_view(fh->state, &fh->db, ticket_id, &resp);
+    out->status = resp.status;
+    snprintf(out->content_type, sizeof(out->content_type), "%s", resp.content_type);
+    out->body = fh->last_body = resp.body ? resp.body : dup("");
+    out->body_len = resp.len;
+    return 0;
+}
+
+int fakehost_mail_block(struct fakehost *fh, const char *template_name, long long ticket_id,
+                        struct fakehost_response *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (fh->plugin == NULL || fh->plugin->size < offsetof(struct atum_plugin, mail_block) + sizeof(void *)
+        || fh->plugin->mail_block == NULL)
+        return -1;
+    free(fh->last_body);
+    /* as the host: status 0 until the plugin replies (no reply: nothing added) */
+    struct atum_http_resp resp = { 0, "", NULL, 0 };
+    out->handler_rc = fh->plugin->mail_block(fh->state, &fh->db, template_name, ticket_id, &resp);
     out->status = resp.status;
     snprintf(out->content_type, sizeof(out->content_type), "%s", resp.content_type);
     out->body = fh->last_body = resp.body ? resp.body : dup("");

@@ -109,6 +109,12 @@ int fakehost_run_command(struct fakehost *fh, int argc, char **argv, int *exit_r
  * has none. */
 int fakehost_ticket_view(struct fakehost *fh, long long ticket_id, struct fakehost_response *out);
 
+/* The plugin's mail_block (its text for an outgoing mail of a template);
+ * -1 when it has none.  out->status stays 0 when the plugin replied
+ * nothing. */
+int fakehost_mail_block(struct fakehost *fh, const char *template_name, long long ticket_id,
+                        struct fakehost_response *out);
+
 /* What host->http_client_addr() answers for the next route calls. */
 void fakehost_set_client_addr(struct fakehost *fh, const char *addr);
 
@@ -128,13 +134,17 @@ void fakehost_sql_fail(struct fakehost *fh, const char *match, const char *error
  * prefix gets this answer; transport_error non-NULL: the call fails. */
 void fakehost_http_answer(struct fakehost *fh, const char *method, const char *url_prefix,
                           long status, const char *body, const char *transport_error);
+/* Forgets every HTTP answer (a test that changes what a server says). */
+void fakehost_http_forget(struct fakehost *fh);
 
 /* ---- records --------------------------------------------------------------- */
 struct fakehost_sql { char *sql; char **params; int nparams; bool in_tx; };
 struct fakehost_enqueued { char *kind; char *payload; char *unique_key; double delay_seconds;
                            int priority; };
 struct fakehost_event { char *event; char *data; };
-struct fakehost_http { char *method; char *url; char *body; };
+struct fakehost_http { char *method; char *url; char *body;
+                       char *headers;       /* the request's headers, each followed by a newline */
+                       long timeout_ms; };
 struct fakehost_mail { long long ticket_id; char *to; char *title; char *body; };
 struct fakehost_log { enum atum_log_level level; char *text; };
 struct fakehost_ticket_change { long long ticket_id; char *status, *priority, *category, *note;

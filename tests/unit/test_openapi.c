@@ -109,9 +109,13 @@ START_TEST(every_route_is_documented)
         json_object_foreach(item, method, op) {
             char key[512];
             snprintf(key, sizeof(key), "%s %s", method, path);
-            ck_assert_msg(json_object_get(s.registered, key) != NULL,
+            /* a plugin's operation ("x-atum-plugin": NAME) is answered
+             * by that plugin when it is loaded, not by the server's table */
+            int by_plugin = json_object_get(op, "x-atum-plugin") != NULL
+                            && json_object_get(s.registered, key) == NULL;
+            ck_assert_msg(by_plugin || json_object_get(s.registered, key) != NULL,
                           "the document lists %s, which no route answers", key);
-            documented++;
+            documented += !by_plugin;
             /* every documented error is a problem document */
             const char *code;
             json_t *resp;

@@ -12,6 +12,7 @@ import { liveSubscribe, startLive } from './live.js';
 import { follow, inboxUrl, navigate, useRoute } from './router.js';
 import { builtinViews, loadSaved, savedAsViews } from './views.js';
 import { Account } from './account.jsx';
+import { Dashboard, DashboardLink } from './dashboard.jsx';
 import { Inbox } from './inbox.jsx';
 import { SignIn } from './signin.jsx';
 import { Ticket } from './ticket.jsx';
@@ -240,6 +241,7 @@ function Desk({ me, setMe, signOut }) {
                             </ul>
                         </section>
                     ))}
+                    <DashboardLink me={me} current={route.name === 'dashboard'} onFollow={() => setNavOpen(false)} />
                     <p class="live-state">{liveText(live)}</p>
                 </nav>
                 <main id="main" tabindex="-1">
@@ -253,6 +255,7 @@ function Desk({ me, setMe, signOut }) {
                                 lastEvent={lastEvent} />
                     )}
                     {route.name === 'account' && <Account me={me} onMe={setMe} />}
+                    {route.name === 'dashboard' && <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />}
                     {route.name === 'notfound' && (
                         <section><h1>Not found</h1><p>There is no such page in the desk. <a href="/desk" onClick={follow}>Go to the inbox</a>.</p></section>
                     )}

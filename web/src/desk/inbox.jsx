@@ -47,6 +47,10 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
     const table = useRef(null);
     const shownRef = useRef([]);
     const wantFocus = useRef(true);
+    // the focused row now, for answers that come back later (a live
+    // event's refresh can answer after the agent moved on)
+    const focusRef = useRef(focusId);
+    focusRef.current = focusId;
 
     useEffect(() => {
         const ctl = new AbortController();
@@ -59,8 +63,9 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved }) {
                 setLoading(false);
                 // a row that left the view hands the focus to the one
                 // now in its place
-                if (!r.items.some((t) => t.id === focusId)) {
-                    const was = shownRef.current.findIndex((t) => t.id === focusId);
+                const focused = focusRef.current;
+                if (!r.items.some((t) => t.id === focused)) {
+                    const was = shownRef.current.findIndex((t) => t.id === focused);
                     const at = Math.max(0, Math.min(was, r.items.length - 1));
                     setFocusId(r.items.length ? r.items[at].id : null);
                 }

@@ -4,6 +4,7 @@
 //   /desk/views/KEY?q=...      the inbox, one view (see views.js), a search
 //   /desk/tickets/N            one ticket
 //   /desk/account              password and two-factor sign-in
+//   /desk/dashboard?days=&queue=  the managers' dashboard (dashboard.jsx)
 import { useEffect, useState } from 'preact/hooks';
 
 export function parse(loc = window.location) {
@@ -16,6 +17,8 @@ export function parse(loc = window.location) {
         return { name: 'inbox', view: m[1], q: q.get('q') || '', sort: q.get('sort') || '' };
     if (path === '/desk/account')
         return { name: 'account' };
+    if (path === '/desk/dashboard')
+        return { name: 'dashboard', days: q.get('days') || '', queue: q.get('queue') || '' };
     if (path === '/desk' || path === '')
         return { name: 'inbox', view: null, q: q.get('q') || '', sort: q.get('sort') || '' };
     return { name: 'notfound' };

@@ -34,6 +34,13 @@ export function watch(onChange) {
                     if (!stopped)
                         onChange(ev);
                 }
+                // The answer's last_id is where the next poll starts, so an
+                // event that lands between two polls is never missed.
+                if (r && typeof r.last_id === 'number')
+                    since = since === null ? r.last_id : Math.max(since, r.last_id);
+                // Events older than the server keeps were dropped: re-read.
+                if (r && r.reset && !stopped)
+                    onChange(null);
             } catch (e) {
                 if (e instanceof ApiError && [400, 401, 403, 404, 405].includes(e.status)) {
                     fallback();

@@ -1,5 +1,5 @@
 /*
- * plugins/rag/rankidx.h -- the retrieval index of the knowledge base:
+ * plugins/common/rankidx.h -- the retrieval index of the knowledge base:
  * ranking without an LLM, better than plain BM25.
  *
  * Each document (a KB article, or the public answer of a solved ticket)
@@ -26,7 +26,7 @@
 #define PLUGINS_RAG_RANKIDX_H
 
 #include <stddef.h>
-#include "../common/stem.h"
+#include "stem.h"
 
 struct rankidx_doc {
     const char *title;
@@ -40,6 +40,11 @@ struct rankidx;
 struct rankidx *rankidx_build(const struct rankidx_doc *docs, size_t n);
 void rankidx_free(struct rankidx **ix);
 size_t rankidx_ndocs(const struct rankidx *ix);
+/* The passages of a document (its Markdown cut at headings): how many,
+ * and passage k's heading ("" before the first heading) and text, both
+ * borrowed from the index; -1 when there is no passage k. */
+size_t rankidx_npassages(const struct rankidx *ix, int doc);
+int rankidx_passage(const struct rankidx *ix, int doc, size_t k, const char **heading_r, const char **text_r);
 
 struct rankidx_hit {
     int doc;                 /* index into the documents given to build */

@@ -1,6 +1,6 @@
-/* plugins/rag/rankidx.c -- see rankidx.h. */
+/* plugins/common/rankidx.c -- see rankidx.h. */
 #include "rankidx.h"
-#include "../common/text.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -122,6 +122,20 @@ struct rankidx {
 };
 
 size_t rankidx_ndocs(const struct rankidx *ix) { return ix->ndocs; }
+
+size_t rankidx_npassages(const struct rankidx *ix, int doc)
+{
+    return doc >= 0 && (size_t)doc < ix->ndocs ? ix->docs[doc].npassages : 0;
+}
+
+int rankidx_passage(const struct rankidx *ix, int doc, size_t k, const char **heading_r, const char **text_r)
+{
+    if (k >= rankidx_npassages(ix, doc))
+        return -1;
+    *heading_r = ix->docs[doc].passages[k].heading;
+    *text_r = ix->docs[doc].passages[k].text;
+    return 0;
+}
 
 static uint64_t key_of(uint64_t seed, const char *s, size_t n)
 {
