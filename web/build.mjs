@@ -10,7 +10,9 @@
 // a hash of its content (desk-<hash>.js); src/shell.html becomes desk.html,
 // the page atumd serves for /desk/*, pointing at them; src/portal/portal.jsx
 // and src/portal/shell.html make portal-<hash>.js/.css and portal.html,
-// the page of /portal/* (manifest key portal_shell).  manifest.json
+// the page of /portal/* (manifest key portal_shell); src/admin/admin.jsx
+// and src/admin/shell.html make admin-<hash>.js/.css and admin.html, the
+// page of /admin/* (manifest key admin_shell).  manifest.json
 // lists the shell and the assets: atumd serves these files and nothing
 // else from DIST.  The dashboard's charts (src/desk/charts.js and uPlot)
 // are charts-<hash>.js, imported by the desk when it draws one.
@@ -52,7 +54,8 @@ const chartsOut = Object.keys(charts.metafile.outputs).map((o) => path.basename(
 const chartsUrl = `/assets/${chartsOut.find((n) => n.endsWith('.js'))}`;
 
 const result = await esbuild.build({
-    entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx')],
+    entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx'),
+                  path.join(websrc, 'src/admin/admin.jsx')],
     bundle: true,
     format: 'esm',
     splitting: false,
@@ -72,7 +75,7 @@ const result = await esbuild.build({
     external: ['/assets/*'],
 });
 
-// each entry (the desk, the portal) has its own script and style sheet
+// each entry (the desk, the portal, the admin pages) has its own script and style sheet
 const assets = [];
 const bundles = {};
 for (const [out, info] of Object.entries(result.metafile.outputs)) {
@@ -99,9 +102,10 @@ function page(entry, shellFile, outName) {
 }
 page('desk', 'src/shell.html', 'desk.html');
 page('portal', 'src/portal/shell.html', 'portal.html');
+page('admin', 'src/admin/shell.html', 'admin.html');
 assets.sort();
 writeFileSync(path.join(tmp, 'manifest.json'),
-              JSON.stringify({ format: 1, shell: 'desk.html', portal_shell: 'portal.html', assets }, null, 1) + '\n');
+              JSON.stringify({ format: 1, shell: 'desk.html', portal_shell: 'portal.html', admin_shell: 'admin.html', assets }, null, 1) + '\n');
 
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

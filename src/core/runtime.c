@@ -54,6 +54,8 @@ void runtime_unload(struct runtime *rt)
     rt->mailer = NULL;
     rt->domain = NULL;
     rt->intake = NULL;
+    rt->mailadmin_in = NULL;
+    rt->mailadmin_out = NULL;
     pthread_rwlock_unlock(&rt->lock);
 }
 

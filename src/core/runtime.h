@@ -27,6 +27,8 @@
 struct mailer;
 struct domain;
 struct intake;
+struct mailadmin_in;
+struct mailadmin_out;
 struct runtime;
 
 /* Registers job kinds of a floor above the core (mail-in, mail-out) into
@@ -47,6 +49,10 @@ struct runtime {
     const struct domain *domain;
     /* set by mail-in's registrar; NULL: no mail-in in this process */
     const struct intake *intake;
+    /* set by mail-in's and mail-out's registrars: the admin's tests and
+     * tools (core/mailadmin.h); NULL: not in this process */
+    const struct mailadmin_in *mailadmin_in;
+    const struct mailadmin_out *mailadmin_out;
     /* the programs (atumd, atumctl, tests) wire the floors above the core
      * in here; runtime_load() calls them in order */
     struct {

@@ -12,6 +12,8 @@ static void unload_locked(struct runtime *rt)
     rt->mailer = NULL;
     rt->domain = NULL;
     rt->intake = NULL;
+    rt->mailadmin_in = NULL;
+    rt->mailadmin_out = NULL;
 }
 
 static int load_locked(struct runtime *rt, const struct atum_config *cfg, struct db_conn *db,

@@ -249,6 +249,43 @@ int user_end_access(const struct desk_tx *tx, long long user_id, long long keep_
     return rc;
 }
 
+int user_totp_reset(const struct desk_tx *tx, long long id, struct err *err)
+{
+    const char *e = NULL;
+    char role[16], sid[24];
+    if (desk_need_role(tx, ATUM_ROLE_ADMIN, err) < 0)
+        return -1;
+    if (is_self(tx, id))
+        return err_raise(err, ERR_CONFLICT, NULL, "you cannot reset your own TOTP here: turn it off "
+                         "with POST /api/v1/auth/totp/disable and a current code or a recovery code");
+    if (lock_user(tx, id, "reset TOTP of", role, err) < 0)
+        return -1;
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p[] = { sid };
+    PGresult *r = db_exec(tx->db,
+        "WITH t AS (DELETE FROM user_totp WHERE user_id = $1 RETURNING enabled),"
+        "     c AS (DELETE FROM recovery_codes WHERE user_id = $1 RETURNING 1)"
+        " SELECT (SELECT count(*) FROM t), coalesce((SELECT bool_or(enabled) FROM t), false),"
+        "        (SELECT count(*) FROM c)", 1, p, &e);
+    if (r == NULL)
+        return desk_db_fail(err, "resetting TOTP", e);
+    bool had = atoll(PQgetvalue(r, 0, 0)) > 0, was_enabled = PQgetvalue(r, 0, 1)[0] == 't';
+    long long codes = atoll(PQgetvalue(r, 0, 2));
+    PQclear(r);
+    if (!had)
+        return err_raise(err, ERR_CONFLICT, NULL, "this account has no TOTP to reset");
+    json_t *d = json_pack("{s:b, s:I}", "was_enabled", was_enabled, "recovery_codes_removed",
+                          (json_int_t)codes);
+    int rc = desk_audit(tx, "user.totp_reset", "user", id, d, err);
+    json_decref(d);
+    if (rc < 0 || user_end_access(tx, id, 0, "TOTP reset by an admin", err) < 0)
+        return -1;
+    json_t *changed = json_pack("[s]", "totp");
+    rc = emit_user(tx, "user.updated", id, changed, err);
+    json_decref(changed);
+    return rc;
+}
+
 int user_store_rehash(struct db_conn *c, long long user_id, const char *hash, const char **error_r)
 {
     const char *e = NULL;

@@ -63,6 +63,17 @@ int user_disable(const struct desk_tx *tx, long long id, struct err *err);
 int user_end_access(const struct desk_tx *tx, long long user_id, long long keep_session_id,
                     const char *reason, struct err *err);
 
+/* An admin clears an account's TOTP (the person lost their device), in the
+ * caller's open transaction: the TOTP secret and recovery codes go, a
+ * "user.totp_reset" audit row is written, and the account's access ends
+ * (user_end_access: sessions, API tokens, login challenges), since
+ * whoever holds a session made with the old second factor should sign in
+ * again.  Admins only (ERR_FORBIDDEN); not one's own (ERR_CONFLICT: use
+ * POST /auth/totp/disable, which asks for a code); ERR_NOT_FOUND: no
+ * such user; ERR_CONFLICT when the account has no TOTP.  Emits
+ * user.updated with changes ["totp"]. */
+int user_totp_reset(const struct desk_tx *tx, long long id, struct err *err);
+
 /* A newer hash of the same password (passwd_needs_rehash at login): not a
  * change of the account, so no audit row and no event. */
 int user_store_rehash(struct db_conn *c, long long user_id, const char *hash, const char **error_r);

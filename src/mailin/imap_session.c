@@ -32,6 +32,8 @@ struct imap_session {
     mailimap *imap;
     bool logged_in;
     bool broken;
+    enum imap_session_step at;   /* what opening is doing */
+    char greeting[512];
 };
 
 static bool ok(int r)
@@ -105,15 +107,18 @@ static int start(struct imap_session *s, const char **error_r)
         .ncancel = o->ncancel,
     };
     long long deadline = time_mono_ms() + o->command_timeout_ms;
+    s->at = IMAP_STEP_CONNECT;
     if (imap_wire_connect(&s->wire, s->host, o->port, &wo, deadline, error_r) < 0)
         return -1;
     bool tls = strcmp(o->security, "tls") == 0, starttls = strcmp(o->security, "starttls") == 0;
+    s->at = tls ? IMAP_STEP_TLS : IMAP_STEP_CONNECT;
     if (tls && imap_wire_start_tls(s->wire, s->host, deadline, error_r) < 0)
         return -1;
+    s->at = IMAP_STEP_CONNECT;
     /* a server that turns us away says so in its greeting; libetpan would
      * leak the parsed "* BYE" greeting at every attempt */
-    char greeting[512];
-    if (imap_wire_greeting(s->wire, greeting, sizeof(greeting), error_r) < 0) {
+    char *greeting = s->greeting;
+    if (imap_wire_greeting(s->wire, greeting, sizeof(s->greeting), error_r) < 0) {
         s->broken = true;
         return err_set(error_r, "greeting from %s:%d: %s", s->host, o->port, *error_r);
     }
@@ -132,6 +137,7 @@ static int start(struct imap_session *s, const char **error_r)
     if (!ok(r))
         return fail(s, r, err_fmt("greeting from %s:%d", s->host, o->port), error_r);
     if (starttls) {
+        s->at = IMAP_STEP_TLS;
         guard_small(s);
         r = mailimap_starttls(s->imap);
         /* anything the server sent after its OK came before TLS: an
@@ -148,6 +154,7 @@ static int start(struct imap_session *s, const char **error_r)
             return -1;
         }
     }
+    s->at = tls || starttls ? IMAP_STEP_TLS : IMAP_STEP_CONNECT;
     if ((tls || starttls) && !o->trust_any && imap_wire_verify(s->wire, s->host, o->ca_file, error_r) < 0) {
         s->broken = true;        /* before LOGIN: no password to an impostor */
         return -1;
@@ -163,6 +170,13 @@ static int start(struct imap_session *s, const char **error_r)
 }
 
 int imap_session_open(struct imap_session **s_r, const struct imap_session_opts *o, const char **error_r)
+{
+    return imap_session_open_steps(s_r, o, NULL, NULL, 0, error_r);
+}
+
+int imap_session_open_steps(struct imap_session **s_r, const struct imap_session_opts *o,
+                            enum imap_session_step *step_r, char *greeting, size_t size,
+                            const char **error_r)
 {
     struct imap_session *s = xcalloc(1, sizeof(*s));
     *s_r = NULL;
@@ -181,23 +195,31 @@ int imap_session_open(struct imap_session **s_r, const struct imap_session_opts 
     s->o.password = NULL;        /* used once, below; never kept */
     int r;
     if (start(s, error_r) < 0)
-        goto fail;
+        goto out;
+    s->at = IMAP_STEP_LOGIN;
     guard_small(s);
     r = mailimap_login(s->imap, s->user, o->password);
     if (!ok(r)) {
         fail(s, r, err_fmt("login as %s", s->user), error_r);
-        goto fail;
+        goto out;
     }
     s->logged_in = true;
+    s->at = IMAP_STEP_FOLDER;
     guard_small(s);
-    r = mailimap_select(s->imap, s->folder);
+    r = o->examine ? mailimap_examine(s->imap, s->folder) : mailimap_select(s->imap, s->folder);
     if (!ok(r)) {
-        fail(s, r, err_fmt("select %s", s->folder), error_r);
-        goto fail;
+        fail(s, r, err_fmt("%s %s", o->examine ? "examine" : "select", s->folder), error_r);
+        goto out;
     }
+    s->at = IMAP_STEP_DONE;
     *s_r = s;
-    return 0;
-fail:
+out:
+    if (step_r)
+        *step_r = s->at;
+    if (greeting && size)
+        snprintf(greeting, size, "%s", s->greeting);
+    if (*s_r == s)
+        return 0;
     imap_session_close(&s);
     return -1;
 }

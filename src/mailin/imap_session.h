@@ -48,6 +48,7 @@ struct imap_session_opts {
     const char *user;
     const char *password;
     const char *folder;
+    bool examine;                /* EXAMINE (read-only) instead of SELECT: a test */
     long long read_timeout_ms;
     long long command_timeout_ms;
     long long max_message_size;
@@ -57,6 +58,21 @@ struct imap_session_opts {
 
 int imap_session_open(struct imap_session **s_r, const struct imap_session_opts *o,
                       const char **error_r);
+
+/* How far opening got: the step that failed (IMAP_STEP_DONE: none). */
+enum imap_session_step {
+    IMAP_STEP_CONNECT = 0,       /* TCP, the greeting, CAPABILITY in clear */
+    IMAP_STEP_TLS,               /* implicit TLS or STARTTLS, the certificate check */
+    IMAP_STEP_LOGIN,
+    IMAP_STEP_FOLDER,            /* SELECT or EXAMINE */
+    IMAP_STEP_DONE
+};
+/* imap_session_open() that also says which step failed (*step_r) and
+ * copies the server's greeting line into greeting (size bytes, "" when
+ * none was read) -- for a connection test that reports each step. */
+int imap_session_open_steps(struct imap_session **s_r, const struct imap_session_opts *o,
+                            enum imap_session_step *step_r, char *greeting, size_t size,
+                            const char **error_r);
 void imap_session_close(struct imap_session **s);
 
 bool imap_session_broken(const struct imap_session *s);

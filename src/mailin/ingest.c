@@ -2,6 +2,7 @@
 #include "config.h"
 #include "mailin/ingest.h"
 #include "mailin/agent_reply.h"
+#include "mailin/imap_check.h"
 #include "mailin/inbound.h"
 #include "mailin/thread.h"
 #include "desk/ticket.h"
@@ -794,6 +795,7 @@ int ingest_register(struct runtime *rt, void *arg, const char **error_r)
 {
     (void)arg;
     rt->intake = &mail_intake;
+    rt->mailadmin_in = &imap_check_ops;
     return jobkind_register(&rt->kinds, INBOUND_INGEST_KIND, "core", ingest_run, NULL,
                             INBOUND_INGEST_ATTEMPTS, 0, error_r);
 }

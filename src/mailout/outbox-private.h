@@ -105,4 +105,10 @@ int outbox_solved(struct db_conn *c, const struct atum_config *cfg, long long ti
 int outbox_send_run(void *state, struct atum_job *job);
 int outbox_compose_run(void *state, struct atum_job *job);
 
+/* outbox_retry() in the caller's open transaction (the API writes its
+ * audit row in it; mailout/outbox_admin.h): ERR_NOT_FOUND, ERR_CONFLICT for
+ * a mail in another state. */
+int outbox_retry_tx(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
+                    struct err *err);
+
 #endif

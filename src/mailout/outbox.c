@@ -3,6 +3,7 @@
  * Message-IDs, reply tokens), and mail-out's registration. */
 #include "config.h"
 #include "mailout/outbox.h"
+#include "mailout/outbox_admin.h"
 #include "mailout/outbox-private.h"
 #include "core/jobkind.h"
 #include "core/jobs.h"
@@ -301,5 +302,6 @@ int outbox_register(struct runtime *rt, void *arg, const char **error_r)
                          error_r) < 0)
         return -1;
     rt->mailer = &outbox_mailer;
+    rt->mailadmin_out = &outbox_admin_ops;
     return 0;
 }

@@ -414,34 +414,29 @@ out:
 
 /* ---- operators ---------------------------------------------------------- */
 
-int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
-                 const char **error_r)
+int outbox_retry_tx(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
+                    struct err *err)
 {
     const char *e = NULL;
     char sid[32];
     snprintf(sid, sizeof(sid), "%lld", id);
     const char *p[] = { sid };
     *recipients_r = 0;
-    if (db_begin(c, &e) < 0)
-        return err_set(error_r, "%s", e);
     PGresult *r = db_exec(c, "SELECT CASE WHEN state = 'sent' AND unconfirmed THEN 'unconfirmed' ELSE state END"
                              "  FROM outbound_mail WHERE id = $1 FOR UPDATE", 1, p, &e);
     if (r == NULL)
         goto dbfail;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        db_rollback(c);
-        return err_set(error_r, "no outgoing mail %lld", id);
+        return err_raise(err, ERR_NOT_FOUND, NULL, "no outgoing mail %lld", id);
     }
     char state[16];
     snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (strcmp(state, "failed") != 0 && strcmp(state, "expired") != 0 && strcmp(state, "partial") != 0
-        && strcmp(state, "unconfirmed") != 0) {
-        db_rollback(c);
-        return err_set(error_r, "outgoing mail %lld is %s: only failed, partial, expired or unconfirmed "
-                       "mail is retried", id, state);
-    }
+        && strcmp(state, "unconfirmed") != 0)
+        return err_raise(err, ERR_CONFLICT, NULL, "outgoing mail %lld is %s: only failed, partial, "
+                         "expired or unconfirmed mail is retried", id, state);
     /* the recipients that did not get it, bounced ones included (the
      * operator says the address works now), and those nobody knows about */
     r = db_exec(c, "UPDATE outbound_recipients SET state = 'pending', updated_at = now()"
@@ -455,12 +450,25 @@ int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id,
                  " unconfirmed = false, queued_at = now() WHERE id = $1", 1, p, &e) < 0
         || outbox_enqueue_send(c, cfg, "outbound_id", id, &e) < 0)
         goto dbfail;
+    return 0;
+dbfail:
+    return err_failed(err, "retrying outgoing mail %lld: %s", id, e);
+}
+
+int outbox_retry(struct db_conn *c, const struct atum_config *cfg, long long id, int *recipients_r,
+                 const char **error_r)
+{
+    const char *e = NULL;
+    struct err err = { 0 };
+    if (db_begin(c, &e) < 0)
+        return err_set(error_r, "%s", e);
+    if (outbox_retry_tx(c, cfg, id, recipients_r, &err) < 0) {
+        db_rollback(c);
+        return err_set(error_r, "%s", err.text);
+    }
     if (db_commit(c, &e) < 0)
         return err_set(error_r, "%s", e);
     return 0;
-dbfail:
-    db_rollback(c);
-    return err_set(error_r, "retrying outgoing mail %lld: %s", id, e);
 }
 
 int outbox_smarthost_changed(struct db_conn *c, const char **error_r)

@@ -1,6 +1,7 @@
 /* mailout/smtp_client.c -- see mailout/smtp_client.h. */
 #include "config.h"
 #include "mailout/smtp_client.h"
+#include "core/mailadmin.h"
 #include "lib/err.h"
 #include "lib/xalloc.h"
 
@@ -206,4 +207,216 @@ out:
     curl_slist_free_all(to);
     curl_easy_cleanup(h);
     return ret;
+}
+
+/* ---- an administrator's test ----------------------------------------------- */
+
+enum check_phase { PH_GREETING, PH_EHLO, PH_STARTTLS, PH_AUTH, PH_NOOP, PH_QUIT };
+
+struct check {
+    enum check_phase phase;      /* what we sent last */
+    int greeting_code, ehlo_code, starttls_code, auth_code;
+    int ehlo_sent;               /* EHLO/HELO commands sent (again after STARTTLS) */
+    bool starttls_sent, auth_sent, offers_starttls, offers_auth;
+    char greeting[200], ehlo_reply[200], starttls_reply[200], auth_reply[200];
+};
+
+static int on_check_debug(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void)h;
+    struct check *c = arg;
+    char line[512];
+    size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
+    memcpy(line, data, n);
+    line[n] = '\0';
+    strip(line);
+    if (type == CURLINFO_HEADER_OUT) {
+        /* (the AUTH exchange's later lines carry credentials: only the
+         * command word is looked at, nothing is kept) */
+        if (strncasecmp(line, "EHLO", 4) == 0 || strncasecmp(line, "HELO", 4) == 0) {
+            c->phase = PH_EHLO;
+            c->ehlo_sent++;
+            c->ehlo_code = 0;
+        } else if (strncasecmp(line, "STARTTLS", 8) == 0) {
+            c->phase = PH_STARTTLS;
+            c->starttls_sent = true;
+        } else if (strncasecmp(line, "AUTH", 4) == 0) {
+            c->phase = PH_AUTH;
+            c->auth_sent = true;
+        } else if (strncasecmp(line, "NOOP", 4) == 0) {
+            c->phase = PH_NOOP;
+        } else if (strncasecmp(line, "QUIT", 4) == 0) {
+            c->phase = PH_QUIT;
+        }
+        return 0;
+    }
+    if (type != CURLINFO_HEADER_IN || strlen(line) < 3 || line[0] < '1' || line[0] > '5')
+        return 0;
+    bool last = line[3] != '-';
+    int code = atoi(line);
+    switch (c->phase) {
+    case PH_GREETING:
+        if (c->greeting[0] == '\0')
+            snprintf(c->greeting, sizeof(c->greeting), "%.190s", line);
+        if (last)
+            c->greeting_code = code;
+        break;
+    case PH_EHLO:
+        if (strlen(line) > 4 && strncasecmp(line + 4, "STARTTLS", 8) == 0)
+            c->offers_starttls = true;
+        if (strlen(line) > 4 && strncasecmp(line + 4, "AUTH", 4) == 0)
+            c->offers_auth = true;
+        if (c->ehlo_reply[0] == '\0')   /* the first line names the server */
+            snprintf(c->ehlo_reply, sizeof(c->ehlo_reply), "%.190s", line);
+        if (last) {
+            c->ehlo_code = code;
+            if (code >= 400)
+                snprintf(c->ehlo_reply, sizeof(c->ehlo_reply), "%.190s", line);
+        }
+        break;
+    case PH_STARTTLS:
+        if (last) {
+            c->starttls_code = code;
+            snprintf(c->starttls_reply, sizeof(c->starttls_reply), "%.190s", line);
+        }
+        break;
+    case PH_AUTH:
+        if (last) {
+            c->auth_code = code;
+            snprintf(c->auth_reply, sizeof(c->auth_reply), "%.190s", line);
+        }
+        break;
+    case PH_NOOP:
+    case PH_QUIT:
+        break;
+    }
+    return 0;
+}
+
+static size_t discard(char *p, size_t size, size_t nmemb, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * nmemb;
+}
+
+int smtp_check(const struct smarthost *sh, long total_ms, struct mailadmin_report *rep,
+               const char **error_r)
+{
+    mailadmin_report_init(rep);
+    if (sh->url == NULL || *sh->url == '\0') {
+        mailadmin_step(rep, "connect", false, "No smarthost is configured: set [smarthost] url "
+                       "(smtp://HOST:PORT or smtps://HOST:PORT) in the configuration file.");
+        return 0;
+    }
+    bool implicit = strncmp(sh->url, "smtps://", 8) == 0;
+    if (!implicit && strncmp(sh->url, "smtp://", 7) != 0) {
+        mailadmin_step(rep, "connect", false, "The smarthost url \"%s\" is not smtp://HOST[:PORT] "
+                       "or smtps://HOST[:PORT].", sh->url);
+        return 0;
+    }
+    bool want_starttls = sh->starttls && !implicit;
+    bool want_auth = sh->username && *sh->username;
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return err_set(error_r, "curl_easy_init failed");
+    struct check c;
+    memset(&c, 0, sizeof(c));
+    char url[600], errbuf[CURL_ERROR_SIZE] = "";
+    snprintf(url, sizeof(url), "%s%s%s", sh->url, sh->url[strlen(sh->url) - 1] == '/' ? "" : "/",
+             sh->helo && *sh->helo ? sh->helo : "localhost");
+    long limit = sh->timeout_ms > 0 && sh->timeout_ms < total_ms ? sh->timeout_ms : total_ms;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, limit);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, limit < 15000L ? limit : 15000L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    if (want_starttls)
+        curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, sh->verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, sh->verify ? 2L : 0L);
+    if (sh->ca_file && *sh->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, sh->ca_file);
+    if (want_auth) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, sh->username);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, sh->password ? sh->password : "");
+    }
+    /* no recipient, no upload: a command of our choice after the
+     * session is set up (EHLO, STARTTLS, AUTH), and no mail */
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "NOOP");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_check_debug);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &c);
+    CURLcode rc = curl_easy_perform(h);
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+    curl_easy_cleanup(h);
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *tls_words = sh->verify ? "the certificate is valid for this host"
+                                       : "the certificate was NOT checked (verify_certificate = no)";
+
+    if (c.greeting_code == 0) {
+        if (implicit && connect_us > 0) {
+            mailadmin_step(rep, "connect", true, "Connected to %s.", sh->url);
+            mailadmin_step(rep, "tls", false, "TLS failed: %s. Check that the port speaks implicit "
+                           "TLS (usually 465) and the server's certificate.", why);
+        } else {
+            mailadmin_step(rep, "connect", false, "Could not reach the smarthost %s: %s. Check the "
+                           "host name and port, and that the server accepts connections from this "
+                           "machine.", sh->url, why);
+        }
+        goto out;
+    }
+    if (c.greeting_code != 220) {
+        mailadmin_step(rep, "connect", false, "The smarthost %s turned us away: %s", sh->url, c.greeting);
+        goto out;
+    }
+    mailadmin_step(rep, "connect", true, "Connected to %s; the server says: %s", sh->url, c.greeting);
+    if (implicit)
+        mailadmin_step(rep, "tls", true, "TLS established; %s.", tls_words);
+    if (c.ehlo_sent == 0 || c.ehlo_code != 250) {
+        mailadmin_step(rep, "ehlo", false, "The server did not accept EHLO: %s",
+                       c.ehlo_reply[0] ? c.ehlo_reply : why);
+        goto out;
+    }
+    mailadmin_step(rep, "ehlo", true, "The server accepted EHLO %s: %s", sh->helo && *sh->helo ? sh->helo
+                   : "localhost", c.ehlo_reply);
+    if (want_starttls) {
+        if (!c.starttls_sent) {
+            mailadmin_step(rep, "starttls", false, "The server does not offer STARTTLS, and the "
+                           "configuration requires it ([smarthost] starttls = yes).");
+            goto out;
+        }
+        if (c.starttls_code != 220) {
+            mailadmin_step(rep, "starttls", false, "The server refused STARTTLS: %s",
+                           c.starttls_reply[0] ? c.starttls_reply : why);
+            goto out;
+        }
+        if (c.ehlo_sent < 2) {
+            mailadmin_step(rep, "starttls", false, "The TLS handshake after STARTTLS failed: %s. "
+                           "Check the server's certificate (or [smarthost] ca_file).", why);
+            goto out;
+        }
+        mailadmin_step(rep, "starttls", true, "STARTTLS established; %s.", tls_words);
+    }
+    if (want_auth) {
+        if (!c.auth_sent) {
+            mailadmin_step(rep, "auth", false, "The server offers no login method we can use%s: %s",
+                           c.offers_auth ? "" : " (no AUTH in its EHLO answer)", why);
+            goto out;
+        }
+        if (c.auth_code != 235) {
+            mailadmin_step(rep, "auth", false, "The server refused the login as %s: %s. Check "
+                           "[smarthost] username and password.", sh->username,
+                           c.auth_reply[0] ? c.auth_reply : why);
+            goto out;
+        }
+        mailadmin_step(rep, "auth", true, "Logged in as %s.", sh->username);
+    }
+    if (rc != CURLE_OK)
+        mailadmin_step(rep, "connect", false, "The session ended badly after the checks: %s", why);
+out:
+    return 0;
 }

@@ -48,4 +48,15 @@ int smtp_send(const struct smarthost *sh, const char *mail_from, char *const *rc
               const char *data, size_t len, void (*on_data_end)(void *arg), void *arg,
               struct smtp_rcpt_result *res, struct smtp_result *out, const char **error_r);
 
+/* An administrator's test of the smarthost ("test connection"): connect,
+ * EHLO, STARTTLS when asked for (implicit TLS for smtps://), AUTH when a
+ * user name is set, then NOOP and QUIT -- no mail.  The report
+ * (core/mailadmin.h) has the steps "connect", "ehlo", "starttls" (or
+ * "tls" for smtps://) and "auth" as far as they got, each in words.  The
+ * whole test ends within total_ms.  0 with the report filled; -1 only when
+ * it could not run. */
+struct mailadmin_report;
+int smtp_check(const struct smarthost *sh, long total_ms, struct mailadmin_report *rep,
+               const char **error_r);
+
 #endif

@@ -50,6 +50,16 @@ static const struct {
     { "verify", vars_account }, { "solved", vars_solved },
 };
 
+static const char *const names_all[] = {
+    "ack", "reply", "notify_new", "notify_reply", "notify_assign", "notice", "signin", "reset",
+    "invite", "verify", "solved", NULL
+};
+
+const char *const *tmpl_names(void)
+{
+    return names_all;
+}
+
 const char *const *tmpl_variables(const char *name)
 {
     for (size_t i = 0; i < sizeof(template_vars) / sizeof(template_vars[0]); i++)
@@ -77,6 +87,72 @@ int tmpl_check(const char *name, const char *source, const char **error_r)
     return rc;
 }
 
+static void add_problem(struct tmpl_problem *out, size_t max, size_t *n, const char *part, int line,
+                        const char *message)
+{
+    if (*n < max) {
+        out[*n].part = part;
+        out[*n].line = line;
+        snprintf(out[*n].message, sizeof(out[*n].message), "%s", message);
+    }
+    (*n)++;
+}
+
+/* The {{...}} of one part, checked against the variables. */
+static void scan_part(const char *part, const char *text, const char *const *vars,
+                      struct tmpl_problem *out, size_t max, size_t *n)
+{
+    int line = 1;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') {
+            line++;
+            continue;
+        }
+        if (p[0] != '{' || p[1] != '{')
+            continue;
+        const char *close = strstr(p + 2, "}}");
+        if (close == NULL) {
+            add_problem(out, max, n, part, line, "'{{' without '}}'");
+            return;              /* the rest cannot be read as variables */
+        }
+        const char *name = p + 2;
+        size_t nlen = (size_t)(close - name);
+        while (nlen > 0 && *name == ' ') {
+            name++;
+            nlen--;
+        }
+        while (nlen > 0 && name[nlen - 1] == ' ')
+            nlen--;
+        bool known = false;
+        for (const char *const *v = vars; *v && !known; v++)
+            known = strlen(*v) == nlen && strncmp(*v, name, nlen) == 0;
+        if (!known) {
+            char m[160];
+            snprintf(m, sizeof(m), "unknown variable '%.*s'", nlen > 100 ? 100 : (int)nlen, name);
+            add_problem(out, max, n, part, line, m);
+        }
+        /* a variable spanning lines still counts them */
+        for (const char *q = p; q < close; q++)
+            if (*q == '\n')
+                line++;
+        p = close + 1;
+    }
+}
+
+int tmpl_problems(const char *name, const char *subject, const char *body, struct tmpl_problem *out,
+                  size_t max)
+{
+    const char *const *vars = tmpl_variables(name);
+    if (vars == NULL)
+        return -1;
+    size_t n = 0;
+    if (strchr(subject, '\n') || strchr(subject, '\r'))
+        add_problem(out, max, &n, "subject", 1, "the subject must be one line");
+    scan_part("subject", subject, vars, out, max, &n);
+    scan_part("body", body, vars, out, max, &n);
+    return (int)n;
+}
+
 const char *tmpl_builtin(const char *name)
 {
     for (const struct embedded_file *f = mail_templates_builtin; f->name; f++)
@@ -92,13 +168,15 @@ char *tmpl_source(struct db_conn *c, long long queue_id, const char *name, const
         err_set(error_r, "no mail template named '%s'", name);
         return NULL;
     }
-    if (c != NULL && queue_id > 0) {
+    if (c != NULL) {
         char q[32];
         const char *e = NULL;
         snprintf(q, sizeof(q), "%lld", queue_id);
         const char *p[] = { q, name };
+        /* the queue's own override, else the global one (queue_id NULL) */
         static const struct db_stmt st_override = {
-            "tmpl_override", "SELECT source FROM mail_templates WHERE queue_id = $1 AND name = $2", 2
+            "tmpl_override", "SELECT source FROM mail_templates WHERE name = $2"
+            " AND (queue_id = $1::bigint OR queue_id IS NULL) ORDER BY queue_id NULLS LAST LIMIT 1", 2
         };
         PGresult *r = db_exec_stmt(c, &st_override, p, &e);
         if (r == NULL) {

@@ -4,7 +4,8 @@
  *
  * A template is "Subject: ..." on its first line, a "---" line, then a
  * CommonMark body.  Built-in templates live in templates/mail/NAME.md and
- * are compiled in; a queue may override any of them (mail_templates).
+ * are compiled in; an administrator may override any of them for every
+ * queue, and a queue for itself (mail_templates).
  *
  * Rendering never lets a value change the markup:
  *  - the body is rendered by cmark with raw HTML suppressed, with each
@@ -44,6 +45,22 @@ int tmpl_append_block(const char *markdown, struct strbuf *text, struct strbuf *
  * unknown template name.  The outbox gives each template exactly these. */
 const char *const *tmpl_variables(const char *name);
 
+/* Every template name (NULL-terminated, static). */
+const char *const *tmpl_names(void);
+
+/* What is wrong with a template being edited as a subject line and a body
+ * (the parts of "Subject: ..." / "---" / body): each '{{' without '}}' and
+ * each unknown {{variable}}, with where it is -- part "subject" or
+ * "body", line counted from 1 in that part.  Fills at most max problems
+ * and returns how many there are (0: it renders).  Unknown name: -1. */
+struct tmpl_problem {
+    const char *part;            /* "subject" or "body" (static) */
+    int line;
+    char message[200];
+};
+int tmpl_problems(const char *name, const char *subject, const char *body, struct tmpl_problem *out,
+                  size_t max);
+
 /* Whether source is a usable template for name: it parses and uses only
  * that template's variables.  0, or -1 with *error_r. */
 int tmpl_check(const char *name, const char *source, const char **error_r);
@@ -51,7 +68,9 @@ int tmpl_check(const char *name, const char *source, const char **error_r);
 /* The built-in source of a template, or NULL. */
 const char *tmpl_builtin(const char *name);
 
-/* The queue's override when there is one, else the built-in (copied;
+/* The queue's override when there is one, else the global override
+ * (mail_templates.queue_id NULL; queue_id 0 asks only for that one), else
+ * the built-in (copied;
  * the caller frees it).  NULL with *error_r on database errors or an
  * unknown name. */
 char *tmpl_source(struct db_conn *c, long long queue_id, const char *name, const char **error_r);

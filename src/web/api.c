@@ -22,7 +22,7 @@
 
 static const struct api_route *const route_tables[] = {
     api_auth_routes, api_ticket_routes, api_admin_routes, api_ops_routes, api_inbound_routes,
-    api_live_routes, api_account_routes, api_portal_routes,
+    api_live_routes, api_account_routes, api_portal_routes, api_admin_tool_routes,
 };
 #define N_TABLES (sizeof(route_tables) / sizeof(route_tables[0]))
 

@@ -47,5 +47,6 @@ extern const struct api_route api_inbound_routes[];
 extern const struct api_route api_live_routes[];
 extern const struct api_route api_account_routes[];
 extern const struct api_route api_portal_routes[];
+extern const struct api_route api_admin_tool_routes[];
 
 #endif

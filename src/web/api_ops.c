@@ -5,6 +5,7 @@
 #include "config.h"
 #include "web/api.h"
 #include "web/api_tickets.h"
+#include "web/plugin_settings.h"
 #include "desk/audit.h"
 #include "lib/err.h"
 #include "core/jobkind.h"
@@ -243,6 +244,7 @@ static int h_plugins(struct api_req *r)
         if (o == NULL)
             continue;
         json_object_set_new(o, "override", json_null());
+        json_object_set_new(o, "settings", plugin_settings_json(pi, r->api->rt->cfg));
         for (int k = 0; k < PQntuples(ov); k++)
             if (strcmp(PQgetvalue(ov, k, 0), pi->name) == 0)
                 json_object_set_new(o, "override", json_boolean(PQgetvalue(ov, k, 1)[0] == 't'));
@@ -302,17 +304,18 @@ fail:
 
 static int h_audit(struct api_req *r)
 {
-    static const char *const allowed[] = { "action", "actor_id", "target", "since", "until",
-                                           "limit", "before_seq", NULL };
-    char action[64], target[128], since[64], until[64], lim[16], a_id[24], b_seq[24];
+    static const char *const allowed[] = { "action", "actor_id", "target", "target_type", "since",
+                                           "until", "limit", "before_seq", NULL };
+    char action[64], target[128], ttype[64], since[64], until[64], lim[16], a_id[24], b_seq[24];
     const char *e = NULL;
     long long actor = 0, before = 0;
     bool aset, bset;
-    int na, nt, ns, nu, nl;
+    int na, nt, ntt, ns, nu, nl;
     if (api_query_check(r, allowed) < 0)
         return 0;
     if ((na = api_query(r, "action", action, sizeof(action))) < 0
         || (nt = api_query(r, "target", target, sizeof(target))) < 0
+        || (ntt = api_query(r, "target_type", ttype, sizeof(ttype))) < 0
         || (ns = api_query_time(r, "since", since, sizeof(since))) < 0
         || (nu = api_query_time(r, "until", until, sizeof(until))) < 0
         || (nl = api_query(r, "limit", lim, sizeof(lim))) < 0
@@ -326,19 +329,30 @@ static int h_audit(struct api_req *r)
         if (*end || end == lim || l < 1 || l > 1000)
             return api_problem(r, 400, "limit", "limit must be an integer from 1 to 1000");
     }
+    /* "user.*": every action of that family (a prefix, matched literally) */
+    size_t al = na ? strlen(action) : 0;
+    bool family = al >= 2 && strcmp(action + al - 2, ".*") == 0;
+    if (family)
+        action[al - 1] = '\0';      /* keep the dot: "user." */
+    if (ntt)
+        strncat(ttype, ":", sizeof(ttype) - strlen(ttype) - 1);
     snprintf(lim, sizeof(lim), "%lld", l);
     snprintf(a_id, sizeof(a_id), "%lld", actor);
     snprintf(b_seq, sizeof(b_seq), "%lld", before);
     const char *p[] = { na ? action : NULL, aset ? a_id : NULL, nt ? target : NULL,
-                        ns ? since : NULL, nu ? until : NULL, lim, bset ? b_seq : NULL };
+                        ns ? since : NULL, nu ? until : NULL, lim, bset ? b_seq : NULL,
+                        family ? "t" : "f", ntt ? ttype : NULL };
     PGresult *res = db_exec(r->db,
-        "SELECT json_build_object('items', coalesce(json_agg(x ORDER BY x.seq DESC), '[]')) FROM"
+        "SELECT json_build_object('items', coalesce(json_agg(x ORDER BY x.seq DESC), '[]'),"
+        "  'next_before_seq', CASE WHEN count(*) = $6::int THEN min(x.seq) END) FROM"
         " (SELECT seq, id, at, actor_id, actor, action, target, detail, host(ip) AS ip, hash"
-        "    FROM audit_log WHERE ($1::text IS NULL OR action = $1)"
+        "    FROM audit_log WHERE ($1::text IS NULL OR ($8::boolean AND left(action, length($1)) = $1)"
+        "                          OR (NOT $8::boolean AND action = $1))"
         "     AND ($2::bigint IS NULL OR actor_id = $2) AND ($3::text IS NULL OR target = $3)"
+        "     AND ($9::text IS NULL OR left(target, length($9)) = $9)"
         "     AND ($4::timestamptz IS NULL OR at >= $4) AND ($5::timestamptz IS NULL OR at < $5)"
         "     AND ($7::bigint IS NULL OR seq < $7)"
-        "   ORDER BY seq DESC LIMIT $6::int) x", 7, p, &e);
+        "   ORDER BY seq DESC LIMIT $6::int) x", 9, p, &e);
     if (res == NULL) {
         /* every parameter was checked above (see h_list in api_tickets.c) */
         if (strncmp(db_last_sqlstate(r->db), "22", 2) == 0)

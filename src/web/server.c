@@ -535,6 +535,7 @@ void web_foreach_route(void (*fn)(const char *method, const char *pattern, void 
     fn("GET", "/status", arg);
     fn("GET", "/desk", arg);
     fn("GET", "/portal", arg);
+    fn("GET", "/admin", arg);
     fn("GET", "/assets/{name}", arg);
     fn("GET", "/healthz", arg);
     fn("GET", "/readyz", arg);

@@ -26,6 +26,7 @@ struct static_file {
 struct static_files {
     struct static_file shell;
     struct static_file portal;    /* the portal's page; name NULL: none built */
+    struct static_file admin;     /* the admin pages' page; name NULL: none built */
     struct static_file *assets;
     size_t nassets;
 };
@@ -166,6 +167,14 @@ int static_load(struct static_files **sf_r, const char *dir, const char **error_
             err_set(error_r, "%s: portal_shell must be a file name", mpath);
         goto out;
     }
+    /* the admin pages' page: optional too */
+    json_t *admin = json_object_get(m, "admin_shell");
+    if (admin != NULL && (!json_is_string(admin)
+                          || file_load(&sf->admin, dir, json_string_value(admin), error_r) < 0)) {
+        if (!json_is_string(admin))
+            err_set(error_r, "%s: admin_shell must be a file name", mpath);
+        goto out;
+    }
     sf->assets = xcalloc(json_array_size(assets) + 1, sizeof(*sf->assets));
     size_t i;
     json_t *a;
@@ -200,6 +209,7 @@ void static_free(struct static_files **sfp)
         return;
     file_clear(&sf->shell);
     file_clear(&sf->portal);
+    file_clear(&sf->admin);
     for (size_t i = 0; i < sf->nassets; i++)
         file_clear(&sf->assets[i]);
     free(sf->assets);
@@ -265,7 +275,8 @@ bool static_handle(const struct static_files *sf, struct mg_connection *conn, co
     bool desk = strcmp(path, "/desk") == 0 || strncmp(path, "/desk/", 6) == 0;
     bool asset = strncmp(path, "/assets/", 8) == 0;
     bool portal = strcmp(path, "/portal") == 0 || strncmp(path, "/portal/", 8) == 0;
-    if (!root && !desk && !asset && !portal)
+    bool admin = strcmp(path, "/admin") == 0 || strncmp(path, "/admin/", 7) == 0;
+    if (!root && !desk && !asset && !portal && !admin)
         return false;
     const char *method = mg_get_request_info(conn)->request_method;
     if (method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
@@ -292,6 +303,13 @@ bool static_handle(const struct static_files *sf, struct mg_connection *conn, co
             http_problem(conn, 503, NULL, "the portal is not available: the build has no portal page");
         else
             send_file(conn, &sf->portal, "no-cache");
+        return true;
+    }
+    if (admin) {
+        if (sf->admin.name == NULL)
+            http_problem(conn, 503, NULL, "the admin pages are not available: the build has no admin page");
+        else
+            send_file(conn, &sf->admin, "no-cache");
         return true;
     }
     const struct static_file *f = find_asset(sf, path + 8);

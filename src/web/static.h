@@ -21,6 +21,10 @@
  *                     "portal_shell", optional: 503 without it), for every
  *                     client-side route (the acknowledgement links to
  *                     /portal/tickets/N); no-cache like the desk's
+ *   /admin, /admin/...  the admin pages' page (manifest key "admin_shell",
+ *                     optional: 503 without it), for every client-side
+ *                     route; no-cache like the desk's.  The page itself is
+ *                     no secret: the API decides what each account may do
  *   /assets/NAME      an asset of the manifest; Cache-Control: public,
  *                     max-age=31536000, immutable (the name changes with
  *                     the content); any other name 404

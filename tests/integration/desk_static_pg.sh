@@ -7,7 +7,8 @@
 # another name -- is 404, only GET and HEAD are answered, every answer
 # carries a Content-Security-Policy, the operators' page moved to
 # /status, and an atumd whose assets_dir is wrong starts anyway and
-# answers 503 for the desk, saying why in the log.
+# answers 503 for the desk, saying why in the log.  /admin/... gets the
+# admin pages' page the same way (503 from a build without it).
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 B=$ATUM_BUILDDIR
@@ -135,8 +136,30 @@ status_page() { is 200 GET /status && grep -q 'Jobs' "$T/b" && has_csp; }
 check "/status: the operators' page" status_page
 not_desk() { is 404 GET /deskx && has_csp; }
 check "/deskx is not the desk" not_desk
+# the admin pages: one page for every /admin/... path, like the desk's
+admin_page() {
+    is 200 GET /admin/users/7 && desk_csp && [ "$(header Cache-Control)" = no-cache ] &&
+        grep -q '/assets/admin-[A-Z0-9]*\.js' "$T/b" && ! grep -q '/assets/desk-' "$T/b"
+}
+check "/admin/users/7: the admin pages' page with the strict CSP" admin_page
+check "POST /admin: 405" is 405 POST /admin
+not_admin() { is 404 GET /administrator && has_csp; }
+check "/administrator is not the admin pages" not_admin
 api_own() { is 401 GET /api/v1/tickets && has_csp && [ "$(header Cache-Control)" = no-store ]; }
 check "an API error keeps the API's own headers" api_own
+check "atumd stops cleanly" atumd_stop
+
+# ---- a build without the admin pages: /admin says so, the desk works ------
+mkdir -p "$T/noadmin"
+cp "$DIST"/* "$T/noadmin/"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); del m["admin_shell"]; json.dump(m, open(sys.argv[1], "w"))' \
+    "$T/noadmin/manifest.json"
+conf "$T/noadmin"
+check "atumd starts with a manifest without admin_shell" atumd_start_port0 "$T/atum.conf" "$T/atumd3.log"
+U=http://127.0.0.1:$WEBPORT
+no_admin() { is 503 GET /admin && grep -q 'admin pages are not available' "$T/b" && has_csp; }
+check "/admin answers 503 saying the build has no admin page" no_admin
+check "the desk is served all the same" is 200 GET /desk
 check "atumd stops cleanly" atumd_stop
 
 # ---- a wrong assets_dir: atumd runs, the desk says it is not there --------

@@ -31,6 +31,7 @@ static void setup(void)
     write_file("desk-AB12CD34.js", "console.log(1)");
     write_file("desk-EF56GH78.css", "body{}");
     write_file("portal.html", "<!doctype html><title>portal</title>");
+    write_file("admin.html", "<!doctype html><title>admin</title>");
 }
 
 static void teardown(void)
@@ -113,6 +114,15 @@ START_TEST(manifests)
     ck_assert_ptr_nonnull(strstr(e, "not an acceptable file name"));
     e = load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": \"none.html\", \"assets\": []}");
     ck_assert_ptr_nonnull(strstr(e, "none.html: No such file"));
+    /* the admin pages' page: optional, and checked the same way */
+    ck_assert_ptr_null(load("{\"format\": 1, \"shell\": \"desk.html\", \"portal_shell\": \"portal.html\", "
+                            "\"admin_shell\": \"admin.html\", \"assets\": [\"desk-AB12CD34.js\"]}"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"admin_shell\": [], \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "admin_shell must be a file name"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"admin_shell\": \"a/admin.html\", \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "not an acceptable file name"));
+    e = load("{\"format\": 1, \"shell\": \"desk.html\", \"admin_shell\": \"gone.html\", \"assets\": []}");
+    ck_assert_ptr_nonnull(strstr(e, "gone.html: No such file"));
     e = load("not json");
     ck_assert_ptr_nonnull(strstr(e, "manifest.json"));
 

@@ -84,6 +84,38 @@ START_TEST(mistakes_are_errors)
 }
 END_TEST
 
+/* What the admin page's editor shows: each problem with its part and line. */
+START_TEST(problems_have_part_and_line)
+{
+    struct tmpl_problem p[8];
+    ck_assert_int_eq(tmpl_problems("ack", "[#{{ticket}}] {{subject}}", "Hi {{customer_name}}\n", p, 8), 0);
+    ck_assert_int_eq(tmpl_problems("nope", "x", "y", p, 8), -1);
+    /* an unknown variable in the subject, another on body line 3, an
+     * unclosed one on body line 4 (which ends the scan of the body) */
+    int n = tmpl_problems("ack", "{{tickt}}", "a\nb\nc {{rate_url}}\nd {{oops\ne {{", p, 8);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(p[0].part, "subject");
+    ck_assert_int_eq(p[0].line, 1);
+    ck_assert_ptr_nonnull(strstr(p[0].message, "tickt"));
+    ck_assert_str_eq(p[1].part, "body");
+    ck_assert_int_eq(p[1].line, 3);
+    ck_assert_ptr_nonnull(strstr(p[1].message, "rate_url"));
+    ck_assert_int_eq(p[2].line, 4);
+    ck_assert_ptr_nonnull(strstr(p[2].message, "without"));
+    /* a subject of two lines is one problem more; counts go on past max */
+    ck_assert_int_eq(tmpl_problems("ack", "a\nBcc: x", "{{x}} {{y}} {{z}}", p, 2), 4);
+    /* a variable spanning lines still counts them */
+    n = tmpl_problems("ack", "s", "{{ ticket\n }}\n{{nope}}", p, 8);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(p[1].line, 3);
+    /* every name is listed and known */
+    int names = 0;
+    for (const char *const *x = tmpl_names(); *x; x++, names++)
+        ck_assert_ptr_nonnull(tmpl_variables(*x));
+    ck_assert_int_eq(names, 11);
+}
+END_TEST
+
 START_TEST(builtins_render)
 {
     static const char *const names[] = { "ack", "reply", "notify_new", "notify_reply",
@@ -135,6 +167,7 @@ int main(void)
     tcase_add_test(tc, multi_line_values_keep_their_shape);
     tcase_add_test(tc, mistakes_are_errors);
     tcase_add_test(tc, builtins_render);
+    tcase_add_test(tc, problems_have_part_and_line);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
