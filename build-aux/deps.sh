@@ -14,6 +14,8 @@ ATUM_BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config
 command -v node >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES nodejs"
 # the triage plugin's word list comes from npm at build time
 command -v npm >/dev/null 2>&1 || ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES npm"
+# the sla plugin's calendars: the compiled time zones (/usr/share/zoneinfo)
+ATUM_BUILD_PACKAGES="$ATUM_BUILD_PACKAGES tzdata"
 # Tests: swaks + Python (SMTP clients; Net::SSLeay for swaks --tls), dovecot-imapd (a real IMAP server),
 # nginx + openssl (TLS proxy test, test certificates), jq (shell API
 # tests), clang + its sanitizer/libFuzzer runtime (tests/fuzz), npm (above;

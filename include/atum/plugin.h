@@ -81,7 +81,13 @@ struct atum_job_kind {
 };
 
 /* A hook receives events emitted by the core or other plugins.  The event
- * data arrives as the job payload: {"event": "...", "data": {...}}. */
+ * data arrives as the job payload: {"event": "...", "data": {...}}.
+ * Added after the first release of ABI 1: the payload also carries "at",
+ * the moment the event was emitted (seconds since the epoch with
+ * millisecond precision, the host's clock, the same as host->now()):
+ * hooks run later than their event, and out of order across events of a
+ * ticket, so plugins that keep time use "at" (fall back to host->now()
+ * when it is absent). */
 struct atum_hook {
     const char *event;       /* e.g. "ticket.created" */
     int (*run)(void *state, struct atum_job *job);
@@ -387,9 +393,8 @@ struct atum_plugin {
     int (*mail_block)(void *state, struct atum_db *db, const char *template_name,
                       long long ticket_id, struct atum_http_resp *resp);
 
-    /* ATUM_HOOKS_* flags for all of the plugin's hooks (0: none).  The
-     * same member and flag as the sla plugin's branch adds after
-     * ticket_view: when both are merged, one member stays. */
+    /* Appended after mail_block (a descriptor whose size ends before it
+     * reads as 0): ATUM_HOOKS_* flags for all of the plugin's hooks. */
     unsigned hook_flags;
 };
 

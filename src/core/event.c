@@ -8,6 +8,7 @@
 #include "core/jobs.h"
 #include "core/runtime.h"
 #include "lib/strbuf.h"
+#include "lib/util.h"
 #include "core/webhook.h"
 #include "lib/metrics.h"
 
@@ -66,7 +67,11 @@ int event_emit_n(struct runtime *rt, struct db_conn *c, const char *event, const
     if (json_is_integer(tid))
         snprintf(ckey, sizeof(ckey), "ticket:%lld", (long long)json_integer_value(tid));
 
-    json_t *wrap = json_pack("{s:s, s:O}", "event", event, "data", data);
+    /* "at": when the event happened (this transaction), on the host's
+     * clock -- hooks run later, and plugins that keep time (deadlines,
+     * pauses) need the moment, not the moment they hear of it */
+    json_t *wrap = json_pack("{s:s, s:O, s:f}", "event", event, "data", data, "at",
+                             (double)time_real_ms() / 1000.0);
     payload = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
     if (payload == NULL) {

@@ -602,7 +602,64 @@ START_TEST(events_fan_out_to_hooks)
     ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM jobs WHERE kind LIKE 'hook.%.ticket.created'"
                                     " AND payload->>'event' = 'ticket.created'"
                                     " AND (payload->'data'->>'ticket_id')::int = 42"
+                                    /* the moment of the event rides along */
+                                    " AND abs((payload->>'at')::float8 - extract(epoch from created_at)) < 60"
                                     " AND concurrency_key = kind || ':ticket:42'"), 2);
+    runtime_destroy(&rt);
+}
+END_TEST
+
+/* Job notifications that arrive before a sentinel NOTIFY sent after the
+ * transactions in question (notifications arrive in commit order). */
+static int notifies_before_sentinel(struct db_conn *lc)
+{
+    const char *e = NULL;
+    PGresult *r = db_exec(db, "NOTIFY atum_test_sentinel", 0, NULL, &e);
+    ck_assert_msg(r != NULL, "%s", e);
+    PQclear(r);
+    PGconn *pg = db_conn_pg(lc);
+    int jobs = 0;
+    for (int waited = 0; waited < 10000; waited += 10) {
+        ck_assert_int_eq(PQconsumeInput(pg), 1);
+        PGnotify *nt;
+        while ((nt = PQnotifies(pg)) != NULL) {
+            bool sentinel = strcmp(nt->relname, "atum_test_sentinel") == 0;
+            jobs += strcmp(nt->relname, DB_NOTIFY_CHANNEL) == 0;
+            PQfreemem(nt);
+            if (sentinel)
+                return jobs;
+        }
+        sleep_ms(10);                            /* polling for the sentinel, bounded */
+    }
+    ck_abort_msg("the sentinel notification never came");
+    return -1;
+}
+
+/* Quiet hooks (ATUM_HOOKS_QUIET) are enqueued like any other, but the
+ * transaction that emitted the event sends no NOTIFY for them. */
+START_TEST(quiet_hooks_do_not_wake_workers)
+{
+    const char *e = NULL;
+    struct runtime rt;
+    runtime_init(&rt);
+    ck_assert_int_eq(jobkind_register_hook_ex(&rt.kinds, "sla", "message.created", hook_run, NULL, true, &e), 0);
+    ck_assert_int_eq(jobkind_register_hook_ex(&rt.kinds, "triage", "ticket.created", hook_run, NULL, false, &e), 0);
+    struct db_conn *lc = testdb_connect();
+    testdb_exec(lc, "LISTEN " DB_NOTIFY_CHANNEL);
+    testdb_exec(lc, "LISTEN atum_test_sentinel");
+    runtime_rdlock(&rt);
+    ck_assert_int_eq(db_begin(db, &e), 0);
+    ck_assert_int_eq(event_emit(&rt, db, "message.created", "{\"ticket_id\": 7}", &e), 0);
+    ck_assert_int_eq(db_commit(db, &e), 0);
+    ck_assert_int_eq(notifies_before_sentinel(lc), 0);
+    ck_assert_int_eq(db_begin(db, &e), 0);
+    ck_assert_int_eq(event_emit(&rt, db, "ticket.created", "{\"ticket_id\": 7}", &e), 0);
+    ck_assert_int_eq(db_commit(db, &e), 0);
+    ck_assert_int_eq(notifies_before_sentinel(lc), 1);
+    runtime_rdunlock(&rt);
+    ck_assert_int_eq(testdb_int(db, "SELECT count(*) FROM jobs WHERE kind = 'hook.sla.message.created'"
+                                    " AND run_at <= now()"), 1);
+    db_conn_free(&lc);
     runtime_destroy(&rt);
 }
 END_TEST
@@ -685,6 +742,7 @@ int main(void)
     tcase_add_test(tc, extend_and_release);
     tcase_add_test(tc, concurrency_key_serialises);
     tcase_add_test(tc, one_notify_per_transaction);
+    tcase_add_test(tc, quiet_hooks_do_not_wake_workers);
     tcase_add_test(tc, claim_plan_uses_partial_index);
     tcase_add_test(tc, prune_archive_in_batches);
     tcase_add_test(tc, two_processes_never_share_a_job);

@@ -103,10 +103,13 @@ static char *dupn(const char *s, size_t n)
 
 static const char *fail(struct fakehost *fh, const char **error_r, const char *fmt, ...)
 {
+    /* formatted apart first: the arguments may be the last error itself */
+    char buf[sizeof(fh->last_error)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(fh->last_error, sizeof(fh->last_error), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    memcpy(fh->last_error, buf, sizeof(buf));
     if (error_r)
         *error_r = fh->last_error;
     return fh->last_error;
@@ -825,6 +828,14 @@ const struct atum_plugin *fakehost_plugin(const struct fakehost *fh)
     return fh->plugin;
 }
 
+unsigned fakehost_hook_flags(const struct fakehost *fh)
+{
+    const struct atum_plugin *d = fh->plugin;
+    if (d == NULL || d->size < offsetof(struct atum_plugin, hook_flags) + sizeof(d->hook_flags))
+        return 0;
+    return d->hook_flags;
+}
+
 void *fakehost_state(const struct fakehost *fh)
 {
     return fh->state;
@@ -873,9 +884,11 @@ int fakehost_run_hook(struct fakehost *fh, const char *event, const char *data_j
 {
     for (const struct atum_hook *h = fh->plugin ? fh->plugin->hooks : NULL; h && h->event; h++)
         if (strcmp(h->event, event) == 0) {
-            size_t n = strlen(event) + strlen(data_json ? data_json : "{}") + 32;
+            size_t n = strlen(event) + strlen(data_json ? data_json : "{}") + 64;
             char *payload = grow(NULL, n);
-            snprintf(payload, n, "{\"event\": \"%s\", \"data\": %s}", event, data_json ? data_json : "{}");
+            /* "at": the moment of the event, on the fake host's clock */
+            snprintf(payload, n, "{\"event\": \"%s\", \"data\": %s, \"at\": %.3f}", event,
+                     data_json ? data_json : "{}", h_now());
             char kind[200];
             snprintf(kind, sizeof(kind), "hook.%s.%s", fh->plugin->name, event);
             int rc = run(fh, h->run, kind, payload, 1, 10, out);

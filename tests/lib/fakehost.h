@@ -57,6 +57,9 @@ void fakehost_conf_set(struct fakehost *fh, const char *key, const char *value);
  * (database mode), init() with the configuration.  0, or -1 and *why. */
 int fakehost_load(struct fakehost *fh, const char *path, const char **why);
 const struct atum_plugin *fakehost_plugin(const struct fakehost *fh);
+/* The descriptor's hook_flags as atumd reads them (0 when the descriptor
+ * ends before the member): ATUM_HOOKS_QUIET, ... */
+unsigned fakehost_hook_flags(const struct fakehost *fh);
 void *fakehost_state(const struct fakehost *fh);
 /* Calls the plugin's start() again (fakehost_load() did once): its
  * return value, or -2 when it has none.  fakehost_start_result(): what
@@ -75,7 +78,9 @@ struct fakehost_job_result {
     bool completed_in_tx;
 };
 /* Runs a job kind (or, for a hook, the event's hook with payload
- * {"event": ..., "data": data}).  -1 when the plugin has no such kind. */
+ * {"event": ..., "data": data, "at": the fake host's clock, as atumd's
+ * payloads carry the moment of the event}).  -1 when the plugin has no
+ * such kind. */
 int fakehost_run_job(struct fakehost *fh, const char *kind, const char *payload, int attempt,
                      struct fakehost_job_result *out);
 int fakehost_run_hook(struct fakehost *fh, const char *event, const char *data_json,
