@@ -365,10 +365,15 @@ export function Article({ slug }) {
     if (!a)
         return <p class="boot">Loading…</p>;
     const text = a.body || a.text || a.content || '';
+    // html is rendered by the rag plugin with cmark's safe mode (no raw
+    // HTML, no javascript: links); the page's CSP forbids inline script
+    // and style besides.  Without it the Markdown is shown as text.
     return (
         <article class="card" aria-labelledby="kb-h">
             <h1 id="kb-h">{a.title}</h1>
-            <div class="body">{text}</div>
+            {typeof a.html === 'string'
+                ? <div class="body kb-body" dangerouslySetInnerHTML={{ __html: a.html }} />
+                : <div class="body">{text}</div>}
             <p><a href="/portal/new" onClick={follow}>It does not answer my question: write to us</a></p>
         </article>
     );
