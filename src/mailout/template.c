@@ -50,14 +50,9 @@ static const struct {
     { "verify", vars_account }, { "solved", vars_solved },
 };
 
-static const char *const names_all[] = {
-    "ack", "reply", "notify_new", "notify_reply", "notify_assign", "notice", "signin", "reset",
-    "invite", "verify", "solved", NULL
-};
-
-const char *const *tmpl_names(void)
+const char *tmpl_name_at(size_t i)
 {
-    return names_all;
+    return i < sizeof(template_vars) / sizeof(template_vars[0]) ? template_vars[i].name : NULL;
 }
 
 const char *const *tmpl_variables(const char *name)

@@ -45,8 +45,9 @@ int tmpl_append_block(const char *markdown, struct strbuf *text, struct strbuf *
  * unknown template name.  The outbox gives each template exactly these. */
 const char *const *tmpl_variables(const char *name);
 
-/* Every template name (NULL-terminated, static). */
-const char *const *tmpl_names(void);
+/* The i-th template name (static), NULL past the last: every name
+ * tmpl_variables() knows. */
+const char *tmpl_name_at(size_t i);
 
 /* What is wrong with a template being edited as a subject line and a body
  * (the parts of "Subject: ..." / "---" / body): each '{{' without '}}' and

@@ -87,10 +87,11 @@ json_t *template_admin_list(struct db_conn *c, struct err *err)
         return NULL;
     }
     json_t *items = json_array();
-    for (const char *const *n = tmpl_names(); *n; n++) {
+    const char *name;
+    for (size_t k = 0; (name = tmpl_name_at(k)) != NULL; k++) {
         json_t *queues = json_array(), *global = json_null();
         for (int i = 0; i < PQntuples(r); i++) {
-            if (strcmp(PQgetvalue(r, i, 0), *n) != 0)
+            if (strcmp(PQgetvalue(r, i, 0), name) != 0)
                 continue;
             if (PQgetisnull(r, i, 1)) {
                 json_decref(global);
@@ -101,8 +102,8 @@ json_t *template_admin_list(struct db_conn *c, struct err *err)
                     "updated_at", PQgetvalue(r, i, 3)));
             }
         }
-        json_array_append_new(items, json_pack("{s:s, s:o, s:o, s:o}", "name", *n, "variables",
-                                               variables_json(*n), "global", global, "queues", queues));
+        json_array_append_new(items, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "variables",
+                                               variables_json(name), "global", global, "queues", queues));
     }
     PQclear(r);
     return json_pack("{s:o}", "items", items);
