@@ -168,6 +168,20 @@ static void follow_plugin_settings(struct atumd *d)
     d->plugin_stamp = v;
 }
 
+/* At exit the node leaves the nodes table.  One connection attempt now,
+ * whatever the reconnect backoff says: a database that came back just
+ * before SIGTERM must not leave a ghost node behind. */
+static void unregister_node(struct atumd *d)
+{
+    const char *e = NULL;
+    if (db_conn_is_up(d->db) && node_unregister(d->db, d->node_id, &e) == 0)
+        return;
+    /* not connected, or the connection broke unnoticed: once more, fresh */
+    if (db_conn_connect(d->db, &e) == 0 && node_unregister(d->db, d->node_id, &e) == 0)
+        return;
+    log_warn("node.unregister_failed", "node=%s error=%s", d->node_id, e ? e : "?");
+}
+
 static void maintenance(struct atumd *d)
 {
     const char *e = NULL;
@@ -511,14 +525,12 @@ out_workers:
         /* a job is still running on a worker thread: its plugin must not be
          * unloaded under it, and its lease will hand it to another node */
         log_warn("atumd.exit_busy", "hint=%s", "jobs still running at the deadline will run again");
-        if (db_conn_ensure(d.db, &e) == 0)
-            (void)node_unregister(d.db, d.node_id, &e);
+        unregister_node(&d);
         log_info("atumd.stopped", "exit=%d", exit_code);
         fflush(NULL);
         _exit(exit_code);
     }
-    if (db_conn_ensure(d.db, &e) == 0)
-        (void)node_unregister(d.db, d.node_id, &e);
+    unregister_node(&d);
 out_rt:
     db_pool_free(&d.pool);
     runtime_destroy(&d.rt);
