@@ -21,7 +21,7 @@ export function PluginPanels({ t, onChange, onInsert }) {
     const views = t.plugins && typeof t.plugins === 'object' ? t.plugins : {};
     return (
         <>
-            {Object.keys(views).sort().map((name) => {
+            {Object.keys(views).sort().filter((name) => name !== 'rag' || !Rag.fits(views.rag)).map((name) => {
                 const P = KNOWN[name];
                 const v = views[name];
                 return (
@@ -31,7 +31,7 @@ export function PluginPanels({ t, onChange, onInsert }) {
                     </section>
                 );
             })}
-            <Rag t={t} onInsert={onInsert} />
+            <Rag t={t} v={views.rag} onInsert={onInsert} />
         </>
     );
 }
@@ -160,51 +160,94 @@ Sla.fits = (v) => v && typeof v === 'object' && 'tracked' in v && (!v.tracked ||
 
 // ---- smartreply ------------------------------------------------------------------
 
+// plugins.smartreply is {state: none|pending|done, draft: {id, method,
+// result: {text, insert, sources, reason}}}; older answers carried a plain
+// draft string or a list, still read.
 function draftsOf(v) {
     if (typeof v.draft === 'string')
-        return [{ text: v.draft }];
+        return [{ text: v.draft, insert: v.draft }];
+    if (v.draft && typeof v.draft === 'object') {
+        const r = v.draft.result || {};
+        const text = typeof r.text === 'string' ? r.text : null;
+        if (!text)
+            return [];
+        const sources = Array.isArray(r.sources) ? r.sources.map((x) => x && x.title).filter(Boolean) : [];
+        return [{ text, insert: typeof r.insert === 'string' && r.insert ? r.insert : text,
+                  source: sources.length ? `From: ${sources.join('; ')}` : null,
+                  method: v.draft.method }];
+    }
     const list = Array.isArray(v.drafts) ? v.drafts : Array.isArray(v.suggestions) ? v.suggestions : [];
-    return list.map((d) => (typeof d === 'string' ? { text: d } : { text: d.text || d.body || '', source: d.source || d.title }))
+    return list.map((d) => (typeof d === 'string' ? { text: d, insert: d }
+        : { text: d.text || d.body || '', insert: d.text || d.body || '', source: d.source || d.title }))
         .filter((d) => typeof d.text === 'string' && d.text);
 }
 
-function SmartReply({ v, onInsert }) {
+function SmartReply({ t, v, onInsert }) {
+    const [busy, setBusy] = useState(false);
+    const [msg, setMsg] = useState(null);
     const drafts = draftsOf(v);
-    if (!drafts.length)
-        return <p class="muted">{v.state === 'pending' ? 'Being written…' : 'No suggestion.'}</p>;
+    const reason = v.draft && v.draft.result && v.draft.result.reason;
+    const again = async () => {
+        setBusy(true);
+        setMsg(null);
+        try {
+            await post('/plugins/smartreply/drafts', { ticket_id: t.id });
+            setMsg({ error: false, text: 'A new draft is being written; it shows here when ready.' });
+        } catch (e) {
+            setMsg({ error: true, text: describe(e, 'asking for a new draft') });
+        } finally {
+            setBusy(false);
+        }
+    };
+    const pending = v.state === 'pending' || (v.draft && v.draft.state === 'pending');
     return (
-        <ul class="suggestions">
-            {drafts.slice(0, 3).map((d) => (
-                <li>
-                    <div class="text">{d.text}</div>
-                    {d.source && <p class="muted">{d.source}</p>}
-                    <button type="button" onClick={() => onInsert(d.text)}>Insert into the reply</button>
-                </li>
-            ))}
-        </ul>
+        <>
+            {drafts.length ? (
+                <ul class="suggestions">
+                    {drafts.slice(0, 3).map((d) => (
+                        <li>
+                            <div class="text">{d.text}</div>
+                            {d.source && <p class="muted">{d.source}</p>}
+                            <button type="button" onClick={() => onInsert(d.insert)}>Insert into the reply</button>
+                        </li>
+                    ))}
+                </ul>
+            ) : <p class="muted">{pending ? 'Being written…' : reason ? `No suggestion: ${reason}` : 'No suggestion.'}</p>}
+            {has('post', '/plugins/smartreply/drafts') && (
+                <p class="plugin-actions"><button type="button" disabled={busy} onClick={again}>New draft</button></p>
+            )}
+            {msg && <p class={msg.error ? 'error' : 'ok'} role={msg.error ? 'alert' : 'status'}>{msg.text}</p>}
+        </>
     );
 }
-SmartReply.fits = (v) => v && typeof v === 'object' && (typeof v.draft === 'string' || Array.isArray(v.drafts)
-    || Array.isArray(v.suggestions) || v.state === 'pending');
+SmartReply.fits = (v) => v && typeof v === 'object' && (typeof v.draft === 'string'
+    || (v.draft && typeof v.draft === 'object') || Array.isArray(v.drafts)
+    || Array.isArray(v.suggestions) || ['none', 'pending', 'done'].includes(v.state));
 
 // ---- rag: articles for the subject -------------------------------------------------
 
 let ragAbsent = false;     // learnt once per page: the plugin is not loaded
 
-function Rag({ t, onInsert }) {
-    const [items, setItems] = useState(null);
+function Rag({ t, v, onInsert }) {
+    // The plugin's part of the ticket (ranked when the ticket came in, with
+    // any drafted answer) is used when there; otherwise the subject is
+    // searched.
+    const own = Rag.fits(v);
+    const [found, setFound] = useState(null);
     useEffect(() => {
-        if (ragAbsent || !t.subject)
+        if (own || ragAbsent || !t.subject)
             return;
         const known = has('get', '/plugins/rag/search');
         get(`/plugins/rag/search?q=${encodeURIComponent(t.subject.slice(0, 300))}&limit=3`, { quiet: true })
-            .then((r) => setItems(Array.isArray(r.items) ? r.items : []))
+            .then((r) => setFound(Array.isArray(r.items) ? r.items : []))
             .catch((e) => {
                 if (!known && (e.status === 404 || e.status === 405))
                     ragAbsent = true;
-                setItems(null);
+                setFound(null);
             });
-    }, [t.id]);
+    }, [t.id, own]);
+    const items = own ? v.suggestions.slice(0, 3) : found;
+    const answer = own && v.draft && v.draft.result && v.draft.result.answered && v.draft.result.answer;
     if (!items)
         return null;
     return (
@@ -221,9 +264,17 @@ function Rag({ t, onInsert }) {
                     ))}
                 </ul>
             )}
+            {answer && (
+                <div class="rag-answer">
+                    <h3>Drafted answer</h3>
+                    <div class="text">{answer}</div>
+                    <button type="button" onClick={() => onInsert(answer)}>Insert into the reply</button>
+                </div>
+            )}
         </section>
     );
 }
+Rag.fits = (v) => v && typeof v === 'object' && Array.isArray(v.suggestions);
 
 // ---- anything else --------------------------------------------------------------------
 
