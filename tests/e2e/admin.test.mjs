@@ -491,7 +491,7 @@ describe('the admin pages', () => {
         await page.getByRole('button', { name: 'Create macro' }).click();
         const err = page.locator('#macro-act_category-error');
         await err.waitFor();
-        assert.match(await err.textContent(), /category must be a text/);
+        assert.match(await err.textContent(), /Category must be a text of 1 to 100 bytes/);
         assert.equal(await page.locator('#macro-act_category').getAttribute('aria-invalid'), 'true');
         assert.equal(await page.evaluate(() => document.activeElement.id), 'macro-act_category', 'the focus goes to the field');
         assert.equal(await page.locator('#macro-title').inputValue(), 'Escalate to billing');
