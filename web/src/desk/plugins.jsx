@@ -257,7 +257,7 @@ function Rag({ t, v, onInsert }) {
                 <ul class="suggestions">
                     {items.map((a) => (
                         <li>
-                            <strong>{a.title}</strong>
+                            <strong>{a.link ? <a href={a.link}>{a.title}</a> : a.title}</strong>
                             {a.passage && a.passage.text && <div class="text muted">{a.passage.text.slice(0, 280)}</div>}
                             {a.link && <button type="button" onClick={() => onInsert(`${a.title}: ${location.origin}${a.link}`)}>Insert a link</button>}
                         </li>
