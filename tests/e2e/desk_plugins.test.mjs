@@ -86,9 +86,9 @@ describe('the plugin panels beside a ticket', () => {
         const r = await api(page, 'GET', `/tickets/${TICKET}`);
         assert.equal(r.status, 200);
         views = r.json.plugins;
-        for (const name of ['triage', 'rag', 'smartreply'])
+        for (const name of ['triage', 'rag', 'smartreply', 'sla'])
             assert.ok(views[name], `plugins.${name} is in the ticket's answer`);
-        for (const name of ['triage', 'rag', 'smartreply'])
+        for (const name of ['triage', 'rag', 'smartreply', 'sla'])
             await page.locator(`section.plugin-${name}`).waitFor();
     });
 
@@ -191,6 +191,20 @@ describe('the plugin panels beside a ticket', () => {
             return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
         });
         assert.deepEqual(dups, []);
+    });
+
+    test('sla: the policy and its clocks, as the plugin answered', async () => {
+        const v = views.sla;
+        assert.equal(v.tracked, true, 'the support queue\'s policy applies');
+        const panel = page.locator('section.plugin-sla');
+        assert.equal(await panel.locator('h2').textContent(), 'Service level');
+        for (const [label, key] of [['First response', 'first_response'], ['Resolution', 'resolution']]) {
+            const c = v.clocks[key];
+            assert.ok(c && c.tracked, `clocks.${key} is tracked`);
+            const text = await panel.locator('dt', { hasText: label }).locator('xpath=following-sibling::dd[1]').textContent();
+            assert.match(text, /^(\d+ min|\d+ h [1-5]?\d min) left, due /, `${label}: "${text}"`);
+        }
+        await panel.locator('p.muted', { hasText: 'Policy: Standard' }).waitFor();
     });
 
     test('a screenshot of the panels', async () => {

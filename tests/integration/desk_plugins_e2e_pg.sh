@@ -2,14 +2,15 @@
 # desk_plugins_e2e_pg.sh -- the desk's plugin panels against the real
 # plugins, in a real browser (Debian's chromium, headless, driven by
 # playwright-core; the harness of desk_work_e2e_pg.sh): atumd with the
-# triage, rag and smartreply plugins on their local paths (no language
-# model), a KB and a seed for the classifier of the test's own, a ticket by
-# mail; then the triage panel (labels with confidences, a correction), the
-# smartreply panel (a draft, "Insert into the reply" fills the editor and
-# sends nothing, "New draft") and the rag panel (the ticket's suggestions,
-# no duplicate element ids).  Tests in tests/e2e/desk_plugins.test.mjs;
-# each counts as one check here.  The screenshot goes to DESK_SCREENSHOTS
-# (default: the build tree's tests/e2e/screenshots).
+# triage, rag, smartreply and sla plugins on their local paths (no
+# language model), the test's own KB and classifier seed, an SLA policy,
+# a ticket by mail; then the triage panel (labels with confidences, a
+# correction), the smartreply panel (a draft, "Insert into the reply"
+# fills the editor and sends nothing, "New draft"), the rag panel (the
+# ticket's suggestions, no duplicate element ids) and the sla panel (its
+# clocks).  Tests in tests/e2e/desk_plugins.test.mjs; each counts as one
+# check here.  The screenshot goes to DESK_SCREENSHOTS (default: the
+# build tree's tests/e2e/screenshots).
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
 S=$ATUM_SRCDIR
@@ -48,6 +49,9 @@ languages = en,de
 path = $B/plugins/rag/.libs/rag.so
 [plugin.smartreply]
 path = $B/plugins/smartreply/.libs/smartreply.so
+[plugin.sla]
+path = $B/plugins/sla/.libs/sla.so
+zoneinfo_dir = /usr/share/zoneinfo
 CONF
 export ATUM_CONFIG=$T/atum.conf
 CTL=$B/atumctl
@@ -55,7 +59,8 @@ setup() {
     "$CTL" migrate >/dev/null || return 1
     "$CTL" queue add support support@example.com >/dev/null || return 1
     echo "$DESK_PW" | "$CTL" user add agent@example.com --name 'Alex Agent' --role agent --password-stdin >/dev/null &&
-    "$CTL" queue member support agent@example.com >/dev/null
+    "$CTL" queue member support agent@example.com >/dev/null &&
+    echo "$DESK_PW" | "$CTL" user add admin@example.com --name 'Ada Admin' --role admin --password-stdin >/dev/null
 }
 check "the test world: a queue and an agent" setup
 
@@ -95,8 +100,12 @@ Invoices are listed under Billing. Click an invoice to download it as PDF.
 MD
 check "atumctl kb import reads the articles" bash -c "'$CTL' kb import '$T/kb' | grep -q '2 new'"
 
-check "atumd starts with the three plugins" atumd_start_port0 "$T/atum.conf" "$T/atumd.log"
+check "atumd starts with the four plugins" atumd_start_port0 "$T/atum.conf" "$T/atumd.log"
 export DESK_URL="http://127.0.0.1:$WEBPORT"
+ADMIN_TOKEN=$("$CTL" token add admin@example.com --name e2e | grep -o 'atum_[A-Za-z0-9_-]*' | head -n 1)
+check "an SLA policy for the support queue" curl -sf -o /dev/null -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' -X POST "$DESK_URL/api/v1/plugins/sla/policies" \
+    -d '{"name": "Standard", "queues": ["support"], "targets": {"first_response": {"hours": 4, "time": "calendar"}, "resolution": {"hours": 24, "time": "calendar"}}}'
 export -f q
 export ATUM_TEST_DATABASE_URL
 
