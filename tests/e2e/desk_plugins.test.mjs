@@ -208,7 +208,7 @@ describe('the plugin panels beside a ticket', () => {
     });
 
     test('a screenshot of the panels', async () => {
-        await page.locator('section.plugin-triage').scrollIntoViewIfNeeded();
+        await page.locator('.views a .count').first().waitFor();
         await page.screenshot({ path: path.join(SHOTS, 'desk-plugins.png'), fullPage: true });
         assert.deepEqual(problems, [], 'no script error on the page');
     });
