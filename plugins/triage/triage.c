@@ -1290,16 +1290,16 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
         rc = h->sql(req->db,
                     "INSERT INTO triage_results (ticket_id, category, category_conf, priority, priority_conf,"
                     " sentiment, sentiment_conf, method, reason)"
-                    " VALUES ($1, $2, CASE WHEN $2 IS NULL THEN NULL ELSE 1 END, $3,"
-                    "  CASE WHEN $3 IS NULL THEN NULL ELSE 1 END, $4, CASE WHEN $4 IS NULL THEN NULL ELSE 1 END,"
-                    "  'agent', 'corrected by user ' || coalesce($5, '?'))"
+                    " VALUES ($1::bigint, $2::text, CASE WHEN $2::text IS NULL THEN NULL ELSE 1 END, $3::text,"
+                    "  CASE WHEN $3::text IS NULL THEN NULL ELSE 1 END, $4::text, CASE WHEN $4::text IS NULL THEN NULL ELSE 1 END,"
+                    "  'agent', 'corrected by user ' || coalesce($5::text, '?'))"
                     " ON CONFLICT (ticket_id) DO UPDATE SET"
-                    "  category = coalesce($2, triage_results.category),"
-                    "  category_conf = CASE WHEN $2 IS NULL THEN triage_results.category_conf ELSE 1 END,"
-                    "  priority = coalesce($3, triage_results.priority),"
-                    "  priority_conf = CASE WHEN $3 IS NULL THEN triage_results.priority_conf ELSE 1 END,"
-                    "  sentiment = coalesce($4, triage_results.sentiment),"
-                    "  sentiment_conf = CASE WHEN $4 IS NULL THEN triage_results.sentiment_conf ELSE 1 END,"
+                    "  category = coalesce($2::text, triage_results.category),"
+                    "  category_conf = CASE WHEN $2::text IS NULL THEN triage_results.category_conf ELSE 1 END,"
+                    "  priority = coalesce($3::text, triage_results.priority),"
+                    "  priority_conf = CASE WHEN $3::text IS NULL THEN triage_results.priority_conf ELSE 1 END,"
+                    "  sentiment = coalesce($4::text, triage_results.sentiment),"
+                    "  sentiment_conf = CASE WHEN $4::text IS NULL THEN triage_results.sentiment_conf ELSE 1 END,"
                     "  method = 'agent', reason = EXCLUDED.reason, updated_at = now()",
                     5, p, NULL, &e);
     /* retrain once enough labels arrived after the newest model */

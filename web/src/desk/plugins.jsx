@@ -122,8 +122,10 @@ function duration(s) {
     const a = Math.abs(s);
     if (a < 3600)
         return `${Math.round(a / 60)} min`;
-    if (a < 86400 * 2)
-        return `${Math.floor(a / 3600)} h ${Math.round((a % 3600) / 60)} min`;
+    if (a < 86400 * 2) {
+        const m = Math.round(a / 60);      // rounded once: never "3 h 60 min"
+        return `${Math.floor(m / 60)} h ${m % 60} min`;
+    }
     return `${Math.round(a / 86400)} days`;
 }
 
@@ -257,7 +259,7 @@ function Rag({ t, v, onInsert }) {
                 <ul class="suggestions">
                     {items.map((a) => (
                         <li>
-                            <strong>{a.title}</strong>
+                            <strong>{a.link ? <a href={a.link}>{a.title}</a> : a.title}</strong>
                             {a.passage && a.passage.text && <div class="text muted">{a.passage.text.slice(0, 280)}</div>}
                             {a.link && <button type="button" onClick={() => onInsert(`${a.title}: ${location.origin}${a.link}`)}>Insert a link</button>}
                         </li>
