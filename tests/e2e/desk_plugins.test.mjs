@@ -171,6 +171,11 @@ describe('the plugin panels beside a ticket', () => {
             return d && d.id > old && d.state === 'done' ? d : null;
         });
         assert.ok(fresh.result, 'the new draft has a result');
+        // the panel shows it without a reload
+        await panel.locator('p.ok[role="status"]', { hasText: 'The new draft is here' }).waitFor();
+        if (fresh.result.text)
+            assert.equal((await panel.locator('.suggestions li .text').first().textContent()).trim(),
+                         fresh.result.text.trim());
     });
 
     test('rag: the ticket\'s suggestions, titles and links, and no duplicate element ids', async () => {

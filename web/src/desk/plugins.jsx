@@ -184,24 +184,61 @@ function draftsOf(v) {
         .filter((d) => typeof d.text === 'string' && d.text);
 }
 
+// After "New draft" the panel asks the plugin for the ticket's drafts
+// (GET /plugins/smartreply/drafts, newest first) until one newer than the
+// shown one is done: every 1.5 s, for at most a minute.
+const DRAFT_POLL_MS = 1500, DRAFT_POLL_FOR_MS = 60000;
+
 function SmartReply({ t, v, onInsert }) {
     const [busy, setBusy] = useState(false);
     const [msg, setMsg] = useState(null);
-    const drafts = draftsOf(v);
-    const reason = v.draft && v.draft.result && v.draft.result.reason;
+    const [fresh, setFresh] = useState(null);     // a newer draft than v's
+    const alive = useRef(true);
+    useEffect(() => () => { alive.current = false; }, []);
+    useEffect(() => setFresh(null), [t.id]);
+    const shown = fresh ? { state: 'done', draft: fresh } : v;
+    const drafts = draftsOf(shown);
+    const reason = shown.draft && shown.draft.result && shown.draft.result.reason;
+    const waitForNewer = async (after) => {
+        const until = Date.now() + DRAFT_POLL_FOR_MS;
+        while (alive.current && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, DRAFT_POLL_MS));
+            try {
+                const r = await get(`/plugins/smartreply/drafts?ticket_id=${t.id}`, { quiet: true });
+                const d = r && Array.isArray(r.items) ? r.items[0] : null;
+                if (d && typeof d.id === 'number' && d.id > after && d.state === 'done') {
+                    if (alive.current) {
+                        setFresh(d);
+                        setMsg({ error: false, text: 'The new draft is here.' });
+                    }
+                    return;
+                }
+            } catch (e) {
+                if (alive.current)
+                    setMsg({ error: true, text: describe(e, 'reading the new draft') });
+                return;
+            }
+        }
+        if (alive.current)
+            setMsg({ error: true, text: 'The new draft is taking long; it shows when you open the ticket again.' });
+    };
     const again = async () => {
         setBusy(true);
         setMsg(null);
+        const after = shown.draft && typeof shown.draft.id === 'number' ? shown.draft.id : 0;
         try {
             await post('/plugins/smartreply/drafts', { ticket_id: t.id });
             setMsg({ error: false, text: 'A new draft is being written; it shows here when ready.' });
         } catch (e) {
             setMsg({ error: true, text: describe(e, 'asking for a new draft') });
-        } finally {
             setBusy(false);
+            return;
         }
+        await waitForNewer(after);
+        if (alive.current)
+            setBusy(false);
     };
-    const pending = v.state === 'pending' || (v.draft && v.draft.state === 'pending');
+    const pending = shown.state === 'pending' || (shown.draft && shown.draft.state === 'pending');
     return (
         <>
             {drafts.length ? (
