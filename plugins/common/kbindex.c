@@ -1,5 +1,6 @@
 /* plugins/common/kbindex.c -- see kbindex.h. */
 #include "kbindex.h"
+#include "hostcall.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -10,12 +11,6 @@
 #define LOOK_EVERY_S 2.0
 #define EMBED_LIST 50            /* documents the embedding list contributes to the fusion */
 #define RANK_POOL 200            /* hits ranked before filtering by audience */
-
-static const char *cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
-{
-    const char *v = h->rows_value(r, row, col);
-    return v ? v : "";
-}
 
 static char *xstrdup(const char *s)
 {
@@ -188,19 +183,19 @@ static void load_embeddings(const struct atum_host *h, struct atum_db *db, struc
     k->vpass = xcalloc(k->n, sizeof(int *));
     size_t bad = 0;
     for (int i = 0; i < h->rows_count(r); i++) {
-        int dim = atoi(cell(h, r, i, 3));
+        int dim = atoi(plug_cell(h, r, i, 3));
         if (k->dim == 0 && dim > 0 && dim <= 65536)
             k->dim = dim;
         if (dim != k->dim) {
             bad++;
             continue;
         }
-        long long id = atoll(cell(h, r, i, 1));
-        int doc = strcmp(cell(h, r, i, 0), "article") == 0 ? idmap_find(&arts, id) : idmap_find(&tix, id);
-        int passage = atoi(cell(h, r, i, 2));
+        long long id = atoll(plug_cell(h, r, i, 1));
+        int doc = strcmp(plug_cell(h, r, i, 0), "article") == 0 ? idmap_find(&arts, id) : idmap_find(&tix, id);
+        int passage = atoi(plug_cell(h, r, i, 2));
         if (doc < 0 || passage < 0 || (size_t)passage >= rankidx_npassages(k->ix, doc))
             continue;                        /* stale: the next embedding job removes it */
-        float *v = kb_vec_unhex(cell(h, r, i, 4), dim);
+        float *v = kb_vec_unhex(plug_cell(h, r, i, 4), dim);
         if (v == NULL) {
             bad++;
             continue;
@@ -249,21 +244,21 @@ struct kbindex *kbindex_build(const struct atum_host *h, struct atum_db *db, con
     struct rankidx_doc *rd = xcalloc(k->n, sizeof(*rd));
     for (size_t i = 0; i < na; i++) {
         int row = (int)i;
-        k->docs[i] = (struct kbdoc){ KBDOC_ARTICLE, atoll(cell(h, ra, row, 0)), xstrdup(cell(h, ra, row, 1)),
-                                     xstrdup(cell(h, ra, row, 2)), xstrdup(cell(h, ra, row, 4)),
-                                     strcmp(cell(h, ra, row, 5), "t") == 0, atoll(cell(h, ra, row, 6)) };
-        rd[i] = (struct rankidx_doc){ cell(h, ra, row, 2), cell(h, ra, row, 3), cell(h, ra, row, 7),
-                                      cell(h, ra, row, 4) };
+        k->docs[i] = (struct kbdoc){ KBDOC_ARTICLE, atoll(plug_cell(h, ra, row, 0)), xstrdup(plug_cell(h, ra, row, 1)),
+                                     xstrdup(plug_cell(h, ra, row, 2)), xstrdup(plug_cell(h, ra, row, 4)),
+                                     strcmp(plug_cell(h, ra, row, 5), "t") == 0, atoll(plug_cell(h, ra, row, 6)) };
+        rd[i] = (struct rankidx_doc){ plug_cell(h, ra, row, 2), plug_cell(h, ra, row, 3), plug_cell(h, ra, row, 7),
+                                      plug_cell(h, ra, row, 4) };
     }
     for (size_t j = 0; j < nt; j++) {
         int row = (int)j;
         char slug[40];
-        snprintf(slug, sizeof(slug), "ticket-%s", cell(h, rt, row, 0));
-        k->docs[na + j] = (struct kbdoc){ KBDOC_TICKET, atoll(cell(h, rt, row, 0)), xstrdup(slug),
-                                          xstrdup(cell(h, rt, row, 1)), xstrdup(cell(h, rt, row, 4)), 0,
-                                          atoll(cell(h, rt, row, 5)) };
-        rd[na + j] = (struct rankidx_doc){ cell(h, rt, row, 1), cell(h, rt, row, 2), cell(h, rt, row, 3),
-                                           cell(h, rt, row, 4) };
+        snprintf(slug, sizeof(slug), "ticket-%s", plug_cell(h, rt, row, 0));
+        k->docs[na + j] = (struct kbdoc){ KBDOC_TICKET, atoll(plug_cell(h, rt, row, 0)), xstrdup(slug),
+                                          xstrdup(plug_cell(h, rt, row, 1)), xstrdup(plug_cell(h, rt, row, 4)), 0,
+                                          atoll(plug_cell(h, rt, row, 5)) };
+        rd[na + j] = (struct rankidx_doc){ plug_cell(h, rt, row, 1), plug_cell(h, rt, row, 2), plug_cell(h, rt, row, 3),
+                                           plug_cell(h, rt, row, 4) };
     }
     k->ix = rankidx_build(rd, k->n);
     free(rd);
@@ -334,7 +329,7 @@ struct kbindex *kbcache_get(struct kbcache *c, struct atum_db *db)
         return cur;
     }
     char stamp[256];
-    snprintf(stamp, sizeof(stamp), "%s", cell(h, r, 0, 0));
+    snprintf(stamp, sizeof(stamp), "%s", plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     if (cur && strcmp(cur->stamp, stamp) == 0)
         return cur;

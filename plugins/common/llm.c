@@ -1,5 +1,6 @@
 /* plugins/common/llm.c -- see llm.h. */
 #include "llm.h"
+#include "hostcall.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,13 +47,6 @@ const char *llm_outcome_name(enum llm_outcome o)
     case LLM_REFUSED: return "refused";
     }
     return "unknown";
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 static void labels_of(const struct llm *l, char *buf, size_t size)
@@ -345,9 +339,9 @@ static json_t *post_json(struct llm *l, struct atum_job *job, const char *path, 
     struct atum_http_call call = { .method = "POST", .url = url, .headers = headers, .body = text,
                                    .body_len = strlen(text), .timeout_ms = l->timeout_ms };
     struct atum_http_result res = { 0 };
-    double t0 = mono_ms();
+    double t0 = plug_mono_ms();
     int rc = h->http(&call, &res, &e);
-    double took = mono_ms() - t0;
+    double took = plug_mono_ms() - t0;
     free(text);
     if (auth[0])
         memset(auth, 0, sizeof(auth));
@@ -469,7 +463,7 @@ int llm_chat_json(struct llm *l, struct atum_job *job, const char *system, const
         path = strlen(l->url) >= 3 && strcmp(l->url + strlen(l->url) - 3, "/v1") == 0 ? "/chat/completions"
                                                                                      : "/v1/chat/completions";
     }
-    double t0 = mono_ms();
+    double t0 = plug_mono_ms();
     json_t *env = body ? post_json(l, job, path, body, c) : NULL;
     if (body == NULL)
         set_error(c, LLM_MALFORMED, "the request could not be built (text not UTF-8?)");
@@ -492,7 +486,7 @@ int llm_chat_json(struct llm *l, struct atum_job *job, const char *system, const
         }
         json_decref(env);
     }
-    c->elapsed_ms = mono_ms() - t0;
+    c->elapsed_ms = plug_mono_ms() - t0;
     if (c->outcome == LLM_SKIPPED)
         probe_release(l, probe);
     else
@@ -529,7 +523,7 @@ int llm_embed(struct llm *l, struct atum_job *job, const char *const *texts, siz
     json_t *body = json_pack("{s:s, s:o}", "model", l->embed_model, "input", input);
     const char *path = l->provider == LLM_OLLAMA ? "/api/embed"
         : strlen(l->url) >= 3 && strcmp(l->url + strlen(l->url) - 3, "/v1") == 0 ? "/embeddings" : "/v1/embeddings";
-    double t0 = mono_ms();
+    double t0 = plug_mono_ms();
     json_t *env = post_json(l, job, path, body, c);
     json_decref(body);
     float *vecs = NULL;
@@ -582,7 +576,7 @@ int llm_embed(struct llm *l, struct atum_job *job, const char *const *texts, siz
         }
         json_decref(env);
     }
-    c->elapsed_ms = mono_ms() - t0;
+    c->elapsed_ms = plug_mono_ms() - t0;
     if (c->outcome == LLM_SKIPPED)
         probe_release(l, probe);
     else

@@ -13,6 +13,7 @@
 #define PLUGINS_RAG_RAG_PRIVATE_H
 
 #include <atum/plugin.h>
+#include "../common/hostcall.h"
 #include <jansson.h>
 #include "../common/kbindex.h"
 #include "../common/llm.h"
@@ -25,8 +26,6 @@ struct rag {
     double min_relevance;
 };
 
-const char *rag_cell(const struct atum_host *h, struct atum_rows *r, int row, int col);
-void rag_reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v);
 int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail);
 /* The value of key in a query string, URL-decoded; 0 when absent. */
 int rag_query_get(const char *query, const char *key, char *buf, size_t size);

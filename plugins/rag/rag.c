@@ -35,19 +35,6 @@ extern const struct atum_migration rag_migrations[];
 
 /* ---- helpers shared by the plugin's files ---------------------------------------- */
 
-const char *rag_cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
-{
-    const char *v = h->rows_value(r, row, col);
-    return v ? v : "";
-}
-
-void rag_reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-}
 
 int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
 {
@@ -192,8 +179,8 @@ static int cmd_import(struct rag *g, struct atum_db *db, const char *dir)
                 "         EXCLUDED.visibility, EXCLUDED.status)"
                 " RETURNING id, version, (xmax = 0)", 9, p, &r, &e);
         if (rc == 0 && h->rows_count(r) == 1) {
-            const char *pr[] = { rag_cell(h, r, 0, 0), rag_cell(h, r, 0, 1), f.title, f.body };
-            if (strcmp(rag_cell(h, r, 0, 2), "t") == 0)
+            const char *pr[] = { plug_cell(h, r, 0, 0), plug_cell(h, r, 0, 1), f.title, f.body };
+            if (strcmp(plug_cell(h, r, 0, 2), "t") == 0)
                 created++;
             else
                 changed++;
@@ -370,8 +357,8 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
             g->h->rows_free(&r);
             return 1;
         }
-        json_t *input = json_loads(rag_cell(g->h, r, 0, 0), 0, NULL);
-        long long tid = atoll(rag_cell(g->h, r, 0, 1));
+        json_t *input = json_loads(plug_cell(g->h, r, 0, 0), 0, NULL);
+        long long tid = atoll(plug_cell(g->h, r, 0, 1));
         g->h->rows_free(&r);
         int rc = input ? rag_new_run(g, db, input, tid, 0, run, &nrun, &e) : -1;
         json_decref(input);
@@ -384,7 +371,7 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
         snprintf(rid, sizeof(rid), "%lld", nrun);
         if (g->h->sql(db, "SELECT method || E'\t' || outcome || E'\t' || coalesce(result::text, error, '')"
                           " FROM rag_runs WHERE id = $1", 1, p, &r, &e) == 0 && g->h->rows_count(r) == 1)
-            printf("run %lld replays run %lld: %s\n", nrun, run, rag_cell(g->h, r, 0, 0));
+            printf("run %lld replays run %lld: %s\n", nrun, run, plug_cell(g->h, r, 0, 0));
         g->h->rows_free(&r);
         return 0;
     }
@@ -429,7 +416,7 @@ static int route_search(void *state, const struct atum_http_req *req, struct atu
             json_array_append_new(arr, rag_hit_json(g, k, &hits[i], !suggest));
     stemmer_set_free(&st);
     kbcache_put(&g->kb, k);
-    rag_reply_json(g->h, resp, 200, json_pack("{s:o}", "items", arr));
+    plug_reply_json(g->h, resp, 200, json_pack("{s:o}", "items", arr));
     return 0;
 }
 
@@ -458,7 +445,7 @@ static int route_answer(void *state, const struct atum_http_req *req, struct atu
             json_array_append_new(arr, rag_hit_json(g, k, &hits[i], 1));
     stemmer_set_free(&st);
     kbcache_put(&g->kb, k);
-    rag_reply_json(g->h, resp, 200, json_pack("{s:b, s:s, s:f, s:o}", "answered", answered, "method", "local",
+    plug_reply_json(g->h, resp, 200, json_pack("{s:b, s:s, s:f, s:o}", "answered", answered, "method", "local",
                                               "relevance", best, "citations", arr));
     return 0;
 }
@@ -479,7 +466,7 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
                           (json_int_t)vecs, "embed_model", llm_embed_model(g->llm), "llm",
                           llm_status_json(g->llm), "min_relevance", g->min_relevance);
     kbcache_put(&g->kb, k);
-    rag_reply_json(g->h, resp, 200, v);
+    plug_reply_json(g->h, resp, 200, v);
     return 0;
 }
 
@@ -509,7 +496,7 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
         h->rows_free(&r);
         return rag_problem(h, resp, 404, "no such article");
     }
-    json_t *a = json_loads(rag_cell(h, r, 0, 0), 0, NULL);
+    json_t *a = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (a == NULL)
         return rag_problem(h, resp, 500, "the article does not read back as JSON");
@@ -519,7 +506,7 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
     json_object_set_new(a, "html", html ? json_string(html) : json_null());
     free(html);
-    rag_reply_json(h, resp, 200, a);
+    plug_reply_json(h, resp, 200, a);
     return 0;
 }
 
@@ -546,7 +533,7 @@ static int route_link(void *state, const struct atum_http_req *req, struct atum_
     json_decref(b);
     if (rc < 0)
         return rag_problem(h, resp, 400, e);
-    rag_reply_json(h, resp, 201, json_pack("{s:I}", "article_id", aid));
+    plug_reply_json(h, resp, 201, json_pack("{s:I}", "article_id", aid));
     return 0;
 }
 
@@ -594,7 +581,7 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
         return rag_problem(h, resp, 400, e);
     }
     h->counter_add("atum_rag_deflections_total", NULL, 1);
-    rag_reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));
+    plug_reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));
     return 0;
 }
 
@@ -679,8 +666,8 @@ static char *ticket_text(struct rag *g, struct atum_db *db, long long ticket_id,
         h->rows_free(&r);
         return NULL;
     }
-    char *text = strdup(rag_cell(h, r, 0, 0));
-    *queue_r = atoll(rag_cell(h, r, 0, 1));
+    char *text = strdup(plug_cell(h, r, 0, 0));
+    *queue_r = atoll(plug_cell(h, r, 0, 1));
     h->rows_free(&r);
     return text;
 }
@@ -706,8 +693,8 @@ static int mail_block(void *state, struct atum_db *db, const char *template_name
     const char *e = NULL;
     if (h->sql(db, "SELECT ack_suggestions, ack_limit FROM rag_settings WHERE queue_id = $1", 1, p, &r, &e) == 0
         && h->rows_count(r) == 1) {
-        on = strcmp(rag_cell(h, r, 0, 0), "t") == 0;
-        limit = atoi(rag_cell(h, r, 0, 1));
+        on = strcmp(plug_cell(h, r, 0, 0), "t") == 0;
+        limit = atoi(plug_cell(h, r, 0, 1));
     }
     h->rows_free(&r);
     if (!on || limit <= 0) {
@@ -787,9 +774,9 @@ static int ticket_view(void *state, struct atum_db *db, long long ticket_id, str
     if (g->h->sql(db, "SELECT json_build_object('run_id', id, 'method', method, 'outcome', outcome,"
                       " 'result', result, 'created_at', created_at)::text FROM rag_runs"
                       " WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1", 1, p, &r, &e) == 0 && g->h->rows_count(r) == 1)
-        json_object_set_new(v, "draft", json_loads(rag_cell(g->h, r, 0, 0), 0, NULL));
+        json_object_set_new(v, "draft", json_loads(plug_cell(g->h, r, 0, 0), 0, NULL));
     g->h->rows_free(&r);
-    rag_reply_json(g->h, resp, 200, v);
+    plug_reply_json(g->h, resp, 200, v);
     return 0;
 }
 

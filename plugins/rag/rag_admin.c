@@ -28,7 +28,7 @@ static int reply_article(struct rag *g, struct atum_db *db, const char *id, int 
         h->rows_free(&r);
         return rag_problem(h, resp, 404, "no such article");
     }
-    h->http_reply(resp, status, "application/json", rag_cell(h, r, 0, 0), strlen(rag_cell(h, r, 0, 0)));
+    h->http_reply(resp, status, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }
@@ -121,7 +121,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
                    "      AND ($3::text IS NULL OR a.title ILIKE '%' || $3 || '%' OR $3 = ANY (a.tags))))::text",
                    5, p, &r, &e) < 0)
             return rag_problem(h, resp, 400, e);
-        h->http_reply(resp, 200, "application/json", rag_cell(h, r, 0, 0), strlen(rag_cell(h, r, 0, 0)));
+        h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
         h->rows_free(&r);
         return 0;
     }
@@ -163,7 +163,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
                     "  (SELECT id FROM kb_categories WHERE name = $9))"
                     " ON CONFLICT (slug) DO NOTHING RETURNING id", 9, p, &r, &e);
     if (rc == 0 && h->rows_count(r) == 1) {
-        snprintf(id, sizeof(id), "%s", rag_cell(h, r, 0, 0));
+        snprintf(id, sizeof(id), "%s", plug_cell(h, r, 0, 0));
         const char *pr[] = { id, req->user_id > 0 ? uid : NULL };
         rc = h->sql(req->db, "INSERT INTO kb_revisions (article_id, version, title, body, tags, visibility, status,"
                              " created_by) SELECT id, version, title, body, tags, visibility, status, $2::bigint"
@@ -258,7 +258,7 @@ int rag_route_article_put(void *state, const struct atum_http_req *req, struct a
         int exists = h->rows_count(r) == 1;
         char detail[128];
         snprintf(detail, sizeof(detail), "the article changed meanwhile: its version is now %s",
-                 exists ? rag_cell(h, r, 0, 0) : "?");
+                 exists ? plug_cell(h, r, 0, 0) : "?");
         h->rows_free(&r);
         return exists ? rag_problem(h, resp, 409, detail) : rag_problem(h, resp, 404, "no such article");
     }
@@ -295,9 +295,9 @@ int rag_route_revisions(void *state, const struct atum_http_req *req, struct atu
         h->rows_free(&r);
         return rag_problem(h, resp, 404, "no such article");
     }
-    json_t *items = json_loads(rag_cell(h, r, 0, 0), 0, NULL);
+    json_t *items = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
-    rag_reply_json(h, resp, 200, json_pack("{s:I, s:o}", "article_id", (json_int_t)atoll(id), "items",
+    plug_reply_json(h, resp, 200, json_pack("{s:I, s:o}", "article_id", (json_int_t)atoll(id), "items",
                                            items ? items : json_array()));
     return 0;
 }
@@ -336,7 +336,7 @@ int rag_route_settings(void *state, const struct atum_http_req *req, struct atum
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM rag_settings s",
                0, NULL, &r, &e) < 0)
         return rag_problem(h, resp, 500, e);
-    h->http_reply(resp, 200, "application/json", rag_cell(h, r, 0, 0), strlen(rag_cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }

@@ -26,13 +26,6 @@
 #define EMBED_BATCH 16
 #define EMBED_TEXT_MAX 2000
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 float *rag_query_vec(struct rag *g, struct atum_job *job, const char *query, int *dim_r)
 {
     *dim_r = 0;
@@ -63,7 +56,7 @@ int rag_new_run(struct rag *g, struct atum_db *db, json_t *input, long long tick
                         " VALUES ('pending', 'pending', $1::jsonb, $2::bigint, $3::bigint, $4::bigint) RETURNING id",
                     4, p, &r, error_r);
     if (rc == 0)
-        *run_r = atoll(rag_cell(h, r, 0, 0));
+        *run_r = atoll(plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     free(in);
     return rc;
@@ -81,7 +74,7 @@ static int queue_llm_on(struct rag *g, struct atum_db *db, long long queue_id)
     const char *e = NULL;
     int on = 1;
     if (g->h->sql(db, "SELECT llm FROM rag_settings WHERE queue_id = $1", 1, p, &r, &e) == 0 && g->h->rows_count(r) == 1)
-        on = strcmp(rag_cell(g->h, r, 0, 0), "t") == 0;
+        on = strcmp(plug_cell(g->h, r, 0, 0), "t") == 0;
     g->h->rows_free(&r);
     return on;
 }
@@ -95,7 +88,7 @@ int rag_run_answer(struct rag *g, struct atum_db *db, struct atum_job *job, long
     struct atum_rows *r = NULL;
     if (h->sql(db, "SELECT input::text FROM rag_runs WHERE id = $1", 1, p, &r, error_r) < 0)
         return -1;
-    json_t *input = h->rows_count(r) == 1 ? json_loads(rag_cell(h, r, 0, 0), 0, NULL) : NULL;
+    json_t *input = h->rows_count(r) == 1 ? json_loads(plug_cell(h, r, 0, 0), 0, NULL) : NULL;
     h->rows_free(&r);
     if (input == NULL) {
         *error_r = "no such run, or its input does not parse";
@@ -105,7 +98,7 @@ int rag_run_answer(struct rag *g, struct atum_db *db, struct atum_job *job, long
     const char *lang = json_string_value(json_object_get(input, "language"));
     int staff = json_is_true(json_object_get(input, "staff"));
     long long queue = json_integer_value(json_object_get(input, "queue_id"));
-    double t0 = mono_ms();
+    double t0 = plug_mono_ms();
 
     struct kbindex *k = kbcache_get(&g->kb, db);
     int dim = 0;
@@ -147,7 +140,7 @@ int rag_run_answer(struct rag *g, struct atum_db *db, struct atum_job *job, long
     json_decref(given);
     if (qv)
         json_object_set_new(input, "embedding", json_pack("{s:s, s:i}", "model", llm_embed_model(g->llm), "dim", dim));
-    double took = mono_ms() - t0;
+    double took = plug_mono_ms() - t0;
     char el[32];
     snprintf(el, sizeof(el), "%.3f", took);
     char *in_s = json_dumps(input, JSON_COMPACT), *res_s = json_dumps(result, JSON_COMPACT);
@@ -242,7 +235,7 @@ int rag_route_drafts(void *state, const struct atum_http_req *req, struct atum_h
             return rag_problem(h, resp, 404, "no such ticket");
         }
         if (queue <= 0)
-            queue = atoll(rag_cell(h, r, 0, 0));
+            queue = atoll(plug_cell(h, r, 0, 0));
         h->rows_free(&r);
     }
     json_t *input = json_pack("{s:s, s:s, s:b, s:I, s:I}", "question", q, "language", lang ? lang : "en", "staff",
@@ -261,7 +254,7 @@ int rag_route_drafts(void *state, const struct atum_http_req *req, struct atum_h
         h->tx_rollback(req->db);
         return rag_problem(h, resp, 400, e);
     }
-    rag_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", (json_int_t)run, "job_id", (json_int_t)job));
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", (json_int_t)run, "job_id", (json_int_t)job));
     return 0;
 }
 
@@ -294,13 +287,13 @@ int rag_route_runs(void *state, const struct atum_http_req *req, struct atum_htt
                "   x.method = 'pending' THEN 'pending' ELSE 'done' END, 'result', x.result, 'created_at', x.created_at)"
                "   FROM rag_runs x WHERE x.id = $1 AND x.created_by = $2::bigint)) END::text", 3, p, &r, &e) < 0)
         return rag_problem(h, resp, 500, e);
-    json_t *v = json_loads(rag_cell(h, r, 0, 0), 0, NULL);
+    json_t *v = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (v == NULL || json_is_null(json_object_get(v, "run"))) {
         json_decref(v);
         return rag_problem(h, resp, 404, "no such run");
     }
-    rag_reply_json(h, resp, 200, v);
+    plug_reply_json(h, resp, 200, v);
     return 0;
 }
 
@@ -324,8 +317,8 @@ int rag_route_replay(void *state, const struct atum_http_req *req, struct atum_h
     const char *e = NULL;
     if (h->sql(req->db, "SELECT input::text, coalesce(ticket_id, 0) FROM rag_runs WHERE id = $1", 1, p, &r, &e) < 0)
         return rag_problem(h, resp, 500, e);
-    json_t *input = h->rows_count(r) == 1 ? json_loads(rag_cell(h, r, 0, 0), 0, NULL) : NULL;
-    long long tid = h->rows_count(r) == 1 ? atoll(rag_cell(h, r, 0, 1)) : 0;
+    json_t *input = h->rows_count(r) == 1 ? json_loads(plug_cell(h, r, 0, 0), 0, NULL) : NULL;
+    long long tid = h->rows_count(r) == 1 ? atoll(plug_cell(h, r, 0, 1)) : 0;
     h->rows_free(&r);
     if (input == NULL)
         return rag_problem(h, resp, 404, "no such run");
@@ -344,7 +337,7 @@ int rag_route_replay(void *state, const struct atum_http_req *req, struct atum_h
         h->tx_rollback(req->db);
         return rag_problem(h, resp, 400, e);
     }
-    rag_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run,
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run,
                                            "job_id", (json_int_t)job));
     return 0;
 }
@@ -396,7 +389,7 @@ int rag_embed_all(struct rag *g, struct atum_db *db, struct atum_job *job, size_
                      doc->id, pi, hash);
             int have = 0;
             for (size_t i = 0; i < nhave && !have; i++)         /* rows are few hundred to thousands */
-                have = strcmp(rag_cell(h, r, (int)i, 0), key) == 0;
+                have = strcmp(plug_cell(h, r, (int)i, 0), key) == 0;
             if (have) {
                 free(t);
                 continue;

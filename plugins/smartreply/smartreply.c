@@ -21,6 +21,7 @@
 #include <atum/plugin.h>
 
 #include "../common/kbindex.h"
+#include "../common/hostcall.h"
 #include "../common/llm.h"
 #include "../common/rankidx.h"
 #include "../common/stem.h"
@@ -48,27 +49,6 @@ struct smartreply {
     struct llm *llm;
     double min_relevance;
 };
-
-static const char *cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
-{
-    const char *v = h->rows_value(r, row, col);
-    return v ? v : "";
-}
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-}
 
 static int problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
 {
@@ -139,13 +119,13 @@ static int thread_load(struct smartreply *s, struct atum_db *db, long long ticke
         return -1;
     }
     t->ticket_id = ticket_id;
-    snprintf(t->subject, sizeof(t->subject), "%s", cell(h, r, 0, 0));
-    t->queue_id = atoll(cell(h, r, 0, 1));
-    snprintf(t->queue_name, sizeof(t->queue_name), "%s", cell(h, r, 0, 2));
-    snprintf(t->customer_name, sizeof(t->customer_name), "%s", cell(h, r, 0, 3));
-    snprintf(t->customer_email, sizeof(t->customer_email), "%s", cell(h, r, 0, 4));
-    snprintf(t->agent_name, sizeof(t->agent_name), "%s", cell(h, r, 0, 5));
-    t->messages = json_loads(cell(h, r, 0, 6), 0, NULL);
+    snprintf(t->subject, sizeof(t->subject), "%s", plug_cell(h, r, 0, 0));
+    t->queue_id = atoll(plug_cell(h, r, 0, 1));
+    snprintf(t->queue_name, sizeof(t->queue_name), "%s", plug_cell(h, r, 0, 2));
+    snprintf(t->customer_name, sizeof(t->customer_name), "%s", plug_cell(h, r, 0, 3));
+    snprintf(t->customer_email, sizeof(t->customer_email), "%s", plug_cell(h, r, 0, 4));
+    snprintf(t->agent_name, sizeof(t->agent_name), "%s", plug_cell(h, r, 0, 5));
+    t->messages = json_loads(plug_cell(h, r, 0, 6), 0, NULL);
     if (!json_is_array(t->messages)) {
         json_decref(t->messages);
         t->messages = json_array();
@@ -166,7 +146,7 @@ static int thread_load(struct smartreply *s, struct atum_db *db, long long ticke
     const char *pl[] = { tid };
     if (h->sql(db, "SELECT language FROM triage_results WHERE ticket_id = $1 AND language IS NOT NULL", 1, pl, &r, &e) == 0
         && h->rows_count(r) == 1)
-        snprintf(t->language, sizeof(t->language), "%s", cell(h, r, 0, 0));
+        snprintf(t->language, sizeof(t->language), "%s", plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     return 0;
 }
@@ -214,9 +194,9 @@ static void canned_load(struct smartreply *s, struct atum_db *db, long long queu
     if (c->ids == NULL || c->titles == NULL || c->bodies == NULL || docs == NULL)
         abort();
     for (size_t i = 0; i < c->n; i++) {
-        c->ids[i] = atoll(cell(h, r, (int)i, 0));
-        c->titles[i] = strdup(cell(h, r, (int)i, 1));
-        c->bodies[i] = strdup(cell(h, r, (int)i, 2));
+        c->ids[i] = atoll(plug_cell(h, r, (int)i, 0));
+        c->titles[i] = strdup(plug_cell(h, r, (int)i, 1));
+        c->bodies[i] = strdup(plug_cell(h, r, (int)i, 2));
         docs[i] = (struct rankidx_doc){ c->titles[i], c->bodies[i], NULL, NULL };
     }
     h->rows_free(&r);
@@ -332,8 +312,8 @@ static int queue_settings(struct smartreply *s, struct atum_db *db, long long qu
     const char *e = NULL;
     if (h->sql(db, "SELECT llm, auto_draft FROM smartreply_settings WHERE queue_id = $1", 1, p, &r, &e) == 0
         && h->rows_count(r) == 1) {
-        *llm_r = strcmp(cell(h, r, 0, 0), "t") == 0;
-        *auto_r = strcmp(cell(h, r, 0, 1), "t") == 0;
+        *llm_r = strcmp(plug_cell(h, r, 0, 0), "t") == 0;
+        *auto_r = strcmp(plug_cell(h, r, 0, 1), "t") == 0;
     }
     h->rows_free(&r);
     return 0;
@@ -364,11 +344,11 @@ static int make_draft(struct smartreply *s, struct atum_db *db, struct atum_job 
             *error_r = "no such draft";
             return -1;
         }
-        ticket_id = atoll(cell(h, r, 0, 0));
-        agent = atoll(cell(h, r, 0, 1));
+        ticket_id = atoll(plug_cell(h, r, 0, 0));
+        agent = atoll(plug_cell(h, r, 0, 1));
         h->rows_free(&r);
     }
-    double t0 = mono_ms();
+    double t0 = plug_mono_ms();
     struct thread t;
     if (thread_load(s, db, ticket_id, agent, &t, error_r) < 0)
         return -1;
@@ -538,7 +518,7 @@ static int make_draft(struct smartreply *s, struct atum_db *db, struct atum_job 
                                                               " relevant enough"));
     }
     json_decref(sources);
-    double took = mono_ms() - t0;
+    double took = plug_mono_ms() - t0;
     char el[32];
     snprintf(el, sizeof(el), "%.3f", took);
     char *in_s = json_dumps(input, JSON_COMPACT), *res_s = json_dumps(result, JSON_COMPACT);
@@ -604,7 +584,7 @@ static int new_run(struct smartreply *s, struct atum_db *db, long long ticket_id
                         " replay_of) VALUES ($1, $2::bigint, 'pending', 'pending', '{}', $3::bigint, $4::bigint)"
                         " RETURNING id", 4, p, &r, error_r);
     if (rc == 0)
-        *run_r = atoll(cell(h, r, 0, 0));
+        *run_r = atoll(plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     return rc;
 }
@@ -652,7 +632,7 @@ static int hook_message(void *state, struct atum_job *job)
     if (h->sql(job->db, "SELECT queue_id FROM tickets WHERE id = $1", 1, p, &r, &e) < 0)
         return h->job_error(job, "%s", e);
     if (h->rows_count(r) == 1)
-        queue = atoll(cell(h, r, 0, 0));
+        queue = atoll(plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     int qllm, qauto;
     queue_settings(s, job->db, queue, &qllm, &qauto);
@@ -687,7 +667,7 @@ static json_t *latest(struct smartreply *s, struct atum_db *db, long long ticket
     if (s->h->sql(db, "SELECT coalesce(json_agg(" DRAFT_JSON " ORDER BY x.id DESC), '[]')::text FROM"
                       " (SELECT * FROM smartreply_drafts WHERE ticket_id = $1 ORDER BY id DESC LIMIT $2::int) x",
                   2, p, &r, &e) == 0)
-        v = json_loads(cell(s->h, r, 0, 0), 0, NULL);
+        v = json_loads(plug_cell(s->h, r, 0, 0), 0, NULL);
     s->h->rows_free(&r);
     return v ? v : json_array();
 }
@@ -702,7 +682,7 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
         long long tid = query_id(req->query, "ticket_id");
         if (tid <= 0)
             return problem(h, resp, 400, "ticket_id: a ticket id is required");
-        reply_json(h, resp, 200, json_pack("{s:I, s:o}", "ticket_id", (json_int_t)tid, "items", latest(s, req->db, tid, 10)));
+        plug_reply_json(h, resp, 200, json_pack("{s:I, s:o}", "ticket_id", (json_int_t)tid, "items", latest(s, req->db, tid, 10)));
         return 0;
     }
     json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
@@ -737,7 +717,7 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
         h->tx_rollback(req->db);
         return problem(h, resp, 400, e);
     }
-    reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "ticket_id", tid, "run_id", (json_int_t)run, "job_id",
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "ticket_id", tid, "run_id", (json_int_t)run, "job_id",
                                        (json_int_t)job));
     return 0;
 }
@@ -761,7 +741,7 @@ static int route_runs(void *state, const struct atum_http_req *req, struct atum_
         h->rows_free(&r);
         return problem(h, resp, 404, "no such run");
     }
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }
@@ -790,7 +770,7 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
         h->rows_free(&r);
         return problem(h, resp, 404, "no such run");
     }
-    long long tid = atoll(cell(h, r, 0, 0)), mid = atoll(cell(h, r, 0, 1)), nrun = 0, job = 0;
+    long long tid = atoll(plug_cell(h, r, 0, 0)), mid = atoll(plug_cell(h, r, 0, 1)), nrun = 0, job = 0;
     h->rows_free(&r);
     int rc = h->tx_begin(req->db, &e);
     if (rc == 0)
@@ -805,7 +785,7 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
         h->tx_rollback(req->db);
         return problem(h, resp, 400, e);
     }
-    reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run, "job_id",
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run, "job_id",
                                        (json_int_t)job));
     return 0;
 }
@@ -821,9 +801,9 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
     if (h->sql(req->db, "SELECT coalesce(json_object_agg(k, n), '{}')::text FROM (SELECT CASE WHEN method LIKE"
                         " 'llm:%' THEN 'llm:' || outcome ELSE method END k, count(*) n FROM smartreply_drafts"
                         " WHERE created_at > now() - interval '1 day' GROUP BY 1) c", 0, NULL, &r, &e) == 0)
-        counts = json_loads(cell(h, r, 0, 0), 0, NULL);
+        counts = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
-    reply_json(h, resp, 200, json_pack("{s:o, s:o, s:f}", "llm", llm_status_json(s->llm), "drafts_24h",
+    plug_reply_json(h, resp, 200, json_pack("{s:o, s:o, s:f}", "llm", llm_status_json(s->llm), "drafts_24h",
                                        counts ? counts : json_object(), "min_relevance", s->min_relevance));
     return 0;
 }
@@ -856,7 +836,7 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM smartreply_settings s",
                0, NULL, &r, &e) < 0)
         return problem(h, resp, 400, e);
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }
@@ -871,7 +851,7 @@ static int ticket_view(void *state, struct atum_db *db, long long ticket_id, str
     json_t *v = d ? json_pack("{s:s, s:O}", "state", json_string_value(json_object_get(d, "state")), "draft", d)
                   : json_pack("{s:s}", "state", "none");
     json_decref(items);
-    reply_json(s->h, resp, 200, v);
+    plug_reply_json(s->h, resp, 200, v);
     return 0;
 }
 
@@ -898,8 +878,8 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
                 s->h->rows_free(&r);
                 return 1;
             }
-            tid = atoll(cell(s->h, r, 0, 0));
-            mid = atoll(cell(s->h, r, 0, 1));
+            tid = atoll(plug_cell(s->h, r, 0, 0));
+            mid = atoll(plug_cell(s->h, r, 0, 1));
             s->h->rows_free(&r);
         }
         if (new_run(s, db, tid, mid, 0, strcmp(argv[1], "replay") == 0 ? id : 0, &run, &e) < 0
@@ -913,7 +893,7 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
         struct atum_rows *r = NULL;
         if (s->h->sql(db, "SELECT method || E'\\t' || coalesce(result->>'text', '(no draft)') FROM smartreply_drafts"
                           " WHERE id = $1", 1, p, &r, &e) == 0 && s->h->rows_count(r) == 1)
-            printf("run %lld\t%s\n", run, cell(s->h, r, 0, 0));
+            printf("run %lld\t%s\n", run, plug_cell(s->h, r, 0, 0));
         s->h->rows_free(&r);
         return 0;
     }

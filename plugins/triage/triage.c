@@ -22,6 +22,7 @@
 #include <atum/plugin.h>
 
 #include "../common/stem.h"
+#include "../common/hostcall.h"
 #include "../common/text.h"
 #include "../common/tsv.h"
 #include "lang.h"
@@ -71,27 +72,6 @@ struct triage_result {
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static const char *cell(const struct atum_host *h, struct atum_rows *r, int row, int col)
-{
-    const char *v = h->rows_value(r, row, col);
-    return v ? v : "";
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void reply_json(const struct atum_host *h, struct atum_http_resp *resp, int status, json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-}
 
 static int reply_problem(const struct atum_host *h, struct atum_http_resp *resp, int status,
                          const char *detail)
@@ -177,8 +157,8 @@ static struct modelset *modelset_get(struct triage *t, struct atum_db *db, int f
     int want[NLABELS] = { 0, 0, 0 }, changed = 0;
     for (int i = 0; i < h->rows_count(r); i++)
         for (int k = 0; k < NLABELS; k++)
-            if (strcmp(cell(h, r, i, 0), label_names[k]) == 0)
-                want[k] = atoi(cell(h, r, i, 1));
+            if (strcmp(plug_cell(h, r, i, 0), label_names[k]) == 0)
+                want[k] = atoi(plug_cell(h, r, i, 1));
     h->rows_free(&r);
     for (int k = 0; k < NLABELS; k++)
         changed |= want[k] != (cur ? cur->version[k] : 0);
@@ -205,7 +185,7 @@ static struct modelset *modelset_get(struct triage *t, struct atum_db *db, int f
             continue;
         }
         size_t n;
-        unsigned char *blob = hex_decode(cell(h, r, 0, 0), &n);
+        unsigned char *blob = hex_decode(plug_cell(h, r, 0, 0), &n);
         h->rows_free(&r);
         ms->m[k] = tmodel_load(blob, n, &e);
         free(blob);
@@ -281,9 +261,9 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
     for (int k = 0; k < NLABELS; k++)
         l.lab[k] = calloc(l.n + 1, sizeof(char *));
     for (size_t i = 0; i < l.n; i++) {
-        l.text[i] = strdup(cell(h, r, (int)i, 0));
+        l.text[i] = strdup(plug_cell(h, r, (int)i, 0));
         for (int k = 0; k < NLABELS; k++)
-            l.lab[k][i] = strdup(cell(h, r, (int)i, k + 1));
+            l.lab[k][i] = strdup(plug_cell(h, r, (int)i, k + 1));
     }
     h->rows_free(&r);
     struct stemmer_set *st = stemmer_set_new();
@@ -305,7 +285,7 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
             have += l.lab[k][i][0] != '\0';
         if (have == 0)
             continue;
-        double t0 = now_ms();
+        double t0 = plug_mono_ms();
         struct tmodel_opts o = { .lexicon = k == 2, .C = 0 };
         const char *e = NULL;
         struct tmodel *m = tmodel_train(docs, (const char *const *)l.lab[k], l.n, &o, &e);
@@ -342,7 +322,7 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
             printf("%s: %zu rows, %d classes, C=%g%s, %zu features, trained in %.1f s\n", label_names[k], have,
                    tmodel_nclasses(m), tmodel_C(m),
                    tmodel_balanced(m) == 2 ? " (balanced)" : tmodel_balanced(m) ? " (half balanced)" : "",
-                   tmodel_nfeatures(m), (now_ms() - t0) / 1000.0);
+                   tmodel_nfeatures(m), (plug_mono_ms() - t0) / 1000.0);
         h->log(ATUM_LOG_INFO, "triage: %s model trained on %zu rows", label_names[k], have);
         free(cls);
         free(hex);
@@ -388,15 +368,15 @@ static void settings_for(struct triage *t, struct atum_db *db, const char *queue
     if (h->sql(db, "SELECT enabled, mode, threshold, escalate_negative, negative_threshold,"
                    " coalesce(notify, ''), coalesce(language, ''), llm FROM triage_settings WHERE queue_id = $1",
                1, p, &r, &e) == 0 && h->rows_count(r) == 1) {
-        s->enabled = strcmp(cell(h, r, 0, 0), "t") == 0;
-        s->auto_apply = strcmp(cell(h, r, 0, 1), "auto") == 0;
-        s->threshold = atof(cell(h, r, 0, 2));
-        s->escalate = strcmp(cell(h, r, 0, 3), "t") == 0;
-        s->negative_threshold = atof(cell(h, r, 0, 4));
-        snprintf(s->notify, sizeof(s->notify), "%s", cell(h, r, 0, 5));
-        if (cell(h, r, 0, 6)[0])
-            snprintf(s->language, sizeof(s->language), "%s", cell(h, r, 0, 6));
-        s->llm = strcmp(cell(h, r, 0, 7), "f") != 0;
+        s->enabled = strcmp(plug_cell(h, r, 0, 0), "t") == 0;
+        s->auto_apply = strcmp(plug_cell(h, r, 0, 1), "auto") == 0;
+        s->threshold = atof(plug_cell(h, r, 0, 2));
+        s->escalate = strcmp(plug_cell(h, r, 0, 3), "t") == 0;
+        s->negative_threshold = atof(plug_cell(h, r, 0, 4));
+        snprintf(s->notify, sizeof(s->notify), "%s", plug_cell(h, r, 0, 5));
+        if (plug_cell(h, r, 0, 6)[0])
+            snprintf(s->language, sizeof(s->language), "%s", plug_cell(h, r, 0, 6));
+        s->llm = strcmp(plug_cell(h, r, 0, 7), "f") != 0;
     }
     h->rows_free(&r);
 }
@@ -417,7 +397,7 @@ static int match_rules(struct triage *t, struct atum_db *db, const char *text, c
     const char *at = from ? strrchr(from, '@') : NULL;
     int found = 0;
     for (int i = 0; i < h->rows_count(r) && !found; i++) {
-        const char *kind = cell(h, r, i, 1), *pat = cell(h, r, i, 2);
+        const char *kind = plug_cell(h, r, i, 1), *pat = plug_cell(h, r, i, 2);
         if (strcmp(kind, "keyword") == 0)
             found = strcasestr(text, pat) != NULL;
         else if (at != NULL)
@@ -425,10 +405,10 @@ static int match_rules(struct triage *t, struct atum_db *db, const char *text, c
                 || (strlen(at + 1) > strlen(pat) && strcasecmp(at + 1 + strlen(at + 1) - strlen(pat), pat) == 0
                     && at[strlen(at + 1) - strlen(pat)] == '.');
         if (found) {
-            snprintf(hit->id, sizeof(hit->id), "%s", cell(h, r, i, 0));
-            snprintf(hit->category, sizeof(hit->category), "%s", cell(h, r, i, 3));
-            snprintf(hit->priority, sizeof(hit->priority), "%s", cell(h, r, i, 4));
-            snprintf(hit->queue_id, sizeof(hit->queue_id), "%s", cell(h, r, i, 5));
+            snprintf(hit->id, sizeof(hit->id), "%s", plug_cell(h, r, i, 0));
+            snprintf(hit->category, sizeof(hit->category), "%s", plug_cell(h, r, i, 3));
+            snprintf(hit->priority, sizeof(hit->priority), "%s", plug_cell(h, r, i, 4));
+            snprintf(hit->queue_id, sizeof(hit->queue_id), "%s", plug_cell(h, r, i, 5));
             snprintf(hit->why, sizeof(hit->why), "rule %s: %s '%s'", hit->id, kind, pat);
         }
     }
@@ -546,7 +526,7 @@ static int run_insert(struct triage *t, struct atum_db *db, const char *ticket_i
                         " VALUES ($1::bigint, $2, $3::jsonb, $4, $5::jsonb, $6, $7::real, $8, $9::bigint, $10::jsonb)"
                         " RETURNING id", 10, p, &r, e);
     if (rc == 0)
-        snprintf(run_id, 24, "%s", cell(h, r, 0, 0));
+        snprintf(run_id, 24, "%s", plug_cell(h, r, 0, 0));
     h->rows_free(&r);
     free(in_s);
     free(res_s);
@@ -573,15 +553,15 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
         h->rows_free(&r);
         return ATUM_JOB_DONE;            /* gone (merged, deleted): nothing to triage */
     }
-    size_t sl = strlen(cell(h, r, 0, 0)), bl = strlen(cell(h, r, 0, 1));
+    size_t sl = strlen(plug_cell(h, r, 0, 0)), bl = strlen(plug_cell(h, r, 0, 1));
     char *text = malloc(sl + bl + 3);
     if (text == NULL)
         abort();
-    snprintf(text, sl + bl + 3, "%s\n\n%s", cell(h, r, 0, 0), cell(h, r, 0, 1));
+    snprintf(text, sl + bl + 3, "%s\n\n%s", plug_cell(h, r, 0, 0), plug_cell(h, r, 0, 1));
     char queue_id[24], from[320], prio_now[16];
-    snprintf(queue_id, sizeof(queue_id), "%s", cell(h, r, 0, 2));
-    snprintf(from, sizeof(from), "%s", cell(h, r, 0, 3));
-    snprintf(prio_now, sizeof(prio_now), "%s", cell(h, r, 0, 4));
+    snprintf(queue_id, sizeof(queue_id), "%s", plug_cell(h, r, 0, 2));
+    snprintf(from, sizeof(from), "%s", plug_cell(h, r, 0, 3));
+    snprintf(prio_now, sizeof(prio_now), "%s", plug_cell(h, r, 0, 4));
     h->rows_free(&r);
 
     struct queue_settings qs;
@@ -590,13 +570,13 @@ static int triage_ticket(struct triage *t, struct atum_job *job, long long ticke
         free(text);
         return ATUM_JOB_DONE;
     }
-    double t0 = now_ms();
+    double t0 = plug_mono_ms();
     struct modelset *ms = modelset_get(t, db, 0);
     struct triage_result res;
     classify(t, ms, text, strlen(text), qs.language, &res);
     struct rule_hit rule;
     int ruled = match_rules(t, db, text, from, &rule);
-    double local_ms = now_ms() - t0;
+    double local_ms = plug_mono_ms() - t0;
     const char *category = res.label[0], *priority = res.label[1], *sentiment = res.label[2];
     double ccat = res.conf[0], cprio = res.conf[1], csent = res.conf[2];
     char method[160], reason[700];
@@ -813,9 +793,9 @@ static int replay_run(struct triage *t, struct atum_db *db, struct atum_job *job
         return -1;
     }
     char method[160], tid[24];
-    snprintf(method, sizeof(method), "%s", cell(h, r, 0, 0));
-    snprintf(tid, sizeof(tid), "%s", cell(h, r, 0, 2));
-    json_t *input = json_loads(cell(h, r, 0, 1), 0, NULL);
+    snprintf(method, sizeof(method), "%s", plug_cell(h, r, 0, 0));
+    snprintf(tid, sizeof(tid), "%s", plug_cell(h, r, 0, 2));
+    json_t *input = json_loads(plug_cell(h, r, 0, 1), 0, NULL);
     h->rows_free(&r);
     if (input == NULL) {
         *error_r = "the run's input does not parse";
@@ -825,7 +805,7 @@ static int replay_run(struct triage *t, struct atum_db *db, struct atum_job *job
     const char *lang = json_string_value(json_object_get(input, "queue_language"));
     const char *from = json_string_value(json_object_get(input, "from"));
     json_object_set_new(input, "replay_of", json_integer(run_id));
-    double t0 = now_ms();
+    double t0 = plug_mono_ms();
     struct llm_call call = { 0 };
     json_t *result = NULL;
     int rc = 0;
@@ -853,7 +833,7 @@ static int replay_run(struct triage *t, struct atum_db *db, struct atum_job *job
         snprintf(method, sizeof(method), "%s", ruled ? "rule" : "local");
         modelset_put(t, ms);
     }
-    double took = now_ms() - t0;
+    double took = plug_mono_ms() - t0;
     if (h->tx_begin(db, error_r) < 0) {
         rc = -1;
         goto out;
@@ -1076,7 +1056,7 @@ static json_t *result_json(struct triage *t, struct atum_db *db, long long ticke
         h->rows_free(&r);
         return NULL;
     }
-    json_t *v = json_loads(cell(h, r, 0, 0), 0, NULL);
+    json_t *v = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     return v;
 }
@@ -1087,7 +1067,7 @@ static int ticket_view(void *state, struct atum_db *db, long long ticket_id, str
     json_t *v = result_json(t, db, ticket_id);
     if (v == NULL)
         v = json_pack("{s:s}", "state", "pending");
-    reply_json(t->h, resp, 200, v);
+    plug_reply_json(t->h, resp, 200, v);
     return 0;
 }
 
@@ -1114,9 +1094,9 @@ static int route_ticket(void *state, const struct atum_http_req *req, struct atu
     if (h->sql(req->db, "SELECT coalesce(json_agg(" TRIAGE_RUN_JSON " ORDER BY x.id DESC), '[]')::text"
                         " FROM (SELECT * FROM triage_runs WHERE ticket_id = $1 ORDER BY id DESC LIMIT 20) x",
                1, p, &r, &e) == 0)
-        runs = json_loads(cell(h, r, 0, 0), 0, NULL);
+        runs = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
-    reply_json(h, resp, 200, json_pack("{s:I, s:o, s:o}", "ticket_id", (json_int_t)id,
+    plug_reply_json(h, resp, 200, json_pack("{s:I, s:o, s:o}", "ticket_id", (json_int_t)id,
                                        "result", v ? v : json_null(), "runs", runs ? runs : json_array()));
     return 0;
 }
@@ -1152,7 +1132,7 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
     long long job = 0;
     if (h->enqueue(req->db, &spec, &job, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", run, "job_id", (json_int_t)job));
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", run, "job_id", (json_int_t)job));
     return 0;
 }
 
@@ -1174,13 +1154,13 @@ static int route_runs(void *state, const struct atum_http_req *req, struct atum_
                " 'replays', (SELECT coalesce(json_agg(" TRIAGE_RUN_JSON " ORDER BY x.id), '[]')"
                "             FROM triage_runs x WHERE x.replay_of = $1))::text", 1, p, &r, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    json_t *v = json_loads(cell(h, r, 0, 0), 0, NULL);
+    json_t *v = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (v == NULL || json_is_null(json_object_get(v, "run"))) {
         json_decref(v);
         return reply_problem(h, resp, 404, "no such run");
     }
-    reply_json(h, resp, 200, v);
+    plug_reply_json(h, resp, 200, v);
     return 0;
 }
 
@@ -1201,13 +1181,13 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
                         "            LIKE 'llm:%' THEN 'llm:' || outcome ELSE method END k, count(*) n FROM triage_runs"
                         "            WHERE created_at > now() - interval '1 day' GROUP BY 1) c))::text",
                0, NULL, &r, &e) == 0)
-        extra = json_loads(cell(h, r, 0, 0), 0, NULL);
+        extra = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     json_t *v = json_pack("{s:o}", "llm", llm_status_json(t->llm));
     if (json_is_object(extra))
         json_object_update(v, extra);
     json_decref(extra);
-    reply_json(h, resp, 200, v);
+    plug_reply_json(h, resp, 200, v);
     return 0;
 }
 
@@ -1227,7 +1207,7 @@ static int route_classify(void *state, const struct atum_http_req *req, struct a
     const char *e = NULL;
     if (h->enqueue(req->db, &spec, &job, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    reply_json(h, resp, 202, json_pack("{s:I, s:I}", "ticket_id", (json_int_t)id, "job_id", (json_int_t)job));
+    plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "ticket_id", (json_int_t)id, "job_id", (json_int_t)job));
     return 0;
 }
 
@@ -1255,7 +1235,7 @@ static int route_predict(void *state, const struct atum_http_req *req, struct at
     json_object_set_new(v, "language", json_pack("{s:s, s:f}", "value", res.lang, "confidence", res.lang_conf));
     modelset_put(t, ms);
     json_decref(body);
-    reply_json(h, resp, 200, v);
+    plug_reply_json(h, resp, 200, v);
     return 0;
 }
 
@@ -1328,7 +1308,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
         && h->sql(req->db, "SELECT count(*) FROM triage_labels WHERE source = 'agent' AND created_at >"
                            " coalesce((SELECT max(trained_at) FROM triage_models), '-infinity')",
                   0, NULL, &r, &e) == 0) {
-        long long fresh = atoll(cell(h, r, 0, 0));
+        long long fresh = atoll(plug_cell(h, r, 0, 0));
         h->rows_free(&r);
         if (fresh >= every) {
             struct atum_job_spec spec = { .kind = "triage.train", .unique_key = "triage-train" };
@@ -1344,7 +1324,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
     }
     h->counter_add("atum_triage_corrections_total", NULL, 1);
     json_t *v = result_json(t, req->db, id);
-    reply_json(h, resp, 200, v ? v : json_object());
+    plug_reply_json(h, resp, 200, v ? v : json_object());
     return 0;
 }
 
@@ -1376,7 +1356,7 @@ static int route_rules(void *state, const struct atum_http_req *req, struct atum
         json_decref(body);
         if (rc < 0)
             return reply_problem(h, resp, 400, e);
-        reply_json(h, resp, 201, json_pack("{s:I}", "id", (json_int_t)atoll(cell(h, r, 0, 0))));
+        plug_reply_json(h, resp, 201, json_pack("{s:I}", "id", (json_int_t)atoll(plug_cell(h, r, 0, 0))));
         h->rows_free(&r);
         return 0;
     }
@@ -1384,7 +1364,7 @@ static int route_rules(void *state, const struct atum_http_req *req, struct atum
                         " 'category', category, 'priority', priority, 'queue_id', queue_id) ORDER BY id), '[]')::text"
                         " FROM triage_rules", 0, NULL, &r, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }
@@ -1428,7 +1408,7 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM triage_settings s",
                0, NULL, &r, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }
@@ -1444,7 +1424,7 @@ static int route_models(void *state, const struct atum_http_req *req, struct atu
                         " 'rows', rows, 'classes', classes, 'params', params, 'trained_at', trained_at)"
                         " ORDER BY label, version DESC), '[]')::text FROM triage_models", 0, NULL, &r, &e) < 0)
         return reply_problem(h, resp, 400, e);
-    h->http_reply(resp, 200, "application/json", cell(h, r, 0, 0), strlen(cell(h, r, 0, 0)));
+    h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
 }

@@ -164,6 +164,10 @@ describe('the admin pages', () => {
         assert.equal(await p.locator('#audit-list').count(), 0);
         assert.equal((await apiAs(p, 'GET', '/audit')).status, 403);
         assert.equal((await apiAs(p, 'GET', '/mailboxes')).status, 403);
+        await p.goto(`${URL_}/admin/macros`);
+        await p.getByRole('heading', { name: 'No admin pages for this account' }).waitFor();
+        assert.equal(await p.locator('#macro-form').count(), 0);
+        assert.equal((await apiAs(p, 'POST', '/macros', { title: 'Agent macro', body: 'x' })).status, 403);
         assert.deepEqual(p.foreign, []);
         await ctx.close();
     });
@@ -183,7 +187,7 @@ describe('the admin pages', () => {
         await page.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
         assert.equal(new URL(page.url()).pathname, '/admin/users');
         await page.getByRole('button', { name: 'Edit agent@example.com' }).waitFor();
-        for (const name of ['Organisations', 'Queues and members', 'Mailboxes', 'Canned responses', 'Plugins', 'Jobs', 'Audit log', 'Webhooks', 'API tokens'])
+        for (const name of ['Organisations', 'Queues and members', 'Mailboxes', 'Canned responses', 'Macros', 'Plugins', 'Jobs', 'Audit log', 'Webhooks', 'API tokens'])
             assert.equal(await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name }).count(), 1, `the ${name} link`);
     });
 
@@ -456,6 +460,89 @@ describe('the admin pages', () => {
         await uniqueIds(page);
     });
 
+    test('a macro: created, a refused action marked next to it with the text kept, edited, deleted', async () => {
+        await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Macros' }).click();
+        await page.getByRole('heading', { name: 'Macros', level: 1 }).waitFor();
+        await page.locator('#macro-title').fill('Printer solved');
+        await page.locator('#macro-queue_id').selectOption({ label: 'support' });
+        await page.locator('#macro-body').fill('Hello {{customer.name}},\nthe printer works again — ünïcode kept.');
+        await page.locator('#macro-act_status').selectOption('solved');
+        await page.locator('#macro-act_assignee').selectOption({ label: 'Whoever applies it' });
+        await page.getByRole('button', { name: 'Create macro' }).click();
+        await page.getByText('Created Printer solved.').waitFor();
+        let m = (await apiAs(page, 'GET', '/macros')).json.items.find((x) => x.title === 'Printer solved');
+        assert.ok(m, 'the macro exists');
+        assert.equal(m.body, 'Hello {{customer.name}},\nthe printer works again — ünïcode kept.');
+        assert.equal(m.visibility, 'public');
+        assert.ok(m.queue_id > 0);
+        assert.deepEqual(m.actions, { status: 'solved', assignee_id: 'me' });
+        await page.locator('#macro-list tbody tr', { hasText: 'status → solved, assignee → whoever applies it' }).waitFor();
+        await uniqueIds(page);
+
+        // a second one the API refuses: a category set to nothing is marked
+        // on the category field, and everything typed stays
+        await page.getByRole('button', { name: 'New macro' }).click();
+        await page.locator('#macro-title').fill('Escalate to billing');
+        await page.locator('#macro-visibility').selectOption('internal');
+        await page.locator('#macro-body').fill('Escalated: {{ticket.subject}}');
+        await page.locator('#macro-act_priority').selectOption('urgent');
+        await page.locator('#macro-act_category_mode').selectOption('set');
+        await page.locator('#macro-act_category').fill('   ');
+        await page.getByRole('button', { name: 'Create macro' }).click();
+        const err = page.locator('#macro-act_category-error');
+        await err.waitFor();
+        assert.match(await err.textContent(), /Category must be a text of 1 to 100 bytes/);
+        assert.equal(await page.locator('#macro-act_category').getAttribute('aria-invalid'), 'true');
+        assert.equal(await page.evaluate(() => document.activeElement.id), 'macro-act_category', 'the focus goes to the field');
+        assert.equal(await page.locator('#macro-title').inputValue(), 'Escalate to billing');
+        assert.equal(await page.locator('#macro-visibility').inputValue(), 'internal');
+        assert.equal(await page.locator('#macro-body').inputValue(), 'Escalated: {{ticket.subject}}');
+        assert.equal(await page.locator('#macro-act_priority').inputValue(), 'urgent');
+        assert.equal(await page.locator('#macro-act_category').inputValue(), '   ');
+        await page.screenshot({ path: path.join(SHOTS, 'admin-macro-error.png') });
+        assert.ok(!(await apiAs(page, 'GET', '/macros')).json.items.some((x) => x.title === 'Escalate to billing'), 'nothing saved');
+        // a title taken is marked on the title
+        await page.locator('#macro-act_category').fill('billing');
+        await page.locator('#macro-title').fill('Printer solved');
+        await page.getByRole('button', { name: 'Create macro' }).click();
+        await page.locator('#macro-title-error').waitFor();
+        assert.equal(await page.locator('#macro-act_category').inputValue(), 'billing');
+        await page.locator('#macro-title').fill('Escalate to billing');
+        await page.getByRole('button', { name: 'Create macro' }).click();
+        await page.getByText('Created Escalate to billing.').waitFor();
+        m = (await apiAs(page, 'GET', '/macros')).json.items.find((x) => x.title === 'Escalate to billing');
+        assert.equal(m.visibility, 'internal');
+        assert.equal(m.queue_id, null);
+        assert.deepEqual(m.actions, { priority: 'urgent', category: 'billing' });
+
+        // edited: the category cleared instead, the priority left alone, a new title
+        await page.locator('#macro-title').fill('Escalate (any queue)');
+        await page.locator('#macro-act_category_mode').selectOption('clear');
+        await page.locator('#macro-act_priority').selectOption('');
+        await page.locator('#macro-act_status').selectOption('pending');
+        await page.getByRole('button', { name: 'Save', exact: true }).click();
+        await page.getByText('Saved Escalate (any queue).').waitFor();
+        m = (await apiAs(page, 'GET', `/macros/${m.id}`)).json;
+        assert.equal(m.title, 'Escalate (any queue)');
+        assert.equal(m.body, 'Escalated: {{ticket.subject}}');
+        assert.deepEqual(m.actions, { status: 'pending', category: null });
+        // reopened from the list, the form shows what the macro does
+        await page.getByRole('button', { name: 'Edit Printer solved' }).click();
+        assert.equal(await page.locator('#macro-act_assignee').inputValue(), 'me');
+        await page.getByRole('button', { name: 'Edit Escalate (any queue)' }).click();
+        assert.equal(await page.locator('#macro-act_category_mode').inputValue(), 'clear');
+        assert.equal(await page.locator('#macro-act_status').inputValue(), 'pending');
+        await page.screenshot({ path: path.join(SHOTS, 'admin-macros.png') });
+
+        // deleted, after the confirmation
+        page.once('dialog', (d) => d.accept());
+        await page.getByRole('button', { name: 'Delete', exact: true }).click();
+        await page.getByText('Deleted Escalate (any queue).').waitFor();
+        assert.equal((await apiAs(page, 'GET', `/macros/${m.id}`)).status, 404);
+        assert.equal(await page.getByRole('button', { name: 'Edit Escalate (any queue)' }).count(), 0);
+        await page.getByRole('button', { name: 'Edit Printer solved' }).waitFor();
+    });
+
     test('a webhook: its secret shown once, a bad URL marked', async () => {
         await page.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Webhooks' }).click();
         await page.locator('#webhook-url').fill('ftp://hooks.example/x');
@@ -501,7 +588,7 @@ describe('the admin pages', () => {
         await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
         const links = await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link').allTextContents();
         assert.deepEqual(links, ['Users and roles', 'Organisations', 'Queues and members', 'Outbox', 'Templates',
-                                 'Canned responses', 'API tokens']);
+                                 'Canned responses', 'Macros', 'API tokens']);
         assert.deepEqual(await p.locator('#user-role option').allTextContents(), ['customer', 'agent']);
         // templates: read and preview, no saving
         await p.getByRole('navigation', { name: 'Admin pages' }).getByRole('link', { name: 'Templates' }).click();

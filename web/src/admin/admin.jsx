@@ -21,6 +21,7 @@ import { Mailboxes } from './mailboxes.jsx';
 import { Smarthost, Outbox } from './outmail.jsx';
 import { Templates } from './templates.jsx';
 import { Canned } from './canned.jsx';
+import { Macros } from './macros.jsx';
 import { Plugins } from './plugins.jsx';
 import { Jobs } from './jobs.jsx';
 import { Audit } from './audit.jsx';
@@ -41,6 +42,7 @@ export const PAGES = [
     { key: 'outbox', title: 'Outbox', roles: STAFF, page: Outbox, needs: ['get', '/outbox'] },
     { key: 'templates', title: 'Templates', roles: STAFF, page: Templates, needs: ['get', '/templates'] },
     { key: 'canned', title: 'Canned responses', roles: STAFF, page: Canned },
+    { key: 'macros', title: 'Macros', roles: STAFF, page: Macros, needs: ['get', '/macros'] },
     { key: 'plugins', title: 'Plugins', roles: ADMIN, page: Plugins },
     { key: 'jobs', title: 'Jobs', roles: ADMIN, page: Jobs },
     { key: 'audit', title: 'Audit log', roles: ADMIN, page: Audit },

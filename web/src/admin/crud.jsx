@@ -3,7 +3,8 @@
 // changes the chosen one (PATCH path/{id}), and deletes it (DELETE, after
 // a confirmation).  A page gives its columns, its fields (rendered from
 // the form: see ui.jsx), how a row becomes form values and form values a
-// request body, and may add sections below the form for the chosen row.
+// request body (alias: the API's field names -> the form's, for errors),
+// and may add sections below the form for the chosen row.
 import { useState } from 'preact/hooks';
 import { del, patch, post } from '../desk/api.js';
 import { announce } from '../desk/ui.jsx';
@@ -12,6 +13,7 @@ import { ActionMessage, FormMessage, ListState, useAction, useForm, useLoad } fr
 export function Crud({
     id, title, noun, path, listPath, columns, initial, fromItem, toBody, fields, label,
     canCreate = true, canChange = true, canDelete = true, below, formAfter, formBelow, afterSave, onPick, intro,
+    alias,
 }) {
     const list = useLoad(listPath || `${path}?limit=500`);
     const [selected, setSelected] = useState(null);
@@ -36,7 +38,8 @@ export function Crud({
     const save = async (ev) => {
         ev.preventDefault();
         const r = await form.submit(selected ? `saving the ${noun}` : `creating the ${noun}`, (v) =>
-            selected ? patch(`${path}/${selected.id}`, toBody(v, selected)) : post(path, toBody(v, null)));
+            selected ? patch(`${path}/${selected.id}`, toBody(v, selected)) : post(path, toBody(v, null)),
+            undefined, alias);
         if (r.ok) {
             const row = r.value && r.value.id ? r.value : selected;
             const created = !selected;

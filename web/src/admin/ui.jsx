@@ -67,7 +67,8 @@ export function useForm(id, initial) {
         },
         say: (text, ok = true) => setMessage(text ? { text, ok } : null),
         // fields: the names a problem's `field` may carry that this form
-        // shows; alias: the API's name of a field -> the form's
+        // shows; alias: the API's name of a field -> the form's (the whole
+        // name first, "actions.status", then its head, "actions")
         async submit(what, fn, fields = Object.keys(values), alias = {}) {
             setBusy(true);
             setErrors({});
@@ -77,7 +78,8 @@ export function useForm(id, initial) {
             } catch (e) {
                 const text = describe(e, what);
                 const named = e && e.field ? fieldName(e.field) : null;
-                const field = named && alias[named] ? alias[named] : named;
+                const field = e && e.field && alias[e.field] ? alias[e.field]
+                    : named && alias[named] ? alias[named] : named;
                 if (field && fields.includes(field)) {
                     setErrors({ [field]: text });
                     setMessage({ text: 'Nothing was saved: correct the marked field and try again.', ok: false });

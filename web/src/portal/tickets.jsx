@@ -352,9 +352,39 @@ export function NewTicket() {
     );
 }
 
+// The acknowledgement mail links an article as /portal/kb/SLUG?ticket=N:
+// the customer can then say it solved the question, which closes ticket N
+// (the rag plugin's POST /solved, through the desk's rules).
+function ticketOfLink() {
+    const v = new URLSearchParams(location.search).get('ticket');
+    return v && /^[1-9][0-9]{0,17}$/.test(v) ? Number(v) : null;
+}
+
+function Solved({ article, ticket }) {
+    const [state, setState] = useState(null);
+    const solved = async () => {
+        setState({ busy: true });
+        try {
+            const r = await post('/plugins/rag/solved', { article_id: article.id, ticket_id: ticket });
+            setState({ done: true, closed: r && r.ticket_closed });
+        } catch (e) {
+            setState({ error: e.status === 404 ? 'That ticket is not one of yours.' : describe(e, 'closing the ticket') });
+        }
+    };
+    if (state && state.done)
+        return <p class="ok" role="status">Thank you. {state.closed ? `Ticket #${ticket} is closed.` : ''}</p>;
+    return (
+        <p>
+            <button type="button" onClick={solved} disabled={!!(state && state.busy)}>This solved my question: close ticket #{ticket}</button>
+            {state && state.error && <span class="error" role="alert"> {state.error}</span>}
+        </p>
+    );
+}
+
 export function Article({ slug }) {
     const [a, setA] = useState(null);
     const [error, setError] = useState(null);
+    const ticket = ticketOfLink();
     useEffect(() => {
         get(`/plugins/rag/article?slug=${encodeURIComponent(slug)}`)
             .then(setA)
@@ -374,7 +404,9 @@ export function Article({ slug }) {
             {typeof a.html === 'string'
                 ? <div class="body kb-body" dangerouslySetInnerHTML={{ __html: a.html }} />
                 : <div class="body">{text}</div>}
-            <p><a href="/portal/new" onClick={follow}>It does not answer my question: write to us</a></p>
+            {ticket && typeof a.id === 'number' && <Solved article={a} ticket={ticket} />}
+            <p><a href={ticket ? `/portal/tickets/${ticket}` : '/portal/new'} onClick={follow}>
+                {ticket ? 'It does not answer my question: back to my ticket' : 'It does not answer my question: write to us'}</a></p>
         </article>
     );
 }
