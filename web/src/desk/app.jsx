@@ -126,7 +126,9 @@ function Desk({ me, setMe, signOut }) {
     const [live, setLive] = useState('connecting');
     const [navOpen, setNavOpen] = useState(false);
     const [tick, setTick] = useState(0);          // bumped when data may have changed
-    const lastEvent = useRef(null);
+    // the latest live events, oldest first, each { n, ev }: several can
+    // arrive before one render, and each reader takes all it has not seen
+    const recentEvents = useRef({ n: 0, log: [] });
     const help = useRef(null);
     const search = useRef(null);
 
@@ -142,7 +144,10 @@ function Desk({ me, setMe, signOut }) {
             }
         });
         const offLive = liveSubscribe((ev) => {
-            lastEvent.current = ev;
+            const r = recentEvents.current;
+            r.log.push({ n: ++r.n, ev });
+            if (r.log.length > 100)
+                r.log.shift();
             setTick((t) => t + 1);
         }, (m) => {
             setLive(m);
@@ -262,7 +267,7 @@ function Desk({ me, setMe, signOut }) {
                     )}
                     {route.name === 'ticket' && (
                         <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
-                                lastEvent={lastEvent} onChanged={refreshCounts} />
+                                recentEvents={recentEvents} onChanged={refreshCounts} />
                     )}
                     {route.name === 'account' && <Account me={me} onMe={setMe} />}
                     {route.name === 'dashboard' && <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />}

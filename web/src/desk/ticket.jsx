@@ -34,7 +34,7 @@ import { Side } from './side.jsx';
 import { Thread } from './thread.jsx';
 import { Badge, announce } from './ui.jsx';
 
-export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
+export function Ticket({ id, me, queues, tick, recentEvents, onChanged }) {
     const [t, setT] = useState(null);
     const [error, setError] = useState(null);     // { status, text }
     const [actionError, setActionError] = useState(null);
@@ -51,6 +51,8 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const load = (quiet) => get(`/tickets/${id}`)
         .then((r) => {
             setT((old) => {
+                if (older(r, old))
+                    return old;
                 if (quiet && old && r.messages.length > old.messages.length)
                     announce(`${r.messages.length - old.messages.length} new message(s) on this ticket.`);
                 return r;
@@ -84,19 +86,29 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     }, [id]);
 
     // live events (or the 30 s refresh, or a reconnect) about this ticket
+    // (each event since the last look: several can come in one render,
+    // and one about this ticket must not hide behind a later one)
     const seenTick = useRef(tick);
+    const seenEvent = useRef(recentEvents.current.n);
     useEffect(() => {
         if (tick === seenTick.current)
             return;
         seenTick.current = tick;
-        const ev = lastEvent.current;
-        if (ev && ev.event === 'ticket.presence') {
-            if (ev.data && ev.data.ticket_id === id)
-                setViewers(ev.data.viewers || []);
-            return;
+        const { n, log } = recentEvents.current;
+        const fresh = log.filter((e) => e.n > seenEvent.current).map((e) => e.ev);
+        // more than the log keeps went by: read the ticket again
+        const missed = log.length > 0 && log[0].n > seenEvent.current + 1;
+        seenEvent.current = n;
+        let reread = missed || fresh.length === 0;     // a reconnect or the timer, not an event
+        for (const ev of fresh) {
+            if (ev.event === 'ticket.presence') {
+                if (ev.data && ev.data.ticket_id === id)
+                    setViewers(ev.data.viewers || []);
+            } else if (ev.event === 'reset' || (ev.data && (ev.data.ticket_id === id || ev.data.into_id === id))) {
+                reread = true;
+            }
         }
-        const about = ev && ev.data && (ev.data.ticket_id === id || ev.data.into_id === id);
-        if (!ev || about || ev.event === 'reset')
+        if (reread)
             load(true);
     }, [tick]);
 
@@ -105,7 +117,8 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
     const change = async (body, what, rethrow) => {
         setActionError(null);
         try {
-            setT(await patch(`/tickets/${id}`, body, t && t.version ? { ifMatch: `"v${t.version}"` } : undefined));
+            const r = await patch(`/tickets/${id}`, body, t && t.version ? { ifMatch: `"v${t.version}"` } : undefined);
+            setT((old) => (older(r, old) ? old : r));
             if (!rethrow)
                 announce(`${what}: done.`);
             if (onChanged)
@@ -259,6 +272,15 @@ export function Ticket({ id, me, queues, tick, lastEvent, onChanged }) {
 }
 
 const back = lastInboxUrl;
+
+// An answer about the ticket that is older than the one shown: a read a
+// live event started can come back after the agent's own later change,
+// and must not undo it on screen (nor send the next change with a version
+// the server has left behind, which would answer 409).
+function older(r, shown) {
+    return !!(r && shown && typeof r.version === 'number' && typeof shown.version === 'number'
+              && r.version < shown.version);
+}
 
 // j/k: the focus to the next or previous message on screen (step 0 with
 // last: the newest one).
