@@ -80,6 +80,20 @@ async function signIn(page, email, password = PW) {
     await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+// After "Sign out": the sign-in form of the signed-out page (not a form
+// still being replaced), then the password step; its answer is the code
+// step, or an error whose words the failure shows.
+async function signInAfterSignOut(p, email) {
+    await p.getByText('You are signed out.').waitFor();
+    await p.locator('#email').fill(email);
+    await p.locator('#password').fill(PW);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    const error = p.locator('#signin-error');
+    await Promise.race([p.locator('#code').waitFor(), error.waitFor()]);
+    if (await error.count())
+        assert.fail(`signing in again: ${await error.textContent()}`);
+}
+
 async function api(page, p) {
     return page.evaluate(async (u) => (await fetch(u, { credentials: 'same-origin' })).json(), `/api/v1${p}`);
 }
@@ -322,18 +336,13 @@ describe('desk', () => {
         const recovery = await codes.first().textContent();
         await p.getByRole('button', { name: 'Sign out' }).click();
 
-        await p.locator('#password').fill(PW);
-        await p.locator('#email').fill('other@example.com');
-        await p.getByRole('button', { name: 'Sign in' }).click();
-        await p.locator('#code').waitFor();
+        await signInAfterSignOut(p, 'other@example.com');
         await p.locator('#code').fill(totp(key, step()));
         await p.getByRole('button', { name: 'Sign in' }).click();
         await p.getByRole('heading', { name: 'Your account' }).waitFor();   // back where it was
         await p.getByRole('button', { name: 'Sign out' }).click();
 
-        await p.locator('#email').fill('other@example.com');
-        await p.locator('#password').fill(PW);
-        await p.getByRole('button', { name: 'Sign in' }).click();
+        await signInAfterSignOut(p, 'other@example.com');
         await p.getByRole('button', { name: 'Use a recovery code instead' }).click();
         await p.locator('#code').fill(recovery);
         await p.getByRole('button', { name: 'Sign in' }).click();
