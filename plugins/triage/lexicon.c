@@ -24,10 +24,31 @@ int lexicon_score(const char *word)
 
 #define NEGATION_SCOPE 3
 
-void lexicon_features(const struct text_tokens *t, double *f)
+int lexicon_elongated(const char *word)
+{
+    const unsigned char *p = (const unsigned char *)word;
+    for (size_t i = 0; p[i] && p[i + 1] && p[i + 2]; i++)
+        if (p[i] == p[i + 1] && p[i] == p[i + 2] && ((p[i] >= 'a' && p[i] <= 'z') || p[i] >= 0x80))
+            return 1;
+    return 0;
+}
+
+int lexicon_last_mark(const char *text, size_t len)
+{
+    for (size_t i = len; text && i > 0; i--)
+        if (text[i - 1] == '.' || text[i - 1] == '!' || text[i - 1] == '?') {
+            /* a dot inside a URL or a number ("t.co", "3.5") ends nothing */
+            if (text[i - 1] == '.' && i < len && text[i] != ' ' && text[i] != '\n' && text[i] != '\t')
+                continue;
+            return text[i - 1];
+        }
+    return 0;
+}
+
+void lexicon_features(const struct text_tokens *t, const char *text, size_t len, double *f)
 {
     double pos = 0, neg = 0;
-    unsigned npos = 0, nneg = 0, caps = 0;
+    unsigned npos = 0, nneg = 0, caps = 0, elongated = 0, negated_pos = 0;
     int emo = 0;
     int scope = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -42,6 +63,8 @@ void lexicon_features(const struct text_tokens *t, double *f)
         }
         if (k->flags & TOK_ALLCAPS)
             caps++;
+        if ((k->flags & TOK_WORD) && lexicon_elongated(k->s))
+            elongated++;
         int s = (k->flags & TOK_WORD) ? lexicon_score(k->s) : 0;
         if (s == 0 && (k->flags & TOK_WORD) && i + 1 < t->n) {
             /* two-word entries ("does not work", "no fun") are listed with a space */
@@ -54,6 +77,8 @@ void lexicon_features(const struct text_tokens *t, double *f)
                 s = lexicon_score(pair);
             }
         }
+        if (s > 0 && scope > 0)
+            negated_pos++;
         if (s != 0 && scope > 0)
             s = -s / 2 ? -s / 2 : -s;             /* "not good" is mildly bad, not very bad */
         if ((k->flags & TOK_ALLCAPS) && s != 0)
@@ -86,4 +111,12 @@ void lexicon_features(const struct text_tokens *t, double *f)
     f[11] = vs.compound < 0 ? -vs.compound : 0;
     f[12] = vs.pos;
     f[13] = vs.neg;
+    f[14] = tanh(elongated);
+    int mark = lexicon_last_mark(text, len);
+    f[15] = mark == '?';
+    f[16] = mark == '!';
+    f[17] = vs.compound >= 0.05;
+    f[18] = vs.compound <= -0.05;
+    f[19] = vs.neu;
+    f[20] = tanh(negated_pos / 2.0);
 }

@@ -11,17 +11,29 @@
 
 #include "../common/text.h"
 
-#define LEXICON_NFEATURES 14
+#define LEXICON_NFEATURES 21
 
 /* The AFINN score of a lower-case word (-5..5), 0 when it is not listed. */
 int lexicon_score(const char *word);
 
-/* Fills f[LEXICON_NFEATURES] with scaled evidence (each about 0..1):
- * positive and negative sums (a negator flips the next three words up to
- * the end of the clause), counts of positive and negative words, '!',
- * words in capitals, share of capitals, emoticon polarity, '?'; then the
- * VADER-style score of vader.h: its compound split into a positive and a
- * negative part, and its positive and negative shares. */
-void lexicon_features(const struct text_tokens *t, double *f);
+/* Whether a word has a letter written three times or more in a row
+ * ("sooo", "pleeease"): emphasis in short informal texts. */
+int lexicon_elongated(const char *word);
+
+/* The last sentence mark ('.', '!' or '?') of text (len bytes), 0 when it
+ * has none: a text that ends asking is seldom a complaint or a thanks. */
+int lexicon_last_mark(const char *text, size_t len);
+
+/* Fills f[LEXICON_NFEATURES] with scaled evidence (each about 0..1) about
+ * t, the tokens of text (len bytes): positive and negative sums (a negator
+ * flips the next three words up to the end of the clause), counts of
+ * positive and negative words, '!', words in capitals, share of capitals,
+ * emoticon polarity, '?'; then the VADER-style score of vader.h: its
+ * compound split into a positive and a negative part, and its positive
+ * and negative shares; then elongated words, the last sentence mark being
+ * '?' or '!', VADER's own verdict (compound >= 0.05 positive, <= -0.05
+ * negative), its neutral share, and positive words under a negation ("not
+ * happy": a complaint rather than praise). */
+void lexicon_features(const struct text_tokens *t, const char *text, size_t len, double *f);
 
 #endif

@@ -10,8 +10,9 @@
 
 #define BLOCK_CHAR 0x80000000u
 #define MAGIC "ATRIAGE1"
-#define FORMAT_VERSION 2u              /* 2: 14 lexicon features (VADER) */
+#define FORMAT_VERSION 3u              /* 2: 14 lexicon features (VADER); 3: 21 */
 #define LEX_WEIGHT 0.5               /* the lexicon block's scale beside two unit-norm blocks */
+#define NB_ALPHA 1.0                 /* the naive Bayes ratios' smoothing count */
 
 static void *xgrow(void *p, size_t n)
 {
@@ -75,6 +76,19 @@ static void char_grams(struct keybuf *b, const char *w, size_t len)
             keypush(b, char_key(buf + off[i], off[i + g] - off[i]));
 }
 
+size_t tdoc_squeeze(const char *word, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < size; i++) {
+        if (o >= 2 && word[i] == out[o - 1] && word[i] == out[o - 2] && (unsigned char)word[i] < 0x80)
+            continue;
+        out[o++] = word[i];
+    }
+    if (size)
+        out[o] = '\0';
+    return o;
+}
+
 void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
                 struct stemmer_set *stemmers)
 {
@@ -82,14 +96,15 @@ void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
     struct text_tokens t;
     text_tokenize(text ? text : "", text ? len : 0, &t);
     struct keybuf b = { 0 };
-    char stem[128], prev[128] = "", pair[260];
+    char stem[128], prev[128] = "", pair[260], word[256];
     size_t prevlen = 0;
     int neg = 0;
     for (size_t i = 0; i < t.n; i++) {
         const struct text_token *k = &t.v[i];
         size_t sl;
+        size_t wl = (k->flags & TOK_WORD) ? tdoc_squeeze(k->s, k->len, word, sizeof(word)) : 0;
         if (k->flags & TOK_WORD)
-            sl = stem_word(stemmers, lang, k->s, k->len, stem, sizeof(stem));
+            sl = stem_word(stemmers, lang, word, wl, stem, sizeof(stem));
         else
             sl = (size_t)snprintf(stem, sizeof(stem), "%s", k->s);
         if (sl >= sizeof(stem))
@@ -106,7 +121,7 @@ void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
         memcpy(prev, stem, sl);
         prevlen = sl;
         if (k->flags & TOK_WORD)
-            char_grams(&b, k->s, k->len);
+            char_grams(&b, word, wl);
         if (k->flags & TOK_NEGATOR)
             neg = 3;
         else if (neg > 0)
@@ -116,7 +131,7 @@ void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
             prevlen = 0;                            /* no bigram across sentences */
         }
     }
-    lexicon_features(&t, d->lex);
+    lexicon_features(&t, text, text ? len : 0, d->lex);
     text_tokens_free(&t);
     qsort(b.v, b.n, sizeof(uint32_t), cmp_u32);
     d->f = xgrow(NULL, (b.n ? b.n : 1) * sizeof(struct tfeat));
@@ -213,6 +228,7 @@ struct tmodel {
     char **labels;           /* nlabels */
     int nlabels;
     int balanced;            /* class weights: 0 none, 1 square root of the inverse frequency, 2 inverse frequency */
+    int nb;                  /* trained on naive Bayes scaled n-grams (folded into the weights) */
     struct model *lin;       /* liblinear's model (our own allocation when loaded) */
 };
 
@@ -220,6 +236,7 @@ int tmodel_nclasses(const struct tmodel *m) { return m->lin->nr_class; }
 const char *tmodel_label(const struct tmodel *m, int i) { return m->labels[m->lin->label[i] - 1]; }
 double tmodel_C(const struct tmodel *m) { return m->C; }
 int tmodel_balanced(const struct tmodel *m) { return m->balanced; }
+int tmodel_nb(const struct tmodel *m) { return m->nb; }
 size_t tmodel_nfeatures(const struct tmodel *m) { return m->V; }
 
 void tmodel_free(struct tmodel **mp)
@@ -289,15 +306,6 @@ static void vectorize(const struct tmodel *m, const struct tdoc *d, struct featu
 
 static void quiet(const char *s) { (void)s; }
 
-/* level 0: no class weights; 1: the square root of the inverse class
- * frequency; 2: the inverse class frequency (balanced) */
-static void set_class_weights(struct parameter *param, const double *full, int K, int level)
-{
-    param->nr_weight = level > 0 ? K : 0;
-    for (int c = 0; c < K; c++)
-        param->weight[c] = level == 2 ? full[c] : sqrt(full[c]);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -320,6 +328,186 @@ static double macro_f1(const double *truth, const double *pred, size_t n, int K)
     return sum / K;
 }
 
+/* ---- training: one logistic regression per class against the rest -------- */
+
+/* The rows of a training set as liblinear vectors (unscaled), with their
+ * classes 1..K. */
+struct trainset {
+    struct feature_node **x;
+    const double *y;
+    int K;
+    int nf;                  /* columns, the bias included */
+    size_t V;                /* of which n-gram columns (1..V) */
+};
+
+struct fitopts {
+    double C;
+    const double *class_weight;  /* K, or NULL */
+    int nb;                  /* scale n-gram columns by naive Bayes log-count ratios */
+};
+
+/* Naive Bayes log-count ratios of class c against the rest over rows
+ * idx[0..n) (Wang & Manning, ACL 2012): r[j] = log((p_j/|p|) / (q_j/|q|))
+ * with p, q the smoothed counts of rows with n-gram column j+1 in the class
+ * and outside it.  A column that tells the classes apart gets a large
+ * |r|; one spread evenly gets about 0. */
+static void nb_ratios(const struct trainset *ts, const size_t *idx, size_t n, int c, double *r)
+{
+    double *q = xgrow(NULL, ts->V * sizeof(double));
+    for (size_t j = 0; j < ts->V; j++)
+        r[j] = q[j] = NB_ALPHA;
+    for (size_t i = 0; i < n; i++) {
+        double *count = ts->y[idx[i]] == c ? r : q;
+        for (const struct feature_node *f = ts->x[idx[i]]; f->index != -1; f++)
+            if ((size_t)f->index <= ts->V)
+                count[f->index - 1] += 1;
+    }
+    double sp = 0, sq = 0;
+    for (size_t j = 0; j < ts->V; j++) {
+        sp += r[j];
+        sq += q[j];
+    }
+    for (size_t j = 0; j < ts->V; j++)
+        r[j] = log((r[j] / sp) / (q[j] / sq));
+    free(q);
+}
+
+/* Trains on rows idx[0..n) and returns the weights in liblinear's layout
+ * (w[(col - 1) * nw + k]; nw = 1 for two classes: class 1 against class 2,
+ * else K: class k + 1 against the rest), naive Bayes scaling folded in so
+ * that the unscaled vectors predict.  NULL when liblinear refuses. */
+static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const struct fitopts *o,
+                   const char **error_r)
+{
+    int nw = ts->K == 2 ? 1 : ts->K;
+    double *w = xgrow(NULL, (size_t)ts->nf * (size_t)nw * sizeof(double));
+    memset(w, 0, (size_t)ts->nf * (size_t)nw * sizeof(double));
+    double *r = o->nb ? xgrow(NULL, ts->V * sizeof(double)) : NULL;
+    set_print_string_function(quiet);
+    double *by = xgrow(NULL, n * sizeof(double));
+    struct feature_node **sx = xgrow(NULL, n * sizeof(*sx));
+    memset(sx, 0, n * sizeof(*sx));
+    for (int k = 0; k < nw; k++) {
+        int c = k + 1;
+        size_t npos = 0;
+        for (size_t i = 0; i < n; i++) {
+            by[i] = ts->y[idx[i]] == c ? 1 : -1;
+            npos += by[i] > 0;
+        }
+        if (npos == 0 || npos == n)
+            continue;                       /* nothing to tell apart: the class is never (or always) predicted by the others */
+        if (r)
+            nb_ratios(ts, idx, n, c, r);
+        for (size_t i = 0; i < n; i++) {
+            const struct feature_node *x = ts->x[idx[i]];
+            if (r == NULL) {
+                sx[i] = (struct feature_node *)x;
+                continue;
+            }
+            size_t len = 0;
+            while (x[len].index != -1)
+                len++;
+            sx[i] = xgrow(NULL, (len + 1) * sizeof(struct feature_node));
+            for (size_t j = 0; j <= len; j++) {
+                sx[i][j] = x[j];
+                if (x[j].index > 0 && (size_t)x[j].index <= ts->V)
+                    sx[i][j].value *= r[x[j].index - 1];
+            }
+        }
+        struct problem prob = { .l = (int)n, .n = ts->nf, .y = by, .x = sx, .bias = 1.0 };
+        /* liblinear's own one-against-the-rest: the class's rows weighted,
+         * the others not (two classes: each weighted) */
+        int wl[2] = { 1, -1 };
+        double wv[2] = { 1, 1 };
+        if (o->class_weight) {
+            wv[0] = o->class_weight[c - 1];
+            if (ts->K == 2)
+                wv[1] = o->class_weight[1];
+        }
+        struct parameter param = { .solver_type = L2R_LR, .eps = 0.01, .C = o->C,
+                                   .nr_weight = o->class_weight ? 2 : 0, .weight_label = wl, .weight = wv };
+        const char *bad = check_parameter(&prob, &param);
+        struct model *lin = bad ? NULL : train(&prob, &param);
+        if (r)
+            for (size_t i = 0; i < n; i++)
+                free(sx[i]);
+        if (lin == NULL) {
+            *error_r = bad ? bad : "training failed";
+            free(w);
+            w = NULL;
+            break;
+        }
+        /* liblinear's first label is the one a positive value predicts */
+        double sign = lin->label[0] == 1 ? 1 : -1;
+        for (int j = 0; j < ts->nf; j++)
+            w[(size_t)j * (size_t)nw + (size_t)k] = sign * lin->w[j] * (r && (size_t)j < ts->V ? r[j] : 1);
+        free_and_destroy_model(&lin);
+    }
+    free(r);
+    free(by);
+    free(sx);
+    return w;
+}
+
+/* The class (1..K) that weights w give a vector. */
+static int fit_predict(const struct trainset *ts, const double *w, const struct feature_node *x)
+{
+    int nw = ts->K == 2 ? 1 : ts->K;
+    double dec[64] = { 0 };
+    for (; x->index != -1; x++)
+        for (int k = 0; k < nw && k < 64; k++)
+            dec[k] += w[(size_t)(x->index - 1) * (size_t)nw + (size_t)k] * x->value;
+    if (ts->K == 2)
+        return dec[0] > 0 ? 1 : 2;
+    int best = 0;
+    for (int k = 1; k < nw && k < 64; k++)
+        if (dec[k] > dec[best])
+            best = k;
+    return best + 1;
+}
+
+/* The mean of accuracy and macro-F1 of options o by 3-fold cross-validation
+ * over the rows (folds stratified by class, rows dealt in order), or -1. */
+static double inner_cv(const struct trainset *ts, size_t nrows, const struct fitopts *o)
+{
+    enum { INNER_FOLDS = 3 };
+    int *fold = xgrow(NULL, nrows * sizeof(int));
+    size_t *seen = xgrow(NULL, (size_t)ts->K * sizeof(size_t));
+    memset(seen, 0, (size_t)ts->K * sizeof(size_t));
+    for (size_t i = 0; i < nrows; i++)
+        fold[i] = (int)(seen[(int)ts->y[i] - 1]++ % INNER_FOLDS);
+    free(seen);
+    size_t *train_idx = xgrow(NULL, nrows * sizeof(size_t));
+    double *pred = xgrow(NULL, nrows * sizeof(double));
+    double score = 0;
+    for (int f = 0; f < INNER_FOLDS && score >= 0; f++) {
+        size_t n = 0;
+        for (size_t i = 0; i < nrows; i++)
+            if (fold[i] != f)
+                train_idx[n++] = i;
+        const char *e = NULL;
+        double *w = fit(ts, train_idx, n, o, &e);
+        if (w == NULL) {
+            score = -1;
+            break;
+        }
+        for (size_t i = 0; i < nrows; i++)
+            if (fold[i] == f)
+                pred[i] = fit_predict(ts, w, ts->x[i]);
+        free(w);
+    }
+    if (score >= 0) {
+        size_t right = 0;
+        for (size_t i = 0; i < nrows; i++)
+            right += ts->y[i] == pred[i];
+        score = (macro_f1(ts->y, pred, nrows, ts->K) + (double)right / (double)nrows) / 2;
+    }
+    free(fold);
+    free(train_idx);
+    free(pred);
+    return score;
+}
+
 struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, size_t n,
                             const struct tmodel_opts *opts, const char **error_r)
 {
@@ -328,8 +516,7 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     memset(m, 0, sizeof(*m));
     m->lexicon = opts->lexicon;
     struct feature_node **xs = NULL;
-    double *y = NULL, *weights = NULL, *target = NULL;
-    int *weight_labels = NULL;
+    double *y = NULL, *weights = NULL;
     size_t *rows = NULL;
     size_t nrows = 0;
 
@@ -391,7 +578,7 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     free(keys);
     vocab_free(&df);
 
-    /* the problem */
+    /* the rows as vectors */
     xs = xgrow(NULL, nrows * sizeof(*xs));
     y = xgrow(NULL, nrows * sizeof(double));
     for (size_t r = 0; r < nrows; r++) {
@@ -402,80 +589,76 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         const char **hit = bsearch(&key, (const char **)m->labels, K, sizeof(char *), cmp_str);
         y[r] = (double)(hit - (const char **)m->labels + 1);
     }
-    struct problem prob = { .l = (int)nrows, .n = (int)(m->V + LEXICON_NFEATURES + 1), .y = y,
-                            .x = xs, .bias = 1.0 };
-    struct parameter param = { .solver_type = L2R_LR, .eps = 0.01, .C = opts->C > 0 ? opts->C : 1.0 };
+    struct trainset ts = { .x = xs, .y = y, .K = (int)K, .nf = (int)(m->V + LEXICON_NFEATURES + 1), .V = m->V };
     /* class weights: the inverse class frequency to the power 0 (none),
      * 1/2 (half way) or 1 (balanced) */
     double *full = xgrow(NULL, K * sizeof(double));
     weights = xgrow(NULL, K * sizeof(double));
-    weight_labels = xgrow(NULL, K * sizeof(int));
+    size_t fewest = nrows;
     for (size_t c = 0; c < K; c++) {
         size_t cnt = 0;
         for (size_t r = 0; r < nrows; r++)
             cnt += (size_t)y[r] == c + 1;
-        weight_labels[c] = (int)c + 1;
         full[c] = cnt ? (double)nrows / ((double)K * (double)cnt) : 1.0;
+        if (cnt < fewest)
+            fewest = cnt;
     }
-    param.weight_label = weight_labels;
-    param.weight = weights;
-    set_class_weights(&param, full, (int)K, opts->balanced ? 2 : 0);
-    set_print_string_function(quiet);
+    struct fitopts fo = { .C = opts->C > 0 ? opts->C : 1.0, .nb = opts->nb > 0 };
+    int balanced = opts->balanced ? 2 : 0;
     if (opts->C <= 0 && nrows >= 30) {
-        /* C and class weighting by 3-fold cross-validation on these rows
-         * only (the mean of accuracy and macro-F1): the choice never sees
-         * the rows a model is later scored on */
-        static const double grid[] = { 4, 16, 64 };
-        double best = -1;
-        int best_bal = 0;
-        target = xgrow(NULL, nrows * sizeof(double));
-        /* class weights only when every class has rows enough to be in
-         * each fold's training part (liblinear warns about a weight for a
-         * class it does not see) */
-        size_t fewest = nrows;
-        for (size_t c = 0; c < K; c++) {
-            size_t cnt = 0;
-            for (size_t r = 0; r < nrows; r++)
-                cnt += (size_t)y[r] == c + 1;
-            if (cnt < fewest)
-                fewest = cnt;
-        }
+        /* C, class weighting and naive Bayes scaling by 3-fold
+         * cross-validation on these rows only (the mean of accuracy and
+         * macro-F1): the choice never sees the rows a model is later
+         * scored on.  Class weights only when every class has rows enough
+         * to be in each fold's training part. */
+        static const double grid[] = { 1, 4, 16, 64 };
         int max_bal = fewest >= 10 ? 2 : 0;
-        for (int bal = 0; bal <= max_bal; bal++)
-            for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
-                param.C = grid[g];
-                set_class_weights(&param, full, (int)K, bal);
-                cross_validation(&prob, &param, 3, target);
-                size_t right = 0;
-                for (size_t r = 0; r < nrows; r++)
-                    right += y[r] == target[r];
-                double sc = (macro_f1(y, target, nrows, (int)K) + (double)right / (double)nrows) / 2;
-                if (sc > best + 1e-9) {
-                    best = sc;
-                    m->C = grid[g];
-                    best_bal = bal;
+        int nb_from = opts->nb < 0 ? 0 : opts->nb, nb_to = opts->nb < 0 ? 1 : opts->nb;
+        double best = -1;
+        for (int nb = nb_from; nb <= nb_to; nb++)
+            for (int bal = 0; bal <= max_bal; bal++)
+                for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
+                    for (size_t c = 0; c < K; c++)
+                        weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
+                    struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL, .nb = nb };
+                    double sc = inner_cv(&ts, nrows, &t);
+                    if (sc > best + 1e-9) {
+                        best = sc;
+                        fo.C = grid[g];
+                        fo.nb = nb;
+                        balanced = bal;
+                    }
                 }
-            }
-        param.C = m->C;
-        set_class_weights(&param, full, (int)K, best_bal);
-        m->balanced = best_bal;
-    } else {
-        m->balanced = opts->balanced ? 2 : 0;
     }
+    for (size_t c = 0; c < K; c++)
+        weights[c] = balanced == 2 ? full[c] : sqrt(full[c]);
+    fo.class_weight = balanced ? weights : NULL;
     free(full);
-    m->C = param.C;
-    const char *bad = check_parameter(&prob, &param);
-    if (bad != NULL) {
+    m->C = fo.C;
+    m->balanced = balanced;
+    m->nb = fo.nb;
+    size_t *all = xgrow(NULL, nrows * sizeof(size_t));
+    for (size_t r = 0; r < nrows; r++)
+        all[r] = r;
+    const char *bad = NULL;
+    double *w = fit(&ts, all, nrows, &fo, &bad);
+    free(all);
+    if (w == NULL) {
         snprintf(err, sizeof(err), "liblinear: %s", bad);
         *error_r = err;
         goto fail;
     }
-    m->lin = train(&prob, &param);
-    if (m->lin == NULL) {
-        snprintf(err, sizeof(err), "liblinear: training failed");
-        *error_r = err;
-        goto fail;
-    }
+    /* a liblinear model of our own making (freed by liblinear like a loaded one) */
+    m->lin = xgrow(NULL, sizeof(struct model));
+    memset(m->lin, 0, sizeof(struct model));
+    m->lin->param.solver_type = L2R_LR;
+    m->lin->nr_class = (int)K;
+    m->lin->nr_feature = ts.nf - 1;
+    m->lin->bias = 1.0;
+    m->lin->w = w;
+    m->lin->label = xgrow(NULL, K * sizeof(int));
+    for (size_t c = 0; c < K; c++)
+        m->lin->label[c] = (int)c + 1;
     goto out;
 fail:
     tmodel_free(&m);
@@ -486,8 +669,6 @@ out:
     free(y);
     free(rows);
     free(weights);
-    free(weight_labels);
-    free(target);
     return m;
 }
 
