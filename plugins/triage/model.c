@@ -12,7 +12,6 @@
 #define MAGIC "ATRIAGE1"
 #define FORMAT_VERSION 3u              /* 2: 14 lexicon features (VADER); 3: 21 */
 #define LEX_WEIGHT 0.5               /* the lexicon block's scale beside two unit-norm blocks */
-#define NB_ALPHA 1.0                 /* the naive Bayes ratios' smoothing count */
 
 static void *xgrow(void *p, size_t n)
 {
@@ -228,7 +227,6 @@ struct tmodel {
     char **labels;           /* nlabels */
     int nlabels;
     int balanced;            /* class weights: 0 none, 1 square root of the inverse frequency, 2 inverse frequency */
-    int nb;                  /* trained on naive Bayes scaled n-grams (folded into the weights) */
     struct model *lin;       /* liblinear's model (our own allocation when loaded) */
 };
 
@@ -236,7 +234,6 @@ int tmodel_nclasses(const struct tmodel *m) { return m->lin->nr_class; }
 const char *tmodel_label(const struct tmodel *m, int i) { return m->labels[m->lin->label[i] - 1]; }
 double tmodel_C(const struct tmodel *m) { return m->C; }
 int tmodel_balanced(const struct tmodel *m) { return m->balanced; }
-int tmodel_nb(const struct tmodel *m) { return m->nb; }
 size_t tmodel_nfeatures(const struct tmodel *m) { return m->V; }
 
 void tmodel_free(struct tmodel **mp)
@@ -343,50 +340,24 @@ struct trainset {
 struct fitopts {
     double C;
     const double *class_weight;  /* K, or NULL */
-    int nb;                  /* scale n-gram columns by naive Bayes log-count ratios */
 };
-
-/* Naive Bayes log-count ratios of class c against the rest over rows
- * idx[0..n) (Wang & Manning, ACL 2012): r[j] = log((p_j/|p|) / (q_j/|q|))
- * with p, q the smoothed counts of rows with n-gram column j+1 in the class
- * and outside it.  A column that tells the classes apart gets a large
- * |r|; one spread evenly gets about 0. */
-static void nb_ratios(const struct trainset *ts, const size_t *idx, size_t n, int c, double *r)
-{
-    double *q = xgrow(NULL, ts->V * sizeof(double));
-    for (size_t j = 0; j < ts->V; j++)
-        r[j] = q[j] = NB_ALPHA;
-    for (size_t i = 0; i < n; i++) {
-        double *count = ts->y[idx[i]] == c ? r : q;
-        for (const struct feature_node *f = ts->x[idx[i]]; f->index != -1; f++)
-            if ((size_t)f->index <= ts->V)
-                count[f->index - 1] += 1;
-    }
-    double sp = 0, sq = 0;
-    for (size_t j = 0; j < ts->V; j++) {
-        sp += r[j];
-        sq += q[j];
-    }
-    for (size_t j = 0; j < ts->V; j++)
-        r[j] = log((r[j] / sp) / (q[j] / sq));
-    free(q);
-}
 
 /* Trains on rows idx[0..n) and returns the weights in liblinear's layout
  * (w[(col - 1) * nw + k]; nw = 1 for two classes: class 1 against class 2,
- * else K: class k + 1 against the rest), naive Bayes scaling folded in so
- * that the unscaled vectors predict.  NULL when liblinear refuses. */
+ * else K: class k + 1 against the rest), as liblinear's own multi-class
+ * logistic regression would, but on any subset of the rows without
+ * copying them.  NULL when liblinear refuses. */
 static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const struct fitopts *o,
                    const char **error_r)
 {
     int nw = ts->K == 2 ? 1 : ts->K;
     double *w = xgrow(NULL, (size_t)ts->nf * (size_t)nw * sizeof(double));
     memset(w, 0, (size_t)ts->nf * (size_t)nw * sizeof(double));
-    double *r = o->nb ? xgrow(NULL, ts->V * sizeof(double)) : NULL;
     set_print_string_function(quiet);
     double *by = xgrow(NULL, n * sizeof(double));
     struct feature_node **sx = xgrow(NULL, n * sizeof(*sx));
-    memset(sx, 0, n * sizeof(*sx));
+    for (size_t i = 0; i < n; i++)
+        sx[i] = ts->x[idx[i]];
     for (int k = 0; k < nw; k++) {
         int c = k + 1;
         size_t npos = 0;
@@ -396,24 +367,6 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
         }
         if (npos == 0 || npos == n)
             continue;                       /* nothing to tell apart: the class is never (or always) predicted by the others */
-        if (r)
-            nb_ratios(ts, idx, n, c, r);
-        for (size_t i = 0; i < n; i++) {
-            const struct feature_node *x = ts->x[idx[i]];
-            if (r == NULL) {
-                sx[i] = (struct feature_node *)x;
-                continue;
-            }
-            size_t len = 0;
-            while (x[len].index != -1)
-                len++;
-            sx[i] = xgrow(NULL, (len + 1) * sizeof(struct feature_node));
-            for (size_t j = 0; j <= len; j++) {
-                sx[i][j] = x[j];
-                if (x[j].index > 0 && (size_t)x[j].index <= ts->V)
-                    sx[i][j].value *= r[x[j].index - 1];
-            }
-        }
         struct problem prob = { .l = (int)n, .n = ts->nf, .y = by, .x = sx, .bias = 1.0 };
         /* liblinear's own one-against-the-rest: the class's rows weighted,
          * the others not (two classes: each weighted) */
@@ -428,9 +381,6 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
                                    .nr_weight = o->class_weight ? 2 : 0, .weight_label = wl, .weight = wv };
         const char *bad = check_parameter(&prob, &param);
         struct model *lin = bad ? NULL : train(&prob, &param);
-        if (r)
-            for (size_t i = 0; i < n; i++)
-                free(sx[i]);
         if (lin == NULL) {
             *error_r = bad ? bad : "training failed";
             free(w);
@@ -440,10 +390,9 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
         /* liblinear's first label is the one a positive value predicts */
         double sign = lin->label[0] == 1 ? 1 : -1;
         for (int j = 0; j < ts->nf; j++)
-            w[(size_t)j * (size_t)nw + (size_t)k] = sign * lin->w[j] * (r && (size_t)j < ts->V ? r[j] : 1);
+            w[(size_t)j * (size_t)nw + (size_t)k] = sign * lin->w[j];
         free_and_destroy_model(&lin);
     }
-    free(r);
     free(by);
     free(sx);
     return w;
@@ -603,32 +552,29 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         if (cnt < fewest)
             fewest = cnt;
     }
-    struct fitopts fo = { .C = opts->C > 0 ? opts->C : 1.0, .nb = opts->nb > 0 };
+    struct fitopts fo = { .C = opts->C > 0 ? opts->C : 1.0 };
     int balanced = opts->balanced ? 2 : 0;
     if (opts->C <= 0 && nrows >= 30) {
-        /* C, class weighting and naive Bayes scaling by 3-fold
+        /* C and class weighting by 3-fold stratified
          * cross-validation on these rows only (the mean of accuracy and
          * macro-F1): the choice never sees the rows a model is later
          * scored on.  Class weights only when every class has rows enough
          * to be in each fold's training part. */
         static const double grid[] = { 1, 4, 16, 64 };
         int max_bal = fewest >= 10 ? 2 : 0;
-        int nb_from = opts->nb < 0 ? 0 : opts->nb, nb_to = opts->nb < 0 ? 1 : opts->nb;
         double best = -1;
-        for (int nb = nb_from; nb <= nb_to; nb++)
-            for (int bal = 0; bal <= max_bal; bal++)
-                for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
-                    for (size_t c = 0; c < K; c++)
-                        weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
-                    struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL, .nb = nb };
-                    double sc = inner_cv(&ts, nrows, &t);
-                    if (sc > best + 1e-9) {
-                        best = sc;
-                        fo.C = grid[g];
-                        fo.nb = nb;
-                        balanced = bal;
-                    }
+        for (int bal = 0; bal <= max_bal; bal++)
+            for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
+                for (size_t c = 0; c < K; c++)
+                    weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
+                struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL };
+                double sc = inner_cv(&ts, nrows, &t);
+                if (sc > best + 1e-9) {
+                    best = sc;
+                    fo.C = grid[g];
+                    balanced = bal;
                 }
+            }
     }
     for (size_t c = 0; c < K; c++)
         weights[c] = balanced == 2 ? full[c] : sqrt(full[c]);
@@ -636,7 +582,6 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     free(full);
     m->C = fo.C;
     m->balanced = balanced;
-    m->nb = fo.nb;
     size_t *all = xgrow(NULL, nrows * sizeof(size_t));
     for (size_t r = 0; r < nrows; r++)
         all[r] = r;

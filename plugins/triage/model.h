@@ -47,7 +47,6 @@ struct tmodel_opts {
     int lexicon;             /* add the sentiment lexicon features */
     double C;                /* 0: C and the class weights chosen by 3-fold cross-validation on the training rows */
     int balanced;            /* weight classes inversely to their frequency (when C is given) */
-    int nb;                  /* naive Bayes scaled n-grams: 1 on, 0 off, -1 chosen with C (when C is 0) */
 };
 
 struct tmodel;
@@ -65,8 +64,6 @@ const char *tmodel_label(const struct tmodel *m, int i);
 double tmodel_C(const struct tmodel *m);
 /* 0: no class weights, 1: square root of the inverse frequency, 2: inverse frequency */
 int tmodel_balanced(const struct tmodel *m);
-/* 1: trained on naive Bayes scaled n-grams */
-int tmodel_nb(const struct tmodel *m);
 size_t tmodel_nfeatures(const struct tmodel *m);
 
 /* Serialise: a malloc'd buffer the caller frees. */
