@@ -33,6 +33,42 @@ int lexicon_elongated(const char *word)
     return 0;
 }
 
+size_t lexicon_squeeze(const char *word, size_t len, unsigned keep, char *out, size_t size)
+{
+    size_t o = 0, run = 0;
+    if (size == 0)
+        return 0;
+    for (size_t i = 0; i < len && o + 1 < size; i++) {
+        unsigned char c = (unsigned char)word[i];
+        run = o > 0 && c == (unsigned char)out[o - 1] && c < 0x80 ? run + 1 : 1;
+        if (run > keep)
+            continue;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+double lexicon_lookup_elongated(const char *word, double (*lookup)(const char *))
+{
+    char buf[128];
+    size_t len = strlen(word);
+    if (!lexicon_elongated(word) || len >= sizeof(buf))
+        return 0;
+    for (unsigned keep = 2; keep >= 1; keep--) {
+        lexicon_squeeze(word, len, keep, buf, sizeof(buf));
+        double v = lookup(buf);
+        if (v != 0)
+            return v;
+    }
+    return 0;
+}
+
+static double afinn_lookup(const char *word)
+{
+    return lexicon_score(word);
+}
+
 int lexicon_last_mark(const char *text, size_t len)
 {
     for (size_t i = len; text && i > 0; i--)
@@ -66,6 +102,8 @@ void lexicon_features(const struct text_tokens *t, const char *text, size_t len,
         if ((k->flags & TOK_WORD) && lexicon_elongated(k->s))
             elongated++;
         int s = (k->flags & TOK_WORD) ? lexicon_score(k->s) : 0;
+        if (s == 0 && (k->flags & TOK_WORD))
+            s = (int)lexicon_lookup_elongated(k->s, afinn_lookup);
         if (s == 0 && (k->flags & TOK_WORD) && i + 1 < t->n) {
             /* two-word entries ("does not work", "no fun") are listed with a space */
             char pair[128];

@@ -20,6 +20,16 @@ int lexicon_score(const char *word);
  * ("sooo", "pleeease"): emphasis in short informal texts. */
 int lexicon_elongated(const char *word);
 
+/* Copies word (len bytes) to out (size > 0 bytes, NUL-terminated) with
+ * runs of one ASCII character cut to keep characters ("sooooo", keep 2:
+ * "soo").  Returns the length written. */
+size_t lexicon_squeeze(const char *word, size_t len, unsigned keep, char *out, size_t size);
+
+/* The valence lookup() gives an elongated word once its runs are cut to
+ * two letters, else to one ("goooood" -> "good", "sooooo" -> "so"); 0
+ * when the word is not elongated or neither form is listed. */
+double lexicon_lookup_elongated(const char *word, double (*lookup)(const char *));
+
 /* The last sentence mark ('.', '!' or '?') of text (len bytes), 0 when it
  * has none: a text that ends asking is seldom a complaint or a thanks. */
 int lexicon_last_mark(const char *text, size_t len);

@@ -75,19 +75,6 @@ static void char_grams(struct keybuf *b, const char *w, size_t len)
             keypush(b, char_key(buf + off[i], off[i + g] - off[i]));
 }
 
-size_t tdoc_squeeze(const char *word, size_t len, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < size; i++) {
-        if (o >= 2 && word[i] == out[o - 1] && word[i] == out[o - 2] && (unsigned char)word[i] < 0x80)
-            continue;
-        out[o++] = word[i];
-    }
-    if (size)
-        out[o] = '\0';
-    return o;
-}
-
 void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
                 struct stemmer_set *stemmers)
 {
@@ -101,7 +88,7 @@ void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
     for (size_t i = 0; i < t.n; i++) {
         const struct text_token *k = &t.v[i];
         size_t sl;
-        size_t wl = (k->flags & TOK_WORD) ? tdoc_squeeze(k->s, k->len, word, sizeof(word)) : 0;
+        size_t wl = (k->flags & TOK_WORD) ? lexicon_squeeze(k->s, k->len, 2, word, sizeof(word)) : 0;
         if (k->flags & TOK_WORD)
             sl = stem_word(stemmers, lang, word, wl, stem, sizeof(stem));
         else

@@ -32,12 +32,6 @@ struct tdoc {
     double lex[LEXICON_NFEATURES];
 };
 
-/* Copies word (len bytes) to out (size bytes, NUL-terminated) with runs
- * of one ASCII character longer than two cut to two ("sooooo" -> "soo",
- * "!!!!" -> "!!"): elongations are emphasis, not new words.  Returns the
- * length written. */
-size_t tdoc_squeeze(const char *word, size_t len, char *out, size_t size);
-
 /* lang: the text's language (stemming and stop words); NULL: no stemming. */
 void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
                 struct stemmer_set *stemmers);

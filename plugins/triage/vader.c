@@ -1,6 +1,7 @@
 /* plugins/triage/vader.c -- see vader.h.  The constants are VADER's
  * published, empirically derived ones. */
 #include "vader.h"
+#include "lexicon.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,6 +86,8 @@ static double base_valence(const struct text_tokens *t, size_t i)
     if (k->flags & TOK_SPECIAL)
         return 0;
     double v = vader_valence(k->s);
+    if (v == 0 && (k->flags & TOK_WORD))
+        v = lexicon_lookup_elongated(k->s, vader_valence);
     if (v == 0 && (k->flags & TOK_WORD) && i + 1 < t->n && (t->v[i + 1].flags & TOK_WORD)) {
         char pair[160];
         size_t a = k->len, b = t->v[i + 1].len;
