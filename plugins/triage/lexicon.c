@@ -24,6 +24,11 @@ int lexicon_score(const char *word)
 
 #define NEGATION_SCOPE 3
 
+int lexicon_is_mention(const struct text_tokens *t, size_t i)
+{
+    return i > 0 && i < t->n && (t->v[i - 1].flags & TOK_SPECIAL) && strcmp(t->v[i - 1].s, "<user>") == 0;
+}
+
 int lexicon_elongated(const char *word)
 {
     const unsigned char *p = (const unsigned char *)word;
@@ -101,10 +106,11 @@ void lexicon_features(const struct text_tokens *t, const char *text, size_t len,
             caps++;
         if ((k->flags & TOK_WORD) && lexicon_elongated(k->s))
             elongated++;
-        int s = (k->flags & TOK_WORD) ? lexicon_score(k->s) : 0;
-        if (s == 0 && (k->flags & TOK_WORD))
+        int word = (k->flags & TOK_WORD) && !lexicon_is_mention(t, i);
+        int s = word ? lexicon_score(k->s) : 0;
+        if (s == 0 && word)
             s = (int)lexicon_lookup_elongated(k->s, afinn_lookup);
-        if (s == 0 && (k->flags & TOK_WORD) && i + 1 < t->n) {
+        if (s == 0 && word && i + 1 < t->n) {
             /* two-word entries ("does not work", "no fun") are listed with a space */
             char pair[128];
             size_t a = k->len, b = t->v[i + 1].len;

@@ -16,6 +16,10 @@
 /* The AFINN score of a lower-case word (-5..5), 0 when it is not listed. */
 int lexicon_score(const char *word);
 
+/* Whether token i is the name of an @mention ("@united"): a name, never
+ * praise or blame, whatever the word lists say of it. */
+int lexicon_is_mention(const struct text_tokens *t, size_t i);
+
 /* Whether a word has a letter written three times or more in a row
  * ("sooo", "pleeease"): emphasis in short informal texts. */
 int lexicon_elongated(const char *word);

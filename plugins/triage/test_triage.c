@@ -2,12 +2,18 @@
  * (tests/lib/fakehost.h), its SQL recorded and answered from tables: the
  * language guess, bad input, the triage of a new ticket (stored with its
  * trace, rules first), escalation of a negative ticket, a corrupt model
- * refused with a log line. */
+ * refused with a log line; and, called directly, the sentiment features
+ * (VADER's rules, elongations, the last sentence mark) and the classifier's
+ * training, prediction and saving. */
 #include "config.h"
 #include "lib/fakehost.h"
+#include "lexicon.h"
+#include "model.h"
+#include "vader.h"
 
 #include <check.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +394,212 @@ START_TEST(inconsistent_llm_configuration_refuses_the_plugin)
 }
 END_TEST
 
+/* ---- the sentiment features, called directly ---------------------------------- */
+
+static double compound(const char *text)
+{
+    struct text_tokens t;
+    struct vader_scores vs;
+    text_tokenize(text, strlen(text), &t);
+    vader_score(&t, &vs);
+    text_tokens_free(&t);
+    return vs.compound;
+}
+
+static void features(const char *text, double *f)
+{
+    struct text_tokens t;
+    text_tokenize(text, strlen(text), &t);
+    lexicon_features(&t, text, strlen(text), f);
+    text_tokens_free(&t);
+}
+
+START_TEST(elongated_words_are_found_and_squeezed)
+{
+    ck_assert(lexicon_elongated("sooo"));
+    ck_assert(lexicon_elongated("pleeease"));
+    ck_assert(!lexicon_elongated("soo"));
+    ck_assert(!lexicon_elongated("good"));
+    ck_assert(!lexicon_elongated("1000"));           /* digits are not emphasis */
+    ck_assert(!lexicon_elongated(""));
+    char buf[16];
+    ck_assert_uint_eq(lexicon_squeeze("goooood", 7, 2, buf, sizeof(buf)), 4);
+    ck_assert_str_eq(buf, "good");
+    ck_assert_uint_eq(lexicon_squeeze("goooood", 7, 1, buf, sizeof(buf)), 3);
+    ck_assert_str_eq(buf, "god");
+    ck_assert_uint_eq(lexicon_squeeze("aaaaaaab", 8, 2, buf, 3), 2);   /* cut to the buffer, terminated */
+    ck_assert_str_eq(buf, "aa");
+    ck_assert_uint_eq(lexicon_squeeze("", 0, 2, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "");
+    /* the lists find elongated words: cut to two letters, else to one */
+    ck_assert(vader_valence("good") > 0);
+    ck_assert(lexicon_lookup_elongated("goooood", vader_valence) == vader_valence("good"));
+    ck_assert(lexicon_lookup_elongated("baaaad", vader_valence) == vader_valence("bad"));
+    ck_assert(lexicon_lookup_elongated("good", vader_valence) == 0);   /* not elongated: the caller's exact look-up */
+    ck_assert(lexicon_lookup_elongated("zzzzz", vader_valence) == 0);
+    ck_assert(compound("this is goooood") > 0.3);
+    ck_assert(compound("this is goooood") == compound("this is good"));
+}
+END_TEST
+
+START_TEST(last_sentence_mark)
+{
+    const char *q = "@united where is my bag?";
+    ck_assert_int_eq(lexicon_last_mark(q, strlen(q)), '?');
+    const char *url = "Thanks so much! http://t.co/1ESmMnIZEk";
+    ck_assert_int_eq(lexicon_last_mark(url, strlen(url)), '!');   /* the URL's dots end nothing */
+    const char *num = "the fare went up to 3.5";
+    ck_assert_int_eq(lexicon_last_mark(num, strlen(num)), 0);
+    const char *two = "Great. Really?";
+    ck_assert_int_eq(lexicon_last_mark(two, strlen(two)), '?');
+    const char *dot = "Fine, thanks.";
+    ck_assert_int_eq(lexicon_last_mark(dot, strlen(dot)), '.');
+    ck_assert_int_eq(lexicon_last_mark("", 0), 0);
+    ck_assert_int_eq(lexicon_last_mark(NULL, 0), 0);
+    /* only len bytes count */
+    ck_assert_int_eq(lexicon_last_mark(q, strlen(q) - 1), 0);
+}
+END_TEST
+
+START_TEST(vader_negation_reaches_three_words_back)
+{
+    ck_assert(compound("the crew was good") > 0.3);
+    ck_assert(compound("the crew was not good") < -0.3);
+    ck_assert(compound("the crew wasn't good") < -0.3);
+    ck_assert(compound("not a b good") < 0);           /* three words before: in scope */
+    ck_assert(compound("not a b c good") > 0);         /* four: out of scope */
+    /* "least" negates, "at least" does not */
+    ck_assert(compound("the least helpful") < 0);
+    ck_assert(compound("at least helpful") > 0);
+}
+END_TEST
+
+START_TEST(vader_but_clause_weighs_the_second_part)
+{
+    /* great (3.1) outweighs bad (-2.5) alone; after "but" bad counts 1.5x and great 0.5x */
+    ck_assert(compound("the food was great and the service was bad") > 0);
+    ck_assert(compound("the food was great but the service was bad") < 0);
+    ck_assert(compound("the service was bad but the food was great") > 0);
+}
+END_TEST
+
+START_TEST(vader_boosters_capitals_and_exclamations)
+{
+    double plain = compound("the seat was good");
+    ck_assert(compound("the seat was very good") > plain);
+    ck_assert(compound("the seat was slightly good") < plain);
+    ck_assert(compound("the seat was GOOD") > plain);            /* capitals among lower case */
+    ck_assert(compound("THE SEAT WAS GOOD") == compound("the seat was good"));   /* all capitals: no contrast */
+    ck_assert(compound("the seat was good!!!") > plain);
+    ck_assert(compound("the seat was bad!!!") < compound("the seat was bad"));
+    ck_assert(compound("") == 0);
+}
+END_TEST
+
+START_TEST(lexicon_features_of_short_texts)
+{
+    double f[LEXICON_NFEATURES];
+    features("@united where is my bag?", f);
+    ck_assert(f[15] == 1 && f[16] == 0);                 /* ends asking */
+    ck_assert(f[17] == 0 && f[18] == 0);                 /* VADER: neutral */
+    ck_assert(f[19] > 0.9);                               /* neutral share */
+    features("Thanks so much!", f);
+    ck_assert(f[15] == 0 && f[16] == 1);
+    ck_assert(f[17] == 1 && f[18] == 0);                 /* VADER: positive */
+    features("I am not happy with the crew.", f);
+    ck_assert(f[17] == 0 && f[18] == 1);                 /* VADER: negative */
+    ck_assert(f[20] > 0);                                 /* praise under a negation */
+    features("I am happy with the crew.", f);
+    ck_assert(f[20] == 0);
+    ck_assert(f[14] == 0);
+    features("sooo happy with the crew", f);
+    ck_assert(f[14] > 0);                                 /* one elongated word */
+    features("", f);
+    for (int i = 0; i < LEXICON_NFEATURES; i++)
+        ck_assert(f[i] == 0);
+}
+END_TEST
+
+/* ---- the classifier, trained in-process ----------------------------------------- */
+
+static const char *const sent_texts[] = {
+    "thank you so much, great crew", "great flight, loved it", "awesome service thanks", "love the new seats, great",
+    "wonderful staff thank you", "great job, thanks a lot", "the flight was awful", "terrible service, lost my bag",
+    "worst airline ever, awful", "delayed again, terrible", "rude staff and a lost bag", "awful delay, worst trip",
+    "what time does flight 12 leave", "is the flight on time today", "which gate for flight 40", "when does boarding start",
+    "does the flight have wifi", "what is the baggage allowance",
+};
+static const char *const sent_labels[] = {
+    "positive", "positive", "positive", "positive", "positive", "positive", "negative", "negative",
+    "negative", "negative", "negative", "negative", "neutral", "neutral", "neutral", "neutral",
+    "neutral", "neutral",
+};
+
+static void train_and_check(size_t n, int lexicon)
+{
+    struct stemmer_set *st = stemmer_set_new();
+    struct tdoc docs[18];
+    for (size_t i = 0; i < n; i++)
+        tdoc_build(&docs[i], sent_texts[i], strlen(sent_texts[i]), "en", st);
+    struct tmodel_opts o = { .lexicon = lexicon, .C = 16 };
+    const char *e = NULL;
+    struct tmodel *m = tmodel_train(docs, sent_labels, n, &o, &e);
+    ck_assert_msg(m != NULL, "%s", e);
+    ck_assert_int_eq(tmodel_nclasses(m), n > 12 ? 3 : 2);
+    size_t len = 0;
+    unsigned char *buf = tmodel_save(m, &len);
+    struct tmodel *back = tmodel_load(buf, len, &e);
+    ck_assert_msg(back != NULL, "%s", e);
+    for (size_t i = 0; i < n; i++) {
+        double conf = 0, probs[3], sum = 0;
+        const char *got = tmodel_predict(m, &docs[i], &conf, probs);
+        ck_assert_msg(strcmp(got, sent_labels[i]) == 0, "'%s': %s, not %s", sent_texts[i], got, sent_labels[i]);
+        for (int k = 0; k < tmodel_nclasses(m); k++)
+            sum += probs[k];
+        ck_assert(fabs(sum - 1) < 1e-9 && conf > 1.0 / tmodel_nclasses(m));
+        double conf2 = 0;
+        ck_assert_str_eq(tmodel_predict(back, &docs[i], &conf2, NULL), got);
+        ck_assert(fabs(conf - conf2) < 1e-4);          /* weights saved as floats */
+    }
+    free(buf);
+    tmodel_free(&back);
+    tmodel_free(&m);
+    for (size_t i = 0; i < n; i++)
+        tdoc_free(&docs[i]);
+    stemmer_set_free(&st);
+}
+
+START_TEST(trained_models_predict_their_rows)
+{
+    train_and_check(12, 0);      /* two classes: one weight vector, the first label positive */
+    train_and_check(12, 1);
+    train_and_check(18, 0);      /* three: one against the rest each */
+    train_and_check(18, 1);
+}
+END_TEST
+
+START_TEST(elongations_are_the_same_ngrams)
+{
+    struct stemmer_set *st = stemmer_set_new();
+    struct tdoc a, b, c;
+    tdoc_build(&a, "sooooo goooood", 14, "en", st);
+    tdoc_build(&b, "soo good", 8, "en", st);
+    tdoc_build(&c, "so good", 7, "en", st);
+    ck_assert_uint_eq(a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        ck_assert(a.f[i].key == b.f[i].key && a.f[i].count == b.f[i].count);
+    ck_assert(a.lex[14] > 0 && b.lex[14] == 0);          /* the emphasis is kept as evidence */
+    int same = c.n == b.n;
+    for (size_t i = 0; same && i < c.n; i++)
+        same = c.f[i].key == b.f[i].key;
+    ck_assert(!same);                                     /* two letters stay: "soo" is not "so" */
+    tdoc_free(&a);
+    tdoc_free(&b);
+    tdoc_free(&c);
+    stemmer_set_free(&st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("triage");
@@ -408,6 +620,17 @@ int main(void)
     tcase_add_test(tc, a_run_is_replayed);
     tcase_add_test(tc, inconsistent_llm_configuration_refuses_the_plugin);
     suite_add_tcase(s, tc);
+    TCase *feat = tcase_create("features");
+    tcase_set_timeout(feat, 60);
+    tcase_add_test(feat, elongated_words_are_found_and_squeezed);
+    tcase_add_test(feat, last_sentence_mark);
+    tcase_add_test(feat, vader_negation_reaches_three_words_back);
+    tcase_add_test(feat, vader_but_clause_weighs_the_second_part);
+    tcase_add_test(feat, vader_boosters_capitals_and_exclamations);
+    tcase_add_test(feat, lexicon_features_of_short_texts);
+    tcase_add_test(feat, trained_models_predict_their_rows);
+    tcase_add_test(feat, elongations_are_the_same_ngrams);
+    suite_add_tcase(s, feat);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -83,7 +83,7 @@ static double booster_of(const char *w)
 static double base_valence(const struct text_tokens *t, size_t i)
 {
     const struct text_token *k = &t->v[i];
-    if (k->flags & TOK_SPECIAL)
+    if ((k->flags & TOK_SPECIAL) || lexicon_is_mention(t, i))
         return 0;
     double v = vader_valence(k->s);
     if (v == 0 && (k->flags & TOK_WORD))
