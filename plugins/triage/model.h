@@ -39,7 +39,7 @@ void tdoc_free(struct tdoc *d);
 
 struct tmodel_opts {
     int lexicon;             /* add the sentiment lexicon features */
-    double C;                /* 0: C and the class weights chosen by 3-fold cross-validation on the training rows */
+    double C;                /* 0: C and the class weights chosen by 3-fold cross-validation (stratified) on the training rows */
     int balanced;            /* weight classes inversely to their frequency (when C is given) */
 };
 
