@@ -470,7 +470,69 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
     return 0;
 }
 
-/* GET /article?slug=S or ?id=N */
+/* The body rendered for readers (the portal): CommonMark by cmark, raw
+ * HTML and javascript:/vbscript:/file:/data: links suppressed (safe
+ * mode).  The page's title is its only first-level heading, so a "# "
+ * heading in the body becomes a second-level one. */
+static char *article_html(const char *md)
+{
+    cmark_node *doc = cmark_parse_document(md, strlen(md), CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    if (doc == NULL)
+        return NULL;
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(n) == CMARK_NODE_HEADING
+            && cmark_node_get_heading_level(n) < 2)
+            cmark_node_set_heading_level(n, 2);
+    }
+    cmark_iter_free(it);
+    char *html = cmark_render_html(doc, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    cmark_node_free(doc);
+    return html;
+}
+
+/* The articles that answer the same kind of question as article a (its
+ * title and tags ranked against the KB, a itself left out): at most 5,
+ * only what the caller may see (the index's own visibility rule), only
+ * above half the relevance threshold.  An empty array without an index. */
+static json_t *related_articles(struct rag *g, const struct atum_http_req *req, json_t *a)
+{
+    json_t *out = json_array();
+    struct kbindex *k = kb_now(g, req->db);
+    if (k == NULL)
+        return out;
+    char q[2048];
+    const char *title = json_string_value(json_object_get(a, "title"));
+    size_t o = (size_t)snprintf(q, sizeof(q), "%s", title ? title : "");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(a, "tags"), i, t)
+        if (json_is_string(t) && o + 1 < sizeof(q))
+            o += (size_t)snprintf(q + o, sizeof(q) - o, " %s", json_string_value(t));
+    json_int_t self = json_integer_value(json_object_get(a, "id"));
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[8];
+    struct kbrank_opts opt = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1 };
+    size_t m = kbindex_rank(k, q, &opt, st, hits, 8);
+    for (size_t j = 0; j < m && json_array_size(out) < 5; j++) {
+        const struct kbdoc *d = &k->docs[hits[j].doc];
+        if (d->id == self || hits[j].relevance < g->min_relevance / 2)
+            continue;
+        char link[600];
+        rag_article_link(g, d->slug, link, sizeof(link));
+        json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)d->id, "slug", d->slug,
+                                             "title", d->title, "link", link));
+    }
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    return out;
+}
+
+/* GET /article?slug=S or ?id=N: the article, its rendered html and the
+ * related articles.  Customers and the public get a published public
+ * article only (404 for any other, the same as for none). */
 static int route_article(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
     struct rag *g = state;
@@ -500,12 +562,11 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     h->rows_free(&r);
     if (a == NULL)
         return rag_problem(h, resp, 500, "the article does not read back as JSON");
-    /* The body rendered for readers (the portal): CommonMark by cmark,
-     * raw HTML and javascript:/data: links suppressed. */
     const char *md = json_string_value(json_object_get(a, "body"));
-    char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    char *html = article_html(md ? md : "");
     json_object_set_new(a, "html", html ? json_string(html) : json_null());
     free(html);
+    json_object_set_new(a, "related", related_articles(g, req, a));
     plug_reply_json(h, resp, 200, a);
     return 0;
 }
