@@ -547,7 +547,8 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     const char *e = NULL;
     if (h->sql(req->db, "SELECT json_build_object('id', a.id, 'slug', a.slug, 'title', a.title, 'body', a.body,"
                         " 'tags', a.tags, 'language', a.language, 'visibility', a.visibility, 'status', a.status,"
-                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'updated_at', a.updated_at)::text"
+                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'created_at', a.created_at,"
+                        " 'updated_at', a.updated_at)::text"
                         " FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id"
                         " WHERE (a.slug = $1 OR a.id = $2::bigint)"
                         "   AND ($3::boolean OR (a.visibility = 'public' AND a.status = 'published'))",
