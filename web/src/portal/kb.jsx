@@ -358,7 +358,7 @@ export function Article({ slug, me }) {
                     {ticket && me ? 'It does not answer my question: back to my ticket' : 'It does not answer my question: write to us'}</a></p>
             </article>
             {related.length ? (
-                <section class="card" aria-labelledby="kb-related-h">
+                <section class="card kb-related" aria-labelledby="kb-related-h">
                     <h2 id="kb-related-h">Related articles</h2>
                     <ArticleLinks items={related} />
                 </section>
