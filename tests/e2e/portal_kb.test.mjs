@@ -83,6 +83,21 @@ async function noSecrets(page, where) {
     assert.doesNotMatch(text, SECRET_WORDS, `an internal or draft article is in the page (${where})`);
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// waits (bounded) until fn() returns something truthy
+async function until(what, fn, ms = 15000) {
+    const end = Date.now() + ms;
+    for (;;) {
+        const v = await fn();
+        if (v)
+            return v;
+        if (Date.now() > end)
+            throw new Error(`timed out waiting for ${what}`);
+        await sleep(100);
+    }
+}
+
 const nav = (page) => page.getByRole('navigation', { name: 'Portal' });
 
 describe('the knowledge base in the portal', () => {
@@ -289,6 +304,10 @@ describe('the knowledge base in the portal', () => {
         assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Refunds for a double charge');
         await p.keyboard.press('Enter');
         await p.getByRole('heading', { level: 1, name: 'Refunds for a double charge' }).waitFor();
+        // the reader goes on from the article's title
+        await until('the focus on the title', () => p.evaluate(() => document.activeElement && document.activeElement.id === 'kb-h'));
+        await p.keyboard.press('Tab');
+        assert.equal(await p.evaluate(() => document.activeElement.textContent), 'It does not answer my question: write to us');
         await kctx.close();
     });
 

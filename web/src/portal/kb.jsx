@@ -303,6 +303,13 @@ export function Article({ slug, me }) {
             .then(setA)
             .catch((e) => setError(e.status === 404 ? 'There is no such article.' : describe(e, 'loading the article')));
     }, [slug]);
+    // a followed link is gone with the page it was on: the reader goes on
+    // from the new article's title, not from the top of the document
+    useEffect(() => {
+        const h = a && document.getElementById('kb-h');
+        if (h && (!document.activeElement || document.activeElement === document.body))
+            h.focus();
+    }, [a]);
     // links inside the article to other articles stay in the page
     useEffect(() => {
         const el = body.current;
@@ -341,7 +348,7 @@ export function Article({ slug, me }) {
                 </ol>
             </nav>
             <article class="card kb-article" aria-labelledby="kb-h">
-                <h1 id="kb-h">{a.title}</h1>
+                <h1 id="kb-h" tabIndex={-1}>{a.title}</h1>
                 <p class="meta">
                     {a.category ? <span>In {a.category}</span> : null}
                     {a.updated_at ? <span>Updated <time dateTime={a.updated_at}>{when(a.updated_at)}</time></span> : null}
