@@ -12,18 +12,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/portal_kb_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('PORTAL_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -34,40 +25,24 @@ const SECRET_WORDS = /zebracorn|quokka|staff VPN|new price list/i;
 
 let browser;
 const problems = [];
-const foreign = [];
+const pages = [];
+
+// a watched page (harness.mjs) that also counts its searches
+async function watched(context) {
+    const page = await watchedPage(context, ORIGIN, problems, { dialogs: true, query: true });
+    pages.push(page);
+    page.searches = () => page.apiCalls.filter((c) => c.startsWith('GET /api/v1/plugins/rag/search?')).length;
+    return page;
+}
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function watched(context) {
-    const page = await context.newPage();
-    page.searches = 0;
-    page.on('request', (r) => {
-        const u = r.url();
-        if (!u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith('about:') && new URL(u).origin !== ORIGIN)
-            foreign.push(u);
-        if (u.includes('/api/v1/plugins/rag/search?'))
-            page.searches++;
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    page.on('dialog', (d) => {
-        problems.push(`a dialog opened: ${d.message()}`);
-        d.dismiss().catch(() => {});
-    });
-    return page;
-}
 
 async function admin(method, p, body) {
     const res = await fetch(`${URL_}/api/v1${p}`, {
@@ -81,21 +56,6 @@ async function admin(method, p, body) {
 async function noSecrets(page, where) {
     const text = await page.evaluate(() => document.body.innerText + document.documentElement.outerHTML);
     assert.doesNotMatch(text, SECRET_WORDS, `an internal or draft article is in the page (${where})`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// waits (bounded) until fn() returns something truthy
-async function until(what, fn, ms = 15000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await sleep(100);
-    }
 }
 
 const nav = (page) => page.getByRole('navigation', { name: 'Portal' });
@@ -139,12 +99,12 @@ describe('the knowledge base in the portal', () => {
         await page.goto(`${URL_}/portal/kb`);
         const box = page.getByRole('searchbox', { name: 'Search the articles' });
         await box.waitFor();
-        const before_ = page.searches;
+        const before_ = page.searches();
         await box.pressSequentially('charged twice refund', { delay: 40 });
         const hit = page.locator('.kb-results li').filter({ hasText: 'Refunds for a double charge' });
         await hit.waitFor();
         assert.match(await hit.locator('.kb-snippet').textContent(), /refunded automatically/);
-        assert.ok(page.searches - before_ <= 2, `debounced: ${page.searches - before_} searches for 20 keystrokes`);
+        assert.ok(page.searches() - before_ <= 2, `debounced: ${page.searches() - before_} searches for 20 keystrokes`);
         await page.getByRole('status').filter({ hasText: /found/ }).waitFor();
         assert.match(page.url(), /\/portal\/kb\?q=charged\+twice\+refund$/);
         // a reload shows the same search
@@ -369,7 +329,8 @@ describe('the knowledge base in the portal', () => {
     });
 
     test('nothing was loaded from another origin, and no script error or dialog', () => {
-        assert.deepEqual(foreign, []);
+        assert.deepEqual(pages.flatMap((p) => p.foreign), []);
+        assert.deepEqual(pages.flatMap((p) => p.dialogs), []);
         assert.deepEqual(problems, []);
     });
 
