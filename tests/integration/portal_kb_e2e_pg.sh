@@ -14,18 +14,14 @@
 # playwright-core is a failure, never a skip.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 CTL=$B/atumctl
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 trap atumd_stop EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
-check "the portal is built ($B/web/dist/portal.html)" test -f "$B/web/dist/portal.html"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
+browser_prereqs
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -135,23 +131,10 @@ printf '%s\n' 'From: Carla Customer <carla@customer.example>' 'To: support@examp
 read -r _ KB_TICKET < <(ingest_mail "$T/m1.eml")
 check "the customer's mail made a ticket" test -n "$KB_TICKET"
 
-shots=${PORTAL_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
-export PORTAL_URL="http://127.0.0.1:$WEBPORT" PORTAL_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM \
-    KB_PW KB_TICKET KB_ADMIN_TOKEN=$ADMIN_TOKEN KB_DB=$ATUM_TEST_DATABASE_URL
-export NODE_PATH=$B/tests/e2e/npm/node_modules
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/portal_kb.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 100
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+shots=$(browser_shots "${PORTAL_SCREENSHOTS:-}")
+export PORTAL_URL="http://127.0.0.1:$WEBPORT" PORTAL_SCREENSHOTS=$shots \
+    KB_PW KB_TICKET KB_ADMIN_TOKEN=$ADMIN_TOKEN
+browser_run portal_kb.test.mjs
 check "the customer's ticket was closed by \"this solved it\", and counted" \
     test "$(q "SELECT t.status || ':' || count(d.id) FROM tickets t LEFT JOIN kb_deflections d ON d.ticket_id = t.id WHERE t.id = $KB_TICKET GROUP BY t.status")" = "closed:1"
 check "atumd stops cleanly" atumd_stop
