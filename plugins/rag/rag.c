@@ -36,6 +36,13 @@ extern const struct atum_migration rag_migrations[];
 /* ---- helpers shared by the plugin's files ---------------------------------------- */
 
 
+int rag_staff_view(const struct atum_http_req *req)
+{
+    char audience[16];
+    return req->role >= ATUM_ROLE_AGENT
+           && !(plug_query_get(req->query, "audience", audience, sizeof(audience)) && strcmp(audience, "public") == 0);
+}
+
 void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size)
 {
     const char *base = g->h->conf_get(g->conf, "public_url");
@@ -367,7 +374,7 @@ static int route_search(void *state, const struct atum_http_req *req, struct atu
         return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[50];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = suggest,
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = suggest,
                              .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, (size_t)limit);
     json_t *arr = json_array();
@@ -395,7 +402,7 @@ static int route_answer(void *state, const struct atum_http_req *req, struct atu
         return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[3];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1, .queue_id = atoll(qid) };
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = 1, .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, 3);
     double best = m ? hits[0].relevance : 0;
     int answered = best >= g->min_relevance;
@@ -474,7 +481,7 @@ static json_t *related_articles(struct rag *g, const struct atum_http_req *req, 
     json_int_t self = json_integer_value(json_object_get(a, "id"));
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[8];
-    struct kbrank_opts opt = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1 };
+    struct kbrank_opts opt = { .staff = rag_staff_view(req), .articles_only = 1 };
     size_t m = kbindex_rank(k, q, &opt, st, hits, 8);
     for (size_t j = 0; j < m && json_array_size(out) < 5; j++) {
         const struct kbdoc *d = &k->docs[hits[j].doc];
@@ -501,7 +508,7 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     int by_slug = plug_query_get(req->query, "slug", slug, sizeof(slug));
     if (!by_slug && !plug_query_get(req->query, "id", id, sizeof(id)))
         return plug_problem(h, resp, 400, "slug or id is required");
-    const char *staff = req->role >= ATUM_ROLE_AGENT ? "t" : "f";
+    const char *staff = rag_staff_view(req) ? "t" : "f";
     const char *p[] = { by_slug ? slug : NULL, by_slug ? NULL : id, staff };
     struct atum_rows *r = NULL;
     const char *e = NULL;

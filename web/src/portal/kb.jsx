@@ -6,8 +6,10 @@
 //   /portal/kb/SLUG            one article: category, last update, the body
 //                              the server rendered, related articles
 // The API decides what anyone may read (GET /plugins/rag/articles,
-// /search and /article give everybody the published public articles
-// only); this page shows what it is given.  Without the rag plugin the
+// /search and /article give customers and visitors the published public
+// articles only; staff get internal ones and drafts too unless they ask
+// for ?audience=public, which every call here does, so staff see the
+// portal as customers do); this page shows what it is given.  Without the rag plugin the
 // routes answer 404 and the pages say the knowledge base is not
 // available; the header shows no link to it.
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -26,7 +28,7 @@ let availability = null;
 
 export function kbAvailability() {
     if (!availability)
-        availability = get('/plugins/rag/articles?limit=1', { quiet: true })
+        availability = get('/plugins/rag/articles?limit=1&audience=public', { quiet: true })
             .then((r) => ({ on: true, total: (r && r.total) || 0 }))
             .catch(() => ({ on: false, total: 0 }));
     return availability;
@@ -77,7 +79,7 @@ function categoryHref(name) {
 async function allArticles() {
     const out = [];
     for (let offset = 0; offset < MAX_ARTICLES; offset += PAGE) {
-        const r = await get(`/plugins/rag/articles?limit=${PAGE}&offset=${offset}`);
+        const r = await get(`/plugins/rag/articles?limit=${PAGE}&offset=${offset}&audience=public`);
         const items = (r && r.items) || [];
         out.push(...items);
         if (items.length < PAGE || out.length >= (r.total || 0))
@@ -111,7 +113,7 @@ function useSearch(q) {
         const ctl = new AbortController();
         const timer = setTimeout(async () => {
             try {
-                const r = await get(`/plugins/rag/search?q=${encodeURIComponent(text.slice(0, 300))}&limit=20`,
+                const r = await get(`/plugins/rag/search?q=${encodeURIComponent(text.slice(0, 300))}&limit=20&audience=public`,
                                     { signal: ctl.signal });
                 // the portal lists articles (staff's search also finds solved tickets)
                 const items = ((r && r.items) || []).filter((i) => i.kind === 'article');
@@ -299,7 +301,7 @@ export function Article({ slug, me }) {
     useEffect(() => {
         setA(null);
         setError(null);
-        get(`/plugins/rag/article?slug=${encodeURIComponent(slug)}`)
+        get(`/plugins/rag/article?slug=${encodeURIComponent(slug)}&audience=public`)
             .then(setA)
             .catch((e) => setError(e.status === 404 ? 'There is no such article.' : describe(e, 'loading the article')));
     }, [slug]);

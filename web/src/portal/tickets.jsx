@@ -251,7 +251,7 @@ function useSuggestions(text) {
         const ctl = new AbortController();
         const timer = setTimeout(async () => {
             try {
-                const r = await get(`/plugins/rag/suggest?q=${encodeURIComponent(q.slice(0, 300))}`, { quiet: true, signal: ctl.signal });
+                const r = await get(`/plugins/rag/suggest?q=${encodeURIComponent(q.slice(0, 300))}&audience=public`, { quiet: true, signal: ctl.signal });
                 setAvailable(true);
                 setItems(((r && r.items) || []).slice(0, 3));
             } catch (e) {
