@@ -321,7 +321,6 @@ struct trainset {
     const double *y;
     int K;
     int nf;                  /* columns, the bias included */
-    size_t V;                /* of which n-gram columns (1..V) */
 };
 
 struct fitopts {
@@ -353,7 +352,7 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
             npos += by[i] > 0;
         }
         if (npos == 0 || npos == n)
-            continue;                       /* nothing to tell apart: the class is never (or always) predicted by the others */
+            continue;                       /* a class with no rows here (or all of them): nothing to learn, weights 0 */
         struct problem prob = { .l = (int)n, .n = ts->nf, .y = by, .x = sx, .bias = 1.0 };
         /* liblinear's own one-against-the-rest: the class's rows weighted,
          * the others not (two classes: each weighted) */
@@ -389,16 +388,21 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
 static int fit_predict(const struct trainset *ts, const double *w, const struct feature_node *x)
 {
     int nw = ts->K == 2 ? 1 : ts->K;
-    double dec[64] = { 0 };
+    double local[64], *dec = nw <= 64 ? local : xgrow(NULL, (size_t)nw * sizeof(double));
+    for (int k = 0; k < nw; k++)
+        dec[k] = 0;
     for (; x->index != -1; x++)
-        for (int k = 0; k < nw && k < 64; k++)
+        for (int k = 0; k < nw; k++)
             dec[k] += w[(size_t)(x->index - 1) * (size_t)nw + (size_t)k] * x->value;
-    if (ts->K == 2)
-        return dec[0] > 0 ? 1 : 2;
     int best = 0;
-    for (int k = 1; k < nw && k < 64; k++)
-        if (dec[k] > dec[best])
-            best = k;
+    if (ts->K == 2)
+        best = dec[0] > 0 ? 0 : 1;
+    else
+        for (int k = 1; k < nw; k++)
+            if (dec[k] > dec[best])
+                best = k;
+    if (dec != local)
+        free(dec);
     return best + 1;
 }
 
@@ -525,7 +529,7 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         const char **hit = bsearch(&key, (const char **)m->labels, K, sizeof(char *), cmp_str);
         y[r] = (double)(hit - (const char **)m->labels + 1);
     }
-    struct trainset ts = { .x = xs, .y = y, .K = (int)K, .nf = (int)(m->V + LEXICON_NFEATURES + 1), .V = m->V };
+    struct trainset ts = { .x = xs, .y = y, .K = (int)K, .nf = (int)(m->V + LEXICON_NFEATURES + 1) };
     /* class weights: the inverse class frequency to the power 0 (none),
      * 1/2 (half way) or 1 (balanced) */
     double *full = xgrow(NULL, K * sizeof(double));

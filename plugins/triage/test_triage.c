@@ -578,6 +578,42 @@ START_TEST(trained_models_predict_their_rows)
 }
 END_TEST
 
+START_TEST(many_classes_are_chosen_by_inner_cv)
+{
+    /* more classes than a decision fits on the stack: 70 classes of two
+     * rows each, C chosen by cross-validation over them */
+    enum { NCLASS = 70, NROWS = 2 * NCLASS };
+    static char texts[NROWS][64], names[NCLASS][16];
+    const char *labels[NROWS];
+    struct tdoc docs[NROWS];
+    struct stemmer_set *st = stemmer_set_new();
+    static const char *const words[] = { "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
+                                         "hotel", "india", "juliet" };
+    for (int i = 0; i < NROWS; i++) {
+        int c = i % NCLASS;
+        snprintf(names[c], sizeof(names[c]), "c%02d", c);
+        snprintf(texts[i], sizeof(texts[i]), "%s%s %s%s %s", words[c % 10], words[c / 10], words[c / 10],
+                 words[c % 10], i < NCLASS ? "first" : "second");
+        labels[i] = names[c];
+        tdoc_build(&docs[i], texts[i], strlen(texts[i]), "en", st);
+    }
+    struct tmodel_opts o = { .lexicon = 0, .C = 0 };
+    const char *e = NULL;
+    struct tmodel *m = tmodel_train(docs, labels, NROWS, &o, &e);
+    ck_assert_msg(m != NULL, "%s", e);
+    ck_assert_int_eq(tmodel_nclasses(m), NCLASS);
+    ck_assert(tmodel_C(m) > 0);
+    int right = 0;
+    for (int i = 0; i < NROWS; i++)
+        right += strcmp(tmodel_predict(m, &docs[i], NULL, NULL), labels[i]) == 0;
+    ck_assert_int_ge(right, NROWS * 9 / 10);
+    tmodel_free(&m);
+    for (int i = 0; i < NROWS; i++)
+        tdoc_free(&docs[i]);
+    stemmer_set_free(&st);
+}
+END_TEST
+
 START_TEST(elongations_are_the_same_ngrams)
 {
     struct stemmer_set *st = stemmer_set_new();
@@ -629,6 +665,7 @@ int main(void)
     tcase_add_test(feat, vader_boosters_capitals_and_exclamations);
     tcase_add_test(feat, lexicon_features_of_short_texts);
     tcase_add_test(feat, trained_models_predict_their_rows);
+    tcase_add_test(feat, many_classes_are_chosen_by_inner_cv);
     tcase_add_test(feat, elongations_are_the_same_ngrams);
     suite_add_tcase(s, feat);
     SRunner *sr = srunner_create(s);
