@@ -23,6 +23,9 @@ function staff() {
     return staffOnce;
 }
 
+// The version on screen, for the stale-send guard.
+const ifMatch = (t) => (t.version ? { ifMatch: `"v${t.version}"` } : undefined);
+
 // A ticket number as typed ("#42", "42") or null.
 function number(v) {
     const m = /^\s*#?\s*(\d{1,18})\s*$/.exec(v || '');
@@ -53,6 +56,9 @@ export function MoreFields({ t, me, onChange, onReload }) {
             announce(`${what}: done.`);
         } catch (e) {
             setErrs((x) => ({ ...x, [field]: describe(e, what.toLowerCase()) }));
+            // the ticket moved on: show it as it is now (the sentence says what changed)
+            if (e.status === 409 && field !== 'category' && field !== 'assignee')
+                await onReload();
         } finally {
             setBusy(null);
         }
@@ -108,7 +114,7 @@ export function MoreFields({ t, me, onChange, onReload }) {
                 if (into === t.id)
                     return setErrs((x) => ({ ...x, merge: 'A ticket cannot be merged into itself.' }));
                 run('merge', `Merging into #${into}`, async () => {
-                    await post(`/tickets/${t.id}/merge`, { into_id: into });
+                    await post(`/tickets/${t.id}/merge`, { into_id: into }, ifMatch(t));
                     await onReload();
                 });
             }}>
@@ -127,7 +133,7 @@ export function MoreFields({ t, me, onChange, onReload }) {
                 if (other === t.id)
                     return setErrs((x) => ({ ...x, link: 'A ticket cannot be linked to itself.' }));
                 run('link', `Linking #${other}`, async () => {
-                    await post(`/tickets/${t.id}/links`, { ticket_id: other });
+                    await post(`/tickets/${t.id}/links`, { ticket_id: other }, ifMatch(t));
                     f.other.value = '';
                     await onReload();
                 });
