@@ -430,6 +430,8 @@ describe('an agent at work', () => {
         await p1.goto(`${URL_}/desk/views/queue-${SUPPORT_QUEUE}`);
         await p1.locator('table.tickets[data-loaded="true"]').waitFor();
         await p1.locator(`a[data-id="${b2}"]`).waitFor();
+        // (one request for all, once the desk knows the server has it)
+        await p1.getByRole('button', { name: 'Note…' }).waitFor();
         held.on = true;
         assert.equal((await api(p2, 'PATCH', `/tickets/${b2}`, { priority: 'urgent' })).status, 200);
         for (const id of [b1, b2]) {

@@ -51,7 +51,8 @@ export async function bulkApply(ids, payload, what, onStep, versions = {}) {
             await patch(`/tickets/${id}`, payload.changes, v ? { ifMatch: `"v${v}"` } : undefined);
             out.push({ id, ok: true, text: null });
         } catch (e) {
-            out.push({ id, ok: false, stale: e.status === 409 && isStale(e.problem), text: describe(e, what) });
+            const stale = e.status === 409 && isStale(e.problem);
+            out.push({ id, ok: false, stale, text: stale ? staleText(e.problem, 'Skipped') : describe(e, what) });
         }
         if (onStep)
             onStep(out.length, out);
