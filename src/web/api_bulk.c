@@ -231,9 +231,13 @@ static int h_bulk(struct api_req *r)
                 into_expect = merged.target_version;
         } else if (ticket_stale(&err)
                    && (strcmp(err.field, "version") == 0 ? expect : into_expect) > 0) {
+            struct err conflict = err;
+            char detail[256];
+            snprintf(detail, sizeof(detail), "%s", err.text ? err.text : "the ticket changed");
+            conflict.text = detail;
             if (db_in_transaction(r->db))
                 db_rollback(r->db);
-            res = stale_result(r, id, &err, expect, into, jm ? into_expect : 0);
+            res = stale_result(r, id, &conflict, expect, into, jm ? into_expect : 0);
             stale++;
         } else {
             if (db_in_transaction(r->db))

@@ -924,13 +924,17 @@ json_t *ticket_stale_json(struct api_req *r, const struct err *conflict, long lo
                           long long expect, long long into_id, long long into_expect,
                           struct err *err)
 {
-    bool into = strcmp(conflict->field, "into_version") == 0;
+    /* the text lives in a per-thread ring (lib/err.h): kept before more calls */
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", conflict->text ? conflict->text
+                                           : "the ticket changed since you saw it");
+    const char *field = conflict->field;
+    bool into = strcmp(field, "into_version") == 0;
     json_t *o = into ? stale_part(r, into_id, into_expect, err) : stale_part(r, id, expect, err);
     if (o == NULL)
         return NULL;
-    json_object_set_new(o, "detail", json_string(conflict->text ? conflict->text
-                                                 : "the ticket changed since you saw it"));
-    json_object_set_new(o, "field", json_string(conflict->field));
+    json_object_set_new(o, "detail", json_string(detail));
+    json_object_set_new(o, "field", json_string(field));
     /* a merge whose source moved on: the target may have too */
     if (!into && into_id > 0 && into_expect > 0) {
         json_t *t = stale_part(r, into_id, into_expect, err);
@@ -952,10 +956,14 @@ int ticket_write_fail(struct api_req *r, long long id, long long expect, long lo
     if (!ticket_stale(err)
         || (strcmp(err->field, "version") == 0 ? expect : into_expect) <= 0)
         return api_desk_fail(r, what, err);
+    struct err conflict = *err;
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", err->text ? err->text : "the ticket changed");
+    conflict.text = detail;
     if (db_in_transaction(r->db))
         db_rollback(r->db);
     struct err e2 = { ERR_OK, NULL, NULL };
-    json_t *since = ticket_stale_json(r, err, id, expect, into_id, into_expect, &e2);
+    json_t *since = ticket_stale_json(r, &conflict, id, expect, into_id, into_expect, &e2);
     if (since == NULL)
         return api_desk_fail(r, what, &e2);
     json_t *o = json_pack("{s:s, s:i}", "title", "Conflict", "status", 409);
@@ -964,7 +972,7 @@ int ticket_write_fail(struct api_req *r, long long id, long long expect, long lo
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s == NULL)
-        return api_problem(r, 409, err->field, "%s", err->text ? err->text : "the ticket changed");
+        return api_problem(r, 409, conflict.field, "%s", detail);
     api_raw(r, 409, "application/problem+json", s, strlen(s));
     free(s);
     return 0;
