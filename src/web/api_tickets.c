@@ -7,6 +7,13 @@
  * (desk/ticket.h) in one transaction -- which owns the rules, the audit
  * row, the events and the mail they cause -- and answer.  Reads are built
  * as JSON by PostgreSQL and passed through unchanged.
+ *
+ * The stale-send guard: every write to a ticket (reply, note, PATCH, held
+ * reply, merge -- with the target's "into_version" --, link, unlink; and
+ * macros, api_macros.c, and bulk, api_bulk.c) takes the version the
+ * client saw as If-Match or "version".  The domain checks it under the
+ * ticket's lock; a stale one is answered 409 with what changed since
+ * (ticket_stale_json); none applies the write to the ticket as it is.
  */
 #include "config.h"
 #include "web/api_tickets.h"
