@@ -366,8 +366,17 @@ describe('an agent at work', () => {
         await page.locator('#more-into').fill('999999999');
         await page.getByRole('button', { name: 'Merge', exact: true }).click();
         await page.locator('#more-merge-err:not(:has-text("itself"))').waitFor();
+        // the target is shown before the merge; if it changes meanwhile,
+        // the merge is refused with what changed
         await page.locator('#more-into').fill(`#${two[0].id}`);
         await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.locator('.merge-confirm', { hasText: `into #${two[0].id} ${two[0].subject}` }).waitFor();
+        assert.equal((await api(page, 'PATCH', `/tickets/${two[0].id}`, { priority: 'low' })).status, 200);
+        await page.getByRole('button', { name: `Merge into #${two[0].id}` }).click();
+        await page.locator('#more-merge-err', { hasText: `Ticket #${two[0].id} changed since you saw it: priority` }).waitFor();
+        assert.equal((await api(page, 'GET', `/tickets/${two[1].id}`)).json.merged_into, null, 'not merged');
+        await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.getByRole('button', { name: `Merge into #${two[0].id}` }).click();
         await page.locator('.notice', { hasText: `Merged into #${two[0].id}` }).waitFor();
         const merged = await api(page, 'GET', `/tickets/${two[1].id}`);
         assert.equal(merged.json.merged_into, two[0].id);
