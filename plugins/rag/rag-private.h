@@ -26,9 +26,6 @@ struct rag {
     double min_relevance;
 };
 
-int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail);
-/* The value of key in a query string, URL-decoded; 0 when absent. */
-int rag_query_get(const char *query, const char *key, char *buf, size_t size);
 /* A link to an article for people outside (mail, portal). */
 void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size);
 /* A hit as JSON: id, kind, slug, title, score, relevance, link and, with

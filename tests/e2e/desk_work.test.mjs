@@ -6,18 +6,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/desk_work_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, pageApi as api, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -36,37 +27,16 @@ const EVIL = env('DESK_EVIL_URL');
 
 let browser;
 const problems = [];
+const watched = (context) => watchedPage(context, ORIGIN, problems, { dialogs: true });
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function watched(context) {
-    const page = await context.newPage();
-    page.dialogs = [];
-    page.foreign = [];
-    page.on('dialog', (d) => {
-        page.dialogs.push(d.message());
-        d.dismiss().catch(() => {});
-    });
-    page.on('request', (r) => {
-        const u = r.url();
-        if (!/^(data|blob|about):/.test(u) && new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    return page;
-}
 
 // Signs in with the keyboard only.
 async function signIn(page, email, password = PW) {
@@ -79,35 +49,10 @@ async function signIn(page, email, password = PW) {
     await page.locator('table.tickets[data-loaded="true"]').waitFor();
 }
 
-async function api(page, method, p, body) {
-    return page.evaluate(async ([m, u, b]) => {
-        const me = await (await fetch('/api/v1/auth/me', { credentials: 'same-origin' })).json();
-        const r = await fetch(u, {
-            method: m, credentials: 'same-origin',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' },
-            body: b === undefined ? undefined : JSON.stringify(b),
-        });
-        return { status: r.status, json: r.status === 204 ? null : await r.json().catch(() => null) };
-    }, [method, `/api/v1${p}`, body]);
-}
-
 async function count(page, view) {
     const c = page.locator(`.views a[data-view="${view}"] .count`);
     await c.waitFor();
     return Number((await c.textContent()).replace(/\D/g, ''));
-}
-
-// Waits (bounded) for a condition checked in node.
-async function until(what, fn, ms = 15000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
 }
 
 describe('an agent at work', () => {
