@@ -36,6 +36,13 @@ extern const struct atum_migration rag_migrations[];
 /* ---- helpers shared by the plugin's files ---------------------------------------- */
 
 
+int rag_staff_view(const struct atum_http_req *req)
+{
+    char audience[16];
+    return req->role >= ATUM_ROLE_AGENT
+           && !(plug_query_get(req->query, "audience", audience, sizeof(audience)) && strcmp(audience, "public") == 0);
+}
+
 void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size)
 {
     const char *base = g->h->conf_get(g->conf, "public_url");
@@ -367,7 +374,7 @@ static int route_search(void *state, const struct atum_http_req *req, struct atu
         return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[50];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = suggest,
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = suggest,
                              .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, (size_t)limit);
     json_t *arr = json_array();
@@ -395,7 +402,7 @@ static int route_answer(void *state, const struct atum_http_req *req, struct atu
         return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[3];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1, .queue_id = atoll(qid) };
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = 1, .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, 3);
     double best = m ? hits[0].relevance : 0;
     int answered = best >= g->min_relevance;
@@ -430,7 +437,69 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
     return 0;
 }
 
-/* GET /article?slug=S or ?id=N */
+/* The body rendered for readers (the portal): CommonMark by cmark, raw
+ * HTML and javascript:/vbscript:/file:/data: links suppressed (safe
+ * mode).  The page's title is its only first-level heading, so a "# "
+ * heading in the body becomes a second-level one. */
+static char *article_html(const char *md)
+{
+    cmark_node *doc = cmark_parse_document(md, strlen(md), CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    if (doc == NULL)
+        return NULL;
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(n) == CMARK_NODE_HEADING
+            && cmark_node_get_heading_level(n) < 2)
+            cmark_node_set_heading_level(n, 2);
+    }
+    cmark_iter_free(it);
+    char *html = cmark_render_html(doc, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    cmark_node_free(doc);
+    return html;
+}
+
+/* The articles that answer the same kind of question as article a (its
+ * title and tags ranked against the KB, a itself left out): at most 5,
+ * only what the caller may see (the index's own visibility rule), only
+ * above half the relevance threshold.  An empty array without an index. */
+static json_t *related_articles(struct rag *g, const struct atum_http_req *req, json_t *a)
+{
+    json_t *out = json_array();
+    struct kbindex *k = kb_now(g, req->db);
+    if (k == NULL)
+        return out;
+    char q[2048];
+    const char *title = json_string_value(json_object_get(a, "title"));
+    size_t o = (size_t)snprintf(q, sizeof(q), "%s", title ? title : "");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(a, "tags"), i, t)
+        if (json_is_string(t) && o + 1 < sizeof(q))
+            o += (size_t)snprintf(q + o, sizeof(q) - o, " %s", json_string_value(t));
+    json_int_t self = json_integer_value(json_object_get(a, "id"));
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[8];
+    struct kbrank_opts opt = { .staff = rag_staff_view(req), .articles_only = 1 };
+    size_t m = kbindex_rank(k, q, &opt, st, hits, 8);
+    for (size_t j = 0; j < m && json_array_size(out) < 5; j++) {
+        const struct kbdoc *d = &k->docs[hits[j].doc];
+        if (d->id == self || hits[j].relevance < g->min_relevance / 2)
+            continue;
+        char link[600];
+        rag_article_link(g, d->slug, link, sizeof(link));
+        json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)d->id, "slug", d->slug,
+                                             "title", d->title, "link", link));
+    }
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    return out;
+}
+
+/* GET /article?slug=S or ?id=N: the article, its rendered html and the
+ * related articles.  Customers and the public get a published public
+ * article only (404 for any other, the same as for none). */
 static int route_article(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
     struct rag *g = state;
@@ -439,13 +508,14 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     int by_slug = plug_query_get(req->query, "slug", slug, sizeof(slug));
     if (!by_slug && !plug_query_get(req->query, "id", id, sizeof(id)))
         return plug_problem(h, resp, 400, "slug or id is required");
-    const char *staff = req->role >= ATUM_ROLE_AGENT ? "t" : "f";
+    const char *staff = rag_staff_view(req) ? "t" : "f";
     const char *p[] = { by_slug ? slug : NULL, by_slug ? NULL : id, staff };
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(req->db, "SELECT json_build_object('id', a.id, 'slug', a.slug, 'title', a.title, 'body', a.body,"
                         " 'tags', a.tags, 'language', a.language, 'visibility', a.visibility, 'status', a.status,"
-                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'updated_at', a.updated_at)::text"
+                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'created_at', a.created_at,"
+                        " 'updated_at', a.updated_at)::text"
                         " FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id"
                         " WHERE (a.slug = $1 OR a.id = $2::bigint)"
                         "   AND ($3::boolean OR (a.visibility = 'public' AND a.status = 'published'))",
@@ -460,12 +530,11 @@ static int route_article(void *state, const struct atum_http_req *req, struct at
     h->rows_free(&r);
     if (a == NULL)
         return plug_problem(h, resp, 500, "the article does not read back as JSON");
-    /* The body rendered for readers (the portal): CommonMark by cmark,
-     * raw HTML and javascript:/data: links suppressed. */
     const char *md = json_string_value(json_object_get(a, "body"));
-    char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    char *html = article_html(md ? md : "");
     json_object_set_new(a, "html", html ? json_string(html) : json_null());
     free(html);
+    json_object_set_new(a, "related", related_articles(g, req, a));
     plug_reply_json(h, resp, 200, a);
     return 0;
 }

@@ -106,7 +106,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
             return plug_problem(h, resp, 400, "limit: 1..200, offset >= 0");
         snprintf(lim, sizeof(lim), "%d", limit);
         snprintf(off, sizeof(off), "%d", offset);
-        const char *p[] = { req->role >= ATUM_ROLE_AGENT ? "t" : "f", status[0] ? status : NULL,
+        const char *p[] = { rag_staff_view(req) ? "t" : "f", status[0] ? status : NULL,
                             q[0] ? q : NULL, lim, off };
         if (h->sql(req->db,
                    "SELECT json_build_object('items', coalesce((SELECT json_agg(x.j ORDER BY x.title, x.id) FROM"
