@@ -55,6 +55,10 @@ plugin_dir = $ATUM_TEST_PLUGIN_DIR
 [web]
 listen = 127.0.0.1:0
 assets_dir = $B/web/dist
+# every browser of the test is one client address (127.0.0.1): three
+# sessions at once (the stale-send guard's step) hold more than the
+# default 16 connections
+client_connections = 64
 [queue]
 poll_interval = 200ms
 [imap]
