@@ -1,6 +1,7 @@
 /* plugins/common/hostcall.c -- see hostcall.h */
 #include "hostcall.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,15 @@ int plug_problem(const struct atum_host *h, struct atum_http_resp *resp, int sta
     free(s);
     json_decref(v);
     return 0;
+}
+
+int plug_db_failed(const struct atum_host *h, struct atum_http_resp *resp, const char *what,
+                   const char *error)
+{
+    h->log(ATUM_LOG_ERROR, "%s: %s", what, error ? error : "failed");
+    char detail[200];
+    snprintf(detail, sizeof(detail), "%s failed; the server's log says why", what);
+    return plug_problem(h, resp, 500, detail);
 }
 
 int plug_query_get(const char *query, const char *key, char *buf, size_t size)

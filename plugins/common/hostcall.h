@@ -26,6 +26,11 @@ void plug_reply_json(const struct atum_host *h, struct atum_http_resp *resp, int
  * status, detail as given); returns 0, what a route returns after it. */
 int plug_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail);
 
+/* A failure of the server's side (the database, the queue): logged with
+ * its cause, answered 500 with what failed but not the database's words. */
+int plug_db_failed(const struct atum_host *h, struct atum_http_resp *resp, const char *what,
+                   const char *error);
+
 /* The URL-decoded value of key in a query string ("a=1&q=x+y"), cut to
  * size - 1 bytes; 1 if the key is there, else 0 (and buf is ""). */
 int plug_query_get(const char *query, const char *key, char *buf, size_t size);

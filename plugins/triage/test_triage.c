@@ -2,9 +2,9 @@
  * (tests/lib/fakehost.h), its SQL recorded and answered from tables: the
  * language guess, bad input, the triage of a new ticket (stored with its
  * trace, rules first), escalation of a negative ticket, a corrupt model
- * refused with a log line; and, called directly, the sentiment features
- * (VADER's rules, elongations, the last sentence mark) and the classifier's
- * training, prediction and saving. */
+ * refused with a log line and trained again; and, called directly, the
+ * sentiment features (VADER's rules, elongations, the last sentence mark)
+ * and the classifier's training, prediction and saving. */
 #include "config.h"
 #include "lib/fakehost.h"
 #include "lexicon.h"
@@ -168,9 +168,43 @@ START_TEST(corrupt_model_is_refused_with_a_log_line)
     fakehost_sql_answer(fh, "max(version) FROM triage_models", 2, 1, versions);
     const char *blob[] = { "415452494147453100000000deadbeef" };
     fakehost_sql_answer(fh, "encode(model, 'hex')", 1, 1, blob);
+    fakehost_set_now(fh, 1000000);
     const char *b = predict("{\"text\": \"this is awful, worst service ever\"}");
     ck_assert_ptr_nonnull(strstr(b, "\"sentiment\":null"));
     ck_assert_ptr_nonnull(fakehost_log_find(fh, "model sentiment v2 refused"));
+    /* it is trained again from the labels in the database, once */
+    ck_assert_int_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->kind, "triage.train");
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->unique_key, "triage-train");
+    fakehost_set_now(fh, 1000060);         /* past the next look for newer models */
+    b = predict("{\"text\": \"still awful\"}");
+    ck_assert_ptr_nonnull(strstr(b, "\"sentiment\":null"));
+    ck_assert_int_eq(fakehost_nenqueued(fh), 1);
+    fakehost_set_now(fh, -1);
+}
+END_TEST
+
+/* the database failing under a route is the server's fault: 500, logged,
+ * and not the database's words in the answer; a refused correction stores
+ * nothing */
+START_TEST(database_failures_answer_500)
+{
+    load();
+    struct fakehost_response r;
+    fakehost_sql_fail(fh, "FROM triage_models", "connection to server lost (secret detail)");
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/models", NULL, NULL, 1, ATUM_ROLE_ADMIN, &r), 0);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_ptr_null(strstr(r.body, "secret detail"));
+    ck_assert_ptr_nonnull(strstr(r.body, "reading the models failed"));
+    ck_assert_ptr_nonnull(fakehost_log_find(fh, "reading the models: connection to server lost"));
+    fakehost_sql_fail(fh, "INSERT INTO triage_results", "disk full");
+    const char *id[] = { "7" };
+    fakehost_sql_answer(fh, "INSERT INTO triage_labels", 1, 1, id);
+    ck_assert_int_eq(fakehost_route(fh, "POST", "/correct", NULL, "{\"ticket_id\": 7, \"sentiment\": \"negative\"}",
+                                    1, ATUM_ROLE_AGENT, &r), 0);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_ptr_nonnull(strstr(r.body, "storing the correction failed"));
+    ck_assert_ptr_nonnull(fakehost_log_find(fh, "storing the correction: disk full"));
 }
 END_TEST
 
@@ -648,6 +682,7 @@ int main(void)
     tcase_add_test(tc, new_ticket_is_triaged_and_traced);
     tcase_add_test(tc, rule_sets_category_in_auto_mode);
     tcase_add_test(tc, corrupt_model_is_refused_with_a_log_line);
+    tcase_add_test(tc, database_failures_answer_500);
     tcase_add_test(tc, correction_is_stored_and_retrains_when_enough);
     tcase_add_test(tc, llm_answer_is_used_and_traced);
     tcase_add_test(tc, bad_llm_answers_fall_back_to_the_local_path);

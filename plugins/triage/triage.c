@@ -61,6 +61,7 @@ struct triage {
     pthread_mutex_t lock;
     struct modelset *models;     /* guarded by lock */
     double checked_at;           /* last look for newer models (guarded by lock) */
+    int refused[NLABELS];        /* the version of each label last refused (guarded by lock) */
     struct llm *llm;             /* the language model (llm.h), off when not configured */
 };
 
@@ -72,18 +73,6 @@ struct triage_result {
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static int reply_problem(const struct atum_host *h, struct atum_http_resp *resp, int status,
-                         const char *detail)
-{
-    json_t *v = json_pack("{s:s, s:i, s:s}", "title", status == 404 ? "not found" : "bad request",
-                          "status", status, "detail", detail);
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/problem+json", s, strlen(s));
-    free(s);
-    json_decref(v);
-    return 0;
-}
 
 static char *hex_encode(const unsigned char *b, size_t n)
 {
@@ -160,8 +149,10 @@ static struct modelset *modelset_get(struct triage *t, struct atum_db *db, int f
             if (strcmp(plug_cell(h, r, i, 0), label_names[k]) == 0)
                 want[k] = atoi(plug_cell(h, r, i, 1));
     h->rows_free(&r);
-    for (int k = 0; k < NLABELS; k++)
-        changed |= want[k] != (cur ? cur->version[k] : 0);
+    pthread_mutex_lock(&t->lock);
+    for (int k = 0; k < NLABELS; k++)      /* a version refused once is not read again */
+        changed |= want[k] != (cur ? cur->version[k] : 0) && want[k] != t->refused[k];
+    pthread_mutex_unlock(&t->lock);
     if (!changed)
         return cur;
     struct modelset *ms = calloc(1, sizeof(*ms));
@@ -190,8 +181,17 @@ static struct modelset *modelset_get(struct triage *t, struct atum_db *db, int f
         ms->m[k] = tmodel_load(blob, n, &e);
         free(blob);
         if (ms->m[k] == NULL) {
-            h->log(ATUM_LOG_ERROR, "triage: model %s v%d refused: %s; retrain it (atumctl triage retrain)",
-                   label_names[k], want[k], e);
+            /* an older format or a damaged blob: trained again from the
+             * labels in the database (the seed and agents' corrections),
+             * once per refused version; until then the label stays empty */
+            struct atum_job_spec spec = { .kind = "triage.train", .unique_key = "triage-train" };
+            const char *qe = NULL;
+            int queued = h->enqueue(db, &spec, NULL, &qe) == 0;
+            h->log(ATUM_LOG_ERROR, "triage: model %s v%d refused: %s; %s", label_names[k], want[k], e,
+                   queued ? "retraining it (triage.train)" : "retrain it (atumctl triage retrain)");
+            pthread_mutex_lock(&t->lock);
+            t->refused[k] = want[k];
+            pthread_mutex_unlock(&t->lock);
             continue;
         }
         ms->version[k] = want[k];
@@ -1024,19 +1024,6 @@ static int run_command(void *state, struct atum_db *db, int argc, char **argv)
 
 /* ---- routes ------------------------------------------------------------------------------ */
 
-static long long query_id(const char *query, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = query; p && *p;) {
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return atoll(p + kl + 1);
-        p = strchr(p, '&');
-        if (p)
-            p++;
-    }
-    return 0;
-}
-
 static json_t *result_json(struct triage *t, struct atum_db *db, long long ticket_id)
 {
     const struct atum_host *h = t->h;
@@ -1081,9 +1068,9 @@ static int route_ticket(void *state, const struct atum_http_req *req, struct atu
 {
     struct triage *t = state;
     const struct atum_host *h = t->h;
-    long long id = query_id(req->query, "id");
+    long long id = plug_query_id(req->query, "id");
     if (id <= 0)
-        return reply_problem(h, resp, 400, "id: a ticket id is required");
+        return plug_problem(h, resp, 400, "id: a ticket id is required");
     json_t *v = result_json(t, req->db, id);
     char tid[24];
     snprintf(tid, sizeof(tid), "%lld", id);
@@ -1107,31 +1094,26 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
 {
     struct triage *t = state;
     const struct atum_host *h = t->h;
-    json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
-    json_int_t run = 0;
-    json_error_t je;
-    if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I}", "run_id", &run) < 0 || run <= 0) {
-        json_decref(b);
-        return reply_problem(h, resp, 400, "expected {\"run_id\": N}");
-    }
-    json_decref(b);
+    long long run = 0;
+    if (plug_body_id(req, "run_id", &run) < 0)
+        return plug_problem(h, resp, 400, "expected {\"run_id\": N}");
     char rid[24], payload[64];
     snprintf(rid, sizeof(rid), "%lld", (long long)run);
     const char *p[] = { rid };
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(req->db, "SELECT 1 FROM triage_runs WHERE id = $1", 1, p, &r, &e) < 0) {
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "reading the run", e);
     }
     int found = h->rows_count(r) == 1;
     h->rows_free(&r);
     if (!found)
-        return reply_problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     snprintf(payload, sizeof(payload), "{\"run_id\": %lld}", (long long)run);
     struct atum_job_spec spec = { .kind = "triage.replay", .payload = payload };
     long long job = 0;
     if (h->enqueue(req->db, &spec, &job, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "queueing the replay", e);
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", run, "job_id", (json_int_t)job));
     return 0;
 }
@@ -1141,9 +1123,9 @@ static int route_runs(void *state, const struct atum_http_req *req, struct atum_
 {
     struct triage *t = state;
     const struct atum_host *h = t->h;
-    long long id = query_id(req->query, "id");
+    long long id = plug_query_id(req->query, "id");
     if (id <= 0)
-        return reply_problem(h, resp, 400, "id: a run id is required");
+        return plug_problem(h, resp, 400, "id: a run id is required");
     char rid[24];
     snprintf(rid, sizeof(rid), "%lld", id);
     const char *p[] = { rid };
@@ -1153,12 +1135,12 @@ static int route_runs(void *state, const struct atum_http_req *req, struct atum_
                "SELECT json_build_object('run', (SELECT " TRIAGE_RUN_JSON " FROM triage_runs x WHERE x.id = $1),"
                " 'replays', (SELECT coalesce(json_agg(" TRIAGE_RUN_JSON " ORDER BY x.id), '[]')"
                "             FROM triage_runs x WHERE x.replay_of = $1))::text", 1, p, &r, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "reading the run", e);
     json_t *v = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (v == NULL || json_is_null(json_object_get(v, "run"))) {
         json_decref(v);
-        return reply_problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     }
     plug_reply_json(h, resp, 200, v);
     return 0;
@@ -1198,7 +1180,7 @@ static int route_classify(void *state, const struct atum_http_req *req, struct a
     const struct atum_host *h = t->h;
     long long id = payload_ticket(req->body);
     if (id <= 0)
-        return reply_problem(h, resp, 400, "ticket_id: a ticket id is required");
+        return plug_problem(h, resp, 400, "ticket_id: a ticket id is required");
     char payload[64], key[64];
     snprintf(payload, sizeof(payload), "{\"ticket_id\": %lld}", id);
     snprintf(key, sizeof(key), "triage-%lld", id);
@@ -1206,7 +1188,7 @@ static int route_classify(void *state, const struct atum_http_req *req, struct a
     long long job = 0;
     const char *e = NULL;
     if (h->enqueue(req->db, &spec, &job, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "queueing the triage", e);
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "ticket_id", (json_int_t)id, "job_id", (json_int_t)job));
     return 0;
 }
@@ -1222,7 +1204,7 @@ static int route_predict(void *state, const struct atum_http_req *req, struct at
     const char *lang = json_string_value(json_object_get(body, "language"));
     if (text == NULL) {
         json_decref(body);
-        return reply_problem(h, resp, 400, "text: a string is required");
+        return plug_problem(h, resp, 400, "text: a string is required");
     }
     struct modelset *ms = modelset_get(t, req->db, 0);
     struct triage_result res;
@@ -1254,11 +1236,11 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
                                        "category", &cat, "priority", &prio, "sentiment", &sent) < 0
         || id <= 0 || (!cat && !prio && !sent)) {
         json_decref(body);
-        return reply_problem(h, resp, 400, "expected {\"ticket_id\": N, \"category\", \"priority\" and/or \"sentiment\"}");
+        return plug_problem(h, resp, 400, "expected {\"ticket_id\": N, \"category\", \"priority\" and/or \"sentiment\"}");
     }
     if (sent && strcmp(sent, "negative") && strcmp(sent, "neutral") && strcmp(sent, "positive")) {
         json_decref(body);
-        return reply_problem(h, resp, 400, "sentiment: negative, neutral or positive");
+        return plug_problem(h, resp, 400, "sentiment: negative, neutral or positive");
     }
     char tid[24], uid[24];
     snprintf(tid, sizeof(tid), "%lld", id);
@@ -1283,7 +1265,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
         h->rows_free(&r);
         h->tx_rollback(req->db);
         json_decref(body);
-        return reply_problem(h, resp, 404, "no such ticket");
+        return plug_problem(h, resp, 404, "no such ticket");
     }
     h->rows_free(&r);
     if (rc == 0)
@@ -1320,7 +1302,7 @@ static int route_correct(void *state, const struct atum_http_req *req, struct at
     json_decref(body);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "storing the correction", e);
     }
     h->counter_add("atum_triage_corrections_total", NULL, 1);
     json_t *v = result_json(t, req->db, id);
@@ -1345,7 +1327,7 @@ static int route_rules(void *state, const struct atum_http_req *req, struct atum
                                            "queue_id", &q) < 0
             || (strcmp(kind, "keyword") && strcmp(kind, "domain"))) {
             json_decref(body);
-            return reply_problem(h, resp, 400, "expected {\"kind\": \"keyword\"|\"domain\", \"pattern\": ...,"
+            return plug_problem(h, resp, 400, "expected {\"kind\": \"keyword\"|\"domain\", \"pattern\": ...,"
                                                " \"category\"?, \"priority\"?, \"queue_id\"?}");
         }
         char qs[24];
@@ -1354,8 +1336,8 @@ static int route_rules(void *state, const struct atum_http_req *req, struct atum
         int rc = h->sql(req->db, "INSERT INTO triage_rules (kind, pattern, category, priority, queue_id)"
                                  " VALUES ($1, $2, $3, $4, $5::bigint) RETURNING id", 5, p, &r, &e);
         json_decref(body);
-        if (rc < 0)
-            return reply_problem(h, resp, 400, e);
+        if (rc < 0)      /* a queue that is not there, a pattern too long: what was sent */
+            return plug_problem(h, resp, 400, e);
         plug_reply_json(h, resp, 201, json_pack("{s:I}", "id", (json_int_t)atoll(plug_cell(h, r, 0, 0))));
         h->rows_free(&r);
         return 0;
@@ -1363,7 +1345,7 @@ static int route_rules(void *state, const struct atum_http_req *req, struct atum
     if (h->sql(req->db, "SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind, 'pattern', pattern,"
                         " 'category', category, 'priority', priority, 'queue_id', queue_id) ORDER BY id), '[]')::text"
                         " FROM triage_rules", 0, NULL, &r, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "reading the rules", e);
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
@@ -1389,7 +1371,7 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
                                            "notify", &notify, "language", &lang, "llm", &llm) < 0
             || (strcmp(mode, "suggest") && strcmp(mode, "auto")) || thr < 0 || thr > 1 || nthr < 0 || nthr > 1) {
             json_decref(body);
-            return reply_problem(h, resp, 400, je.text[0] ? je.text : "mode: suggest or auto; thresholds 0..1");
+            return plug_problem(h, resp, 400, je.text[0] ? je.text : "mode: suggest or auto; thresholds 0..1");
         }
         char qs[24], ts[32], ns[32];
         snprintf(qs, sizeof(qs), "%lld", (long long)q);
@@ -1402,12 +1384,12 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
                                  " escalate_negative = $5, negative_threshold = $6, notify = $7, language = $8, llm = $9",
                         9, p, NULL, &e);
         json_decref(body);
-        if (rc < 0)
-            return reply_problem(h, resp, 400, e);
+        if (rc < 0)      /* a queue that is not there: what was sent */
+            return plug_problem(h, resp, 400, e);
     }
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM triage_settings s",
                0, NULL, &r, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "reading the settings", e);
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
@@ -1423,7 +1405,7 @@ static int route_models(void *state, const struct atum_http_req *req, struct atu
     if (h->sql(req->db, "SELECT coalesce(json_agg(json_build_object('label', label, 'version', version,"
                         " 'rows', rows, 'classes', classes, 'params', params, 'trained_at', trained_at)"
                         " ORDER BY label, version DESC), '[]')::text FROM triage_models", 0, NULL, &r, &e) < 0)
-        return reply_problem(h, resp, 400, e);
+        return plug_db_failed(h, resp, "reading the models", e);
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;
