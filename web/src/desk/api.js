@@ -112,6 +112,38 @@ export function prefetch(path, then) {
     p.then(then || (() => {})).catch(() => {});
 }
 
+// Drops what was asked for early and not taken (after a 401: nobody was
+// signed in, and those answers are refusals).
+export function forgetPrefetched() {
+    early.clear();
+}
+
+// Whether this browser's last session on the desk was a staff member's
+// (localStorage, a hint and nothing more: it holds no data and grants
+// nothing).  With it, desk.jsx asks for the first screen's data at the
+// same time as for /auth/me instead of after its answer; a wrong hint
+// costs one refused or unused request.
+const STAFF_HINT = 'atum-desk-staff';
+
+export function staffHint() {
+    try {
+        return localStorage.getItem(STAFF_HINT) === '1';
+    } catch {
+        return false;       // storage disabled: ask in turn
+    }
+}
+
+export function rememberStaff(staff) {
+    try {
+        if (staff)
+            localStorage.setItem(STAFF_HINT, '1');
+        else
+            localStorage.removeItem(STAFF_HINT);
+    } catch {
+        /* storage disabled: the next load asks in turn */
+    }
+}
+
 export const get = (path, opts) => {
     const p = early.get(path);
     if (p) {

@@ -4,7 +4,7 @@
 // is for staff; the API would refuse them the staff data anyway.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { describe, get, on, post, setCsrf } from './api.js';
+import { describe, forgetPrefetched, get, on, post, rememberStaff, setCsrf } from './api.js';
 import { loadCaps } from './caps.js';
 import { useCounts, viewCount } from './counts.js';
 import { liveBack, liveLost, subscribe as onConnection, startConnectionWatch } from './connection.js';
@@ -12,11 +12,11 @@ import { SHORTCUTS, installKeys, useKeys } from './keys.js';
 import { liveSubscribe, startLive } from './live.js';
 import { follow, inboxUrl, navigate, useRoute } from './router.js';
 import { builtinViews, loadSaved, savedAsViews } from './views.js';
-import { Account } from './account.jsx';
-import { Dashboard, DashboardLink } from './dashboard.jsx';
+import { afterFirstView, firstViewShown } from './boot.js';
+import { DashboardLink } from './dashlink.jsx';
 import { Inbox } from './inbox.jsx';
+import { loadScreens, useScreens } from './screens.js';
 import { SignIn } from './signin.jsx';
-import { Ticket } from './ticket.jsx';
 import { Announcer, announce } from './ui.jsx';
 
 const session = typeof BroadcastChannel === 'function' ? new BroadcastChannel('atum-desk-session') : null;
@@ -33,6 +33,7 @@ export function App() {
         setCsrf(csrf);
         setMe(user);
         setPhase(user.role === 'customer' ? 'customer' : 'ready');
+        rememberStaff(user.role !== 'customer');
     };
 
     useEffect(() => {
@@ -41,8 +42,10 @@ export function App() {
         get('/auth/me')
             .then((r) => accept(r.user, r.csrf_token))
             .catch((e) => {
-                if (e.status === 401)
+                if (e.status === 401) {
+                    forgetPrefetched();      // asked for before anyone was signed in
                     setPhase('signin');
+                }
                 else {
                     setBootError(describe(e, 'starting'));
                     setPhase('failed');
@@ -156,14 +159,28 @@ function Desk({ me, setMe, signOut }) {
             else if (m === 'live' || m === 'poll')
                 liveBack();
         });
-        // optional features, once the first view is on screen (reading
-        // the OpenAPI document is work the first view need not wait for)
-        const later = setTimeout(() => loadCaps().then((c) => {
+        // optional features, once the first view is on screen (boot.js):
+        // the OpenAPI document, the saved views, the counts (which wait
+        // for the capabilities) and the live channel are work the first
+        // view does not show; the ticket screen's script is fetched then
+        // too, so opening a ticket does not wait for it
+        let live = true;
+        afterFirstView(() => loadCaps().then((c) => {
+            if (!live)
+                return;
             setCaps(c);
             loadSaved(me).then(setSaved).catch(() => setSaved([]));
             startLive();
-        }), 1500);
-        return () => { offConn(); offLive(); clearTimeout(later); };
+            loadScreens().catch(() => {});
+        }));
+        return () => { offConn(); offLive(); live = false; };
+    }, []);
+
+    // a first screen other than the inbox (which says so itself when its
+    // first page is on screen) lets the rest start once it is drawn
+    useEffect(() => {
+        if (route.name !== 'inbox')
+            firstViewShown();
     }, []);
 
     // without a live channel: look again every 30 s while visible
@@ -266,11 +283,17 @@ function Desk({ me, setMe, signOut }) {
                                onSaved={() => loadSaved(me).then(setSaved).then(refreshCounts)} />
                     )}
                     {route.name === 'ticket' && (
-                        <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
-                                recentEvents={recentEvents} onChanged={refreshCounts} />
+                        <Screen render={({ Ticket }) => (
+                            <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
+                                    recentEvents={recentEvents} onChanged={refreshCounts} />
+                        )} />
                     )}
-                    {route.name === 'account' && <Account me={me} onMe={setMe} />}
-                    {route.name === 'dashboard' && <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />}
+                    {route.name === 'account' && <Screen render={({ Account }) => <Account me={me} onMe={setMe} />} />}
+                    {route.name === 'dashboard' && (
+                        <Screen render={({ Dashboard }) => (
+                            <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />
+                        )} />
+                    )}
                     {route.name === 'notfound' && (
                         <section><h1>Not found</h1><p>There is no such page in the desk. <a href="/desk" onClick={follow}>Go to the inbox</a>.</p></section>
                     )}
@@ -289,6 +312,22 @@ function Desk({ me, setMe, signOut }) {
             <Announcer />
         </>
     );
+}
+
+// A screen whose script is in the later chunk (screens.js): rendered by
+// render(module) once the script is here.
+function Screen({ render }) {
+    const s = useScreens();
+    if (s.module)
+        return render(s.module);
+    if (s.failed)
+        return (
+            <div class="error" role="alert">
+                This part of the desk could not be loaded: the server cannot be reached, or the desk was
+                updated meanwhile. <button type="button" onClick={() => location.reload()}>Reload the page</button>
+            </div>
+        );
+    return <p class="loading" role="status">Loading…</p>;
 }
 
 function liveText(mode) {

@@ -13,6 +13,7 @@
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describe, get } from './api.js';
+import { firstViewShown } from './boot.js';
 import { BulkForm, bulkApply } from './bulk.jsx';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { useKeys } from './keys.js';
@@ -114,6 +115,13 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
             wantFocus.current = false;
         }
     }, [data, focusId]);
+
+    // the first page (or why there is none) is on screen: what waits for
+    // the first view may start (boot.js)
+    useEffect(() => {
+        if (data || error)
+            firstViewShown();
+    }, [data, error]);
 
     const items = data ? data.items : [];
     shownRef.current = items;
