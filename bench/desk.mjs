@@ -45,9 +45,15 @@ if (!res.ok())
 const cookies = await login.cookies();
 await login.close();
 
+// The moment is taken in the page, in the animation frame whose check first
+// finds it true (window.benchReadyAt), not by a later round trip to the
+// page, whose latency on a loaded box is not the desk's.
 const ready = () => {
     const row = document.querySelector('table.tickets[data-loaded="true"] tbody tr a[data-id]');
-    return row !== null && document.activeElement === row;
+    const ok = row !== null && document.activeElement === row;
+    if (ok && window.benchReadyAt === undefined)
+        window.benchReadyAt = performance.now();
+    return ok;
 };
 
 // Where one load's time went, from the page's own Performance API: when
@@ -84,7 +90,7 @@ async function firstView(ctx, kind) {
     const page = await ctx.newPage();
     await page.goto(`${URL_}/desk`, { waitUntil: 'commit' });
     await page.waitForFunction(ready, null, { polling: 'raf', timeout: 30000 });
-    const ms = await page.evaluate(() => performance.now());
+    const ms = await page.evaluate(() => window.benchReadyAt);
     if (kind)
         seen[kind].push({ ...(await page.evaluate(phases)), interactive: ms });
     await page.close();
@@ -193,8 +199,13 @@ const refMs = [];
 for (let i = 0; i < N + 3; i++) {
     const p = await refCtx.newPage();
     await p.goto(refPage, { waitUntil: 'commit' });
-    await p.waitForFunction(() => document.querySelector('#t[data-done="1"] tr') !== null, null, { polling: 'raf' });
-    const ms = await p.evaluate(() => performance.now());
+    await p.waitForFunction(() => {
+        const ok = document.querySelector('#t[data-done="1"] tr') !== null;
+        if (ok && window.benchReadyAt === undefined)
+            window.benchReadyAt = performance.now();
+        return ok;
+    }, null, { polling: 'raf' });
+    const ms = await p.evaluate(() => window.benchReadyAt);
     if (i >= 3)
         refMs.push(ms);
     await p.close();

@@ -104,12 +104,28 @@ export async function request(method, path, body, opts = {}) {
 // Requests started before they are asked for (desk.jsx, at page load, so
 // the first screen's data is on its way while the code starts up); the
 // first get() of the same path takes the answer, once.
+// Each is { promise, done, value, error }: done once it has answered, so
+// a screen can take an answer that is already here while it renders
+// (settled()), without waiting a turn for the promise.
 const early = new Map();
 
+// prefetch(path, then) -> the promise of the answer
 export function prefetch(path, then) {
-    const p = request('GET', path, undefined, { quiet: true });
-    early.set(path, p);
-    p.then(then || (() => {})).catch(() => {});
+    const e = { promise: request('GET', path, undefined, { quiet: true }), done: false, value: null, error: null };
+    e.promise.then((v) => { e.done = true; e.value = v; }, (err) => { e.done = true; e.error = err; });
+    early.set(path, e);
+    e.promise.then(then || (() => {})).catch(() => {});
+    return e.promise;
+}
+
+// The answer to a prefetch of path that has arrived, taken (once):
+// { value } or { error }; null when none was asked for or it is not here.
+export function settled(path) {
+    const e = early.get(path);
+    if (!e || !e.done)
+        return null;
+    early.delete(path);
+    return e.error ? { error: e.error } : { value: e.value };
 }
 
 // Drops what was asked for early and not taken (after a 401: nobody was
@@ -145,10 +161,10 @@ export function rememberStaff(staff) {
 }
 
 export const get = (path, opts) => {
-    const p = early.get(path);
-    if (p) {
+    const e = early.get(path);
+    if (e) {
         early.delete(path);
-        return p;
+        return e.promise;
     }
     return request('GET', path, undefined, opts);
 };

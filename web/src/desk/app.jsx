@@ -4,7 +4,7 @@
 // is for staff; the API would refuse them the staff data anyway.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { describe, forgetPrefetched, get, on, post, rememberStaff, setCsrf } from './api.js';
+import { describe, forgetPrefetched, get, on, post, rememberStaff, setCsrf, settled } from './api.js';
 import { loadCaps } from './caps.js';
 import { useCounts, viewCount } from './counts.js';
 import { liveBack, liveLost, subscribe as onConnection, startConnectionWatch } from './connection.js';
@@ -21,9 +21,26 @@ import { Announcer, announce } from './ui.jsx';
 
 const session = typeof BroadcastChannel === 'function' ? new BroadcastChannel('atum-desk-session') : null;
 
+// Who is signed in, when desk.jsx's early /auth/me has answered before the
+// first render (it waits for it): the first render is then the desk itself.
+function bootState() {
+    const r = settled('/auth/me');
+    if (r && r.value && r.value.user) {
+        setCsrf(r.value.csrf_token);
+        rememberStaff(r.value.user.role !== 'customer');
+        return { phase: r.value.user.role === 'customer' ? 'customer' : 'ready', me: r.value.user };
+    }
+    if (r && r.error && r.error.status === 401) {
+        forgetPrefetched();      // asked for before anyone was signed in
+        return { phase: 'signin', me: null };
+    }
+    return { phase: 'loading', me: null };   // not asked, not here, or another failure: ask again
+}
+
 export function App() {
-    const [phase, setPhase] = useState('loading');   // loading | signin | customer | ready | failed
-    const [me, setMe] = useState(null);
+    const [boot] = useState(bootState);
+    const [phase, setPhase] = useState(boot.phase);   // loading | signin | customer | ready | failed
+    const [me, setMe] = useState(boot.me);
     const [notice, setNotice] = useState(null);
     const [bootError, setBootError] = useState(null);
     const phaseRef = useRef(phase);
@@ -39,18 +56,19 @@ export function App() {
     useEffect(() => {
         installKeys();
         startConnectionWatch();
-        get('/auth/me')
-            .then((r) => accept(r.user, r.csrf_token))
-            .catch((e) => {
-                if (e.status === 401) {
-                    forgetPrefetched();      // asked for before anyone was signed in
-                    setPhase('signin');
-                }
-                else {
-                    setBootError(describe(e, 'starting'));
-                    setPhase('failed');
-                }
-            });
+        if (boot.phase === 'loading') {
+            get('/auth/me')
+                .then((r) => accept(r.user, r.csrf_token))
+                .catch((e) => {
+                    if (e.status === 401) {
+                        forgetPrefetched();      // asked for before anyone was signed in
+                        setPhase('signin');
+                    } else {
+                        setBootError(describe(e, 'starting'));
+                        setPhase('failed');
+                    }
+                });
+        }
         const off = on('signedout', () => {
             if (phaseRef.current !== 'ready')
                 return;      // not signed in yet: nothing ended
@@ -122,7 +140,10 @@ export function App() {
 
 function Desk({ me, setMe, signOut }) {
     const route = useRoute();
-    const [queues, setQueues] = useState([]);
+    // the queues' names: here at the first render when desk.jsx's early
+    // request has answered, else asked for below
+    const [earlyQueues] = useState(() => settled('/queues?limit=500'));
+    const [queues, setQueues] = useState(earlyQueues && earlyQueues.value ? earlyQueues.value.items || [] : []);
     const [saved, setSaved] = useState([]);
     const [caps, setCaps] = useState(null);
     const [conn, setConn] = useState('ok');
@@ -136,7 +157,8 @@ function Desk({ me, setMe, signOut }) {
     const search = useRef(null);
 
     useEffect(() => {
-        get('/queues?limit=500').then((r) => setQueues(r.items || [])).catch(() => setQueues([]));
+        if (!(earlyQueues && earlyQueues.value))
+            get('/queues?limit=500').then((r) => setQueues(r.items || [])).catch(() => setQueues([]));
         const offConn = onConnection((s) => {
             setConn(s);
             if (s === 'ok') {

@@ -16,21 +16,22 @@ if (typeof performance !== 'undefined' && performance.mark)
 // what the first screen will ask for, asked for at once: when this browser
 // last had a staff session (api.js's hint), at the same time as who is
 // signed in; else once /auth/me says it is staff (a customer's session
-// asks for nothing but who it is)
+// asks for nothing but who it is).  The desk is drawn once these have
+// answered (the page says "Loading the desk…" meanwhile), so its first
+// render already has the inbox's first page and the queues' names: one
+// render and one layout, not a frame, then its list, then the names.
 function prefetchFirstScreen() {
-    prefetch('/queues?limit=500');
+    const asked = [prefetch('/queues?limit=500')];
     const first = parse();
     if (first.name === 'inbox' && (!first.view || first.view === 'all') && !first.q && !first.sort)
-        prefetch('/tickets?limit=50');
+        asked.push(prefetch('/tickets?limit=50'));
     else if (first.name === 'ticket')
-        prefetch(`/tickets/${first.id}`);
+        asked.push(prefetch(`/tickets/${first.id}`));
+    return asked;
 }
-const hinted = staffHint();
-prefetch('/auth/me', (me) => {
-    if (!hinted && me && me.user && me.user.role !== 'customer')
-        prefetchFirstScreen();
-});
-if (hinted)
-    prefetchFirstScreen();
+const staff = (me) => !!(me && me.user && me.user.role !== 'customer');
+const meAnswer = prefetch('/auth/me');
+const firstScreen = staffHint() ? Promise.allSettled(prefetchFirstScreen())
+    : meAnswer.then((me) => (staff(me) ? Promise.allSettled(prefetchFirstScreen()) : null), () => null);
 
-render(<App />, document.getElementById('app'));
+Promise.allSettled([meAnswer, firstScreen]).then(() => render(<App />, document.getElementById('app')));
