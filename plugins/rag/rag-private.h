@@ -26,9 +26,10 @@ struct rag {
     double min_relevance;
 };
 
-int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail);
-/* The value of key in a query string, URL-decoded; 0 when absent. */
-int rag_query_get(const char *query, const char *key, char *buf, size_t size);
+/* Whether the caller reads as staff (internal articles, drafts, solved
+ * tickets): an agent or above who did not ask for ?audience=public (the
+ * portal asks for it, so staff see its knowledge base as customers do). */
+int rag_staff_view(const struct atum_http_req *req);
 /* A link to an article for people outside (mail, portal). */
 void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size);
 /* A hit as JSON: id, kind, slug, title, score, relevance, link and, with

@@ -36,44 +36,11 @@ extern const struct atum_migration rag_migrations[];
 /* ---- helpers shared by the plugin's files ---------------------------------------- */
 
 
-int rag_problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
+int rag_staff_view(const struct atum_http_req *req)
 {
-    const char *title = status == 404 ? "not found" : status == 409 ? "conflict"
-                      : status == 503 ? "unavailable" : "bad request";
-    json_t *v = json_pack("{s:s, s:i, s:s}", "title", title, "status", status, "detail", detail ? detail : "");
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/problem+json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-    return 0;
-}
-
-int rag_query_get(const char *query, const char *key, char *buf, size_t size)
-{
-    size_t kl = strlen(key);
-    for (const char *p = query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < n && o + 1 < size; i++) {
-                char c = p[i];
-                if (c == '+')
-                    c = ' ';
-                else if (c == '%' && i + 2 < n) {
-                    char hx[3] = { p[i + 1], p[i + 2], 0 };
-                    c = (char)strtol(hx, NULL, 16);
-                    i += 2;
-                }
-                buf[o++] = c;
-            }
-            buf[o] = '\0';
-            return 1;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    buf[0] = '\0';
-    return 0;
+    char audience[16];
+    return req->role >= ATUM_ROLE_AGENT
+           && !(plug_query_get(req->query, "audience", audience, sizeof(audience)) && strcmp(audience, "public") == 0);
 }
 
 void rag_article_link(const struct rag *g, const char *slug, char *buf, size_t size)
@@ -395,19 +362,19 @@ static int route_search(void *state, const struct atum_http_req *req, struct atu
 {
     struct rag *g = state;
     char q[2048], lim[16], qid[24];
-    if (!rag_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
-        return rag_problem(g->h, resp, 400, "q: a question is required");
+    if (!plug_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
+        return plug_problem(g->h, resp, 400, "q: a question is required");
     int suggest = strcmp(req->path, "/suggest") == 0;
     int limit = suggest ? 3 : 10;
-    if (rag_query_get(req->query, "limit", lim, sizeof(lim)))
+    if (plug_query_get(req->query, "limit", lim, sizeof(lim)))
         limit = atoi(lim) > 0 && atoi(lim) <= 50 ? atoi(lim) : limit;
-    rag_query_get(req->query, "queue_id", qid, sizeof(qid));
+    plug_query_get(req->query, "queue_id", qid, sizeof(qid));
     struct kbindex *k = kb_now(g, req->db);
     if (k == NULL)
-        return rag_problem(g->h, resp, 503, "the knowledge base is not available");
+        return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[50];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = suggest,
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = suggest,
                              .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, (size_t)limit);
     json_t *arr = json_array();
@@ -427,15 +394,15 @@ static int route_answer(void *state, const struct atum_http_req *req, struct atu
 {
     struct rag *g = state;
     char q[4096], qid[24];
-    if (!rag_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
-        return rag_problem(g->h, resp, 400, "q: a question is required");
-    rag_query_get(req->query, "queue_id", qid, sizeof(qid));
+    if (!plug_query_get(req->query, "q", q, sizeof(q)) || q[0] == '\0')
+        return plug_problem(g->h, resp, 400, "q: a question is required");
+    plug_query_get(req->query, "queue_id", qid, sizeof(qid));
     struct kbindex *k = kb_now(g, req->db);
     if (k == NULL)
-        return rag_problem(g->h, resp, 503, "the knowledge base is not available");
+        return plug_problem(g->h, resp, 503, "the knowledge base is not available");
     struct stemmer_set *st = stemmer_set_new();
     struct kbhit hits[3];
-    struct kbrank_opts o = { .staff = req->role >= ATUM_ROLE_AGENT, .articles_only = 1, .queue_id = atoll(qid) };
+    struct kbrank_opts o = { .staff = rag_staff_view(req), .articles_only = 1, .queue_id = atoll(qid) };
     size_t m = kbindex_rank(k, q, &o, st, hits, 3);
     double best = m ? hits[0].relevance : 0;
     int answered = best >= g->min_relevance;
@@ -470,42 +437,104 @@ static int route_status(void *state, const struct atum_http_req *req, struct atu
     return 0;
 }
 
-/* GET /article?slug=S or ?id=N */
+/* The body rendered for readers (the portal): CommonMark by cmark, raw
+ * HTML and javascript:/vbscript:/file:/data: links suppressed (safe
+ * mode).  The page's title is its only first-level heading, so a "# "
+ * heading in the body becomes a second-level one. */
+static char *article_html(const char *md)
+{
+    cmark_node *doc = cmark_parse_document(md, strlen(md), CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    if (doc == NULL)
+        return NULL;
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        if (ev == CMARK_EVENT_ENTER && cmark_node_get_type(n) == CMARK_NODE_HEADING
+            && cmark_node_get_heading_level(n) < 2)
+            cmark_node_set_heading_level(n, 2);
+    }
+    cmark_iter_free(it);
+    char *html = cmark_render_html(doc, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    cmark_node_free(doc);
+    return html;
+}
+
+/* The articles that answer the same kind of question as article a (its
+ * title and tags ranked against the KB, a itself left out): at most 5,
+ * only what the caller may see (the index's own visibility rule), only
+ * above half the relevance threshold.  An empty array without an index. */
+static json_t *related_articles(struct rag *g, const struct atum_http_req *req, json_t *a)
+{
+    json_t *out = json_array();
+    struct kbindex *k = kb_now(g, req->db);
+    if (k == NULL)
+        return out;
+    char q[2048];
+    const char *title = json_string_value(json_object_get(a, "title"));
+    size_t o = (size_t)snprintf(q, sizeof(q), "%s", title ? title : "");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(a, "tags"), i, t)
+        if (json_is_string(t) && o + 1 < sizeof(q))
+            o += (size_t)snprintf(q + o, sizeof(q) - o, " %s", json_string_value(t));
+    json_int_t self = json_integer_value(json_object_get(a, "id"));
+    struct stemmer_set *st = stemmer_set_new();
+    struct kbhit hits[8];
+    struct kbrank_opts opt = { .staff = rag_staff_view(req), .articles_only = 1 };
+    size_t m = kbindex_rank(k, q, &opt, st, hits, 8);
+    for (size_t j = 0; j < m && json_array_size(out) < 5; j++) {
+        const struct kbdoc *d = &k->docs[hits[j].doc];
+        if (d->id == self || hits[j].relevance < g->min_relevance / 2)
+            continue;
+        char link[600];
+        rag_article_link(g, d->slug, link, sizeof(link));
+        json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)d->id, "slug", d->slug,
+                                             "title", d->title, "link", link));
+    }
+    stemmer_set_free(&st);
+    kbcache_put(&g->kb, k);
+    return out;
+}
+
+/* GET /article?slug=S or ?id=N: the article, its rendered html and the
+ * related articles.  Customers and the public get a published public
+ * article only (404 for any other, the same as for none). */
 static int route_article(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
     struct rag *g = state;
     const struct atum_host *h = g->h;
     char slug[512], id[32];
-    int by_slug = rag_query_get(req->query, "slug", slug, sizeof(slug));
-    if (!by_slug && !rag_query_get(req->query, "id", id, sizeof(id)))
-        return rag_problem(h, resp, 400, "slug or id is required");
-    const char *staff = req->role >= ATUM_ROLE_AGENT ? "t" : "f";
+    int by_slug = plug_query_get(req->query, "slug", slug, sizeof(slug));
+    if (!by_slug && !plug_query_get(req->query, "id", id, sizeof(id)))
+        return plug_problem(h, resp, 400, "slug or id is required");
+    const char *staff = rag_staff_view(req) ? "t" : "f";
     const char *p[] = { by_slug ? slug : NULL, by_slug ? NULL : id, staff };
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(req->db, "SELECT json_build_object('id', a.id, 'slug', a.slug, 'title', a.title, 'body', a.body,"
                         " 'tags', a.tags, 'language', a.language, 'visibility', a.visibility, 'status', a.status,"
-                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'updated_at', a.updated_at)::text"
+                        " 'category', c.name, 'queue_id', a.queue_id, 'version', a.version, 'created_at', a.created_at,"
+                        " 'updated_at', a.updated_at)::text"
                         " FROM kb_articles a LEFT JOIN kb_categories c ON c.id = a.category_id"
                         " WHERE (a.slug = $1 OR a.id = $2::bigint)"
                         "   AND ($3::boolean OR (a.visibility = 'public' AND a.status = 'published'))",
                3, p, &r, &e) < 0) {
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     if (h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return rag_problem(h, resp, 404, "no such article");
+        return plug_problem(h, resp, 404, "no such article");
     }
     json_t *a = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (a == NULL)
-        return rag_problem(h, resp, 500, "the article does not read back as JSON");
-    /* The body rendered for readers (the portal): CommonMark by cmark,
-     * raw HTML and javascript:/data: links suppressed. */
+        return plug_problem(h, resp, 500, "the article does not read back as JSON");
     const char *md = json_string_value(json_object_get(a, "body"));
-    char *html = cmark_markdown_to_html(md ? md : "", md ? strlen(md) : 0, CMARK_OPT_DEFAULT | CMARK_OPT_SAFE);
+    char *html = article_html(md ? md : "");
     json_object_set_new(a, "html", html ? json_string(html) : json_null());
     free(html);
+    json_object_set_new(a, "related", related_articles(g, req, a));
     plug_reply_json(h, resp, 200, a);
     return 0;
 }
@@ -522,7 +551,7 @@ static int route_link(void *state, const struct atum_http_req *req, struct atum_
     if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I, s:s}", "article_id", &aid, "question", &q) < 0
         || q[0] == '\0') {
         json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"article_id\": N, \"question\": \"...\"}");
+        return plug_problem(h, resp, 400, "expected {\"article_id\": N, \"question\": \"...\"}");
     }
     char a[24];
     snprintf(a, sizeof(a), "%lld", (long long)aid);
@@ -532,7 +561,7 @@ static int route_link(void *state, const struct atum_http_req *req, struct atum_
                              " ON CONFLICT (article_id, question) DO NOTHING", 2, p, NULL, &e);
     json_decref(b);
     if (rc < 0)
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     plug_reply_json(h, resp, 201, json_pack("{s:I}", "article_id", aid));
     return 0;
 }
@@ -548,7 +577,7 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
     json_error_t je;
     if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I, s?I}", "article_id", &aid, "ticket_id", &tid) < 0) {
         json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"article_id\": N, \"ticket_id\"?: M}");
+        return plug_problem(h, resp, 400, "expected {\"article_id\": N, \"ticket_id\"?: M}");
     }
     json_decref(b);
     char a[24], t[24], u[24];
@@ -558,27 +587,27 @@ static int route_solved(void *state, const struct atum_http_req *req, struct atu
     const char *e = NULL;
     struct atum_rows *r = NULL;
     if (h->tx_begin(req->db, &e) < 0)
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     if (tid > 0) {
         const char *pc[] = { t, u };
         if (h->sql(req->db, "SELECT 1 FROM tickets WHERE id = $1 AND requester_id = $2::bigint", 2, pc, &r, &e) < 0
             || h->rows_count(r) != 1) {
             h->rows_free(&r);
             h->tx_rollback(req->db);
-            return rag_problem(h, resp, 404, "no such ticket of yours");
+            return plug_problem(h, resp, 404, "no such ticket of yours");
         }
         h->rows_free(&r);
         struct atum_ticket_change ch = { .status = "closed", .note = "Closed by the customer: a KB article solved it." };
         if (h->ticket_update(req->db, tid, &ch, &e) < 0) {
             h->tx_rollback(req->db);
-            return rag_problem(h, resp, 409, e);
+            return plug_problem(h, resp, 409, e);
         }
     }
     const char *p[] = { a, tid > 0 ? t : NULL, req->user_id > 0 ? u : NULL };
     if (h->sql(req->db, "INSERT INTO kb_deflections (article_id, ticket_id, user_id) VALUES ($1, $2, $3)",
                3, p, NULL, &e) < 0 || h->tx_commit(req->db, &e) < 0) {
         h->tx_rollback(req->db);
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     h->counter_add("atum_rag_deflections_total", NULL, 1);
     plug_reply_json(h, resp, 201, json_pack("{s:I, s:b}", "article_id", aid, "ticket_closed", tid > 0));

@@ -23,10 +23,10 @@ static int reply_article(struct rag *g, struct atum_db *db, const char *id, int 
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(db, "SELECT " ARTICLE_JSON "::text FROM kb_articles a WHERE a.id = $1", 1, p, &r, &e) < 0)
-        return rag_problem(h, resp, 500, e);
+        return plug_problem(h, resp, 500, e);
     if (h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return rag_problem(h, resp, 404, "no such article");
+        return plug_problem(h, resp, 404, "no such article");
     }
     h->http_reply(resp, status, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
@@ -98,15 +98,15 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
     struct atum_rows *r = NULL;
     if (strcmp(req->method, "GET") == 0) {
         char status[16], q[512], lim[16], off[16];
-        rag_query_get(req->query, "status", status, sizeof(status));
-        rag_query_get(req->query, "q", q, sizeof(q));
-        int limit = rag_query_get(req->query, "limit", lim, sizeof(lim)) ? atoi(lim) : 50;
-        int offset = rag_query_get(req->query, "offset", off, sizeof(off)) ? atoi(off) : 0;
+        plug_query_get(req->query, "status", status, sizeof(status));
+        plug_query_get(req->query, "q", q, sizeof(q));
+        int limit = plug_query_get(req->query, "limit", lim, sizeof(lim)) ? atoi(lim) : 50;
+        int offset = plug_query_get(req->query, "offset", off, sizeof(off)) ? atoi(off) : 0;
         if (limit <= 0 || limit > 200 || offset < 0)
-            return rag_problem(h, resp, 400, "limit: 1..200, offset >= 0");
+            return plug_problem(h, resp, 400, "limit: 1..200, offset >= 0");
         snprintf(lim, sizeof(lim), "%d", limit);
         snprintf(off, sizeof(off), "%d", offset);
-        const char *p[] = { req->role >= ATUM_ROLE_AGENT ? "t" : "f", status[0] ? status : NULL,
+        const char *p[] = { rag_staff_view(req) ? "t" : "f", status[0] ? status : NULL,
                             q[0] ? q : NULL, lim, off };
         if (h->sql(req->db,
                    "SELECT json_build_object('items', coalesce((SELECT json_agg(x.j ORDER BY x.title, x.id) FROM"
@@ -120,7 +120,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
                    "      AND ($2::text IS NULL OR a.status = $2)"
                    "      AND ($3::text IS NULL OR a.title ILIKE '%' || $3 || '%' OR $3 = ANY (a.tags))))::text",
                    5, p, &r, &e) < 0)
-            return rag_problem(h, resp, 400, e);
+            return plug_problem(h, resp, 400, e);
         h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
         h->rows_free(&r);
         return 0;
@@ -138,7 +138,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
         || title[0] == '\0' || tags_text(tags, tagbuf, sizeof(tagbuf)) < 0 || !valid_choice(vis, "public", "internal")
         || !valid_choice(st, "draft", "published")) {
         json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"title\", \"body\", \"slug\"?, \"tags\"?: [...], \"language\"?,"
+        return plug_problem(h, resp, 400, "expected {\"title\", \"body\", \"slug\"?, \"tags\"?: [...], \"language\"?,"
                                          " \"visibility\"?: public|internal, \"status\"?: draft|published,"
                                          " \"queue_id\"?, \"category\"?}");
     }
@@ -173,7 +173,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
     if (rc == 0 && id[0] == '\0') {
         h->tx_rollback(req->db);
         json_decref(b);
-        return rag_problem(h, resp, 409, "an article with this slug exists");
+        return plug_problem(h, resp, 409, "an article with this slug exists");
     }
     if (rc == 0)
         rc = rag_embed_soon(g, req->db, &e);
@@ -182,7 +182,7 @@ int rag_route_articles(void *state, const struct atum_http_req *req, struct atum
     json_decref(b);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     kbcache_touch(&g->kb);
     return reply_article(g, req->db, id, 201, resp);
@@ -197,8 +197,8 @@ int rag_route_article_put(void *state, const struct atum_http_req *req, struct a
     struct rag *g = state;
     const struct atum_host *h = g->h;
     char id[24];
-    if (!rag_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
-        return rag_problem(h, resp, 400, "id: an article id is required");
+    if (!plug_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
+        return plug_problem(h, resp, 400, "id: an article id is required");
     snprintf(id, sizeof(id), "%lld", atoll(id));
     json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
     const char *title = NULL, *body = NULL, *lang = NULL, *vis = NULL, *st = NULL, *cat = NULL;
@@ -213,7 +213,7 @@ int rag_route_article_put(void *state, const struct atum_http_req *req, struct a
         || (title && title[0] == '\0') || tags_text(tags, tagbuf, sizeof(tagbuf)) < 0
         || !valid_choice(vis, "public", "internal") || !valid_choice(st, "draft", "published")) {
         json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"version\": V, and the fields that change}");
+        return plug_problem(h, resp, 400, "expected {\"version\": V, and the fields that change}");
     }
     char v[24], q[24], uid[24];
     snprintf(v, sizeof(v), "%lld", (long long)version);
@@ -254,20 +254,20 @@ int rag_route_article_put(void *state, const struct atum_http_req *req, struct a
         json_decref(b);
         const char *pc[] = { id };
         if (h->sql(req->db, "SELECT version FROM kb_articles WHERE id = $1", 1, pc, &r, &e) < 0)
-            return rag_problem(h, resp, 500, e);
+            return plug_problem(h, resp, 500, e);
         int exists = h->rows_count(r) == 1;
         char detail[128];
         snprintf(detail, sizeof(detail), "the article changed meanwhile: its version is now %s",
                  exists ? plug_cell(h, r, 0, 0) : "?");
         h->rows_free(&r);
-        return exists ? rag_problem(h, resp, 409, detail) : rag_problem(h, resp, 404, "no such article");
+        return exists ? plug_problem(h, resp, 409, detail) : plug_problem(h, resp, 404, "no such article");
     }
     if (rc == 0)
         rc = h->tx_commit(req->db, &e);
     json_decref(b);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     kbcache_touch(&g->kb);
     return reply_article(g, req->db, id, 200, resp);
@@ -279,8 +279,8 @@ int rag_route_revisions(void *state, const struct atum_http_req *req, struct atu
     struct rag *g = state;
     const struct atum_host *h = g->h;
     char id[24];
-    if (!rag_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
-        return rag_problem(h, resp, 400, "id: an article id is required");
+    if (!plug_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
+        return plug_problem(h, resp, 400, "id: an article id is required");
     snprintf(id, sizeof(id), "%lld", atoll(id));
     const char *p[] = { id };
     struct atum_rows *r = NULL;
@@ -290,10 +290,10 @@ int rag_route_revisions(void *state, const struct atum_http_req *req, struct atu
                         "  'tags', v.tags, 'visibility', v.visibility, 'status', v.status, 'created_by', v.created_by,"
                         "  'created_at', v.created_at) ORDER BY v.version DESC), '[]')::text END"
                         " FROM kb_revisions v WHERE v.article_id = $1", 1, p, &r, &e) < 0)
-        return rag_problem(h, resp, 500, e);
+        return plug_problem(h, resp, 500, e);
     if (h->rows_value(r, 0, 0) == NULL) {
         h->rows_free(&r);
-        return rag_problem(h, resp, 404, "no such article");
+        return plug_problem(h, resp, 404, "no such article");
     }
     json_t *items = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
@@ -320,7 +320,7 @@ int rag_route_settings(void *state, const struct atum_http_req *req, struct atum
                                         "ack_suggestions", &ack, "ack_limit", &limit) < 0
             || q <= 0 || limit < 1 || limit > 10) {
             json_decref(b);
-            return rag_problem(h, resp, 400, "expected {\"queue_id\": N, \"llm\"?, \"ack_suggestions\"?,"
+            return plug_problem(h, resp, 400, "expected {\"queue_id\": N, \"llm\"?, \"ack_suggestions\"?,"
                                              " \"ack_limit\"?: 1..10}");
         }
         json_decref(b);
@@ -331,11 +331,11 @@ int rag_route_settings(void *state, const struct atum_http_req *req, struct atum
         if (h->sql(req->db, "INSERT INTO rag_settings (queue_id, llm, ack_suggestions, ack_limit)"
                             " VALUES ($1, $2, $3, $4) ON CONFLICT (queue_id) DO UPDATE SET llm = $2,"
                             " ack_suggestions = $3, ack_limit = $4", 4, p, NULL, &e) < 0)
-            return rag_problem(h, resp, 400, e);
+            return plug_problem(h, resp, 400, e);
     }
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM rag_settings s",
                0, NULL, &r, &e) < 0)
-        return rag_problem(h, resp, 500, e);
+        return plug_problem(h, resp, 500, e);
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;

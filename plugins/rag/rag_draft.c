@@ -217,7 +217,7 @@ int rag_route_drafts(void *state, const struct atum_http_req *req, struct atum_h
                                     "language", &lang, "queue_id", &queue) < 0
         || q[0] == '\0' || strlen(q) > 8000 || (lang && strlen(lang) > 8)) {
         json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"question\": \"...\" (at most 8000 bytes), \"ticket_id\"?,"
+        return plug_problem(h, resp, 400, "expected {\"question\": \"...\" (at most 8000 bytes), \"ticket_id\"?,"
                                          " \"language\"?, \"queue_id\"?}");
     }
     int staff = req->role >= ATUM_ROLE_AGENT;
@@ -232,7 +232,7 @@ int rag_route_drafts(void *state, const struct atum_http_req *req, struct atum_h
                    3, p, &r, &e) < 0 || h->rows_count(r) != 1) {
             h->rows_free(&r);
             json_decref(b);
-            return rag_problem(h, resp, 404, "no such ticket");
+            return plug_problem(h, resp, 404, "no such ticket");
         }
         if (queue <= 0)
             queue = atoll(plug_cell(h, r, 0, 0));
@@ -252,7 +252,7 @@ int rag_route_drafts(void *state, const struct atum_http_req *req, struct atum_h
     json_decref(input);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I}", "run_id", (json_int_t)run, "job_id", (json_int_t)job));
     return 0;
@@ -271,8 +271,8 @@ int rag_route_runs(void *state, const struct atum_http_req *req, struct atum_htt
     struct rag *g = state;
     const struct atum_host *h = g->h;
     char id[24], u[24];
-    if (!rag_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
-        return rag_problem(h, resp, 400, "id: a run id is required");
+    if (!plug_query_get(req->query, "id", id, sizeof(id)) || atoll(id) <= 0)
+        return plug_problem(h, resp, 400, "id: a run id is required");
     snprintf(id, sizeof(id), "%lld", atoll(id));
     snprintf(u, sizeof(u), "%lld", req->user_id);
     const char *p[] = { id, u, req->role >= ATUM_ROLE_AGENT ? "t" : "f" };
@@ -286,12 +286,12 @@ int rag_route_runs(void *state, const struct atum_http_req *req, struct atum_htt
                " ELSE json_build_object('run', (SELECT json_build_object('id', x.id, 'state', CASE WHEN"
                "   x.method = 'pending' THEN 'pending' ELSE 'done' END, 'result', x.result, 'created_at', x.created_at)"
                "   FROM rag_runs x WHERE x.id = $1 AND x.created_by = $2::bigint)) END::text", 3, p, &r, &e) < 0)
-        return rag_problem(h, resp, 500, e);
+        return plug_problem(h, resp, 500, e);
     json_t *v = json_loads(plug_cell(h, r, 0, 0), 0, NULL);
     h->rows_free(&r);
     if (v == NULL || json_is_null(json_object_get(v, "run"))) {
         json_decref(v);
-        return rag_problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     }
     plug_reply_json(h, resp, 200, v);
     return 0;
@@ -302,26 +302,21 @@ int rag_route_replay(void *state, const struct atum_http_req *req, struct atum_h
 {
     struct rag *g = state;
     const struct atum_host *h = g->h;
-    json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
-    json_int_t run = 0;
-    json_error_t je;
-    if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I}", "run_id", &run) < 0 || run <= 0) {
-        json_decref(b);
-        return rag_problem(h, resp, 400, "expected {\"run_id\": N}");
-    }
-    json_decref(b);
+    long long run = 0;
+    if (plug_body_id(req, "run_id", &run) < 0)
+        return plug_problem(h, resp, 400, "expected {\"run_id\": N}");
     char rid[24];
     snprintf(rid, sizeof(rid), "%lld", (long long)run);
     const char *p[] = { rid };
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(req->db, "SELECT input::text, coalesce(ticket_id, 0) FROM rag_runs WHERE id = $1", 1, p, &r, &e) < 0)
-        return rag_problem(h, resp, 500, e);
+        return plug_problem(h, resp, 500, e);
     json_t *input = h->rows_count(r) == 1 ? json_loads(plug_cell(h, r, 0, 0), 0, NULL) : NULL;
     long long tid = h->rows_count(r) == 1 ? atoll(plug_cell(h, r, 0, 1)) : 0;
     h->rows_free(&r);
     if (input == NULL)
-        return rag_problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     json_object_del(input, "passages");        /* retrieved again */
     json_object_del(input, "embedding");
     long long nrun = 0, job = 0;
@@ -335,7 +330,7 @@ int rag_route_replay(void *state, const struct atum_http_req *req, struct atum_h
     json_decref(input);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return rag_problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run,
                                            "job_id", (json_int_t)job));

@@ -383,6 +383,49 @@ START_TEST(an_article_is_rendered_for_readers_without_raw_html)
 }
 END_TEST
 
+/* The page's title is the only first-level heading; the related articles
+ * are ranked on the title and tags, never the article itself, and never
+ * one the caller may not see. */
+START_TEST(an_article_has_related_ones_the_caller_may_see)
+{
+    load();
+    const char *art[] = { "{\"id\":9,\"slug\":\"vpn-password\",\"title\":\"Reset the VPN password\","
+                          "\"tags\":[\"vpn\",\"certificate\"],\"body\":\"# Steps\\n\\nAsk us.\"}" };
+    fakehost_sql_answer(fh, "FROM kb_articles a LEFT JOIN kb_categories", 1, 1, art);
+    struct fakehost_response r;
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/article", "slug=vpn-password", NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *a = json_loads(r.body, 0, NULL);
+    ck_assert_ptr_nonnull(a);
+    const char *html = json_string_value(json_object_get(a, "html"));
+    ck_assert_ptr_nonnull(strstr(html, "<h2>Steps</h2>"));
+    ck_assert_ptr_null(strstr(html, "<h1"));
+    json_t *rel = json_object_get(a, "related");
+    ck_assert(json_is_array(rel));
+    ck_assert_msg(json_array_size(rel) >= 1, "%s", r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rel, 0), "slug")), "reset-password");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rel, 0), "link")), "/portal/kb/reset-password");
+    ck_assert_msg(strstr(r.body, "vpn-internal") == NULL, "an internal article is related for the public: %s", r.body);
+    json_decref(a);
+    /* staff see the internal one related too */
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/article", "slug=vpn-password", NULL, 0, ATUM_ROLE_AGENT, &r), 0);
+    ck_assert_msg(strstr(r.body, "vpn-internal") != NULL, "%s", r.body);
+    /* an article is never related to itself (the first answer wins: a new host) */
+    teardown();
+    load();
+    const char *self[] = { "{\"id\":1,\"slug\":\"reset-password\",\"title\":\"How do I reset my password?\","
+                           "\"body\":\"x\"}" };
+    fakehost_sql_answer(fh, "FROM kb_articles a LEFT JOIN kb_categories", 1, 1, self);
+    ck_assert_int_eq(fakehost_route(fh, "GET", "/article", "slug=reset-password", NULL, 0, ATUM_ROLE_NONE, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    a = json_loads(r.body, 0, NULL);
+    rel = json_object_get(a, "related");
+    for (size_t i = 0; i < json_array_size(rel); i++)
+        ck_assert_int_ne(json_integer_value(json_object_get(json_array_get(rel, i), "id")), 1);
+    json_decref(a);
+}
+END_TEST
+
 START_TEST(articles_are_created_and_edited_with_revisions)
 {
     load();
@@ -419,6 +462,7 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, search_ranks_the_right_article_first);
     tcase_add_test(tc, internal_articles_only_for_staff);
+    tcase_add_test(tc, an_article_has_related_ones_the_caller_may_see);
     tcase_add_test(tc, unrelated_question_gets_i_dont_know);
     tcase_add_test(tc, solved_closes_the_customers_ticket);
     tcase_add_test(tc, acknowledgement_lists_articles_that_may_help);

@@ -132,37 +132,54 @@ static json_t *calendar_json(const struct atum_host *h, struct atum_rows *rows, 
     return o;
 }
 
-static int list_calendars(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+/* A row of a list or one object, read by its column list. */
+typedef json_t *(*row_json_fn)(const struct atum_host *h, struct atum_rows *rows, int i);
+
+/* GET of a whole table: {"<key>": [rows...]} in the SELECT's order. */
+static int list_rows(struct sla_plugin *p, const struct atum_http_req *req, struct atum_http_resp *resp,
+                     const char *sql, const char *key, row_json_fn row_json)
 {
-    struct sla_plugin *p = state;
     struct atum_rows *rows = NULL;
     const char *e = NULL;
-    if (p->host->sql(req->db, "SELECT " CAL_COLS " FROM sla_calendars ORDER BY name", 0, NULL, &rows, &e) < 0)
+    if (p->host->sql(req->db, sql, 0, NULL, &rows, &e) < 0)
         return db_failed(p, resp, e);
     json_t *list = json_array();
     for (int i = 0; i < p->host->rows_count(rows); i++)
-        json_array_append_new(list, calendar_json(p->host, rows, i));
+        json_array_append_new(list, row_json(p->host, rows, i));
     p->host->rows_free(&rows);
-    return reply(p, resp, 200, json_pack("{s:o}", "calendars", list));
+    return reply(p, resp, 200, json_pack("{s:o}", key, list));
 }
 
-static int get_calendar(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+/* GET ?id=N of one row; 404 names what was not found. */
+static int get_row(struct sla_plugin *p, const struct atum_http_req *req, struct atum_http_resp *resp,
+                   const char *sql, const char *not_found, row_json_fn row_json)
 {
-    struct sla_plugin *p = state;
     char id[24];
     snprintf(id, sizeof(id), "%lld", query_id(req, "id"));
     const char *params[] = { id };
     struct atum_rows *rows = NULL;
     const char *e = NULL;
-    if (p->host->sql(req->db, "SELECT " CAL_COLS " FROM sla_calendars WHERE id = $1", 1, params, &rows, &e) < 0)
+    if (p->host->sql(req->db, sql, 1, params, &rows, &e) < 0)
         return db_failed(p, resp, e);
     if (p->host->rows_count(rows) == 0) {
         p->host->rows_free(&rows);
-        return problem(p, resp, 404, "Not Found", "no such calendar (?id=N)");
+        return problem(p, resp, 404, "Not Found", not_found);
     }
-    json_t *o = calendar_json(p->host, rows, 0);
+    json_t *o = row_json(p->host, rows, 0);
     p->host->rows_free(&rows);
     return reply(p, resp, 200, o);
+}
+
+static int list_calendars(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    return list_rows(state, req, resp, "SELECT " CAL_COLS " FROM sla_calendars ORDER BY name", "calendars",
+                     calendar_json);
+}
+
+static int get_calendar(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    return get_row(state, req, resp, "SELECT " CAL_COLS " FROM sla_calendars WHERE id = $1",
+                   "no such calendar (?id=N)", calendar_json);
 }
 
 /* Checks a calendar body; *spec_r the stored form (without the name). */
@@ -409,36 +426,14 @@ static json_t *policy_row_json(const struct atum_host *h, struct atum_rows *rows
 
 static int list_policies(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
-    struct sla_plugin *p = state;
-    struct atum_rows *rows = NULL;
-    const char *e = NULL;
-    if (p->host->sql(req->db, "SELECT " POL_COLS " FROM sla_policies ORDER BY position, id", 0, NULL, &rows,
-                     &e) < 0)
-        return db_failed(p, resp, e);
-    json_t *list = json_array();
-    for (int i = 0; i < p->host->rows_count(rows); i++)
-        json_array_append_new(list, policy_row_json(p->host, rows, i));
-    p->host->rows_free(&rows);
-    return reply(p, resp, 200, json_pack("{s:o}", "policies", list));
+    return list_rows(state, req, resp, "SELECT " POL_COLS " FROM sla_policies ORDER BY position, id", "policies",
+                     policy_row_json);
 }
 
 static int get_policy(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
 {
-    struct sla_plugin *p = state;
-    char id[24];
-    snprintf(id, sizeof(id), "%lld", query_id(req, "id"));
-    const char *params[] = { id };
-    struct atum_rows *rows = NULL;
-    const char *e = NULL;
-    if (p->host->sql(req->db, "SELECT " POL_COLS " FROM sla_policies WHERE id = $1", 1, params, &rows, &e) < 0)
-        return db_failed(p, resp, e);
-    if (p->host->rows_count(rows) == 0) {
-        p->host->rows_free(&rows);
-        return problem(p, resp, 404, "Not Found", "no such policy (?id=N)");
-    }
-    json_t *o = policy_row_json(p->host, rows, 0);
-    p->host->rows_free(&rows);
-    return reply(p, resp, 200, o);
+    return get_row(state, req, resp, "SELECT " POL_COLS " FROM sla_policies WHERE id = $1",
+                   "no such policy (?id=N)", policy_row_json);
 }
 
 static int save_policy(struct sla_plugin *p, const struct atum_http_req *req, struct atum_http_resp *resp,

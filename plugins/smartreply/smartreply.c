@@ -50,30 +50,6 @@ struct smartreply {
     double min_relevance;
 };
 
-static int problem(const struct atum_host *h, struct atum_http_resp *resp, int status, const char *detail)
-{
-    json_t *v = json_pack("{s:s, s:i, s:s}", "title", status == 404 ? "not found" : "bad request", "status", status,
-                          "detail", detail ? detail : "");
-    char *s = json_dumps(v, JSON_COMPACT);
-    h->http_reply(resp, status, "application/problem+json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
-    json_decref(v);
-    return 0;
-}
-
-static long long query_id(const char *query, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = query; p && *p;) {
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return atoll(p + kl + 1);
-        p = strchr(p, '&');
-        if (p)
-            p++;
-    }
-    return 0;
-}
-
 /* ---- what a draft is made from ----------------------------------------------------- */
 
 struct thread {
@@ -679,9 +655,9 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
     struct smartreply *s = state;
     const struct atum_host *h = s->h;
     if (strcmp(req->method, "GET") == 0) {
-        long long tid = query_id(req->query, "ticket_id");
+        long long tid = plug_query_id(req->query, "ticket_id");
         if (tid <= 0)
-            return problem(h, resp, 400, "ticket_id: a ticket id is required");
+            return plug_problem(h, resp, 400, "ticket_id: a ticket id is required");
         plug_reply_json(h, resp, 200, json_pack("{s:I, s:o}", "ticket_id", (json_int_t)tid, "items", latest(s, req->db, tid, 10)));
         return 0;
     }
@@ -690,7 +666,7 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
     json_error_t je;
     if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I}", "ticket_id", &tid) < 0 || tid <= 0) {
         json_decref(b);
-        return problem(h, resp, 400, "expected {\"ticket_id\": N}");
+        return plug_problem(h, resp, 400, "expected {\"ticket_id\": N}");
     }
     json_decref(b);
     char t[24], payload[64];
@@ -700,7 +676,7 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
     const char *e = NULL;
     if (h->sql(req->db, "SELECT 1 FROM tickets WHERE id = $1", 1, p, &r, &e) < 0 || h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return problem(h, resp, 404, "no such ticket");
+        return plug_problem(h, resp, 404, "no such ticket");
     }
     h->rows_free(&r);
     long long run = 0, job = 0;
@@ -715,7 +691,7 @@ static int route_drafts(void *state, const struct atum_http_req *req, struct atu
         rc = h->tx_commit(req->db, &e);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "ticket_id", tid, "run_id", (json_int_t)run, "job_id",
                                        (json_int_t)job));
@@ -727,19 +703,19 @@ static int route_runs(void *state, const struct atum_http_req *req, struct atum_
 {
     struct smartreply *s = state;
     const struct atum_host *h = s->h;
-    long long id = query_id(req->query, "id");
+    long long id = plug_query_id(req->query, "id");
     if (id <= 0)
-        return problem(h, resp, 400, "id: a run id is required");
+        return plug_problem(h, resp, 400, "id: a run id is required");
     char rid[24];
     snprintf(rid, sizeof(rid), "%lld", id);
     const char *p[] = { rid };
     struct atum_rows *r = NULL;
     const char *e = NULL;
     if (h->sql(req->db, "SELECT " TRACE_JSON "::text FROM smartreply_drafts x WHERE x.id = $1", 1, p, &r, &e) < 0)
-        return problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     if (h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     }
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
@@ -752,14 +728,9 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
 {
     struct smartreply *s = state;
     const struct atum_host *h = s->h;
-    json_t *b = json_loads(req->body ? req->body : "", 0, NULL);
-    json_int_t run = 0;
-    json_error_t je;
-    if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I}", "run_id", &run) < 0 || run <= 0) {
-        json_decref(b);
-        return problem(h, resp, 400, "expected {\"run_id\": N}");
-    }
-    json_decref(b);
+    long long run = 0;
+    if (plug_body_id(req, "run_id", &run) < 0)
+        return plug_problem(h, resp, 400, "expected {\"run_id\": N}");
     char rid[24], payload[64];
     snprintf(rid, sizeof(rid), "%lld", (long long)run);
     const char *p[] = { rid };
@@ -768,7 +739,7 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
     if (h->sql(req->db, "SELECT ticket_id, coalesce(message_id, 0) FROM smartreply_drafts WHERE id = $1", 1, p, &r, &e) < 0
         || h->rows_count(r) != 1) {
         h->rows_free(&r);
-        return problem(h, resp, 404, "no such run");
+        return plug_problem(h, resp, 404, "no such run");
     }
     long long tid = atoll(plug_cell(h, r, 0, 0)), mid = atoll(plug_cell(h, r, 0, 1)), nrun = 0, job = 0;
     h->rows_free(&r);
@@ -783,7 +754,7 @@ static int route_replay(void *state, const struct atum_http_req *req, struct atu
         rc = h->tx_commit(req->db, &e);
     if (rc < 0) {
         h->tx_rollback(req->db);
-        return problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     }
     plug_reply_json(h, resp, 202, json_pack("{s:I, s:I, s:I}", "run_id", (json_int_t)nrun, "replay_of", run, "job_id",
                                        (json_int_t)job));
@@ -823,7 +794,7 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
         if (b == NULL || json_unpack_ex(b, &je, JSON_STRICT, "{s:I, s?b, s?b}", "queue_id", &q, "llm", &llm,
                                         "auto_draft", &ad) < 0 || q <= 0) {
             json_decref(b);
-            return problem(h, resp, 400, "expected {\"queue_id\": N, \"llm\"?, \"auto_draft\"?}");
+            return plug_problem(h, resp, 400, "expected {\"queue_id\": N, \"llm\"?, \"auto_draft\"?}");
         }
         json_decref(b);
         char qs[24];
@@ -831,11 +802,11 @@ static int route_settings(void *state, const struct atum_http_req *req, struct a
         const char *p[] = { qs, llm ? "t" : "f", ad ? "t" : "f" };
         if (h->sql(req->db, "INSERT INTO smartreply_settings (queue_id, llm, auto_draft) VALUES ($1, $2, $3)"
                             " ON CONFLICT (queue_id) DO UPDATE SET llm = $2, auto_draft = $3", 3, p, NULL, &e) < 0)
-            return problem(h, resp, 400, e);
+            return plug_problem(h, resp, 400, e);
     }
     if (h->sql(req->db, "SELECT coalesce(json_agg(s ORDER BY queue_id), '[]')::text FROM smartreply_settings s",
                0, NULL, &r, &e) < 0)
-        return problem(h, resp, 400, e);
+        return plug_problem(h, resp, 400, e);
     h->http_reply(resp, 200, "application/json", plug_cell(h, r, 0, 0), strlen(plug_cell(h, r, 0, 0)));
     h->rows_free(&r);
     return 0;

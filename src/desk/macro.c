@@ -226,7 +226,7 @@ static int macro_load(const struct desk_tx *tx, long long id, struct macro_row *
 }
 
 int macro_apply(const struct desk_tx *tx, long long ticket_id, long long macro_id, const char *body,
-                struct macro_result *res, struct err *err)
+                long long expect_version, struct macro_result *res, struct err *err)
 {
     struct macro_row m;
     struct ticket t;
@@ -242,7 +242,8 @@ int macro_apply(const struct desk_tx *tx, long long ticket_id, long long macro_i
         return err_raise(err, ERR_INVALID, "body", "the text is too long");
     if (macro_load(tx, macro_id, &m, err) < 0)
         return -1;
-    if (ticket_lock(tx, ticket_id, &t, err) < 0)
+    if (ticket_lock(tx, ticket_id, &t, err) < 0
+        || ticket_version_check(&t, expect_version, "version", err) < 0)
         goto out;
     if (m.queue_id > 0 && m.queue_id != t.queue_id) {
         err_raise(err, ERR_INVALID, "macro_id", "this macro is for the tickets of another queue");

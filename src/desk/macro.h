@@ -58,7 +58,11 @@ struct macro_result {
     json_t *unknown;            /* placeholders left as written (owned: json_decref) */
 };
 
+/* expect_version > 0: the stale-send guard -- the ticket version the
+ * agent saw when choosing the macro; ERR_CONFLICT on "version" and nothing
+ * done when the ticket moved on since (checked under the ticket's lock,
+ * before the text is posted).  0 applies it to the ticket as it is. */
 int macro_apply(const struct desk_tx *tx, long long ticket_id, long long macro_id, const char *body,
-                struct macro_result *res, struct err *err);
+                long long expect_version, struct macro_result *res, struct err *err);
 
 #endif

@@ -96,11 +96,11 @@ int ticket_lock(const struct desk_tx *tx, long long id, struct ticket *t, struct
 
 /* ---- versions ------------------------------------------------------------ */
 
-/* The stale-send guard: the change was made against `expect`. */
-static int version_check(const struct ticket *t, long long expect, struct err *err)
+int ticket_version_check(const struct ticket *t, long long expect, const char *field,
+                         struct err *err)
 {
     if (expect > 0 && expect != t->version)
-        return err_raise(err, ERR_CONFLICT, "version", "ticket %lld changed since you saw it "
+        return err_raise(err, ERR_CONFLICT, field, "ticket %lld changed since you saw it "
                          "(version %lld, now %lld): nothing was sent or changed", t->id, expect,
                          t->version);
     return 0;
@@ -394,7 +394,7 @@ int ticket_post_message(const struct desk_tx *tx, long long ticket_id, const str
 
     if (ticket_lock(tx, ticket_id, &t, err) < 0)
         return -1;
-    if (may_change(tx, &t, err) < 0 || version_check(&t, m->expect_version, err) < 0)
+    if (may_change(tx, &t, err) < 0 || ticket_version_check(&t, m->expect_version, "version", err) < 0)
         goto out;
     if (m->held && m->party != PARTY_NOTE) {
         err_raise(err, ERR_INVALID, NULL, "only an internal note can be held");
@@ -730,7 +730,7 @@ int ticket_update(const struct desk_tx *tx, long long id, const struct ticket_ch
                          ? "queue_id" : "subject", "customers may only change the status");
     if (ticket_lock(tx, id, &t, err) < 0)
         return -1;
-    if (may_change(tx, &t, err) < 0 || version_check(&t, ch->expect_version, err) < 0)
+    if (may_change(tx, &t, err) < 0 || ticket_version_check(&t, ch->expect_version, "version", err) < 0)
         goto out;
     if (t.merged_into > 0) {
         err_raise(err, ERR_CONFLICT, "merged_into", "ticket %lld was merged into %lld", t.id,
@@ -898,18 +898,25 @@ static int lock_pair(const struct desk_tx *tx, long long a, long long b, const c
     return 0;
 }
 
-int ticket_merge(const struct desk_tx *tx, long long source, long long target, bool force,
-                 long long *moved_r, struct err *err)
+int ticket_merge(const struct desk_tx *tx, const struct ticket_merge_in *in,
+                 struct ticket_merge_out *out, struct err *err)
 {
     const char *e = NULL;
     struct ticket s, t;
     int ret = -1;
+    bool force = in->force;
+    if (out)
+        memset(out, 0, sizeof(*out));
     if (!desk_is_staff(tx->who))
         return err_raise(err, ERR_FORBIDDEN, NULL, "only staff merge tickets");
-    if (source == target)
+    if (in->source == in->target)
         return err_raise(err, ERR_INVALID, "into_id", "a ticket cannot be merged into itself");
-    if (lock_pair(tx, source, target, "into_id", &s, &t, err) < 0)
+    if (lock_pair(tx, in->source, in->target, "into_id", &s, &t, err) < 0)
         return -1;
+    /* both tickets are locked: neither can move on before the commit */
+    if (ticket_version_check(&s, in->expect_source, "version", err) < 0
+        || ticket_version_check(&t, in->expect_target, "into_version", err) < 0)
+        goto out;
     if (s.merged_into > 0 || t.merged_into > 0) {
         err_raise(err, ERR_CONFLICT, NULL, "one of the tickets was already merged");
         goto out;
@@ -984,8 +991,10 @@ int ticket_merge(const struct desk_tx *tx, long long source, long long target, b
     json_decref(audit);
     if (rc < 0)
         goto out;
-    if (moved_r)
-        *moved_r = moved;
+    if (out) {
+        out->moved = moved;
+        out->target_version = t.version + 1;
+    }
     ret = 0;
 out:
     ticket_clear(&s);
@@ -993,7 +1002,8 @@ out:
     return ret;
 }
 
-static int link_change(const struct desk_tx *tx, long long a, long long b, bool add, struct err *err)
+static int link_change(const struct desk_tx *tx, long long a, long long b, bool add,
+                       long long expect_a, struct err *err)
 {
     const char *e = NULL;
     struct ticket ta, tb;
@@ -1006,8 +1016,11 @@ static int link_change(const struct desk_tx *tx, long long a, long long b, bool 
             err->code = ERR_NOT_FOUND;
         return -1;
     }
+    int stale = ticket_version_check(&ta, expect_a, "version", err);
     ticket_clear(&ta);
     ticket_clear(&tb);
+    if (stale < 0)
+        return -1;
     char lo[24], hi[24], uid[24];
     id_text(lo, sizeof(lo), a < b ? a : b);
     id_text(hi, sizeof(hi), a < b ? b : a);
@@ -1041,12 +1054,19 @@ static int link_change(const struct desk_tx *tx, long long a, long long b, bool 
 
 int ticket_link(const struct desk_tx *tx, long long a, long long b, struct err *err)
 {
-    return link_change(tx, a, b, true, err);
+    return link_change(tx, a, b, true, 0, err);
 }
 
-int ticket_unlink(const struct desk_tx *tx, long long a, long long b, struct err *err)
+int ticket_link_guarded(const struct desk_tx *tx, long long a, long long b, long long expect_a,
+                        struct err *err)
 {
-    return link_change(tx, a, b, false, err);
+    return link_change(tx, a, b, true, expect_a, err);
+}
+
+int ticket_unlink(const struct desk_tx *tx, long long a, long long b, long long expect_a,
+                  struct err *err)
+{
+    return link_change(tx, a, b, false, expect_a, err);
 }
 
 /* ---- versions ------------------------------------------------------------ */

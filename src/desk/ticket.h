@@ -78,6 +78,15 @@ void ticket_clear(struct ticket *t);
 /* Locks a ticket the actor can see (SELECT ... FOR UPDATE). */
 int ticket_lock(const struct desk_tx *tx, long long id, struct ticket *t, struct err *err);
 
+/* The stale-send guard on a ticket locked by ticket_lock(): a write made
+ * against version `expect` (> 0; 0 asks nothing) is refused with
+ * ERR_CONFLICT on `field` (a static string naming the request's version:
+ * "version", "into_version") when the ticket moved on since.  Checked
+ * under the lock, so nothing can change the ticket between the check and
+ * the write.  ticket_changes_since() then says what changed. */
+int ticket_version_check(const struct ticket *t, long long expect, const char *field,
+                         struct err *err);
+
 /* Follows merged_into to the ticket that took a merged one's messages
  * (id itself when it was never merged; a chain is followed to its end). */
 int ticket_survivor(const struct desk_tx *tx, long long id, long long *survivor_r,
@@ -181,12 +190,27 @@ int ticket_set_status(const struct desk_tx *tx, long long id, enum ticket_status
 int ticket_assign(const struct desk_tx *tx, long long id, long long assignee_id, struct err *err);
 int ticket_move(const struct desk_tx *tx, long long id, long long queue_id, struct err *err);
 
+struct ticket_merge_in {
+    long long source, target;
+    bool force;                  /* across organisations */
+    /* the stale-send guard (> 0): the versions the merge was asked
+     * against; ERR_CONFLICT on "version" (the source) or "into_version"
+     * (the target) when that ticket moved on since */
+    long long expect_source, expect_target;
+};
+
+struct ticket_merge_out {
+    long long moved;             /* messages moved */
+    long long target_version;    /* the target's version after the merge */
+};
+
 /* Merges source into target: every message moves, the source is closed
- * with merged_into set, its edit lock ends.  Tickets of two different
- * organisations are merged only with force (ERR_CONFLICT, field
- * "force", otherwise), and the audit row names both organisations. */
-int ticket_merge(const struct desk_tx *tx, long long source, long long target, bool force,
-                 long long *moved_r, struct err *err);
+ * with merged_into set, its edit lock ends; both versions rise by one.
+ * Tickets of two different organisations are merged only with force
+ * (ERR_CONFLICT, field "force", otherwise), and the audit row names both
+ * organisations.  out may be NULL. */
+int ticket_merge(const struct desk_tx *tx, const struct ticket_merge_in *in,
+                 struct ticket_merge_out *out, struct err *err);
 
 /* ---- versions ------------------------------------------------------------ */
 
@@ -207,8 +231,14 @@ int ticket_release_held(const struct desk_tx *tx, long long ticket_id, long long
                         struct err *err);
 
 /* Links two tickets (idempotent) / removes the link (ERR_NOT_FOUND when
- * there is none). */
+ * there is none).  A link changes neither ticket's fields nor thread, so
+ * it leaves their versions as they are; the _guarded form and unlink
+ * refuse it (ERR_CONFLICT on "version") when ticket a moved on since
+ * expect_a (> 0; 0 asks nothing).  Mail-in links without a version. */
 int ticket_link(const struct desk_tx *tx, long long a, long long b, struct err *err);
-int ticket_unlink(const struct desk_tx *tx, long long a, long long b, struct err *err);
+int ticket_link_guarded(const struct desk_tx *tx, long long a, long long b, long long expect_a,
+                        struct err *err);
+int ticket_unlink(const struct desk_tx *tx, long long a, long long b, long long expect_a,
+                  struct err *err);
 
 #endif

@@ -9,8 +9,10 @@
  *   GET|PATCH|DELETE /macros/{id}                              staff | managers
  *   GET  /tickets/{id}/macros/{macro_id}    what applying it would post and
  *        change (text filled in)                               staff
- *   POST /tickets/{id}/macros/{macro_id}    {"body"?}: applies it in one
- *        transaction: the text as a reply or note, then the changes staff
+ *   POST /tickets/{id}/macros/{macro_id}    {"body"?, "version"?}: applies it
+ *        in one transaction: the text as a reply or note, then the changes;
+ *        with If-Match (or "version") 409 and nothing done when the ticket
+ *        moved on since (what changed, as for replies)          staff
  *
  * Placeholders ({{customer.name}}, {{ticket.number}} ...) are filled on
  * the server by desk/placeholder.h; an unknown one stays in the text as
@@ -253,12 +255,14 @@ static int h_preview(struct api_req *r)
 
 static int h_apply(struct api_req *r)
 {
-    static const struct api_field f[] = { { "body", F_STR_NULL, false, 1024 * 1024 }, { NULL, 0, 0, 0 } };
+    static const struct api_field f[] = { { "body", F_STR_NULL, false, 1024 * 1024 },
+                                          { "version", F_INT, false, 0 }, { NULL, 0, 0, 0 } };
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     int _desk_rc;
+    long long expect = 0;
     json_t *b = api_body(r, f);
-    if (b == NULL)
+    if (b == NULL || ticket_if_match(r, b, &expect) < 0)
         return 0;
     struct desk_actor who;
     struct desk_tx tx;
@@ -267,8 +271,9 @@ static int h_apply(struct api_req *r)
     struct macro_result res;
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "applying the macro", e);
-    if (DESK_CALL(r, macro_apply(&tx, r->m.ids[0], r->m.ids[1], api_str(b, "body"), &res, &err)) < 0)
-        return api_desk_fail(r, "applying the macro", &err);
+    if (DESK_CALL(r, macro_apply(&tx, r->m.ids[0], r->m.ids[1], api_str(b, "body"), expect, &res,
+                                 &err)) < 0)
+        return ticket_write_fail(r, r->m.ids[0], expect, 0, 0, "applying the macro", &err);
     if (db_commit(r->db, &e) < 0) {
         json_decref(res.unknown);
         db_rollback(r->db);

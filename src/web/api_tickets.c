@@ -7,6 +7,13 @@
  * (desk/ticket.h) in one transaction -- which owns the rules, the audit
  * row, the events and the mail they cause -- and answer.  Reads are built
  * as JSON by PostgreSQL and passed through unchanged.
+ *
+ * The stale-send guard: every write to a ticket (reply, note, PATCH, held
+ * reply, merge -- with the target's "into_version" --, link, unlink; and
+ * macros, api_macros.c, and bulk, api_bulk.c) takes the version the
+ * client saw as If-Match or "version".  The domain checks it under the
+ * ticket's lock; a stale one is answered 409 with what changed since
+ * (ticket_stale_json); none applies the write to the ticket as it is.
  */
 #include "config.h"
 #include "web/api_tickets.h"
@@ -511,12 +518,13 @@ static void list_where(const struct list_params *lp, const struct ticket_visibil
     " 'priority', " p ".priority, 'category', " p ".category, 'queue_id', " p ".queue_id," \
     " 'requester_id', " p ".requester_id, 'assignee_id', " p ".assignee_id, 'org_id', " p ".org_id," \
     " 'merged_into', " p ".merged_into, 'created_at', " p ".created_at, 'updated_at', " p ".updated_at," \
+    " 'version', " p ".version," \
     " 'requester', (SELECT json_build_object('id', u.id, 'name', u.name, 'email', u.email)" \
     "                 FROM users u WHERE u.id = " p ".requester_id)," \
     " 'assignee', (SELECT json_build_object('id', u.id, 'name', u.name)" \
     "                FROM users u WHERE u.id = " p ".assignee_id))"
 #define PAGE_COLS "t.id, t.subject, t.status, t.priority, t.category, t.queue_id, t.requester_id," \
-    " t.assignee_id, t.org_id, t.merged_into, t.created_at, t.updated_at"
+    " t.assignee_id, t.org_id, t.merged_into, t.created_at, t.updated_at, t.version"
 
 /* The page of a list: lim + 1 rows to learn whether there is a next page;
  * the cursor is made from the last row shown. */
@@ -869,7 +877,7 @@ static int h_get(struct api_req *r)
 /* The version a write was made against: If-Match ("v12", W/"v12"; "*"
  * is any) or the body's "version"; 0 when neither says.  -1 when a
  * problem was sent. */
-static int expected_version(struct api_req *r, json_t *body, long long *v_r)
+int ticket_if_match(struct api_req *r, json_t *body, long long *v_r)
 {
     *v_r = 0;
     long long hv = 0;
@@ -890,43 +898,97 @@ static int expected_version(struct api_req *r, json_t *body, long long *v_r)
     }
     json_t *bv = body ? json_object_get(body, "version") : NULL;
     long long b = json_is_integer(bv) ? (long long)json_integer_value(bv) : 0;
+    if (bv != NULL && b <= 0)
+        return api_problem(r, 400, "version", "a version is a positive number (the ticket's "
+                           "ETag \"vN\")"), -1;
     if (hv > 0 && b > 0 && hv != b)
         return api_problem(r, 400, "version", "If-Match and the body's version differ"), -1;
     *v_r = hv > 0 ? hv : b;
     return 0;
 }
 
-/* A domain failure; a stale version is answered 409 with what changed
- * since the version the client saw (desk/ticket.h, ticket_changes_since). */
-static int write_fail(struct api_req *r, long long id, long long expect, const char *what,
-                      const struct err *err)
+/* {"ticket_id", "version", "since", "changes", "messages"} of one ticket. */
+static json_t *stale_part(struct api_req *r, long long id, long long since, struct err *err)
 {
-    if (err->code != ERR_CONFLICT || err->field == NULL || strcmp(err->field, "version") != 0
-        || expect <= 0)
-        return api_desk_fail(r, what, err);
-    if (db_in_transaction(r->db))
-        db_rollback(r->db);
-    char detail[256];
-    snprintf(detail, sizeof(detail), "%s", err->text ? err->text : "the ticket changed");
     struct desk_actor who;
     struct desk_tx tx;
-    struct err e2 = { ERR_OK, NULL, NULL };
     api_actor(r, &who);
     api_desk_tx(r, &who, &tx);
-    json_t *since = NULL;
-    if (ticket_changes_since(&tx, id, expect, &since, &e2) < 0)
+    json_t *o = NULL;
+    if (ticket_changes_since(&tx, id, since, &o, err) < 0)
+        return NULL;
+    json_object_set_new(o, "ticket_id", json_integer(id));
+    return o;
+}
+
+bool ticket_stale(const struct err *err)
+{
+    return err->code == ERR_CONFLICT && err->field != NULL
+           && (strcmp(err->field, "version") == 0 || strcmp(err->field, "into_version") == 0);
+}
+
+json_t *ticket_stale_json(struct api_req *r, const struct err *conflict, long long id,
+                          long long expect, long long into_id, long long into_expect,
+                          struct err *err)
+{
+    /* the text lives in a per-thread ring (lib/err.h): kept before more calls */
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", conflict->text ? conflict->text
+                                           : "the ticket changed since you saw it");
+    const char *field = conflict->field;
+    bool into = strcmp(field, "into_version") == 0;
+    json_t *o = into ? stale_part(r, into_id, into_expect, err) : stale_part(r, id, expect, err);
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "detail", json_string(detail));
+    json_object_set_new(o, "field", json_string(field));
+    /* a merge whose source moved on: the target may have too */
+    if (!into && into_id > 0 && into_expect > 0) {
+        json_t *t = stale_part(r, into_id, into_expect, err);
+        if (t == NULL) {
+            json_decref(o);
+            return NULL;
+        }
+        if (json_integer_value(json_object_get(t, "version")) != into_expect)
+            json_object_set_new(o, "into", t);
+        else
+            json_decref(t);
+    }
+    return o;
+}
+
+int ticket_write_fail(struct api_req *r, long long id, long long expect, long long into_id,
+                      long long into_expect, const char *what, const struct err *err)
+{
+    if (!ticket_stale(err)
+        || (strcmp(err->field, "version") == 0 ? expect : into_expect) <= 0)
+        return api_desk_fail(r, what, err);
+    struct err conflict = *err;
+    char detail[256];
+    snprintf(detail, sizeof(detail), "%s", err->text ? err->text : "the ticket changed");
+    conflict.text = detail;
+    if (db_in_transaction(r->db))
+        db_rollback(r->db);
+    struct err e2 = { ERR_OK, NULL, NULL };
+    json_t *since = ticket_stale_json(r, &conflict, id, expect, into_id, into_expect, &e2);
+    if (since == NULL)
         return api_desk_fail(r, what, &e2);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s}", "title", "Conflict", "status", 409, "detail", detail,
-                          "field", "version");
+    json_t *o = json_pack("{s:s, s:i}", "title", "Conflict", "status", 409);
     json_object_update(o, since);
     json_decref(since);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s == NULL)
-        return api_problem(r, 409, "version", "%s", detail);
+        return api_problem(r, 409, conflict.field, "%s", detail);
     api_raw(r, 409, "application/problem+json", s, strlen(s));
     free(s);
     return 0;
+}
+
+static int write_fail(struct api_req *r, long long id, long long expect, const char *what,
+                      const struct err *err)
+{
+    return ticket_write_fail(r, id, expect, 0, 0, what, err);
 }
 
 /* Runs the domain under the runtime's read lock (events and mail-out read
@@ -1038,7 +1100,7 @@ static int post_message(struct api_req *r, bool note)
     if (status && !staff)
         return api_problem(r, 403, "status", "customers cannot set the status with a reply");
     long long expect = 0;
-    if (expected_version(r, b, &expect) < 0)
+    if (ticket_if_match(r, b, &expect) < 0)
         return 0;
     long long id = r->m.ids[0];
     struct desk_actor who;
@@ -1119,7 +1181,7 @@ static int h_update(struct api_req *r)
     if (subject && subject[0] == '\0')
         return api_problem(r, 400, "subject", "field 'subject' must not be empty");
     long long expect = 0;
-    if (expected_version(r, b, &expect) < 0)
+    if (ticket_if_match(r, b, &expect) < 0)
         return 0;
     json_t *jc = json_object_get(b, "category"), *ja = json_object_get(b, "assignee_id");
     json_t *jq = json_object_get(b, "queue_id");
@@ -1161,7 +1223,7 @@ static int h_held(struct api_req *r)
     if (!send && strcmp(action, "drop") != 0)
         return api_problem(r, 400, "action", "action is send or drop");
     long long expect = 0;
-    if (expected_version(r, b, &expect) < 0)
+    if (ticket_if_match(r, b, &expect) < 0)
         return 0;
     long long id = r->m.ids[0];
     struct desk_actor who;
@@ -1184,6 +1246,43 @@ static int h_held(struct api_req *r)
 static int h_merge(struct api_req *r)
 {
     static const struct api_field f[] = { { "into_id", F_INT, true, 0 }, { "force", F_BOOL, false, 0 },
+                                          { "version", F_INT, false, 0 },
+                                          { "into_version", F_INT, false, 0 }, { NULL, 0, 0, 0 } };
+    const char *e = NULL;
+    struct err err = { ERR_OK, NULL, NULL };
+    int _desk_rc;
+    json_t *b = api_body(r, f);
+    if (b == NULL || api_db(r) == NULL)
+        return 0;
+    struct ticket_merge_in in = {
+        .source = r->m.ids[0], .target = json_integer_value(json_object_get(b, "into_id")),
+        .force = json_is_true(json_object_get(b, "force")),
+        .expect_target = json_integer_value(json_object_get(b, "into_version")),
+    };
+    if (ticket_if_match(r, b, &in.expect_source) < 0)
+        return 0;
+    if (json_object_get(b, "into_version") && in.expect_target <= 0)
+        return api_problem(r, 400, "into_version", "a version is a positive number (the "
+                           "target ticket's ETag \"vN\")");
+    struct desk_actor who;
+    struct desk_tx tx;
+    api_actor(r, &who);
+    api_desk_tx(r, &who, &tx);
+    if (db_begin(r->db, &e) < 0)
+        return api_db_fail(r, "merging", e);
+    if (DESK_CALL(r, ticket_merge(&tx, &in, NULL, &err)) < 0)
+        return ticket_write_fail(r, in.source, in.expect_source, in.target, in.expect_target,
+                                 "merging", &err);
+    if (db_commit(r->db, &e) < 0) {
+        db_rollback(r->db);
+        return api_db_fail(r, "merging", e);
+    }
+    return send_ticket(r, 200, in.target);
+}
+
+static int h_link(struct api_req *r)
+{
+    static const struct api_field f[] = { { "ticket_id", F_INT, true, 0 }, { "version", F_INT, false, 0 },
                                           { NULL, 0, 0, 0 } };
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
@@ -1191,41 +1290,18 @@ static int h_merge(struct api_req *r)
     json_t *b = api_body(r, f);
     if (b == NULL || api_db(r) == NULL)
         return 0;
-    long long src = r->m.ids[0], dst = json_integer_value(json_object_get(b, "into_id"));
-    bool force = json_is_true(json_object_get(b, "force"));
-    struct desk_actor who;
-    struct desk_tx tx;
-    api_actor(r, &who);
-    api_desk_tx(r, &who, &tx);
-    if (db_begin(r->db, &e) < 0)
-        return api_db_fail(r, "merging", e);
-    if (DESK_CALL(r, ticket_merge(&tx, src, dst, force, NULL, &err)) < 0)
-        return api_desk_fail(r, "merging", &err);
-    if (db_commit(r->db, &e) < 0) {
-        db_rollback(r->db);
-        return api_db_fail(r, "merging", e);
-    }
-    return send_ticket(r, 200, dst);
-}
-
-static int h_link(struct api_req *r)
-{
-    static const struct api_field f[] = { { "ticket_id", F_INT, true, 0 }, { NULL, 0, 0, 0 } };
-    const char *e = NULL;
-    struct err err = { ERR_OK, NULL, NULL };
-    int _desk_rc;
-    json_t *b = api_body(r, f);
-    if (b == NULL || api_db(r) == NULL)
-        return 0;
     long long a = r->m.ids[0], o = json_integer_value(json_object_get(b, "ticket_id"));
+    long long expect = 0;
+    if (ticket_if_match(r, b, &expect) < 0)
+        return 0;
     struct desk_actor who;
     struct desk_tx tx;
     api_actor(r, &who);
     api_desk_tx(r, &who, &tx);
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "linking", e);
-    if (DESK_CALL(r, ticket_link(&tx, a, o, &err)) < 0)
-        return api_desk_fail(r, "linking", &err);
+    if (DESK_CALL(r, ticket_link_guarded(&tx, a, o, expect, &err)) < 0)
+        return write_fail(r, a, expect, "linking", &err);
     if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "linking", e);
@@ -1239,7 +1315,8 @@ static int h_unlink(struct api_req *r)
     const char *e = NULL;
     struct err err = { ERR_OK, NULL, NULL };
     int _desk_rc;
-    if (api_no_body(r) < 0)
+    long long expect = 0;
+    if (api_no_body(r) < 0 || ticket_if_match(r, NULL, &expect) < 0)
         return 0;
     struct desk_actor who;
     struct desk_tx tx;
@@ -1247,8 +1324,8 @@ static int h_unlink(struct api_req *r)
     api_desk_tx(r, &who, &tx);
     if (db_begin(r->db, &e) < 0)
         return api_db_fail(r, "unlinking", e);
-    if (DESK_CALL(r, ticket_unlink(&tx, r->m.ids[0], r->m.ids[1], &err)) < 0)
-        return api_desk_fail(r, "unlinking", &err);
+    if (DESK_CALL(r, ticket_unlink(&tx, r->m.ids[0], r->m.ids[1], expect, &err)) < 0)
+        return write_fail(r, r->m.ids[0], expect, "unlinking", &err);
     if (db_commit(r->db, &e) < 0) {
         db_rollback(r->db);
         return api_db_fail(r, "unlinking", e);

@@ -26,4 +26,31 @@ int ticket_list_filter_check(struct api_req *r, json_t *filter);
 int ticket_list_count(struct api_req *r, json_t *filter, long long cap, long long *count_r,
                       const char **error_r);
 
+/* The stale-send guard's input: the version a write was made against,
+ * from If-Match ("v12", W/"v12"; "*" is any) or the body's "version"
+ * (body may be NULL); 0 when neither says (the write then applies to the
+ * ticket as it is).  -1 after answering 400. */
+int ticket_if_match(struct api_req *r, json_t *body, long long *v_r);
+
+/* Whether a domain failure is the stale-send guard's (ERR_CONFLICT on
+ * "version" or "into_version"). */
+bool ticket_stale(const struct err *err);
+
+/* What the 409 of the stale-send guard says, outside any transaction:
+ * {"detail", "field", "ticket_id", "version", "since", "changes",
+ * "messages"} (ticket_changes_since) of the ticket that moved on -- id
+ * since expect, or into_id since into_expect when conflict names
+ * "into_version"; a merge's target that moved on too comes as "into" with
+ * the same keys.  into_id and into_expect are 0 but for merges.  NULL
+ * after a failure (err).  The caller owns the object. */
+json_t *ticket_stale_json(struct api_req *r, const struct err *conflict, long long id,
+                          long long expect, long long into_id, long long into_expect,
+                          struct err *err);
+
+/* Answers a failed write (rolling the transaction back): a stale version
+ * (for the version the request named) is 409 problem+json with
+ * ticket_stale_json()'s keys; anything else as api_desk_fail(). */
+int ticket_write_fail(struct api_req *r, long long id, long long expect, long long into_id,
+                      long long into_expect, const char *what, const struct err *err);
+
 #endif

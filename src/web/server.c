@@ -160,11 +160,14 @@ static bool looks_like_json(struct mg_connection *conn, const struct strbuf *bod
     return false;
 }
 
-/* Runs one plugin route (runtime read-locked by the caller).  always_auth:
- * check a presented credential even on a public route (root routes). */
+/* Runs one plugin route (runtime read-locked by the caller).  A presented
+ * credential is checked on every route, public ones too, so a plugin
+ * knows who asks (the rag plugin shows staff internal articles): a stale
+ * session cookie reads as anonymous, a bad API token is refused, and a
+ * session's change without its CSRF token is refused as anywhere. */
 static void run_plugin_route(struct web_server *ws, struct mg_connection *conn,
                              const struct plugin_instance *pi, const struct atum_route *route,
-                             const char *sub, bool always_auth)
+                             const char *sub)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     struct strbuf body = STRBUF_INIT;
@@ -174,18 +177,16 @@ static void run_plugin_route(struct web_server *ws, struct mg_connection *conn,
 
     long long user_id = 0;
     enum atum_role role = ATUM_ROLE_NONE;
-    if (route->min_role != ATUM_ROLE_NONE || always_auth) {
-        bool csrf_ok = false;
-        if (api_authenticate_plugin(&ws->api, conn, &user_id, &role, &csrf_ok) < 0)
-            goto out;   /* answered (bad credential, missing CSRF token) */
-        if (route->min_role != ATUM_ROLE_NONE && user_id == 0) {
-            http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
-            goto out;
-        }
-        if (role < route->min_role) {
-            http_problem(conn, 404, "Not Found", "the plugin has no such route");
-            goto out;
-        }
+    bool csrf_ok = false;
+    if (api_authenticate_plugin(&ws->api, conn, &user_id, &role, &csrf_ok) < 0)
+        goto out;   /* answered (bad credential, missing CSRF token) */
+    if (route->min_role != ATUM_ROLE_NONE && user_id == 0) {
+        http_problem(conn, 401, "Unauthorized", "this route needs an authenticated user");
+        goto out;
+    }
+    if (role < route->min_role) {
+        http_problem(conn, 404, "Not Found", "the plugin has no such route");
+        goto out;
     }
     struct http_body_limits lim = ws->body;
     if (user_id == 0 && lim.max > ws->public_max)
@@ -291,7 +292,7 @@ static void handle_plugin(struct web_server *ws, struct mg_connection *conn, con
             http_problem(conn, 404, "Not Found", "the plugin has no such route");
         goto out;
     }
-    run_plugin_route(ws, conn, pi, route, sub, false);
+    run_plugin_route(ws, conn, pi, route, sub);
 out:
     runtime_rdunlock(ws->rt);
 }
@@ -314,7 +315,7 @@ static bool handle_root_route(struct web_server *ws, struct mg_connection *conn,
     if (route == NULL)
         http_problem(conn, 405, "Method Not Allowed", NULL);
     else
-        run_plugin_route(ws, conn, pi, route, path, true);
+        run_plugin_route(ws, conn, pi, route, path);
     runtime_rdunlock(ws->rt);
     return true;
 }

@@ -10,19 +10,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/admin_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, totp, totpStep, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('ADMIN_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -35,64 +25,16 @@ const SINK_CONTROL = env('ADMIN_SINK_CONTROL');
 
 let browser;
 const problems = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const watched = (context) => watchedPage(context, ORIGIN, problems, { cspConsole: true });
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function watched(context) {
-    const page = await context.newPage();
-    page.foreign = [];
-    page.on('request', (r) => {
-        const u = r.url();
-        if (!u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith('about:') && new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    page.on('console', (m) => {
-        if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text()))
-            problems.push(`${page.url()}: ${m.text()}`);
-    });
-    return page;
-}
-
-async function until(what, fn, ms = 30000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await sleep(200);
-    }
-}
-
-// RFC 6238 with the parameters the server gave (SHA-1)
-function totp(secretB32, digits = 6, period = 30) {
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-    let bits = '';
-    for (const ch of secretB32.replace(/=+$/, '').toUpperCase())
-        bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-    const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-    const counter = Buffer.alloc(8);
-    counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / period)));
-    const h = createHmac('sha1', key).update(counter).digest();
-    const o = h[h.length - 1] & 15;
-    return String((h.readUInt32BE(o) & 0x7fffffff) % 10 ** digits).padStart(digits, '0');
-}
 
 async function login(email) {
     const res = await fetch(`${URL_}/api/v1/auth/login`, {
@@ -633,7 +575,7 @@ describe('the admin pages', () => {
         await p.getByRole('heading', { name: 'Users and roles', level: 1 }).waitFor();
         const enrol = await apiAs(p, 'POST', '/auth/totp', {});
         assert.equal(enrol.status, 201);
-        const v = await apiAs(p, 'POST', '/auth/totp/verify', { code: totp(enrol.json.secret, enrol.json.digits || 6, enrol.json.period || 30) });
+        const v = await apiAs(p, 'POST', '/auth/totp/verify', { code: totp(enrol.json.secret, totpStep(enrol.json.period || 30), enrol.json.digits || 6) });
         assert.equal(v.status, 200, JSON.stringify(v.json));
         assert.equal((await login('manager@example.com')).json.totp_required, true, 'a code is asked for now');
         // the admin resets it

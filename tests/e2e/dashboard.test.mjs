@@ -10,18 +10,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/dashboard_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -102,48 +93,18 @@ const isoHour = (t) => new Date(t * 1000).toISOString().replace(/\.000Z$/, 'Z');
 
 let browser;
 const problems = [];
+// requests to the API (with their query) and elsewhere, script errors and
+// every Content-Security-Policy violation the page reports
+const watched = (context) => watchedPage(context, ORIGIN, problems, { query: true, cspEvents: true });
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-// A page that records requests to the API and elsewhere, script errors
-// and every Content-Security-Policy violation the page reports.
-async function watched(context) {
-    const page = await context.newPage();
-    page.foreign = [];
-    page.apiCalls = [];
-    page.paths = [];
-    page.on('request', (r) => {
-        const u = r.url();
-        if (u.startsWith('data:') || u.startsWith('blob:') || u.startsWith('about:'))
-            return;
-        if (new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-        else if (u.includes('/api/v1/'))
-            page.apiCalls.push(`${r.method()} ${new URL(u).pathname}${new URL(u).search}`);
-        else
-            page.paths.push(new URL(u).pathname);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    await page.addInitScript(() => {
-        window.cspViolations = [];
-        document.addEventListener('securitypolicyviolation',
-            (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
-    });
-    return page;
-}
 
 async function signIn(page, email, url = `${URL_}/desk`) {
     await page.goto(url);

@@ -6,19 +6,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/desk_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, totp, totpStep, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -33,45 +23,16 @@ const EVIL = env('DESK_EVIL_URL');
 
 let browser;
 const problems = [];          // uncaught errors in the desk's own script, on any page
+const watched = (context) => watchedPage(context, ORIGIN, problems, { dialogs: true });
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-// A page that records dialogs, requests to any other origin and script
-// errors.
-async function watched(context) {
-    const page = await context.newPage();
-    page.dialogs = [];
-    page.foreign = [];
-    page.apiCalls = [];
-    page.on('dialog', (d) => {
-        page.dialogs.push(d.message());
-        d.dismiss().catch(() => {});
-    });
-    page.on('request', (r) => {
-        const u = r.url();
-        if (u.startsWith('data:') || u.startsWith('blob:') || u.startsWith('about:'))
-            return;
-        if (new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-        else if (u.includes('/api/v1/'))
-            page.apiCalls.push(`${r.method()} ${new URL(u).pathname}`);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    return page;
-}
 
 async function signIn(page, email, password = PW) {
     await page.goto(`${URL_}/desk`);
@@ -98,19 +59,7 @@ async function api(page, p) {
     return page.evaluate(async (u) => (await fetch(u, { credentials: 'same-origin' })).json(), `/api/v1${p}`);
 }
 
-function totp(secretB32, step) {
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-    let bits = '';
-    for (const c of secretB32.replace(/[\s=]/g, '').toUpperCase())
-        bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-    const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-    const msg = Buffer.alloc(8);
-    msg.writeBigUInt64BE(BigInt(step));
-    const h = createHmac('sha1', key).update(msg).digest();
-    const o = h[h.length - 1] & 15;
-    return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
-const step = () => Math.floor(Date.now() / 1000 / 30);
+const step = () => totpStep();
 
 describe('desk', () => {
     let agent;        // the signed-in agent's context

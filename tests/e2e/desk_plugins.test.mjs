@@ -8,17 +8,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/desk_plugins_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, pageApi as api, until } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const PW = env('DESK_PW');
@@ -29,42 +20,13 @@ let browser;
 const problems = [];
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function api(page, method, p, body) {
-    return page.evaluate(async ([m, u, b]) => {
-        const me = await (await fetch('/api/v1/auth/me', { credentials: 'same-origin' })).json();
-        const r = await fetch(u, {
-            method: m, credentials: 'same-origin',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' },
-            body: b === undefined ? undefined : JSON.stringify(b),
-        });
-        return { status: r.status, json: r.status === 204 ? null : await r.json().catch(() => null) };
-    }, [method, `/api/v1${p}`, body]);
-}
-
-async function until(what, fn, ms = 15000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
-}
 
 const pct = (c) => `${Math.round(c * (c <= 1 ? 100 : 1))} %`;
 

@@ -6,18 +6,9 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/desk_work_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, pageApi as api, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -36,37 +27,16 @@ const EVIL = env('DESK_EVIL_URL');
 
 let browser;
 const problems = [];
+const watched = (context) => watchedPage(context, ORIGIN, problems, { dialogs: true });
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function watched(context) {
-    const page = await context.newPage();
-    page.dialogs = [];
-    page.foreign = [];
-    page.on('dialog', (d) => {
-        page.dialogs.push(d.message());
-        d.dismiss().catch(() => {});
-    });
-    page.on('request', (r) => {
-        const u = r.url();
-        if (!/^(data|blob|about):/.test(u) && new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    return page;
-}
 
 // Signs in with the keyboard only.
 async function signIn(page, email, password = PW) {
@@ -79,35 +49,10 @@ async function signIn(page, email, password = PW) {
     await page.locator('table.tickets[data-loaded="true"]').waitFor();
 }
 
-async function api(page, method, p, body) {
-    return page.evaluate(async ([m, u, b]) => {
-        const me = await (await fetch('/api/v1/auth/me', { credentials: 'same-origin' })).json();
-        const r = await fetch(u, {
-            method: m, credentials: 'same-origin',
-            headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token || '' },
-            body: b === undefined ? undefined : JSON.stringify(b),
-        });
-        return { status: r.status, json: r.status === 204 ? null : await r.json().catch(() => null) };
-    }, [method, `/api/v1${p}`, body]);
-}
-
 async function count(page, view) {
     const c = page.locator(`.views a[data-view="${view}"] .count`);
     await c.waitFor();
     return Number((await c.textContent()).replace(/\D/g, ''));
-}
-
-// Waits (bounded) for a condition checked in node.
-async function until(what, fn, ms = 15000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
 }
 
 describe('an agent at work', () => {
@@ -366,14 +311,108 @@ describe('an agent at work', () => {
         await page.locator('#more-into').fill('999999999');
         await page.getByRole('button', { name: 'Merge', exact: true }).click();
         await page.locator('#more-merge-err:not(:has-text("itself"))').waitFor();
+        // the target is shown before the merge; if it changes meanwhile,
+        // the merge is refused with what changed
         await page.locator('#more-into').fill(`#${two[0].id}`);
         await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.locator('.merge-confirm', { hasText: `into #${two[0].id} ${two[0].subject}` }).waitFor();
+        assert.equal((await api(page, 'PATCH', `/tickets/${two[0].id}`, { priority: 'low' })).status, 200);
+        await page.getByRole('button', { name: `Merge into #${two[0].id}` }).click();
+        await page.locator('#more-merge-err', { hasText: `Ticket #${two[0].id} changed since you saw it: priority` }).waitFor();
+        assert.equal((await api(page, 'GET', `/tickets/${two[1].id}`)).json.merged_into, null, 'not merged');
+        await page.getByRole('button', { name: 'Merge', exact: true }).click();
+        await page.getByRole('button', { name: `Merge into #${two[0].id}` }).click();
         await page.locator('.notice', { hasText: `Merged into #${two[0].id}` }).waitFor();
         const merged = await api(page, 'GET', `/tickets/${two[1].id}`);
         assert.equal(merged.json.merged_into, two[0].id);
         const t = await api(page, 'GET', `/tickets/${TONER}`);
         assert.equal(t.json.category, 'hardware');
         assert.equal(t.json.assignee_id, null);
+    });
+
+    test('the stale-send guard: a macro and a bulk change made on what another session changed since are refused, and the desk says what changed', async () => {
+        // this agent's live channel can be held back, as a slow network
+        // would: the list then still shows the old versions
+        const c1 = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+        const held = { on: false, frames: [] };
+        await c1.routeWebSocket(/\/api\/v1\/events\/ws/, (ws) => {
+            const server = ws.connectToServer();
+            server.onMessage((m) => (held.on ? held.frames.push(() => ws.send(m)) : ws.send(m)));
+        });
+        const p1 = await watched(c1);
+        await signIn(p1, 'agent@example.com');
+        // the second session: a manager
+        const c2 = await browser.newContext();
+        const p2 = await watched(c2);
+        await signIn(p2, 'manager@example.com');
+        const make = async (subject) => {
+            const r = await api(p1, 'POST', '/tickets', { subject, body: `About ${subject}.`, queue_id: SUPPORT_QUEUE });
+            assert.equal(r.status, 201);
+            return r.json.id;
+        };
+        const mt = await make('Guard: a macro');
+        const b1 = await make('Guard: bulk one');
+        const b2 = await make('Guard: bulk two');
+
+        // a macro chosen, then the manager writes a note: applying it is refused
+        await p1.goto(`${URL_}/desk/tickets/${mt}`);
+        await p1.locator('#ticket-title:focus').waitFor();
+        await p1.keyboard.press('r');
+        await p1.locator('#compose-reply:focus').waitFor();
+        await p1.locator('#compose-reply-macro').selectOption({ label: 'Waiting for the customer' });
+        await p1.locator('.macro-note', { hasText: 'sets the status to pending' }).waitFor();
+        assert.equal((await api(p2, 'POST', `/tickets/${mt}/notes`, { body: 'Manager: the customer called, wait.' })).status, 201);
+        await p1.locator('#compose-reply').focus();
+        await p1.keyboard.press('Control+Enter');
+        await p1.locator('.crossed', { hasText: 'Manager: the customer called, wait.' }).waitFor();
+        const why = p1.locator('#compose-reply-err');
+        await why.waitFor();
+        assert.match(await why.textContent(),
+                     new RegExp(`^Ticket #${mt} changed since you saw it: an internal note from manager@example\\.com\\. Nothing was changed`));
+        let t = (await api(p1, 'GET', `/tickets/${mt}`)).json;
+        assert.notEqual(t.status, 'pending', 'the macro changed nothing');
+        assert.ok(!t.messages.some((m) => /one more detail/.test(m.body_text)), 'the macro posted nothing');
+        await p1.screenshot({ path: path.join(SHOTS, 'macro-409.png') });
+        // read, the agent applies it again: now it goes
+        await p1.locator('#compose-reply').focus();
+        await p1.keyboard.press('Control+Enter');
+        await p1.locator('.msg-agent', { hasText: 'we need one more detail' }).waitFor();
+        await p1.locator('.ticket-bar .badge.status-pending').waitFor();
+
+        // two tickets in the list; the manager raises one's priority, and
+        // this agent's list does not hear of it before the bulk change
+        await p1.goto(`${URL_}/desk/views/queue-${SUPPORT_QUEUE}`);
+        await p1.locator('table.tickets[data-loaded="true"]').waitFor();
+        await p1.locator(`a[data-id="${b2}"]`).waitFor();
+        // (one request for all, once the desk knows the server has it)
+        await p1.getByRole('button', { name: 'Note…' }).waitFor();
+        held.on = true;
+        assert.equal((await api(p2, 'PATCH', `/tickets/${b2}`, { priority: 'urgent' })).status, 200);
+        for (const id of [b1, b2]) {
+            await p1.locator(`a[data-id="${id}"]`).focus();
+            await p1.keyboard.press('x');
+        }
+        await p1.locator('.bulk span', { hasText: '2 selected' }).waitFor();
+        await p1.keyboard.press('s');
+        await p1.locator('#bulk-status [role="menuitemradio"]:focus').waitFor();
+        await p1.keyboard.press('3');          // pending
+        const result = p1.locator('.inbox div.error', { hasText: 'Setting the status to pending: 2 of 2' });
+        await result.waitFor();
+        const lines = await result.locator('li').allTextContents();
+        assert.equal(lines.length, 1, `only the changed ticket is listed: ${lines}`);
+        assert.match(lines[0], new RegExp(`^#${b2}: Ticket #${b2} changed since you saw it: priority normal → urgent\\. Skipped`));
+        assert.equal(await result.locator('li.stale').count(), 1);
+        await p1.screenshot({ path: path.join(SHOTS, 'bulk-409.png') });
+        t = (await api(p1, 'GET', `/tickets/${b1}`)).json;
+        assert.equal(t.status, 'pending', 'the unchanged ticket was done');
+        t = (await api(p1, 'GET', `/tickets/${b2}`)).json;
+        assert.notEqual(t.status, 'pending', 'the changed one was skipped');
+        assert.equal(t.priority, 'urgent');
+        held.on = false;
+        for (const send of held.frames.splice(0))
+            send();
+        await c2.close();
+        await c1.close();
     });
 
     test('remote images stay out until the agent loads them, and even then only over https', async () => {
@@ -492,8 +531,11 @@ describe('limits of the desk', () => {
         await p1.locator('#pw-cur').fill(PW);
         await p1.getByRole('button', { name: 'Change password' }).click();
         await p1.locator('.account p.ok', { hasText: 'Your password was changed.' }).waitFor();
-        // the other session is over: its next request signs it out
-        await p2.locator('.views a', { hasText: 'Assigned to me' }).click();
+        // the other session is over: its next request signs it out -- unless
+        // the live channel (closed with 4001) already did
+        if (!(await p2.locator('#email').isVisible()))
+            await p2.locator('.views a', { hasText: 'Assigned to me' }).click({ timeout: 5000 })
+                .catch(() => {});       // gone meanwhile: signed out by the live channel
         await p2.locator('#email').waitFor();
         await p2.getByText('Your session has ended').waitFor();
         // this one goes on

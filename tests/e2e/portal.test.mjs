@@ -12,18 +12,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-
-const env = (k) => {
-    const v = process.env[k];
-    if (!v)
-        throw new Error(`${k} is not set: run tests/integration/portal_e2e_pg.sh`);
-    return v;
-};
-const require = createRequire(path.join(env('NODE_PATH'), 'noop.js'));
-const { chromium } = require('playwright-core');
+import { env, launchBrowser, require, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('PORTAL_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -37,47 +28,16 @@ const PASSWORD = 'carla correct horse battery';
 
 let browser;
 const problems = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const watched = (context) => watchedPage(context, ORIGIN, problems);
 
 before(async () => {
-    browser = await chromium.launch({
-        executablePath: env('DESK_CHROMIUM'),
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--no-first-run',
-               '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
 });
 
 after(async () => {
     if (browser)
         await browser.close();
 });
-
-async function watched(context) {
-    const page = await context.newPage();
-    page.foreign = [];
-    page.on('request', (r) => {
-        const u = r.url();
-        if (!u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith('about:') && new URL(u).origin !== ORIGIN)
-            page.foreign.push(u);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    return page;
-}
-
-// waits (bounded) until fn() returns something truthy
-async function until(what, fn, ms = 30000) {
-    const end = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v)
-            return v;
-        if (Date.now() > end)
-            throw new Error(`timed out waiting for ${what}`);
-        await sleep(200);
-    }
-}
 
 // the text parts of the mails the smarthost got for an address, oldest first
 function mailsTo(addr) {

@@ -15,6 +15,7 @@
 # is a failure, never a skip.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 . "$ATUM_SRCDIR/tests/pg.sh"
 . "$ATUM_SRCDIR/tests/dovecot.sh"
 S=$ATUM_SRCDIR
@@ -22,7 +23,6 @@ B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 CTL=$B/atumctl
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 PW='admin e2e correct horse battery'
 DOVECOT_UP=
 SINK_PID=
@@ -34,13 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
+browser_prereqs
 check "dovecot is installed (apt-get install dovecot-imapd)" test -x /usr/sbin/dovecot
 check "the admin pages are built ($B/web/dist/admin.html)" test -f "$B/web/dist/admin.html"
 check "the metrics plugin is built (the plugins page shows it)" test -f "$B/plugins/metrics/.libs/metrics.so"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -90,23 +87,10 @@ DEAD_JOB=$($PSQL -c "INSERT INTO jobs (kind, state, attempts, max_attempts, last
                      VALUES ('core.noop', 'dead', 3, 3, 'admin-e2e: died on purpose') RETURNING id")
 atumd_start_port0 "$T/atum.conf" "$T/atumd.log" || { echo "FAIL: atumd did not start"; tail -n 30 "$T/atumd.log"; exit 1; }
 
-shots=${ADMIN_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${ADMIN_SCREENSHOTS:-}")
 export ADMIN_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM ADMIN_URL="http://127.0.0.1:$WEBPORT" ADMIN_PW=$PW \
     ADMIN_DEAD_JOB=$DEAD_JOB ADMIN_IMAP_PORT=$DOVECOT_PORT ADMIN_SINK=$T/sink \
     ADMIN_SINK_CONTROL=$T/sink.control
-export NODE_PATH=$B/tests/e2e/npm/node_modules
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/admin.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run admin.test.mjs
 check "atumd stops cleanly" atumd_stop
 finish

@@ -12,11 +12,11 @@
 # No chromium, no Node or no playwright-core is a failure, never a skip.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 CTL=$B/atumctl
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 PW='dashboard e2e horse battery'
 cleanup() {
     atumd_stop
@@ -24,12 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
-check "the desk is built ($B/web/dist/manifest.json)" test -f "$B/web/dist/manifest.json"
+browser_prereqs
 check "the metrics plugin is built" test -f "$B/plugins/metrics/.libs/metrics.so"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -145,24 +141,11 @@ check "tickets, messages, ratings and snapshots with known times" seed
 atumd_start_port0 "$T/atum.conf" "$T/atumd.log" || { echo "FAIL: atumd did not start"; tail -n 30 "$T/atumd.log"; exit 1; }
 check "the metrics plugin is loaded" grep -q "event=plugin.loaded plugin=metrics" "$T/atumd.log"
 
-shots=${DESK_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${DESK_SCREENSHOTS:-}")
 export DESK_URL="http://127.0.0.1:$WEBPORT" DESK_PW=$PW DASH_NOW DASH_DATABASE_URL=$ATUM_TEST_DATABASE_URL DASH_ADMIN_TOKEN
 export DESK_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM
-export NODE_PATH=$B/tests/e2e/npm/node_modules
 # one check per browser test, from the TAP the runner writes
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/dashboard.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run dashboard.test.mjs
 # The test switches the plugin off for a moment: a metrics job that falls
 # due then (the hourly snapshot, at an hour's turn) waits for the plugin
 # instead of dying, so no error at all is allowed.

@@ -11,11 +11,11 @@
 # build-aux/deps.sh installs them.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 EVIL_PID=
 cleanup() {
     atumd_stop
@@ -24,11 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
-check "the desk is built ($B/web/dist/manifest.json)" test -f "$B/web/dist/manifest.json"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
+browser_prereqs
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -36,23 +32,10 @@ fi
 
 . "$S/tests/e2e/setup.sh" || { echo "FAIL: the test world could not be set up"; tail -n 30 "$T/atumd.log"; exit 1; }
 
-shots=${DESK_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${DESK_SCREENSHOTS:-}")
 export DESK_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM DESK_PROFILES=$T/profiles
-export NODE_PATH=$B/tests/e2e/npm/node_modules
 # one check per browser test, from the TAP the runner writes
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/desk.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run desk.test.mjs
 check "nothing reached the other origin" test ! -s "$DESK_EVIL_LOG"
 check "atumd stops cleanly" atumd_stop
 finish

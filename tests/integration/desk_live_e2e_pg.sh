@@ -13,11 +13,11 @@
 # Screenshots ("reply with a 409", presence) go to DESK_SCREENSHOTS.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 PSQL="psql -X -q -t -A -d $ATUM_TEST_DATABASE_URL"
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 EVIL_PID=
 SINK_PID=
 cleanup() {
@@ -28,10 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check "chromium is installed at $CHROMIUM" test -x "$CHROMIUM"
-check "the desk is built ($B/web/dist/manifest.json)" test -f "$B/web/dist/manifest.json"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
+browser_prereqs
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -57,22 +54,9 @@ check "atumd listens for SMTP" test -n "$DESK_SMTP_PORT"
 export DESK_SMTP_PORT DESK_SECRET=desk-e2e-secret-0123456789abcdef0123456789
 export DESK_SMTPTOOL=$S/tests/smtptool.py DESK_TMP=$T DESK_CTL=$CTL
 
-shots=${DESK_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${DESK_SCREENSHOTS:-}")
 export DESK_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM
-export NODE_PATH=$B/tests/e2e/npm/node_modules
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/live.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run live.test.mjs
 check "no error in atumd's log" bash -c "! grep -E 'level=error|AddressSanitizer|runtime error' '$T/atumd.log'"
 check "atumd stops cleanly" atumd_stop
 finish

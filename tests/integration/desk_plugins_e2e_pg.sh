@@ -13,17 +13,13 @@
 # build tree's tests/e2e/screenshots).
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 trap atumd_stop EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
-check "the desk is built ($B/web/dist/manifest.json)" test -f "$B/web/dist/manifest.json"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
+browser_prereqs
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -120,21 +116,8 @@ check "the ticket is triaged" \
 check "smartreply has drafted" \
     wait_until 20 bash -c "[ -n \"\$(q \"SELECT id FROM smartreply_drafts WHERE ticket_id = $DESK_TICKET\")\" ]"
 
-shots=${DESK_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${DESK_SCREENSHOTS:-}")
 export DESK_PW DESK_TICKET DESK_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM DESK_DB=$ATUM_TEST_DATABASE_URL
-export NODE_PATH=$B/tests/e2e/npm/node_modules
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/desk_plugins.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 100
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run desk_plugins.test.mjs
 check "atumd stops cleanly" atumd_stop
 finish

@@ -13,12 +13,12 @@
 # No chromium, no Node or no playwright-core is a failure, never a skip.
 set -u
 . "$ATUM_SRCDIR/tests/lib.sh"
+. "$ATUM_SRCDIR/tests/e2e/browser.sh"
 S=$ATUM_SRCDIR
 B=$ATUM_BUILDDIR
 T=$ATUM_TEST_TMP
 CTL=$B/atumctl
 PY=/usr/bin/python3
-CHROMIUM=${DESK_CHROMIUM:-/usr/bin/chromium}
 SECRET=portal-e2e-secret-0123456789abcdef01234567
 cleanup() {
     atumd_stop
@@ -27,11 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check "chromium is installed at $CHROMIUM (apt-get install chromium; build-aux/deps.sh does)" test -x "$CHROMIUM"
-check "node is installed" command -v node
-check "the portal is built ($B/web/dist/portal.html)" test -f "$B/web/dist/portal.html"
-npm_e2e() { "$S/build-aux/npm-ci" "$S/tests/e2e" "$B/tests/e2e/npm"; }
-check "playwright-core from tests/e2e/package-lock.json (npm ci)" npm_e2e
+browser_prereqs
 if [ "$T_FAIL" -gt 0 ]; then
     finish
     exit 1
@@ -81,23 +77,10 @@ check "Bob's ticket exists" wait_until 20 bash -c \
     "[ -n \"\$(psql -X -q -t -A -d '$ATUM_TEST_DATABASE_URL' -c \"SELECT id FROM tickets WHERE subject = 'Bob private matter'\")\" ]"
 PORTAL_FOREIGN=$(psql -X -q -t -A -d "$ATUM_TEST_DATABASE_URL" -c "SELECT id FROM tickets WHERE subject = 'Bob private matter'")
 
-shots=${PORTAL_SCREENSHOTS:-$B/tests/e2e/screenshots}
-mkdir -p "$shots"
+shots=$(browser_shots "${PORTAL_SCREENSHOTS:-}")
 export PORTAL_SCREENSHOTS=$shots DESK_CHROMIUM=$CHROMIUM PORTAL_URL="http://127.0.0.1:$WEBPORT" \
     PORTAL_SMTP_PORT=$SMTPPORT PORTAL_SINK=$T/sink PORTAL_AGENT_TOKEN PORTAL_FOREIGN \
     PORTAL_SMTPTOOL=$S/tests/smtptool.py PORTAL_MAILCHECK=$S/tests/mailcheck.py PORTAL_TMP=$T
-export NODE_PATH=$B/tests/e2e/npm/node_modules
-node --test --test-reporter=tap --test-concurrency=1 "$S/tests/e2e/portal.test.mjs" >"$T/tap" 2>&1
-rc=$?
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*" - "*) T_PASS=$((T_PASS + 1)); echo "PASS: ${line#* - }" ;;
-        "not ok "*" - "*) T_FAIL=$((T_FAIL + 1)); echo "FAIL: ${line#* - }" ;;
-    esac
-done < <(grep -E '^    (not )?ok [0-9]+ - ' "$T/tap" | sed 's/^    //')
-if [ $rc -ne 0 ]; then
-    sed -n '/^    not ok/,/^    ok\|^# /p' "$T/tap" | sed 's/^/    | /' | head -n 80
-    [ "$T_FAIL" -eq 0 ] && { T_FAIL=1; echo "FAIL: the browser test run (exit $rc)"; tail -n 30 "$T/tap"; }
-fi
+browser_run portal.test.mjs
 check "atumd stops cleanly" atumd_stop
 finish

@@ -8,6 +8,8 @@
 // server marks the connection lost; connection.js then probes until it is
 // back.
 
+import { isStale, staleText } from './stale.js';
+
 export const API = '/api/v1';
 
 let csrfToken = null;
@@ -193,6 +195,8 @@ export function describe(err, what) {
     case 404:
         return 'Not found — it does not exist, or you have no access to it.';
     case 409:
+        if (isStale(err.problem))
+            return staleText(err.problem);
         return d || 'Someone else changed this meanwhile.';
     case 413:
         return d || 'That is too large for the server.';

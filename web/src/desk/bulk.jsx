@@ -5,18 +5,38 @@
 // ticket through its rules on its own and answers for each) when the
 // server has it, else one PATCH a ticket in turn.  What failed is listed
 // by ticket, in words, next to the actions.
+//
+// The stale-send guard: each ticket's version as the list showed it goes
+// with it ("versions", or If-Match on the PATCH), and the merge target's
+// when the list shows it too; a ticket that changed since is skipped by
+// the server and listed here with what changed (stale.js).
 
 import { useRef, useState } from 'preact/hooks';
 import { ApiError, describe, patch, post } from './api.js';
 import { has } from './caps.js';
+import { isStale, staleText } from './stale.js';
 
-// -> [{ id, ok, text }]
-export async function bulkApply(ids, payload, what, onStep) {
+// The versions of the chosen rows: { "12": 4, ... } (rows without one are
+// left out: they go as they are).
+export function versionsOf(rows, ids) {
+    const out = {};
+    for (const t of rows)
+        if (ids.includes(t.id) && typeof t.version === 'number')
+            out[String(t.id)] = t.version;
+    return out;
+}
+
+// -> [{ id, ok, stale, text }]
+export async function bulkApply(ids, payload, what, onStep, versions = {}) {
     if (has('post', '/tickets/bulk')) {
-        const r = await post('/tickets/bulk', { ids, ...payload });
+        const body = { ids, ...payload };
+        if (Object.keys(versions).length)
+            body.versions = versions;
+        const r = await post('/tickets/bulk', body);
         const out = (r.results || []).map((x) => ({
-            id: x.id, ok: x.status === 200,
-            text: x.status === 200 ? null : describe(new ApiError(x.status, { detail: x.detail, field: x.field }), what),
+            id: x.id, ok: x.status === 200, stale: x.status === 409 && isStale(x),
+            text: x.status === 200 ? null : x.status === 409 && isStale(x) ? staleText(x, 'Skipped')
+                : describe(new ApiError(x.status, { detail: x.detail, field: x.field }), what),
         }));
         if (onStep)
             onStep(out.length, out);
@@ -27,10 +47,12 @@ export async function bulkApply(ids, payload, what, onStep) {
     const out = [];
     for (const id of ids) {
         try {
-            await patch(`/tickets/${id}`, payload.changes);
+            const v = versions[String(id)];
+            await patch(`/tickets/${id}`, payload.changes, v ? { ifMatch: `"v${v}"` } : undefined);
             out.push({ id, ok: true, text: null });
         } catch (e) {
-            out.push({ id, ok: false, text: describe(e, what) });
+            const stale = e.status === 409 && isStale(e.problem);
+            out.push({ id, ok: false, stale, text: stale ? staleText(e.problem, 'Skipped') : describe(e, what) });
         }
         if (onStep)
             onStep(out.length, out);

@@ -18,7 +18,8 @@
 //  - Macro: GET /tickets/{id}/macros/{mid} previews it (its text goes in
 //    the field, its changes are listed); sending then applies it (POST
 //    /tickets/{id}/macros/{mid} with the text as edited): message and
-//    changes in one step.
+//    changes in one step, guarded like a reply by the version the text
+//    was started on (a 409 shows what changed, nothing is applied).
 // While the form is open the ticket shows others who is writing
 // ("being edited" lock, renewed every minute).
 
@@ -237,7 +238,8 @@ export function Composer({ kind, ticket, onClose, onSent, onConflict, insert, on
         setErr(null);
         try {
             if (macro) {
-                const r = await post(`/tickets/${ticket.id}/macros/${macro.id}`, { body });
+                const r = await post(`/tickets/${ticket.id}/macros/${macro.id}`, { body },
+                                     base.current ? { ifMatch: `"v${base.current}"` } : undefined);
                 if (serverDrafts)
                     await del(`/tickets/${ticket.id}/draft`, { quiet: true }).catch(() => {});
                 announce(`Macro “${macro.title}” applied.${r.unknown_placeholders && r.unknown_placeholders.length

@@ -1,7 +1,8 @@
 // fields.jsx -- the rest of what an agent may change on a ticket, behind
 // "More…" in the ticket's bar: the category, the assignee (anyone on the
-// staff, not only oneself), merging into another ticket and linking to
-// one.  Each is one small form that names its own error next to its
+// staff, not only oneself), merging into another ticket (shown first --
+// number, subject, status -- so the merge carries the version the agent
+// saw of both tickets) and linking to one.  Each is one small form that names its own error next to its
 // field (the API's problem, in words); the ticket's rules stay the
 // server's (an assignee outside the queue, a merge into itself or into a
 // closed ticket are refused there, and said here).
@@ -23,6 +24,9 @@ function staff() {
     return staffOnce;
 }
 
+// The version on screen, for the stale-send guard.
+const ifMatch = (t) => (t.version ? { ifMatch: `"v${t.version}"` } : undefined);
+
 // A ticket number as typed ("#42", "42") or null.
 function number(v) {
     const m = /^\s*#?\s*(\d{1,18})\s*$/.exec(v || '');
@@ -33,6 +37,7 @@ export function MoreFields({ t, me, onChange, onReload }) {
     const [people, setPeople] = useState(null);   // null loading, [] none, or users
     const [errs, setErrs] = useState({});          // field -> sentence
     const [busy, setBusy] = useState(null);
+    const [target, setTarget] = useState(null);   // the merge target, shown before merging
     // the agent's pick survives re-renders (a refresh of the ticket) until
     // the ticket's assignee itself changes
     const held = t.assignee_id == null ? '' : String(t.assignee_id);
@@ -53,6 +58,9 @@ export function MoreFields({ t, me, onChange, onReload }) {
             announce(`${what}: done.`);
         } catch (e) {
             setErrs((x) => ({ ...x, [field]: describe(e, what.toLowerCase()) }));
+            // the ticket moved on: show it as it is now (the sentence says what changed)
+            if (e.status === 409 && field !== 'category' && field !== 'assignee')
+                await onReload();
         } finally {
             setBusy(null);
         }
@@ -107,16 +115,35 @@ export function MoreFields({ t, me, onChange, onReload }) {
                     return setErrs((x) => ({ ...x, merge: 'Give the number of the ticket to merge into.' }));
                 if (into === t.id)
                     return setErrs((x) => ({ ...x, merge: 'A ticket cannot be merged into itself.' }));
-                run('merge', `Merging into #${into}`, async () => {
-                    await post(`/tickets/${t.id}/merge`, { into_id: into });
-                    await onReload();
+                // the target is shown first: the merge then carries the
+                // version the agent saw of it too (into_version)
+                setTarget(null);
+                run('merge', `Reading ticket #${into}`, async () => {
+                    const r = await get(`/tickets/${into}`);
+                    setTarget({ id: r.id, subject: r.subject, status: r.status, version: r.version });
                 });
             }}>
                 <label for="more-into">Merge into ticket</label>
-                <input id="more-into" name="into" inputmode="numeric" size="8" placeholder="#" {...invalid('merge')} />
+                <input id="more-into" name="into" inputmode="numeric" size="8" placeholder="#" {...invalid('merge')}
+                       onInput={() => setTarget(null)} />
                 <button type="submit" disabled={busy === 'merge' || !!t.merged_into}>Merge</button>
                 <span class="muted" id="more-into-hint">Its messages move there; this ticket closes.</span>
                 {err('merge')}
+                {target && (
+                    <p class="merge-confirm" role="status">
+                        Merge #{t.id} into <strong>#{target.id} {target.subject || '(no subject)'}</strong> ({target.status})?{' '}
+                        <button type="button" class="primary" disabled={busy === 'merge'} onClick={() => {
+                            // asked once: after a refusal the target is read and shown again
+                            const into = target;
+                            setTarget(null);
+                            run('merge', `Merging into #${into.id}`, async () => {
+                                await post(`/tickets/${t.id}/merge`, { into_id: into.id, into_version: into.version }, ifMatch(t));
+                                await onReload();
+                            });
+                        }}>Merge into #{target.id}</button>{' '}
+                        <button type="button" class="link" onClick={() => setTarget(null)}>Cancel</button>
+                    </p>
+                )}
             </form>
             <form onSubmit={(e) => {
                 e.preventDefault();
@@ -127,7 +154,7 @@ export function MoreFields({ t, me, onChange, onReload }) {
                 if (other === t.id)
                     return setErrs((x) => ({ ...x, link: 'A ticket cannot be linked to itself.' }));
                 run('link', `Linking #${other}`, async () => {
-                    await post(`/tickets/${t.id}/links`, { ticket_id: other });
+                    await post(`/tickets/${t.id}/links`, { ticket_id: other }, ifMatch(t));
                     f.other.value = '';
                     await onReload();
                 });

@@ -14,7 +14,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describe, get, settled } from './api.js';
 import { firstViewShown } from './boot.js';
-import { BulkForm, bulkApply } from './bulk.jsx';
+import { BulkForm, bulkApply, versionsOf } from './bulk.jsx';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { useKeys } from './keys.js';
 import { MenuButton } from './menu.jsx';
@@ -219,15 +219,21 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
         setBulk({ done: 0, total: ids.length, failed: [], what });
         let results;
         try {
+            // each ticket's version as listed, and the merge target's if listed too
+            const target = payload.merge_into && items.find((t) => t.id === payload.merge_into);
+            if (target && typeof target.version === 'number')
+                payload = { ...payload, into_version: target.version };
             results = await bulkApply(ids, payload, what, (done, out) => setBulk({
-                done, total: ids.length, failed: out.filter((x) => !x.ok), what }));
+                done, total: ids.length, failed: out.filter((x) => !x.ok), what }), versionsOf(items, ids));
         } catch (e) {
             setBulk({ done: 0, total: ids.length, failed: [{ id: null, text: describe(e, what.toLowerCase()) }], what });
             return;
         }
         const failed = results.filter((x) => !x.ok);
         setBulk({ done: ids.length, total: ids.length, failed, what });
-        announce(`${what}: ${ids.length - failed.length} of ${ids.length} done${failed.length ? `, ${failed.length} failed` : ''}.`);
+        const skipped = failed.filter((x) => x.stale).length;
+        announce(`${what}: ${ids.length - failed.length} of ${ids.length} done${failed.length ? `, ${failed.length} not` : ''}${
+            skipped ? ` (${skipped} changed since you saw them)` : ''}.`);
         if (!failed.length)
             setTimeout(() => setBulk((b) => (b && b.done === b.total && !b.failed.length ? null : b)), 2500);
         setSelected(new Set());
@@ -346,7 +352,7 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
                 <div class={bulk.failed.length ? 'error' : 'ok'} role="status">
                     {bulk.what}: {bulk.done} of {bulk.total}
                     {bulk.failed.length > 0 && (
-                        <ul>{bulk.failed.map((f) => <li>{f.id ? `#${f.id}: ` : ''}{f.text}</li>)}</ul>
+                        <ul>{bulk.failed.map((f) => <li class={f.stale ? 'stale' : undefined}>{f.id ? `#${f.id}: ` : ''}{f.text}</li>)}</ul>
                     )}
                     {bulk.done === bulk.total && <button type="button" class="link" onClick={() => setBulk(null)}>Dismiss</button>}
                 </div>

@@ -89,12 +89,14 @@ function Links({ t, onReload }) {
     const unlink = async (other) => {
         setError(null);
         try {
-            await del(`/tickets/${t.id}/links/${other}`);
+            await del(`/tickets/${t.id}/links/${other}`, t.version ? { ifMatch: `"v${t.version}"` } : undefined);
             announce(`Link to #${other} removed.`);
             if (onReload)
                 await onReload();
         } catch (e) {
             setError(describe(e, `unlinking #${other}`));
+            if (e.status === 409 && onReload)
+                await onReload();
         }
     };
     return (

@@ -8,23 +8,34 @@ import { get, post, setCsrf, on, describe } from '../desk/api.js';
 import { loadCaps } from '../desk/caps.js';
 import { useRoute, navigate, follow } from './router.js';
 import { SignIn, SignUp, AskReset, LinkPage } from './auth.jsx';
-import { TicketList, TicketView, NewTicket, Article } from './tickets.jsx';
+import { TicketList, TicketView, NewTicket } from './tickets.jsx';
+import { KnowledgeBase, Article, useKb } from './kb.jsx';
 import { RatePage } from './rate.jsx';
 import { Account } from './account.jsx';
 
-function Header({ config, me, onSignOut }) {
+function Header({ config, me, route, onSignOut }) {
     const title = (config && config.title) || 'Support';
+    const kb = useKb();
+    const inKb = route.name === 'kb' || route.name === 'article';
+    const here = (name) => (route.name === name ? 'page' : undefined);
     return (
         <header class="top">
             <a class="brand" href="/portal" onClick={follow}>
                 {config && config.logo_url ? <img src={config.logo_url} alt="" class="logo" /> : null}
                 <span>{title}</span>
             </a>
-            {me ? (
-                <nav aria-label="Account">
-                    <a href="/portal/new" onClick={follow}>New request</a>
-                    <a href="/portal/account" onClick={follow}>{me.name || me.email}</a>
-                    <button type="button" class="link" onClick={onSignOut}>Sign out</button>
+            {me || (me === null && inKb) || (kb && kb.on) ? (
+                <nav aria-label="Portal">
+                    {kb && kb.on ? <a href="/portal/kb" onClick={follow} aria-current={inKb ? 'page' : undefined}>Knowledge base</a> : null}
+                    {me ? (
+                        <>
+                            <a href="/portal/new" onClick={follow} aria-current={here('new')}>New request</a>
+                            <a href="/portal/account" onClick={follow} aria-current={here('account')}>{me.name || me.email}</a>
+                            <button type="button" class="link" onClick={onSignOut}>Sign out</button>
+                        </>
+                    ) : me === null && inKb ? (
+                        <a href={`/portal/signin?next=${encodeURIComponent(location.pathname)}`} onClick={follow}>Sign in</a>
+                    ) : null}
                 </nav>
             ) : null}
         </header>
@@ -103,6 +114,10 @@ function App() {
         page = <SignUp config={config} />;
     else if (route.name === 'reset')
         page = <AskReset />;
+    else if (route.name === 'kb')
+        page = <KnowledgeBase category={route.category} />;
+    else if (route.name === 'article')
+        page = <Article slug={route.slug} me={me} />;
     else if (!me)
         page = <p class="boot">Loading…</p>;
     else if (me.role !== 'customer')
@@ -115,14 +130,12 @@ function App() {
         page = <NewTicket />;
     else if (route.name === 'account')
         page = <Account me={me} />;
-    else if (route.name === 'article')
-        page = <Article slug={route.slug} />;
     else
         page = <NotFound />;
     return (
         <>
             <a class="skip" href="#main">Skip to the content</a>
-            <Header config={config} me={me} onSignOut={signOut} />
+            <Header config={config} me={me} route={route} onSignOut={signOut} />
             <main id="main" tabIndex={-1}>{page}</main>
         </>
     );

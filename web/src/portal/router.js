@@ -9,7 +9,8 @@
 //   /portal/link#TOKEN         a mailed link: choose a password
 //   /portal/rate#t=TOKEN&s=N   the solved mail's rating link (no sign-in)
 //   /portal/account            my profile, my data as JSON
-//   /portal/kb/SLUG            a knowledge-base article (with the rag plugin)
+//   /portal/kb                 the knowledge base (with the rag plugin; public)
+//   /portal/kb/SLUG            a knowledge-base article (public)
 import { useEffect, useState } from 'preact/hooks';
 
 export function parse(loc = window.location) {
@@ -19,11 +20,12 @@ export function parse(loc = window.location) {
     if ((m = /^\/portal\/tickets\/([1-9][0-9]{0,17})$/.exec(path)))
         return { name: 'ticket', id: Number(m[1]), auth: true };
     if ((m = /^\/portal\/kb\/([A-Za-z0-9._-]{1,200})$/.exec(path)))
-        return { name: 'article', slug: m[1], auth: true };
+        return { name: 'article', slug: m[1] };
     switch (path) {
     case '/portal': case '': return { name: 'list', auth: true };
     case '/portal/new': return { name: 'new', auth: true };
     case '/portal/account': return { name: 'account', auth: true };
+    case '/portal/kb': return { name: 'kb', category: q.get('category') || null };
     case '/portal/signin': return { name: 'signin', next: safeNext(q.get('next')) };
     case '/portal/signup': return { name: 'signup' };
     case '/portal/reset': return { name: 'reset' };

@@ -11,6 +11,7 @@ import { watch } from './live.js';
 import { Field, described, problemOf, FormMessage } from './form.jsx';
 import { attachments } from './files.js';
 import { Rating } from './rate.jsx';
+import { useKb } from './kb.jsx';
 
 const STATUS_WORDS = {
     new: 'Received', open: 'In progress', pending: 'Waiting for you', solved: 'Solved', closed: 'Closed',
@@ -250,7 +251,7 @@ function useSuggestions(text) {
         const ctl = new AbortController();
         const timer = setTimeout(async () => {
             try {
-                const r = await get(`/plugins/rag/suggest?q=${encodeURIComponent(q.slice(0, 300))}`, { quiet: true, signal: ctl.signal });
+                const r = await get(`/plugins/rag/suggest?q=${encodeURIComponent(q.slice(0, 300))}&audience=public`, { quiet: true, signal: ctl.signal });
                 setAvailable(true);
                 setItems(((r && r.items) || []).slice(0, 3));
             } catch (e) {
@@ -276,6 +277,7 @@ export function NewTicket() {
     const [msg, setMsg] = useState({});
     const files = useRef(null);
     const suggestions = useSuggestions(subject + ' ' + body);
+    const kb = useKb();
     useEffect(() => {
         get('/portal/queues').then((r) => setQueues(r.items || [])).catch(() => setQueues([]));
     }, []);
@@ -334,10 +336,14 @@ export function NewTicket() {
                             <h2>These articles may answer it</h2>
                             <ul>
                                 {suggestions.map((s) => (
-                                    <li key={s.id || s.slug}><a href={s.link || `/portal/kb/${s.slug}`} onClick={follow}>{s.title}</a></li>
+                                    <li key={s.id || s.slug}><a href={`/portal/kb/${encodeURIComponent(s.slug)}`} onClick={follow}>{s.title}</a></li>
                                 ))}
                             </ul>
                         </>
+                    ) : null}
+                    {kb && kb.on ? (
+                        <p class="hint"><a href={`/portal/kb${subject.trim() ? `?q=${encodeURIComponent(subject.trim().slice(0, 300))}` : ''}`}
+                                           onClick={follow}>Search the knowledge base</a> — the answer may already be there.</p>
                     ) : null}
                 </div>
                 <Field id="new-body" label="Your message" error={msg.body}>
@@ -349,64 +355,5 @@ export function NewTicket() {
                 <FormMessage text={msg.form} />
             </form>
         </section>
-    );
-}
-
-// The acknowledgement mail links an article as /portal/kb/SLUG?ticket=N:
-// the customer can then say it solved the question, which closes ticket N
-// (the rag plugin's POST /solved, through the desk's rules).
-function ticketOfLink() {
-    const v = new URLSearchParams(location.search).get('ticket');
-    return v && /^[1-9][0-9]{0,17}$/.test(v) ? Number(v) : null;
-}
-
-function Solved({ article, ticket }) {
-    const [state, setState] = useState(null);
-    const solved = async () => {
-        setState({ busy: true });
-        try {
-            const r = await post('/plugins/rag/solved', { article_id: article.id, ticket_id: ticket });
-            setState({ done: true, closed: r && r.ticket_closed });
-        } catch (e) {
-            setState({ error: e.status === 404 ? 'That ticket is not one of yours.' : describe(e, 'closing the ticket') });
-        }
-    };
-    if (state && state.done)
-        return <p class="ok" role="status">Thank you. {state.closed ? `Ticket #${ticket} is closed.` : ''}</p>;
-    return (
-        <p>
-            <button type="button" onClick={solved} disabled={!!(state && state.busy)}>This solved my question: close ticket #{ticket}</button>
-            {state && state.error && <span class="error" role="alert"> {state.error}</span>}
-        </p>
-    );
-}
-
-export function Article({ slug }) {
-    const [a, setA] = useState(null);
-    const [error, setError] = useState(null);
-    const ticket = ticketOfLink();
-    useEffect(() => {
-        get(`/plugins/rag/article?slug=${encodeURIComponent(slug)}`)
-            .then(setA)
-            .catch((e) => setError(e.status === 404 ? 'There is no such article.' : describe(e, 'loading the article')));
-    }, [slug]);
-    if (error)
-        return <section class="card"><h1>Article</h1><p class="error" role="alert">{error}</p></section>;
-    if (!a)
-        return <p class="boot">Loading…</p>;
-    const text = a.body || a.text || a.content || '';
-    // html is rendered by the rag plugin with cmark's safe mode (no raw
-    // HTML, no javascript: links); the page's CSP forbids inline script
-    // and style besides.  Without it the Markdown is shown as text.
-    return (
-        <article class="card" aria-labelledby="kb-h">
-            <h1 id="kb-h">{a.title}</h1>
-            {typeof a.html === 'string'
-                ? <div class="body kb-body" dangerouslySetInnerHTML={{ __html: a.html }} />
-                : <div class="body">{text}</div>}
-            {ticket && typeof a.id === 'number' && <Solved article={a} ticket={ticket} />}
-            <p><a href={ticket ? `/portal/tickets/${ticket}` : '/portal/new'} onClick={follow}>
-                {ticket ? 'It does not answer my question: back to my ticket' : 'It does not answer my question: write to us'}</a></p>
-        </article>
     );
 }
