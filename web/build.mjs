@@ -8,7 +8,8 @@
 // anew on every build.  esbuild bundles src/desk/desk.jsx and the CSS it
 // imports into one script and one style sheet, minified, each named after
 // a hash of its content (desk-<hash>.js); src/shell.html becomes desk.html,
-// the page atumd serves for /desk/*, pointing at them; src/portal/portal.jsx
+// the page atumd serves for /desk/*, pointing at them (the desk's script
+// is split in chunks, see below); src/portal/portal.jsx
 // and src/portal/shell.html make portal-<hash>.js/.css and portal.html,
 // the page of /portal/* (manifest key portal_shell); src/admin/admin.jsx
 // and src/admin/shell.html make admin-<hash>.js/.css and admin.html, the
@@ -53,9 +54,7 @@ const charts = await esbuild.build({
 const chartsOut = Object.keys(charts.metafile.outputs).map((o) => path.basename(o));
 const chartsUrl = `/assets/${chartsOut.find((n) => n.endsWith('.js'))}`;
 
-const result = await esbuild.build({
-    entryPoints: [path.join(websrc, 'src/desk/desk.jsx'), path.join(websrc, 'src/portal/portal.jsx'),
-                  path.join(websrc, 'src/admin/admin.jsx')],
+const common = {
     bundle: true,
     format: 'esm',
     splitting: false,
@@ -73,7 +72,28 @@ const result = await esbuild.build({
     logLevel: 'warning',
     define: { 'process.env.NODE_ENV': '"production"', CHARTS_URL: JSON.stringify(chartsUrl) },
     external: ['/assets/*'],
+};
+
+// The desk is split (splitting: true): the inbox's first view needs
+// desk-<hash>.js and the chunks it imports (chunk-<hash>.js: code it
+// shares with the other screens); the ticket, account and dashboard
+// screens (src/desk/screens.js) are chunks of their own, fetched after the
+// first view or when opened.  Every chunk's name is a hash of its content
+// (served with the long cache), the shell names the first view's chunks
+// in <link rel="modulepreload"> so they are fetched with the entry, not
+// after it, and all are in the manifest.
+const deskResult = await esbuild.build({
+    ...common,
+    entryPoints: [path.join(websrc, 'src/desk/desk.jsx')],
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
 });
+const result = await esbuild.build({
+    ...common,
+    entryPoints: [path.join(websrc, 'src/portal/portal.jsx'), path.join(websrc, 'src/admin/admin.jsx')],
+});
+for (const [out, info] of Object.entries(deskResult.metafile.outputs))
+    result.metafile.outputs[out] = info;
 
 // each entry (the desk, the portal, the admin pages) has its own script and style sheet
 const assets = [];
@@ -83,7 +103,19 @@ for (const [out, info] of Object.entries(result.metafile.outputs)) {
     assets.push(name);
     if (info.entryPoint && name.endsWith('.js')) {
         const entry = path.basename(info.entryPoint).replace(/\.jsx?$/, '');
-        bundles[entry] = { script: name, style: info.cssBundle ? path.basename(info.cssBundle) : null };
+        // what the entry imports statically, however deep: fetched with it (modulepreload)
+        const preload = [];
+        const walk = (o) => {
+            for (const i of result.metafile.outputs[o].imports || []) {
+                const n = path.basename(i.path);
+                if (i.kind === 'import-statement' && !i.external && !preload.includes(n)) {
+                    preload.push(n);
+                    walk(i.path);
+                }
+            }
+        };
+        walk(out);
+        bundles[entry] = { script: name, style: info.cssBundle ? path.basename(info.cssBundle) : null, preload };
     }
 }
 assets.push(...chartsOut);
@@ -95,7 +127,8 @@ function page(entry, shellFile, outName) {
     }
     const shell = readFileSync(path.join(websrc, shellFile), 'utf8')
         .replace('{{STYLE}}', `/assets/${b.style}`)
-        .replace('{{SCRIPT}}', `/assets/${b.script}`);
+        .replace('{{SCRIPT}}', `/assets/${b.script}`)
+        .replace('{{PRELOAD}}', b.preload.map((n) => `<link rel="modulepreload" href="/assets/${n}">`).join('\n'));
     if (shell.includes('{{'))
         throw new Error(`${shellFile}: a placeholder was left`);
     writeFileSync(path.join(tmp, outName), shell);

@@ -81,7 +81,7 @@ describe('desk', () => {
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.locator('table.tickets[data-loaded="true"]').waitFor();
         await page.locator(`a[data-id="${TICKET}"]`, { hasText: 'My printer is on fire' }).waitFor();
-        assert.equal(await page.locator('.views a[aria-current="page"]').textContent(), 'All tickets');
+        assert.equal(await page.locator('.views a[aria-current="page"] .view-label').textContent(), 'All tickets');
         await page.screenshot({ path: path.join(SHOTS, 'inbox.png') });
     });
 

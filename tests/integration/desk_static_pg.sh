@@ -36,7 +36,9 @@ export ATUM_CONFIG=$T/atum.conf
 check "atumd starts on a port of its own choosing" atumd_start_port0 "$T/atum.conf" "$T/atumd.log"
 U=http://127.0.0.1:$WEBPORT
 SCRIPT=$(sed -n 's|.*src="/assets/\([^"]*\)".*|\1|p' "$DIST/desk.html")
-STYLE=$(sed -n 's|.*href="/assets/\([^"]*\)".*|\1|p' "$DIST/desk.html")
+STYLE=$(sed -n 's|.*rel="stylesheet" href="/assets/\([^"]*\)".*|\1|p' "$DIST/desk.html")
+# the first view's shared chunk, named in the page so it is fetched with the entry
+PRELOAD=$(sed -n 's|.*rel="modulepreload" href="/assets/\([^"]*\)".*|\1|p' "$DIST/desk.html")
 
 # get METHOD PATH [CURL ARGS]: headers to $T/h, body to $T/b, prints the status
 get() {
@@ -106,6 +108,10 @@ asset() {   # asset NAME TYPE
 }
 check "the script: JavaScript, cached for a year, immutable" asset "$SCRIPT" "text/javascript; charset=utf-8"
 check "the style sheet: CSS, cached for a year, immutable" asset "$STYLE" "text/css; charset=utf-8"
+check "the page names the first view's chunks (modulepreload)" test -n "$PRELOAD"
+for c in $PRELOAD; do
+    check "the chunk $c: JavaScript, cached for a year, immutable" asset "$c" "text/javascript; charset=utf-8"
+done
 asset_304() {
     is 200 GET "/assets/$SCRIPT" && is 304 GET "/assets/$SCRIPT" -H "If-None-Match: W/$(header ETag), \"other\"" && [ ! -s "$T/b" ]
 }

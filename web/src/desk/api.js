@@ -106,19 +106,67 @@ export async function request(method, path, body, opts = {}) {
 // Requests started before they are asked for (desk.jsx, at page load, so
 // the first screen's data is on its way while the code starts up); the
 // first get() of the same path takes the answer, once.
+// Each is { promise, done, value, error }: done once it has answered, so
+// a screen can take an answer that is already here while it renders
+// (settled()), without waiting a turn for the promise.
 const early = new Map();
 
+// prefetch(path, then) -> the promise of the answer
 export function prefetch(path, then) {
-    const p = request('GET', path, undefined, { quiet: true });
-    early.set(path, p);
-    p.then(then || (() => {})).catch(() => {});
+    const e = { promise: request('GET', path, undefined, { quiet: true }), done: false, value: null, error: null };
+    e.promise.then((v) => { e.done = true; e.value = v; }, (err) => { e.done = true; e.error = err; });
+    early.set(path, e);
+    e.promise.then(then || (() => {})).catch(() => {});
+    return e.promise;
+}
+
+// The answer to a prefetch of path that has arrived, taken (once):
+// { value } or { error }; null when none was asked for or it is not here.
+export function settled(path) {
+    const e = early.get(path);
+    if (!e || !e.done)
+        return null;
+    early.delete(path);
+    return e.error ? { error: e.error } : { value: e.value };
+}
+
+// Drops what was asked for early and not taken (after a 401: nobody was
+// signed in, and those answers are refusals).
+export function forgetPrefetched() {
+    early.clear();
+}
+
+// Whether this browser's last session on the desk was a staff member's
+// (localStorage, a hint and nothing more: it holds no data and grants
+// nothing).  With it, desk.jsx asks for the first screen's data at the
+// same time as for /auth/me instead of after its answer; a wrong hint
+// costs one refused or unused request.
+const STAFF_HINT = 'atum-desk-staff';
+
+export function staffHint() {
+    try {
+        return localStorage.getItem(STAFF_HINT) === '1';
+    } catch {
+        return false;       // storage disabled: ask in turn
+    }
+}
+
+export function rememberStaff(staff) {
+    try {
+        if (staff)
+            localStorage.setItem(STAFF_HINT, '1');
+        else
+            localStorage.removeItem(STAFF_HINT);
+    } catch {
+        /* storage disabled: the next load asks in turn */
+    }
 }
 
 export const get = (path, opts) => {
-    const p = early.get(path);
-    if (p) {
+    const e = early.get(path);
+    if (e) {
         early.delete(path);
-        return p;
+        return e.promise;
     }
     return request('GET', path, undefined, opts);
 };

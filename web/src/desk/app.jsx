@@ -4,7 +4,7 @@
 // is for staff; the API would refuse them the staff data anyway.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { describe, get, on, post, setCsrf } from './api.js';
+import { describe, forgetPrefetched, get, on, post, rememberStaff, setCsrf, settled } from './api.js';
 import { loadCaps } from './caps.js';
 import { useCounts, viewCount } from './counts.js';
 import { liveBack, liveLost, subscribe as onConnection, startConnectionWatch } from './connection.js';
@@ -12,18 +12,35 @@ import { SHORTCUTS, installKeys, useKeys } from './keys.js';
 import { liveSubscribe, startLive } from './live.js';
 import { follow, inboxUrl, navigate, useRoute } from './router.js';
 import { builtinViews, loadSaved, savedAsViews } from './views.js';
-import { Account } from './account.jsx';
-import { Dashboard, DashboardLink } from './dashboard.jsx';
+import { afterFirstView, firstViewShown } from './boot.js';
+import { DashboardLink } from './dashlink.jsx';
 import { Inbox } from './inbox.jsx';
+import { loadScreens, useScreens } from './screens.js';
 import { SignIn } from './signin.jsx';
-import { Ticket } from './ticket.jsx';
 import { Announcer, announce } from './ui.jsx';
 
 const session = typeof BroadcastChannel === 'function' ? new BroadcastChannel('atum-desk-session') : null;
 
+// Who is signed in, when desk.jsx's early /auth/me has answered before the
+// first render (it waits for it): the first render is then the desk itself.
+function bootState() {
+    const r = settled('/auth/me');
+    if (r && r.value && r.value.user) {
+        setCsrf(r.value.csrf_token);
+        rememberStaff(r.value.user.role !== 'customer');
+        return { phase: r.value.user.role === 'customer' ? 'customer' : 'ready', me: r.value.user };
+    }
+    if (r && r.error && r.error.status === 401) {
+        forgetPrefetched();      // asked for before anyone was signed in
+        return { phase: 'signin', me: null };
+    }
+    return { phase: 'loading', me: null };   // not asked, not here, or another failure: ask again
+}
+
 export function App() {
-    const [phase, setPhase] = useState('loading');   // loading | signin | customer | ready | failed
-    const [me, setMe] = useState(null);
+    const [boot] = useState(bootState);
+    const [phase, setPhase] = useState(boot.phase);   // loading | signin | customer | ready | failed
+    const [me, setMe] = useState(boot.me);
     const [notice, setNotice] = useState(null);
     const [bootError, setBootError] = useState(null);
     const phaseRef = useRef(phase);
@@ -33,21 +50,25 @@ export function App() {
         setCsrf(csrf);
         setMe(user);
         setPhase(user.role === 'customer' ? 'customer' : 'ready');
+        rememberStaff(user.role !== 'customer');
     };
 
     useEffect(() => {
         installKeys();
         startConnectionWatch();
-        get('/auth/me')
-            .then((r) => accept(r.user, r.csrf_token))
-            .catch((e) => {
-                if (e.status === 401)
-                    setPhase('signin');
-                else {
-                    setBootError(describe(e, 'starting'));
-                    setPhase('failed');
-                }
-            });
+        if (boot.phase === 'loading') {
+            get('/auth/me')
+                .then((r) => accept(r.user, r.csrf_token))
+                .catch((e) => {
+                    if (e.status === 401) {
+                        forgetPrefetched();      // asked for before anyone was signed in
+                        setPhase('signin');
+                    } else {
+                        setBootError(describe(e, 'starting'));
+                        setPhase('failed');
+                    }
+                });
+        }
         const off = on('signedout', () => {
             if (phaseRef.current !== 'ready')
                 return;      // not signed in yet: nothing ended
@@ -119,7 +140,10 @@ export function App() {
 
 function Desk({ me, setMe, signOut }) {
     const route = useRoute();
-    const [queues, setQueues] = useState([]);
+    // the queues' names: here at the first render when desk.jsx's early
+    // request has answered, else asked for below
+    const [earlyQueues] = useState(() => settled('/queues?limit=500'));
+    const [queues, setQueues] = useState(earlyQueues && earlyQueues.value ? earlyQueues.value.items || [] : []);
     const [saved, setSaved] = useState([]);
     const [caps, setCaps] = useState(null);
     const [conn, setConn] = useState('ok');
@@ -133,7 +157,8 @@ function Desk({ me, setMe, signOut }) {
     const search = useRef(null);
 
     useEffect(() => {
-        get('/queues?limit=500').then((r) => setQueues(r.items || [])).catch(() => setQueues([]));
+        if (!(earlyQueues && earlyQueues.value))
+            get('/queues?limit=500').then((r) => setQueues(r.items || [])).catch(() => setQueues([]));
         const offConn = onConnection((s) => {
             setConn(s);
             if (s === 'ok') {
@@ -156,14 +181,28 @@ function Desk({ me, setMe, signOut }) {
             else if (m === 'live' || m === 'poll')
                 liveBack();
         });
-        // optional features, once the first view is on screen (reading
-        // the OpenAPI document is work the first view need not wait for)
-        const later = setTimeout(() => loadCaps().then((c) => {
+        // optional features, once the first view is on screen (boot.js):
+        // the OpenAPI document, the saved views, the counts (which wait
+        // for the capabilities) and the live channel are work the first
+        // view does not show; the ticket screen's script is fetched then
+        // too, so opening a ticket does not wait for it
+        let live = true;
+        afterFirstView(() => loadCaps().then((c) => {
+            if (!live)
+                return;
             setCaps(c);
             loadSaved(me).then(setSaved).catch(() => setSaved([]));
             startLive();
-        }), 1500);
-        return () => { offConn(); offLive(); clearTimeout(later); };
+            loadScreens().catch(() => {});
+        }));
+        return () => { offConn(); offLive(); live = false; };
+    }, []);
+
+    // a first screen other than the inbox (which says so itself when its
+    // first page is on screen) lets the rest start once it is drawn
+    useEffect(() => {
+        if (route.name !== 'inbox')
+            firstViewShown();
     }, []);
 
     // without a live channel: look again every 30 s while visible
@@ -266,11 +305,17 @@ function Desk({ me, setMe, signOut }) {
                                onSaved={() => loadSaved(me).then(setSaved).then(refreshCounts)} />
                     )}
                     {route.name === 'ticket' && (
-                        <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
-                                recentEvents={recentEvents} onChanged={refreshCounts} />
+                        <Screen render={({ Ticket }) => (
+                            <Ticket key={route.id} id={route.id} me={me} queues={queues} tick={tick}
+                                    recentEvents={recentEvents} onChanged={refreshCounts} />
+                        )} />
                     )}
-                    {route.name === 'account' && <Account me={me} onMe={setMe} />}
-                    {route.name === 'dashboard' && <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />}
+                    {route.name === 'account' && <Screen render={({ Account }) => <Account me={me} onMe={setMe} />} />}
+                    {route.name === 'dashboard' && (
+                        <Screen render={({ Dashboard }) => (
+                            <Dashboard me={me} queues={queues} days={route.days} queue={route.queue} />
+                        )} />
+                    )}
                     {route.name === 'notfound' && (
                         <section><h1>Not found</h1><p>There is no such page in the desk. <a href="/desk" onClick={follow}>Go to the inbox</a>.</p></section>
                     )}
@@ -289,6 +334,22 @@ function Desk({ me, setMe, signOut }) {
             <Announcer />
         </>
     );
+}
+
+// A screen whose script is in the later chunk (screens.js): rendered by
+// render(module) once the script is here.
+function Screen({ render }) {
+    const s = useScreens();
+    if (s.module)
+        return render(s.module);
+    if (s.failed)
+        return (
+            <div class="error" role="alert">
+                This part of the desk could not be loaded: the server cannot be reached, or the desk was
+                updated meanwhile. <button type="button" onClick={() => location.reload()}>Reload the page</button>
+            </div>
+        );
+    return <p class="loading" role="status">Loading…</p>;
 }
 
 function liveText(mode) {

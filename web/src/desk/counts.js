@@ -1,6 +1,7 @@
 // counts.js -- the numbers beside the views in the sidebar, from GET
 // /api/v1/tickets/counts (one request for every view: mine, unassigned,
-// the last day, each queue, status, priority and saved view).  Read when
+// the last day, each queue, status, priority and saved view; each counted
+// up to the server's cap, "1000+" beyond it).  Read when
 // the server has the route, again whenever the desk changed something or
 // a live event arrived -- at most once every MIN_GAP ms, the last
 // request winning -- so a busy channel costs a request every few seconds,
@@ -39,15 +40,20 @@ export function viewCount(counts, view) {
     const k = view.key;
     let n = null;
     let more = false;
-    if (k === 'all' || k === 'mine' || k === 'unassigned' || k === 'recent')
+    const capped = counts.more || {};
+    if (k === 'all' || k === 'mine' || k === 'unassigned' || k === 'recent') {
         n = counts[k];
-    else if (k.startsWith('status-'))
+        more = capped[k] === true;
+    } else if (k.startsWith('status-')) {
         n = counts.status && counts.status[k.slice(7)];
-    else if (k.startsWith('priority-'))
+        more = !!(capped.status && capped.status[k.slice(7)] === true);
+    } else if (k.startsWith('priority-')) {
         n = counts.priority && counts.priority[k.slice(9)];
-    else if (k.startsWith('queue-')) {
+        more = !!(capped.priority && capped.priority[k.slice(9)] === true);
+    } else if (k.startsWith('queue-')) {
         const q = (counts.queues || []).find((x) => String(x.id) === k.slice(6));
         n = q ? q.count : null;
+        more = !!(q && q.more);
     } else if (view.saved) {
         const v = (counts.views || []).find((x) => String(x.id) === String(view.id));
         n = v ? v.count : null;

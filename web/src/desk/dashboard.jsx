@@ -10,17 +10,18 @@
 //     from the hourly snapshots, as charts (charts.js) each with a text
 //     summary and a table of the same numbers.
 //
-// DashboardLink is the entry in the desk's navigation: shown to managers
-// and admins only, and only when the server answers the plugin's route
-// (a server without the metrics plugin answers 404).  Agents get no link,
-// and the page tells them it is not theirs without asking the API.
+// The entry in the desk's navigation is dashlink.jsx (in the desk's first
+// script; this screen is a chunk loaded when it is opened).  Agents get no
+// link, and the page tells them it is not theirs without asking the API.
+//
+// The style sheets (uPlot's and dashboard.css) are imported by desk.jsx:
+// the desk has one style sheet, however its script is split.
 
-import 'uplot/dist/uPlot.min.css';
-import './dashboard.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describe, get } from './api.js';
 import { PRIORITIES, STATUSES, cap, when } from './format.js';
 import { follow, navigate } from './router.js';
+import { mayUseDashboard } from './dashlink.jsx';
 
 // charts.js, built apart (web/build.mjs defines CHARTS_URL): fetched the
 // first time a chart is drawn, then shared by every chart.  A module that
@@ -37,56 +38,6 @@ function loadCharts() {
 const WINDOWS = [7, 30, 90];
 const OPEN_STATUSES = STATUSES.filter((s) => s === 'new' || s === 'open' || s === 'pending');
 const COLORS = { blue: '#0a58ca', green: '#116329', orange: '#a44a00', purple: '#6f42c1', ink: '#1b1f24' };
-
-export function mayUseDashboard(me) {
-    return !!me && (me.role === 'manager' || me.role === 'admin');
-}
-
-// Whether this server answers the dashboard for this user: asked once per
-// signed-in user and page load (the cheapest of the plugin's routes).  A
-// 404 is the answer "no"; a failure to ask (no connection, a 5xx) is kept
-// for nobody, so the next time the link is drawn asks again.
-let probe = null;
-
-function dashboardAvailable(me) {
-    if (!mayUseDashboard(me))
-        return Promise.resolve(false);
-    if (!probe || probe.user !== me.id) {
-        const mine = {
-            user: me.id,
-            answer: get('/plugins/metrics/history?hours=1', { quiet: true }).then(() => true, (e) => {
-                if (e.status !== 404 && probe === mine)
-                    probe = null;
-                return false;
-            }),
-        };
-        probe = mine;
-    }
-    return probe.answer;
-}
-
-// The navigation's entry (a group like the views' groups).
-export function DashboardLink({ me, current, onFollow }) {
-    const [shown, setShown] = useState(false);
-    useEffect(() => {
-        let live = true;
-        dashboardAvailable(me).then((ok) => { if (live) setShown(ok); });
-        return () => { live = false; };
-    }, [me && me.id, me && me.role]);
-    if (!shown)
-        return null;
-    return (
-        <section aria-label="Reports">
-            <h2>Reports</h2>
-            <ul>
-                <li>
-                    <a href="/desk/dashboard" onClick={(e) => { if (onFollow) onFollow(); follow(e); }}
-                       aria-current={current ? 'page' : undefined}>Dashboard</a>
-                </li>
-            </ul>
-        </section>
-    );
-}
 
 export function dashboardUrl(days, queue) {
     const p = new URLSearchParams();

@@ -12,7 +12,8 @@
 // while it is fetched again.
 
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { describe, get } from './api.js';
+import { describe, get, settled } from './api.js';
+import { firstViewShown } from './boot.js';
 import { BulkForm, bulkApply, versionsOf } from './bulk.jsx';
 import { PRIORITIES, STATUSES, ago, cap, when } from './format.js';
 import { useKeys } from './keys.js';
@@ -38,10 +39,19 @@ const memory = new Map();
 export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
     const key = `${view.key}|${q}|${sort}`;
     const kept = memory.get(key);
+    // the first page desk.jsx asked for early, when it is here: shown in
+    // this very render (and not asked for again)
+    const [early] = useState(() => {
+        if (kept)
+            return null;
+        const r = settled(`/tickets?${listQuery(view.filter, q, sort, PAGE, null)}`);
+        return r && r.value && Array.isArray(r.value.items) ? r.value : null;
+    });
     const [cursors, setCursors] = useState(kept ? kept.cursors : [null]);
     const [page, setPage] = useState(kept ? kept.page : 0);
-    const [data, setData] = useState(kept ? kept.data : null);   // { items, next_cursor }
-    const [focusId, setFocusId] = useState(kept ? kept.focusId : null);
+    const [data, setData] = useState(kept ? kept.data : early);   // { items, next_cursor }
+    const [focusId, setFocusId] = useState(kept ? kept.focusId
+                                                : early && early.items.length ? early.items[0].id : null);
     const [selected, setSelected] = useState(() => new Set());
     const [loading, setLoading] = useState(false);
     const [error, setError] = useState(null);
@@ -58,7 +68,12 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
     const focusRef = useRef(focusId);
     focusRef.current = focusId;
 
+    const fresh = useRef(early !== null);     // data is the early answer: no request now
     useEffect(() => {
+        if (fresh.current) {
+            fresh.current = false;
+            return undefined;
+        }
         const ctl = new AbortController();
         setLoading(true);
         const qs = listQuery(view.filter, q, sort, PAGE, cursors[page]);
@@ -95,8 +110,9 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
     }, [key, cursors, page, data, focusId]);
 
     // the current row's link has the focus after paging or coming back,
-    // and again when a refresh took the focused row away
-    useEffect(() => {
+    // and again when a refresh took the focused row away (before the
+    // frame is painted: keys work from the first frame that shows the rows)
+    useLayoutEffect(() => {
         if (!data || !table.current)
             return;
         const ae = document.activeElement;
@@ -114,6 +130,13 @@ export function Inbox({ me, view, q, sort, queues, tick, onSaved, onChanged }) {
             wantFocus.current = false;
         }
     }, [data, focusId]);
+
+    // the first page (or why there is none) is on screen: what waits for
+    // the first view may start (boot.js)
+    useEffect(() => {
+        if (data || error)
+            firstViewShown();
+    }, [data, error]);
 
     const items = data ? data.items : [];
     shownRef.current = items;
