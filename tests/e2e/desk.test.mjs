@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { env, launchBrowser, require, totp, totpStep, watchedPage } from './harness.mjs';
+import { env, launchBrowser, require, totp, totpStep, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -277,7 +277,19 @@ describe('desk', () => {
         await p.getByRole('link', { name: 'Olga Other' }).click();
         await p.getByRole('button', { name: 'Set it up' }).click();
         const key = (await p.locator('.secret code').first().textContent()).replace(/\s+/g, '');
-        await p.locator('#totp-code').fill(totp(key, step() - 1));
+        // each code is of a later step than the one before (the server
+        // takes a step once) and one the server accepts when it checks it
+        // (its step, one before or one after): the step now or the next,
+        // so a step boundary crossed between typing and checking is no
+        // failure; when the next step is not yet near, wait for it
+        let last = 0;
+        const nextCode = async () => {
+            const s = Math.max(last + 1, step());
+            await until('a TOTP step the server accepts', () => s <= step() + 1, 35000);
+            last = s;
+            return totp(key, s);
+        };
+        await p.locator('#totp-code').fill(await nextCode());
         await p.getByRole('button', { name: 'Switch on' }).click();
         const codes = p.locator('.recovery li code');
         await codes.first().waitFor();
@@ -286,7 +298,7 @@ describe('desk', () => {
         await p.getByRole('button', { name: 'Sign out' }).click();
 
         await signInAfterSignOut(p, 'other@example.com');
-        await p.locator('#code').fill(totp(key, step()));
+        await p.locator('#code').fill(await nextCode());
         await p.getByRole('button', { name: 'Sign in' }).click();
         await p.getByRole('heading', { name: 'Your account' }).waitFor();   // back where it was
         await p.getByRole('button', { name: 'Sign out' }).click();
@@ -296,7 +308,7 @@ describe('desk', () => {
         await p.locator('#code').fill(recovery);
         await p.getByRole('button', { name: 'Sign in' }).click();
         await p.getByRole('heading', { name: 'Your account' }).waitFor();
-        await p.locator('#totp-off').fill(totp(key, step() + 1));
+        await p.locator('#totp-off').fill(await nextCode());
         await p.getByRole('button', { name: 'Switch off' }).click();
         await p.getByRole('button', { name: 'Set it up' }).waitFor();
         assert.deepEqual(p.dialogs, []);
