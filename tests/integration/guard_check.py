@@ -6,12 +6,12 @@ what changed, and nothing changed: the tickets, their messages, links and
 the audit log are read back from the database) and none (applied to the
 ticket as it is, as API clients always could).  Exits 0 when the
 scenario holds, else prints why and exits 1."""
-import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ["ATUM_SRCDIR"], "tests"))
+from apisession import ApiSession, expect, fail  # noqa: E402
 
 BASE = "http://127.0.0.1:%d" % int(os.environ["WEBPORT"])
 PW = os.environ["GUARD_PW"]
@@ -20,48 +20,9 @@ QUEUE = int(os.environ["GUARD_QUEUE"])
 CUSTOMER = int(os.environ["GUARD_CUSTOMER_ID"])
 
 
-def fail(msg):
-    print(msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-class Session:
+class Session(ApiSession):
     def __init__(self, email):
-        st, js, h = self.raw("POST", "/api/v1/auth/login", {"email": email, "password": PW}, auth=False)
-        expect(st == 200, "login %s: %s %s" % (email, st, js))
-        self.cookie = h["set-cookie"].split(";")[0]
-        self.csrf = js["csrf_token"]
-        self.user = js["user"]
-
-    def raw(self, method, path, body=None, headers=None, auth=True):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(BASE + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if auth:
-            req.add_header("Cookie", self.cookie)
-            if method not in ("GET", "HEAD"):
-                req.add_header("X-CSRF-Token", self.csrf)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as res:
-                txt = res.read()
-                return res.status, (json.loads(txt) if txt else None), {k.lower(): v for k, v in res.headers.items()}
-        except urllib.error.HTTPError as e:
-            txt = e.read()
-            return e.code, (json.loads(txt) if txt else None), {k.lower(): v for k, v in e.headers.items()}
-
-    def call(self, method, path, body=None, want=None, headers=None):
-        st, js, h = self.raw(method, path, body, headers=headers)
-        if want is not None and st != want:
-            fail("%s %s: %s, not %s: %s" % (method, path, st, want, js))
-        return js
+        super().__init__(BASE, email, PW)
 
     def version(self, tid):
         st, t, h = self.raw("GET", "/api/v1/tickets/%d" % tid)

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["ATUM_SRCDIR"], "tests"))
 from wsclient import WS, Closed, OP_BIN, OP_TEXT, OP_CONT  # noqa: E402
+from apisession import ApiSession, expect, fail  # noqa: E402
 
 PORT = int(os.environ["WEBPORT"])
 BASE = "http://127.0.0.1:%d" % PORT
@@ -28,47 +28,9 @@ DB = os.environ["ATUM_TEST_DATABASE_URL"]
 WS_PATH = "/api/v1/events/ws"
 
 
-def fail(msg):
-    print(msg)
-    sys.exit(1)
-
-
-def expect(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-class Session:
+class Session(ApiSession):
     def __init__(self, email):
-        r = self.raw("POST", "/api/v1/auth/login", {"email": email, "password": PW}, cookie=None)
-        self.cookie = r[2]["set-cookie"].split(";")[0]
-        self.csrf = r[1]["csrf_token"]
-        self.user = r[1]["user"]
-
-    def raw(self, method, path, body=None, cookie="self", headers=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(BASE + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if cookie == "self":
-            req.add_header("Cookie", self.cookie)
-            if method not in ("GET", "HEAD"):
-                req.add_header("X-CSRF-Token", self.csrf)
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as res:
-                txt = res.read()
-                return res.status, (json.loads(txt) if txt else None), {k.lower(): v for k, v in res.headers.items()}
-        except urllib.error.HTTPError as e:
-            txt = e.read()
-            return e.code, (json.loads(txt) if txt else None), {k.lower(): v for k, v in e.headers.items()}
-
-    def call(self, method, path, body=None, want=None, headers=None):
-        st, js, h = self.raw(method, path, body, headers=headers)
-        if want is not None and st != want:
-            fail("%s %s: %s, not %s: %s" % (method, path, st, want, js))
-        return js
+        super().__init__(BASE, email, PW)
 
     def ws(self, since=None, origin=ORIGIN, extra=None):
         h = {"Cookie": self.cookie}
