@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True      # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.environ["ATUM_SRCDIR"], "tests"))
 from apisession import ApiSession, expect, fail  # noqa: E402
 

@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True      # nothing written into the source tree
 sys.path.insert(0, os.path.join(os.environ["ATUM_SRCDIR"], "tests"))
 from wsclient import WS, Closed, OP_BIN, OP_TEXT, OP_CONT  # noqa: E402
 from apisession import ApiSession, expect, fail  # noqa: E402
