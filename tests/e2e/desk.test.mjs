@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { env, launchBrowser, require, totp, totpStep, until, watchedPage } from './harness.mjs';
+import { env, launchBrowser, axeFindings, totp, totpStep, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -346,19 +346,9 @@ describe('desk', () => {
     test('accessibility: no serious or critical axe-core finding (WCAG 2 A and AA) on any screen', async () => {
         // axe is put into the page by the test, so this context alone lets
         // a script past the desk's CSP; the desk itself runs as always
-        const axe = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
         const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
         const p = await watched(ctx);
-        const audit = async (what) => {
-            await p.addScriptTag({ content: axe });
-            const r = await p.evaluate(async () => window.axe.run(document, {
-                runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-            }));
-            assert.ok(r.passes.length >= 10, `${what}: axe checked ${r.passes.length} rules`);
-            const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-            assert.deepEqual(bad, []);
-        };
+        const audit = async (what) => assert.deepEqual(await axeFindings(p, what), []);
         await p.goto(`${URL_}/desk`);
         await p.locator('#email').waitFor();
         await audit('sign-in');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { env, launchBrowser, require, pageApi as api, until, watchedPage } from './harness.mjs';
+import { env, launchBrowser, axeFindings, pageApi as api, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('DESK_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -476,18 +476,10 @@ describe('an agent at work', () => {
     });
 
     test('accessibility: no serious or critical axe-core finding on the new screens', async () => {
-        const axe = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
         const c = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
         const p = await watched(c);
         await signIn(p, 'agent@example.com');
-        const audit = async (what) => {
-            await p.addScriptTag({ content: axe });
-            const r = await p.evaluate(async () => window.axe.run(document, {
-                runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
-            const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-            assert.deepEqual(bad, []);
-        };
+        const audit = async (what) => assert.deepEqual(await axeFindings(p, what), []);
         await p.locator('.views a .count').first().waitFor();
         await p.getByRole('button', { name: 'Note…' }).waitFor();
         await p.locator(`a[data-id]`).first().focus();

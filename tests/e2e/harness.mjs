@@ -3,9 +3,11 @@
 // chromium through playwright-core, a page that records what a test must
 // see (script errors, requests to other origins, dialogs, API calls, CSP
 // violations), a bounded wait for a condition, a same-origin API call with
-// the session's CSRF token, and RFC 6238 codes for TOTP sign-ins.
+// the session's CSRF token, RFC 6238 codes for TOTP sign-ins, and axe-core's
+// accessibility findings.
 
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -128,4 +130,23 @@ export function totp(secretB32, step = totpStep(), digits = 6) {
     const h = createHmac('sha1', key).update(msg).digest();
     const o = h[h.length - 1] & 15;
     return String((h.readUInt32BE(o) & 0x7fffffff) % 10 ** digits).padStart(digits, '0');
+}
+
+let axeSource = null;
+
+// The serious and critical findings of axe-core (WCAG 2.0/2.1 A and AA) on
+// the page as it is now, one line each naming what, the rule and up to
+// three elements; [] when there are none.  axe is put into the page by
+// the test, so the page's context must be made with { bypassCSP: true }
+// (that context alone; the application runs as always).
+export async function axeFindings(page, what) {
+    axeSource = axeSource || readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    await page.addScriptTag({ content: axeSource });
+    const r = await page.evaluate(async () => window.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    if (r.passes.length < 10)
+        return [`${what}: axe checked only ${r.passes.length} rules (was the page there?)`];
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
 }

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { env, launchBrowser, require, until, watchedPage } from './harness.mjs';
+import { env, launchBrowser, axeFindings, until, watchedPage } from './harness.mjs';
 
 const URL_ = env('PORTAL_URL');
 const ORIGIN = new URL(URL_).origin;
@@ -239,18 +239,9 @@ describe('the customer portal', () => {
     });
 
     test('accessibility: no serious or critical axe-core finding (WCAG 2 A and AA) on any screen', async () => {
-        const axe = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
         const actx = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 800 } });
         const p = await watched(actx);
-        const audit = async (what) => {
-            await p.addScriptTag({ content: axe });
-            const r = await p.evaluate(async () => window.axe.run(document, {
-                runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-            }));
-            const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-                .map((v) => `${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-            assert.deepEqual(bad, []);
-        };
+        const audit = async (what) => assert.deepEqual(await axeFindings(p, what), []);
         await p.goto(`${URL_}/portal/signin`);
         await p.locator('#email').waitFor();
         await audit('sign-in');
