@@ -44,9 +44,6 @@
 #define BULK_MAX 500
 #define NOTE_MAX (1024 * 1024)
 
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 /* The changes object, checked as PATCH checks its body; -1 after 400. */
 static int changes_read(struct api_req *r, json_t *c, struct ticket_change *ch, enum ticket_status *st)
 {

@@ -33,9 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 /* Managers and admins see every macro (and canned response); agents the
  * global ones and those of their queues.  $1 user id, $2 role. */
 #define MINE(tbl) "($2::text IN ('manager', 'admin') OR " tbl ".queue_id IS NULL OR " tbl ".queue_id IN" \

@@ -165,6 +165,11 @@ void api_actor(struct api_req *r, struct desk_actor *who);
 /* A desk_tx on r's connection (a transaction must be open) with the
  * runtime; the caller read-locks the runtime around the domain calls. */
 void api_desk_tx(struct api_req *r, const struct desk_actor *who, struct desk_tx *tx);
+/* Evaluates a domain call under the runtime's read lock (events and
+ * mail-out read the configuration a reload may swap) and yields its
+ * result; the caller declares `int _desk_rc;`. */
+#define DESK_CALL(r, call) \
+    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
 /* Answers a domain failure: ERR_NOT_FOUND 404, ERR_INVALID 422 (400 for
  * syntax is the handlers' own), ERR_FORBIDDEN 403, ERR_CONFLICT 409, each
  * naming err.field; ERR_FAILED as api_db_fail.  Rolls back first. */

@@ -282,9 +282,6 @@ static int h_related(struct api_req *r)
 
 /* ---- drafts ---------------------------------------------------------------------- */
 
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 static int h_draft_get(struct api_req *r)
 {
     const char *e = NULL;

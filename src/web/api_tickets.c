@@ -991,11 +991,6 @@ static int write_fail(struct api_req *r, long long id, long long expect, const c
     return ticket_write_fail(r, id, expect, 0, 0, what, err);
 }
 
-/* Runs the domain under the runtime's read lock (events and mail-out read
- * the configuration a reload may swap). */
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 /* ---- create ---------------------------------------------------------------- */
 
 static int h_create(struct api_req *r)

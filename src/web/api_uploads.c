@@ -36,9 +36,6 @@
 #define INLINE_IMAGE_MAX (5LL * 1024 * 1024)
 #define INLINE_TOTAL_MAX (20LL * 1024 * 1024)
 
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 static int h_upload(struct api_req *r)
 {
     static const char *const allowed[] = { "filename", NULL };

@@ -30,9 +30,6 @@
 
 #define COUNT_CAP 1000
 
-#define DESK_CALL(r, call) \
-    (runtime_rdlock((r)->api->rt), _desk_rc = (call), runtime_rdunlock((r)->api->rt), _desk_rc)
-
 #define VIEW_JSON "json_build_object('id', v.id, 'name', v.name, 'filter', v.filter," \
     " 'position', v.position, 'created_at', v.created_at, 'updated_at', v.updated_at)"
 
