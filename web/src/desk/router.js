@@ -5,7 +5,7 @@
 //   /desk/tickets/N            one ticket
 //   /desk/account              password and two-factor sign-in
 //   /desk/dashboard?days=&queue=  the managers' dashboard (dashboard.jsx)
-import { useEffect, useState } from 'preact/hooks';
+import { makeRouter } from '../history.js';
 
 export function parse(loc = window.location) {
     const path = loc.pathname.replace(/\/+$/, '');
@@ -24,7 +24,6 @@ export function parse(loc = window.location) {
     return { name: 'notfound' };
 }
 
-const subs = new Set();
 let lastInbox = '/desk';
 
 // Where "back to the list" goes: the inbox view and search seen last.
@@ -38,39 +37,9 @@ function remember(route) {
     return route;
 }
 
-export function navigate(url, { replace = false } = {}) {
-    if (url === location.pathname + location.search)
-        return;
-    if (replace)
-        history.replaceState(null, '', url);
-    else
-        history.pushState(null, '', url);
-    for (const fn of [...subs])
-        fn();
-}
-
-export function useRoute() {
-    const [route, setRoute] = useState(() => remember(parse()));
-    useEffect(() => {
-        const update = () => setRoute(remember(parse()));
-        subs.add(update);
-        window.addEventListener('popstate', update);
-        return () => {
-            subs.delete(update);
-            window.removeEventListener('popstate', update);
-        };
-    }, []);
-    return route;
-}
-
-// onClick for <a href="/desk/..."> that keeps middle-click and modifiers.
-export function follow(e) {
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey)
-        return;
-    const a = e.currentTarget;
-    e.preventDefault();
-    navigate(a.getAttribute('href'));
-}
+// navigate, useRoute (remembering the inbox seen last) and follow (for
+// <a href="/desk/...">): history.js
+export const { navigate, useRoute, follow } = makeRouter(() => remember(parse()));
 
 export function inboxUrl(view, q, sort) {
     const p = new URLSearchParams();

@@ -11,7 +11,7 @@
 //   /portal/account            my profile, my data as JSON
 //   /portal/kb                 the knowledge base (with the rag plugin; public)
 //   /portal/kb/SLUG            a knowledge-base article (public)
-import { useEffect, useState } from 'preact/hooks';
+import { makeRouter } from '../history.js';
 
 export function parse(loc = window.location) {
     const path = loc.pathname.replace(/\/+$/, '');
@@ -40,37 +40,5 @@ export function safeNext(n) {
     return typeof n === 'string' && /^\/portal(\/[A-Za-z0-9/._-]*)?$/.test(n) && !n.includes('//') ? n : '/portal';
 }
 
-const subs = new Set();
-
-export function navigate(url, { replace = false } = {}) {
-    if (url === location.pathname + location.search + location.hash)
-        return;
-    if (replace)
-        history.replaceState(null, '', url);
-    else
-        history.pushState(null, '', url);
-    for (const fn of [...subs])
-        fn();
-}
-
-export function useRoute() {
-    const [route, setRoute] = useState(() => parse());
-    useEffect(() => {
-        const update = () => setRoute(parse());
-        subs.add(update);
-        window.addEventListener('popstate', update);
-        return () => {
-            subs.delete(update);
-            window.removeEventListener('popstate', update);
-        };
-    }, []);
-    return route;
-}
-
-// onClick for <a href="/portal/..."> that keeps middle-click and modifiers.
-export function follow(e) {
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey)
-        return;
-    e.preventDefault();
-    navigate(e.currentTarget.getAttribute('href'));
-}
+// navigate, useRoute and follow (for <a href="/portal/...">): history.js
+export const { navigate, useRoute, follow } = makeRouter(() => parse());
