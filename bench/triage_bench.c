@@ -155,7 +155,10 @@ static void assign_folds(size_t n, const int *group, const char *const *label, i
         if (group[i] == (int)i)
             order[ng++] = (int)i;
     /* deterministic shuffle, then a stable sort by size */
-    unsigned long long s = 20261122;
+    /* ATUM_FOLD_SEED deals the folds differently: how much of a figure is
+     * the split shows only across several deals */
+    const char *seed_env = getenv("ATUM_FOLD_SEED");
+    unsigned long long s = seed_env && *seed_env ? strtoull(seed_env, NULL, 10) : 20261122;
     for (size_t i = ng; i > 1; i--) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         size_t j = (size_t)(s >> 33) % i;
@@ -267,6 +270,9 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
     }
     double acc, mf1;
     score(truth, pred, n, &acc, &mf1);
+    if (getenv("ATUM_BENCH_DUMP"))
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "%s\t%s\t%s\t%s\n", label, truth[i], pred[i], tsv_cell(t, i, tsv_col(t, "text")));
     printf("%-8s %-10s rows=%-5zu accuracy=%.3f macro_f1=%.3f  (C per fold, negative: class-weighted: %g %g %g %g %g)\n", source, label, n,
            acc, mf1, Cs[0], Cs[1], Cs[2], Cs[3], Cs[4]);
     size_t l = strlen(summary);

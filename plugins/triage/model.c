@@ -215,6 +215,7 @@ struct tmodel {
     int nlabels;
     int balanced;            /* class weights: 0 none, 1 square root of the inverse frequency, 2 inverse frequency */
     struct model *lin;       /* liblinear's model (our own allocation when loaded) */
+    double *calib;           /* K x (nw + 1): the calibration of the decisions; NULL: liblinear's own probabilities */
 };
 
 int tmodel_nclasses(const struct tmodel *m) { return m->lin->nr_class; }
@@ -234,6 +235,7 @@ void tmodel_free(struct tmodel **mp)
     for (int i = 0; m->labels && i < m->nlabels; i++)
         free(m->labels[i]);
     free(m->labels);
+    free(m->calib);
     if (m->lin)
         free_and_destroy_model(&m->lin);
     free(m);
@@ -384,16 +386,26 @@ static double *fit(const struct trainset *ts, const size_t *idx, size_t n, const
     return w;
 }
 
-/* The class (1..K) that weights w give a vector. */
-static int fit_predict(const struct trainset *ts, const double *w, const struct feature_node *x)
+/* The decision values (nw of them) that weights w give a vector. */
+static void decisions(int nw, const double *w, const struct feature_node *x, double *dec)
 {
-    int nw = ts->K == 2 ? 1 : ts->K;
-    double local[64], *dec = nw <= 64 ? local : xgrow(NULL, (size_t)nw * sizeof(double));
     for (int k = 0; k < nw; k++)
         dec[k] = 0;
     for (; x->index != -1; x++)
         for (int k = 0; k < nw; k++)
             dec[k] += w[(size_t)(x->index - 1) * (size_t)nw + (size_t)k] * x->value;
+}
+
+/* The class (1..K) that weights w give a vector; its decision values to
+ * dec_r (nw) when not NULL. */
+static int fit_predict(const struct trainset *ts, const double *w, const struct feature_node *x,
+                       double *dec_r)
+{
+    int nw = ts->K == 2 ? 1 : ts->K;
+    double local[64], *dec = nw <= 64 ? local : xgrow(NULL, (size_t)nw * sizeof(double));
+    decisions(nw, w, x, dec);
+    if (dec_r)
+        memcpy(dec_r, dec, (size_t)nw * sizeof(double));
     int best = 0;
     if (ts->K == 2)
         best = dec[0] > 0 ? 0 : 1;
@@ -408,8 +420,9 @@ static int fit_predict(const struct trainset *ts, const double *w, const struct 
 
 /* The mean of accuracy and macro-F1 of options o by 3-fold cross-validation
  * over the rows (folds stratified by class, rows dealt in order), or -1. */
-static double inner_cv(const struct trainset *ts, size_t nrows, const struct fitopts *o)
+static double inner_cv(const struct trainset *ts, size_t nrows, const struct fitopts *o, double *oof)
 {
+    int nw = ts->K == 2 ? 1 : ts->K;
     enum { INNER_FOLDS = 3 };
     int *fold = xgrow(NULL, nrows * sizeof(int));
     size_t *seen = xgrow(NULL, (size_t)ts->K * sizeof(size_t));
@@ -433,7 +446,7 @@ static double inner_cv(const struct trainset *ts, size_t nrows, const struct fit
         }
         for (size_t i = 0; i < nrows; i++)
             if (fold[i] == f)
-                pred[i] = fit_predict(ts, w, ts->x[i]);
+                pred[i] = fit_predict(ts, w, ts->x[i], oof ? oof + i * (size_t)nw : NULL);
         free(w);
     }
     if (score >= 0) {
@@ -446,6 +459,113 @@ static double inner_cv(const struct trainset *ts, size_t nrows, const struct fit
     free(train_idx);
     free(pred);
     return score;
+}
+
+/* ---- calibration: a multinomial logistic regression on the decisions ------ */
+
+/* The one-against-the-rest models' decision values are not probabilities
+ * (each was trained on its own question, and class weights shift them), so
+ * a small multinomial logistic regression maps them to probabilities:
+ * "matrix scaling" (Guo et al. 2017), fitted on out-of-fold decisions of
+ * the inner cross-validation, never on rows the model was trained on.  Its
+ * argmax is the prediction.  A: K rows of nw + 1 (the last: the bias). */
+
+/* Class probabilities of decisions z (nw) under A; p: K. */
+static void calib_probs(const double *A, int K, int nw, const double *z, double *p)
+{
+    double top = -INFINITY;
+    for (int c = 0; c < K; c++) {
+        const double *a = A + (size_t)c * (size_t)(nw + 1);
+        double l = a[nw];
+        for (int j = 0; j < nw; j++)
+            l += a[j] * z[j];
+        p[c] = l;
+        if (l > top)
+            top = l;
+    }
+    double sum = 0;
+    for (int c = 0; c < K; c++)
+        sum += p[c] = exp(p[c] - top);
+    for (int c = 0; c < K; c++)
+        p[c] /= sum;
+}
+
+/* Mean negative log-likelihood of rows z (n x nw) with classes y (1..K)
+ * plus lambda/2 |A without the biases|^2; its gradient to grad. */
+static double calib_loss(const double *A, int K, int nw, const double *z, const double *y, size_t n,
+                         double lambda, double *grad)
+{
+    size_t na = (size_t)K * (size_t)(nw + 1);
+    double p[64], loss = 0;
+    memset(grad, 0, na * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        const double *zi = z + i * (size_t)nw;
+        calib_probs(A, K, nw, zi, p);
+        int t = (int)y[i] - 1;
+        loss -= log(p[t] > 1e-300 ? p[t] : 1e-300);
+        for (int c = 0; c < K; c++) {
+            double g = (p[c] - (c == t)) / (double)n;
+            double *gc = grad + (size_t)c * (size_t)(nw + 1);
+            for (int j = 0; j < nw; j++)
+                gc[j] += g * zi[j];
+            gc[nw] += g;
+        }
+    }
+    loss /= (double)n;
+    for (int c = 0; c < K; c++)
+        for (int j = 0; j < nw; j++) {
+            size_t a = (size_t)c * (size_t)(nw + 1) + (size_t)j;
+            loss += lambda / 2 * A[a] * A[a];
+            grad[a] += lambda * A[a];
+        }
+    return loss;
+}
+
+/* Fits A by gradient descent with a backtracking line search, starting from
+ * the uncalibrated decisions (class k's logit = its own decision).  The
+ * problem is small (K x (nw + 1) weights) and convex. */
+static double *calib_fit(int K, int nw, const double *z, const double *y, size_t n)
+{
+    size_t na = (size_t)K * (size_t)(nw + 1);
+    double *A = xgrow(NULL, na * sizeof(double)), *g = xgrow(NULL, na * sizeof(double)),
+           *next = xgrow(NULL, na * sizeof(double)), *gn = xgrow(NULL, na * sizeof(double));
+    memset(A, 0, na * sizeof(double));
+    if (nw == 1)
+        A[0] = 1;                                   /* two classes: class 1's logit is the decision */
+    else
+        for (int c = 0; c < K; c++)
+            A[(size_t)c * (size_t)(nw + 1) + (size_t)c] = 1;
+    const double lambda = 1e-3;
+    double step = 1, f = calib_loss(A, K, nw, z, y, n, lambda, g);
+    for (int it = 0; it < 500; it++) {
+        double gg = 0;
+        for (size_t a = 0; a < na; a++)
+            gg += g[a] * g[a];
+        if (gg < 1e-12)
+            break;
+        double fn;
+        for (;;) {
+            for (size_t a = 0; a < na; a++)
+                next[a] = A[a] - step * g[a];
+            fn = calib_loss(next, K, nw, z, y, n, lambda, gn);
+            if (fn <= f - step * gg / 2 || step < 1e-8)
+                break;
+            step /= 2;
+        }
+        if (fn > f)
+            break;
+        double *t = A; A = next; next = t;
+        t = g; g = gn; gn = t;
+        int flat = f - fn < 1e-10;
+        f = fn;
+        if (flat)
+            break;
+        step *= 2;
+    }
+    free(g);
+    free(next);
+    free(gn);
+    return A;
 }
 
 struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, size_t n,
@@ -544,6 +664,8 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
             fewest = cnt;
     }
     struct fitopts fo = { .C = opts->C > 0 ? opts->C : 1.0 };
+    int nw = K == 2 ? 1 : (int)K;
+    double *oof = NULL;      /* out-of-fold decisions of the chosen options (nrows x nw) */
     int balanced = opts->balanced ? 2 : 0;
     if (opts->C <= 0 && nrows >= 30) {
         /* C and class weighting by 3-fold stratified
@@ -554,18 +676,26 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         static const double grid[] = { 1, 4, 16, 64 };
         int max_bal = fewest >= 10 ? 2 : 0;
         double best = -1;
+        oof = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
+        double *scratch = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
         for (int bal = 0; bal <= max_bal; bal++)
             for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
                 for (size_t c = 0; c < K; c++)
                     weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
                 struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL };
-                double sc = inner_cv(&ts, nrows, &t);
+                double sc = inner_cv(&ts, nrows, &t, scratch);
                 if (sc > best + 1e-9) {
                     best = sc;
                     fo.C = grid[g];
                     balanced = bal;
+                    double *swap = oof; oof = scratch; scratch = swap;
                 }
             }
+        free(scratch);
+        if (best < 0) {
+            free(oof);
+            oof = NULL;
+        }
     }
     for (size_t c = 0; c < K; c++)
         weights[c] = balanced == 2 ? full[c] : sqrt(full[c]);
@@ -573,6 +703,16 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     free(full);
     m->C = fo.C;
     m->balanced = balanced;
+    if (oof == NULL && nrows >= 30) {
+        oof = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
+        if (inner_cv(&ts, nrows, &fo, oof) < 0) {
+            free(oof);
+            oof = NULL;
+        }
+    }
+    if (oof && K <= 64)
+        m->calib = calib_fit((int)K, nw, oof, y, nrows);
+    free(oof);
     size_t *all = xgrow(NULL, nrows * sizeof(size_t));
     for (size_t r = 0; r < nrows; r++)
         all[r] = r;
@@ -617,7 +757,19 @@ const char *tmodel_predict(const struct tmodel *m, const struct tdoc *d, double 
     double probs[64];
     double *p = m->lin->nr_class <= 64 ? probs : xgrow(NULL, (size_t)m->lin->nr_class * sizeof(double));
     vectorize(m, d, x);
-    double lab = predict_probability(m->lin, x, p);
+    double lab;
+    if (m->calib) {
+        int K = m->lin->nr_class, nw = K == 2 ? 1 : K;
+        double dec[64];
+        decisions(nw, m->lin->w, x, dec);
+        calib_probs(m->calib, K, nw, dec, p);
+        int top = 0;
+        for (int i = 1; i < K; i++)
+            if (p[i] > p[top])
+                top = i;
+        lab = m->lin->label[top];
+    } else
+        lab = predict_probability(m->lin, x, p);
     int best = 0;
     for (int i = 0; i < m->lin->nr_class; i++) {
         if (m->lin->label[i] == (int)lab)
