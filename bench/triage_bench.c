@@ -242,12 +242,12 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
     for (size_t i = 0; i < n; i++)
         truth[i] = tsv_cell(t, i, col);
     assign_folds(n, group, truth, fold);
-    double Cs[FOLDS];
+    double Cs[FOLDS], vw[FOLDS];
     for (int f = 0; f < FOLDS; f++) {
         const char **train_labels = malloc(n * sizeof(char *));
         for (size_t i = 0; i < n; i++)
             train_labels[i] = fold[i] == f ? NULL : truth[i];
-        struct tmodel_opts o = { .lexicon = lexicon, .C = 0 };
+        struct tmodel_opts o = { .lexicon = lexicon, .wordvec = lexicon, .C = 0 };
         const char *e = NULL;
         double t0 = now_s();
         struct tmodel *m = tmodel_train(docs, train_labels, n, &o, &e);
@@ -257,6 +257,7 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
             exit(1);
         }
         Cs[f] = tmodel_C(m) * (tmodel_balanced(m) ? -1 : 1);
+        vw[f] = tmodel_wordvec_weight(m);
         t0 = now_s();
         for (size_t i = 0; i < n; i++)
             if (fold[i] == f) {
@@ -273,8 +274,11 @@ static void run_label(const char *source, const struct tsv *t, const struct tdoc
     if (getenv("ATUM_BENCH_DUMP"))
         for (size_t i = 0; i < n; i++)
             fprintf(stderr, "%s\t%s\t%s\t%s\n", label, truth[i], pred[i], tsv_cell(t, i, tsv_col(t, "text")));
-    printf("%-8s %-10s rows=%-5zu accuracy=%.3f macro_f1=%.3f  (C per fold, negative: class-weighted: %g %g %g %g %g)\n", source, label, n,
-           acc, mf1, Cs[0], Cs[1], Cs[2], Cs[3], Cs[4]);
+    printf("%-8s %-10s rows=%-5zu accuracy=%.3f macro_f1=%.3f  (C per fold, negative: class-weighted: %g %g %g %g %g",
+           source, label, n, acc, mf1, Cs[0], Cs[1], Cs[2], Cs[3], Cs[4]);
+    if (lexicon)
+        printf("; word vectors' weight: %g %g %g %g %g", vw[0], vw[1], vw[2], vw[3], vw[4]);
+    printf(")\n");
     size_t l = strlen(summary);
     snprintf(summary + l, ssize - l, "%s_%s_acc=%.3f %s_%s_f1=%.3f ", source, label, acc, source, label, mf1);
     for (size_t i = 0; i < n; i++)

@@ -10,7 +10,8 @@
 
 #define BLOCK_CHAR 0x80000000u
 #define MAGIC "ATRIAGE1"
-#define FORMAT_VERSION 3u              /* 2: 14 lexicon features (VADER); 3: 21 */
+#define FORMAT_VERSION 4u              /* 2: 14 lexicon features (VADER); 3: 21; 4: word vectors, calibration */
+#define NDENSE (LEXICON_NFEATURES + WORDVEC_DIM)   /* the dense columns after the n-grams' */
 #define LEX_WEIGHT 0.5               /* the lexicon block's scale beside two unit-norm blocks */
 
 static void *xgrow(void *p, size_t n)
@@ -118,6 +119,7 @@ void tdoc_build(struct tdoc *d, const char *text, size_t len, const char *lang,
         }
     }
     lexicon_features(&t, text, text ? len : 0, d->lex);
+    wordvec_text(&t, d->vec);
     text_tokens_free(&t);
     qsort(b.v, b.n, sizeof(uint32_t), cmp_u32);
     d->f = xgrow(NULL, (b.n ? b.n : 1) * sizeof(struct tfeat));
@@ -206,6 +208,7 @@ static int32_t vocab_get(const struct vocab *v, uint32_t key)
 
 struct tmodel {
     int lexicon;
+    double vec_weight;       /* the word vector block's scale; 0: no vectors */
     double C;
     struct vocab vocab;      /* key -> column 1..V */
     uint32_t *col_keys;      /* V: the key of each column (for saving) */
@@ -223,6 +226,7 @@ const char *tmodel_label(const struct tmodel *m, int i) { return m->labels[m->li
 double tmodel_C(const struct tmodel *m) { return m->C; }
 int tmodel_balanced(const struct tmodel *m) { return m->balanced; }
 size_t tmodel_nfeatures(const struct tmodel *m) { return m->V; }
+double tmodel_wordvec_weight(const struct tmodel *m) { return m->vec_weight; }
 
 void tmodel_free(struct tmodel **mp)
 {
@@ -243,7 +247,7 @@ void tmodel_free(struct tmodel **mp)
 }
 
 /* The TF-IDF vector of d as liblinear nodes (terminated by index -1);
- * nodes must hold d->n + LEXICON_NFEATURES + 2. */
+ * nodes must hold d->n + NDENSE + 2. */
 static void vectorize(const struct tmodel *m, const struct tdoc *d, struct feature_node *x)
 {
     size_t k = 0;
@@ -284,7 +288,14 @@ static void vectorize(const struct tmodel *m, const struct tdoc *d, struct featu
                 x[k].value = d->lex[i] * LEX_WEIGHT;
                 k++;
             }
-    x[k].index = (int)m->V + LEXICON_NFEATURES + 1;   /* the bias */
+    if (m->vec_weight > 0)
+        for (int i = 0; i < WORDVEC_DIM; i++)
+            if (d->vec[i] != 0) {
+                x[k].index = (int)m->V + LEXICON_NFEATURES + 1 + i;
+                x[k].value = d->vec[i] * m->vec_weight;
+                k++;
+            }
+    x[k].index = (int)m->V + NDENSE + 1;   /* the bias */
     x[k].value = 1.0;
     k++;
     x[k].index = -1;
@@ -639,17 +650,18 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     vocab_free(&df);
 
     /* the rows as vectors */
+    m->vec_weight = opts->wordvec ? 1.0 : 0.0;
     xs = xgrow(NULL, nrows * sizeof(*xs));
     y = xgrow(NULL, nrows * sizeof(double));
     for (size_t r = 0; r < nrows; r++) {
         const struct tdoc *d = &docs[rows[r]];
-        xs[r] = xgrow(NULL, (d->n + LEXICON_NFEATURES + 2) * sizeof(struct feature_node));
+        xs[r] = xgrow(NULL, (d->n + NDENSE + 2) * sizeof(struct feature_node));
         vectorize(m, d, xs[r]);
         const char *key = labels[rows[r]];
         const char **hit = bsearch(&key, (const char **)m->labels, K, sizeof(char *), cmp_str);
         y[r] = (double)(hit - (const char **)m->labels + 1);
     }
-    struct trainset ts = { .x = xs, .y = y, .K = (int)K, .nf = (int)(m->V + LEXICON_NFEATURES + 1) };
+    struct trainset ts = { .x = xs, .y = y, .K = (int)K, .nf = (int)(m->V + NDENSE + 1) };
     /* class weights: the inverse class frequency to the power 0 (none),
      * 1/2 (half way) or 1 (balanced) */
     double *full = xgrow(NULL, K * sizeof(double));
@@ -668,29 +680,46 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
     double *oof = NULL;      /* out-of-fold decisions of the chosen options (nrows x nw) */
     int balanced = opts->balanced ? 2 : 0;
     if (opts->C <= 0 && nrows >= 30) {
-        /* C and class weighting by 3-fold stratified
-         * cross-validation on these rows only (the mean of accuracy and
-         * macro-F1): the choice never sees the rows a model is later
-         * scored on.  Class weights only when every class has rows enough
-         * to be in each fold's training part. */
+        /* C, class weighting and the word vectors' weight by 3-fold
+         * stratified cross-validation on these rows only (the mean of
+         * accuracy and macro-F1): the choice never sees the rows a model
+         * is later scored on.  Class weights only when every class has
+         * rows enough to be in each fold's training part.  The vectors'
+         * weight: half, as much as or twice the n-grams together (each
+         * block is of unit length). */
         static const double grid[] = { 1, 4, 16, 64 };
+        static const double vec_grid[] = { 0.5, 1, 2 };
+        size_t nvec = opts->wordvec ? sizeof(vec_grid) / sizeof(vec_grid[0]) : 1;
         int max_bal = fewest >= 10 ? 2 : 0;
-        double best = -1;
+        double best = -1, best_vec = m->vec_weight;
         oof = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
         double *scratch = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
-        for (int bal = 0; bal <= max_bal; bal++)
-            for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
-                for (size_t c = 0; c < K; c++)
-                    weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
-                struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL };
-                double sc = inner_cv(&ts, nrows, &t, scratch);
-                if (sc > best + 1e-9) {
-                    best = sc;
-                    fo.C = grid[g];
-                    balanced = bal;
-                    double *swap = oof; oof = scratch; scratch = swap;
-                }
+        for (size_t v = 0; v < nvec; v++) {
+            if (opts->wordvec) {
+                m->vec_weight = vec_grid[v];
+                for (size_t r = 0; r < nrows; r++)
+                    vectorize(m, &docs[rows[r]], xs[r]);
             }
+            for (int bal = 0; bal <= max_bal; bal++)
+                for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
+                    for (size_t c = 0; c < K; c++)
+                        weights[c] = bal == 2 ? full[c] : sqrt(full[c]);
+                    struct fitopts t = { .C = grid[g], .class_weight = bal ? weights : NULL };
+                    double sc = inner_cv(&ts, nrows, &t, scratch);
+                    if (sc > best + 1e-9) {
+                        best = sc;
+                        fo.C = grid[g];
+                        balanced = bal;
+                        best_vec = m->vec_weight;
+                        double *swap = oof; oof = scratch; scratch = swap;
+                    }
+                }
+        }
+        if (m->vec_weight != best_vec) {
+            m->vec_weight = best_vec;
+            for (size_t r = 0; r < nrows; r++)
+                vectorize(m, &docs[rows[r]], xs[r]);
+        }
         free(scratch);
         if (best < 0) {
             free(oof);
@@ -752,8 +781,8 @@ const char *tmodel_predict(const struct tmodel *m, const struct tdoc *d, double 
                            double *probs_r)
 {
     struct feature_node stackx[1024];
-    struct feature_node *x = d->n + LEXICON_NFEATURES + 2 <= 1024 ? stackx
-        : xgrow(NULL, (d->n + LEXICON_NFEATURES + 2) * sizeof(struct feature_node));
+    struct feature_node *x = d->n + NDENSE + 2 <= 1024 ? stackx
+        : xgrow(NULL, (d->n + NDENSE + 2) * sizeof(struct feature_node));
     double probs[64];
     double *p = m->lin->nr_class <= 64 ? probs : xgrow(NULL, (size_t)m->lin->nr_class * sizeof(double));
     vectorize(m, d, x);
@@ -815,6 +844,13 @@ unsigned char *tmodel_save(const struct tmodel *m, size_t *len_r)
     put_u32(&b, FORMAT_VERSION);
     put_u32(&b, (uint32_t)m->lexicon);
     put(&b, &m->C, sizeof(double));
+    put(&b, &m->vec_weight, sizeof(double));
+    if (m->vec_weight > 0) {
+        /* the vectors a model was trained with: others would mean nothing to it */
+        uint32_t l = (uint32_t)strlen(wordvec_source);
+        put_u32(&b, l);
+        put(&b, wordvec_source, l);
+    }
     put_u32(&b, (uint32_t)m->lin->nr_class);
     for (int i = 0; i < m->lin->nr_class; i++) {
         uint32_t l = (uint32_t)strlen(m->labels[i]);
@@ -822,12 +858,16 @@ unsigned char *tmodel_save(const struct tmodel *m, size_t *len_r)
         put(&b, m->labels[i], l);
         put_u32(&b, (uint32_t)m->lin->label[i]);
     }
+    size_t ncal = (size_t)m->lin->nr_class * (nweights(m->lin) + 1);
+    put_u32(&b, m->calib ? 1 : 0);
+    if (m->calib)
+        put(&b, m->calib, ncal * sizeof(double));
     put_u32(&b, (uint32_t)m->V);
     for (size_t c = 0; c < m->V; c++) {
         put_u32(&b, m->col_keys[c]);
         put_f32(&b, m->idf[c + 1]);
     }
-    size_t nw = nweights(m->lin), nf = m->V + LEXICON_NFEATURES + 1;
+    size_t nw = nweights(m->lin), nf = m->V + NDENSE + 1;
     for (size_t i = 0; i < nf * nw; i++)
         put_f32(&b, (float)m->lin->w[i]);
     uint64_t h = text_hash(0, b.v, b.n);
@@ -854,7 +894,7 @@ static float get_f32(struct rbuf *r) { float v; get(r, &v, 4); return v; }
 
 struct tmodel *tmodel_load(const unsigned char *buf, size_t len, const char **error_r)
 {
-    static __thread char err[160];
+    static __thread char err[400];
     if (buf == NULL || len < 8 + 8 || memcmp(buf, MAGIC, 8) != 0) {
         *error_r = "not a triage model (bad magic)";
         return NULL;
@@ -876,6 +916,30 @@ struct tmodel *tmodel_load(const unsigned char *buf, size_t len, const char **er
     memset(m, 0, sizeof(*m));
     m->lexicon = (int)get_u32(&r);
     get(&r, &m->C, sizeof(double));
+    get(&r, &m->vec_weight, sizeof(double));
+    if (!(m->vec_weight >= 0 && m->vec_weight <= 100)) {
+        *error_r = "triage model corrupt (word vector weight)";
+        free(m);
+        return NULL;
+    }
+    if (m->vec_weight > 0) {
+        uint32_t l = get_u32(&r);
+        char source[256];
+        if (r.bad || l >= sizeof(source) || (size_t)(r.end - r.p) < l) {
+            *error_r = "triage model corrupt (word vector source)";
+            free(m);
+            return NULL;
+        }
+        get(&r, source, l);
+        source[l] = '\0';
+        if (strcmp(source, wordvec_source) != 0) {
+            snprintf(err, sizeof(err), "triage model trained with other word vectors (%s), this build has %s",
+                     source, wordvec_source);
+            *error_r = err;
+            free(m);
+            return NULL;
+        }
+    }
     uint32_t K = get_u32(&r);
     if (K < 2 || K > 10000) {
         *error_r = "triage model corrupt (class count)";
@@ -904,6 +968,21 @@ struct tmodel *tmodel_load(const unsigned char *buf, size_t len, const char **er
         if (m->lin->label[i] < 1 || m->lin->label[i] > (int)K)
             r.bad = 1;
     }
+    uint32_t has_calib = r.bad ? 0 : get_u32(&r);
+    if (has_calib > 1 || (has_calib && K > 64))
+        r.bad = 1;
+    else if (has_calib) {
+        size_t ncal = (size_t)K * (nweights(m->lin) + 1);
+        if ((size_t)(r.end - r.p) < ncal * sizeof(double))
+            r.bad = 1;
+        else {
+            m->calib = xgrow(NULL, ncal * sizeof(double));
+            get(&r, m->calib, ncal * sizeof(double));
+            for (size_t i = 0; i < ncal; i++)
+                if (!isfinite(m->calib[i]))
+                    r.bad = 1;
+        }
+    }
     uint32_t V = r.bad ? 0 : get_u32(&r);
     if (!r.bad && (size_t)(r.end - r.p) / 8 < V)
         r.bad = 1;
@@ -921,8 +1000,8 @@ struct tmodel *tmodel_load(const unsigned char *buf, size_t len, const char **er
             else
                 *vocab_put(&m->vocab, m->col_keys[c]) = (int32_t)(c + 1);
         }
-        m->lin->nr_feature = (int)(V + LEXICON_NFEATURES);
-        size_t nw = nweights(m->lin), nf = (size_t)V + LEXICON_NFEATURES + 1;
+        m->lin->nr_feature = (int)(V + NDENSE);
+        size_t nw = nweights(m->lin), nf = (size_t)V + NDENSE + 1;
         if ((size_t)(r.end - r.p) != nf * nw * 4)
             r.bad = 1;
         else {

@@ -2,9 +2,11 @@
  * plugins/triage/model.h -- one label's local classifier (category,
  * priority or sentiment): hashed word 1-2-grams of Snowball stems and
  * character 2-5-grams of words, TF-IDF (sublinear tf, smoothed idf, each
- * block L2-normalised), optional sentiment-lexicon features, and
- * liblinear's L2-regularised logistic regression, whose probabilities are
- * the confidences.
+ * block L2-normalised), optional sentiment-lexicon features and word
+ * vectors (wordvec.h), and liblinear's L2-regularised logistic regression
+ * (one against the rest), whose decisions a small multinomial regression
+ * fitted on out-of-fold decisions turns into calibrated probabilities: the
+ * confidences.
  *
  * A text becomes a struct tdoc (its raw feature counts) once; a model
  * turns tdocs into TF-IDF vectors with the vocabulary and idf it learned.
@@ -23,6 +25,7 @@
 #include <stdint.h>
 #include "../common/stem.h"
 #include "lexicon.h"
+#include "wordvec.h"
 
 struct tfeat { uint32_t key; float count; };
 
@@ -30,6 +33,7 @@ struct tdoc {
     struct tfeat *f;         /* sorted by key, keys unique */
     size_t n;
     double lex[LEXICON_NFEATURES];
+    double vec[WORDVEC_DIM]; /* the words' mean vector (wordvec.h) */
 };
 
 /* lang: the text's language (stemming and stop words); NULL: no stemming. */
@@ -39,6 +43,7 @@ void tdoc_free(struct tdoc *d);
 
 struct tmodel_opts {
     int lexicon;             /* add the sentiment lexicon features */
+    int wordvec;             /* add the text's word vector (its weight chosen by the cross-validation, else 1) */
     double C;                /* 0: C and the class weights chosen by 3-fold cross-validation (stratified) on the training rows */
     int balanced;            /* weight classes inversely to their frequency (when C is given) */
 };
@@ -59,6 +64,8 @@ double tmodel_C(const struct tmodel *m);
 /* 0: no class weights, 1: square root of the inverse frequency, 2: inverse frequency */
 int tmodel_balanced(const struct tmodel *m);
 size_t tmodel_nfeatures(const struct tmodel *m);
+/* The word vector block's weight (0: not used). */
+double tmodel_wordvec_weight(const struct tmodel *m);
 
 /* Serialise: a malloc'd buffer the caller frees. */
 unsigned char *tmodel_save(const struct tmodel *m, size_t *len_r);

@@ -286,7 +286,7 @@ static int train_all(struct triage *t, struct atum_db *db, int verbose, const ch
         if (have == 0)
             continue;
         double t0 = plug_mono_ms();
-        struct tmodel_opts o = { .lexicon = k == 2, .C = 0 };
+        struct tmodel_opts o = { .lexicon = k == 2, .wordvec = k == 2, .C = 0 };
         const char *e = NULL;
         struct tmodel *m = tmodel_train(docs, (const char *const *)l.lab[k], l.n, &o, &e);
         if (m == NULL) {
