@@ -670,6 +670,184 @@ START_TEST(elongations_are_the_same_ngrams)
 }
 END_TEST
 
+/* ---- word vectors ------------------------------------------------------------------- */
+
+static double cosine(const double *a, const double *b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int j = 0; j < WORDVEC_DIM; j++) {
+        ab += a[j] * b[j];
+        aa += a[j] * a[j];
+        bb += b[j] * b[j];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+static double word_cosine(const char *x, const char *y)
+{
+    double a[WORDVEC_DIM], b[WORDVEC_DIM];
+    long i = wordvec_find(x), j = wordvec_find(y);
+    ck_assert_msg(i >= 0 && j >= 0, "%s or %s not in the table", x, y);
+    wordvec_get(i, a);
+    wordvec_get(j, b);
+    return cosine(a, b);
+}
+
+/* the unit-length vector of a text; the number of words found to *found_r */
+static void text_vector(const char *text, double *out, int *found_r)
+{
+    struct text_tokens t;
+    text_tokenize(text, strlen(text), &t);
+    *found_r = wordvec_text(&t, out);
+    text_tokens_free(&t);
+}
+
+START_TEST(word_vectors_of_words)
+{
+    ck_assert_uint_ge(wordvec_count, 10000);
+    for (unsigned i = 1; i < wordvec_count; i++)
+        ck_assert_msg(strcmp(wordvec_words[i - 1], wordvec_words[i]) < 0, "table not sorted at %u", i);
+    ck_assert_int_ge(wordvec_find("the"), 0);
+    ck_assert_int_ge(wordvec_find("awful"), 0);
+    ck_assert_int_eq(wordvec_find("qzxqzxq"), -1);
+    ck_assert_int_eq(wordvec_find(""), -1);
+    ck_assert_int_eq(wordvec_find("The"), -1);               /* the table is lower case, as tokens are */
+    ck_assert_uint_eq(wordvec_ranks[wordvec_find("the")], 0); /* the most frequent word */
+    /* what the vectors are for: words of one meaning lie close */
+    ck_assert(word_cosine("awful", "terrible") > word_cosine("awful", "table"));
+    ck_assert(word_cosine("great", "excellent") > word_cosine("great", "luggage"));
+    ck_assert(word_cosine("rude", "arrogant") > word_cosine("rude", "airport"));
+}
+END_TEST
+
+START_TEST(word_vectors_of_texts)
+{
+    double v[WORDVEC_DIM], w[WORDVEC_DIM], awful[WORDVEC_DIM];
+    int found;
+    text_vector("the flight was awful", v, &found);
+    ck_assert_int_eq(found, 4);
+    double norm = 0;
+    for (int j = 0; j < WORDVEC_DIM; j++)
+        norm += v[j] * v[j];
+    ck_assert(fabs(norm - 1) < 1e-9);
+    /* smooth inverse frequency: "the" three times hardly moves the mean */
+    wordvec_get(wordvec_find("awful"), awful);
+    text_vector("the the the awful", v, &found);
+    ck_assert_int_eq(found, 4);
+    ck_assert_msg(cosine(v, awful) > 0.95, "cosine %g", cosine(v, awful));
+    /* an @mention's name is not a word of the text */
+    text_vector("@united awful", v, &found);
+    text_vector("awful", w, &found);
+    ck_assert_int_eq(found, 1);
+    ck_assert(cosine(v, w) > 1 - 1e-9);
+    /* elongations are looked up squeezed */
+    text_vector("awfuuuul", v, &found);
+    ck_assert_int_eq(found, 1);
+    ck_assert(cosine(v, w) > 1 - 1e-9);
+    /* nothing known, nothing there */
+    const char *none[] = { "", "qzxqzxq vbnvbnq", "!!! ???", "12345" };
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        text_vector(none[i], v, &found);
+        double any = 0;
+        for (int j = 0; j < WORDVEC_DIM; j++)
+            any += fabs(v[j]);
+        if (i < 3)
+            ck_assert_msg(found == 0 && any == 0, "'%s': %d words", none[i], found);
+        else
+            ck_assert(found == 0 || fabs(cosine(v, v) - 1) < 1e-9);
+    }
+}
+END_TEST
+
+START_TEST(word_vector_models_keep_their_vectors)
+{
+    struct stemmer_set *st = stemmer_set_new();
+    struct tdoc docs[18];
+    for (size_t i = 0; i < 18; i++)
+        tdoc_build(&docs[i], sent_texts[i], strlen(sent_texts[i]), "en", st);
+    struct tmodel_opts o = { .lexicon = 1, .wordvec = 1, .C = 16 };
+    const char *e = NULL;
+    struct tmodel *m = tmodel_train(docs, sent_labels, 18, &o, &e);
+    ck_assert_msg(m != NULL, "%s", e);
+    ck_assert(tmodel_wordvec_weight(m) == 1);
+    /* a text of none of the training rows' words, only their meaning */
+    struct tdoc unseen;
+    tdoc_build(&unseen, "dreadful horrible trip", 22, "en", st);
+    ck_assert_str_eq(tmodel_predict(m, &unseen, NULL, NULL), "negative");
+    size_t len = 0;
+    unsigned char *buf = tmodel_save(m, &len);
+    struct tmodel *back = tmodel_load(buf, len, &e);
+    ck_assert_msg(back != NULL, "%s", e);
+    ck_assert(tmodel_wordvec_weight(back) == 1);
+    ck_assert_str_eq(tmodel_predict(back, &unseen, NULL, NULL), "negative");
+    tmodel_free(&back);
+    /* a model made with other vectors is refused, with a reason */
+    unsigned char *at = memmem(buf, len, wordvec_source, strlen(wordvec_source));
+    ck_assert(at != NULL);
+    at[0] ^= 0x20;
+    uint64_t h = text_hash(0, buf, len - 8);
+    memcpy(buf + len - 8, &h, 8);
+    e = NULL;
+    ck_assert(tmodel_load(buf, len, &e) == NULL);
+    ck_assert_msg(e && strstr(e, "other word vectors"), "%s", e ? e : "(none)");
+    free(buf);
+    tmodel_free(&m);
+    tdoc_free(&unseen);
+    for (size_t i = 0; i < 18; i++)
+        tdoc_free(&docs[i]);
+    stemmer_set_free(&st);
+}
+END_TEST
+
+START_TEST(probabilities_are_calibrated_to_the_classes)
+{
+    /* texts that share nothing: all a model can learn is how often each
+     * class is.  Whatever class weights the cross-validation picks, the
+     * calibrated probability of a new text is that frequency (4 in 5). */
+    enum { NROWS = 60 };
+    static char texts[NROWS][32];
+    const char *labels[NROWS];
+    struct tdoc docs[NROWS];
+    struct stemmer_set *st = stemmer_set_new();
+    uint32_t seed = 12345;
+    for (int i = 0; i < NROWS; i++) {
+        /* six letters drawn at random, twice: no letter pattern follows the class */
+        char *p = texts[i];
+        for (int k = 0; k < 13; k++) {
+            seed = seed * 1103515245u + 12345u;
+            *p++ = k == 6 ? ' ' : (char)('a' + (seed >> 16) % 26);
+        }
+        *p = '\0';
+        labels[i] = i % 5 == 0 ? "rare" : "common";
+        tdoc_build(&docs[i], texts[i], strlen(texts[i]), NULL, st);
+    }
+    struct tmodel_opts o = { .C = 0 };
+    const char *e = NULL;
+    struct tmodel *m = tmodel_train(docs, labels, NROWS, &o, &e);
+    ck_assert_msg(m != NULL, "%s", e);
+    struct tdoc fresh;
+    tdoc_build(&fresh, "something else", 14, NULL, st);
+    double conf = 0;
+    ck_assert_str_eq(tmodel_predict(m, &fresh, &conf, NULL), "common");
+    ck_assert_msg(fabs(conf - 0.8) < 0.05, "confidence %g", conf);
+    /* and so after a round trip */
+    size_t len = 0;
+    unsigned char *buf = tmodel_save(m, &len);
+    struct tmodel *back = tmodel_load(buf, len, &e);
+    ck_assert_msg(back != NULL, "%s", e);
+    double conf2 = 0;
+    tmodel_predict(back, &fresh, &conf2, NULL);
+    ck_assert(fabs(conf - conf2) < 1e-6);
+    free(buf);
+    tmodel_free(&back);
+    tmodel_free(&m);
+    tdoc_free(&fresh);
+    for (int i = 0; i < NROWS; i++)
+        tdoc_free(&docs[i]);
+    stemmer_set_free(&st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("triage");
@@ -702,6 +880,10 @@ int main(void)
     tcase_add_test(feat, trained_models_predict_their_rows);
     tcase_add_test(feat, many_classes_are_chosen_by_inner_cv);
     tcase_add_test(feat, elongations_are_the_same_ngrams);
+    tcase_add_test(feat, word_vectors_of_words);
+    tcase_add_test(feat, word_vectors_of_texts);
+    tcase_add_test(feat, word_vector_models_keep_their_vectors);
+    tcase_add_test(feat, probabilities_are_calibrated_to_the_classes);
     suite_add_tcase(s, feat);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
