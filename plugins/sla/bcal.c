@@ -70,7 +70,9 @@ int bcal_add_holiday(struct bcal *c, const struct bcal_holiday *h, const char **
         return *error_r = "too many holidays (at most 1000)", -1;
     if (h->days < 1 || h->days > 366)
         return *error_r = "a holiday lasts 1 to 366 days", -1;
-    if (h->kind != BCAL_HOL_DATE && (h->month < 1 || h->month > 12))
+    if (h->kind == BCAL_HOL_EASTER && (h->easter < BCAL_EASTER_MIN || h->easter > BCAL_EASTER_MAX))
+        return *error_r = "an Easter holiday is -63..63 days from Easter Sunday", -1;
+    if (h->kind != BCAL_HOL_DATE && h->kind != BCAL_HOL_EASTER && (h->month < 1 || h->month > 12))
         return *error_r = "a yearly holiday needs a month 1..12", -1;
     if (h->kind == BCAL_HOL_YEARLY && (h->mday < 1 || h->mday > civil_month_days(2000, h->month)))
         return *error_r = "no such day in that month", -1;
@@ -89,6 +91,10 @@ int bcal_add_holiday(struct bcal *c, const struct bcal_holiday *h, const char **
  * that year (02-29 in a common year, a fifth weekday that is not there). */
 static bool yearly_start(const struct bcal_holiday *h, int64_t y, int64_t *day_r)
 {
+    if (h->kind == BCAL_HOL_EASTER) {
+        *day_r = civil_easter(y) + h->easter;
+        return true;
+    }
     if (h->kind == BCAL_HOL_YEARLY) {
         if (h->mday > civil_month_days(y, h->month))
             return false;

@@ -32,6 +32,10 @@
 
 #define BCAL_MAX_PER_DAY 8
 #define BCAL_MAX_HOLIDAYS 1000
+/* Easter holidays: Septuagesima (-63) to Corpus Christi (+60) and a
+ * little more; every one of them falls in Easter's own year */
+#define BCAL_EASTER_MIN (-63)
+#define BCAL_EASTER_MAX 63
 /* bcal_add gives up after this many days without enough open time */
 #define BCAL_HORIZON_DAYS (366 * 5)
 #define BCAL_NEVER INT64_MIN
@@ -42,6 +46,7 @@ enum bcal_holiday_kind {
     BCAL_HOL_DATE,           /* one date (days since the epoch) */
     BCAL_HOL_YEARLY,         /* month/day every year (02-29: leap years only) */
     BCAL_HOL_YEARLY_NTH,     /* the nth (1..5, -1 last) weekday of a month every year */
+    BCAL_HOL_EASTER,         /* days from Western Easter Sunday (-63..63) every year */
 };
 
 struct bcal_holiday {
@@ -49,6 +54,7 @@ struct bcal_holiday {
     int64_t date;            /* BCAL_HOL_DATE */
     int month, mday;         /* YEARLY */
     int wday, nth;           /* YEARLY_NTH (month too) */
+    int easter;              /* EASTER: days from Easter Sunday */
     int days;                /* how many dates it closes, 1..366 */
 };
 

@@ -78,6 +78,7 @@ static int parse_holiday(struct bcal *c, size_t i, const json_t *h, const char *
     const char *key;
     json_t *v;
     bool have_date = false, have_month = false, have_day = false, have_wd = false, have_nth = false;
+    bool have_easter = false;
     json_object_foreach((json_t *)h, key, v) {
         if (strcmp(key, "name") == 0) {
             if (!json_is_string(v) || strlen(json_string_value(v)) > 200)
@@ -110,11 +111,23 @@ static int parse_holiday(struct bcal *c, size_t i, const json_t *h, const char *
                 return fail(error_r, "holidays[%zu].nth: 1..5, or -1 for the last", i);
             hol.nth = (int)n;
             have_nth = true;
+        } else if (strcmp(key, "easter") == 0) {
+            json_int_t n = json_is_integer(v) ? json_integer_value(v) : BCAL_EASTER_MAX + 1;
+            if (n < BCAL_EASTER_MIN || n > BCAL_EASTER_MAX)
+                return fail(error_r, "holidays[%zu].easter: days from Easter Sunday, %d..%d", i,
+                            BCAL_EASTER_MIN, BCAL_EASTER_MAX);
+            hol.easter = (int)n;
+            have_easter = true;
         } else {
             return fail(error_r, "holidays[%zu]: unknown key '%s'", i, key);
         }
     }
-    if (have_date && !have_month && !have_day && !have_wd && !have_nth)
+    if (have_easter) {
+        if (have_date || have_month || have_day || have_wd || have_nth)
+            return fail(error_r, "holidays[%zu].easter: alone (with \"days\" and \"name\"), not with a "
+                        "date, month, day, weekday or nth", i);
+        hol.kind = BCAL_HOL_EASTER;
+    } else if (have_date && !have_month && !have_day && !have_wd && !have_nth)
         hol.kind = BCAL_HOL_DATE;
     else if (!have_date && have_month && have_day && !have_wd && !have_nth)
         hol.kind = BCAL_HOL_YEARLY;
@@ -122,7 +135,7 @@ static int parse_holiday(struct bcal *c, size_t i, const json_t *h, const char *
         hol.kind = BCAL_HOL_YEARLY_NTH;
     else
         return fail(error_r, "holidays[%zu]: a \"date\", or \"month\" and \"day\", or \"month\", "
-                    "\"weekday\" and \"nth\"", i);
+                    "\"weekday\" and \"nth\", or \"easter\"", i);
     const char *why = NULL;
     if (bcal_add_holiday(c, &hol, &why) < 0)
         return fail(error_r, "holidays[%zu]: %s", i, why);

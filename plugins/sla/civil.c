@@ -121,6 +121,24 @@ bool civil_nth_weekday(int64_t y, int m, int wd, int n, int64_t *days_r)
     return true;
 }
 
+static int64_t floor_mod(int64_t a, int64_t b)
+{
+    return a - civil_floor_div(a, b) * b;
+}
+
+int64_t civil_easter(int64_t y)
+{
+    int64_t a = floor_mod(y, 19), b = civil_floor_div(y, 100), c = floor_mod(y, 100);
+    int64_t d = civil_floor_div(b, 4), e = floor_mod(b, 4);
+    int64_t f = civil_floor_div(b + 8, 25), g = civil_floor_div(b - f + 1, 3);
+    int64_t h = floor_mod(19 * a + b - d - g + 15, 30);
+    int64_t i = civil_floor_div(c, 4), k = floor_mod(c, 4);
+    int64_t l = floor_mod(32 + 2 * e + 2 * i - h - k, 7);
+    int64_t m = civil_floor_div(a + 11 * h + 22 * l, 451);
+    int64_t n = h + l - 7 * m + 114;     /* month * 31 + day - 1 */
+    return civil_days(y, (int)(n / 31), (int)(n % 31) + 1);
+}
+
 void civil_format_utc(int64_t ms, char *buf, unsigned size)
 {
     int64_t secs = civil_floor_div(ms, 1000);

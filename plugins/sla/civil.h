@@ -38,6 +38,11 @@ int civil_parse_weekday(const char *s);
  * when that month has no such day (a fifth Monday). */
 bool civil_nth_weekday(int64_t y, int m, int wd, int n, int64_t *days_r);
 
+/* Western (Gregorian) Easter Sunday of year y as days since 1970-01-01:
+ * the anonymous Gregorian computus (Meeus/Jones/Butcher), with floor
+ * division so every year gives a date of the proleptic calendar. */
+int64_t civil_easter(int64_t y);
+
 /* An instant in milliseconds as "YYYY-MM-DDTHH:MM:SS[.mmm]Z" (buf >= 32). */
 void civil_format_utc(int64_t ms, char *buf, unsigned size);
 

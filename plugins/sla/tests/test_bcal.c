@@ -120,6 +120,68 @@ START_TEST(outside_hours_weekend_holidays)
 }
 END_TEST
 
+/* ---- Easter ------------------------------------------------------------------- */
+
+START_TEST(easter_sunday_known_dates)
+{
+    static const struct { int y, m, d; } known[] = {
+        { 1583, 4, 10 }, { 1818, 3, 22 }, { 1943, 4, 25 }, { 1961, 4, 2 }, { 2000, 4, 23 },
+        { 2011, 4, 24 }, { 2019, 4, 21 }, { 2024, 3, 31 }, { 2025, 4, 20 }, { 2026, 4, 5 },
+        { 2038, 4, 25 }, { 2285, 3, 22 },
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        int64_t y;
+        int m, d;
+        civil_from_days(civil_easter(known[i].y), &y, &m, &d);
+        ck_assert_msg(y == known[i].y && m == known[i].m && d == known[i].d, "Easter %d: %lld-%02d-%02d",
+                      known[i].y, (long long)y, m, d);
+    }
+    /* every Easter is a Sunday from March 22 to April 25, and the dates
+     * repeat after the Gregorian cycle of 5,700,000 years */
+    for (int64_t yr = 1583; yr <= 9999; yr++) {
+        int64_t e = civil_easter(yr);
+        ck_assert_int_eq(civil_weekday(e), 0);
+        ck_assert(e >= civil_days(yr, 3, 22) && e <= civil_days(yr, 4, 25));
+        int64_t y2;
+        int m1, d1, m2, d2;
+        civil_from_days(e, &y2, &m1, &d1);
+        civil_from_days(civil_easter(yr + 5700000), &y2, &m2, &d2);
+        ck_assert(y2 == yr + 5700000 && m1 == m2 && d1 == d2);
+    }
+}
+END_TEST
+
+#define EASTER_OFFICE "{'time_zone':'Europe/Berlin','hours':{" WEEK("'09:00-17:00'") "},'holidays':[" \
+    "{'easter':-2,'name':'Good Friday'},{'easter':1,'name':'Easter Monday'}," \
+    "{'easter':39,'name':'Ascension'},{'easter':49,'days':2,'name':'Whitsun'}]}"
+
+START_TEST(easter_weekend_in_business_time)
+{
+    struct sla_calendar *c = cal_json(1, EASTER_OFFICE);
+    /* 2024: Good Friday 03-29, Easter Sunday 03-31 (Berlin's clocks go
+     * forward that night), Easter Monday 04-01: a ticket of Thursday
+     * 16:00 with 2 h is due on Tuesday at 10:00 */
+    ck_assert_instant(bcal_add(c->bcal, L(c, "2024-03-28 16:00"), 2 * H), L(c, "2024-04-02 10:00"));
+    ck_assert_int_eq(bcal_measure(c->bcal, L(c, "2024-03-28 16:00"), L(c, "2024-04-02 10:00")), 2 * H);
+    ck_assert(bcal_is_holiday(c->bcal, civil_days(2024, 3, 29)));
+    ck_assert(bcal_is_holiday(c->bcal, civil_days(2024, 4, 1)));
+    ck_assert(!bcal_is_holiday(c->bcal, civil_days(2024, 3, 28)));
+    ck_assert(!bcal_is_holiday(c->bcal, civil_days(2024, 4, 2)));
+    /* 2025: Easter 04-20, so 04-18 and 04-21 are closed, 2024's dates are not */
+    ck_assert_instant(bcal_add(c->bcal, L(c, "2025-04-17 16:00"), 2 * H), L(c, "2025-04-22 10:00"));
+    ck_assert(!bcal_is_holiday(c->bcal, civil_days(2025, 3, 29)));
+    ck_assert(!bcal_is_holiday(c->bcal, civil_days(2025, 4, 1)));
+    /* Ascension (Thursday 2025-05-29) and Whit Sunday and Monday (06-08, 06-09) */
+    ck_assert(bcal_is_holiday(c->bcal, civil_days(2025, 5, 29)));
+    ck_assert(bcal_is_holiday(c->bcal, civil_days(2025, 6, 9)));
+    ck_assert(!bcal_is_holiday(c->bcal, civil_days(2025, 6, 10)));
+    ck_assert_instant(bcal_add(c->bcal, L(c, "2025-06-06 16:00"), 2 * H), L(c, "2025-06-10 10:00"));
+    /* a week of business time over Easter 2026 (04-05): 5 days minus 2 */
+    ck_assert_int_eq(bcal_measure(c->bcal, L(c, "2026-03-30 00:00"), L(c, "2026-04-13 00:00")), 8 * 8 * H);
+    sla_calendar_free(&c);
+}
+END_TEST
+
 START_TEST(overnight_24x7_split)
 {
     struct sla_calendar *c = cal_json(1, "{'time_zone':'Europe/Berlin','hours':{" WEEK("'22:00-06:00'") "}}");
@@ -259,12 +321,25 @@ START_TEST(bad_calendars_are_refused_with_a_reason)
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'month':2,'day':30}]}", "holidays[0]: no such day in that month" },
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'month':13,'day':1}]}", "holidays[0].month: 1..12" },
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'date':'2024-01-01','month':1}]}",
-          "holidays[0]: a \"date\", or \"month\" and \"day\", or \"month\", \"weekday\" and \"nth\"" },
+          "holidays[0]: a \"date\", or \"month\" and \"day\", or \"month\", \"weekday\" and \"nth\", or \"easter\"" },
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'month':11,'weekday':'thu','nth':0}]}",
           "holidays[0].nth: 1..5, or -1 for the last" },
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'date':'2024-01-01','days':0}]}", "holidays[0].days: 1..366" },
         { "{'time_zone':'UTC','hours':'24/7','holidays':[{'date':'2024-01-01','when':'x'}]}",
           "holidays[0]: unknown key 'when'" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':64}]}",
+          "holidays[0].easter: days from Easter Sunday, -63..63" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':-64}]}",
+          "holidays[0].easter: days from Easter Sunday, -63..63" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':'-2'}]}",
+          "holidays[0].easter: days from Easter Sunday, -63..63" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':1.5}]}",
+          "holidays[0].easter: days from Easter Sunday, -63..63" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':-2,'month':4}]}",
+          "holidays[0].easter: alone (with \"days\" and \"name\"), not with a date, month, day, weekday or nth" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'date':'2024-03-29','easter':-2}]}",
+          "holidays[0].easter: alone (with \"days\" and \"name\"), not with a date, month, day, weekday or nth" },
+        { "{'time_zone':'UTC','hours':'24/7','holidays':[{'easter':1,'days':0}]}", "holidays[0].days: 1..366" },
         { "{'time_zone':'UTC','hours':'24/7','tz':'x'}", "unknown key 'tz' (time_zone, hours, holidays)" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -296,6 +371,8 @@ int main(void)
     tcase_add_test(tc, no_dst_kolkata);
     tcase_add_test(tc, skipped_day_apia);
     tcase_add_test(tc, outside_hours_weekend_holidays);
+    tcase_add_test(tc, easter_sunday_known_dates);
+    tcase_add_test(tc, easter_weekend_in_business_time);
     tcase_add_test(tc, overnight_24x7_split);
     tcase_add_test(tc, never_open);
     tcase_add_test(tc, add_then_measure_gives_the_duration);

@@ -598,6 +598,11 @@ START_TEST(routes_refuse_bad_input_clearly)
     ck_assert_str_eq(json_string_value(json_object_get(o, "detail")), "time_zone 'Mars/Olympus': unknown time zone");
     json_decref(o);
     json_decref(route("POST", "/calendars", NULL, "{not json", ATUM_ROLE_ADMIN, u_manager, 400));
+    o = route("POST", "/calendars", NULL, "{'name':'x','time_zone':'UTC','hours':'24/7',"
+              "'holidays':[{'easter':-2,'name':'Good Friday'},{'easter':99}]}", ATUM_ROLE_ADMIN, u_manager, 422);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "detail")),
+                     "holidays[1].easter: days from Easter Sunday, -63..63");
+    json_decref(o);
     json_decref(route("POST", "/calendars", NULL, "{'time_zone':'UTC','hours':'24/7'}", ATUM_ROLE_ADMIN, u_manager, 422));
     long long cal = create("/calendars", "{'name':'utc','time_zone':'UTC','hours':'24/7'}");
     o = route("POST", "/calendars", NULL, "{'name':'utc','time_zone':'UTC','hours':'24/7'}", ATUM_ROLE_ADMIN,
@@ -631,10 +636,20 @@ END_TEST
 
 START_TEST(routes_answer_what_the_desk_shows)
 {
-    long long cal = create("/calendars", "{'name':'Sao Paulo','time_zone':'America/Sao_Paulo','hours':{'sun':['00:00-08:00']}}");
+    /* an Easter holiday through the route: Good Friday 2025 (04-18) is closed */
+    long long easter = create("/calendars", "{'name':'Berlin Easter','time_zone':'Europe/Berlin',"
+                                            "'hours':{'thu':['09:00-17:00'],'fri':['09:00-17:00']},"
+                                            "'holidays':[{'easter':-2,'name':'Good Friday'}]}");
     char q[96];
-    snprintf(q, sizeof(q), "id=%lld&from=2018-11-04&days=1", cal);
+    snprintf(q, sizeof(q), "id=%lld&from=2025-04-17&days=2", easter);
     json_t *o = route("GET", "/calendar/hours", q, NULL, ATUM_ROLE_AGENT, u_agent, 200);
+    ck_assert_int_eq((int)json_array_size(json_object_get(o, "open")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(o, "open"), 0), "from")),
+                     "2025-04-17T07:00:00Z");
+    json_decref(o);
+    long long cal = create("/calendars", "{'name':'Sao Paulo','time_zone':'America/Sao_Paulo','hours':{'sun':['00:00-08:00']}}");
+    snprintf(q, sizeof(q), "id=%lld&from=2018-11-04&days=1", cal);
+    o = route("GET", "/calendar/hours", q, NULL, ATUM_ROLE_AGENT, u_agent, 200);
     json_t *span = json_array_get(json_object_get(o, "open"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(span, "from")), "2018-11-04T03:00:00Z");
     ck_assert_str_eq(json_string_value(json_object_get(span, "to")), "2018-11-04T10:00:00Z");
