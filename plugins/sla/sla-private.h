@@ -100,10 +100,12 @@ struct sla_ticket_row {
     long long config_version;              /* the configuration now */
 };
 /* In a transaction: locks the ticket's row (created if needed), appends
- * the event, reads the whole ledger, and makes the commit asynchronous
- * (the caller completes its job in the same transaction). */
+ * the event (unless an entry of the same source -- "start",
+ * "message:<id>", "version:<n>"; NULL: none -- is there already), reads
+ * the whole ledger, and makes the commit asynchronous (the caller
+ * completes its job in the same transaction). */
 int sla_store_begin_event(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                          const struct sla_event *e, struct sla_ticket_row *row,
+                          const struct sla_event *e, const char *source, struct sla_ticket_row *row,
                           struct sla_ledger *l, const char **error_r);
 int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
                    struct sla_ledger *l, const char **error_r);
@@ -111,6 +113,11 @@ int sla_store_read(struct sla_plugin *p, struct atum_db *db, long long ticket,
 int sla_store_append(struct sla_plugin *p, struct atum_db *db, long long ticket,
                      const struct sla_event *e, const char *detail_json, long long *id_r,
                      const char **error_r);
+/* The same with its source (NULL: none): *id_r is 0 when an entry of
+ * that source was there already and nothing was appended. */
+int sla_store_append_from(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_event *e, const char *detail_json, const char *source,
+                          long long *id_r, const char **error_r);
 /* Writes the computed state.  When its next escalation moment is new or
  * earlier than old_next_due, makes sure a tick is pending at or before it
  * (table sla_schedule; a tick job only when none is). */
@@ -152,6 +159,12 @@ int sla_hook_ticket_updated(void *state, struct atum_job *job);
 int sla_recompute_locked(struct sla_plugin *p, struct atum_db *db, long long ticket,
                          const struct sla_ticket_row *row, struct sla_ledger *l, int64_t now,
                          int64_t policy_at, const char **error_r);
+
+/* ---- sla_backfill.c ---- */
+/* The sla.backfill job: open tickets without a start get their clocks
+ * from their history; enqueued at start() and by POST /backfill. */
+int sla_job_backfill(void *state, struct atum_job *job);
+int sla_request_backfill(struct sla_plugin *p, struct atum_db *db, long long *id_r, const char **error_r);
 
 /* ---- sla_tick.c / sla_recompute.c ---- */
 int sla_job_tick(void *state, struct atum_job *job);

@@ -6,7 +6,9 @@
  * table: hooks on message.created and ticket.updated record clock events
  * in an append-only ledger; warnings and breaches are
  * sla.tick jobs scheduled for their moment; edits of policies and
- * calendars recompute open tickets in an sla.recompute job; routes under
+ * calendars recompute open tickets in an sla.recompute job; tickets older
+ * than the plugin get their clocks from their history in an sla.backfill
+ * job; routes under
  * /api/v1/plugins/sla/; its part of GET /api/v1/tickets/{id}.
  */
 #include "sla-private.h"
@@ -94,6 +96,7 @@ static void fini(void *state)
 static const struct atum_job_kind jobs[] = {
     { "sla.tick", sla_job_tick, 10, 0 },
     { "sla.recompute", sla_job_recompute, 5, 300 },
+    { "sla.backfill", sla_job_backfill, 5, 300 },
     { NULL, NULL, 0, 0 }
 };
 
@@ -112,6 +115,21 @@ static const struct atum_conf_key conf_keys[] = {
     { NULL, NULL, NULL }
 };
 
+/* Tickets opened while the plugin was off get their clocks: one backfill
+ * job at every start (a pending one is not doubled; with nothing to do it
+ * is one query). */
+static int start(void *state, struct atum_db *db)
+{
+    struct sla_plugin *p = state;
+    const char *e = NULL;
+    long long id = 0;
+    if (sla_request_backfill(p, db, &id, &e) < 0) {
+        p->host->log(ATUM_LOG_ERROR, "[plugin.sla] enqueueing the backfill: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct atum_plugin descriptor = {
     .abi = ATUM_PLUGIN_ABI,
     .size = sizeof(struct atum_plugin),
@@ -126,6 +144,7 @@ static const struct atum_plugin descriptor = {
     .conf_keys = conf_keys,
     .migrations = sla_migrations,
     .ticket_view = sla_ticket_view,
+    .start = start,
     /* the hooks take the event's moment from "at": no need to wake idle
      * workers at every ingested mail's commit */
     .hook_flags = ATUM_HOOKS_QUIET,

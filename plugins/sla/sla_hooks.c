@@ -61,7 +61,8 @@ out:
  * second event of the same moment (the staff message that opened a
  * ticket is its start and its first response) is appended too. */
 static int record(struct sla_plugin *p, struct atum_job *job, long long ticket,
-                  const struct sla_event *e, const struct sla_event *also)
+                  const struct sla_event *e, const char *source, const struct sla_event *also,
+                  const char *also_source)
 {
     const struct atum_host *h = p->host;
     const char *err = NULL;
@@ -71,10 +72,10 @@ static int record(struct sla_plugin *p, struct atum_job *job, long long ticket,
     long long id = 0;
     if (h->tx_begin(job->db, &err) < 0)
         return h->job_error(job, "begin: %s", err);
-    if (sla_store_begin_event(p, job->db, ticket, e, &row, &l, &err) < 0
-        || (also != NULL && (sla_store_append(p, job->db, ticket, also, NULL, &id, &err) < 0
-                             || sla_ledger_push(&l, &(struct sla_event){ .id = id, .at = also->at,
-                                                .kind = also->kind, .status = -1, .priority = -1 }, NULL) < 0))
+    if (sla_store_begin_event(p, job->db, ticket, e, source, &row, &l, &err) < 0
+        || (also != NULL && (sla_store_append_from(p, job->db, ticket, also, NULL, also_source, &id, &err) < 0
+                             || (id > 0 && sla_ledger_push(&l, &(struct sla_event){ .id = id, .at = also->at,
+                                          .kind = also->kind, .status = -1, .priority = -1 }, NULL) < 0)))
         || sla_recompute_locked(p, job->db, ticket, &row, &l, sla_now_ms(p), e->at, &err) < 0
         || h->job_complete_in_tx(job, &err) < 0) {
         h->tx_rollback(job->db);
@@ -91,6 +92,7 @@ static int record(struct sla_plugin *p, struct atum_job *job, long long ticket,
 static json_t *event_data(struct sla_plugin *p, struct atum_job *job, long long *ticket_r,
                           int64_t *at_r)
 {
+    /* (the source keys below are the backfill's too: sla_backfill.c) */
     json_t *root = json_loadb(job->payload, job->payload_len, 0, NULL);
     json_t *data = json_object_get(root, "data");
     json_t *tid = json_object_get(data, "ticket_id");
@@ -132,13 +134,18 @@ int sla_hook_message_created(void *state, struct atum_job *job)
     bool public = vis == NULL || strcmp(vis, "public") == 0;
     bool out = dir && strcmp(dir, "out") == 0, in = dir && strcmp(dir, "in") == 0;
     bool human = robot == NULL || strcmp(robot, "none") == 0;
+    json_t *mid = json_object_get(d, "message_id");
+    char source[40] = "";
+    if (json_is_integer(mid) && json_integer_value(mid) > 0)
+        snprintf(source, sizeof(source), "message:%lld", (long long)json_integer_value(mid));
+    const char *msrc = source[0] ? source : NULL;
     json_decref(d);                      /* the strings above were borrowed from it */
     struct sla_event e = { .at = at, .status = -1, .priority = -1 };
     struct sla_event reply = { .at = at, .kind = SLA_EV_RESPONSE, .status = -1, .priority = -1 };
     if (new_ticket) {
         e.kind = SLA_EV_START;
         e.status = SLA_ST_NEW;           /* queue and priority: the ticket's (sla_store_begin_event) */
-        return record(p, job, ticket, &e, out && public ? &reply : NULL);
+        return record(p, job, ticket, &e, "start", out && public ? &reply : NULL, msrc);
     }
     if (out && public)
         e.kind = SLA_EV_RESPONSE;
@@ -146,7 +153,7 @@ int sla_hook_message_created(void *state, struct atum_job *job)
         e.kind = SLA_EV_CUSTOMER;        /* the customer wrote again, by mail, portal or API */
     else
         return ATUM_JOB_DONE;            /* notes and robots: no clock event */
-    return record(p, job, ticket, &e, NULL);
+    return record(p, job, ticket, &e, msrc, NULL, NULL);
 }
 
 static const char *change_to(const json_t *changes, const char *field)
@@ -172,8 +179,12 @@ int sla_hook_ticket_updated(void *state, struct atum_job *job)
         .priority = prio ? sla_priority_parse(prio) : -1,
         .queue_id = json_is_integer(queue) ? (long long)json_integer_value(queue) : 0,
     };
+    json_t *version = json_object_get(d, "version");
+    char source[40] = "";
+    if (json_is_integer(version) && json_integer_value(version) > 0)
+        snprintf(source, sizeof(source), "version:%lld", (long long)json_integer_value(version));
     json_decref(d);
     if (e.status < 0 && e.priority < 0 && e.queue_id <= 0)
         return ATUM_JOB_DONE;            /* assignee, subject, category: no clock cares */
-    return record(p, job, ticket, &e, NULL);
+    return record(p, job, ticket, &e, source[0] ? source : NULL, NULL, NULL);
 }

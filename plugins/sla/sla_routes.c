@@ -522,6 +522,16 @@ static int recompute_all(void *state, const struct atum_http_req *req, struct at
     return reply(p, resp, 202, json_pack("{s:s}", "status", "recompute queued"));
 }
 
+static int backfill(void *state, const struct atum_http_req *req, struct atum_http_resp *resp)
+{
+    struct sla_plugin *p = state;
+    const char *e = NULL;
+    long long id = 0;
+    if (sla_request_backfill(p, req->db, &id, &e) < 0)
+        return db_failed(p, resp, e);
+    return reply(p, resp, 202, json_pack("{s:s}", "status", id > 0 ? "backfill queued" : "backfill already queued"));
+}
+
 /* ---- tickets ---------------------------------------------------------------- */
 
 static int load_history(struct sla_plugin *p, struct atum_db *db, long long queue, int64_t now,
@@ -733,5 +743,6 @@ const struct atum_route sla_routes[] = {
     { "GET", "/ticket", ATUM_ROLE_AGENT, get_ticket },
     { "GET", "/tickets", ATUM_ROLE_AGENT, list_tickets },
     { "POST", "/recompute", ATUM_ROLE_ADMIN, recompute_all },
+    { "POST", "/backfill", ATUM_ROLE_ADMIN, backfill },
     { NULL, NULL, 0, NULL }
 };

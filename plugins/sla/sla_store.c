@@ -82,11 +82,11 @@ void sla_ledger_from_rows(const struct atum_host *h, const struct atum_rows *row
 
 struct entry_params {
     char ticket[24], at[24], queue[24], round[16];
-    const char *p[9];
+    const char *p[10];
 };
 
 static void entry_params(struct entry_params *x, long long ticket, const struct sla_event *e,
-                         const char *detail_json)
+                         const char *detail_json, const char *source)
 {
     snprintf(x->ticket, sizeof(x->ticket), "%lld", ticket);
     snprintf(x->at, sizeof(x->at), "%lld", (long long)e->at);
@@ -102,11 +102,15 @@ static void entry_params(struct entry_params *x, long long ticket, const struct 
     x->p[6] = fired ? sla_clock_name(e->clock) : NULL;
     x->p[7] = fired && e->clock == SLA_NEXT_RESPONSE ? x->round : NULL;
     x->p[8] = detail_json;
+    x->p[9] = source;
 }
 
+/* An entry with a source is recorded once (sql/003_ledger_source.sql):
+ * a second one of the same source is not an error, just nothing. */
 #define INSERT_ENTRY \
-    "INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail)" \
-    " VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4, $5::bigint, $6, $7, $8::int, $9::jsonb)"
+    "INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail, source)" \
+    " VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4, $5::bigint, $6, $7, $8::int, $9::jsonb, $10)" \
+    " ON CONFLICT (ticket_id, source) WHERE source IS NOT NULL DO NOTHING"
 
 /* The ticket's row locked (created if needed), the entry appended, the
  * whole ledger read, and this transaction's commit made asynchronous --
@@ -120,12 +124,12 @@ static void entry_params(struct entry_params *x, long long ticket, const struct 
  * the last entry it knew), so when that entry is missing the ledger is
  * read again (a later statement sees everything committed before it). */
 int sla_store_begin_event(struct sla_plugin *p, struct atum_db *db, long long ticket,
-                          const struct sla_event *e, struct sla_ticket_row *row,
+                          const struct sla_event *e, const char *source, struct sla_ticket_row *row,
                           struct sla_ledger *l, const char **error_r)
 {
     const struct atum_host *h = p->host;
     struct entry_params x;
-    entry_params(&x, ticket, e, NULL);
+    entry_params(&x, ticket, e, NULL, source);
     struct atum_rows *rows = NULL;
     if (h->sql(db,
                "WITH lk AS (INSERT INTO sla_tickets (ticket_id) VALUES ($1)"
@@ -133,18 +137,22 @@ int sla_store_begin_event(struct sla_plugin *p, struct atum_db *db, long long ti
                "            RETURNING ledger_last, " SQL_TS_TO_MS("next_due") " AS next_due, policy_id,"
                "                      (SELECT version FROM sla_config) AS version,"
                "                      set_config('synchronous_commit', 'off', true) AS async),"
-               " ins AS (INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail)"
+               " ins AS (INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, clock, round, detail, source)"
                "         VALUES ($1, " SQL_MS_TO_TS("$2") ", $3, $4,"
                /* a start read from the opening message takes the ticket's queue and priority */
                "                 CASE WHEN $3 = 'start' THEN coalesce($5::bigint, (SELECT queue_id FROM tickets WHERE id = $1))"
                "                      ELSE $5::bigint END,"
                "                 CASE WHEN $3 = 'start' THEN coalesce($6, (SELECT priority FROM tickets WHERE id = $1))"
                "                      ELSE $6 END,"
-               "                 $7, $8::int, $9::jsonb) RETURNING *),"
+               "                 $7, $8::int, $9::jsonb, $10)"
+               /* the same event recorded before (its hook ran twice, or the
+                * backfill read it from the ticket's history): nothing new */
+               "         ON CONFLICT (ticket_id, source) WHERE source IS NOT NULL DO NOTHING RETURNING *),"
                " led AS (SELECT " LEDGER_COLS("") " FROM sla_ledger WHERE ticket_id = $1"
                "         UNION ALL SELECT " LEDGER_COLS("") " FROM ins)"
-               " SELECT lk.ledger_last, lk.next_due, lk.policy_id, lk.version, led.* FROM lk, led",
-               9, x.p, &rows, error_r) < 0)
+               /* the row always (an event already recorded may leave led empty) */
+               " SELECT lk.ledger_last, lk.next_due, lk.policy_id, lk.version, led.* FROM lk LEFT JOIN led ON true",
+               10, x.p, &rows, error_r) < 0)
         return -1;
     int n = h->rows_count(rows);
     if (n == 0) {
@@ -191,13 +199,20 @@ int sla_store_append(struct sla_plugin *p, struct atum_db *db, long long ticket,
                      const struct sla_event *e, const char *detail_json, long long *id_r,
                      const char **error_r)
 {
+    return sla_store_append_from(p, db, ticket, e, detail_json, NULL, id_r, error_r);
+}
+
+int sla_store_append_from(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_event *e, const char *detail_json, const char *source,
+                          long long *id_r, const char **error_r)
+{
     const struct atum_host *h = p->host;
     struct entry_params x;
-    entry_params(&x, ticket, e, detail_json);
+    entry_params(&x, ticket, e, detail_json, source);
     struct atum_rows *rows = NULL;
-    if (h->sql(db, INSERT_ENTRY " RETURNING id", 9, x.p, &rows, error_r) < 0)
+    if (h->sql(db, INSERT_ENTRY " RETURNING id", 10, x.p, &rows, error_r) < 0)
         return -1;
-    *id_r = num(h, rows, 0, 0);
+    *id_r = h->rows_count(rows) > 0 ? num(h, rows, 0, 0) : 0;
     h->rows_free(&rows);
     return 0;
 }

@@ -15,6 +15,7 @@
 static struct fakehost *fh;
 static PGconn *pg;
 static long long q_support, q_escal, u_agent, u_agent2, u_manager, u_customer;
+static long long next_message_id;   /* each hook's message is a message of its own */
 
 /* ---- the test's own connection ------------------------------------------ */
 
@@ -84,6 +85,7 @@ static void schema_once(void)
 static void setup(void)
 {
     schema_once();
+    next_message_id = 1000;
     pg = PQconnectdb(getenv("ATUM_TEST_DATABASE_URL"));
     ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
     PQclear(sqlr("SET client_min_messages = warning"));
@@ -144,20 +146,23 @@ static void created(long long t, long long queue, const char *prio)
 {
     ck_assert_int_eq(qint("SELECT count(*) FROM tickets WHERE id = %lld AND queue_id = %lld AND priority = '%s'",
                           t, queue, prio), 1);
-    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": 1, \"direction\": \"in\","
-         " \"visibility\": \"public\", \"source\": \"mail\", \"robot\": \"none\", \"new_ticket\": true}", t);
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"in\","
+         " \"visibility\": \"public\", \"source\": \"mail\", \"robot\": \"none\", \"new_ticket\": true}", t,
+         next_message_id++);
 }
 
 static void staff_reply(long long t)
 {
-    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": 1, \"direction\": \"out\","
-         " \"visibility\": \"public\", \"source\": \"api\", \"robot\": \"none\", \"new_ticket\": false}", t);
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"out\","
+         " \"visibility\": \"public\", \"source\": \"api\", \"robot\": \"none\", \"new_ticket\": false}", t,
+         next_message_id++);
 }
 
 static void customer_wrote(long long t, const char *source)
 {
-    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": 2, \"direction\": \"in\","
-         " \"visibility\": \"public\", \"source\": \"%s\", \"robot\": \"none\", \"new_ticket\": false}", t, source);
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"in\","
+         " \"visibility\": \"public\", \"source\": \"%s\", \"robot\": \"none\", \"new_ticket\": false}", t,
+         next_message_id++, source);
 }
 
 static void status_to(long long t, const char *from, const char *to)
@@ -870,6 +875,252 @@ START_TEST(a_tick_run_early_hands_over_to_its_moment)
 }
 END_TEST
 
+
+/* ---- backfill: tickets older than the plugin ------------------------------------ */
+
+/* A ticket as the desk wrote it while the plugin was off ("2024-06-03 08:00" UTC). */
+static long long old_ticket(const char *status, const char *priority, const char *created, const char *updated)
+{
+    return qint("INSERT INTO tickets (queue_id, subject, status, priority, requester_id, assignee_id,"
+                " created_at, updated_at) VALUES (%lld, 'Old one', '%s', '%s', %lld, %lld, '%s+00', '%s+00')"
+                " RETURNING id", q_support, status, priority, u_customer, u_agent, created, updated);
+}
+
+static long long old_message(long long t, const char *direction, const char *visibility, const char *robot,
+                             const char *at)
+{
+    return qint("INSERT INTO messages (ticket_id, direction, visibility, robot, created_at)"
+                " VALUES (%lld, '%s', '%s', '%s', '%s+00') RETURNING id", t, direction, visibility, robot, at);
+}
+
+static void old_change(long long t, int version, const char *changes, const char *at)
+{
+    PQclear(sqlr("INSERT INTO ticket_changes (ticket_id, version, kind, changes, created_at)"
+                 " VALUES (%lld, %d, 'update', '%s', '%s+00')", t, version, changes, at));
+}
+
+/* ticket t's ledger as "kind source" in time order */
+static const char *ledger_text(long long t)
+{
+    return qstr("SELECT coalesce(string_agg(kind || coalesce(' ' || source, ''), ', ' ORDER BY at, id), '')"
+                " FROM sla_ledger WHERE ticket_id = %lld", t);
+}
+
+static void backfill(void)
+{
+    run_job("sla.backfill");
+}
+
+START_TEST(backfill_starts_clocks_from_history)
+{
+    /* the plugin's start() asked for a backfill */
+    ck_assert_uint_eq(count_enqueued("sla.backfill"), 1);
+    create("/policies", "{'name':'Plain','targets':{'first_response':{'hours':1,'time':'calendar'},"
+                        "'next_response':{'hours':2,'time':'calendar'},'resolution':{'hours':8,'time':'calendar'}}}");
+    /* opened 08:00, answered 08:30 (new -> open), a note, the customer
+     * again at 09:00, an autoreply, pending since 09:30 */
+    long long a = old_ticket("pending", "normal", "2024-06-03 08:00", "2024-06-03 09:30");
+    old_message(a, "in", "public", "none", "2024-06-03 08:00");
+    long long a2 = old_message(a, "out", "public", "none", "2024-06-03 08:30");
+    old_change(a, 2, "{\"status\": {\"from\": \"new\", \"to\": \"open\"}}", "2024-06-03 08:30");
+    old_message(a, "out", "internal", "none", "2024-06-03 08:40");
+    long long a4 = old_message(a, "in", "public", "none", "2024-06-03 09:00");
+    old_message(a, "in", "public", "autoreply", "2024-06-03 09:05");
+    old_change(a, 6, "{\"status\": {\"from\": \"open\", \"to\": \"pending\"}}", "2024-06-03 09:30");
+    /* a ticket from before the change history: pending and high since its last update */
+    long long d = old_ticket("pending", "high", "2024-06-03 07:00", "2024-06-03 09:00");
+    old_message(d, "in", "public", "none", "2024-06-03 07:00");
+    /* moved and raised: it opened in escalations, normal */
+    long long m = old_ticket("new", "high", "2024-06-03 08:00", "2024-06-03 08:10");
+    old_message(m, "in", "public", "none", "2024-06-03 08:00");
+    PQclear(sqlr("UPDATE tickets SET queue_id = %lld WHERE id = %lld", q_support, m));
+    char ch[256];
+    snprintf(ch, sizeof(ch), "{\"queue_id\": {\"from\": %lld, \"to\": %lld}, \"priority\": {\"from\": \"normal\","
+             " \"to\": \"high\"}}", q_escal, q_support);
+    old_change(m, 2, ch, "2024-06-03 08:10");
+    /* solved and merged tickets are not tracked */
+    long long solved = old_ticket("solved", "normal", "2024-06-01 08:00", "2024-06-01 09:00");
+    long long merged = old_ticket("open", "normal", "2024-06-01 08:00", "2024-06-01 09:00");
+    PQclear(sqlr("UPDATE tickets SET merged_into = %lld WHERE id = %lld", a, merged));
+    /* a ticket its hooks started */
+    clock_at(Z("2024-06-03 09:45"));
+    long long b = new_ticket(q_support, "normal");
+    created(b, q_support, "normal");
+    char want_b[512];
+    snprintf(want_b, sizeof(want_b), "%s", ledger_text(b));
+
+    clock_at(Z("2024-06-03 10:00"));
+    backfill();
+    char want[512];
+    snprintf(want, sizeof(want), "start start, response message:%lld, change version:2, customer message:%lld,"
+             " change version:6", a2, a4);
+    ck_assert_str_eq(ledger_text(a), want);
+    json_t *v = view(a);
+    ck_assert(json_is_true(json_object_get(v, "tracked")));
+    ck_assert_str_eq(clock_field(v, "first_response", "state"), "achieved");
+    ck_assert_str_eq(clock_field(v, "resolution", "state"), "paused");
+    ck_assert_str_eq(clock_field(v, "resolution", "used_seconds"), "5400");      /* 08:00 - 09:30 */
+    ck_assert_str_eq(clock_field(v, "next_response", "state"), "paused");
+    ck_assert_str_eq(clock_field(v, "next_response", "used_seconds"), "1800");   /* 09:00 - 09:30 */
+    json_decref(v);
+    /* its first response was owed at 08:00: recorded, not escalated */
+    ck_assert_str_eq(ledger_text(d), "start start, warning, breach, change current");
+    /* no history of its priority: it had the present one from the start */
+    ck_assert_str_eq(qstr("SELECT status || ' ' || coalesce(priority, '-') || ' ' || to_char(at AT TIME ZONE 'UTC', 'HH24:MI')"
+                          " FROM sla_ledger WHERE ticket_id = %lld AND kind = 'change'", d), "pending - 09:00");
+    ck_assert_str_eq(qstr("SELECT priority FROM sla_ledger WHERE ticket_id = %lld AND kind = 'start'", d), "high");
+    v = view(d);
+    ck_assert_str_eq(clock_field(v, "resolution", "used_seconds"), "7200");      /* 07:00 - 09:00 */
+    ck_assert_str_eq(clock_field(v, "first_response", "state"), "paused");
+    json_decref(v);
+    ck_assert_str_eq(qstr("SELECT queue_id || ' ' || priority FROM sla_ledger WHERE ticket_id = %lld"
+                          " AND kind = 'start'", m), (snprintf(ch, sizeof(ch), "%lld normal", q_escal), ch));
+    ck_assert_str_eq(ledger_text(m), "start start, change version:2, warning, breach");
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_tickets WHERE ticket_id IN (%lld, %lld)", solved, merged), 0);
+    ck_assert_str_eq(ledger_text(b), want_b);                                    /* left alone */
+    ck_assert_str_eq(ledger_text(b), "start start");
+
+    /* twice: the same ledger, the same states */
+    long long n = qint("SELECT count(*) FROM sla_ledger");
+    char states[2048];
+    snprintf(states, sizeof(states), "%s", qstr("SELECT string_agg(s::text, '|' ORDER BY ticket_id) FROM"
+                                                " (SELECT ticket_id, policy_id, ledger_last, due_at, fr_used_ms, res_used_ms"
+                                                " FROM sla_tickets) s"));
+    clock_at(Z("2024-06-03 10:05"));
+    backfill();
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger"), n);
+    ck_assert_str_eq(qstr("SELECT string_agg(s::text, '|' ORDER BY ticket_id) FROM"
+                          " (SELECT ticket_id, policy_id, ledger_last, due_at, fr_used_ms, res_used_ms FROM sla_tickets) s"),
+                     states);
+    ck_assert_str_eq(ledger_text(a), want);
+
+    /* the admin route asks for one */
+    fakehost_clear(fh);
+    json_t *o = route("POST", "/backfill", NULL, NULL, ATUM_ROLE_ADMIN, u_manager, 202);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "backfill queued");
+    json_decref(o);
+    ck_assert_uint_eq(count_enqueued("sla.backfill"), 1);
+}
+END_TEST
+
+START_TEST(backfill_records_past_breaches_without_escalating)
+{
+    create("/policies", "{'name':'Strict','targets':{'first_response':{'hours':1,'time':'calendar'},"
+                        "'resolution':{'hours':4,'time':'calendar'}},"
+                        "'escalation':{'warning':[{'notify':'assignee'}],'breach':[{'notify':'managers'},"
+                        "{'priority':'raise'}]}}");
+    /* two days old, never answered */
+    long long e = old_ticket("new", "normal", "2024-06-01 08:00", "2024-06-01 08:00");
+    old_message(e, "in", "public", "none", "2024-06-01 08:00");
+    /* half an hour old: its deadlines are still to come */
+    long long f = old_ticket("new", "normal", "2024-06-03 09:30", "2024-06-03 09:30");
+    old_message(f, "in", "public", "none", "2024-06-03 09:30");
+    clock_at(Z("2024-06-03 10:00"));
+    fakehost_clear(fh);
+    backfill();
+    /* recorded at the moments they were owed, not escalated */
+    ck_assert_str_eq(ledger_text(e), "start start, warning, breach, warning, breach");
+    ck_assert_str_eq(qstr("SELECT string_agg(kind || ' ' || clock || ' ' || to_char(at AT TIME ZONE 'UTC',"
+                          " 'MM-DD HH24:MI') || ' ' || (detail->>'backfill') || ' ' || (detail->>'superseded')"
+                          " || ' ' || (detail->'actions')::text, ', ' ORDER BY at, id) FROM sla_ledger"
+                          " WHERE ticket_id = %lld AND kind IN ('warning', 'breach')", e),
+                     "warning first_response 06-01 08:48 true true [], breach first_response 06-01 09:00 true false [],"
+                     " warning resolution 06-01 11:12 true true [], breach resolution 06-01 12:00 true false []");
+    ck_assert_uint_eq(fakehost_nmail(fh), 0);
+    ck_assert_uint_eq(fakehost_nticket_changes(fh), 0);
+    ck_assert_uint_eq(count_events("sla.breached"), 0);
+    ck_assert_uint_eq(count_events("sla.warning"), 0);
+    ck_assert(counted("atum_sla_breaches_total", "first_response") == 0);
+    json_t *v = view(e);
+    ck_assert_str_eq(clock_field(v, "first_response", "breached_at"), "2024-06-01T09:00:00Z");
+    ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(v, "clocks"), "resolution"), "breached")));
+    json_decref(v);
+    ck_assert_str_eq(outcomes(e), "false 2024-06-01 09:00, false 2024-06-01 12:00");
+    ck_assert_str_eq(ledger_text(f), "start start");
+    /* the tick has nothing owed for the old one; the new one escalates at its moment */
+    fakehost_clear(fh);
+    tick();
+    ck_assert_uint_eq(fakehost_nmail(fh), 0);
+    clock_at(Z("2024-06-03 10:30"));
+    fakehost_clear(fh);
+    tick();
+    ck_assert_uint_eq(count_events("sla.breached"), 1);
+    ck_assert_uint_eq(fakehost_nmail(fh), 1);
+    ck_assert_str_eq(fakehost_mail_at(fh, 0)->to, "boss@example.com");
+    ck_assert_uint_eq(fakehost_nticket_changes(fh), 1);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE ticket_id = %lld AND kind = 'breach'"
+                          " AND detail->>'backfill' IS NULL", f), 1);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE ticket_id = %lld AND kind = 'breach'", e), 2);
+}
+END_TEST
+
+/* The hook of the same ticket before the backfill, and after it (pending
+ * while the backfill ran): one start, each event once. */
+START_TEST(backfill_and_hooks_record_each_event_once)
+{
+    create("/policies", "{'name':'Plain','targets':{'first_response':{'hours':1,'time':'calendar'},"
+                        "'next_response':{'hours':2,'time':'calendar'},'resolution':{'hours':8,'time':'calendar'}}}");
+    char sbuf[64];
+    /* hook first: the customer writes on an old ticket, then the backfill */
+    long long g = old_ticket("new", "normal", "2024-06-03 08:00", "2024-06-03 08:00");
+    old_message(g, "in", "public", "none", "2024-06-03 08:00");
+    long long g2 = old_message(g, "in", "public", "none", "2024-06-03 09:00");
+    clock_at(Z("2024-06-03 09:00"));
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"in\","
+         " \"visibility\": \"public\", \"robot\": \"none\", \"new_ticket\": false}", g, g2);
+    snprintf(sbuf, sizeof(sbuf), "customer message:%lld", g2);
+    ck_assert_str_eq(ledger_text(g), sbuf);
+    json_t *v = view(g);
+    ck_assert(!json_is_true(json_object_get(v, "tracked")));
+    json_decref(v);
+    /* backfill first: the hooks of its opening message, its reply and
+     * its status change were still pending */
+    long long h = old_ticket("open", "normal", "2024-06-03 08:00", "2024-06-03 08:20");
+    long long h1 = old_message(h, "in", "public", "none", "2024-06-03 08:00");
+    long long h2 = old_message(h, "out", "public", "none", "2024-06-03 08:20");
+    old_change(h, 2, "{\"status\": {\"from\": \"new\", \"to\": \"open\"}}", "2024-06-03 08:20");
+
+    clock_at(Z("2024-06-03 09:10"));
+    backfill();
+    char want[256];
+    /* (its first response was owed at 09:00: recorded by the backfill) */
+    snprintf(want, sizeof(want), "start start, warning, customer message:%lld, breach", g2);
+    ck_assert_str_eq(ledger_text(g), want);
+    v = view(g);
+    ck_assert_str_eq(clock_field(v, "first_response", "state"), "running");
+    ck_assert_str_eq(clock_field(v, "first_response", "due_at"), "2024-06-03T09:00:00Z");
+    json_decref(v);
+    snprintf(want, sizeof(want), "start start, response message:%lld, change version:2", h2);
+    ck_assert_str_eq(ledger_text(h), want);
+    long long before = qint("SELECT ledger_last FROM sla_tickets WHERE ticket_id = %lld", h);
+
+    clock_at(Z("2024-06-03 09:11"));
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"in\","
+         " \"visibility\": \"public\", \"robot\": \"none\", \"new_ticket\": true}", h, h1);
+    hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"out\","
+         " \"visibility\": \"public\", \"robot\": \"none\", \"new_ticket\": false}", h, h2);
+    hook("ticket.updated", "{\"ticket_id\": %lld, \"changes\": {\"status\": {\"from\": \"new\", \"to\": \"open\"}},"
+         " \"version\": 2}", h);
+    ck_assert_str_eq(ledger_text(h), want);
+    ck_assert_int_eq(qint("SELECT ledger_last FROM sla_tickets WHERE ticket_id = %lld", h), before);
+    /* a hook run twice records once too; a new event after the backfill is recorded */
+    long long h3 = old_message(h, "in", "public", "none", "2024-06-03 09:12");
+    clock_at(Z("2024-06-03 09:12"));
+    for (int i = 0; i < 2; i++)
+        hook("message.created", "{\"ticket_id\": %lld, \"message_id\": %lld, \"direction\": \"in\","
+             " \"visibility\": \"public\", \"robot\": \"none\", \"new_ticket\": false}", h, h3);
+    snprintf(want, sizeof(want), "start start, response message:%lld, change version:2, customer message:%lld", h2, h3);
+    ck_assert_str_eq(ledger_text(h), want);
+    v = view(h);
+    ck_assert_str_eq(clock_field(v, "next_response", "state"), "running");
+    json_decref(v);
+    /* and the backfill again finds nothing to do */
+    backfill();
+    ck_assert_str_eq(ledger_text(h), want);
+    ck_assert_int_eq(qint("SELECT count(*) FROM sla_ledger WHERE kind = 'start'"), 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sla_pg");
@@ -890,6 +1141,9 @@ int main(void)
     tcase_add_test(tc, a_rolled_back_breach_is_not_counted);
     tcase_add_test(tc, the_dashboard_reads_the_outcomes);
     tcase_add_test(tc, a_tick_run_early_hands_over_to_its_moment);
+    tcase_add_test(tc, backfill_starts_clocks_from_history);
+    tcase_add_test(tc, backfill_records_past_breaches_without_escalating);
+    tcase_add_test(tc, backfill_and_hooks_record_each_event_once);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
