@@ -106,6 +106,12 @@ END_TEST
 START_TEST(database_failure_under_a_hook)
 {
     load(NULL, NULL);
+    /* start() asked for one backfill (a unique job: reloads make one) */
+    ck_assert_uint_eq(fakehost_nenqueued(fh), 1);
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->kind, "sla.backfill");
+    ck_assert_str_eq(fakehost_enqueued_at(fh, 0)->unique_key, "sla.backfill");
+    ck_assert_int_eq(fakehost_start_result(fh), 0);
+    fakehost_clear(fh);
     fakehost_sql_fail(fh, "WITH lk AS (INSERT INTO sla_tickets", "server closed the connection unexpectedly");
     struct fakehost_job_result r;
     ck_assert_int_eq(fakehost_run_hook(fh, "message.created", "{\"ticket_id\": 7, \"direction\": \"in\","
