@@ -3,7 +3,8 @@
 #
 # 1. The recompute of 100,000 open tickets after a calendar edit
 #    (bench/sla_bench.c: the plugin's real .so through the fake host),
-#    with the machine's reference figures of the same run.
+#    with the machine's reference figures of the same run; then the
+#    backfill of 20,000 tickets written while the plugin was off.
 # 2. The cost per ingested mail: bench/ingest.py against one atumd
 #    without the plugin and one with it (a business-time policy on every
 #    ticket), each on a fresh database of the same cluster; the ratio of
@@ -81,4 +82,5 @@ awk -v n="${BENCH_N:-10000}" '{ p += $1; w += $2; d += $3; printf "pair %d: plai
     END { printf "ingest_plain_per_s=%.0f ingest_sla_per_s=%.0f ingest_ratio=%.2f sla_end_to_end_per_s=%.0f\n",
                  p / NR, w / NR, w / p, n * NR / d }' "$tmp/ratios"
 grep '^sla_hooks=' "$tmp/recompute.out"
+grep '^sla_backfill_tickets=' "$tmp/recompute.out"
 grep '^sla_recompute_tickets=' "$tmp/recompute.out"

@@ -12,7 +12,9 @@
  * messages) under three business-time policies on one calendar with
  * holidays, brings them up to date once, then times PUT
  * /api/v1/plugins/sla/calendar (the edit) plus the sla.recompute job it
- * enqueues.  Also times two reference figures of the machine in the same
+ * enqueues; then TICKETS / 5 tickets written while the plugin was off
+ * (three messages and one or two status changes each), backfilled by
+ * the sla.backfill job.  Also times two reference figures of the machine in the same
  * run: a fixed CPU loop and a fixed PostgreSQL write (100,000 rows).
  * Prints key=value pairs; the core schema must be migrated already.
  */
@@ -225,6 +227,56 @@ int main(int argc, char **argv)
     int nhooks = PQntuples(ids);
     PQclear(ids);
 
+    /* the backfill: tickets written while the plugin was off, each with
+     * its opening message, a staff reply that opened it, a customer's
+     * message and, for a third, a pause -- the sla.backfill job run until
+     * none is left (recompute_batch tickets per job, as atumd would) */
+    long nbf = n / 5;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO tickets (id, queue_id, subject, status, requester_id, created_at, updated_at)"
+             " OVERRIDING SYSTEM VALUE"
+             " SELECT %ld + g, (SELECT id FROM queues WHERE name = CASE WHEN g %% 3 = 0 THEN 'bench-b' ELSE 'bench-a' END),"
+             " 'old ' || g, CASE WHEN g %% 3 = 1 THEN 'pending' ELSE 'open' END,"
+             " (SELECT id FROM users WHERE email = 'bench-customer@bench.example'),"
+             " now() - (g %% 28800) * interval '1 min', now() - (g %% 28800) * interval '1 min' + interval '3 h'"
+             " FROM generate_series(1, %ld) g", 10L * n, nbf);
+    exec_or_die(sql);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO messages (ticket_id, direction, visibility, body_text, created_at)"
+             " SELECT id, 'in', 'public', 'help', created_at FROM tickets WHERE id > %ld"
+             " UNION ALL SELECT id, 'out', 'public', 'on it', created_at + interval '1 h' FROM tickets WHERE id > %ld"
+             " UNION ALL SELECT id, 'in', 'public', 'still', created_at + interval '2 h' FROM tickets WHERE id > %ld",
+             10L * n, 10L * n, 10L * n);
+    exec_or_die(sql);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO ticket_changes (ticket_id, version, kind, changes, created_at)"
+             " SELECT id, 2, 'message', '{\"status\": {\"from\": \"new\", \"to\": \"open\"}}'::jsonb, created_at + interval '1 h'"
+             " FROM tickets WHERE id > %ld"
+             " UNION ALL SELECT id, 4, 'update', '{\"status\": {\"from\": \"open\", \"to\": \"pending\"}}'::jsonb,"
+             " created_at + interval '3 h' FROM tickets WHERE id > %ld AND status = 'pending'", 10L * n, 10L * n);
+    exec_or_die(sql);
+    exec_or_die("ANALYZE tickets");
+    exec_or_die("ANALYZE messages");
+    exec_or_die("ANALYZE ticket_changes");
+    long long before = count("SELECT count(*) FROM sla_ledger WHERE kind = 'start'");
+    t = mono();
+    c0 = cpu_s();
+    int bf_jobs = 0;
+    for (;;) {
+        long long left = count("SELECT count(*) FROM tickets t WHERE t.status IN ('new', 'open', 'pending')"
+                               " AND NOT EXISTS (SELECT 1 FROM sla_ledger l WHERE l.ticket_id = t.id AND l.kind = 'start')");
+        if (left == 0)
+            break;
+        struct fakehost_job_result res;
+        if (fakehost_run_job(fh, "sla.backfill", "{}", 1, &res) < 0 || res.status != ATUM_JOB_DONE
+            || ++bf_jobs > nbf) {
+            fprintf(stderr, "sla_bench: backfill: %s (%lld left)\n", res.error, left);
+            return 1;
+        }
+    }
+    double bf_s = mono() - t, bf_cpu = cpu_s() - c0;
+    long long backfilled = count("SELECT count(*) FROM sla_ledger WHERE kind = 'start'") - before;
+
     double cpu = ref_cpu(), db = ref_db();
     printf("tickets=%ld ledger_entries=%lld seeded_in_s=%.1f first_recompute_s=%.2f open=%lld\n", n, entries,
            seeded, first, open);
@@ -234,7 +286,10 @@ int main(int argc, char **argv)
            fresh, secs, fresh / secs, plugin_cpu, due, secs / cpu, secs / db);
     printf("sla_hooks=%d sla_hook_ms=%.2f sla_hooks_per_s=%.0f\n", nhooks, hook_s * 1000 / nhooks,
            nhooks / hook_s);
+    printf("sla_backfill_tickets=%lld sla_backfill_jobs=%d sla_backfill_s=%.2f sla_backfill_per_s=%.0f"
+           " sla_backfill_plugin_cpu_s=%.2f sla_backfill_ratio_to_cpu_loop=%.2f sla_backfill_ratio_to_pg_rows=%.2f\n",
+           backfilled, bf_jobs, bf_s, backfilled / bf_s, bf_cpu, bf_s / cpu, bf_s / db);
     fakehost_free(&fh);
     PQfinish(pg);
-    return fresh == open ? 0 : 1;
+    return fresh == open && backfilled == nbf ? 0 : 1;
 }

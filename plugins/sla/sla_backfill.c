@@ -186,6 +186,45 @@ static int record_past(struct sla_plugin *p, struct atum_db *db, long long ticke
     return ret;
 }
 
+/* The history's entries in one statement, each only if its source is
+ * not there yet (a hook recorded it first). */
+static int append_entries(struct sla_plugin *p, struct atum_db *db, long long ticket,
+                          const struct sla_bf_entry *ent, int n, const char **error_r)
+{
+    json_t *rows = json_array();
+    for (int i = 0; rows && i < n; i++) {
+        const struct sla_event *e = &ent[i].ev;
+        json_t *r = json_pack("{s:I, s:s, s:s?, s:o, s:s?, s:s}", "at", (json_int_t)e->at,
+                              "kind", sla_event_kind_name(e->kind),
+                              "status", e->status >= 0 ? sla_status_name(e->status) : NULL,
+                              "queue_id", e->queue_id > 0 ? json_integer(e->queue_id) : json_null(),
+                              "priority", e->priority >= 0 ? sla_priority_name(e->priority) : NULL,
+                              "source", ent[i].source);
+        if (r == NULL || json_array_append_new(rows, r) < 0) {
+            json_decref(rows);
+            rows = NULL;
+        }
+    }
+    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    if (text == NULL)
+        return *error_r = "out of memory", -1;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", ticket);
+    const char *params[] = { id, text };
+    int rc = p->host->sql(db,
+        "INSERT INTO sla_ledger (ticket_id, at, kind, status, queue_id, priority, detail, source)"
+        " SELECT $1::bigint, " SQL_MS_TO_TS("r.at") ", r.kind, r.status, r.queue_id, r.priority,"
+        "        '{\"backfill\": true}'::jsonb, r.source"
+        "   FROM jsonb_to_recordset($2::jsonb) AS r (at bigint, kind text, status text, queue_id bigint,"
+        "                                            priority text, source text)"
+        " ORDER BY r.at"
+        " ON CONFLICT (ticket_id, source) WHERE source IS NOT NULL DO NOTHING",
+        2, params, NULL, error_r);
+    free(text);
+    return rc;
+}
+
 /* One ticket, in its own transaction.  *done_r: its clocks were started. */
 static int backfill_one(struct sla_plugin *p, struct atum_db *db, long long ticket, int64_t now, bool *done_r,
                         const char **error_r)
@@ -204,9 +243,12 @@ static int backfill_one(struct sla_plugin *p, struct atum_db *db, long long tick
     if (h->tx_begin(db, error_r) < 0)
         return -1;
     /* the ticket's lock first, as every writer of it takes it */
+    /* its commit may be asynchronous: a commit a crash loses is a ticket
+     * still without a start, which the next backfill takes again */
     if (h->sql(db, "INSERT INTO sla_tickets (ticket_id) VALUES ($1) ON CONFLICT (ticket_id)"
                    " DO UPDATE SET ticket_id = EXCLUDED.ticket_id"
-                   " RETURNING ledger_last, " SQL_TS_TO_MS("next_due") ", policy_id",
+                   " RETURNING ledger_last, " SQL_TS_TO_MS("next_due") ", policy_id,"
+                   "           set_config('synchronous_commit', 'off', true)",
                1, params, &rows, error_r) < 0)
         goto fail;
     const char *v;
@@ -231,12 +273,8 @@ static int backfill_one(struct sla_plugin *p, struct atum_db *db, long long tick
         free(ent);
         return 0;
     }
-    for (int i = 0; i < nent; i++) {
-        long long eid = 0;
-        if (sla_store_append_from(p, db, ticket, &ent[i].ev, "{\"backfill\":true}", ent[i].source, &eid,
-                                  error_r) < 0)
-            goto fail;
-    }
+    if (append_entries(p, db, ticket, ent, nent, error_r) < 0)
+        goto fail;
     if (sla_store_read(p, db, ticket, &l, error_r) < 0
         || sla_snapshot_get(p, db, row.config_version, &snap, error_r) < 0
         || record_past(p, db, ticket, snap, &l, now, error_r) < 0)
