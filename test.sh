@@ -20,7 +20,7 @@ rc=$?
 # check's summary lines ("100%: Checks: 20, Failures: 0, Errors: 0") and
 # the shell suites' "N passed, N failed", then one total.
 passed=0; failed=0
-for log in $(find tests -name '*.log' ! -name 'test-suite.log' | sort); do
+for log in $(find tests plugins -name '*.log' ! -name 'test-suite.log' | sort); do
     name=${log%.log}
     line=$(grep -E '^[0-9]+%: Checks: |^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
     if [ -z "$line" ]; then
@@ -36,7 +36,7 @@ done
 if [ $rc -ne 0 ]; then
     echo
     echo "==> failures:"
-    for log in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find tests -name '*.trs') 2>/dev/null); do
+    for log in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find tests plugins -name '*.trs') 2>/dev/null); do
         l=${log%.trs}.log
         echo "---- $l"
         grep -v '^    |' "$l" | grep -E 'FAIL|Error|error|:F:|:E:' | head -n 20
