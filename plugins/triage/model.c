@@ -579,6 +579,16 @@ static double *calib_fit(int K, int nw, const double *z, const double *y, size_t
     return A;
 }
 
+/* The word vectors' weight set to weight and the rows' vectors (docs[rows[r]]
+ * as xs[r]) made again with it. */
+static void reweigh_vectors(struct tmodel *m, double weight, const struct tdoc *docs, const size_t *rows,
+                            size_t nrows, struct feature_node **xs)
+{
+    m->vec_weight = weight;
+    for (size_t r = 0; r < nrows; r++)
+        vectorize(m, &docs[rows[r]], xs[r]);
+}
+
 struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, size_t n,
                             const struct tmodel_opts *opts, const char **error_r)
 {
@@ -695,11 +705,8 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
         oof = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
         double *scratch = xgrow(NULL, nrows * (size_t)nw * sizeof(double));
         for (size_t v = 0; v < nvec; v++) {
-            if (opts->wordvec) {
-                m->vec_weight = vec_grid[v];
-                for (size_t r = 0; r < nrows; r++)
-                    vectorize(m, &docs[rows[r]], xs[r]);
-            }
+            if (opts->wordvec)
+                reweigh_vectors(m, vec_grid[v], docs, rows, nrows, xs);
             for (int bal = 0; bal <= max_bal; bal++)
                 for (size_t g = 0; g < sizeof(grid) / sizeof(grid[0]); g++) {
                     for (size_t c = 0; c < K; c++)
@@ -715,11 +722,8 @@ struct tmodel *tmodel_train(const struct tdoc *docs, const char *const *labels, 
                     }
                 }
         }
-        if (m->vec_weight != best_vec) {
-            m->vec_weight = best_vec;
-            for (size_t r = 0; r < nrows; r++)
-                vectorize(m, &docs[rows[r]], xs[r]);
-        }
+        if (m->vec_weight != best_vec)
+            reweigh_vectors(m, best_vec, docs, rows, nrows, xs);
         free(scratch);
         if (best < 0) {
             free(oof);
